@@ -17,6 +17,8 @@ export const log: ConsolaInstance = createConsola({
   level: initialLevel(),
   stdout: process.stderr,
   stderr: process.stderr,
+  // Boxes and blank lines help at a terminal; a service's log file wants one plain line per event.
+  fancy: Boolean(process.stderr.isTTY),
   formatOptions: { date: false },
 });
 

@@ -28,6 +28,9 @@ export class FramedConnection<Head> {
   private endWhenFlushed = false;
   private broken = false;
   private closedReason: P2PError | null | undefined = undefined;
+  private resolveClosed: () => void = () => {};
+  /** Resolves when the connection is gone. */
+  readonly whenClosed: Promise<void> = new Promise((resolve) => (this.resolveClosed = resolve));
 
   constructor(socket: Socket<FramedConnection<Head>>, decoder: FrameDecoder<Head>, events: ConnectionEvents<Head>) {
     this.socket = socket;
@@ -135,6 +138,7 @@ export class FramedConnection<Head> {
     this.queue = [];
     this.queuedBytes = 0;
     this.resolveFlushWaiters();
+    this.resolveClosed();
     this.events.closed(reason);
   }
 

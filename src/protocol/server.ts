@@ -38,6 +38,9 @@ export interface OpSpec {
 
 export type OpTable = Record<string, OpSpec>;
 
+/** How long stop() lets open connections finish sending before cutting them. */
+const STOP_GRACE_MS = 1_000;
+
 export type ListenTarget = { hostname: string; port: number } | { unix: string };
 
 export interface ServeOptions {
@@ -87,10 +90,17 @@ export async function serve(options: ServeOptions): Promise<ProtocolServer> {
     get connectionCount() {
       return connections.size;
     },
+    /** Stops accepting; open connections are closed once what is queued for them is sent. */
     async stop() {
-      listener.stop(true);
-      for (const connection of connections) connection.destroy();
+      listener.stop();
+      const open = [...connections];
       connections.clear();
+      for (const connection of open) connection.end();
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const grace = new Promise<void>((resolve) => (timer = setTimeout(resolve, STOP_GRACE_MS)));
+      await Promise.race([Promise.all(open.map((connection) => connection.whenClosed)), grace]);
+      clearTimeout(timer);
+      for (const connection of open) connection.destroy();
     },
   };
 }
@@ -115,10 +125,8 @@ class ServerSession {
     this.connection = new FramedConnection(socket, requestDecoder(bodyOps), {
       frame: (frame) => this.dispatch(frame.head, frame.body),
       malformed: (error) => this.rejectAndClose(error),
-      closed: (reason) => {
-        if (reason && reason.code !== "TIMEOUT") this.warn(reason.message);
-        onClosed();
-      },
+      // A peer hanging up or going idle is ordinary; only protocol abuse is worth a warning.
+      closed: () => onClosed(),
     });
   }
 
