@@ -1,0 +1,101 @@
+// An in-process network of ring nodes for tests and simulation: deterministic, copy-only calls.
+
+import { isP2PError, P2PError } from "../../protocol/errors";
+import type { RingId } from "./id";
+import type { RecordEntry } from "./records";
+import type { LookupStep, Neighbours, Peer, RingHandlers, RingTransport } from "./transport";
+
+/**
+ * Delivers every call on a later microtask, with arguments and results copied so no object is
+ * shared between nodes. Nothing here uses timers or wall time, so a run is a pure function of
+ * the seed and the order of calls.
+ */
+export class MemoryNetwork {
+  /** The seeded generator simulations draw from (node choice, keys, failures). */
+  readonly random: () => number;
+  private readonly nodes = new Map<string, RingHandlers>();
+  private readonly killed = new Set<string>();
+  private callCount = 0;
+
+  constructor(seed = 1) {
+    this.random = mulberry32(seed);
+  }
+
+  /** The transport the node at `address` calls through. */
+  transportFor(address: string): RingTransport {
+    return {
+      findSuccessorStep: (to: Peer, key: RingId, avoid: string[]): Promise<LookupStep> =>
+        this.deliver(address, to, "FIND_SUCCESSOR_STEP", (node) => node.handleFindSuccessorStep(copy(key), copy(avoid))),
+      getNeighbours: (to: Peer): Promise<Neighbours> =>
+        this.deliver(address, to, "GET_NEIGHBOURS", (node) => node.handleGetNeighbours()),
+      notify: (to: Peer, candidate: Peer): Promise<void> =>
+        this.deliver(address, to, "NOTIFY", (node) => node.handleNotify(copy(candidate))),
+      ping: (to: Peer): Promise<void> => this.deliver(address, to, "PING", () => undefined),
+      putRecords: (to: Peer, entries: RecordEntry[]): Promise<number> =>
+        this.deliver(address, to, "PUT_RECORDS", (node) => node.handlePutRecords(copy(entries))),
+      getRecords: (to: Peer, key: RingId): Promise<RecordEntry[]> =>
+        this.deliver(address, to, "GET_RECORDS", (node) => node.handleGetRecords(copy(key))),
+      leaving: (to: Peer, leaver: Peer, predecessor: Peer | null, successors: Peer[]): Promise<void> =>
+        this.deliver(address, to, "LEAVING", (node) =>
+          node.handleLeaving(copy(leaver), copy(predecessor), copy(successors)),
+        ),
+    };
+  }
+
+  /** Makes `handlers` answer calls addressed to `address`. */
+  listen(address: string, handlers: RingHandlers): void {
+    this.nodes.set(address, handlers);
+    this.killed.delete(address);
+  }
+
+  /** A crash: the node stops answering and its own calls fail too. */
+  kill(address: string): void {
+    this.killed.add(address);
+  }
+
+  /** A node that left gracefully stops listening. */
+  remove(address: string): void {
+    this.nodes.delete(address);
+  }
+
+  isReachable(address: string): boolean {
+    return this.nodes.has(address) && !this.killed.has(address);
+  }
+
+  /** How many calls were delivered so far. */
+  get calls(): number {
+    return this.callCount;
+  }
+
+  private async deliver<T>(from: string, to: Peer, op: string, invoke: (node: RingHandlers) => T): Promise<T> {
+    // A real network never answers within the caller's turn; neither does this one.
+    await undefined;
+    if (this.killed.has(from)) throw new P2PError("CLOSED", `${op} from ${from}: the caller is down`);
+    const node = this.killed.has(to.address) ? undefined : this.nodes.get(to.address);
+    if (node === undefined) throw new P2PError("UNREACHABLE", `${op} to ${to.address}: nothing answers`);
+    this.callCount++;
+    try {
+      return copy(invoke(node));
+    } catch (error) {
+      // What crosses a wire is a status and a message, never the error object itself.
+      if (isP2PError(error)) throw new P2PError(error.code, error.message);
+      throw new P2PError("ERROR", `${op} to ${to.address} failed: ${String(error)}`);
+    }
+  }
+}
+
+/** A small seeded PRNG (mulberry32): uniform in [0, 1). */
+export function mulberry32(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function copy<T>(value: T): T {
+  return value === undefined ? value : structuredClone(value);
+}

@@ -1,0 +1,124 @@
+// The records a ring node stores: (key, member) entries merged last-writer-wins, with tombstones.
+
+import { inHalfOpenInterval, isRingId, type RingId } from "./id";
+
+/**
+ * One member under one key. (key, member) is unique: a key holds several members, e.g. one per
+ * holder of a file under key = hash(file name).
+ */
+export type RecordEntry = {
+  key: RingId;
+  member: string;
+  value: string;
+  /** Milliseconds; the newer write wins a merge. */
+  updatedAt: number;
+  /** Milliseconds; null never expires. A tombstone always has one. */
+  expiresAt: number | null;
+  /** A tombstone: kept until expiresAt so a late replica cannot bring the member back. */
+  deleted: boolean;
+};
+
+/**
+ * Where a node keeps its records. Synchronous on purpose: the SQLite store implements the same
+ * interface, and ring handlers must answer without waiting.
+ */
+export interface RecordStore {
+  /** Merges last-writer-wins (ties keep the stored entry); returns how many entries changed. */
+  merge(entries: readonly RecordEntry[]): number;
+  /** The live members of `key`: not deleted, not expired at `now`. */
+  get(key: RingId, now: number): RecordEntry[];
+  /** Every entry, tombstones included, whose key lies in the arc (from, to]. */
+  inRange(from: RingId, to: RingId): RecordEntry[];
+  /** Every entry, tombstones included. */
+  all(): RecordEntry[];
+  /** How many entries are stored, tombstones included. */
+  count(): number;
+  /** Drops entries (live or tombstones) whose expiresAt has passed; returns how many. */
+  pruneExpired(now: number): number;
+}
+
+export function isLive(entry: RecordEntry, now: number): boolean {
+  return !entry.deleted && (entry.expiresAt === null || entry.expiresAt > now);
+}
+
+/** Whether `value` has the shape of a record entry (for entries that arrived over the wire). */
+export function isRecordEntry(value: unknown): value is RecordEntry {
+  if (typeof value !== "object" || value === null) return false;
+  const entry = value as Record<string, unknown>;
+  return (
+    isRingId(entry.key) &&
+    typeof entry.member === "string" &&
+    typeof entry.value === "string" &&
+    Number.isFinite(entry.updatedAt) &&
+    (entry.expiresAt === null || Number.isFinite(entry.expiresAt)) &&
+    typeof entry.deleted === "boolean"
+  );
+}
+
+/** Whether `incoming` should replace `stored` under last-writer-wins. */
+export function supersedes(incoming: RecordEntry, stored: RecordEntry | undefined): boolean {
+  return stored === undefined || incoming.updatedAt > stored.updatedAt;
+}
+
+export class MemoryRecordStore implements RecordStore {
+  private readonly byKey = new Map<RingId, Map<string, RecordEntry>>();
+  private size = 0;
+
+  merge(entries: readonly RecordEntry[]): number {
+    let changed = 0;
+    for (const entry of entries) {
+      let members = this.byKey.get(entry.key);
+      if (members === undefined) {
+        members = new Map();
+        this.byKey.set(entry.key, members);
+      }
+      const stored = members.get(entry.member);
+      if (!supersedes(entry, stored)) continue;
+      if (stored === undefined) this.size++;
+      members.set(entry.member, { ...entry });
+      changed++;
+    }
+    return changed;
+  }
+
+  get(key: RingId, now: number): RecordEntry[] {
+    const members = this.byKey.get(key);
+    if (members === undefined) return [];
+    return [...members.values()].filter((entry) => isLive(entry, now)).map((entry) => ({ ...entry }));
+  }
+
+  inRange(from: RingId, to: RingId): RecordEntry[] {
+    const found: RecordEntry[] = [];
+    for (const [key, members] of this.byKey) {
+      if (!inHalfOpenInterval(key, from, to)) continue;
+      for (const entry of members.values()) found.push({ ...entry });
+    }
+    return found;
+  }
+
+  all(): RecordEntry[] {
+    const found: RecordEntry[] = [];
+    for (const members of this.byKey.values()) {
+      for (const entry of members.values()) found.push({ ...entry });
+    }
+    return found;
+  }
+
+  count(): number {
+    return this.size;
+  }
+
+  pruneExpired(now: number): number {
+    let pruned = 0;
+    for (const [key, members] of this.byKey) {
+      for (const [member, entry] of members) {
+        if (entry.expiresAt === null || entry.expiresAt > now) continue;
+        members.delete(member);
+        pruned++;
+      }
+      if (members.size === 0) this.byKey.delete(key);
+    }
+    this.size -= pruned;
+    return pruned;
+  }
+}
