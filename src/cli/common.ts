@@ -44,3 +44,12 @@ export function untilSignal(): Promise<NodeJS.Signals> {
     process.on("SIGTERM", stop);
   });
 }
+
+/** Parses a whole number given to `flag` within [min, max]. */
+export function parseCount(value: string, flag: string, min: number, max: number): number {
+  const count = /^\d+$/.test(value.trim()) ? Number(value) : Number.NaN;
+  if (!(count >= min && count <= max)) {
+    throw new P2PError("MALFORMED", `invalid --${flag} '${value}': expected a whole number from ${min} to ${max}`);
+  }
+  return count;
+}

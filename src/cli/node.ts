@@ -1,17 +1,65 @@
-// `p2p node <ip>`: the daemon (arrives with the ring).
+// `p2p node <ip>`: runs a peer daemon until SIGINT/SIGTERM or `p2p client leave`.
 
 import { defineCommand } from "citty";
-import { P2PError } from "../protocol/errors";
-import { logArgs, runCommand } from "./common";
+import { resolve } from "node:path";
+import { log } from "../log";
+import { DNS_PORT, PEER_PORT, parseHostPort, parsePeerIp, parsePort } from "../protocol/address";
+import { DEFAULT_HEARTBEAT_MS, DEFAULT_REPLICAS, DEFAULT_STABILIZE_MS, DEFAULT_SUCCESSORS, createNode } from "../node/node";
+import { defaultDataDir, p2pHome } from "../node/home";
+import { DEFAULT_RPC_TIMEOUT_MS } from "../node/tcp-transport";
+import { logArgs, parseCount, runCommand, untilSignal } from "./common";
 
 export default defineCommand({
-  meta: { name: "node", description: "Run a peer daemon on this machine's address <ip>" },
+  meta: {
+    name: "node",
+    description: "Run a peer daemon: joins the ring through the DNS, stores and replicates records, serves the local client",
+  },
   args: {
-    ip: { type: "positional", description: "This machine's address, e.g. 127.0.0.2", required: true },
+    ip: { type: "positional", description: "This machine's address that peers reach it at, e.g. 127.0.0.2 or 192.168.56.11", required: true },
+    port: { type: "string", description: "TCP port for peers", default: String(PEER_PORT) },
+    dns: { type: "string", description: `The DNS as host[:port] (env P2P_DNS; default 127.0.0.1:${DNS_PORT})` },
+    data: { type: "string", description: "Data directory: node.sock and records.db (default $P2P_HOME/<ip>, P2P_HOME default ~/.p2p)" },
+    successors: { type: "string", description: "Successor list length", default: String(DEFAULT_SUCCESSORS) },
+    replicas: { type: "string", description: "Copies of every record (primary + replicas)", default: String(DEFAULT_REPLICAS) },
+    stabilize: { type: "string", description: "Milliseconds between ring maintenance rounds", default: String(DEFAULT_STABILIZE_MS) },
+    "rpc-timeout": { type: "string", description: "Milliseconds to wait for a peer's answer", default: String(DEFAULT_RPC_TIMEOUT_MS) },
+    heartbeat: { type: "string", description: "Milliseconds between DNS heartbeats (keep below the DNS --ttl)", default: String(DEFAULT_HEARTBEAT_MS) },
     ...logArgs,
   },
   run: ({ args }) =>
     runCommand(args, async () => {
-      throw new P2PError("UNAVAILABLE", "p2p node is not built yet in this version");
+      const ip = parsePeerIp(args.ip);
+      const port = parsePort(args.port, "--port");
+      const dns = parseHostPort(args.dns ?? process.env.P2P_DNS ?? `127.0.0.1:${DNS_PORT}`, DNS_PORT, "--dns");
+      const dataDir = resolve(args.data ?? defaultDataDir(ip, port, p2pHome()));
+      const replicas = parseCount(args.replicas, "replicas", 1, 16);
+      const successors = parseCount(args.successors, "successors", Math.max(1, replicas - 1), 64);
+      const node = createNode({
+        ip,
+        port,
+        dns,
+        dataDir,
+        successors,
+        replicas,
+        stabilizeMs: parseCount(args.stabilize, "stabilize", 50, 600_000),
+        rpcTimeoutMs: parseCount(args["rpc-timeout"], "rpc-timeout", 50, 600_000),
+        heartbeatMs: parseCount(args.heartbeat, "heartbeat", 100, 3_600_000),
+      });
+      const signal = untilSignal();
+      const started = node.ready();
+      const first = await Promise.race([started.then(() => null), signal]);
+      if (first !== null) {
+        log.info(`${first}: stopping before the node had joined`);
+        await node.close();
+        return;
+      }
+      const reason = await Promise.race([signal, node.stopped.then(() => "leave" as const)]);
+      if (reason !== "leave") {
+        log.info(`${reason}: leaving the ring`);
+        // A second Ctrl-C means "now": skip the hand-over.
+        untilSignal().then(() => process.exit(130));
+        await node.close();
+      }
+      log.info("stopped");
     }),
 });

@@ -1,0 +1,38 @@
+// `p2p client status`: this node's place in the ring.
+
+import { defineCommand } from "citty";
+import type { NodeStatus } from "../../node/node";
+import { logArgs, runCommand } from "../common";
+import { targetArgs } from "../find-node";
+import { askNode, parseJsonBody } from "./session";
+
+export default defineCommand({
+  meta: { name: "status", description: "Show this node's id, address, predecessor, successors, fingers and records" },
+  args: {
+    json: { type: "boolean", description: "Print one JSON object instead of text", default: false },
+    ...targetArgs,
+    ...logArgs,
+  },
+  run: ({ args }) =>
+    runCommand(args, async () => {
+      const status = parseJsonBody<NodeStatus>(await askNode(args, "STATUS"));
+      process.stdout.write(args.json ? `${JSON.stringify(status)}\n` : renderStatus(status));
+    }),
+});
+
+export function renderStatus(status: NodeStatus): string {
+  const peer = (entry: { id: string; address: string } | null) => (entry ? `${entry.id.slice(0, 12)}  ${entry.address}` : "(none)");
+  const lines = [
+    `node         ${peer(status)}`,
+    `predecessor  ${peer(status.predecessor)}`,
+    `successors   ${status.successors.length === 0 ? "(alone in the ring)" : ""}`,
+    ...status.successors.map((entry, index) => `  ${index + 1}. ${peer(entry)}`),
+    `fingers      ${status.fingers.length} distinct`,
+    ...status.fingers.map((entry) => `  ${peer(entry)}`),
+    `records      ${status.records.primary} primary, ${status.records.replica} replica`,
+    `dns          ${status.dns}`,
+    `data         ${status.dataDir}`,
+    `uptime       ${status.uptimeSeconds} s`,
+  ];
+  return `${lines.join("\n")}\n`;
+}

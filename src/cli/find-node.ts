@@ -1,0 +1,54 @@
+// Finds the local node's control socket: --socket, --node <ip>, or the only node running under $P2P_HOME.
+
+import { existsSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+import { connect } from "../protocol/client";
+import { P2PError } from "../protocol/errors";
+import { p2pHome } from "../node/home";
+
+export const targetArgs = {
+  node: { type: "string", description: "The node's address (its directory under $P2P_HOME), e.g. 127.0.0.2" },
+  socket: { type: "string", description: "Path to the node's control socket (overrides --node)" },
+} as const;
+
+/** Most node directories looked at when searching $P2P_HOME. */
+const MAX_NODE_DIRS = 256;
+
+export async function findNodeSocket(options: { node?: string; socket?: string }): Promise<string> {
+  if (options.socket) return options.socket;
+  const home = p2pHome();
+  if (options.node) {
+    const path = join(home, options.node.replace(":", "-"), "node.sock");
+    if (!existsSync(path)) {
+      throw new P2PError("NOT_FOUND", `no node for ${options.node} under ${home} (no ${path}); start one with: p2p node ${options.node}`);
+    }
+    return path;
+  }
+  const candidates = existsSync(home)
+    ? readdirSync(home)
+        .slice(0, MAX_NODE_DIRS)
+        .map((name) => ({ name, path: join(home, name, "node.sock") }))
+        .filter((candidate) => existsSync(candidate.path))
+    : [];
+  const live = (await Promise.all(candidates.map(async (candidate) => ((await answers(candidate.path)) ? candidate : null)))).filter(
+    (candidate) => candidate !== null,
+  );
+  if (live.length === 1) return live[0]!.path;
+  if (live.length === 0) {
+    throw new P2PError("NOT_FOUND", `no running node found under ${home}; start one with: p2p node <ip> (or set P2P_HOME, or pass --socket)`);
+  }
+  throw new P2PError(
+    "CONFLICT",
+    `${live.length} nodes run under ${home}: ${live.map((candidate) => candidate.name).join(", ")}; choose one with --node <ip>`,
+  );
+}
+
+async function answers(path: string): Promise<boolean> {
+  try {
+    const client = await connect({ unix: path }, { connectTimeoutMs: 1_000 });
+    client.close();
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,241 @@
+// A p2p node as a library: `createNode()` joins the ring through the DNS and serves peers and the local client.
+
+import { chmodSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { log } from "../log";
+import { P2PError, isP2PError } from "../protocol/errors";
+import { type ProtocolServer, serve } from "../protocol/server";
+import { controlOps } from "./control-ops";
+import { DnsClient } from "./dns-client";
+import { SqliteRecordStore } from "./record-store";
+import { ChordNode, type ChordStatus } from "./ring/chord";
+import { ringId } from "./ring/id";
+import type { Peer } from "./ring/transport";
+import { ringOps } from "./ring-ops";
+import { DEFAULT_RPC_TIMEOUT_MS, TcpTransport } from "./tcp-transport";
+
+export const DEFAULT_SUCCESSORS = 4;
+export const DEFAULT_REPLICAS = 3;
+export const DEFAULT_STABILIZE_MS = 500;
+export const DEFAULT_HEARTBEAT_MS = 20_000;
+/** Longest wait between two attempts to reach the DNS or join the ring. */
+export const MAX_RETRY_DELAY_MS = 10_000;
+/** The node gives up joining after this many rounds of asking the DNS (about ten minutes with backoff). */
+export const MAX_JOIN_ROUNDS = 80;
+/** Linux caps a Unix socket path at 108 bytes. */
+const MAX_SOCKET_PATH = 107;
+
+export interface NodeOptions {
+  ip: string;
+  port?: number;
+  dns: { hostname: string; port: number };
+  /** Holds node.sock and records.db; created with mode 0700. */
+  dataDir: string;
+  successors?: number;
+  replicas?: number;
+  stabilizeMs?: number;
+  heartbeatMs?: number;
+  rpcTimeoutMs?: number;
+  /** First retry delay when the DNS is down or no peer lets us in; doubles up to MAX_RETRY_DELAY_MS. */
+  retryMs?: number;
+}
+
+export interface NodeStatus extends ChordStatus {
+  dns: string;
+  dataDir: string;
+  uptimeSeconds: number;
+}
+
+export interface P2PNode {
+  readonly self: Peer;
+  readonly socketPath: string;
+  /** Listens, registers with the DNS (retrying while it is down) and joins the ring. */
+  ready(): Promise<void>;
+  /** Leaves the ring gracefully (records handed to the successor, DNS told) but keeps the process's sockets open. */
+  leave(): Promise<void>;
+  /** `leave()`, then every socket, timer and file closed. */
+  close(): Promise<void>;
+  /** Resolves once the node has stopped, whoever stopped it (a signal, or `p2p client leave`). */
+  readonly stopped: Promise<void>;
+  status(): NodeStatus;
+  readonly ring: ChordNode;
+}
+
+export function createNode(options: NodeOptions): P2PNode {
+  const port = options.port ?? 7495;
+  const self: Peer = { id: ringId(`${options.ip}:${port}`), address: `${options.ip}:${port}` };
+  const socketPath = join(options.dataDir, "node.sock");
+  const transport = new TcpTransport({ rpcTimeoutMs: options.rpcTimeoutMs ?? DEFAULT_RPC_TIMEOUT_MS });
+  const dns = new DnsClient(options.dns);
+  const startedAt = Date.now();
+  let store: SqliteRecordStore | null = null;
+  let ring: ChordNode | null = null;
+  let joined = false;
+  let peerServer: ProtocolServer | null = null;
+  let controlServer: ProtocolServer | null = null;
+  let heartbeatTimer: ReturnType<typeof setInterval> | undefined;
+  let starting: Promise<void> | null = null;
+  let leaving: Promise<void> | null = null;
+  let closing: Promise<void> | null = null;
+  let resolveStopped: () => void = () => {};
+  const stopped = new Promise<void>((resolve) => (resolveStopped = resolve));
+  const abort = new AbortController();
+
+  const node: P2PNode = {
+    self,
+    socketPath,
+    stopped,
+    get ring() {
+      if (!ring) throw new P2PError("UNAVAILABLE", "the node is not started");
+      return ring;
+    },
+    ready() {
+      starting ??= start();
+      return starting;
+    },
+    leave() {
+      leaving ??= leaveRing();
+      return leaving;
+    },
+    close() {
+      closing ??= shutdown();
+      return closing;
+    },
+    status() {
+      return { ...node.ring.status(), dns: dns.address, dataDir: options.dataDir, uptimeSeconds: Math.round((Date.now() - startedAt) / 1000) };
+    },
+  };
+
+  async function start(): Promise<void> {
+    if (socketPath.length > MAX_SOCKET_PATH) {
+      throw new P2PError("MALFORMED", `data directory path is too long for a Unix socket (${socketPath.length} > ${MAX_SOCKET_PATH} bytes): choose a shorter --data`);
+    }
+    mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
+    chmodSync(options.dataDir, 0o700);
+    store = new SqliteRecordStore(join(options.dataDir, "records.db"));
+    ring = new ChordNode(self, transport, store, {
+      successorListLength: options.successors ?? DEFAULT_SUCCESSORS,
+      replicas: options.replicas ?? DEFAULT_REPLICAS,
+      onError: (error) => log.warn(`ring maintenance: ${(error as Error).message ?? error}`),
+    });
+    const chord = ring;
+    const warn = (message: string) => log.warn(message);
+    try {
+      peerServer = await serve({ listen: { hostname: options.ip, port }, ops: ringOps(chord), warn });
+      controlServer = await serve({ listen: { unix: socketPath }, ops: controlOps(node), warn });
+      await joinRing(chord);
+    } catch (error) {
+      await releaseResources();
+      throw error;
+    }
+    joined = true;
+    chord.start(options.stabilizeMs ?? DEFAULT_STABILIZE_MS);
+    heartbeatTimer = setInterval(() => void heartbeat(), options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS);
+    log.info(`node ${self.id.slice(0, 8)} at ${self.address} is in the ring (control socket ${socketPath})`);
+  }
+
+  /** Asks the DNS for peers and joins through one; creates a new ring only when nobody else is alive. */
+  async function joinRing(chord: ChordNode): Promise<void> {
+    let delay = options.retryMs ?? 500;
+    for (let round = 1; round <= MAX_JOIN_ROUNDS; round++) {
+      if (abort.signal.aborted) throw new P2PError("CLOSED", "stopped while joining");
+      let peers: Peer[];
+      try {
+        peers = (await dns.join(self)).peers;
+      } catch (error) {
+        if (!isP2PError(error)) throw error;
+        log.warn(`DNS at ${dns.address} did not answer (${error.message}); retrying in ${(delay / 1000).toFixed(1)} s`);
+        await pause(delay);
+        delay = Math.min(delay * 2, MAX_RETRY_DELAY_MS);
+        continue;
+      }
+      if (peers.length === 0) {
+        chord.create();
+        log.info("no other live peer: starting a new ring");
+        return;
+      }
+      const result = await chord.join(peers);
+      if (result.joinedVia) {
+        log.info(`joined the ring through ${result.joinedVia.address}`);
+        await reportDead(result.failed);
+        return;
+      }
+      // Nobody let us in: if they are all dead, we are alone; if some are alive but busy joining, wait.
+      const dead = await reportDead(result.failed);
+      if (dead === peers.length) {
+        chord.create();
+        log.info("no peer the DNS listed is alive: starting a new ring");
+        return;
+      }
+      log.info(`peers are still joining; retrying in ${(delay / 1000).toFixed(1)} s`);
+      await pause(delay);
+      delay = Math.min(delay * 2, MAX_RETRY_DELAY_MS);
+    }
+    throw new P2PError("UNAVAILABLE", `could not join the ring through the DNS at ${dns.address} after ${MAX_JOIN_ROUNDS} attempts`);
+  }
+
+  /** Pings each peer that failed us; the ones that do not answer are reported to the DNS. Returns how many. */
+  async function reportDead(failed: Peer[]): Promise<number> {
+    let dead = 0;
+    for (const peer of failed) {
+      try {
+        await transport.ping(peer);
+      } catch {
+        dead++;
+        log.warn(`peer ${peer.address} does not answer; reporting it to the DNS`);
+        await dns.leave(peer.id).catch(() => {});
+      }
+    }
+    return dead;
+  }
+
+  async function heartbeat(): Promise<void> {
+    try {
+      await dns.join(self);
+    } catch (error) {
+      log.warn(`DNS heartbeat failed: ${(error as Error).message}`);
+    }
+  }
+
+  async function leaveRing(): Promise<void> {
+    abort.abort();
+    await starting?.catch(() => {});
+    clearInterval(heartbeatTimer);
+    if (!joined || !ring) return;
+    joined = false;
+    const { handedTo } = await ring.leave();
+    log.info(handedTo ? `left the ring; records handed to ${handedTo.address}` : "left the ring (no live successor to hand records to)");
+    await dns.leave(self.id).catch((error) => log.warn(`could not tell the DNS we left: ${error.message}`));
+  }
+
+  async function shutdown(): Promise<void> {
+    await node.leave();
+    await releaseResources();
+    resolveStopped();
+  }
+
+  async function releaseResources(): Promise<void> {
+    joined = false;
+    clearInterval(heartbeatTimer);
+    ring?.stop();
+    transport.close();
+    await peerServer?.stop();
+    await controlServer?.stop();
+    store?.close();
+    peerServer = null;
+    controlServer = null;
+    store = null;
+  }
+
+  function pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      abort.signal.addEventListener("abort", () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  return node;
+}

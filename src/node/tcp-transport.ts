@@ -1,0 +1,115 @@
+// The ring's transport over TCP: one pooled persistent connection per peer, every call bounded by a timeout.
+
+import { connect, type ProtocolClient } from "../protocol/client";
+import { P2PError } from "../protocol/errors";
+import { decodeLines } from "../protocol/frame";
+import type { RingId } from "./ring/id";
+import type { RecordEntry } from "./ring/records";
+import type { LookupStep, Neighbours, Peer, RingTransport } from "./ring/transport";
+import {
+  MAX_AVOID,
+  MAX_RECORDS_PER_MESSAGE,
+  decodeJson,
+  encodeJson,
+  parsePeerLine,
+  parseRecordEntries,
+  peerArgs,
+  splitAddress,
+} from "./ring-wire";
+
+export const DEFAULT_RPC_TIMEOUT_MS = 2_000;
+
+export class TcpTransport implements RingTransport {
+  private readonly pool = new Map<string, Promise<ProtocolClient>>();
+  private readonly rpcTimeoutMs: number;
+  private closed = false;
+
+  constructor(options: { rpcTimeoutMs?: number } = {}) {
+    this.rpcTimeoutMs = options.rpcTimeoutMs ?? DEFAULT_RPC_TIMEOUT_MS;
+  }
+
+  async findSuccessorStep(to: Peer, key: RingId, avoid: string[]): Promise<LookupStep> {
+    const args = avoid.length > 0 ? [key, avoid.slice(0, MAX_AVOID).join(",")] : [key];
+    const [line] = await this.lines(to, "FIND_SUCCESSOR", args);
+    if (!line) throw new P2PError("MALFORMED", `${to.address} answered FIND_SUCCESSOR with nothing`);
+    const { role, peer } = parsePeerLine(line);
+    return { done: role === "successor", peer };
+  }
+
+  async getNeighbours(to: Peer): Promise<Neighbours> {
+    const neighbours: Neighbours = { predecessor: null, successors: [] };
+    for (const line of await this.lines(to, "GET_NEIGHBOURS", [])) {
+      const { role, peer } = parsePeerLine(line);
+      if (role === "predecessor") neighbours.predecessor = peer;
+      else neighbours.successors.push(peer);
+    }
+    return neighbours;
+  }
+
+  async notify(to: Peer, candidate: Peer): Promise<void> {
+    await this.call(to, "UPDATE_PREDECESSOR", peerArgs(candidate));
+  }
+
+  async ping(to: Peer): Promise<void> {
+    await this.call(to, "PING", []);
+  }
+
+  async putRecords(to: Peer, entries: RecordEntry[]): Promise<number> {
+    let changed = 0;
+    for (let at = 0; at < entries.length; at += MAX_RECORDS_PER_MESSAGE) {
+      const batch = entries.slice(at, at + MAX_RECORDS_PER_MESSAGE);
+      changed += Number(decodeLines(await this.call(to, "PUT_RECORDS", [], encodeJson(batch)))[0] ?? 0);
+    }
+    return changed;
+  }
+
+  async getRecords(to: Peer, key: RingId): Promise<RecordEntry[]> {
+    return parseRecordEntries(decodeJson(await this.call(to, "GET_RECORDS", [key]), `GET_RECORDS reply from ${to.address}`));
+  }
+
+  async leaving(to: Peer, leaver: Peer, predecessor: Peer | null, successors: Peer[]): Promise<void> {
+    await this.call(to, "LEAVING", peerArgs(leaver), encodeJson({ predecessor, successors }));
+  }
+
+  /** Closes every pooled connection; later calls fail with CLOSED. */
+  close(): void {
+    this.closed = true;
+    for (const pending of this.pool.values()) pending.then((client) => client.close(), () => {});
+    this.pool.clear();
+  }
+
+  private async lines(to: Peer, op: string, args: string[]): Promise<string[]> {
+    return decodeLines(await this.call(to, op, args));
+  }
+
+  private async call(to: Peer, op: string, args: string[], body?: Uint8Array): Promise<Uint8Array> {
+    const client = await this.clientFor(to.address);
+    try {
+      const reply = await client.request(op, args, { timeoutMs: this.rpcTimeoutMs, body });
+      return reply.body;
+    } catch (error) {
+      // A broken connection is dropped so the next call reconnects; a peer's error reply is not a broken link.
+      if (client.isClosed) this.pool.delete(to.address);
+      throw error;
+    }
+  }
+
+  private async clientFor(address: string): Promise<ProtocolClient> {
+    if (this.closed) throw new P2PError("CLOSED", "this node is shutting down");
+    let pending = this.pool.get(address);
+    if (pending) {
+      const client = await pending.catch(() => null);
+      if (client && !client.isClosed) return client;
+      if (this.pool.get(address) === pending) this.pool.delete(address);
+    }
+    const { ip, port } = splitAddress(address);
+    pending = connect({ hostname: ip, port }, { connectTimeoutMs: this.rpcTimeoutMs });
+    this.pool.set(address, pending);
+    try {
+      return await pending;
+    } catch (error) {
+      if (this.pool.get(address) === pending) this.pool.delete(address);
+      throw error;
+    }
+  }
+}

@@ -1,0 +1,183 @@
+// A whole local network in one call: a DNS and N nodes as real processes on 127.x.y.z, in a temp P2P_HOME.
+
+import type { Subprocess } from "bun";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { connect } from "./protocol/client";
+import { P2PError } from "./protocol/errors";
+import type { NodeStatus } from "./node/node";
+import { defaultDataDir } from "./node/home";
+import { ringId } from "./node/ring/id";
+
+/** Nodes one testnet may hold: one /24 of loopback addresses, .2 to .254. */
+export const MAX_TESTNET_NODES = 253;
+
+export interface TestnetOptions {
+  nodes: number;
+  /** The command that runs p2p: the built binary, or Bun on the source (default). */
+  executable?: string[];
+  /** First three octets, e.g. "127.0.0": DNS at .1, nodes from .2. Default: a random 127.x.y. */
+  subnet?: string;
+  /** Extra flags for every `p2p node`. */
+  nodeArgs?: string[];
+  /** Extra flags for `p2p dns`. */
+  dnsArgs?: string[];
+  /** Keep P2P_HOME after close (the demo's --keep). */
+  keepHome?: boolean;
+  env?: Record<string, string>;
+}
+
+export interface TestnetNode {
+  readonly ip: string;
+  readonly address: string;
+  readonly id: string;
+  readonly socketPath: string;
+  readonly process: Subprocess;
+  /** What the node wrote to stderr so far. */
+  log(): string;
+}
+
+export interface Testnet {
+  readonly home: string;
+  readonly dnsAddress: string;
+  readonly nodes: TestnetNode[];
+  readonly executable: string[];
+  /** Starts one more node on the next free address (or the given last octet). */
+  addNode(octet?: number): Promise<TestnetNode>;
+  /** Sends a signal to a node and waits for it to exit. */
+  stopNode(node: TestnetNode, signal?: NodeJS.Signals): Promise<number>;
+  /** Nodes whose process is still running. */
+  liveNodes(): TestnetNode[];
+  status(node: TestnetNode): Promise<NodeStatus>;
+  /** One op on a node's control socket, for tests and tools. */
+  control(node: TestnetNode, op: string, args?: string[]): Promise<Uint8Array>;
+  /** Resolves when every live node's successor and predecessor are the true ones; rejects at the deadline. */
+  waitForConsistentRing(timeoutMs?: number): Promise<void>;
+  /** Env for running `p2p client` against this network. */
+  readonly env: Record<string, string>;
+  close(): Promise<void>;
+}
+
+export async function createTestnet(options: TestnetOptions): Promise<Testnet> {
+  if (!(Number.isInteger(options.nodes) && options.nodes >= 0 && options.nodes <= MAX_TESTNET_NODES)) {
+    throw new P2PError("MALFORMED", `a testnet holds 0 to ${MAX_TESTNET_NODES} nodes, not ${options.nodes}`);
+  }
+  const executable = options.executable ?? [process.execPath, join(import.meta.dir, "cli.ts")];
+  const subnet = options.subnet ?? randomSubnet();
+  const home = mkdtempSync(join(tmpdir(), "p2p-net-"));
+  const env = { ...process.env, ...options.env, P2P_HOME: home, NO_COLOR: "1" } as Record<string, string>;
+  const dnsAddress = `${subnet}.1:7494`;
+  const processes: Subprocess[] = [];
+  const nodes: TestnetNode[] = [];
+  let nextOctet = 2;
+
+  const spawn = (args: string[]) => {
+    const proc = Bun.spawn([...executable, ...args], { env, stdin: "ignore", stdout: "ignore", stderr: "pipe" });
+    processes.push(proc);
+    return { proc, log: captureText(proc.stderr) };
+  };
+
+  const testnet: Testnet = {
+    home,
+    dnsAddress,
+    nodes,
+    executable,
+    env,
+    async addNode(octet = nextOctet) {
+      nextOctet = Math.max(nextOctet, octet + 1);
+      const ip = `${subnet}.${octet}`;
+      const { proc, log } = spawn(["node", ip, "--dns", dnsAddress, ...(options.nodeArgs ?? [])]);
+      const node: TestnetNode = {
+        ip,
+        address: `${ip}:7495`,
+        id: ringId(`${ip}:7495`),
+        socketPath: join(defaultDataDir(ip, 7495, home), "node.sock"),
+        process: proc,
+        log,
+      };
+      nodes.push(node);
+      await waitUntil(`node ${ip} to join`, 30_000, async () => {
+        if (proc.exitCode !== null) throw new P2PError("ERROR", `node ${ip} exited (${proc.exitCode}):\n${log()}`);
+        return / is in the ring/.test(log());
+      });
+      return node;
+    },
+    async stopNode(node, signal = "SIGTERM") {
+      if (node.process.exitCode === null && node.process.signalCode === null) node.process.kill(signal);
+      return node.process.exited;
+    },
+    liveNodes: () => nodes.filter((node) => node.process.exitCode === null && node.process.signalCode === null),
+    async control(node, op, args = []) {
+      const client = await connect({ unix: node.socketPath });
+      try {
+        return (await client.request(op, args)).body;
+      } finally {
+        client.close();
+      }
+    },
+    async status(node) {
+      return JSON.parse(new TextDecoder().decode(await testnet.control(node, "STATUS"))) as NodeStatus;
+    },
+    async waitForConsistentRing(timeoutMs = 20_000) {
+      await waitUntil("a consistent ring", timeoutMs, async () => {
+        const live = testnet.liveNodes().sort((a, b) => (a.id < b.id ? -1 : 1));
+        const statuses = await Promise.all(live.map((node) => testnet.status(node)));
+        return statuses.every((status, index) => {
+          const successor = live[(index + 1) % live.length]!;
+          const predecessor = live[(index - 1 + live.length) % live.length]!;
+          if (live.length === 1) return status.successors.length === 0 || status.successors[0]!.address === status.address;
+          return status.successors[0]?.address === successor.address && status.predecessor?.address === predecessor.address;
+        });
+      });
+    },
+    async close() {
+      for (const proc of processes) if (proc.exitCode === null && proc.signalCode === null) proc.kill("SIGKILL");
+      await Promise.all(processes.map((proc) => proc.exited));
+      if (!options.keepHome) rmSync(home, { recursive: true, force: true });
+    },
+  };
+
+  try {
+    const dns = spawn(["dns", "--host", `${subnet}.1`, "--db", join(home, "p2pdns.db"), ...(options.dnsArgs ?? [])]);
+    await waitUntil("the DNS to listen", 15_000, () => {
+      if (dns.proc.exitCode !== null) throw new P2PError("ERROR", `the DNS exited (${dns.proc.exitCode}):\n${dns.log()}`);
+      return /listening on/.test(dns.log());
+    });
+    await Promise.all(Array.from({ length: options.nodes }, () => testnet.addNode()));
+  } catch (error) {
+    await testnet.close();
+    throw error;
+  }
+  return testnet;
+}
+
+function randomSubnet(): string {
+  const octet = (low: number, high: number) => low + Math.floor(Math.random() * (high - low + 1));
+  return `127.${octet(64, 254)}.${octet(0, 255)}`;
+}
+
+function captureText(stream: ReadableStream<Uint8Array>): () => string {
+  let text = "";
+  void (async () => {
+    const decoder = new TextDecoder();
+    for await (const chunk of stream) text += decoder.decode(chunk, { stream: true });
+  })();
+  return () => text;
+}
+
+/** Polls `check` until it returns true; errors from `check` count as "not yet" unless they are P2PError ERROR. */
+async function waitUntil(what: string, timeoutMs: number, check: () => boolean | Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown = null;
+  for (let attempt = 0; attempt < 100_000 && Date.now() < deadline; attempt++) {
+    try {
+      if (await check()) return;
+    } catch (error) {
+      if (error instanceof P2PError && error.code === "ERROR") throw error;
+      last = error;
+    }
+    await Bun.sleep(100);
+  }
+  throw new P2PError("TIMEOUT", `timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ""}`);
+}
