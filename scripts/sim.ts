@@ -316,7 +316,8 @@ export function trueSuccessor(ids: readonly RingId[], key: RingId): RingId {
 }
 
 export function simAddress(i: number): string {
-  return `10.${(i >>> 16) & 255}.${(i >>> 8) & 255}.${i & 255}:4000`;
+  // Loopback even as data: a simulated address must never name a real host.
+  return `127.${(i >>> 16) & 255}.${(i >>> 8) & 255}.${i & 255}:4000`;
 }
 
 function randomId(random: () => number): RingId {

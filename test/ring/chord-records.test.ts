@@ -14,7 +14,7 @@ describe("records on the ring", () => {
   test("a put leaves three copies: on the key's successor and the next two nodes", async () => {
     const ring = await buildRing({ nodes: 30, seed: 1, replicas: 3, successors: 4 });
     const key = ringId("song.mp3");
-    await ring.live[0]!.put(key, "10.0.0.1:4000", "size=1");
+    await ring.live[0]!.put(key, "127.0.0.1:4000", "size=1");
     await settle(ring.live);
     const sorted = sortedById(ring.live);
     const primary = sorted.findIndex((node) => node.self.id >= key);
@@ -42,7 +42,7 @@ describe("records on the ring", () => {
   test("a joining node takes over the records of its share and the old holder keeps a replica", async () => {
     const ring = await joinRing(12, 5);
     const records = await storeRecords(ring, 200);
-    const newcomer = addNode(ring, "10.8.8.8:4000");
+    const newcomer = addNode(ring, "127.8.8.8:4000");
     await newcomer.join([ring.live[0]!.self]);
     await settle(ring.live);
     for (let round = 0; round < 3; round++) await maintainAll(ring);

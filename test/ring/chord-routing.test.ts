@@ -84,7 +84,7 @@ describe("a Chord ring in memory", () => {
     const ring = await joinRing(5, 13);
     const [dead, alive] = [ring.live[1]!, ring.live[2]!];
     killNodes(ring, [dead]);
-    const newcomer = addNode(ring, "10.9.9.9:4000");
+    const newcomer = addNode(ring, "127.9.9.9:4000");
     const result = await newcomer.join([dead.self, alive.self]);
     expect(result.failed.map((peer) => peer.address)).toEqual([dead.self.address]);
     expect(result.joinedVia?.address).toBe(alive.self.address);

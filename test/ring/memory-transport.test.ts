@@ -9,7 +9,7 @@ const ROOT = `${import.meta.dir}/../..`;
 
 function stubHandlers(neighbours: Neighbours): RingHandlers {
   return {
-    handleFindSuccessorStep: () => ({ done: true, peer: peerAt("10.0.0.1:1") }),
+    handleFindSuccessorStep: () => ({ done: true, peer: peerAt("127.0.0.1:1") }),
     handleGetNeighbours: () => neighbours,
     handleNotify: () => undefined,
     handlePutRecords: (entries) => entries.length,
@@ -21,29 +21,29 @@ function stubHandlers(neighbours: Neighbours): RingHandlers {
 describe("MemoryNetwork", () => {
   test("a call to a killed node rejects with P2PError UNREACHABLE", async () => {
     const network = new MemoryNetwork(1);
-    const target = peerAt("10.0.0.2:4000");
+    const target = peerAt("127.0.0.2:4000");
     network.listen(target.address, stubHandlers({ predecessor: null, successors: [] }));
     network.kill(target.address);
-    const error = await network.transportFor("10.0.0.3:4000").ping(target).catch((e: unknown) => e);
+    const error = await network.transportFor("127.0.0.3:4000").ping(target).catch((e: unknown) => e);
     expect(isP2PError(error, "UNREACHABLE")).toBe(true);
   });
 
   test("results are copies: the caller cannot change the callee's objects", async () => {
     const network = new MemoryNetwork(1);
-    const neighbours: Neighbours = { predecessor: null, successors: [peerAt("10.0.0.9:4000")] };
-    const target = peerAt("10.0.0.2:4000");
+    const neighbours: Neighbours = { predecessor: null, successors: [peerAt("127.0.0.9:4000")] };
+    const target = peerAt("127.0.0.2:4000");
     network.listen(target.address, stubHandlers(neighbours));
-    const answer = await network.transportFor("10.0.0.3:4000").getNeighbours(target);
+    const answer = await network.transportFor("127.0.0.3:4000").getNeighbours(target);
     answer.successors[0]!.address = "changed";
-    expect(neighbours.successors[0]!.address).toBe("10.0.0.9:4000");
+    expect(neighbours.successors[0]!.address).toBe("127.0.0.9:4000");
   });
 
   test("the answer never arrives within the caller's turn", async () => {
     const network = new MemoryNetwork(1);
-    const target = peerAt("10.0.0.2:4000");
+    const target = peerAt("127.0.0.2:4000");
     let handled = false;
     network.listen(target.address, { ...stubHandlers({ predecessor: null, successors: [] }), handleNotify: () => void (handled = true) });
-    const pending = network.transportFor("10.0.0.3:4000").notify(target, peerAt("10.0.0.3:4000"));
+    const pending = network.transportFor("127.0.0.3:4000").notify(target, peerAt("127.0.0.3:4000"));
     expect(handled).toBe(false);
     await pending;
     expect(handled).toBe(true);

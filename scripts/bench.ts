@@ -1,0 +1,16 @@
+// `npm run bench`: every benchmark in turn; each prints its figures against a baseline measured in the same run.
+
+import { join } from "node:path";
+
+const BENCHMARKS = [
+  { name: "ring (real processes)", script: "bench-ring.ts" },
+  { name: "ring (simulation, standard table)", script: "sim-table.ts" },
+];
+
+let failed = 0;
+for (const { name, script } of BENCHMARKS) {
+  console.log(`\n== ${name}: bun scripts/${script}`);
+  const run = Bun.spawn([process.execPath, join(import.meta.dir, script)], { stdio: ["ignore", "inherit", "inherit"] });
+  if ((await run.exited) !== 0) failed++;
+}
+process.exit(failed === 0 ? 0 : 1);
