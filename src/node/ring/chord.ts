@@ -578,13 +578,10 @@ export class ChordNode implements RingHandlers {
     if (predecessor !== null && !avoid.has(predecessor.address) && inHalfOpenInterval(key, predecessor.id, this.self.id)) {
       return { done: true, peer: this.self };
     }
-    // The successor list is exact for the next few arcs, so any key in them is resolved here.
-    let arcStart = this.self.id;
-    for (const successor of this.successorList) {
-      if (avoid.has(successor.address)) continue;
-      if (inHalfOpenInterval(key, arcStart, successor.id)) return { done: true, peer: successor };
-      arcStart = successor.id;
-    }
+    // Only the first live successor is known exactly: entries further down the list can miss a
+    // node that joined moments ago, so keys beyond it go to a preceding node, which knows better.
+    const successor = this.successorList.find((peer) => !avoid.has(peer.address));
+    if (successor !== undefined && inHalfOpenInterval(key, this.self.id, successor.id)) return { done: true, peer: successor };
     const next = this.closestPrecedingNode(key, avoid);
     if (next !== null) return { done: false, peer: next };
     // Nothing known precedes the key: the nearest live node clockwise is the best answer left.
