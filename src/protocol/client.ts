@@ -18,6 +18,8 @@ export interface RequestOptions {
   timeoutMs?: number;
   /** A body to send after the line; its length is appended as the last argument. */
   body?: Uint8Array;
+  /** Receives the data lines of each interim `202 IN PROGRESS` reply; each one restarts the timeout. */
+  onProgress?: (lines: string[]) => void;
 }
 
 export interface ConnectOptions {
@@ -95,11 +97,20 @@ export class ProtocolClient {
     if (this.failure) return Promise.reject(this.failure);
     const timeoutMs = options.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
     return new Promise<Response>((resolve, reject) => {
-      const waiter: Waiter = { resolve, reject, timer: undefined };
-      waiter.timer = setTimeout(() => {
-        // Replies are matched by order, so after a lost reply the connection cannot be trusted.
-        this.fail(new P2PError("TIMEOUT", `${this.target} did not answer ${op} within ${timeoutMs} ms`));
-      }, timeoutMs);
+      const waiter: Waiter = {
+        resolve,
+        reject,
+        onProgress: options.onProgress,
+        timer: undefined,
+        arm: () => {
+          clearTimeout(waiter.timer);
+          waiter.timer = setTimeout(() => {
+            // Replies are matched by order, so after a lost reply the connection cannot be trusted.
+            this.fail(new P2PError("TIMEOUT", `${this.target} did not answer ${op} within ${timeoutMs} ms`));
+          }, timeoutMs);
+        },
+      };
+      waiter.arm();
       this.waiting.push(waiter);
       this.connection.write(encodeRequest(op, args, options.body));
     });
@@ -115,6 +126,12 @@ export class ProtocolClient {
   }
 
   private settle(head: ResponseHead, body: Uint8Array): void {
+    if (head.status === 202 && this.waiting[0]) {
+      const current = this.waiting[0];
+      current.arm();
+      current.onProgress?.(decodeLines(body));
+      return;
+    }
     const waiter = this.waiting.shift();
     if (!waiter) {
       this.fail(new P2PError("MALFORMED", `${this.target} sent a reply nobody asked for`));
@@ -137,7 +154,10 @@ export class ProtocolClient {
 interface Waiter {
   resolve(response: Response): void;
   reject(error: P2PError): void;
+  onProgress: ((lines: string[]) => void) | undefined;
   timer: ReturnType<typeof setTimeout> | undefined;
+  /** (Re)starts the reply timeout. */
+  arm(): void;
 }
 
 export function describeTarget(target: ConnectTarget): string {

@@ -13,6 +13,13 @@ export interface Request {
   body: Uint8Array;
   /** The peer's IP address, or "local" on a Unix socket. */
   remoteAddress: string;
+  /**
+   * Sends an interim `202 IN PROGRESS` reply with these data lines, for long ops (hashing, a
+   * download). Dropped while an earlier request on the connection is still unanswered.
+   */
+  progress(lines: readonly string[]): void;
+  /** Aborted when the connection closes: a long op can stop working for nobody. */
+  signal: AbortSignal;
 }
 
 export interface Reply {
@@ -112,6 +119,7 @@ class ServerSession {
   private readonly warn: (message: string) => void;
   private readonly pending: Array<{ reply: Uint8Array[] | null }> = [];
   private closeAfterPending = false;
+  private readonly closed = new AbortController();
 
   constructor(
     socket: Socket<FramedConnection<RequestHead>>,
@@ -126,7 +134,10 @@ class ServerSession {
       frame: (frame) => this.dispatch(frame.head, frame.body),
       malformed: (error) => this.rejectAndClose(error),
       // A peer hanging up or going idle is ordinary; only protocol abuse is worth a warning.
-      closed: () => onClosed(),
+      closed: () => {
+        this.closed.abort();
+        onClosed();
+      },
     });
   }
 
@@ -146,13 +157,13 @@ class ServerSession {
     }
     const slot: { reply: Uint8Array[] | null } = { reply: null };
     this.pending.push(slot);
-    this.run(head, body).then((reply) => {
+    this.run(head, body, slot).then((reply) => {
       slot.reply = reply;
       this.writeReady();
     });
   }
 
-  private async run(head: RequestHead, body: Uint8Array): Promise<Uint8Array[]> {
+  private async run(head: RequestHead, body: Uint8Array, slot: { reply: Uint8Array[] | null }): Promise<Uint8Array[]> {
     const spec = this.ops[head.op];
     if (!spec) {
       return errorReply(new P2PError("UNKNOWN_OPERATION", `unknown operation '${head.op.slice(0, 32)}'; known: ${Object.keys(this.ops).join(", ")}`));
@@ -161,7 +172,19 @@ class ServerSession {
       return errorReply(new P2PError("MALFORMED", `usage: ${spec.usage}`));
     }
     try {
-      const reply = await spec.handle({ op: head.op, args: head.args, body, remoteAddress: this.connection.remoteAddress });
+      const progress = (lines: readonly string[]) => {
+        if (this.pending[0] === slot && !this.connection.isClosed) {
+          this.connection.write(encodeResponse(STATUS.IN_PROGRESS.status, STATUS.IN_PROGRESS.reason, encodeLines(lines)));
+        }
+      };
+      const reply = await spec.handle({
+        op: head.op,
+        args: head.args,
+        body,
+        remoteAddress: this.connection.remoteAddress,
+        progress,
+        signal: this.closed.signal,
+      });
       const status = reply.status ?? STATUS.OK;
       return encodeResponse(status.status, status.reason, reply.body ?? encodeLines(reply.lines ?? []));
     } catch (error) {

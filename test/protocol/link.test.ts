@@ -45,6 +45,18 @@ const ops: OpTable = {
     handle: ({ body }) => ({ lines: [String(body.length), String(checksum(body))] }),
   },
   NEVER: { usage: "NEVER", minArgs: 0, maxArgs: 0, handle: () => new Promise(() => {}) },
+  COUNT: {
+    usage: "COUNT <n>",
+    minArgs: 1,
+    maxArgs: 1,
+    handle: async ({ args, progress }) => {
+      for (let step = 1; step <= Number(args[0]); step++) {
+        await Bun.sleep(150);
+        progress([`step ${step}`]);
+      }
+      return { lines: ["done"] };
+    },
+  },
 };
 
 async function start(options: { idleTimeoutSeconds?: number; maxConnections?: number } = {}) {
@@ -138,6 +150,16 @@ describe("a protocol link", () => {
     const client = await open();
     const error = await client.request("NEVER", [], { timeoutMs: 200 }).catch((failure) => failure);
     expect(isP2PError(error, "TIMEOUT")).toBe(true);
+  });
+
+  test("interim 202 replies reach the caller in order and keep a slow request from timing out", async () => {
+    const { open } = await start();
+    const client = await open();
+    const seen: string[] = [];
+    const reply = await client.request("COUNT", ["4"], { timeoutMs: 400, onProgress: (lines) => seen.push(...lines) });
+    expect(seen).toEqual(["step 1", "step 2", "step 3", "step 4"]);
+    expect(decodeLines(reply.body)).toEqual(["done"]);
+    expect(decodeLines((await client.request("ECHO", ["after"])).body)).toEqual(["after"]);
   });
 
   test("a connection past the server's limit is told 503", async () => {
