@@ -7,7 +7,9 @@ import { DNS_PORT, PEER_PORT, parseHostPort, parsePeerIp, parsePort } from "../p
 import { DEFAULT_HEARTBEAT_MS, DEFAULT_REPLICAS, DEFAULT_STABILIZE_MS, DEFAULT_SUCCESSORS, createNode } from "../node/node";
 import { defaultDataDir, p2pHome } from "../node/home";
 import { DEFAULT_RPC_TIMEOUT_MS } from "../node/tcp-transport";
-import { logArgs, parseCount, runCommand, untilSignal } from "./common";
+import { P2PError } from "../protocol/errors";
+import { DEFAULT_ANNOUNCE_INTERVAL_MS } from "../node/files/sharing";
+import { logArgs, parseCount, parseSeconds, runCommand, untilSignal } from "./common";
 
 export default defineCommand({
   meta: {
@@ -24,6 +26,12 @@ export default defineCommand({
     stabilize: { type: "string", description: "Milliseconds between ring maintenance rounds", default: String(DEFAULT_STABILIZE_MS) },
     "rpc-timeout": { type: "string", description: "Milliseconds to wait for a peer's answer", default: String(DEFAULT_RPC_TIMEOUT_MS) },
     heartbeat: { type: "string", description: "Milliseconds between DNS heartbeats (keep below the DNS --ttl)", default: String(DEFAULT_HEARTBEAT_MS) },
+    "upload-limit": { type: "string", description: "Most MB/s (10^6 bytes) served to other peers; 0 for no limit", default: "0" },
+    "announce-interval": {
+      type: "string",
+      description: "Seconds between re-announcements of shared files (entries expire after twice this)",
+      default: String(DEFAULT_ANNOUNCE_INTERVAL_MS / 1000),
+    },
     ...logArgs,
   },
   run: ({ args }) =>
@@ -44,6 +52,8 @@ export default defineCommand({
         stabilizeMs: parseCount(args.stabilize, "stabilize", 50, 600_000),
         rpcTimeoutMs: parseCount(args["rpc-timeout"], "rpc-timeout", 50, 600_000),
         heartbeatMs: parseCount(args.heartbeat, "heartbeat", 100, 3_600_000),
+        uploadLimitBytesPerSecond: parseRate(args["upload-limit"]),
+        announceIntervalMs: parseSeconds(args["announce-interval"], "announce-interval", 24 * 3600) * 1000,
       });
       const signal = untilSignal();
       const started = node.ready();
@@ -63,3 +73,12 @@ export default defineCommand({
       log.info("stopped");
     }),
 });
+
+/** --upload-limit in MB/s (decimal megabytes, as network speeds are given) to bytes per second. */
+function parseRate(value: string): number {
+  const rate = Number(value);
+  if (!/^\d+(\.\d+)?$/.test(value.trim()) || !(rate >= 0) || rate > 100_000) {
+    throw new P2PError("MALFORMED", `invalid --upload-limit '${value}': expected MB/s, e.g. 5 or 0.5 (0 for no limit)`);
+  }
+  return rate * 1_000_000;
+}

@@ -7,6 +7,10 @@ import { P2PError, isP2PError } from "../protocol/errors";
 import { type ProtocolServer, serve } from "../protocol/server";
 import { controlOps } from "./control-ops";
 import { DnsClient } from "./dns-client";
+import { CatalogStore } from "./files/catalog";
+import { fileClientOps, filePeerOps } from "./files/file-ops";
+import { RateLimiter } from "./files/rate-limiter";
+import { DEFAULT_ANNOUNCE_INTERVAL_MS, FileSharing } from "./files/sharing";
 import { SqliteRecordStore } from "./record-store";
 import { ChordNode, type ChordStatus } from "./ring/chord";
 import { ringId } from "./ring/id";
@@ -38,6 +42,10 @@ export interface NodeOptions {
   rpcTimeoutMs?: number;
   /** First retry delay when the DNS is down or no peer lets us in; doubles up to MAX_RETRY_DELAY_MS. */
   retryMs?: number;
+  /** Cap on the bytes per second this node serves to peers; 0 or absent: no cap. */
+  uploadLimitBytesPerSecond?: number;
+  /** How often shared files are re-announced (their entries expire after twice this). */
+  announceIntervalMs?: number;
 }
 
 export interface NodeStatus extends ChordStatus {
@@ -59,6 +67,7 @@ export interface P2PNode {
   readonly stopped: Promise<void>;
   status(): NodeStatus;
   readonly ring: ChordNode;
+  readonly sharing: FileSharing;
 }
 
 export function createNode(options: NodeOptions): P2PNode {
@@ -69,7 +78,10 @@ export function createNode(options: NodeOptions): P2PNode {
   const dns = new DnsClient(options.dns);
   const startedAt = Date.now();
   let store: SqliteRecordStore | null = null;
+  let catalog: CatalogStore | null = null;
   let ring: ChordNode | null = null;
+  let sharing: FileSharing | null = null;
+  let announceTimer: ReturnType<typeof setInterval> | undefined;
   let joined = false;
   let peerServer: ProtocolServer | null = null;
   let controlServer: ProtocolServer | null = null;
@@ -88,6 +100,10 @@ export function createNode(options: NodeOptions): P2PNode {
     get ring() {
       if (!ring) throw new P2PError("UNAVAILABLE", "the node is not started");
       return ring;
+    },
+    get sharing() {
+      if (!sharing) throw new P2PError("UNAVAILABLE", "the node is not started");
+      return sharing;
     },
     ready() {
       starting ??= start();
@@ -120,9 +136,20 @@ export function createNode(options: NodeOptions): P2PNode {
     });
     const chord = ring;
     const warn = (message: string) => log.warn(message);
+    catalog = new CatalogStore(join(options.dataDir, "catalog.db"));
+    const files = new FileSharing({
+      self,
+      ring: chord,
+      transport,
+      catalog,
+      uploadLimiter: new RateLimiter(options.uploadLimitBytesPerSecond ?? 0),
+      announceIntervalMs: options.announceIntervalMs ?? DEFAULT_ANNOUNCE_INTERVAL_MS,
+      warn,
+    });
+    sharing = files;
     try {
-      peerServer = await serve({ listen: { hostname: options.ip, port }, ops: ringOps(chord), warn });
-      controlServer = await serve({ listen: { unix: socketPath }, ops: controlOps(node), warn });
+      peerServer = await serve({ listen: { hostname: options.ip, port }, ops: { ...ringOps(chord), ...filePeerOps(files) }, warn });
+      controlServer = await serve({ listen: { unix: socketPath }, ops: { ...controlOps(node), ...fileClientOps(files) }, warn });
       await joinRing(chord);
     } catch (error) {
       await releaseResources();
@@ -131,6 +158,10 @@ export function createNode(options: NodeOptions): P2PNode {
     joined = true;
     chord.start(options.stabilizeMs ?? DEFAULT_STABILIZE_MS);
     heartbeatTimer = setInterval(() => void heartbeat(), options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS);
+    // Files shared before a restart are announced again now, then on every interval.
+    const announce = () => void files.refreshAll().catch((error) => log.warn(`re-announcing shared files failed: ${error.message}`));
+    announce();
+    announceTimer = setInterval(announce, files.interval);
     log.info(`node ${self.id.slice(0, 8)} at ${self.address} is in the ring (control socket ${socketPath})`);
   }
 
@@ -201,8 +232,11 @@ export function createNode(options: NodeOptions): P2PNode {
     abort.abort();
     await starting?.catch(() => {});
     clearInterval(heartbeatTimer);
+    clearInterval(announceTimer);
     if (!joined || !ring) return;
     joined = false;
+    // Withdraw first: a holder that is leaving must stop being offered at once.
+    await sharing?.withdrawAll();
     const { handedTo } = await ring.leave();
     log.info(handedTo ? `left the ring; records handed to ${handedTo.address}` : "left the ring (no live successor to hand records to)");
     await dns.leave(self.id).catch((error) => log.warn(`could not tell the DNS we left: ${error.message}`));
@@ -217,14 +251,17 @@ export function createNode(options: NodeOptions): P2PNode {
   async function releaseResources(): Promise<void> {
     joined = false;
     clearInterval(heartbeatTimer);
+    clearInterval(announceTimer);
     ring?.stop();
     transport.close();
     await peerServer?.stop();
     await controlServer?.stop();
     store?.close();
+    catalog?.close();
     peerServer = null;
     controlServer = null;
     store = null;
+    catalog = null;
   }
 
   function pause(ms: number): Promise<void> {

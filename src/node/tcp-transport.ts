@@ -82,14 +82,19 @@ export class TcpTransport implements RingTransport {
     return decodeLines(await this.call(to, op, args));
   }
 
-  private async call(to: Peer, op: string, args: string[], body?: Uint8Array): Promise<Uint8Array> {
-    const client = await this.clientFor(to.address);
+  private call(to: Peer, op: string, args: string[], body?: Uint8Array): Promise<Uint8Array> {
+    return this.request(to.address, op, args, { body });
+  }
+
+  /** Any op to the node at `address` over the pooled connection (the file-sharing ops use it too). */
+  async request(address: string, op: string, args: string[], options: { body?: Uint8Array; timeoutMs?: number } = {}): Promise<Uint8Array> {
+    const client = await this.clientFor(address);
     try {
-      const reply = await client.request(op, args, { timeoutMs: this.rpcTimeoutMs, body });
+      const reply = await client.request(op, args, { timeoutMs: options.timeoutMs ?? this.rpcTimeoutMs, body: options.body });
       return reply.body;
     } catch (error) {
       // A broken connection is dropped so the next call reconnects; a peer's error reply is not a broken link.
-      if (client.isClosed) this.pool.delete(to.address);
+      if (client.isClosed) this.pool.delete(address);
       throw error;
     }
   }

@@ -465,6 +465,16 @@ export class ChordNode implements RingHandlers {
     };
   }
 
+  /** Every entry this node stores, as primary or replica, tombstones included. */
+  localRecords(): RecordEntry[] {
+    return this.store.all();
+  }
+
+  /** Every distinct peer in this node's routing tables (fingers and successors), nearest first. */
+  routingPeers(): Peer[] {
+    return this.nearestKnownPeers(new Set());
+  }
+
   /** This node's current view of its neighbours. */
   neighbours(): Neighbours {
     return { predecessor: this.predecessor, successors: [...this.successorList] };

@@ -1,0 +1,177 @@
+// The node's catalog.db: the files it shares (served in place) and the verified chunks of downloads under way.
+
+import { Database, type Statement } from "bun:sqlite";
+import type { Manifest } from "./manifest";
+
+export interface SharedFile extends Manifest {
+  name: string;
+  /** Absolute path the file is served from, in place. */
+  path: string;
+  mtimeMs: number;
+}
+
+export interface DownloadState {
+  fileId: string;
+  name: string;
+  partPath: string;
+  manifest: Manifest;
+  /** One bit per chunk: verified and written to the .part file. */
+  verified: Uint8Array;
+}
+
+/** Owns one SQLite file: WAL, statements prepared once, writes in synchronous transactions. */
+export class CatalogStore {
+  private readonly db: Database;
+  private readonly upsertShared: Statement;
+  private readonly deleteShared: Statement;
+  private readonly selectShared: Statement<SharedRow, [string]>;
+  private readonly selectSharedByPath: Statement<SharedRow, [string]>;
+  private readonly selectAllShared: Statement<SharedRow, []>;
+  private readonly upsertDownload: Statement;
+  private readonly updateVerified: Statement;
+  private readonly selectDownload: Statement<DownloadRow, [string]>;
+  private readonly deleteDownload: Statement;
+
+  constructor(path: string) {
+    this.db = new Database(path, { create: true, strict: true });
+    this.db.exec("PRAGMA journal_mode = WAL;");
+    this.db.exec("PRAGMA synchronous = NORMAL;");
+    this.db.exec(SCHEMA);
+    this.upsertShared = this.db.prepare(
+      `INSERT INTO shared (file_id, name, path, size, mtime_ms, chunk_size, chunks)
+       VALUES ($fileId, $name, $path, $size, $mtimeMs, $chunkSize, $chunks)
+       ON CONFLICT (file_id, name) DO UPDATE SET path = excluded.path, size = excluded.size,
+         mtime_ms = excluded.mtime_ms, chunk_size = excluded.chunk_size, chunks = excluded.chunks`,
+    );
+    this.deleteShared = this.db.prepare("DELETE FROM shared WHERE file_id = $fileId AND name = $name");
+    this.selectShared = this.db.prepare("SELECT * FROM shared WHERE file_id = ? ORDER BY name");
+    this.selectSharedByPath = this.db.prepare("SELECT * FROM shared WHERE path = ?");
+    this.selectAllShared = this.db.prepare("SELECT * FROM shared ORDER BY name");
+    this.upsertDownload = this.db.prepare(
+      `INSERT INTO downloads (file_id, name, part_path, manifest, verified, updated_at)
+       VALUES ($fileId, $name, $partPath, $manifest, $verified, $now)
+       ON CONFLICT (file_id) DO UPDATE SET name = excluded.name, part_path = excluded.part_path,
+         manifest = excluded.manifest, verified = excluded.verified, updated_at = excluded.updated_at`,
+    );
+    this.updateVerified = this.db.prepare("UPDATE downloads SET verified = $verified, updated_at = $now WHERE file_id = $fileId");
+    this.selectDownload = this.db.prepare("SELECT * FROM downloads WHERE file_id = ?");
+    this.deleteDownload = this.db.prepare("DELETE FROM downloads WHERE file_id = ?");
+  }
+
+  share(file: SharedFile): void {
+    this.upsertShared.run({
+      fileId: file.fileId,
+      name: file.name,
+      path: file.path,
+      size: file.size,
+      mtimeMs: file.mtimeMs,
+      chunkSize: file.chunkSize,
+      chunks: file.chunks.join(""),
+    });
+  }
+
+  unshare(fileId: string, name: string): void {
+    this.deleteShared.run({ fileId, name });
+  }
+
+  /** The shared entries with this file id (the same bytes may be shared under several names). */
+  byFileId(fileId: string): SharedFile[] {
+    return this.selectShared.all(fileId).map(fromSharedRow);
+  }
+
+  byPath(path: string): SharedFile[] {
+    return this.selectSharedByPath.all(path).map(fromSharedRow);
+  }
+
+  allShared(): SharedFile[] {
+    return this.selectAllShared.all().map(fromSharedRow);
+  }
+
+  startDownload(state: DownloadState): void {
+    this.upsertDownload.run({
+      fileId: state.fileId,
+      name: state.name,
+      partPath: state.partPath,
+      manifest: JSON.stringify(state.manifest),
+      verified: state.verified,
+      now: Date.now(),
+    });
+  }
+
+  /** Records newly verified chunks; one small write, atomic, after the bytes are in the .part file. */
+  saveVerified(fileId: string, verified: Uint8Array): void {
+    this.updateVerified.run({ fileId, verified, now: Date.now() });
+  }
+
+  download(fileId: string): DownloadState | null {
+    const row = this.selectDownload.get(fileId);
+    if (!row) return null;
+    return {
+      fileId: row.file_id,
+      name: row.name,
+      partPath: row.part_path,
+      manifest: JSON.parse(row.manifest) as Manifest,
+      verified: new Uint8Array(row.verified),
+    };
+  }
+
+  finishDownload(fileId: string): void {
+    this.deleteDownload.run(fileId);
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS shared (
+  file_id    TEXT NOT NULL,
+  name       TEXT NOT NULL,
+  path       TEXT NOT NULL,
+  size       INTEGER NOT NULL,
+  mtime_ms   REAL NOT NULL,
+  chunk_size INTEGER NOT NULL,
+  chunks     TEXT NOT NULL,
+  PRIMARY KEY (file_id, name)
+);
+CREATE INDEX IF NOT EXISTS shared_path ON shared (path);
+CREATE TABLE IF NOT EXISTS downloads (
+  file_id    TEXT PRIMARY KEY,
+  name       TEXT NOT NULL,
+  part_path  TEXT NOT NULL,
+  manifest   TEXT NOT NULL,
+  verified   BLOB NOT NULL,
+  updated_at INTEGER NOT NULL
+);
+`;
+
+interface SharedRow {
+  file_id: string;
+  name: string;
+  path: string;
+  size: number;
+  mtime_ms: number;
+  chunk_size: number;
+  chunks: string;
+}
+
+interface DownloadRow {
+  file_id: string;
+  name: string;
+  part_path: string;
+  manifest: string;
+  verified: Uint8Array;
+}
+
+function fromSharedRow(row: SharedRow): SharedFile {
+  return {
+    fileId: row.file_id,
+    name: row.name,
+    path: row.path,
+    size: row.size,
+    mtimeMs: row.mtime_ms,
+    chunkSize: row.chunk_size,
+    chunks: row.chunks.match(/.{64}/g) ?? [],
+  };
+}

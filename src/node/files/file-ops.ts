@@ -1,0 +1,91 @@
+// The file-sharing ops: what peers ask of each other (TCP) and what the local client asks (Unix socket).
+
+import { P2PError } from "../../protocol/errors";
+import type { OpTable } from "../../protocol/server";
+import { encodeJson, parseKey } from "../ring-wire";
+import type { FileSharing } from "./sharing";
+
+const FILE_ID = /^[0-9a-f]{64}$/;
+
+/** Peer ops: a file's manifest, one chunk, and one step of the LIST_ALL_FILES broadcast. */
+export function filePeerOps(sharing: FileSharing): OpTable {
+  return {
+    GET_MANIFEST: {
+      usage: "GET_MANIFEST <file_id>",
+      minArgs: 1,
+      maxArgs: 1,
+      handle: ({ args }) => ({ body: encodeJson(sharing.manifestFor(parseFileId(args[0]!))) }),
+    },
+    GET_CHUNK: {
+      usage: "GET_CHUNK <file_id> <index>",
+      minArgs: 2,
+      maxArgs: 2,
+      handle: async ({ args }) => ({ body: await sharing.chunk(parseFileId(args[0]!), parseIndex(args[1]!)) }),
+    },
+    LIST_ALL_FILES: {
+      usage: "LIST_ALL_FILES <limit_id>",
+      minArgs: 1,
+      maxArgs: 1,
+      handle: ({ args }) => ({ body: encodeJson(sharing.listStep(parseKey(args[0]!))) }),
+    },
+  };
+}
+
+/** Client ops: share, list, search and download, with progress as 202 replies. */
+export function fileClientOps(sharing: FileSharing): OpTable {
+  return {
+    UPLOAD: {
+      usage: "UPLOAD <absolute path> [<name>]",
+      minArgs: 1,
+      maxArgs: 2,
+      handle: async ({ args, progress, signal }) => {
+        let last = 0;
+        const file = await sharing.share(
+          args[0]!,
+          args[1],
+          (bytes, total) => {
+            const now = performance.now();
+            if (now - last < 200 && bytes < total) return;
+            last = now;
+            progress([JSON.stringify({ phase: "hashing", bytes, total })]);
+          },
+          signal,
+        );
+        return { body: encodeJson({ name: file.name, size: file.size, id: file.id }) };
+      },
+    },
+    LIST: { usage: "LIST", minArgs: 0, maxArgs: 0, handle: async () => ({ body: encodeJson(await sharing.list()) }) },
+    SEARCH: {
+      usage: "SEARCH <term>",
+      minArgs: 1,
+      maxArgs: 1,
+      handle: async ({ args }) => ({ body: encodeJson(await sharing.search(args[0]!)) }),
+    },
+    DOWNLOAD: {
+      usage: "DOWNLOAD <name[@id]> [<out path>] [force]",
+      minArgs: 1,
+      maxArgs: 3,
+      handle: async ({ args, progress, signal }) => {
+        const outPath = args[1] && args[1].length > 0 ? args[1] : undefined;
+        const result = await sharing.download(args[0]!, outPath, {
+          force: args[2] === "force",
+          onProgress: (event) => progress([JSON.stringify({ phase: "downloading", ...event })]),
+          signal,
+        });
+        return { body: encodeJson(result) };
+      },
+    },
+  };
+}
+
+function parseFileId(value: string): string {
+  const id = value.toLowerCase();
+  if (!FILE_ID.test(id)) throw new P2PError("MALFORMED", `invalid file id '${value.slice(0, 70)}': expected 64 hex digits`);
+  return id;
+}
+
+function parseIndex(value: string): number {
+  const index = /^\d{1,9}$/.test(value) ? Number(value) : Number.NaN;
+  if (!Number.isSafeInteger(index)) throw new P2PError("MALFORMED", `invalid chunk index '${value.slice(0, 20)}'`);
+  return index;
+}
