@@ -46,8 +46,9 @@ export class FrameDecoder<Head> {
   private readonly limits: FrameLimits;
   private lineBuffer: Uint8Array = new Uint8Array(0);
   private pendingHead: Head | null = null;
-  private bodyParts: Uint8Array[] = [];
-  private bodyMissing = 0;
+  /** The body being filled: allocated once at its final size, so each byte is copied once. */
+  private body: Uint8Array = new Uint8Array(0);
+  private bodyFilled = 0;
 
   constructor(parseHead: (line: string) => Head, bodyLength: BodyLength<Head>, limits: FrameLimits = DEFAULT_LIMITS) {
     this.parseHead = parseHead;
@@ -93,21 +94,21 @@ export class FrameDecoder<Head> {
       frames.push({ head, body: new Uint8Array(0) });
     } else {
       this.pendingHead = head;
-      this.bodyMissing = length;
+      this.body = new Uint8Array(length);
+      this.bodyFilled = 0;
     }
     return end;
   }
 
   private takeBody(chunk: Uint8Array, offset: number, frames: Frame<Head>[]): number {
-    const take = Math.min(this.bodyMissing, chunk.length - offset);
-    // Copy: the socket may reuse its read buffer after this callback returns.
-    this.bodyParts.push(chunk.slice(offset, offset + take));
-    this.bodyMissing -= take;
-    if (this.bodyMissing === 0) {
-      const body = this.bodyParts.length === 1 ? this.bodyParts[0]! : concatAll(this.bodyParts);
-      frames.push({ head: this.pendingHead as Head, body });
+    const take = Math.min(this.body.length - this.bodyFilled, chunk.length - offset);
+    // Copied: the socket may reuse its read buffer after this callback returns.
+    this.body.set(chunk.subarray(offset, offset + take), this.bodyFilled);
+    this.bodyFilled += take;
+    if (this.bodyFilled === this.body.length) {
+      frames.push({ head: this.pendingHead as Head, body: this.body });
       this.pendingHead = null;
-      this.bodyParts = [];
+      this.body = new Uint8Array(0);
     }
     return offset + take;
   }
@@ -199,16 +200,5 @@ function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
   const out = new Uint8Array(a.length + b.length);
   out.set(a, 0);
   out.set(b, a.length);
-  return out;
-}
-
-function concatAll(parts: Uint8Array[]): Uint8Array {
-  const total = parts.reduce((sum, part) => sum + part.length, 0);
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
   return out;
 }

@@ -31,6 +31,8 @@ export class CatalogStore {
   private readonly updateVerified: Statement;
   private readonly selectDownload: Statement<DownloadRow, [string]>;
   private readonly deleteDownload: Statement;
+  /** byFileId runs for every chunk served; the rows only change through share/unshare. */
+  private readonly sharedByFileId = new Map<string, SharedFile[]>();
 
   constructor(path: string) {
     this.db = new Database(path, { create: true, strict: true });
@@ -59,6 +61,7 @@ export class CatalogStore {
   }
 
   share(file: SharedFile): void {
+    this.sharedByFileId.delete(file.fileId);
     this.upsertShared.run({
       fileId: file.fileId,
       name: file.name,
@@ -71,12 +74,18 @@ export class CatalogStore {
   }
 
   unshare(fileId: string, name: string): void {
+    this.sharedByFileId.delete(fileId);
     this.deleteShared.run({ fileId, name });
   }
 
   /** The shared entries with this file id (the same bytes may be shared under several names). */
   byFileId(fileId: string): SharedFile[] {
-    return this.selectShared.all(fileId).map(fromSharedRow);
+    let files = this.sharedByFileId.get(fileId);
+    if (!files) {
+      files = this.selectShared.all(fileId).map(fromSharedRow);
+      this.sharedByFileId.set(fileId, files);
+    }
+    return files;
   }
 
   byPath(path: string): SharedFile[] {

@@ -8,14 +8,16 @@ import { type Manifest, sha256Hex } from "./manifest";
 
 /** Chunk requests in flight to one holder (pipelined on its one connection). */
 export const MAX_IN_FLIGHT_PER_SOURCE = 4;
-/** Chunk requests in flight in all: bounds the memory a download holds to this many chunks. */
-export const MAX_IN_FLIGHT = 16;
+/** Chunks requested or waiting to be written, in all: bounds the memory a download holds to this many chunks. */
+export const MAX_IN_FLIGHT = 12;
 /** A holder that fails this many requests in a row is dropped for this download. */
 export const MAX_SOURCE_FAILURES = 3;
 /** Times the holder list is refreshed from the ring when every holder has failed. */
 export const MAX_SOURCE_REFRESHES = 3;
 /** A chunk outstanding this long is also asked of a second holder once nothing new is left to ask. */
 export const ENDGAME_AFTER_MS = 750;
+/** Chunks received between two garbage collections. */
+const CHUNKS_PER_COLLECTION = 32;
 /** Least time between two progress events. */
 const PROGRESS_INTERVAL_MS = 200;
 
@@ -148,7 +150,9 @@ class ChunkFetcher {
       this.finish?.();
       return;
     }
-    let total = [...this.inFlight.values()].reduce((sum, set) => sum + set.size, 0);
+    // Chunks waiting for the disk count too: when the disk is slower than the network, fetching
+    // must slow down with it, or received chunks pile up in memory.
+    let total = this.writingChunks.size + [...this.inFlight.values()].reduce((sum, set) => sum + set.size, 0);
     const usable = this.sources.filter((state) => !state.dropped).sort((a, b) => a.inFlight - b.inFlight);
     for (let round = 0; round < MAX_IN_FLIGHT_PER_SOURCE && total < MAX_IN_FLIGHT; round++) {
       for (const state of usable) {
@@ -229,6 +233,9 @@ class ChunkFetcher {
         this.job.catalog.saveVerified(manifest.fileId, this.verified);
         this.remaining--;
         this.bytesDone += bytes.length;
+        // Each chunk leaves a 1 MiB body and its socket reads as garbage; JSC lets that pile up
+        // well past the live set, so collect every so often to keep a long download's memory flat.
+        if (this.remaining % CHUNKS_PER_COLLECTION === 0) Bun.gc(false);
         this.report(this.remaining === 0);
         this.pump();
       },

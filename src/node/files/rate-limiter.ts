@@ -1,7 +1,7 @@
 // A token bucket for --upload-limit: chunks leave no faster than the limit, averaged over about a second.
 
 /** The bucket holds at most this many seconds of traffic, so an idle node cannot burst far past its limit. */
-const BURST_SECONDS = 1;
+const BURST_SECONDS = 0.25;
 
 export class RateLimiter {
   private readonly bytesPerSecond: number;
@@ -12,7 +12,7 @@ export class RateLimiter {
   /** `bytesPerSecond` of 0 or less means unlimited. */
   constructor(bytesPerSecond: number) {
     this.bytesPerSecond = bytesPerSecond;
-    this.tokens = bytesPerSecond * BURST_SECONDS;
+    this.tokens = 0;
     this.last = performance.now();
   }
 
