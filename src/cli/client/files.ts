@@ -1,4 +1,4 @@
-// `p2p client upload|list|search|download`: the file-sharing commands.
+// `p2p client upload|list|search|download`: the file-sharing commands, and the actions the menu reuses.
 
 import { defineCommand } from "citty";
 import { resolve } from "node:path";
@@ -11,7 +11,67 @@ import { askNode, parseJsonBody } from "./session";
 /** A download or a hash of a large file may run for hours; progress events keep the link alive meanwhile. */
 const LONG_OP_TIMEOUT_MS = 120_000;
 
+type Target = { node?: string; socket?: string };
+
+export interface DownloadReport {
+  name: string;
+  size: number;
+  id: string;
+  path: string;
+  sources: string[];
+  badSources: string[];
+  resumedChunks: number;
+  milliseconds: number;
+}
+
+export async function shareFile(target: Target, path: string, name: string | undefined, showProgress: boolean) {
+  const progress = new ProgressLine(showProgress);
+  const request = name ? [resolve(path), name] : [resolve(path)];
+  try {
+    const body = await askNode(target, "UPLOAD", request, LONG_OP_TIMEOUT_MS, (event) => {
+      if (event.phase === "hashing") progress.update("hashing", event.bytes as number, event.total as number);
+    });
+    return parseJsonBody<{ name: string; size: number; id: string }>(body);
+  } finally {
+    progress.done();
+  }
+}
+
+export async function listFiles(target: Target): Promise<FileSummary[]> {
+  return parseJsonBody<FileSummary[]>(await askNode(target, "LIST"));
+}
+
+export async function searchFiles(target: Target, term: string): Promise<FileSummary[]> {
+  return parseJsonBody<FileSummary[]>(await askNode(target, "SEARCH", [term]));
+}
+
+export async function downloadFile(target: Target, ref: string, out: string | undefined, force: boolean, showProgress: boolean) {
+  const progress = new ProgressLine(showProgress);
+  const path = resolve(out ?? ref.replace(/@[0-9a-f]{4,64}$/i, ""));
+  try {
+    const body = await askNode(target, "DOWNLOAD", [ref, path, ...(force ? ["force"] : [])], LONG_OP_TIMEOUT_MS, (event) => {
+      if (event.phase === "downloading") {
+        progress.update("downloading", event.bytes as number, event.total as number, `from ${event.sources} sources`);
+      }
+    });
+    return parseJsonBody<DownloadReport>(body);
+  } finally {
+    progress.done();
+  }
+}
+
+export function describeShared(file: { name: string; size: number; id: string }): string {
+  return `shared ${file.name} (${formatBytes(file.size)}, id ${file.id.slice(0, 12)})\n`;
+}
+
+export function describeDownload(result: DownloadReport): string {
+  const resumed = result.resumedChunks > 0 ? `, resumed after ${result.resumedChunks} chunks` : "";
+  return `downloaded ${result.name} (${formatBytes(result.size)}) to ${result.path} in ${(result.milliseconds / 1000).toFixed(1)} s from ${result.sources.length} ${result.sources.length === 1 ? "source" : "sources"}${resumed}; every chunk verified\n`;
+}
+
 const jsonArg = { json: { type: "boolean", description: "Print one JSON value instead of text", default: false } } as const;
+const terminal = (json: boolean) => !json && Boolean(process.stderr.isTTY);
+const print = (json: boolean, value: unknown, text: string) => process.stdout.write(json ? `${JSON.stringify(value)}\n` : text);
 
 export const upload = defineCommand({
   meta: { name: "upload", description: "Share a file: the node hashes it, serves it in place and announces it on the ring" },
@@ -24,14 +84,8 @@ export const upload = defineCommand({
   },
   run: ({ args }) =>
     runCommand(args, async () => {
-      const progress = new ProgressLine(!args.json && Boolean(process.stderr.isTTY));
-      const request = args.name ? [resolve(args.path), args.name] : [resolve(args.path)];
-      const body = await askNode(args, "UPLOAD", request, LONG_OP_TIMEOUT_MS, (event) => {
-        if (event.phase === "hashing") progress.update("hashing", event.bytes as number, event.total as number);
-      });
-      progress.done();
-      const file = parseJsonBody<{ name: string; size: number; id: string }>(body);
-      process.stdout.write(args.json ? `${JSON.stringify(file)}\n` : `shared ${file.name} (${formatBytes(file.size)}, id ${file.id.slice(0, 12)})\n`);
+      const file = await shareFile(args, args.path, args.name, terminal(args.json));
+      print(args.json, file, describeShared(file));
     }),
 });
 
@@ -40,8 +94,8 @@ export const list = defineCommand({
   args: { ...jsonArg, ...targetArgs, ...logArgs },
   run: ({ args }) =>
     runCommand(args, async () => {
-      const files = parseJsonBody<FileSummary[]>(await askNode(args, "LIST"));
-      process.stdout.write(args.json ? `${JSON.stringify(files)}\n` : renderFiles(files));
+      const files = await listFiles(args);
+      print(args.json, files, renderFiles(files));
     }),
 });
 
@@ -50,8 +104,8 @@ export const search = defineCommand({
   args: { term: { type: "positional", description: "A word, or part of a name", required: true }, ...jsonArg, ...targetArgs, ...logArgs },
   run: ({ args }) =>
     runCommand(args, async () => {
-      const files = parseJsonBody<FileSummary[]>(await askNode(args, "SEARCH", [args.term]));
-      process.stdout.write(args.json ? `${JSON.stringify(files)}\n` : renderFiles(files));
+      const files = await searchFiles(args, args.term);
+      print(args.json, files, renderFiles(files));
     }),
 });
 
@@ -67,24 +121,7 @@ export const download = defineCommand({
   },
   run: ({ args }) =>
     runCommand(args, async () => {
-      const progress = new ProgressLine(!args.json && Boolean(process.stderr.isTTY));
-      const out = resolve(args.out ?? args.name.replace(/@[0-9a-f]{4,64}$/i, ""));
-      const request = [args.name, out, ...(args.force ? ["force"] : [])];
-      const body = await askNode(args, "DOWNLOAD", request, LONG_OP_TIMEOUT_MS, (event) => {
-        if (event.phase === "downloading") {
-          progress.update("downloading", event.bytes as number, event.total as number, `from ${event.sources} sources`);
-        }
-      });
-      progress.done();
-      const result = parseJsonBody<{ name: string; size: number; id: string; path: string; sources: string[]; milliseconds: number; resumedChunks: number }>(body);
-      if (args.json) {
-        process.stdout.write(`${JSON.stringify(result)}\n`);
-        return;
-      }
-      const seconds = result.milliseconds / 1000;
-      const resumed = result.resumedChunks > 0 ? `, resumed after ${result.resumedChunks} chunks` : "";
-      process.stdout.write(
-        `downloaded ${result.name} (${formatBytes(result.size)}) to ${result.path} in ${seconds.toFixed(1)} s from ${result.sources.length} sources${resumed}; every chunk verified\n`,
-      );
+      const result = await downloadFile(args, args.name, args.out, args.force, terminal(args.json));
+      print(args.json, result, describeDownload(result));
     }),
 });
