@@ -1,7 +1,7 @@
 // A whole local network in one call: a DNS and N nodes as real processes on 127.x.y.z, in a temp P2P_HOME.
 
 import type { Subprocess } from "bun";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect } from "./protocol/client";
@@ -25,6 +25,15 @@ export interface TestnetOptions {
   dnsArgs?: string[];
   /** Keep P2P_HOME after close (the demo's --keep). */
   keepHome?: boolean;
+  /** Last octet of the DNS's address; nodes take the next ones (default 1: DNS at .1, nodes from .2). */
+  firstOctet?: number;
+  /**
+   * Processes may outlive this one (demo --keep, scripts/cluster.ts): each runs in its own session, so a Ctrl-C
+   * in the terminal does not reach it, and logs to <home>/logs/<ip or dns>.log, since a pipe dies with its reader.
+   */
+  detached?: boolean;
+  /** Called as each process starts, so a caller knows every pid (the DNS's too) and can stop them even before this resolves. */
+  onSpawn?: (role: string, proc: Subprocess) => void;
   env?: Record<string, string>;
 }
 
@@ -63,19 +72,33 @@ export async function createTestnet(options: TestnetOptions): Promise<Testnet> {
   if (!(Number.isInteger(options.nodes) && options.nodes >= 0 && options.nodes <= MAX_TESTNET_NODES)) {
     throw new P2PError("MALFORMED", `a testnet holds 0 to ${MAX_TESTNET_NODES} nodes, not ${options.nodes}`);
   }
+  const firstOctet = options.firstOctet ?? 1;
+  if (!(Number.isInteger(firstOctet) && firstOctet >= 1 && firstOctet + options.nodes <= 254)) {
+    throw new P2PError("MALFORMED", `${options.nodes} nodes after the DNS at .${firstOctet} do not fit below .255`);
+  }
   const executable = options.executable ?? [process.execPath, join(import.meta.dir, "cli.ts")];
   const subnet = options.subnet ?? randomSubnet();
   const home = mkdtempSync(join(tmpdir(), "p2p-net-"));
   const env = { ...process.env, ...options.env, P2P_HOME: home, NO_COLOR: "1" } as Record<string, string>;
-  const dnsAddress = `${subnet}.1:7494`;
+  const dnsAddress = `${subnet}.${firstOctet}:7494`;
   const processes: Subprocess[] = [];
   const nodes: TestnetNode[] = [];
-  let nextOctet = 2;
+  let nextOctet = firstOctet + 1;
 
-  const spawn = (args: string[]) => {
-    const proc = Bun.spawn([...executable, ...args], { env, stdin: "ignore", stdout: "ignore", stderr: "pipe" });
+  const spawn = (role: string, args: string[]) => {
+    const logFile = options.detached ? join(home, "logs", `${role}.log`) : null;
+    if (logFile) mkdirSync(join(home, "logs"), { recursive: true });
+    const proc = Bun.spawn([...executable, ...args], {
+      env,
+      stdin: "ignore",
+      stdout: "ignore",
+      stderr: logFile ? Bun.file(logFile) : "pipe",
+      detached: Boolean(options.detached),
+    });
     processes.push(proc);
-    return { proc, log: captureText(proc.stderr) };
+    options.onSpawn?.(role, proc);
+    const log = logFile ? () => readTextOrEmpty(logFile) : captureText(proc.stderr as ReadableStream<Uint8Array>);
+    return { proc, log };
   };
 
   const testnet: Testnet = {
@@ -87,7 +110,7 @@ export async function createTestnet(options: TestnetOptions): Promise<Testnet> {
     async addNode(octet = nextOctet) {
       nextOctet = Math.max(nextOctet, octet + 1);
       const ip = `${subnet}.${octet}`;
-      const { proc, log } = spawn(["node", ip, "--dns", dnsAddress, ...(options.nodeArgs ?? [])]);
+      const { proc, log } = spawn(ip, ["node", ip, "--dns", dnsAddress, ...(options.nodeArgs ?? [])]);
       const node: TestnetNode = {
         ip,
         address: `${ip}:7495`,
@@ -139,7 +162,7 @@ export async function createTestnet(options: TestnetOptions): Promise<Testnet> {
   };
 
   try {
-    const dns = spawn(["dns", "--host", `${subnet}.1`, "--db", join(home, "p2pdns.db"), ...(options.dnsArgs ?? [])]);
+    const dns = spawn("dns", ["dns", "--host", `${subnet}.${firstOctet}`, "--db", join(home, "p2pdns.db"), ...(options.dnsArgs ?? [])]);
     await waitUntil("the DNS to listen", 15_000, () => {
       if (dns.proc.exitCode !== null) throw new P2PError("ERROR", `the DNS exited (${dns.proc.exitCode}):\n${dns.log()}`);
       return /listening on/.test(dns.log());
@@ -155,6 +178,14 @@ export async function createTestnet(options: TestnetOptions): Promise<Testnet> {
 function randomSubnet(): string {
   const octet = (low: number, high: number) => low + Math.floor(Math.random() * (high - low + 1));
   return `127.${octet(64, 254)}.${octet(0, 255)}`;
+}
+
+function readTextOrEmpty(path: string): string {
+  try {
+    return readFileSync(path, "utf8");
+  } catch {
+    return "";
+  }
 }
 
 function captureText(stream: ReadableStream<Uint8Array>): () => string {

@@ -1,6 +1,7 @@
 // The introducer's SQLite file: which peers registered, where, and when they were last heard from.
 
-import { Database, type Statement } from "bun:sqlite";
+import type { Database, Statement } from "bun:sqlite";
+import { openDatabase } from "../sqlite";
 
 export interface PeerEntry {
   peerId: string;
@@ -21,11 +22,7 @@ export class PeerStore {
   private readonly registerTransaction: (entry: PeerEntry) => void;
 
   constructor(path: string) {
-    this.db = new Database(path, { create: true, strict: true });
-    this.db.exec("PRAGMA journal_mode = WAL;");
-    this.db.exec("PRAGMA synchronous = NORMAL;");
-    this.db.exec("PRAGMA busy_timeout = 2000;");
-    this.db.exec(SCHEMA);
+    this.db = openDatabase(path, SCHEMA);
     this.upsertPeer = this.db.prepare(
       `INSERT INTO peers (peer_id, ip, port, first_seen, last_seen) VALUES ($peerId, $ip, $port, $now, $now)
        ON CONFLICT (peer_id) DO UPDATE SET ip = excluded.ip, port = excluded.port, last_seen = excluded.last_seen`,

@@ -1,6 +1,7 @@
 // The node's records.db: the ring's (key, member) records on disk, merged last-writer-wins.
 
-import { Database, type Statement } from "bun:sqlite";
+import type { Database, Statement } from "bun:sqlite";
+import { openDatabase } from "../sqlite";
 import type { RingId } from "./ring/id";
 import type { RecordEntry, RecordStore } from "./ring/records";
 
@@ -17,10 +18,7 @@ export class SqliteRecordStore implements RecordStore {
   private readonly mergeTransaction: (entries: readonly RecordEntry[]) => number;
 
   constructor(path: string) {
-    this.db = new Database(path, { create: true, strict: true });
-    this.db.exec("PRAGMA journal_mode = WAL;");
-    this.db.exec("PRAGMA synchronous = NORMAL;");
-    this.db.exec(SCHEMA);
+    this.db = openDatabase(path, SCHEMA);
     // The WHERE makes the write conditional: an older or equal update never replaces a newer one.
     this.upsert = this.db.prepare(
       `INSERT INTO records (key, member, value, updated_at, expires_at, deleted)

@@ -1,6 +1,7 @@
 // The node's catalog.db: the files it shares (served in place) and the verified chunks of downloads under way.
 
-import { Database, type Statement } from "bun:sqlite";
+import type { Database, Statement } from "bun:sqlite";
+import { openDatabase } from "../../sqlite";
 import type { Manifest } from "./manifest";
 
 export interface SharedFile extends Manifest {
@@ -35,10 +36,7 @@ export class CatalogStore {
   private readonly sharedByFileId = new Map<string, SharedFile[]>();
 
   constructor(path: string) {
-    this.db = new Database(path, { create: true, strict: true });
-    this.db.exec("PRAGMA journal_mode = WAL;");
-    this.db.exec("PRAGMA synchronous = NORMAL;");
-    this.db.exec(SCHEMA);
+    this.db = openDatabase(path, SCHEMA);
     this.upsertShared = this.db.prepare(
       `INSERT INTO shared (file_id, name, path, size, mtime_ms, chunk_size, chunks)
        VALUES ($fileId, $name, $path, $size, $mtimeMs, $chunkSize, $chunks)
