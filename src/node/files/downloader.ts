@@ -9,7 +9,7 @@ import { type Manifest, sha256Hex } from "./manifest";
 /** Chunk requests in flight to one holder (pipelined on its one connection). */
 export const MAX_IN_FLIGHT_PER_SOURCE = 4;
 /** Chunks requested or waiting to be written, in all: bounds the memory a download holds to this many chunks. */
-export const MAX_IN_FLIGHT = 12;
+export const MAX_IN_FLIGHT = 8;
 /** A holder that fails this many requests in a row is dropped for this download. */
 export const MAX_SOURCE_FAILURES = 3;
 /** Times the holder list is refreshed from the ring when every holder has failed. */
@@ -17,7 +17,7 @@ export const MAX_SOURCE_REFRESHES = 3;
 /** A chunk outstanding this long is also asked of a second holder once nothing new is left to ask. */
 export const ENDGAME_AFTER_MS = 750;
 /** Chunks received between two garbage collections. */
-const CHUNKS_PER_COLLECTION = 32;
+const CHUNKS_PER_COLLECTION = 16;
 /** Least time between two progress events. */
 const PROGRESS_INTERVAL_MS = 200;
 
