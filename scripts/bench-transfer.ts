@@ -4,6 +4,7 @@
 
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, openSync, closeSync, readFileSync, rmSync, writeSync } from "node:fs";
+import { open } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -40,9 +41,13 @@ try {
   const bytes = sizeMiB * 1024 * 1024;
 
   // Baseline: curl fetching the same file over loopback from Bun's static file server, to the same disk.
-  const curlSeconds = median(await repeat(() => curlBaseline(source, join(work, "curl.out"))));
+  const curlSeconds = median(await repeat(() => curlBaseline(source, join(work, "curl.out"), false)));
   const curlRate = bytes / curlSeconds;
   say(`baseline: curl -o from Bun.serve      ${mbps(curlRate)} MB/s (${curlSeconds.toFixed(2)} s for ${sizeMiB} MiB)`);
+  // p2p fsyncs a finished download before renaming it into place; curl does not, so also time curl + fsync.
+  const curlSyncSeconds = median(await repeat(() => curlBaseline(source, join(work, "curl.out"), true)));
+  const curlSyncRate = bytes / curlSyncSeconds;
+  say(`baseline: curl -o, then fsync        ${mbps(curlSyncRate)} MB/s (${curlSyncSeconds.toFixed(2)} s)`);
 
   // One holder, unlimited.
   const single = await withNet(2, [], async (net) => {
@@ -59,7 +64,7 @@ try {
     return { hashSeconds, seconds: median(runs), peakRssMb: peakRss(downloader.process.pid) };
   });
   const singleRate = bytes / single.seconds;
-  say(`p2p, 1 holder:                        ${mbps(singleRate)} MB/s (${single.seconds.toFixed(2)} s) = ${(singleRate / curlRate).toFixed(2)} x curl (target >= 0.6)`);
+  say(`p2p, 1 holder:                        ${mbps(singleRate)} MB/s (${single.seconds.toFixed(2)} s) = ${(singleRate / curlRate).toFixed(2)} x curl (target >= 0.6), ${(singleRate / curlSyncRate).toFixed(2)} x curl + fsync`);
   say(`  hashing on upload:                  ${mbps(bytes / single.hashSeconds)} MB/s`);
   say(`  peak RSS of the downloading node:   ${single.peakRssMb.toFixed(0)} MB (target <= 150 MB)`);
 
@@ -83,6 +88,8 @@ try {
       JSON.stringify({
         sizeMiB,
         curlMBps: curlRate / 1e6,
+        curlFsyncMBps: curlSyncRate / 1e6,
+        singleHolderRatioToCurlFsync: singleRate / curlSyncRate,
         singleHolderMBps: singleRate / 1e6,
         singleHolderRatioToCurl: singleRate / curlRate,
         hashMBps: bytes / single.hashSeconds / 1e6,
@@ -114,7 +121,7 @@ async function client<T>(net: Testnet, node: TestnetNode, args: string[]): Promi
   return JSON.parse(out) as T;
 }
 
-async function curlBaseline(file: string, out: string): Promise<number> {
+async function curlBaseline(file: string, out: string, fsync: boolean): Promise<number> {
   const hostname = "127.0.0.1";
   const server = Bun.serve({ hostname, port: 0, fetch: () => new Response(Bun.file(file)) });
   try {
@@ -122,6 +129,11 @@ async function curlBaseline(file: string, out: string): Promise<number> {
     // Async: this process is also the server, so it must keep serving while curl runs.
     const curl = Bun.spawn(["curl", "-sS", "--max-time", "600", "-o", out, `http://${hostname}:${server.port}/source.bin`], { stderr: "pipe" });
     if ((await curl.exited) !== 0) throw new Error(`curl failed: ${await new Response(curl.stderr).text()}`);
+    if (fsync) {
+      const handle = await open(out, "r+");
+      await handle.sync();
+      await handle.close();
+    }
     return (performance.now() - started) / 1000;
   } finally {
     server.stop(true);

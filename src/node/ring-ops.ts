@@ -1,6 +1,6 @@
 // The node-to-node ops: one handler per op, each a thin decode → ring handler → encode.
 
-import type { OpSpec, OpTable, Request } from "../protocol/server";
+import type { OpTable } from "../protocol/server";
 import type { RingHandlers } from "./ring/transport";
 import {
   MAX_AVOID,
@@ -15,41 +15,63 @@ import {
 
 /** The ring answers UNAVAILABLE itself while it is still joining or after it left. */
 export function ringOps(ring: RingHandlers): OpTable {
-  const op = (spec: Omit<OpSpec, "handle">, handle: (handlers: RingHandlers, request: Request) => ReturnType<OpSpec["handle"]>): OpSpec => ({
-    ...spec,
-    handle: (request) => handle(ring, request),
-  });
-
   return {
     PING: { usage: "PING", minArgs: 0, maxArgs: 0, handle: () => ({ lines: ["PONG"] }) },
-    FIND_SUCCESSOR: op({ usage: "FIND_SUCCESSOR <key> [<avoid ip:port,...>]", minArgs: 1, maxArgs: 2 }, (handlers, { args }) => {
-      const avoid = args[1] ? args[1].split(",").filter(Boolean).slice(0, MAX_AVOID) : [];
-      const step = handlers.handleFindSuccessorStep(parseKey(args[0]!), avoid);
-      return { lines: [peerLine(step.done ? "successor" : "next", step.peer)] };
-    }),
-    GET_NEIGHBOURS: op({ usage: "GET_NEIGHBOURS", minArgs: 0, maxArgs: 0 }, (handlers) => {
-      const { predecessor, successors } = handlers.handleGetNeighbours();
-      const lines = predecessor ? [peerLine("predecessor", predecessor)] : [];
-      return { lines: [...lines, ...successors.map((peer) => peerLine("successor", peer))] };
-    }),
-    UPDATE_PREDECESSOR: op({ usage: "UPDATE_PREDECESSOR <id> <ip> <port>", minArgs: 3, maxArgs: 3 }, (handlers, { args }) => {
-      handlers.handleNotify(peerFromArgs(args[0]!, args[1]!, args[2]!));
-      return {};
-    }),
-    PUT_RECORDS: op({ usage: "PUT_RECORDS <length> + JSON body", minArgs: 0, maxArgs: 0, body: true }, (handlers, { body }) => {
-      const changed = handlers.handlePutRecords(parseRecordEntries(decodeJson(body, "PUT_RECORDS body")));
-      return { lines: [String(changed)] };
-    }),
-    GET_RECORDS: op({ usage: "GET_RECORDS <key>", minArgs: 1, maxArgs: 1 }, (handlers, { args }) => ({
-      body: encodeJson(handlers.handleGetRecords(parseKey(args[0]!))),
-    })),
-    LEAVING: op({ usage: "LEAVING <id> <ip> <port> <length> + JSON body", minArgs: 3, maxArgs: 3, body: true }, (handlers, { args, body }) => {
-      const leaver = peerFromArgs(args[0]!, args[1]!, args[2]!);
-      const handover = decodeJson(body, "LEAVING body") as { predecessor?: unknown; successors?: unknown };
-      const predecessor = handover.predecessor ? parsePeerJson(handover.predecessor) : null;
-      const successors = Array.isArray(handover.successors) ? handover.successors.slice(0, 64).map(parsePeerJson) : [];
-      handlers.handleLeaving(leaver, predecessor, successors);
-      return {};
-    }),
+    FIND_SUCCESSOR: {
+      usage: "FIND_SUCCESSOR <key> [<avoid ip:port,...>]",
+      minArgs: 1,
+      maxArgs: 2,
+      handle: ({ args }) => {
+        const avoid = args[1] ? args[1].split(",").filter(Boolean).slice(0, MAX_AVOID) : [];
+        const step = ring.handleFindSuccessorStep(parseKey(args[0]!), avoid);
+        return { lines: [peerLine(step.done ? "successor" : "next", step.peer)] };
+      },
+    },
+    GET_NEIGHBOURS: {
+      usage: "GET_NEIGHBOURS",
+      minArgs: 0,
+      maxArgs: 0,
+      handle: () => {
+        const { predecessor, successors } = ring.handleGetNeighbours();
+        const lines = predecessor ? [peerLine("predecessor", predecessor)] : [];
+        return { lines: [...lines, ...successors.map((peer) => peerLine("successor", peer))] };
+      },
+    },
+    UPDATE_PREDECESSOR: {
+      usage: "UPDATE_PREDECESSOR <id> <ip> <port>",
+      minArgs: 3,
+      maxArgs: 3,
+      handle: ({ args }) => {
+        ring.handleNotify(peerFromArgs(args[0]!, args[1]!, args[2]!));
+        return {};
+      },
+    },
+    PUT_RECORDS: {
+      usage: "PUT_RECORDS <length> + JSON body",
+      minArgs: 0,
+      maxArgs: 0,
+      body: true,
+      handle: ({ body }) => ({ lines: [String(ring.handlePutRecords(parseRecordEntries(decodeJson(body, "PUT_RECORDS body"))))] }),
+    },
+    GET_RECORDS: {
+      usage: "GET_RECORDS <key>",
+      minArgs: 1,
+      maxArgs: 1,
+      handle: ({ args }) => ({ body: encodeJson(ring.handleGetRecords(parseKey(args[0]!))) }),
+    },
+    LEAVING: {
+      usage: "LEAVING <id> <ip> <port> <length> + JSON body",
+      minArgs: 3,
+      maxArgs: 3,
+      body: true,
+      handle: ({ args, body }) => {
+        const leaver = peerFromArgs(args[0]!, args[1]!, args[2]!);
+        const handover = decodeJson(body, "LEAVING body") as { predecessor?: unknown; successors?: unknown };
+        const predecessor = handover.predecessor ? parsePeerJson(handover.predecessor) : null;
+        const successors = Array.isArray(handover.successors) ? handover.successors.slice(0, 64).map(parsePeerJson) : [];
+        ring.handleLeaving(leaver, predecessor, successors);
+        return {};
+      },
+    },
   };
 }
