@@ -121,7 +121,7 @@ export async function createTestnet(options: TestnetOptions): Promise<Testnet> {
       };
       nodes.push(node);
       await waitUntil(`node ${ip} to join`, 30_000, async () => {
-        if (proc.exitCode !== null) throw new P2PError("ERROR", `node ${ip} exited (${proc.exitCode}):\n${log()}`);
+        if (hasExited(proc)) throw new P2PError("ERROR", `node ${ip} exited (${proc.exitCode ?? proc.signalCode}):\n${log()}`);
         return / is in the ring/.test(log());
       });
       return node;
@@ -164,7 +164,7 @@ export async function createTestnet(options: TestnetOptions): Promise<Testnet> {
   try {
     const dns = spawn("dns", ["dns", "--host", `${subnet}.${firstOctet}`, "--db", join(home, "p2pdns.db"), ...(options.dnsArgs ?? [])]);
     await waitUntil("the DNS to listen", 15_000, () => {
-      if (dns.proc.exitCode !== null) throw new P2PError("ERROR", `the DNS exited (${dns.proc.exitCode}):\n${dns.log()}`);
+      if (hasExited(dns.proc)) throw new P2PError("ERROR", `the DNS exited (${dns.proc.exitCode ?? dns.proc.signalCode}):\n${dns.log()}`);
       return /listening on/.test(dns.log());
     });
     await Promise.all(Array.from({ length: options.nodes }, () => testnet.addNode()));
@@ -178,6 +178,11 @@ export async function createTestnet(options: TestnetOptions): Promise<Testnet> {
 function randomSubnet(): string {
   const octet = (low: number, high: number) => low + Math.floor(Math.random() * (high - low + 1));
   return `127.${octet(64, 254)}.${octet(0, 255)}`;
+}
+
+/** A process killed by a signal has no exit code, only a signal code. */
+function hasExited(proc: Subprocess): boolean {
+  return proc.exitCode !== null || proc.signalCode !== null;
 }
 
 function readTextOrEmpty(path: string): string {
