@@ -1,0 +1,195 @@
+// `npm run cluster`: start, list or stop local p2p networks of any size on loopback addresses, for trying things by hand.
+//
+// npm run cluster -- [start] [--nodes N] [--base 127.0.0.10]   DNS on the base address, N nodes on the next ones
+// npm run cluster -- status                                     the recorded networks and how many of their processes run
+// npm run cluster -- stop [--base 127.0.0.10]                   stop every recorded network (or the one at that base)
+// Every command takes --state path (default $P2P_CLUSTER_STATE or <tmpdir>/p2p-cluster-<user>.json).
+
+import { existsSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { createTestnet } from "../src/testnet";
+import { DNS_PORT, PEER_PORT, busyAddresses, parseBase } from "./localnet/addresses";
+import { ScriptError, flagError } from "./localnet/errors";
+import { Lifecycle, settled } from "./localnet/lifecycle";
+import { belongsTo, isRunning, stopPids } from "./localnet/pids";
+import { commandPath, seconds, table } from "./localnet/render";
+import { type RecordedNetwork, defaultStatePath, forgetNetwork, readNetworks, recordNetwork } from "./localnet/state";
+
+const USAGE = `usage: npm run cluster -- [start] [--nodes N] [--base 127.0.0.10] [--state path]
+       npm run cluster -- status [--state path]
+       npm run cluster -- stop [--base 127.x.y.z] [--state path]
+
+  start   a DNS on --base (default 127.0.0.10) and N nodes (default 5) on the next addresses, from dist/p2p
+  status  the networks recorded in the state file, and how many of their processes still run
+  stop    stops exactly the recorded processes (all networks, or the one whose DNS is --base) and removes their P2P_HOME`;
+
+const BINARY = join(import.meta.dir, "..", "dist", "p2p");
+const DEFAULT_BASE = "127.0.0.10";
+const DEFAULT_NODES = 5;
+/** Two shared cores run about this many nodes comfortably; a /24 could not hold more than 253 anyway. */
+const MAX_NODES = 100;
+
+interface ClusterOptions {
+  command: "start" | "stop" | "status";
+  nodes: number;
+  base: string | undefined;
+  statePath: string;
+}
+
+function parseOptions(argv: string[]): ClusterOptions {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      options: {
+        nodes: { type: "string" },
+        base: { type: "string" },
+        state: { type: "string" },
+        help: { type: "boolean", default: false },
+      },
+      strict: true,
+      allowPositionals: true,
+    });
+  } catch (error) {
+    throw flagError(error);
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    console.log(USAGE);
+    process.exit(0);
+  }
+  if (positionals.length > 1) throw new ScriptError(`one command at a time, not '${positionals.join(" ")}' (see --help)`);
+  const command = positionals[0] ?? "start";
+  if (command !== "start" && command !== "stop" && command !== "status") {
+    throw new ScriptError(`unknown command '${command}': use start, status or stop (see --help)`);
+  }
+  if (command !== "start" && values.nodes !== undefined) throw new ScriptError(`--nodes goes with start, not ${command}`);
+  const nodes = values.nodes === undefined ? DEFAULT_NODES : /^\d+$/.test(values.nodes.trim()) ? Number(values.nodes) : Number.NaN;
+  if (!(nodes >= 1 && nodes <= MAX_NODES)) throw new ScriptError(`invalid --nodes '${values.nodes}': expected a whole number from 1 to ${MAX_NODES}`);
+  if (values.base !== undefined) parseBase(values.base);
+  return { command, nodes, base: values.base, statePath: values.state ?? defaultStatePath() };
+}
+
+/** Everything `start` spawns goes through here, so Ctrl-C or a failure while starting leaves nothing behind. */
+const life = new Lifecycle("cluster");
+
+async function start(options: ClusterOptions): Promise<void> {
+  const { subnet, octet } = parseBase(options.base ?? DEFAULT_BASE);
+  if (octet + options.nodes > 254) {
+    throw new ScriptError(`${options.nodes} nodes after ${subnet}.${octet} do not fit in ${subnet}.0/24: use at most ${254 - octet}, or a lower --base`);
+  }
+  if (!existsSync(BINARY)) throw new ScriptError(`${commandPath(BINARY)} is missing: build it first with npm run build`);
+  const dnsAddress = `${subnet}.${octet}:${DNS_PORT}`;
+  const ips = Array.from({ length: options.nodes }, (_, index) => `${subnet}.${octet + 1 + index}`);
+  const busy = await busyAddresses([dnsAddress, ...ips.map((ip) => `${ip}:${PEER_PORT}`)]);
+  if (busy.length > 0) {
+    throw new ScriptError(
+      `${busy.slice(0, 3).join(", ")}${busy.length > 3 ? ` and ${busy.length - 3} more` : ""} already in use: stop that network (npm run cluster -- stop) or pick another --base`,
+    );
+  }
+
+  life.checkpoint();
+  const begin = performance.now();
+  const pids = new Map<string, number>();
+  const startup = createTestnet({
+    nodes: options.nodes,
+    subnet,
+    firstOctet: octet,
+    executable: [BINARY],
+    detached: true,
+    onSpawn: (role, proc) => {
+      life.track(proc);
+      pids.set(role === "dns" ? dnsAddress : `${role}:${PEER_PORT}`, proc.pid);
+    },
+  });
+  life.onStop(async () => (await settled(startup))?.close());
+  const net = await startup;
+  let ringSettled = true;
+  try {
+    await net.waitForConsistentRing(10_000 + 200 * options.nodes);
+  } catch {
+    // Not fatal: the nodes run and keep repairing; `p2p client status` shows where they are.
+    ringSettled = false;
+  }
+  life.checkpoint();
+  recordNetwork(options.statePath, {
+    startedBy: "cluster",
+    dns: dnsAddress,
+    home: net.home,
+    startedAt: new Date().toISOString(),
+    processes: [...pids].map(([address, pid]) => ({ role: address === dnsAddress ? "dns" : address.split(":")[0]!, address, pid })),
+  });
+  // Ctrl-C from here on still stops the network; then the record must go too.
+  life.onStop(() => forgetNetwork(options.statePath, dnsAddress));
+
+  const ids = new Map(net.nodes.map((node) => [node.address, node.id]));
+  console.log(
+    `${options.nodes} ${options.nodes === 1 ? "node" : "nodes"} and a DNS running from ${commandPath(BINARY)}; ` +
+      (ringSettled ? `ring consistent after ${seconds(performance.now() - begin)}` : "the ring is still settling (see p2p client status)"),
+  );
+  console.log(
+    table([
+      ["dns", dnsAddress, `pid ${pids.get(dnsAddress)}`, ""],
+      ...ips.map((ip, index) => [`node ${index + 1}`, `${ip}:${PEER_PORT}`, `pid ${pids.get(`${ip}:${PEER_PORT}`)}`, `id ${ids.get(`${ip}:${PEER_PORT}`)!.slice(0, 12)}`]),
+    ]),
+  );
+  const p2p = commandPath(BINARY);
+  const stateFlag = options.statePath === defaultStatePath() ? "" : ` --state ${options.statePath}`;
+  console.log(`
+logs in ${join(net.home, "logs")}. Try:
+  export P2P_HOME=${net.home}
+  ${p2p} client status --node ${ips[0]}
+  ${p2p} client upload ./README.md --node ${ips[0]}
+  ${p2p} client list --node ${ips[ips.length - 1]}
+  ${p2p} client download README.md --node ${ips[ips.length - 1]} --out /tmp/README.copy.md
+  ${p2p} node ${subnet}.${octet + options.nodes + 1} --dns ${dnsAddress} &    # one more node, by hand
+stop it with:  npm run cluster -- stop${stateFlag}`);
+}
+
+/** Stops one recorded network: only pids that are still its processes, nodes before the DNS so they can say goodbye. */
+async function stopNetwork(network: RecordedNetwork, statePath: string): Promise<string> {
+  const ours = network.processes.filter((entry) => belongsTo(entry.pid, network.home, entry.address));
+  const nodes = ours.filter((entry) => entry.role !== "dns").map((entry) => entry.pid);
+  const dns = ours.filter((entry) => entry.role === "dns").map((entry) => entry.pid);
+  const left = [...(await stopPids(nodes)), ...(await stopPids(dns))];
+  if (left.length > 0) throw new ScriptError(`could not stop pids ${left.join(" ")} of the network at ${network.dns}`);
+  rmSync(network.home, { recursive: true, force: true });
+  forgetNetwork(statePath, network.dns);
+  const gone = network.processes.length - ours.length;
+  return `stopped ${ours.length} processes of the ${network.startedBy} network at ${network.dns}${gone > 0 ? ` (${gone} had already exited)` : ""}; removed ${network.home}`;
+}
+
+async function stop(options: ClusterOptions): Promise<void> {
+  const dns = options.base ? `${options.base}:${DNS_PORT}` : null;
+  const networks = readNetworks(options.statePath).filter((network) => dns === null || network.dns === dns);
+  if (networks.length === 0) {
+    console.log(`no local network${dns ? ` with its DNS at ${dns}` : ""} recorded in ${options.statePath}: nothing to stop`);
+    return;
+  }
+  for (const network of networks) console.log(await stopNetwork(network, options.statePath));
+}
+
+function status(options: ClusterOptions): void {
+  const networks = readNetworks(options.statePath);
+  if (networks.length === 0) {
+    console.log(`no local network recorded in ${options.statePath}`);
+    return;
+  }
+  console.log(
+    table([
+      ["dns", "started by", "since", "running", "P2P_HOME"],
+      ...networks.map((network) => {
+        const running = network.processes.filter((entry) => isRunning(entry.pid) && belongsTo(entry.pid, network.home, entry.address)).length;
+        return [network.dns, network.startedBy, network.startedAt.replace("T", " ").slice(0, 19), `${running} of ${network.processes.length}`, network.home];
+      }),
+    ]),
+  );
+}
+
+await life.run(async () => {
+  const options = parseOptions(process.argv.slice(2));
+  if (options.command === "start") await start(options);
+  else if (options.command === "stop") await stop(options);
+  else status(options);
+});
