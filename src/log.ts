@@ -13,14 +13,18 @@ function initialLevel(): number {
   return Number.isFinite(numeric) ? numeric : LEVELS.info!;
 }
 
-export const log: ConsolaInstance = createConsola({
+// `fancy` is read by consola's createConsola at runtime but missing from the type it resolves to here,
+// so the options go in as a variable (no excess-property check) rather than a literal.
+const options = {
   level: initialLevel(),
   stdout: process.stderr,
   stderr: process.stderr,
   // Boxes and blank lines help at a terminal; a service's log file wants one plain line per event.
   fancy: Boolean(process.stderr.isTTY),
   formatOptions: { date: false },
-});
+};
+
+export const log: ConsolaInstance = createConsola(options);
 
 /** Applies --verbose/--quiet; the environment variable wins over neither. */
 export function setLogLevel(options: { verbose?: boolean; quiet?: boolean }): void {

@@ -89,11 +89,10 @@ export async function serve(options: ServeOptions): Promise<ProtocolServer> {
     },
   };
 
-  const listener = await listenOn(options.listen, handlers);
-  const address = "unix" in options.listen ? options.listen.unix : `${listener.hostname}:${listener.port}`;
+  const { listener, address, port } = await listenOn(options.listen, handlers);
   return {
     address,
-    port: "unix" in options.listen ? 0 : listener.port,
+    port,
     get connectionCount() {
       return connections.size;
     },
@@ -216,10 +215,18 @@ type Handlers = ReturnType<typeof connectionHandlers<RequestHead>> & {
   open(socket: Socket<FramedConnection<RequestHead>>): void;
 };
 
-async function listenOn(target: ListenTarget, socketHandlers: Handlers): Promise<SocketListener<FramedConnection<RequestHead>>> {
-  if ("unix" in target) return listenOnUnix(target.unix, socketHandlers);
+interface Listening {
+  listener: SocketListener<FramedConnection<RequestHead>>;
+  /** `ip:port` for TCP (with the real port when 0 was asked), the path for a Unix socket. */
+  address: string;
+  port: number;
+}
+
+async function listenOn(target: ListenTarget, socketHandlers: Handlers): Promise<Listening> {
+  if ("unix" in target) return { listener: await listenOnUnix(target.unix, socketHandlers), address: target.unix, port: 0 };
   try {
-    return Bun.listen<FramedConnection<RequestHead>>({ hostname: target.hostname, port: target.port, socket: socketHandlers });
+    const listener = Bun.listen<FramedConnection<RequestHead>>({ hostname: target.hostname, port: target.port, socket: socketHandlers });
+    return { listener, address: `${listener.hostname}:${listener.port}`, port: listener.port };
   } catch (error) {
     throw listenError(`${target.hostname}:${target.port}`, error);
   }
