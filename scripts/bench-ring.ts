@@ -29,6 +29,8 @@ const baselineRss = await idleRss();
 
 const started = Date.now();
 const net = await createTestnet({ nodes: nodeCount, executable: [binary] });
+// Ctrl-C or a timeout must not leave node processes behind.
+for (const signal of ["SIGINT", "SIGTERM"] as const) process.on(signal, () => void net.close().finally(() => process.exit(130)));
 try {
   await net.waitForConsistentRing(60_000);
   const convergeMs = Date.now() - started;

@@ -33,6 +33,16 @@ const root = join(import.meta.dir, "..");
 if (Bun.spawnSync([process.execPath, join(root, "scripts", "build.ts")], { stdout: "ignore", stderr: "inherit" }).exitCode !== 0) process.exit(1);
 const binary = join(root, "dist", "p2p");
 const work = mkdtempSync(join(tmpdir(), "p2p-bench-"));
+let activeNet: Testnet | null = null;
+// Ctrl-C or a timeout must not leave gigabytes of test files or node processes behind.
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.on(signal, () => {
+    void (activeNet?.close() ?? Promise.resolve()).finally(() => {
+      rmSync(work, { recursive: true, force: true });
+      process.exit(130);
+    });
+  });
+}
 const say = (line: string) => values.json || console.log(line);
 
 try {
@@ -106,10 +116,12 @@ try {
 
 async function withNet<T>(nodes: number, nodeArgs: string[], body: (net: Testnet) => Promise<T>): Promise<T> {
   const net = await createTestnet({ nodes, executable: [binary], nodeArgs });
+  activeNet = net;
   try {
     await net.waitForConsistentRing(30_000);
     return await body(net);
   } finally {
+    activeNet = null;
     await net.close();
   }
 }
