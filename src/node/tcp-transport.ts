@@ -1,4 +1,4 @@
-// The ring's transport over TCP: one pooled persistent connection per peer, every call bounded by a timeout.
+// The ring's transport over TCP: pooled persistent connections per peer, every call bounded by a timeout.
 
 import { connect, type ProtocolClient } from "../protocol/client";
 import { P2PError } from "../protocol/errors";
@@ -18,6 +18,13 @@ import {
 } from "./ring-wire";
 
 export const DEFAULT_RPC_TIMEOUT_MS = 2_000;
+
+/**
+ * Which pooled connection to a peer carries a call. Replies on one connection come back in request
+ * order, so a PING queued behind chunks that a rate-limited holder sends slowly would time out and
+ * the holder would look dead: ring upkeep and bulk transfers never share a connection.
+ */
+export type Channel = "ring" | "bulk";
 
 export class TcpTransport implements RingTransport {
   private readonly pool = new Map<string, Promise<ProtocolClient>>();
@@ -86,34 +93,38 @@ export class TcpTransport implements RingTransport {
     return this.request(to.address, op, args, { body });
   }
 
-  /** Any op to the node at `address` over the pooled connection (the file-sharing ops use it too). */
-  async request(address: string, op: string, args: string[], options: { body?: Uint8Array; timeoutMs?: number } = {}): Promise<Uint8Array> {
-    const client = await this.clientFor(address);
-    try {
-      const reply = await client.request(op, args, { timeoutMs: options.timeoutMs ?? this.rpcTimeoutMs, body: options.body });
-      return reply.body;
-    } catch (error) {
-      // A broken connection is dropped so the next call reconnects; a peer's error reply is not a broken link.
-      if (client.isClosed) this.pool.delete(address);
-      throw error;
-    }
+  /**
+   * Any op to the node at `address` over a pooled connection (the file-sharing ops use it too).
+   * `timeoutMs` bounds how long the peer may stay silent while this reply is due, not the whole call.
+   */
+  async request(
+    address: string,
+    op: string,
+    args: string[],
+    options: { body?: Uint8Array; timeoutMs?: number; channel?: Channel } = {},
+  ): Promise<Uint8Array> {
+    const poolKey = `${options.channel ?? "ring"}/${address}`;
+    const client = await this.clientFor(poolKey, address);
+    // A broken connection stays in the pool until the next call finds it closed and reconnects.
+    const reply = await client.request(op, args, { timeoutMs: options.timeoutMs ?? this.rpcTimeoutMs, body: options.body });
+    return reply.body;
   }
 
-  private async clientFor(address: string): Promise<ProtocolClient> {
+  private async clientFor(poolKey: string, address: string): Promise<ProtocolClient> {
     if (this.closed) throw new P2PError("CLOSED", "this node is shutting down");
-    let pending = this.pool.get(address);
+    let pending = this.pool.get(poolKey);
     if (pending) {
       const client = await pending.catch(() => null);
       if (client && !client.isClosed) return client;
-      if (this.pool.get(address) === pending) this.pool.delete(address);
+      if (this.pool.get(poolKey) === pending) this.pool.delete(poolKey);
     }
     const { ip, port } = splitAddress(address);
     pending = connect({ hostname: ip, port }, { connectTimeoutMs: this.rpcTimeoutMs });
-    this.pool.set(address, pending);
+    this.pool.set(poolKey, pending);
     try {
       return await pending;
     } catch (error) {
-      if (this.pool.get(address) === pending) this.pool.delete(address);
+      if (this.pool.get(poolKey) === pending) this.pool.delete(poolKey);
       throw error;
     }
   }

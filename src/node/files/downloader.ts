@@ -10,10 +10,17 @@ import { type Manifest, sha256Hex } from "./manifest";
 export const MAX_IN_FLIGHT_PER_SOURCE = 4;
 /** Chunks requested or waiting to be written, in all: bounds the memory a download holds to this many chunks. */
 export const MAX_IN_FLIGHT = 8;
-/** A holder that fails this many requests in a row is dropped for this download. */
-export const MAX_SOURCE_FAILURES = 3;
-/** Times the holder list is refreshed from the ring when every holder has failed. */
-export const MAX_SOURCE_REFRESHES = 3;
+/** First pause before asking a holder again after its link failed; doubles per failure in a row. */
+export const SOURCE_RETRY_MS = 500;
+/** Longest pause before asking a failed holder again. */
+export const MAX_SOURCE_RETRY_MS = 8_000;
+/** Least time between two requests to the ring for the current holder list while none is usable. */
+export const SOURCE_REFRESH_MS = 2_000;
+/**
+ * A download gives up only when no chunk arrived for this long and no holder is working on one:
+ * a slow holder is waited for as long as it keeps answering, however slow it is.
+ */
+export const MAX_STALL_MS = 60_000;
 /** A chunk outstanding this long is also asked of a second holder once nothing new is left to ask. */
 export const ENDGAME_AFTER_MS = 750;
 /** Chunks received between two garbage collections. */
@@ -41,7 +48,7 @@ export interface DownloadJob {
   outPath: string;
   catalog: CatalogStore;
   sources: ChunkSource[];
-  /** Asks the ring again for holders when all known ones have failed. */
+  /** Asks the ring again for holders when no known one can be asked. */
   refreshSources: () => Promise<ChunkSource[]>;
   onProgress?: (progress: DownloadProgress) => void;
   signal?: AbortSignal;
@@ -82,10 +89,14 @@ export async function runDownload(job: DownloadJob): Promise<DownloadResult> {
 interface SourceState {
   source: ChunkSource;
   inFlight: number;
+  /** Link failures in a row; each one doubles the pause before this holder is asked again. */
   failures: number;
-  /** Dropped: served bad data (never again) or kept failing. */
-  dropped: boolean;
+  /** Not asked before this time (performance.now()): its link just failed. */
+  retryAt: number;
+  /** Served bytes that failed verification: never asked again. */
   bad: boolean;
+  /** Says it does not have the file (any more): not asked again in this download. */
+  missing: boolean;
   delivered: number;
 }
 
@@ -100,13 +111,17 @@ class ChunkFetcher {
   /** When each outstanding chunk was first requested. */
   private readonly requestedAt = new Map<number, number>();
   private endgameTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Wakes the pump when a holder that failed may be asked again. */
+  private retryTimer: ReturnType<typeof setTimeout> | undefined;
   /** Verified and being written: not yet in `verified`, which must only ever name bytes on disk. */
   private readonly writingChunks = new Set<number>();
   private sources: SourceState[];
   private remaining = 0;
   private bytesDone = 0;
-  private refreshes = 0;
   private refreshing = false;
+  private lastRefresh = Number.NEGATIVE_INFINITY;
+  /** When the last chunk was verified (or the download started). */
+  private lastChunkAt = performance.now();
   private lastProgress = 0;
   private failure: Error | null = null;
   private finish: (() => void) | null = null;
@@ -147,13 +162,15 @@ class ChunkFetcher {
     if (this.failure) return;
     if (this.remaining === 0) {
       clearTimeout(this.endgameTimer);
+      clearTimeout(this.retryTimer);
       this.finish?.();
       return;
     }
     // Chunks waiting for the disk count too: when the disk is slower than the network, fetching
     // must slow down with it, or received chunks pile up in memory.
     let total = this.writingChunks.size + [...this.inFlight.values()].reduce((sum, set) => sum + set.size, 0);
-    const usable = this.sources.filter((state) => !state.dropped).sort((a, b) => a.inFlight - b.inFlight);
+    const now = performance.now();
+    const usable = this.sources.filter((state) => isUsable(state, now)).sort((a, b) => a.inFlight - b.inFlight);
     for (let round = 0; round < MAX_IN_FLIGHT_PER_SOURCE && total < MAX_IN_FLIGHT; round++) {
       for (const state of usable) {
         if (state.inFlight >= MAX_IN_FLIGHT_PER_SOURCE || total >= MAX_IN_FLIGHT) continue;
@@ -163,8 +180,8 @@ class ChunkFetcher {
         total++;
       }
     }
-    // Chunks wait but no holder can take them: every known holder is dropped.
-    if (total === 0 && this.queue.length > 0) void this.refillSources();
+    // Chunks wait but no holder can take them now: wait for one to recover, or ask the ring again.
+    if (total === 0 && this.queue.length > 0) this.waitForSources(now);
     // Nothing new to hand out: look again soon for chunks stuck on one slow holder.
     if (this.queue.length === 0 && this.inFlight.size > 0 && this.endgameTimer === undefined) {
       this.endgameTimer = setTimeout(() => {
@@ -211,7 +228,6 @@ class ChunkFetcher {
     const { manifest } = this.job;
     if (bytes.length !== chunkLength(manifest, index) || sha256Hex(bytes) !== manifest.chunks[index]) {
       // Bad data is never an accident worth a retry: this holder is not used again.
-      state.dropped = true;
       state.bad = true;
       if (fetching.size === 0) {
         this.inFlight.delete(index);
@@ -223,6 +239,7 @@ class ChunkFetcher {
     }
     state.failures = 0;
     state.delivered++;
+    this.lastChunkAt = performance.now();
     this.inFlight.delete(index);
     this.requestedAt.delete(index);
     this.writingChunks.add(index);
@@ -252,9 +269,13 @@ class ChunkFetcher {
       this.abort(error as Error);
       return;
     }
-    state.failures++;
-    const gone = error.code === "UNREACHABLE" || error.code === "CLOSED" || error.code === "TIMEOUT";
-    if (gone || state.failures >= MAX_SOURCE_FAILURES) state.dropped = true;
+    if (error.code === "NOT_FOUND") state.missing = true;
+    else if (error.code === "MALFORMED") state.bad = true; // it does not speak of the same file
+    else {
+      // Unreachable, closed, silent, or at its limits: alive or not, ask again after a pause.
+      state.failures++;
+      state.retryAt = performance.now() + Math.min(MAX_SOURCE_RETRY_MS, SOURCE_RETRY_MS * 2 ** (state.failures - 1));
+    }
     if (fetching && fetching.size === 0 && !hasBit(this.verified, index) && !this.writingChunks.has(index)) {
       this.inFlight.delete(index);
       this.requestedAt.delete(index);
@@ -263,31 +284,49 @@ class ChunkFetcher {
     this.pump();
   }
 
-  /** Every holder is dropped or busy with nothing to do: ask the ring for holders again, a few times. */
-  private async refillSources(): Promise<void> {
-    if (this.refreshing || this.failure) return;
-    if (this.refreshes >= MAX_SOURCE_REFRESHES) {
+  /**
+   * Chunks are waiting and no holder can be asked now. Ask again when the first failed holder's
+   * pause ends; meanwhile ask the ring for holders every so often. Give up only after a long
+   * stretch in which no chunk arrived and nobody was working on one.
+   */
+  private waitForSources(now: number): void {
+    if (now - this.lastChunkAt > MAX_STALL_MS) {
       const done = countBits(this.verified, this.job.manifest.chunks.length);
-      this.abort(new P2PError("UNAVAILABLE", `no reachable holder has the rest of ${this.job.name}; ${done} verified chunks are kept, run the download again to resume`));
+      const seconds = Math.round(MAX_STALL_MS / 1000);
+      this.abort(new P2PError("UNAVAILABLE", `no reachable holder has the rest of ${this.job.name} (nothing arrived for ${seconds} s); ${done} verified chunks are kept, run the download again to resume`));
       return;
     }
+    if (!this.refreshing && now - this.lastRefresh >= SOURCE_REFRESH_MS) void this.refreshSources();
+    const candidates = this.sources.filter((state) => !state.bad && !state.missing).map((state) => state.retryAt);
+    const wake = candidates.length > 0 ? Math.max(0, Math.min(...candidates) - now) : SOURCE_REFRESH_MS;
+    if (this.retryTimer === undefined) {
+      this.retryTimer = setTimeout(() => {
+        this.retryTimer = undefined;
+        this.pump();
+      }, Math.max(50, Math.min(wake, SOURCE_REFRESH_MS)));
+    }
+  }
+
+  /** Asks the ring for the current holders; newcomers are added. */
+  private async refreshSources(): Promise<void> {
     this.refreshing = true;
-    this.refreshes++;
+    this.lastRefresh = performance.now();
     try {
-      const known = new Map(this.sources.map((state) => [state.source.address, state]));
-      const fresh = await this.job.refreshSources();
-      for (const source of fresh) {
-        const existing = known.get(source.address);
-        if (!existing) this.sources.push(newSourceState(source));
-        else if (!existing.bad) Object.assign(existing, { dropped: false, failures: 0 });
+      const known = new Set(this.sources.map((state) => state.source.address));
+      for (const source of await this.job.refreshSources()) {
+        if (!known.has(source.address)) this.sources.push(newSourceState(source));
       }
     } catch (error) {
       if (!isP2PError(error)) throw error;
     } finally {
       this.refreshing = false;
     }
-    // Holders that came back may still be restarting: give them a moment before the next round.
-    await Bun.sleep(250 * this.refreshes);
+    if (this.sources.every((state) => state.bad || state.missing)) {
+      // Every holder answered, and none has the file (or none sent the right bytes): waiting cannot help.
+      const done = countBits(this.verified, this.job.manifest.chunks.length);
+      this.abort(new P2PError("UNAVAILABLE", `no reachable holder has the rest of ${this.job.name}; ${done} verified chunks are kept, run the download again to resume`));
+      return;
+    }
     this.pump();
   }
 
@@ -300,20 +339,25 @@ class ChunkFetcher {
       total: this.job.manifest.size,
       chunks: this.job.manifest.chunks.length,
       chunksDone: this.job.manifest.chunks.length - this.remaining,
-      sources: this.sources.filter((state) => !state.dropped).length,
+      sources: this.sources.filter((state) => !state.bad && !state.missing).length,
     });
   }
 
   private abort(error: Error): void {
     if (this.failure) return;
     clearTimeout(this.endgameTimer);
+    clearTimeout(this.retryTimer);
     this.failure = error;
     this.fail?.(error);
   }
 }
 
 function newSourceState(source: ChunkSource): SourceState {
-  return { source, inFlight: 0, failures: 0, dropped: false, bad: false, delivered: 0 };
+  return { source, inFlight: 0, failures: 0, retryAt: 0, bad: false, missing: false, delivered: 0 };
+}
+
+function isUsable(state: SourceState, now: number): boolean {
+  return !state.bad && !state.missing && now >= state.retryAt;
 }
 
 async function openPart(partPath: string, resuming: boolean): Promise<FileHandle> {

@@ -20,7 +20,9 @@ export function filePeerOps(sharing: FileSharing): OpTable {
       usage: "GET_CHUNK <file_id> <index>",
       minArgs: 2,
       maxArgs: 2,
-      handle: async ({ args }) => ({ body: await sharing.chunk(parseFileId(args[0]!), parseIndex(args[1]!)) }),
+      handle: async ({ args, remoteAddress, signal }) => ({
+        body: await sharing.chunk(parseFileId(args[0]!), parseIndex(args[1]!), { requester: remoteAddress, signal }),
+      }),
     },
     LIST_ALL_FILES: {
       usage: "LIST_ALL_FILES <limit_id>",

@@ -13,12 +13,16 @@ import { type ChunkSource, type DownloadProgress, runDownload } from "./download
 import { type Manifest, checkManifest, hashFile } from "./manifest";
 import { MAX_INDEXED_WORDS, checkShareName, nameKey, parseNameRef, wordKey, wordsOf } from "./names";
 import type { RateLimiter } from "./rate-limiter";
+import { UploadQueue } from "./upload-queue";
 
 export const DEFAULT_ANNOUNCE_INTERVAL_MS = 5 * 60_000;
 /** Holder entries expire unless re-announced: about twice the interval, as BitTorrent and IPFS do. */
 export const ANNOUNCE_TTL_FACTOR = 2;
-/** Wait for one chunk; generous, since a holder may be rate-limited and serves pipelined requests in turn. */
-export const CHUNK_TIMEOUT_MS = 60_000;
+/**
+ * How long a holder may stay silent while one of our chunks is due. A holder keeps a waiting
+ * request alive with interim replies, so silence this long means it is gone, not slow.
+ */
+export const CHUNK_TIMEOUT_MS = 30_000;
 /** Nodes one LIST visits at once, and at most in all. */
 const LIST_CONCURRENCY = 16;
 const MAX_LIST_VISITS = 4096;
@@ -57,9 +61,11 @@ export class FileSharing {
   private readonly announceTtlMs: number;
   private readonly announceIntervalMs: number;
   private readonly refreshing = new Set<string>();
+  private readonly uploads: UploadQueue;
 
   constructor(options: SharingOptions) {
     this.options = options;
+    this.uploads = new UploadQueue(options.uploadLimiter);
     this.announceIntervalMs = options.announceIntervalMs ?? DEFAULT_ANNOUNCE_INTERVAL_MS;
     this.announceTtlMs = this.announceIntervalMs * ANNOUNCE_TTL_FACTOR;
   }
@@ -166,16 +172,21 @@ export class FileSharing {
     return { fileId: file.fileId, size: file.size, chunkSize: file.chunkSize, chunks: file.chunks };
   }
 
-  /** One chunk, read from the shared file in place and paced by --upload-limit. */
-  async chunk(fileId: string, index: number): Promise<Uint8Array> {
+  /**
+   * One chunk, read from the shared file in place. A peer's request (`from`) waits for its turn
+   * among all requesters and for --upload-limit; this node's own downloads read at once.
+   */
+  async chunk(fileId: string, index: number, from?: { requester: string; signal?: AbortSignal }): Promise<Uint8Array> {
     const file = this.servable(fileId);
     if (!(Number.isSafeInteger(index) && index >= 0 && index < file.chunks.length)) {
       throw new P2PError("MALFORMED", `chunk ${index} is out of range: ${fileId.slice(0, 12)} has ${file.chunks.length} chunks`);
     }
     const start = index * file.chunkSize;
-    const bytes = await Bun.file(file.path).slice(start, Math.min(file.size, start + file.chunkSize)).bytes();
-    await this.options.uploadLimiter.take(bytes.length);
-    return bytes;
+    const end = Math.min(file.size, start + file.chunkSize);
+    const read = () => Bun.file(file.path).slice(start, end).bytes();
+    if (from === undefined) return read();
+    // The bytes are read only once the turn comes, so a long queue holds no memory.
+    return this.uploads.serve({ requester: from.requester, bytes: end - start, signal: from.signal }, read);
   }
 
   /** This node's share of LIST_ALL_FILES: its file entries and the routing peers in (self, limit). */
@@ -278,7 +289,7 @@ export class FileSharing {
         : {
             address,
             chunk: (id: string, index: number) =>
-              this.options.transport.request(address, "GET_CHUNK", [id, String(index)], { timeoutMs: CHUNK_TIMEOUT_MS }),
+              this.options.transport.request(address, "GET_CHUNK", [id, String(index)], { timeoutMs: CHUNK_TIMEOUT_MS, channel: "bulk" }),
           },
     );
   }
@@ -288,7 +299,7 @@ export class FileSharing {
     for (const address of holders) {
       try {
         if (address === this.options.self.address) return this.manifestFor(fileId);
-        const body = await this.options.transport.request(address, "GET_MANIFEST", [fileId]);
+        const body = await this.options.transport.request(address, "GET_MANIFEST", [fileId], { channel: "bulk" });
         return checkManifest(JSON.parse(new TextDecoder().decode(body)), fileId);
       } catch (error) {
         if (!(isP2PError(error) || error instanceof SyntaxError)) throw error;

@@ -1,0 +1,48 @@
+// The holder's fair queue: requesters take turns, whoever asked first or most.
+
+import { describe, expect, test } from "bun:test";
+import { RateLimiter } from "../../src/node/files/rate-limiter";
+import { UploadQueue } from "../../src/node/files/upload-queue";
+import { isP2PError } from "../../src/protocol/errors";
+
+describe("UploadQueue", () => {
+  test("requesters are served in turn, not in the order their requests arrived", async () => {
+    const queue = new UploadQueue(new RateLimiter(0), { maxConcurrent: 1 });
+    const served: string[] = [];
+    const ask = (requester: string, index: number) => queue.serve({ requester, bytes: 1 }, async () => served.push(`${requester}${index}`));
+    // A pipelines eight requests before B and C ask for anything.
+    const requests = [0, 1, 2, 3, 4, 5, 6, 7].map((index) => ask("a", index));
+    requests.push(ask("b", 0), ask("b", 1), ask("c", 0));
+    await Promise.all(requests);
+    expect(served).toEqual(["a0", "a1", "b0", "c0", "a2", "b1", "a3", "a4", "a5", "a6", "a7"]);
+  });
+
+  test("a requester that hangs up loses its place and nothing is read for it", async () => {
+    const queue = new UploadQueue(new RateLimiter(0), { maxConcurrent: 1 });
+    let release: () => void = () => {};
+    const blocker = queue.serve({ requester: "a", bytes: 1 }, () => new Promise<void>((resolve) => (release = resolve)));
+    const hangUp = new AbortController();
+    let readForGone = false;
+    const gone = queue.serve({ requester: "b", bytes: 1, signal: hangUp.signal }, async () => {
+      readForGone = true;
+    });
+    const later = queue.serve({ requester: "c", bytes: 1 }, async () => "c served");
+    hangUp.abort();
+    const outcome = await gone.then(() => "served", (error) => (isP2PError(error, "CLOSED") ? "cancelled" : String(error)));
+    release();
+    await blocker;
+    expect(outcome).toBe("cancelled");
+    expect(await later).toBe("c served");
+    expect(readForGone).toBe(false);
+  });
+
+  test("a failed read fails only its own request and the queue goes on", async () => {
+    const queue = new UploadQueue(new RateLimiter(0), { maxConcurrent: 1 });
+    const failing = queue.serve({ requester: "a", bytes: 1 }, async () => {
+      throw new Error("disk error");
+    });
+    const next = queue.serve({ requester: "b", bytes: 1 }, async () => 42);
+    await expect(failing).rejects.toThrow("disk error");
+    expect(await next).toBe(42);
+  });
+});
