@@ -1,13 +1,24 @@
 // The node's records.db: the ring's (key, member) records on disk, merged last-writer-wins.
 
 import type { Database, Statement } from "bun:sqlite";
+import { P2PError } from "../protocol/errors";
 import { openDatabase } from "../sqlite";
 import type { RingId } from "./ring/id";
+import { type QuotaLimits, RecordQuota, entrySize } from "./ring/record-quota";
 import type { RecordEntry, RecordStore } from "./ring/records";
 
-/** Owns one SQLite file: WAL, statements prepared once, merges in one synchronous transaction. */
+/**
+ * Owns one SQLite file: WAL, statements prepared once, merges in one synchronous transaction.
+ * Entries past the node's quota are refused: a merge keeps what fits, and fails with
+ * UNAVAILABLE and the reason when nothing of it fits.
+ */
 export class SqliteRecordStore implements RecordStore {
   private readonly db: Database;
+  private readonly quota: RecordQuota;
+  private readonly selectStored: Statement<{ updated_at: number; size: number }, [string, string]>;
+  private readonly countKey: Statement<{ n: number }, [string]>;
+  private readonly selectSizes: Statement<{ member: string; size: number }, []>;
+  private readonly selectExpiredSizes: Statement<{ member: string; size: number }, [number]>;
   private readonly upsert: Statement;
   private readonly selectKey: Statement<RecordRow, [string, number]>;
   private readonly selectBetween: Statement<RecordRow, [string, string]>;
@@ -15,10 +26,12 @@ export class SqliteRecordStore implements RecordStore {
   private readonly selectAll: Statement<RecordRow, []>;
   private readonly countAll: Statement<{ n: number }, []>;
   private readonly deleteExpired: Statement;
-  private readonly mergeTransaction: (entries: readonly RecordEntry[]) => number;
+  private readonly mergeTransaction: (entries: readonly RecordEntry[]) => { changed: number; refusal: string | null; refused: number };
+  private readonly pruneTransaction: (now: number) => number;
 
-  constructor(path: string) {
+  constructor(path: string, quotaLimits: Partial<QuotaLimits> = {}) {
     this.db = openDatabase(path, SCHEMA);
+    this.quota = new RecordQuota(quotaLimits);
     // The WHERE makes the write conditional: an older or equal update never replaces a newer one.
     this.upsert = this.db.prepare(
       `INSERT INTO records (key, member, value, updated_at, expires_at, deleted)
@@ -35,24 +48,58 @@ export class SqliteRecordStore implements RecordStore {
     this.selectAll = this.db.prepare("SELECT * FROM records");
     this.countAll = this.db.prepare("SELECT count(*) AS n FROM records");
     this.deleteExpired = this.db.prepare("DELETE FROM records WHERE expires_at IS NOT NULL AND expires_at <= ?");
+    this.selectStored = this.db.prepare("SELECT updated_at, length(member) + length(value) AS size FROM records WHERE key = ?1 AND member = ?2");
+    this.countKey = this.db.prepare("SELECT count(*) AS n FROM records WHERE key = ?1");
+    this.selectSizes = this.db.prepare("SELECT member, length(member) + length(value) AS size FROM records");
+    this.selectExpiredSizes = this.db.prepare(
+      "SELECT member, length(member) + length(value) AS size FROM records WHERE expires_at IS NOT NULL AND expires_at <= ?1",
+    );
+    for (const row of this.selectSizes.iterate()) this.quota.added(row.member, row.size);
     this.mergeTransaction = this.db.transaction((entries: readonly RecordEntry[]) => {
       let changed = 0;
+      let refused = 0;
+      let refusal: string | null = null;
       for (const entry of entries) {
-        changed += this.upsert.run({
+        const stored = this.selectStored.get(entry.key, entry.member);
+        if (stored !== null && entry.updatedAt <= stored.updated_at) continue; // last writer wins; ties keep ours
+        const reason = this.quota.refusal(entry, stored?.size ?? null, stored === null ? this.countKey.get(entry.key)!.n : 0);
+        if (reason !== null) {
+          refused++;
+          refusal = reason;
+          continue;
+        }
+        this.upsert.run({
           key: entry.key,
           member: entry.member,
           value: entry.value,
           updatedAt: entry.updatedAt,
           expiresAt: entry.expiresAt,
           deleted: entry.deleted ? 1 : 0,
-        }).changes;
+        });
+        if (stored === null) this.quota.added(entry.member, entrySize(entry));
+        else this.quota.replaced(stored.size, entrySize(entry));
+        changed++;
       }
-      return changed;
+      return { changed, refusal, refused };
+    });
+    this.pruneTransaction = this.db.transaction((now: number) => {
+      const expired = this.selectExpiredSizes.all(now);
+      for (const row of expired) this.quota.removed(row.member, row.size);
+      return this.deleteExpired.run(now).changes;
     });
   }
 
   merge(entries: readonly RecordEntry[]): number {
-    return entries.length === 0 ? 0 : this.mergeTransaction(entries);
+    if (entries.length === 0) return 0;
+    const { changed, refusal, refused } = this.mergeTransaction(entries);
+    this.quota.refused += refused;
+    if (refusal !== null && changed === 0) throw new P2PError("UNAVAILABLE", `${refused} of ${entries.length} records refused: ${refusal}`);
+    return changed;
+  }
+
+  /** Records refused for the quota since this store was opened. */
+  get refusedCount(): number {
+    return this.quota.refused;
   }
 
   get(key: RingId, now: number): RecordEntry[] {
@@ -75,7 +122,7 @@ export class SqliteRecordStore implements RecordStore {
   }
 
   pruneExpired(now: number): number {
-    return this.deleteExpired.run(now).changes;
+    return this.pruneTransaction(now);
   }
 
   close(): void {

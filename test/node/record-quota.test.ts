@@ -1,0 +1,124 @@
+// Record quotas: a node stores a bounded amount for the ring, whoever floods it with announcements.
+
+import { afterAll, afterEach, describe, expect, test } from "bun:test";
+import { join } from "node:path";
+import { SqliteRecordStore } from "../../src/node/record-store";
+import { MAX_MEMBERS_PER_KEY, MAX_STORED_ENTRIES } from "../../src/node/ring/record-quota";
+import { ringId } from "../../src/node/ring/id";
+import type { RecordEntry } from "../../src/node/ring/records";
+import { MAX_RECORDS_PER_MESSAGE } from "../../src/node/ring-wire";
+import { connect } from "../../src/protocol/client";
+import { isP2PError } from "../../src/protocol/errors";
+import { decodeLines } from "../../src/protocol/frame";
+import { type Testnet, createTestnet } from "../../src/testnet";
+import { tempDir } from "../helpers/wait";
+
+const now = Date.now();
+const entry = (key: string, member: string, value = "v", updatedAt = now): RecordEntry => ({
+  key: ringId(key),
+  member,
+  value,
+  updatedAt,
+  expiresAt: updatedAt + 60_000,
+  deleted: false,
+});
+
+describe("SqliteRecordStore quota", () => {
+  const dir = tempDir();
+  const stores: SqliteRecordStore[] = [];
+  const open = (name: string, limits: ConstructorParameters<typeof SqliteRecordStore>[1] = {}) => {
+    const store = new SqliteRecordStore(join(dir.path, name), limits);
+    stores.push(store);
+    return store;
+  };
+  afterAll(() => {
+    for (const store of stores) store.close();
+    dir.remove();
+  });
+
+  test("a key takes members up to its limit; the next new member is refused with the reason", () => {
+    const store = open("per-key.db", { membersPerKey: 3 });
+    expect(store.merge([entry("k", "a@h1"), entry("k", "b@h2"), entry("k", "c@h3")])).toBe(3);
+    expect(() => store.merge([entry("k", "d@h4")])).toThrow(/key [0-9a-f]{12} already has 3 members, the most one key may hold/);
+    expect(store.merge([entry("other", "d@h4")])).toBe(1);
+    expect(store.refusedCount).toBe(1);
+  });
+
+  test("a batch keeps what fits and drops only what is over the limit", () => {
+    const store = open("partial.db", { entriesPerHolder: 2 });
+    const batch = [entry("k1", "a@evil"), entry("k2", "b@evil"), entry("k3", "c@evil"), entry("k4", "d@honest")];
+    expect(store.merge(batch)).toBe(3);
+    expect(store.get(ringId("k3"), now)).toEqual([]);
+    expect(store.get(ringId("k4"), now).map((stored) => stored.member)).toEqual(["d@honest"]);
+  });
+
+  test("a full store still takes newer values and tombstones of members it holds", () => {
+    const store = open("full.db", { entries: 2 });
+    store.merge([entry("k", "a@h"), entry("k", "b@h")]);
+    expect(() => store.merge([entry("k", "c@h")])).toThrow(/already stores 2 records, its limit/);
+    expect(store.merge([entry("k", "a@h", "newer", now + 1)])).toBe(1);
+    expect(store.merge([{ ...entry("k", "b@h", "", now + 2), deleted: true }])).toBe(1);
+    expect(store.get(ringId("k"), now).map((stored) => stored.value)).toEqual(["newer"]);
+  });
+
+  test("expired entries free their place, and the totals survive a reopen", () => {
+    const path = "reopen.db";
+    const first = open(path, { entries: 2 });
+    first.merge([{ ...entry("k", "a@h"), expiresAt: now - 1 }, entry("k", "b@h")]);
+    expect(() => first.merge([entry("k", "c@h")])).toThrow(/its limit/);
+    expect(first.pruneExpired(now)).toBe(1);
+    expect(first.merge([entry("k", "c@h")])).toBe(1);
+    first.close();
+    stores.splice(stores.indexOf(first), 1);
+    const again = open(path, { entries: 2 });
+    expect(() => again.merge([entry("k", "d@h")])).toThrow(/its limit/);
+  });
+});
+
+describe("a node flooded with announcements", () => {
+  let net: Testnet | null = null;
+  afterEach(async () => {
+    await net?.close();
+    net = null;
+  });
+
+  test("a hostile peer's flood of fake records is cut off at the quota, and the node keeps serving", async () => {
+    net = await createTestnet({ nodes: 1, nodeArgs: ["--stabilize", "200"] });
+    await net.waitForConsistentRing(30_000);
+    const victim = net.nodes[0]!;
+    const [ip, port] = victim.address.split(":") as [string, string];
+    const attacker = await connect({ hostname: ip, port: Number(port) });
+    try {
+      // One key with far more members than a key may have, each claiming a different holder.
+      const crowded = Array.from({ length: MAX_MEMBERS_PER_KEY + 200 }, (_, index) => entry("name:popular", `f${index}@127.0.0.9:${1000 + index}`));
+      const outcomes: string[] = [];
+      for (let at = 0; at < crowded.length; at += 500) {
+        const reply = await attacker.send("PUT_RECORDS", [], { body: Buffer.from(JSON.stringify(crowded.slice(at, at + 500))) });
+        outcomes.push(`${reply.status} ${decodeLines(reply.body).join(" ")}`);
+      }
+      expect(outcomes.at(-1)).toMatch(/^503 .*already has 1000 members/);
+      const stored = await attacker.request("GET_RECORDS", [ringId("name:popular")]);
+      expect(JSON.parse(new TextDecoder().decode(stored.body)).length).toBe(MAX_MEMBERS_PER_KEY);
+
+      // Then records under ever new keys until the node is full: it refuses, it does not grow.
+      let refused = "";
+      const batches = Math.ceil((MAX_STORED_ENTRIES + 4 * MAX_RECORDS_PER_MESSAGE) / MAX_RECORDS_PER_MESSAGE);
+      for (let batch = 0; batch < batches && refused === ""; batch++) {
+        const entries = Array.from({ length: MAX_RECORDS_PER_MESSAGE }, (_, index) =>
+          entry(`flood-${batch}-${index}`, `x@127.0.0.9:${batch % 60_000}`),
+        );
+        const reply = await attacker.send("PUT_RECORDS", [], { body: Buffer.from(JSON.stringify(entries)) });
+        if (reply.status !== 200) refused = `${reply.status} ${decodeLines(reply.body).join(" ")}`;
+      }
+      expect(refused).toMatch(/^503 .*already stores 100000 records, its limit/);
+      const status = await net.status(victim);
+      expect(status.records.primary + status.records.replica).toBeLessThanOrEqual(MAX_STORED_ENTRIES);
+      expect(decodeLines((await attacker.request("PING")).body)).toEqual(["PONG"]);
+    } catch (error) {
+      if (isP2PError(error)) throw new Error(`${error.code}: ${error.message}`);
+      throw error;
+    } finally {
+      attacker.close();
+    }
+  }, 120_000);
+});
