@@ -6,6 +6,8 @@ import { encodeJson, parseKey } from "../ring-wire";
 import type { FileSharing } from "./sharing";
 
 const FILE_ID = /^[0-9a-f]{64}$/;
+/** A key, a slash and a member of at most the 1,024 characters the wire allows. */
+const MAX_CURSOR_LENGTH = 41 + 1024;
 
 /** Peer ops: a file's manifest, one chunk, and one step of the LIST_ALL_FILES broadcast. */
 export function filePeerOps(sharing: FileSharing): OpTable {
@@ -25,10 +27,10 @@ export function filePeerOps(sharing: FileSharing): OpTable {
       }),
     },
     LIST_ALL_FILES: {
-      usage: "LIST_ALL_FILES <limit_id>",
+      usage: "LIST_ALL_FILES <limit_id> [<after>]",
       minArgs: 1,
-      maxArgs: 1,
-      handle: ({ args }) => ({ body: encodeJson(sharing.listStep(parseKey(args[0]!))) }),
+      maxArgs: 2,
+      handle: ({ args }) => ({ body: encodeJson(sharing.listStep(parseKey(args[0]!), parseCursor(args[1]))) }),
     },
   };
 }
@@ -84,6 +86,15 @@ function parseFileId(value: string): string {
   const id = value.toLowerCase();
   if (!FILE_ID.test(id)) throw new P2PError("MALFORMED", `invalid file id '${value.slice(0, 70)}': expected 64 hex digits`);
   return id;
+}
+
+/** A LIST_ALL_FILES cursor: `<key>/<member>` of the last entry of the previous page. */
+function parseCursor(value: string | undefined): string | null {
+  if (value === undefined) return null;
+  if (!/^[0-9a-f]{40}\//.test(value) || value.length > MAX_CURSOR_LENGTH) {
+    throw new P2PError("MALFORMED", `invalid LIST_ALL_FILES cursor '${value.slice(0, 60)}': expected <key>/<member> from the previous page`);
+  }
+  return value;
 }
 
 function parseIndex(value: string): number {

@@ -26,8 +26,23 @@ export const CHUNK_TIMEOUT_MS = 30_000;
 /** Nodes one LIST visits at once, and at most in all. */
 const LIST_CONCURRENCY = 16;
 const MAX_LIST_VISITS = 4096;
+/** Encoded file entries in one LIST_ALL_FILES reply: pages keep every reply far below the frame limit. */
+export const LIST_PAGE_BYTES = 1024 * 1024;
+/** Pages one LIST reads from one node (a node stores at most MAX_STORED_RECORD_BYTES of records). */
+const MAX_LIST_PAGES_PER_NODE = 128;
+/** Files one LIST answers the client with; past it the reply would outgrow a frame: search instead. */
+export const MAX_LIST_FILES = 50_000;
+/** How long a node answering one LIST_ALL_FILES page may stay silent. */
+const LIST_STEP_TIMEOUT_MS = 10_000;
 /** Close matches offered when a name is not found. */
 const MAX_SUGGESTIONS = 5;
+
+/** One LIST_ALL_FILES reply: a page of a node's file entries, its routing peers below the limit, the next page's cursor. */
+export interface ListStep {
+  files: RecordEntry[];
+  children: Peer[];
+  next: string | null;
+}
 
 /** What list and search return per file. */
 export interface FileSummary {
@@ -91,7 +106,11 @@ export class FileSharing {
   async list(): Promise<FileSummary[]> {
     const entries = new Map<string, RecordEntry>();
     for (const entry of await this.collectAll()) entries.set(`${entry.key}/${entry.member}`, entry);
-    return summarize([...entries.values()], "file");
+    const files = summarize([...entries.values()], "file");
+    if (files.length > MAX_LIST_FILES) {
+      throw new P2PError("UNAVAILABLE", `the network shares ${files.length} files, more than list shows (${MAX_LIST_FILES}); use search`);
+    }
+    return files;
   }
 
   /** Whole words cost one lookup each; anything else falls back to matching over the list. */
@@ -189,11 +208,27 @@ export class FileSharing {
     return this.uploads.serve({ requester: from.requester, bytes: end - start, signal: from.signal }, read);
   }
 
-  /** This node's share of LIST_ALL_FILES: its file entries and the routing peers in (self, limit). */
-  listStep(limit: RingId): { files: RecordEntry[]; children: Peer[] } {
+  /**
+   * This node's share of LIST_ALL_FILES: one page of its file entries (those after the cursor
+   * `after`, in key/member order), the routing peers in (self, limit), and the cursor of the next
+   * page (null on the last).
+   */
+  listStep(limit: RingId, after: string | null = null): ListStep {
     const self = this.options.self;
     const children = this.options.ring.routingPeers().filter((peer) => inOpenInterval(peer.id, self.id, limit) || limit === self.id);
-    return { files: this.localFileEntries(), children };
+    const cursorOf = (entry: RecordEntry) => `${entry.key}/${entry.member}`;
+    const all = this.localFileEntries()
+      .filter((entry) => after === null || cursorOf(entry) > after)
+      .sort((a, b) => (cursorOf(a) < cursorOf(b) ? -1 : 1));
+    const files: RecordEntry[] = [];
+    let bytes = 0;
+    for (const entry of all) {
+      // About what the entry takes as JSON: its strings plus the field names and numbers.
+      bytes += entry.key.length + entry.member.length + entry.value.length + 100;
+      if (bytes > LIST_PAGE_BYTES && files.length > 0) return { files, children, next: cursorOf(files.at(-1)!) };
+      files.push(entry);
+    }
+    return { files, children, next: null };
   }
 
   // ---- announcements ----------------------------------------------------------------------------
@@ -322,6 +357,18 @@ export class FileSharing {
     return new P2PError("NOT_FOUND", `no file named '${name}' in the network${hint}`);
   }
 
+  private async listPage(peer: Peer, limit: RingId, after: string | null): Promise<ListStep> {
+    if (peer.address === this.options.self.address) return this.listStep(limit, after);
+    const args = after === null ? [limit] : [limit, after];
+    const body = await this.options.transport.request(peer.address, "LIST_ALL_FILES", args, { channel: "bulk", timeoutMs: LIST_STEP_TIMEOUT_MS });
+    const step = JSON.parse(new TextDecoder().decode(body)) as Partial<ListStep>;
+    if (!Array.isArray(step.files) || !Array.isArray(step.children)) {
+      throw new P2PError("MALFORMED", `${peer.address} answered LIST_ALL_FILES with something that is not a list step`);
+    }
+    // A peer of an older version sends no cursor: its one reply is the whole list.
+    return { files: step.files, children: step.children, next: typeof step.next === "string" ? step.next : null };
+  }
+
   private localFileEntries(): RecordEntry[] {
     const now = Date.now();
     return this.options.ring.localRecords().filter((entry) => !entry.deleted && (entry.expiresAt === null || entry.expiresAt > now) && kindOf(entry) === "file");
@@ -334,18 +381,22 @@ export class FileSharing {
     const visited = new Set<string>([self.address]);
     let visits = 0;
     const visit = async (peer: Peer, limit: RingId): Promise<void> => {
-      let step: { files: RecordEntry[]; children: Peer[] };
-      if (peer.address === self.address) step = this.listStep(limit);
-      else {
+      let step: ListStep | null = null;
+      let after: string | null = null;
+      for (let page = 0; page < MAX_LIST_PAGES_PER_NODE; page++) {
+        let next: ListStep;
         try {
-          const body = await this.options.transport.request(peer.address, "LIST_ALL_FILES", [limit]);
-          step = JSON.parse(new TextDecoder().decode(body));
+          next = await this.listPage(peer, limit, after);
         } catch (error) {
           if (!(isP2PError(error) || error instanceof SyntaxError)) throw error;
-          return; // its range is still covered by the replicas its neighbours hold
+          break; // its range is still covered by the replicas its neighbours hold
         }
+        step ??= next;
+        files.push(...next.files.filter((entry) => kindOf(entry) === "file"));
+        if (next.next === null) break;
+        after = next.next;
       }
-      files.push(...step.files.filter((entry) => kindOf(entry) === "file"));
+      if (step === null) return;
       const children = step.children
         .filter((child) => !visited.has(child.address) && (limit === peer.id ? child.id !== peer.id : inOpenInterval(child.id, peer.id, limit)))
         .sort((a, b) => (ringDistance(peer.id, a.id) < ringDistance(peer.id, b.id) ? -1 : 1));
