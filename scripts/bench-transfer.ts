@@ -2,13 +2,11 @@
 //
 // bun scripts/bench-transfer.ts [--size-mib 1024] [--limit-mb 20] [--json]   (builds dist/p2p first)
 
-import { randomBytes } from "node:crypto";
-import { mkdtempSync, openSync, closeSync, readFileSync, rmSync, writeSync } from "node:fs";
 import { open } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { createTestnet, type Testnet, type TestnetNode } from "../src/testnet";
+import type { TestnetNode } from "../src/testnet";
+import { benchWorkspace, buildBinary, mbps, median, peakRss, sameContent, writeRandomFile } from "./lib/bench";
 
 const { values } = parseArgs({
   args: process.argv.slice(2),
@@ -29,20 +27,8 @@ if (!(Number.isInteger(sizeMiB) && sizeMiB >= 1 && sizeMiB <= 8192) || !(limitMB
 /** Each figure is the median of this many runs: the disk here is shared and noisy. */
 const RUNS = 3;
 
-const root = join(import.meta.dir, "..");
-if (Bun.spawnSync([process.execPath, join(root, "scripts", "build.ts")], { stdout: "ignore", stderr: "inherit" }).exitCode !== 0) process.exit(1);
-const binary = join(root, "dist", "p2p");
-const work = mkdtempSync(join(tmpdir(), "p2p-bench-"));
-let activeNet: Testnet | null = null;
-// Ctrl-C or a timeout must not leave gigabytes of test files or node processes behind.
-for (const signal of ["SIGINT", "SIGTERM"] as const) {
-  process.on(signal, () => {
-    void (activeNet?.close() ?? Promise.resolve()).finally(() => {
-      rmSync(work, { recursive: true, force: true });
-      process.exit(130);
-    });
-  });
-}
+const binary = buildBinary();
+const { work, cleanup, withNet, client } = benchWorkspace(binary);
 const say = (line: string) => values.json || console.log(line);
 
 try {
@@ -111,26 +97,7 @@ try {
     );
   }
 } finally {
-  rmSync(work, { recursive: true, force: true });
-}
-
-async function withNet<T>(nodes: number, nodeArgs: string[], body: (net: Testnet) => Promise<T>): Promise<T> {
-  const net = await createTestnet({ nodes, executable: [binary], nodeArgs });
-  activeNet = net;
-  try {
-    await net.waitForConsistentRing(30_000);
-    return await body(net);
-  } finally {
-    activeNet = null;
-    await net.close();
-  }
-}
-
-async function client<T>(net: Testnet, node: TestnetNode, args: string[]): Promise<T> {
-  const proc = Bun.spawn([binary, "client", ...args, "--json", "--node", node.ip], { env: net.env, stdout: "pipe", stderr: "pipe" });
-  const [code, out, err] = await Promise.all([proc.exited, new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
-  if (code !== 0) throw new Error(`p2p client ${args.join(" ")} failed: ${err}`);
-  return JSON.parse(out) as T;
+  await cleanup();
 }
 
 async function curlBaseline(file: string, out: string, fsync: boolean): Promise<number> {
@@ -158,35 +125,6 @@ async function repeat(run: () => Promise<number>): Promise<number[]> {
   return results;
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
-}
-
-function writeRandomFile(path: string, mib: number): void {
-  const fd = openSync(path, "w");
-  const block = randomBytes(16 * 1024 * 1024);
-  try {
-    for (let written = 0; written < mib; written += 16) {
-      block[0] = written & 0xff; // no two blocks alike
-      writeSync(fd, block, 0, Math.min(16, mib - written) * 1024 * 1024);
-    }
-  } finally {
-    closeSync(fd);
-  }
-}
-
 function verifySame(a: string, b: string): void {
-  const hash = (path: string) => Bun.spawnSync(["sha256sum", path]).stdout.toString().split(" ")[0];
-  if (hash(a) !== hash(b)) throw new Error(`${b} differs from ${a}`);
-}
-
-/** Peak RSS (VmHWM) of a process in MB. */
-function peakRss(pid: number): number {
-  const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-  return match ? Number(match[1]) / 1024 : Number.NaN;
-}
-
-function mbps(bytesPerSecond: number): string {
-  return (bytesPerSecond / 1e6).toFixed(0).padStart(5);
+  if (!sameContent(a, b)) throw new Error(`${b} differs from ${a}`);
 }

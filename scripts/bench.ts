@@ -5,6 +5,7 @@ import { join } from "node:path";
 const BENCHMARKS = [
   { name: "ring (real processes)", script: "bench-ring.ts" },
   { name: "transfers (1 GiB vs curl; 3 rate-limited holders)", script: "bench-transfer.ts" },
+  { name: "crowd (8 downloaders at once) and a slow holder", script: "bench-crowd.ts" },
   { name: "ring (simulation, standard table)", script: "sim-table.ts" },
 ];
 

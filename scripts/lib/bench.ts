@@ -1,0 +1,89 @@
+// What the benchmark scripts share: the built binary, testnets torn down on Ctrl-C, client calls, files and figures.
+
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createTestnet, type Testnet, type TestnetNode } from "../../src/testnet";
+
+const root = join(import.meta.dir, "..", "..");
+
+/** Builds dist/p2p (benchmarks measure the binary users run) and returns its path; exits on failure. */
+export function buildBinary(): string {
+  if (Bun.spawnSync([process.execPath, join(root, "scripts", "build.ts")], { stdout: "ignore", stderr: "inherit" }).exitCode !== 0) process.exit(1);
+  return join(root, "dist", "p2p");
+}
+
+/**
+ * A work folder and the testnets of one benchmark: Ctrl-C or a timeout must not leave gigabytes
+ * of test files or node processes behind.
+ */
+export function benchWorkspace(binary: string) {
+  const work = mkdtempSync(join(tmpdir(), "p2p-bench-"));
+  const active = new Set<Testnet>();
+  const cleanup = async () => {
+    await Promise.all([...active].map((net) => net.close()));
+    rmSync(work, { recursive: true, force: true });
+  };
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    process.on(signal, () => void cleanup().finally(() => process.exit(130)));
+  }
+  return {
+    work,
+    cleanup,
+    /** Runs `body` on a consistent testnet of `nodes` dist/p2p nodes, closed afterwards whatever happens. */
+    async withNet<T>(nodes: number, nodeArgs: string[], body: (net: Testnet) => Promise<T>): Promise<T> {
+      const net = await createTestnet({ nodes, executable: [binary], nodeArgs });
+      active.add(net);
+      try {
+        await net.waitForConsistentRing(60_000);
+        return await body(net);
+      } finally {
+        active.delete(net);
+        await net.close();
+      }
+    },
+    /** `p2p client <args> --json` on `node`; resolves to the parsed output, rejects with its stderr. */
+    async client<T>(net: Testnet, node: TestnetNode, args: string[]): Promise<T> {
+      const proc = Bun.spawn([binary, "client", ...args, "--json", "--node", node.ip], { env: net.env, stdout: "pipe", stderr: "pipe" });
+      const [code, out, err] = await Promise.all([proc.exited, new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
+      if (code !== 0) throw new Error(`p2p client ${args.join(" ")} failed: ${err.trim()}`);
+      return JSON.parse(out) as T;
+    },
+  };
+}
+
+/** A file of `mib` MiB of random bytes, written 16 MiB at a time. */
+export function writeRandomFile(path: string, mib: number): void {
+  const fd = openSync(path, "w");
+  const block = randomBytes(16 * 1024 * 1024);
+  try {
+    for (let written = 0; written < mib; written += 16) {
+      block[0] = written & 0xff; // no two blocks alike
+      writeSync(fd, block, 0, Math.min(16, mib - written) * 1024 * 1024);
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Whether two files have the same SHA-256. */
+export function sameContent(a: string, b: string): boolean {
+  const hash = (path: string) => Bun.spawnSync(["sha256sum", path]).stdout.toString().split(" ")[0];
+  return hash(a) === hash(b);
+}
+
+export function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
+
+/** Peak RSS (VmHWM) of a process in MB. */
+export function peakRss(pid: number): number {
+  const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  return match ? Number(match[1]) / 1024 : Number.NaN;
+}
+
+export function mbps(bytesPerSecond: number): string {
+  return (bytesPerSecond / 1e6).toFixed(0).padStart(5);
+}
