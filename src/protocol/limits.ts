@@ -35,12 +35,16 @@ export const MAX_CONNECTIONS_PER_ADDRESS = 64;
 /** A new connection must deliver its first complete request within this long, or it is closed. */
 export const FIRST_REQUEST_TIMEOUT_MS = 10_000;
 
-/** A connection with no traffic either way for this long is closed (also catches a frame that stalls half-sent). */
-export const IDLE_TIMEOUT_SECONDS = 60;
+/**
+ * A connection with no traffic either way for this long is closed (also catches a frame that stalls half-sent).
+ * The environment variable P2P_IDLE_TIMEOUT_SECONDS overrides it, so tests can watch a long op outlive a short one.
+ */
+export const IDLE_TIMEOUT_SECONDS = secondsFromEnv("P2P_IDLE_TIMEOUT_SECONDS", 60);
 
 /**
  * While a request's handler runs and its reply is next on the connection, the server sends an interim
- * `202 IN PROGRESS 0` this often, so the caller knows the request is waiting, not lost.
+ * `202 IN PROGRESS 0` this often (or a third of the idle timeout, if that is shorter), so the caller knows
+ * the request is waiting, not lost.
  */
 export const KEEPALIVE_INTERVAL_MS = 5_000;
 
@@ -52,3 +56,8 @@ export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
 
 /** How long a caller waits for a TCP or Unix connection to open. */
 export const CONNECT_TIMEOUT_MS = 5_000;
+
+function secondsFromEnv(name: string, fallback: number): number {
+  const value = Number(process.env[name]);
+  return Number.isFinite(value) && value > 0 && value <= 86_400 ? value : fallback;
+}

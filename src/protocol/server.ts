@@ -84,10 +84,12 @@ export interface ProtocolServer {
 export async function serve(options: ServeOptions): Promise<ProtocolServer> {
   const ops = normaliseOps(options.ops);
   const bodyOps = new Set(Object.entries(ops).filter(([, spec]) => spec.body).map(([op]) => op));
+  const idleTimeoutMs = (options.idleTimeoutSeconds ?? IDLE_TIMEOUT_SECONDS) * 1000;
   const limits: SessionLimits = {
-    idleTimeoutMs: (options.idleTimeoutSeconds ?? IDLE_TIMEOUT_SECONDS) * 1000,
+    idleTimeoutMs,
     firstRequestTimeoutMs: options.firstRequestTimeoutMs ?? FIRST_REQUEST_TIMEOUT_MS,
-    keepaliveIntervalMs: options.keepaliveIntervalMs ?? KEEPALIVE_INTERVAL_MS,
+    // A keepalive must land well inside the caller's idle timeout, which is usually the same as ours.
+    keepaliveIntervalMs: options.keepaliveIntervalMs ?? Math.min(KEEPALIVE_INTERVAL_MS, idleTimeoutMs / 3),
   };
   const maxConnections = options.maxConnections ?? MAX_CONNECTIONS;
   const maxPerAddress = options.maxConnectionsPerAddress ?? MAX_CONNECTIONS_PER_ADDRESS;
