@@ -45,6 +45,7 @@ export class FramedConnection<Head> {
   private lastActivity = this.openedAt;
   private framesReceived = 0;
   private paused = false;
+  private dropped = 0;
   private timer: ReturnType<typeof setTimeout> | undefined;
   /** Resolves when the connection is gone. */
   readonly whenClosed: Promise<void> = new Promise((resolve) => (this.resolveClosed = resolve));
@@ -76,6 +77,11 @@ export class FramedConnection<Head> {
     return this.queuedBytes;
   }
 
+  /** Bytes still queued when the connection closed: dropped, never sent. */
+  get droppedBytes(): number {
+    return this.dropped;
+  }
+
   /** True once a complete frame has arrived: the peer has spoken the protocol at least once. */
   get hasCompletedFrame(): boolean {
     return this.framesReceived > 0;
@@ -84,6 +90,10 @@ export class FramedConnection<Head> {
   /** When `performance.now()` last saw a byte move either way. */
   get lastActivityAt(): number {
     return this.lastActivity;
+  }
+
+  get isPaused(): boolean {
+    return this.paused;
   }
 
   /** Stops reading: the peer's writes back up into its own kernel buffers (TCP backpressure). */
@@ -190,6 +200,7 @@ export class FramedConnection<Head> {
     if (this.isClosed) return;
     this.closedReason = reason;
     clearTimeout(this.timer);
+    this.dropped = this.queuedBytes;
     this.queue = [];
     this.queuedBytes = 0;
     this.resolveFlushWaiters();

@@ -20,7 +20,7 @@ export const MAX_PIPELINED_REQUESTS = 64;
 export const MAX_QUEUED_REPLY_BYTES = 4 * 1024 * 1024;
 
 /** Handlers one connection may have running at once; its further requests wait their turn. */
-export const MAX_CONCURRENT_REQUESTS_PER_CONNECTION = 4;
+export const MAX_CONCURRENT_REQUESTS_PER_CONNECTION = 2;
 
 /** Connections one server holds at once; past it a new connection evicts the least useful one. */
 export const MAX_CONNECTIONS = 1024;

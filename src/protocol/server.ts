@@ -57,6 +57,12 @@ export type OpTable = Record<string, OpSpec>;
 
 /** How long stop() lets open connections finish sending before cutting them. */
 const STOP_GRACE_MS = 1_000;
+/** A connection closing with this much unsent reply data (or one blocked on its reader) triggers a garbage collection... */
+const COLLECT_AFTER_DROPPED_BYTES = 1024 * 1024;
+/** ...this long after (one for a whole burst)... */
+const COLLECT_DELAY_MS = 50;
+/** ...and at most once per this long. */
+const COLLECT_INTERVAL_MS = 1_000;
 
 export type ListenTarget = { hostname: string; port: number } | { unix: string };
 
@@ -84,8 +90,24 @@ export interface ProtocolServer {
 export async function serve(options: ServeOptions): Promise<ProtocolServer> {
   const ops = normaliseOps(options.ops);
   const bodyOps = new Set(Object.entries(ops).filter(([, spec]) => spec.body).map(([op]) => op));
+  // Replies dropped with a connection are garbage the engine would only collect on later allocation; an
+  // idle server would keep the memory a reader that never read made it take. Collect once things settle.
+  let collectTimer: ReturnType<typeof setTimeout> | undefined;
+  let collectedAt = 0;
+  const collectSoon = () => {
+    if (collectTimer) return;
+    const delay = Math.max(COLLECT_DELAY_MS, collectedAt + COLLECT_INTERVAL_MS - performance.now());
+    collectTimer = setTimeout(() => {
+      collectTimer = undefined;
+      collectedAt = performance.now();
+      Bun.gc(true);
+    }, delay);
+    collectTimer.unref?.();
+  };
+
   const idleTimeoutMs = (options.idleTimeoutSeconds ?? IDLE_TIMEOUT_SECONDS) * 1000;
   const limits: SessionLimits = {
+    collectGarbage: collectSoon,
     idleTimeoutMs,
     firstRequestTimeoutMs: options.firstRequestTimeoutMs ?? FIRST_REQUEST_TIMEOUT_MS,
     // A keepalive must land well inside the caller's idle timeout, which is usually the same as ours.
@@ -99,7 +121,8 @@ export async function serve(options: ServeOptions): Promise<ProtocolServer> {
   const perAddress = new Map<string, number>();
   let refusalsWarned = 0;
 
-  const release = (connection: FramedConnection<RequestHead>) => {
+  const release = (connection: FramedConnection<RequestHead>, droppedBytes = 0) => {
+    if (droppedBytes >= COLLECT_AFTER_DROPPED_BYTES) collectSoon();
     if (!connections.delete(connection)) return;
     const address = connection.remoteAddress;
     const left = (perAddress.get(address) ?? 1) - 1;
@@ -110,7 +133,7 @@ export async function serve(options: ServeOptions): Promise<ProtocolServer> {
   const handlers = {
     ...connectionHandlers<RequestHead>(),
     open(socket: Socket<FramedConnection<RequestHead>>) {
-      const session = new ServerSession(socket, ops, bodyOps, limits, warn, () => release(session.connection));
+      const session = new ServerSession(socket, ops, bodyOps, limits, warn, (dropped) => release(session.connection, dropped));
       const address = session.connection.remoteAddress;
       const held = perAddress.get(address) ?? 0;
       if (held >= maxPerAddress && !EXEMPT_ADDRESSES.has(address)) {
@@ -142,6 +165,7 @@ export async function serve(options: ServeOptions): Promise<ProtocolServer> {
     },
     /** Stops accepting; open connections are closed once what is queued for them is sent. */
     async stop() {
+      clearTimeout(collectTimer);
       listener.stop();
       const open = [...connections];
       connections.clear();
@@ -173,6 +197,8 @@ function leastUseful(connections: ReadonlySet<FramedConnection<RequestHead>>): F
 }
 
 interface SessionLimits {
+  /** Asks for a garbage collection soon (rate-limited by the server). */
+  collectGarbage(): void;
   idleTimeoutMs: number;
   firstRequestTimeoutMs: number;
   keepaliveIntervalMs: number;
@@ -200,6 +226,7 @@ class ServerSession {
   private running = 0;
   /** Bytes of finished replies held back because an earlier request is still running. */
   private heldBytes = 0;
+  private largestReply = 0;
   private closeAfterPending = false;
   private keepaliveTimer: ReturnType<typeof setTimeout> | undefined;
   private readonly closed = new AbortController();
@@ -210,7 +237,7 @@ class ServerSession {
     bodyOps: ReadonlySet<string>,
     limits: SessionLimits,
     warn: (message: string) => void,
-    onClosed: () => void,
+    onClosed: (droppedBytes: number) => void,
   ) {
     this.ops = ops;
     this.limits = limits;
@@ -225,10 +252,11 @@ class ServerSession {
         // A peer hanging up or going idle is ordinary; only protocol abuse is worth a warning.
         closed: () => {
           clearTimeout(this.keepaliveTimer);
+          const dropped = this.connection.droppedBytes + this.heldBytes;
           this.pending.length = 0;
           this.heldBytes = 0;
           this.closed.abort();
-          onClosed();
+          onClosed(dropped);
         },
       },
       { idleTimeoutMs: limits.idleTimeoutMs, firstFrameTimeoutMs: limits.firstRequestTimeoutMs },
@@ -265,15 +293,26 @@ class ServerSession {
     this.pump();
   }
 
-  /** Starts queued requests in order while the connection has room; stops or resumes reading to match. */
+  /**
+   * Starts queued requests in order while the connection has room; stops or resumes reading to match.
+   * Running handlers, and the one about to start, count at the size of the largest reply seen so far,
+   * so a connection asking for 1 MiB chunks holds about MAX_QUEUED_REPLY_BYTES in all, not that plus a
+   * chunk per handler. One handler may always run while anything is unsent below the limit.
+   */
   private pump(): void {
     if (this.connection.isClosed) return;
     for (const slot of this.pending) {
       if (this.running >= MAX_CONCURRENT_REQUESTS_PER_CONNECTION || this.unsentBytes >= MAX_QUEUED_REPLY_BYTES) break;
+      if (this.running > 0 && this.unsentBytes + (this.running + 1) * this.largestReply > MAX_QUEUED_REPLY_BYTES) break;
       if (slot.state === "queued") this.start(slot);
     }
-    if (this.unsentBytes >= MAX_QUEUED_REPLY_BYTES) this.connection.pauseReading();
-    else this.connection.resumeReading();
+    if (this.unsentBytes >= MAX_QUEUED_REPLY_BYTES) {
+      // Blocked: replies the kernel already took are garbage now, and an attack is mostly blocked sessions.
+      if (!this.connection.isPaused) this.limits.collectGarbage();
+      this.connection.pauseReading();
+    } else {
+      this.connection.resumeReading();
+    }
   }
 
   private start(slot: Slot): void {
@@ -287,6 +326,7 @@ class ServerSession {
       slot.reply = reply;
       slot.replyBytes = byteLength(reply);
       slot.body = EMPTY;
+      this.largestReply = Math.max(this.largestReply, slot.replyBytes);
       if (this.connection.isClosed) return;
       this.heldBytes += slot.replyBytes;
       this.writeReady();
