@@ -19,6 +19,12 @@ export const MAX_PIPELINED_REQUESTS = 64;
  */
 export const MAX_QUEUED_REPLY_BYTES = 4 * 1024 * 1024;
 
+/**
+ * Request bodies one connection may have waiting for a handler (beyond the one being read); past it the
+ * server stops reading from it until they start, so pipelined big bodies cost a bounded amount too.
+ */
+export const MAX_QUEUED_REQUEST_BYTES = 4 * 1024 * 1024;
+
 /** Handlers one connection may have running at once; its further requests wait their turn. */
 export const MAX_CONCURRENT_REQUESTS_PER_CONNECTION = 2;
 

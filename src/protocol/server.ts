@@ -14,6 +14,7 @@ import {
   MAX_CONNECTIONS_PER_ADDRESS,
   MAX_PIPELINED_REQUESTS,
   MAX_QUEUED_REPLY_BYTES,
+  MAX_QUEUED_REQUEST_BYTES,
 } from "./limits";
 
 export interface Request {
@@ -94,8 +95,9 @@ export async function serve(options: ServeOptions): Promise<ProtocolServer> {
   // idle server would keep the memory a reader that never read made it take. Collect once things settle.
   let collectTimer: ReturnType<typeof setTimeout> | undefined;
   let collectedAt = 0;
+  let stopped = false;
   const collectSoon = () => {
-    if (collectTimer) return;
+    if (collectTimer || stopped) return;
     const delay = Math.max(COLLECT_DELAY_MS, collectedAt + COLLECT_INTERVAL_MS - performance.now());
     collectTimer = setTimeout(() => {
       collectTimer = undefined;
@@ -119,6 +121,7 @@ export async function serve(options: ServeOptions): Promise<ProtocolServer> {
   // Insertion order is age order: eviction scans from the oldest.
   const connections = new Set<FramedConnection<RequestHead>>();
   const perAddress = new Map<string, number>();
+  /** Counts refusals and evictions, so a flood is reported once per hundred, not once per connection. */
   let refusalsWarned = 0;
 
   const release = (connection: FramedConnection<RequestHead>, droppedBytes = 0) => {
@@ -148,6 +151,7 @@ export async function serve(options: ServeOptions): Promise<ProtocolServer> {
           session.refuse(new P2PError("UNAVAILABLE", `server is at its limit of ${maxConnections} connections; try again later`));
           return;
         }
+        if (refusalsWarned++ % 100 === 0) warn(`at the limit of ${maxConnections} connections: closing the least useful to serve newcomers`);
         release(victim);
         victim.destroy(new P2PError("UNAVAILABLE", `connection from ${victim.remoteAddress} evicted: the server is full`));
       }
@@ -165,6 +169,7 @@ export async function serve(options: ServeOptions): Promise<ProtocolServer> {
     },
     /** Stops accepting; open connections are closed once what is queued for them is sent. */
     async stop() {
+      stopped = true;
       clearTimeout(collectTimer);
       listener.stop();
       const open = [...connections];
@@ -227,6 +232,8 @@ class ServerSession {
   /** Bytes of finished replies held back because an earlier request is still running. */
   private heldBytes = 0;
   private largestReply = 0;
+  /** Body bytes of requests waiting for a handler. */
+  private queuedRequestBytes = 0;
   private closeAfterPending = false;
   private keepaliveTimer: ReturnType<typeof setTimeout> | undefined;
   private readonly closed = new AbortController();
@@ -290,6 +297,7 @@ class ServerSession {
       return;
     }
     this.pending.push({ head, body, state: "queued", reply: [], replyBytes: 0, lastSentAt: 0 });
+    this.queuedRequestBytes += body.length;
     this.pump();
   }
 
@@ -310,6 +318,8 @@ class ServerSession {
       // Blocked: replies the kernel already took are garbage now, and an attack is mostly blocked sessions.
       if (!this.connection.isPaused) this.limits.collectGarbage();
       this.connection.pauseReading();
+    } else if (this.queuedRequestBytes >= MAX_QUEUED_REQUEST_BYTES) {
+      this.connection.pauseReading();
     } else {
       this.connection.resumeReading();
     }
@@ -317,6 +327,7 @@ class ServerSession {
 
   private start(slot: Slot): void {
     slot.state = "running";
+    this.queuedRequestBytes -= slot.body.length;
     slot.lastSentAt = performance.now();
     this.running++;
     if (this.pending[0] === slot) this.armKeepalive();

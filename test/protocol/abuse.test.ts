@@ -18,6 +18,7 @@ afterEach(async () => {
 
 const MIB = 1024 * 1024;
 let blobsStarted = 0;
+let parked = Promise.withResolvers<void>();
 
 const ops: OpTable = {
   ECHO: { usage: "ECHO <text>", minArgs: 1, maxArgs: 1, handle: ({ args }) => ({ lines: [args[0]!] }) },
@@ -42,6 +43,16 @@ const ops: OpTable = {
         progress(["still working"]);
       }
       return { lines: ["done"] };
+    },
+  },
+  PARK: {
+    usage: "PARK <length>",
+    minArgs: 0,
+    maxArgs: 0,
+    body: true,
+    handle: async ({ body }) => {
+      await parked.promise;
+      return { lines: [String(body.length)] };
     },
   },
   BLOB: {
@@ -189,6 +200,50 @@ describe("a peer that pipelines and never reads", () => {
       expect(all.subarray(at, at + 16).toString()).toBe("200 OK 1048576\r\n");
       expect(all[at + 16 + MIB - 1]).toBe(index & 0xff);
     }
+  }, 30_000);
+});
+
+describe("a peer that pipelines big bodies faster than they are handled", () => {
+  test("is stopped from sending once a few MiB wait, and every request is still answered", async () => {
+    parked = Promise.withResolvers<void>();
+    const { hostname, server } = await start();
+    let replies = "";
+    let accepted = 0;
+    const body = new Uint8Array(MIB).fill(0x61);
+    const frames = Array.from({ length: 60 }, () => [new TextEncoder().encode(`PARK ${MIB}\r\n`), body]).flat();
+    let next = 0;
+    let offset = 0;
+    const pushMore = (socket: Socket<undefined>) => {
+      while (next < frames.length) {
+        const part = frames[next]!.subarray(offset);
+        const written = socket.write(part);
+        accepted += Math.max(0, written);
+        if (written < part.length) {
+          offset += Math.max(0, written);
+          return;
+        }
+        next++;
+        offset = 0;
+      }
+    };
+    const socket = await Bun.connect({
+      hostname,
+      port: server.port,
+      socket: { data: (_socket, chunk) => void (replies += new TextDecoder().decode(chunk)), drain: pushMore },
+    });
+    closers.push(() => socket.terminate());
+    pushMore(socket);
+    // Whatever the kernel buffers hold, the server must not swallow all 60 MiB while two handlers are parked.
+    let before = -1;
+    await waitFor("the sender to be held back", async () => {
+      const settled = accepted === before;
+      before = accepted;
+      await Bun.sleep(300);
+      return settled && accepted < 60 * MIB;
+    }, 10_000, 0);
+    expect(accepted).toBeLessThan(40 * MIB);
+    parked.resolve();
+    await waitFor("all 60 replies", () => replies.split("200 OK").length - 1 === 60, 20_000);
   }, 30_000);
 });
 
