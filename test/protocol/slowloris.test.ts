@@ -14,6 +14,10 @@ import { loopbackAddress, tempDir, waitFor } from "../helpers/wait";
 const FLOOD_ADDRESSES = 20;
 const PER_ADDRESS = Math.min(55, MAX_CONNECTIONS_PER_ADDRESS - 1);
 const FLOOD = FLOOD_ADDRESSES * PER_ADDRESS;
+/** This process holds the flood, and the DNS (which inherits the limit) up to MAX_CONNECTIONS: both need the descriptors. */
+const OPEN_FILES = Number(Bun.spawnSync(["sh", "-c", "ulimit -n"]).stdout.toString().trim());
+const ENOUGH_FILES = OPEN_FILES === Number.POSITIVE_INFINITY || Number.isNaN(OPEN_FILES) || OPEN_FILES >= FLOOD + 200;
+if (!ENOUGH_FILES) console.warn(`slowloris test skipped: ulimit -n is ${OPEN_FILES}, it needs ${FLOOD + 200} (raise it with ulimit -n)`);
 
 const dir = tempDir();
 const flood: net.Socket[] = [];
@@ -22,6 +26,7 @@ let dns: ManagedProcess;
 let hostname: string;
 
 beforeAll(async () => {
+  if (!ENOUGH_FILES) return;
   hostname = loopbackAddress();
   dns = startP2P(["dns", "--host", hostname, "--port", "7494", "--db", join(dir.path, "dns.db")], { executable: [await builtBinary()] });
   await dns.waitForStderr(/listening on/, 30_000);
@@ -34,7 +39,7 @@ afterAll(async () => {
   dir.remove();
 });
 
-test("a legitimate PING is answered while 1,100 slowloris connections from 20 addresses hold the server full", async () => {
+test.skipIf(!ENOUGH_FILES)("a legitimate PING is answered while 1,100 slowloris connections from 20 addresses hold the server full", async () => {
   expect(FLOOD).toBeGreaterThan(MAX_CONNECTIONS);
   const subnet = hostname.split(".").slice(0, 3).join(".");
   let opened = 0;
