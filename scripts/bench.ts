@@ -6,6 +6,7 @@ const BENCHMARKS = [
   { name: "ring (real processes)", script: "bench-ring.ts" },
   { name: "transfers (1 GiB vs curl; 3 rate-limited holders)", script: "bench-transfer.ts" },
   { name: "crowd (8 downloaders at once) and a slow holder", script: "bench-crowd.ts" },
+  { name: "memory under abuse (50 connections x 64 GET_CHUNK, never reading)", script: "bench-abuse.ts" },
   { name: "ring (simulation, standard table)", script: "sim-table.ts" },
 ];
 

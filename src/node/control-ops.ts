@@ -8,6 +8,8 @@ import { encodeJson, parseKey } from "./ring-wire";
 
 /** Longest record value accepted from the local client. */
 const MAX_VALUE_BYTES = 16 * 1024;
+/** Longest record member accepted from the local client (peers refuse longer ones in PUT_RECORDS). */
+const MAX_MEMBER_LENGTH = 1024;
 
 export function controlOps(node: P2PNode): OpTable {
   return {
@@ -39,6 +41,7 @@ export function controlOps(node: P2PNode): OpTable {
       minArgs: 3,
       maxArgs: 4,
       handle: async ({ args }) => {
+        if (args[1]!.length > MAX_MEMBER_LENGTH) throw new P2PError("MALFORMED", `member is over ${MAX_MEMBER_LENGTH} characters`);
         if (args[2]!.length > MAX_VALUE_BYTES) throw new P2PError("MALFORMED", `value is over ${MAX_VALUE_BYTES} bytes`);
         const ttlMs = args[3] === undefined ? undefined : Number(args[3]);
         if (ttlMs !== undefined && !(Number.isSafeInteger(ttlMs) && ttlMs > 0)) {

@@ -2,16 +2,7 @@
 
 import type { OpTable } from "../protocol/server";
 import type { RingHandlers } from "./ring/transport";
-import {
-  MAX_AVOID,
-  decodeJson,
-  encodeJson,
-  parseKey,
-  parsePeerJson,
-  parseRecordEntries,
-  peerFromArgs,
-  peerLine,
-} from "./ring-wire";
+import { decodeJson, encodeJson, parseAvoid, parseHandover, parseKey, parseRecordEntries, peerFromArgs, peerLine } from "./ring-wire";
 
 /** The ring answers UNAVAILABLE itself while it is still joining or after it left. */
 export function ringOps(ring: RingHandlers): OpTable {
@@ -22,8 +13,7 @@ export function ringOps(ring: RingHandlers): OpTable {
       minArgs: 1,
       maxArgs: 2,
       handle: ({ args }) => {
-        const avoid = args[1] ? args[1].split(",").filter(Boolean).slice(0, MAX_AVOID) : [];
-        const step = ring.handleFindSuccessorStep(parseKey(args[0]!), avoid);
+        const step = ring.handleFindSuccessorStep(parseKey(args[0]!), parseAvoid(args[1]));
         return { lines: [peerLine(step.done ? "successor" : "next", step.peer)] };
       },
     },
@@ -66,9 +56,7 @@ export function ringOps(ring: RingHandlers): OpTable {
       body: true,
       handle: ({ args, body }) => {
         const leaver = peerFromArgs(args[0]!, args[1]!, args[2]!);
-        const handover = decodeJson(body, "LEAVING body") as { predecessor?: unknown; successors?: unknown };
-        const predecessor = handover.predecessor ? parsePeerJson(handover.predecessor) : null;
-        const successors = Array.isArray(handover.successors) ? handover.successors.slice(0, 64).map(parsePeerJson) : [];
+        const { predecessor, successors } = parseHandover(decodeJson(body, "LEAVING body"));
         ring.handleLeaving(leaver, predecessor, successors);
         return {};
       },

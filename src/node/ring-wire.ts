@@ -91,11 +91,47 @@ export function parseRecordEntries(value: unknown): RecordEntry[] {
 
 export function parsePeerJson(value: unknown): Peer {
   const peer = value as Record<string, unknown>;
-  if (typeof peer !== "object" || peer === null || typeof peer.id !== "string" || typeof peer.address !== "string") {
+  if (typeof peer !== "object" || peer === null || Array.isArray(peer) || typeof peer.id !== "string" || typeof peer.address !== "string") {
     throw new P2PError("MALFORMED", "peer must be {id, address}");
   }
-  const { ip, port } = splitAddress(peer.address);
-  return checkedPeer(peer.id, parsePeerIp(ip), parsePort(String(port)));
+  return checkedPeer(peer.id, ...parseAddress(peer.address, "peer address"));
+}
+
+/** Most successors a LEAVING hand-over may name. */
+export const MAX_HANDOVER_SUCCESSORS = 64;
+
+/** The LEAVING body: `{"predecessor": peer or null, "successors": [peer, ...]}`, every field checked. */
+export function parseHandover(value: unknown): { predecessor: Peer | null; successors: Peer[] } {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new P2PError("MALFORMED", 'LEAVING body must be a JSON object {"predecessor": peer or null, "successors": [peer, ...]}');
+  }
+  const { predecessor, successors } = value as Record<string, unknown>;
+  if (successors !== undefined && !Array.isArray(successors)) throw new P2PError("MALFORMED", "LEAVING successors must be an array of peers");
+  if (successors && successors.length > MAX_HANDOVER_SUCCESSORS) {
+    throw new P2PError("MALFORMED", `LEAVING names ${successors.length} successors, at most ${MAX_HANDOVER_SUCCESSORS}`);
+  }
+  return {
+    predecessor: predecessor === undefined || predecessor === null ? null : parsePeerJson(predecessor),
+    successors: (successors ?? []).map(parsePeerJson),
+  };
+}
+
+/** The FIND_SUCCESSOR avoid list: comma-separated `ip:port`, at most MAX_AVOID. */
+export function parseAvoid(value: string | undefined): string[] {
+  if (value === undefined) return [];
+  const items = value.split(",").filter(Boolean);
+  if (items.length > MAX_AVOID) throw new P2PError("MALFORMED", `avoid lists ${items.length} addresses, at most ${MAX_AVOID}`);
+  return items.map((item) => {
+    const [ip, port] = parseAddress(item, "avoid address");
+    return `${ip}:${port}`;
+  });
+}
+
+/** `ip:port` as a peer is named on the wire; IPv6 in brackets is not used by nodes, so a bare last colon splits. */
+function parseAddress(address: string, what: string): [string, number] {
+  const colon = address.lastIndexOf(":");
+  if (colon <= 0) throw new P2PError("MALFORMED", `invalid ${what} '${address.slice(0, 80)}': expected ip:port`);
+  return [parsePeerIp(address.slice(0, colon)), parsePort(address.slice(colon + 1), what + " port")];
 }
 
 function checkedPeer(id: string, ip: string, port: number): Peer {

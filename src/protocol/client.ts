@@ -18,7 +18,10 @@ export interface RequestOptions {
   timeoutMs?: number;
   /** A body to send after the line; its length is appended as the last argument. */
   body?: Uint8Array;
-  /** Receives the data lines of each interim `202 IN PROGRESS` reply; each one restarts the timeout. */
+  /**
+   * Receives the data lines of each interim `202 IN PROGRESS` reply that has some (a bare keepalive has none
+   * and is not passed on); every 202 restarts the timeout.
+   */
   onProgress?: (lines: string[]) => void;
 }
 
@@ -51,24 +54,36 @@ export async function connect(target: ConnectTarget, options: ConnectOptions = {
   } finally {
     clearTimeout(timer);
   }
-  socket.timeout(options.idleTimeoutSeconds ?? IDLE_TIMEOUT_SECONDS);
-  return new ProtocolClient(socket, where);
+  return new ProtocolClient(socket, where, (options.idleTimeoutSeconds ?? IDLE_TIMEOUT_SECONDS) * 1000);
 }
 
-/** Sends requests and matches replies by order. Any failure of the link fails every outstanding request. */
+/**
+ * Sends requests and matches replies by order. Any failure of the link fails every outstanding request.
+ * Only the request whose reply comes next is timed, and any byte from the peer restarts its clock: a
+ * request's timeout is how long the peer may stay silent while we wait for that reply.
+ */
 export class ProtocolClient {
   readonly target: string;
   private readonly connection: FramedConnection<ResponseHead>;
   private readonly waiting: Array<Waiter> = [];
   private failure: P2PError | null = null;
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  /** `performance.now()` when the head waiter's clock last (re)started. */
+  private heardAt = 0;
 
-  constructor(socket: Socket<FramedConnection<ResponseHead>>, target: string) {
+  constructor(socket: Socket<FramedConnection<ResponseHead>>, target: string, idleTimeoutMs = IDLE_TIMEOUT_SECONDS * 1000) {
     this.target = target;
-    this.connection = new FramedConnection(socket, responseDecoder(), {
-      frame: (frame) => this.settle(frame.head, frame.body),
-      malformed: (error) => this.fail(new P2PError("MALFORMED", `${target} sent a malformed reply: ${error.message}`)),
-      closed: (reason) => this.fail(reason ?? new P2PError("CLOSED", `${target} closed the connection`)),
-    });
+    this.connection = new FramedConnection(
+      socket,
+      responseDecoder(),
+      {
+        frame: (frame) => this.settle(frame.head, frame.body),
+        malformed: (error) => this.fail(new P2PError("MALFORMED", `${target} sent a malformed reply: ${error.message}`)),
+        closed: (reason) => this.fail(reason ?? new P2PError("CLOSED", `${target} closed the connection`)),
+        received: () => (this.heardAt = performance.now()),
+      },
+      { idleTimeoutMs },
+    );
   }
 
   get isClosed(): boolean {
@@ -97,21 +112,8 @@ export class ProtocolClient {
     if (this.failure) return Promise.reject(this.failure);
     const timeoutMs = options.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
     return new Promise<Response>((resolve, reject) => {
-      const waiter: Waiter = {
-        resolve,
-        reject,
-        onProgress: options.onProgress,
-        timer: undefined,
-        arm: () => {
-          clearTimeout(waiter.timer);
-          waiter.timer = setTimeout(() => {
-            // Replies are matched by order, so after a lost reply the connection cannot be trusted.
-            this.fail(new P2PError("TIMEOUT", `${this.target} did not answer ${op} within ${timeoutMs} ms`));
-          }, timeoutMs);
-        },
-      };
-      waiter.arm();
-      this.waiting.push(waiter);
+      this.waiting.push({ op, timeoutMs, resolve, reject, onProgress: options.onProgress });
+      if (this.waiting.length === 1) this.startClock();
       this.connection.write(encodeRequest(op, args, options.body));
     });
   }
@@ -128,8 +130,7 @@ export class ProtocolClient {
   private settle(head: ResponseHead, body: Uint8Array): void {
     if (head.status === 202 && this.waiting[0]) {
       const current = this.waiting[0];
-      current.arm();
-      current.onProgress?.(decodeLines(body));
+      if (body.length > 0) current.onProgress?.(decodeLines(body));
       return;
     }
     const waiter = this.waiting.shift();
@@ -137,27 +138,49 @@ export class ProtocolClient {
       this.fail(new P2PError("MALFORMED", `${this.target} sent a reply nobody asked for`));
       return;
     }
-    clearTimeout(waiter.timer);
+    // The next request in line starts waiting now, not when it was sent.
+    if (this.waiting.length > 0) this.startClock();
+    else clearTimeout(this.timer);
     waiter.resolve({ status: head.status, reason: head.reason, body });
+  }
+
+  private startClock(): void {
+    this.heardAt = performance.now();
+    this.schedule(this.waiting[0]!.timeoutMs);
+  }
+
+  // One timer for the head waiter, checked lazily: bytes arriving only move `heardAt`.
+  private schedule(delayMs: number): void {
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.checkClock(), Math.max(1, delayMs));
+  }
+
+  private checkClock(): void {
+    const head = this.waiting[0];
+    if (!head || this.failure) return;
+    const silentFor = performance.now() - this.heardAt;
+    if (silentFor < head.timeoutMs) {
+      this.schedule(head.timeoutMs - silentFor);
+      return;
+    }
+    // Replies are matched by order, so after a lost reply the connection cannot be trusted.
+    this.fail(new P2PError("TIMEOUT", `${this.target} did not answer ${head.op} within ${head.timeoutMs} ms`));
   }
 
   private fail(error: P2PError): void {
     if (!this.failure) this.failure = error;
+    clearTimeout(this.timer);
     this.connection.destroy(error);
-    for (const waiter of this.waiting.splice(0)) {
-      clearTimeout(waiter.timer);
-      waiter.reject(error);
-    }
+    for (const waiter of this.waiting.splice(0)) waiter.reject(error);
   }
 }
 
 interface Waiter {
+  op: string;
+  timeoutMs: number;
   resolve(response: Response): void;
   reject(error: P2PError): void;
   onProgress: ((lines: string[]) => void) | undefined;
-  timer: ReturnType<typeof setTimeout> | undefined;
-  /** (Re)starts the reply timeout. */
-  arm(): void;
 }
 
 export function describeTarget(target: ConnectTarget): string {

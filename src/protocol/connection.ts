@@ -11,6 +11,17 @@ export interface ConnectionEvents<Head> {
   malformed(error: P2PError): void;
   /** Called once when the connection is gone, whatever the reason. */
   closed(reason: P2PError | null): void;
+  /** Called when bytes arrive, before they are decoded (a reply trickling in is progress). */
+  received?(): void;
+  /** Called when the kernel took queued bytes after a `drain`. */
+  drained?(): void;
+}
+
+export interface ConnectionTimeouts {
+  /** Closed when nothing moves either way (no byte read, no byte taken by the kernel) for this long. */
+  idleTimeoutMs: number;
+  /** Closed when no complete frame has arrived this long after opening (a server's slowloris guard). */
+  firstFrameTimeoutMs?: number;
 }
 
 /**
@@ -29,15 +40,32 @@ export class FramedConnection<Head> {
   private broken = false;
   private closedReason: P2PError | null | undefined = undefined;
   private resolveClosed: () => void = () => {};
+  private readonly timeouts: ConnectionTimeouts;
+  private readonly openedAt = performance.now();
+  private lastActivity = this.openedAt;
+  private framesReceived = 0;
+  private paused = false;
+  private dropped = 0;
+  private timer: ReturnType<typeof setTimeout> | undefined;
   /** Resolves when the connection is gone. */
   readonly whenClosed: Promise<void> = new Promise((resolve) => (this.resolveClosed = resolve));
 
-  constructor(socket: Socket<FramedConnection<Head>>, decoder: FrameDecoder<Head>, events: ConnectionEvents<Head>) {
+  constructor(
+    socket: Socket<FramedConnection<Head>>,
+    decoder: FrameDecoder<Head>,
+    events: ConnectionEvents<Head>,
+    timeouts: ConnectionTimeouts,
+  ) {
     this.socket = socket;
     this.decoder = decoder;
     this.events = events;
-    this.remoteAddress = socket.remoteAddress ?? "local";
+    this.timeouts = timeouts;
+    this.remoteAddress = socket.remoteAddress || "local";
     socket.data = this;
+    // Bun's own socket timer ticks every 4 s and is not restarted by writes: a reply being sent would not
+    // count as traffic. One timer of ours, checked lazily, restarts on every byte either way instead.
+    socket.timeout(0);
+    this.schedule(Math.min(timeouts.idleTimeoutMs, timeouts.firstFrameTimeoutMs ?? Number.POSITIVE_INFINITY));
   }
 
   get isClosed(): boolean {
@@ -47,6 +75,38 @@ export class FramedConnection<Head> {
   /** Bytes accepted by `write` that the kernel has not taken yet. */
   get pendingBytes(): number {
     return this.queuedBytes;
+  }
+
+  /** Bytes still queued when the connection closed: dropped, never sent. */
+  get droppedBytes(): number {
+    return this.dropped;
+  }
+
+  /** True once a complete frame has arrived: the peer has spoken the protocol at least once. */
+  get hasCompletedFrame(): boolean {
+    return this.framesReceived > 0;
+  }
+
+  /** When `performance.now()` last saw a byte move either way. */
+  get lastActivityAt(): number {
+    return this.lastActivity;
+  }
+
+  get isPaused(): boolean {
+    return this.paused;
+  }
+
+  /** Stops reading: the peer's writes back up into its own kernel buffers (TCP backpressure). */
+  pauseReading(): void {
+    if (this.isClosed || this.paused) return;
+    this.paused = true;
+    this.socket.pause();
+  }
+
+  resumeReading(): void {
+    if (this.isClosed || !this.paused) return;
+    this.paused = false;
+    this.socket.resume();
   }
 
   /** Queues bytes in order; nothing is dropped while the connection lives. */
@@ -84,6 +144,8 @@ export class FramedConnection<Head> {
 
   onData(chunk: Uint8Array): void {
     if (this.isClosed || this.endWhenFlushed || this.broken) return;
+    this.lastActivity = performance.now();
+    this.events.received?.();
     let frames: Frame<Head>[];
     try {
       frames = this.decoder.push(chunk);
@@ -95,17 +157,18 @@ export class FramedConnection<Head> {
     }
     for (const frame of frames) {
       if (this.isClosed || this.endWhenFlushed) return;
+      this.framesReceived++;
       this.events.frame(frame);
     }
   }
 
   onDrain(): void {
     this.flush();
+    if (!this.isClosed) this.events.drained?.();
   }
 
   onTimeout(): void {
-    const what = this.decoder.midFrame ? "stalled in the middle of a frame" : "idle";
-    this.destroy(new P2PError("TIMEOUT", `connection to ${this.remoteAddress} ${what} for too long`));
+    this.timedOut();
   }
 
   onClose(error?: Error): void {
@@ -121,6 +184,7 @@ export class FramedConnection<Head> {
         this.destroy(new P2PError("CLOSED", `connection to ${this.remoteAddress} closed while writing`));
         return;
       }
+      if (written > 0) this.lastActivity = performance.now();
       this.queuedBytes -= written;
       if (written < head.length) {
         this.queue[0] = head.subarray(written);
@@ -135,11 +199,42 @@ export class FramedConnection<Head> {
   private markClosed(reason: P2PError | null): void {
     if (this.isClosed) return;
     this.closedReason = reason;
+    clearTimeout(this.timer);
+    this.dropped = this.queuedBytes;
     this.queue = [];
     this.queuedBytes = 0;
     this.resolveFlushWaiters();
     this.resolveClosed();
     this.events.closed(reason);
+  }
+
+  private schedule(delayMs: number): void {
+    this.timer = setTimeout(() => this.checkTimeouts(), Math.max(10, delayMs));
+    // The socket keeps a process alive while it is open; this timer alone must not.
+    this.timer.unref?.();
+  }
+
+  private checkTimeouts(): void {
+    if (this.isClosed) return;
+    const now = performance.now();
+    const { idleTimeoutMs, firstFrameTimeoutMs } = this.timeouts;
+    if (firstFrameTimeoutMs !== undefined && this.framesReceived === 0 && now - this.openedAt >= firstFrameTimeoutMs) {
+      this.destroy(new P2PError("TIMEOUT", `connection from ${this.remoteAddress} sent no complete request within ${firstFrameTimeoutMs} ms`));
+      return;
+    }
+    const idleFor = now - this.lastActivity;
+    if (idleFor >= idleTimeoutMs) {
+      this.timedOut();
+      return;
+    }
+    let next = idleTimeoutMs - idleFor;
+    if (firstFrameTimeoutMs !== undefined && this.framesReceived === 0) next = Math.min(next, firstFrameTimeoutMs - (now - this.openedAt));
+    this.schedule(next);
+  }
+
+  private timedOut(): void {
+    const what = this.decoder.midFrame ? "stalled in the middle of a frame" : "idle";
+    this.destroy(new P2PError("TIMEOUT", `connection to ${this.remoteAddress} ${what} for too long`));
   }
 
   private resolveFlushWaiters(): void {

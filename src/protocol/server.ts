@@ -5,7 +5,17 @@ import { chmodSync, existsSync, unlinkSync } from "node:fs";
 import { FramedConnection, asP2PError, connectionHandlers } from "./connection";
 import { P2PError, STATUS } from "./errors";
 import { type RequestHead, encodeLines, encodeResponse, requestDecoder } from "./frame";
-import { IDLE_TIMEOUT_SECONDS, MAX_CONNECTIONS, MAX_PIPELINED_REQUESTS } from "./limits";
+import {
+  FIRST_REQUEST_TIMEOUT_MS,
+  IDLE_TIMEOUT_SECONDS,
+  KEEPALIVE_INTERVAL_MS,
+  MAX_CONCURRENT_REQUESTS_PER_CONNECTION,
+  MAX_CONNECTIONS,
+  MAX_CONNECTIONS_PER_ADDRESS,
+  MAX_PIPELINED_REQUESTS,
+  MAX_QUEUED_REPLY_BYTES,
+  MAX_QUEUED_REQUEST_BYTES,
+} from "./limits";
 
 export interface Request {
   op: string;
@@ -15,7 +25,8 @@ export interface Request {
   remoteAddress: string;
   /**
    * Sends an interim `202 IN PROGRESS` reply with these data lines, for long ops (hashing, a
-   * download). Dropped while an earlier request on the connection is still unanswered.
+   * download). Dropped while an earlier request on the connection is still unanswered. Between them the
+   * server sends bare `202 IN PROGRESS 0` keepalives itself.
    */
   progress(lines: readonly string[]): void;
   /** Aborted when the connection closes: a long op can stop working for nobody. */
@@ -47,6 +58,12 @@ export type OpTable = Record<string, OpSpec>;
 
 /** How long stop() lets open connections finish sending before cutting them. */
 const STOP_GRACE_MS = 1_000;
+/** A connection closing with this much unsent reply data (or one blocked on its reader) triggers a garbage collection... */
+const COLLECT_AFTER_DROPPED_BYTES = 1024 * 1024;
+/** ...this long after (one for a whole burst)... */
+const COLLECT_DELAY_MS = 50;
+/** ...and at most once per this long. */
+const COLLECT_INTERVAL_MS = 1_000;
 
 export type ListenTarget = { hostname: string; port: number } | { unix: string };
 
@@ -55,6 +72,9 @@ export interface ServeOptions {
   ops: OpTable;
   idleTimeoutSeconds?: number;
   maxConnections?: number;
+  maxConnectionsPerAddress?: number;
+  firstRequestTimeoutMs?: number;
+  keepaliveIntervalMs?: number;
   /** Called with a warning about a misbehaving peer or a failed handler; never fatal. */
   warn?: (message: string) => void;
 }
@@ -71,21 +91,72 @@ export interface ProtocolServer {
 export async function serve(options: ServeOptions): Promise<ProtocolServer> {
   const ops = normaliseOps(options.ops);
   const bodyOps = new Set(Object.entries(ops).filter(([, spec]) => spec.body).map(([op]) => op));
-  const idleTimeout = options.idleTimeoutSeconds ?? IDLE_TIMEOUT_SECONDS;
+  // Replies dropped with a connection are garbage the engine would only collect on later allocation; an
+  // idle server would keep the memory a reader that never read made it take. Collect once things settle.
+  let collectTimer: ReturnType<typeof setTimeout> | undefined;
+  let collectedAt = 0;
+  let stopped = false;
+  const collectSoon = () => {
+    if (collectTimer || stopped) return;
+    const delay = Math.max(COLLECT_DELAY_MS, collectedAt + COLLECT_INTERVAL_MS - performance.now());
+    collectTimer = setTimeout(() => {
+      collectTimer = undefined;
+      collectedAt = performance.now();
+      Bun.gc(true);
+    }, delay);
+    collectTimer.unref?.();
+  };
+
+  const idleTimeoutMs = (options.idleTimeoutSeconds ?? IDLE_TIMEOUT_SECONDS) * 1000;
+  const limits: SessionLimits = {
+    collectGarbage: collectSoon,
+    idleTimeoutMs,
+    firstRequestTimeoutMs: options.firstRequestTimeoutMs ?? FIRST_REQUEST_TIMEOUT_MS,
+    // A keepalive must land well inside the caller's idle timeout, which is usually the same as ours.
+    keepaliveIntervalMs: options.keepaliveIntervalMs ?? Math.min(KEEPALIVE_INTERVAL_MS, idleTimeoutMs / 3),
+  };
   const maxConnections = options.maxConnections ?? MAX_CONNECTIONS;
+  const maxPerAddress = options.maxConnectionsPerAddress ?? MAX_CONNECTIONS_PER_ADDRESS;
   const warn = options.warn ?? (() => {});
+  // Insertion order is age order: eviction scans from the oldest.
   const connections = new Set<FramedConnection<RequestHead>>();
+  const perAddress = new Map<string, number>();
+  /** Counts refusals and evictions, so a flood is reported once per hundred, not once per connection. */
+  let refusalsWarned = 0;
+
+  const release = (connection: FramedConnection<RequestHead>, droppedBytes = 0) => {
+    if (droppedBytes >= COLLECT_AFTER_DROPPED_BYTES) collectSoon();
+    if (!connections.delete(connection)) return;
+    const address = connection.remoteAddress;
+    const left = (perAddress.get(address) ?? 1) - 1;
+    if (left > 0) perAddress.set(address, left);
+    else perAddress.delete(address);
+  };
 
   const handlers = {
     ...connectionHandlers<RequestHead>(),
     open(socket: Socket<FramedConnection<RequestHead>>) {
-      const session = new ServerSession(socket, ops, bodyOps, warn, () => connections.delete(session.connection));
-      socket.timeout(idleTimeout);
-      if (connections.size >= maxConnections) {
-        session.rejectAndClose(new P2PError("UNAVAILABLE", `server is at its limit of ${maxConnections} connections; try again later`));
+      const session = new ServerSession(socket, ops, bodyOps, limits, warn, (dropped) => release(session.connection, dropped));
+      const address = session.connection.remoteAddress;
+      const held = perAddress.get(address) ?? 0;
+      if (held >= maxPerAddress && !EXEMPT_ADDRESSES.has(address)) {
+        // A flood would log one line per connection: say it once per burst.
+        if (refusalsWarned++ % 100 === 0) warn(`${address} holds ${held} connections, the limit; refusing more`);
+        session.refuse(new P2PError("UNAVAILABLE", `too many connections from ${address} (at most ${maxPerAddress}); reuse one or close some`));
         return;
       }
+      if (connections.size >= maxConnections) {
+        const victim = leastUseful(connections);
+        if (!victim) {
+          session.refuse(new P2PError("UNAVAILABLE", `server is at its limit of ${maxConnections} connections; try again later`));
+          return;
+        }
+        if (refusalsWarned++ % 100 === 0) warn(`at the limit of ${maxConnections} connections: closing the least useful to serve newcomers`);
+        release(victim);
+        victim.destroy(new P2PError("UNAVAILABLE", `connection from ${victim.remoteAddress} evicted: the server is full`));
+      }
       connections.add(session.connection);
+      perAddress.set(address, held + 1);
     },
   };
 
@@ -98,9 +169,12 @@ export async function serve(options: ServeOptions): Promise<ProtocolServer> {
     },
     /** Stops accepting; open connections are closed once what is queued for them is sent. */
     async stop() {
+      stopped = true;
+      clearTimeout(collectTimer);
       listener.stop();
       const open = [...connections];
       connections.clear();
+      perAddress.clear();
       for (const connection of open) connection.end();
       let timer: ReturnType<typeof setTimeout> | undefined;
       const grace = new Promise<void>((resolve) => (timer = setTimeout(resolve, STOP_GRACE_MS)));
@@ -111,58 +185,168 @@ export async function serve(options: ServeOptions): Promise<ProtocolServer> {
   };
 }
 
-// Per-connection state: requests run concurrently but replies leave in the order requests came.
+/**
+ * Unix-socket clients, and 127.0.0.1: Linux sends every loopback connection a machine makes to itself from
+ * 127.0.0.1, whatever address it targets, so all nodes of a local testnet share it.
+ */
+const EXEMPT_ADDRESSES = new Set(["local", "127.0.0.1", "::1", "::ffff:127.0.0.1"]);
+
+/** The connection to give up for a newcomer: one that never completed a request (oldest first), else the longest idle. */
+function leastUseful(connections: ReadonlySet<FramedConnection<RequestHead>>): FramedConnection<RequestHead> | null {
+  let idlest: FramedConnection<RequestHead> | null = null;
+  for (const connection of connections) {
+    if (!connection.hasCompletedFrame) return connection;
+    if (!idlest || connection.lastActivityAt < idlest.lastActivityAt) idlest = connection;
+  }
+  return idlest;
+}
+
+interface SessionLimits {
+  /** Asks for a garbage collection soon (rate-limited by the server). */
+  collectGarbage(): void;
+  idleTimeoutMs: number;
+  firstRequestTimeoutMs: number;
+  keepaliveIntervalMs: number;
+}
+
+/** One request on a connection, from arrival to its reply leaving. */
+interface Slot {
+  head: RequestHead;
+  body: Uint8Array;
+  state: "queued" | "running" | "done";
+  reply: Uint8Array[];
+  replyBytes: number;
+  /** When something was last sent on this request's behalf (its progress or a keepalive). */
+  lastSentAt: number;
+}
+
+// Per-connection state: a few requests run at once, replies leave in the order requests came, and what
+// waits unread for the peer is bounded: past MAX_QUEUED_REPLY_BYTES no request starts and reading stops.
 class ServerSession {
   readonly connection: FramedConnection<RequestHead>;
   private readonly ops: OpTable;
+  private readonly limits: SessionLimits;
   private readonly warn: (message: string) => void;
-  private readonly pending: Array<{ reply: Uint8Array[] | null }> = [];
+  private readonly pending: Slot[] = [];
+  private running = 0;
+  /** Bytes of finished replies held back because an earlier request is still running. */
+  private heldBytes = 0;
+  private largestReply = 0;
+  /** Body bytes of requests waiting for a handler. */
+  private queuedRequestBytes = 0;
   private closeAfterPending = false;
+  private keepaliveTimer: ReturnType<typeof setTimeout> | undefined;
   private readonly closed = new AbortController();
 
   constructor(
     socket: Socket<FramedConnection<RequestHead>>,
     ops: OpTable,
     bodyOps: ReadonlySet<string>,
+    limits: SessionLimits,
     warn: (message: string) => void,
-    onClosed: () => void,
+    onClosed: (droppedBytes: number) => void,
   ) {
     this.ops = ops;
+    this.limits = limits;
     this.warn = warn;
-    this.connection = new FramedConnection(socket, requestDecoder(bodyOps), {
-      frame: (frame) => this.dispatch(frame.head, frame.body),
-      malformed: (error) => this.rejectAndClose(error),
-      // A peer hanging up or going idle is ordinary; only protocol abuse is worth a warning.
-      closed: () => {
-        this.closed.abort();
-        onClosed();
+    this.connection = new FramedConnection(
+      socket,
+      requestDecoder(bodyOps),
+      {
+        frame: (frame) => this.dispatch(frame.head, frame.body),
+        malformed: (error) => this.rejectAndClose(error),
+        drained: () => this.pump(),
+        // A peer hanging up or going idle is ordinary; only protocol abuse is worth a warning.
+        closed: () => {
+          clearTimeout(this.keepaliveTimer);
+          const dropped = this.connection.droppedBytes + this.heldBytes;
+          this.pending.length = 0;
+          this.heldBytes = 0;
+          this.closed.abort();
+          onClosed(dropped);
+        },
       },
-    });
+      { idleTimeoutMs: limits.idleTimeoutMs, firstFrameTimeoutMs: limits.firstRequestTimeoutMs },
+    );
   }
 
   /** Answers one error and closes once everything before it has been answered. */
   rejectAndClose(error: P2PError): void {
     this.warn(`${this.connection.remoteAddress}: ${error.message}; closing the connection`);
-    const slot = { reply: errorReply(error) };
-    this.pending.push(slot);
+    this.refuse(error);
+  }
+
+  /** Like rejectAndClose, without the warning (a refusal for capacity is the peer's bad luck, not abuse). */
+  refuse(error: P2PError): void {
+    if (this.closeAfterPending) return;
+    const reply = errorReply(error);
+    this.pending.push({ head: { op: "", args: [] }, body: EMPTY, state: "done", reply, replyBytes: byteLength(reply), lastSentAt: 0 });
     this.closeAfterPending = true;
     this.writeReady();
   }
 
+  /** Reply bytes the peer has not read: queued for the socket, or finished and waiting for their turn. */
+  private get unsentBytes(): number {
+    return this.connection.pendingBytes + this.heldBytes;
+  }
+
   private dispatch(head: RequestHead, body: Uint8Array): void {
+    if (this.closeAfterPending) return;
     if (this.pending.length >= MAX_PIPELINED_REQUESTS) {
       this.rejectAndClose(new P2PError("MALFORMED", `more than ${MAX_PIPELINED_REQUESTS} requests outstanding on one connection`));
       return;
     }
-    const slot: { reply: Uint8Array[] | null } = { reply: null };
-    this.pending.push(slot);
-    this.run(head, body, slot).then((reply) => {
+    this.pending.push({ head, body, state: "queued", reply: [], replyBytes: 0, lastSentAt: 0 });
+    this.queuedRequestBytes += body.length;
+    this.pump();
+  }
+
+  /**
+   * Starts queued requests in order while the connection has room; stops or resumes reading to match.
+   * Running handlers, and the one about to start, count at the size of the largest reply seen so far,
+   * so a connection asking for 1 MiB chunks holds about MAX_QUEUED_REPLY_BYTES in all, not that plus a
+   * chunk per handler. One handler may always run while anything is unsent below the limit.
+   */
+  private pump(): void {
+    if (this.connection.isClosed) return;
+    for (const slot of this.pending) {
+      if (this.running >= MAX_CONCURRENT_REQUESTS_PER_CONNECTION || this.unsentBytes >= MAX_QUEUED_REPLY_BYTES) break;
+      if (this.running > 0 && this.unsentBytes + (this.running + 1) * this.largestReply > MAX_QUEUED_REPLY_BYTES) break;
+      if (slot.state === "queued") this.start(slot);
+    }
+    if (this.unsentBytes >= MAX_QUEUED_REPLY_BYTES) {
+      // Blocked: replies the kernel already took are garbage now, and an attack is mostly blocked sessions.
+      if (!this.connection.isPaused) this.limits.collectGarbage();
+      this.connection.pauseReading();
+    } else if (this.queuedRequestBytes >= MAX_QUEUED_REQUEST_BYTES) {
+      this.connection.pauseReading();
+    } else {
+      this.connection.resumeReading();
+    }
+  }
+
+  private start(slot: Slot): void {
+    slot.state = "running";
+    this.queuedRequestBytes -= slot.body.length;
+    slot.lastSentAt = performance.now();
+    this.running++;
+    if (this.pending[0] === slot) this.armKeepalive();
+    void this.run(slot).then((reply) => {
+      this.running--;
+      slot.state = "done";
       slot.reply = reply;
+      slot.replyBytes = byteLength(reply);
+      slot.body = EMPTY;
+      this.largestReply = Math.max(this.largestReply, slot.replyBytes);
+      if (this.connection.isClosed) return;
+      this.heldBytes += slot.replyBytes;
       this.writeReady();
+      this.pump();
     });
   }
 
-  private async run(head: RequestHead, body: Uint8Array, slot: { reply: Uint8Array[] | null }): Promise<Uint8Array[]> {
+  private async run(slot: Slot): Promise<Uint8Array[]> {
+    const { head, body } = slot;
     const spec = this.ops[head.op];
     if (!spec) {
       return errorReply(new P2PError("UNKNOWN_OPERATION", `unknown operation '${head.op.slice(0, 32)}'; known: ${Object.keys(this.ops).join(", ")}`));
@@ -173,6 +357,7 @@ class ServerSession {
     try {
       const progress = (lines: readonly string[]) => {
         if (this.pending[0] === slot && !this.connection.isClosed) {
+          slot.lastSentAt = performance.now();
           this.connection.write(encodeResponse(STATUS.IN_PROGRESS.status, STATUS.IN_PROGRESS.reason, encodeLines(lines)));
         }
       };
@@ -194,11 +379,45 @@ class ServerSession {
   }
 
   private writeReady(): void {
-    while (this.pending.length > 0 && this.pending[0]!.reply !== null) {
-      this.connection.write(this.pending.shift()!.reply!);
+    let moved = false;
+    while (this.pending.length > 0 && this.pending[0]!.state === "done") {
+      const slot = this.pending.shift()!;
+      this.heldBytes -= slot.replyBytes;
+      this.connection.write(slot.reply);
+      moved = true;
     }
     if (this.closeAfterPending && this.pending.length === 0) this.connection.end();
+    if (moved && this.pending[0]?.state === "running") {
+      this.pending[0].lastSentAt = performance.now();
+      this.armKeepalive();
+    }
   }
+
+  /** While the next reply's handler runs, say so every keepalive interval: waiting is not lost. */
+  private armKeepalive(): void {
+    clearTimeout(this.keepaliveTimer);
+    const head = this.pending[0];
+    if (!head || head.state !== "running" || this.connection.isClosed) return;
+    const due = head.lastSentAt + this.limits.keepaliveIntervalMs - performance.now();
+    this.keepaliveTimer = setTimeout(() => {
+      const current = this.pending[0];
+      if (current !== head || head.state !== "running" || this.connection.isClosed) return;
+      if (performance.now() - head.lastSentAt >= this.limits.keepaliveIntervalMs) {
+        head.lastSentAt = performance.now();
+        this.connection.write(KEEPALIVE);
+      }
+      this.armKeepalive();
+    }, Math.max(10, due));
+  }
+}
+
+const EMPTY = new Uint8Array(0);
+const KEEPALIVE = encodeResponse(STATUS.IN_PROGRESS.status, STATUS.IN_PROGRESS.reason, EMPTY);
+
+function byteLength(parts: readonly Uint8Array[]): number {
+  let total = 0;
+  for (const part of parts) total += part.length;
+  return total;
 }
 
 /** An error reply: the status line, and the message as one data line a person can read. */

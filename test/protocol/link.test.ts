@@ -162,13 +162,16 @@ describe("a protocol link", () => {
     expect(decodeLines((await client.request("ECHO", ["after"])).body)).toEqual(["after"]);
   });
 
-  test("a connection past the server's limit is told 503", async () => {
+  test("a full server closes its longest-idle connection to serve a newcomer", async () => {
     const { open } = await start({ maxConnections: 2 });
-    await (await open()).request("ECHO", ["1"]);
-    await (await open()).request("ECHO", ["2"]);
+    const first = await open();
+    await first.request("ECHO", ["1"]);
+    const second = await open();
+    await second.request("ECHO", ["2"]);
     const third = await open();
-    const error = await third.request("ECHO", ["3"]).catch((failure) => failure);
-    expect(isP2PError(error, "UNAVAILABLE")).toBe(true);
+    expect(decodeLines((await third.request("ECHO", ["3"])).body)).toEqual(["3"]);
+    await waitFor("the longest-idle connection to be closed", () => first.isClosed);
+    expect(second.isClosed).toBe(false);
   });
 
   test("connecting to a port where nothing listens fails with UNREACHABLE", async () => {
