@@ -12,6 +12,8 @@ import { ringId } from "./node/ring/id";
 
 /** Nodes one testnet may hold: one /24 of loopback addresses, .2 to .254. */
 export const MAX_TESTNET_NODES = 253;
+/** Random subnets tried before giving up when addresses are in use. */
+const MAX_SUBNET_ATTEMPTS = 5;
 
 export interface TestnetOptions {
   nodes: number;
@@ -76,8 +78,18 @@ export async function createTestnet(options: TestnetOptions): Promise<Testnet> {
   if (!(Number.isInteger(firstOctet) && firstOctet >= 1 && firstOctet + options.nodes <= 254)) {
     throw new P2PError("MALFORMED", `${options.nodes} nodes after the DNS at .${firstOctet} do not fit below .255`);
   }
+  if (options.subnet === undefined) {
+    // Another network (another test run, a demo) may hold a random subnet's addresses: draw again.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await createTestnet({ ...options, subnet: randomSubnet() });
+      } catch (error) {
+        if (attempt >= MAX_SUBNET_ATTEMPTS || !/already in use/.test((error as Error).message)) throw error;
+      }
+    }
+  }
   const executable = options.executable ?? [process.execPath, join(import.meta.dir, "cli.ts")];
-  const subnet = options.subnet ?? randomSubnet();
+  const subnet = options.subnet;
   const home = mkdtempSync(join(tmpdir(), "p2p-net-"));
   const env = { ...process.env, ...options.env, P2P_HOME: home, NO_COLOR: "1" } as Record<string, string>;
   const dnsAddress = `${subnet}.${firstOctet}:7494`;
