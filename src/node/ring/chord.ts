@@ -73,6 +73,8 @@ const MAX_STABILIZE_CALLS = 2 * ID_BITS;
 const MAX_RECOVERY_CANDIDATES = 8;
 /** How many of the dead peers it knows a recovering node asks the others to route around. */
 const MAX_RECOVERY_AVOID = 64;
+/** What a call fails with when the peer did not answer at all: the only evidence that it is dead. */
+const SILENT_CODES: ReadonlySet<string> = new Set(["TIMEOUT", "UNREACHABLE", "CLOSED"]);
 /** Bound on waiting for background work that keeps spawning more. */
 const MAX_IDLE_WAITS = 1000;
 
@@ -118,7 +120,8 @@ export class ChordNode implements RingHandlers {
 
   constructor(self: Peer, transport: RingTransport, store: RecordStore, options: ChordOptions = {}) {
     this.self = { id: self.id, address: self.address };
-    this.transport = transport;
+    // Any answer at all proves a peer alive: it leaves the dead list at once, not after its TTL.
+    this.transport = revivingTransport(transport, (peer) => this.deadPeers.delete(peer.address));
     this.store = store;
     this.successorListLength = Math.max(1, options.successorListLength ?? DEFAULTS.successorListLength);
     this.replicas = Math.max(1, options.replicas ?? DEFAULTS.replicas);
@@ -282,8 +285,8 @@ export class ChordNode implements RingHandlers {
       if (
         between !== null &&
         between.address !== this.self.address &&
-        !this.deadPeers.has(between.address) &&
-        inOpenInterval(between.id, this.self.id, successor.id)
+        inOpenInterval(between.id, this.self.id, successor.id) &&
+        (await this.isAliveAgain(between))
       ) {
         // A node sits between us and our successor: ask it in turn, so a successor recovered from
         // far away walks back to the true one within this call rather than one node per round.
@@ -302,6 +305,21 @@ export class ChordNode implements RingHandlers {
         this.failedCall(error, nearest);
         successor = this.successorList[0];
       }
+    }
+  }
+
+  /**
+   * Whether a peer our successor names is worth adopting: yes unless we saw it die, in which case
+   * one PING decides, since a node restarted on the same address is that peer back again.
+   */
+  private async isAliveAgain(peer: Peer): Promise<boolean> {
+    if (!this.deadPeers.has(peer.address)) return true;
+    try {
+      await this.transport.ping(peer);
+      return true;
+    } catch (error) {
+      this.failedCall(error, peer);
+      return false;
     }
   }
 
@@ -832,7 +850,7 @@ export class ChordNode implements RingHandlers {
     if (!isP2PError(error)) throw error;
     // UNAVAILABLE is a live peer that is joining or leaving: skipped this time, not banned for
     // deadPeerTtlMs, or a node that joins alongside others would be ignored once it is in.
-    if (error.code === "TIMEOUT" || error.code === "UNREACHABLE" || error.code === "CLOSED") {
+    if (SILENT_CODES.has(error.code)) {
       this.markDead(peer);
     }
   }
@@ -891,6 +909,25 @@ export class ChordNode implements RingHandlers {
     if (this.left) throw new P2PError("UNAVAILABLE", `${this.self.address} has left the ring`);
     if (!this.member) throw new P2PError("UNAVAILABLE", `${this.self.address} is still joining the ring`);
   }
+}
+
+/** `transport` with `onAnswer(peer)` called whenever a peer answers a call successfully. */
+function revivingTransport(transport: RingTransport, onAnswer: (peer: Peer) => void): RingTransport {
+  // Only success counts: a node that has left answers UNAVAILABLE until it exits, and must stay out.
+  const answered = async <T>(to: Peer, call: Promise<T>): Promise<T> => {
+    const result = await call;
+    onAnswer(to);
+    return result;
+  };
+  return {
+    findSuccessorStep: (to, key, avoid) => answered(to, transport.findSuccessorStep(to, key, avoid)),
+    getNeighbours: (to) => answered(to, transport.getNeighbours(to)),
+    notify: (to, candidate) => answered(to, transport.notify(to, candidate)),
+    ping: (to) => answered(to, transport.ping(to)),
+    putRecords: (to, entries) => answered(to, transport.putRecords(to, entries)),
+    getRecords: (to, key) => answered(to, transport.getRecords(to, key)),
+    leaving: (to, leaver, predecessor, successors) => answered(to, transport.leaving(to, leaver, predecessor, successors)),
+  };
 }
 
 function assertKey(key: unknown): asserts key is RingId {
