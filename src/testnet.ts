@@ -54,6 +54,11 @@ export interface Testnet {
   readonly executable: string[];
   /** Starts one more node on the next free address (or the given last octet). */
   addNode(octet?: number): Promise<TestnetNode>;
+  /**
+   * Starts a stopped node again on the same address and data directory, replacing its entry in `nodes`;
+   * resolves once it is in the ring (or, with `waitForJoin: false`, as soon as it is spawned).
+   */
+  restartNode(node: TestnetNode, options?: { waitForJoin?: boolean }): Promise<TestnetNode>;
   /** Sends a signal to a node and waits for it to exit. */
   stopNode(node: TestnetNode, signal?: NodeJS.Signals): Promise<number>;
   /** Nodes whose process is still running. */
@@ -61,6 +66,8 @@ export interface Testnet {
   status(node: TestnetNode): Promise<NodeStatus>;
   /** One op on a node's control socket, for tests and tools. */
   control(node: TestnetNode, op: string, args?: string[]): Promise<Uint8Array>;
+  /** Resolves when every live node has said it is in the ring (after restarts that did not wait). */
+  waitForNodesInRing(timeoutMs?: number): Promise<void>;
   /** Resolves when every live node's successor and predecessor are the true ones; rejects at the deadline. */
   waitForConsistentRing(timeoutMs?: number): Promise<void>;
   /** Env for running `p2p client` against this network. */
@@ -101,6 +108,17 @@ export async function createTestnet(options: TestnetOptions): Promise<Testnet> {
     return { proc, log };
   };
 
+  const startNode = (ip: string): TestnetNode => {
+    const { proc, log } = spawn(ip, ["node", ip, "--dns", dnsAddress, ...(options.nodeArgs ?? [])]);
+    return { ip, address: `${ip}:7495`, id: ringId(`${ip}:7495`), socketPath: join(defaultDataDir(ip, 7495, home), "node.sock"), process: proc, log };
+  };
+  const waitForJoin = (node: TestnetNode) =>
+    waitUntil(`node ${node.ip} to join`, 30_000, async () => {
+      const proc = node.process;
+      if (hasExited(proc)) throw new P2PError("ERROR", `node ${node.ip} exited (${proc.exitCode ?? proc.signalCode}):\n${node.log()}`);
+      return / is in the ring/.test(node.log());
+    });
+
   const testnet: Testnet = {
     home,
     dnsAddress,
@@ -109,21 +127,18 @@ export async function createTestnet(options: TestnetOptions): Promise<Testnet> {
     env,
     async addNode(octet = nextOctet) {
       nextOctet = Math.max(nextOctet, octet + 1);
-      const ip = `${subnet}.${octet}`;
-      const { proc, log } = spawn(ip, ["node", ip, "--dns", dnsAddress, ...(options.nodeArgs ?? [])]);
-      const node: TestnetNode = {
-        ip,
-        address: `${ip}:7495`,
-        id: ringId(`${ip}:7495`),
-        socketPath: join(defaultDataDir(ip, 7495, home), "node.sock"),
-        process: proc,
-        log,
-      };
+      const node = startNode(`${subnet}.${octet}`);
       nodes.push(node);
-      await waitUntil(`node ${ip} to join`, 30_000, async () => {
-        if (hasExited(proc)) throw new P2PError("ERROR", `node ${ip} exited (${proc.exitCode ?? proc.signalCode}):\n${log()}`);
-        return / is in the ring/.test(log());
-      });
+      await waitForJoin(node);
+      return node;
+    },
+    async restartNode(previous, restartOptions = {}) {
+      if (!hasExited(previous.process)) throw new P2PError("CONFLICT", `node ${previous.ip} is still running; stop it first`);
+      const node = startNode(previous.ip);
+      const index = nodes.indexOf(previous);
+      if (index >= 0) nodes[index] = node;
+      else nodes.push(node);
+      if (restartOptions.waitForJoin !== false) await waitForJoin(node);
       return node;
     },
     async stopNode(node, signal = "SIGTERM") {
@@ -141,6 +156,9 @@ export async function createTestnet(options: TestnetOptions): Promise<Testnet> {
     },
     async status(node) {
       return JSON.parse(new TextDecoder().decode(await testnet.control(node, "STATUS"))) as NodeStatus;
+    },
+    async waitForNodesInRing(timeoutMs = 30_000) {
+      await waitUntil("every node to be in the ring", timeoutMs, () => testnet.liveNodes().every((node) => / is in the ring/.test(node.log())));
     },
     async waitForConsistentRing(timeoutMs = 20_000) {
       await waitUntil("a consistent ring", timeoutMs, async () => {

@@ -26,6 +26,11 @@ export const DEFAULT_HEARTBEAT_MS = 20_000;
 export const MAX_RETRY_DELAY_MS = 10_000;
 /** The node gives up joining after this many rounds of asking the DNS (about ten minutes with backoff). */
 export const MAX_JOIN_ROUNDS = 80;
+/**
+ * A node announces its files as soon as it joins, while the ring may still route by tables that
+ * predate it; it announces once more after this long, when its neighbours have caught up.
+ */
+export const REANNOUNCE_AFTER_JOIN_MS = 5_000;
 /** Linux caps a Unix socket path at 108 bytes. */
 const MAX_SOCKET_PATH = 107;
 
@@ -82,6 +87,7 @@ export function createNode(options: NodeOptions): P2PNode {
   let ring: ChordNode | null = null;
   let sharing: FileSharing | null = null;
   let announceTimer: ReturnType<typeof setInterval> | undefined;
+  let reannounceTimer: ReturnType<typeof setTimeout> | undefined;
   let joined = false;
   let peerServer: ProtocolServer | null = null;
   let controlServer: ProtocolServer | null = null;
@@ -161,6 +167,7 @@ export function createNode(options: NodeOptions): P2PNode {
     // Files shared before a restart are announced again now, then on every interval.
     const announce = () => void files.refreshAll().catch((error) => log.warn(`re-announcing shared files failed: ${error.message}`));
     announce();
+    reannounceTimer = setTimeout(announce, Math.min(REANNOUNCE_AFTER_JOIN_MS, files.interval));
     announceTimer = setInterval(announce, files.interval);
     log.info(`node ${self.id.slice(0, 8)} at ${self.address} is in the ring (control socket ${socketPath})`);
   }
@@ -233,6 +240,7 @@ export function createNode(options: NodeOptions): P2PNode {
     await starting?.catch(() => {});
     clearInterval(heartbeatTimer);
     clearInterval(announceTimer);
+    clearTimeout(reannounceTimer);
     if (!joined || !ring) return;
     joined = false;
     // Withdraw first: a holder that is leaving must stop being offered at once.
@@ -252,6 +260,7 @@ export function createNode(options: NodeOptions): P2PNode {
     joined = false;
     clearInterval(heartbeatTimer);
     clearInterval(announceTimer);
+    clearTimeout(reannounceTimer);
     ring?.stop();
     transport.close();
     await peerServer?.stop();

@@ -52,3 +52,38 @@ describe("a node restarted after a crash", () => {
     expect(isStable(ring)).toBe(true);
   });
 });
+
+describe("entries that land on a node that is not their primary", () => {
+  test("are handed to the primary, where a fresh entry beats the older tombstone it holds", async () => {
+    const ring = await joinRing(8, 23);
+    const sorted = sortedById(ring.live);
+    const primary = sorted[4]!;
+    const key = sorted[4]!.self.id; // a node's own id is the last key of its range
+    const writer = sorted[0]!;
+    await writer.put(key, "file@holder", "old");
+    await writer.remove(key, "file@holder");
+    await settle(ring.live);
+    expect(await writer.get(key)).toEqual([]);
+    // A put routed by stale tables: the fresh entry lands two nodes past the primary's replicas.
+    const stray = sorted[1]!;
+    const fresh = { key, member: "file@holder", value: "new", updatedAt: ring.clock() + 5_000, expiresAt: null, deleted: false };
+    stray.handlePutRecords([fresh]);
+    await settle(ring.live);
+    expect(ring.stores.get(primary.self.address)!.get(key, ring.clock())).toEqual([]);
+    await maintainAll(ring);
+    expect((await writer.get(key)).map((entry) => entry.value)).toEqual(["new"]);
+    expect(stray.misplacedCount).toBe(0);
+  });
+
+  test("a replica's copies bounce to the primary once and then rest: no endless forwarding", async () => {
+    const ring = await joinRing(6, 24);
+    const writer = ring.live[0]!;
+    for (let i = 0; i < 20; i++) await writer.put(ringId(`key-${i}`), "m", `v${i}`);
+    await settle(ring.live);
+    // Replicas queue their copies; one round forwards them, the primaries change nothing, nothing is queued again.
+    expect(ring.live.some((node) => node.misplacedCount > 0)).toBe(true);
+    await maintainAll(ring);
+    await maintainAll(ring);
+    for (const node of ring.live) expect(node.misplacedCount).toBe(0);
+  });
+});

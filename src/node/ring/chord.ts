@@ -2,7 +2,9 @@
 
 import { isP2PError, P2PError } from "../../protocol/errors";
 import {
+  bigIntToId,
   fingerStart,
+  idToBigInt,
   ID_BITS,
   inHalfOpenInterval,
   inOpenInterval,
@@ -73,6 +75,11 @@ const MAX_STABILIZE_CALLS = 2 * ID_BITS;
 const MAX_RECOVERY_CANDIDATES = 8;
 /** How many of the dead peers it knows a recovering node asks the others to route around. */
 const MAX_RECOVERY_AVOID = 64;
+/** Keys of misplaced entries remembered for hand-off; beyond this the oldest are dropped (their holders re-announce). */
+const MAX_MISPLACED_KEYS = 10_000;
+/** Keys handed off per maintenance round, and primaries looked up for them: bounds the work one round adds. */
+const MAX_HANDOFF_KEYS_PER_ROUND = 2_000;
+const MAX_HANDOFF_LOOKUPS_PER_ROUND = 8;
 /** What a call fails with when the peer did not answer at all: the only evidence that it is dead. */
 const SILENT_CODES: ReadonlySet<string> = new Set(["TIMEOUT", "UNREACHABLE", "CLOSED"]);
 /** Bound on waiting for background work that keeps spawning more. */
@@ -110,6 +117,14 @@ export class ChordNode implements RingHandlers {
   private replicatedTo = new Set<string>();
   private replicating = false;
   private replicateAgain = false;
+  /**
+   * Keys of entries this node took in while not their primary (a put routed by stale tables, a
+   * replica, a hand-over). Maintenance forwards them to the key's current primary: a merge is
+   * last-writer-wins, so forwarding is always safe, and a fresh entry stranded beside the
+   * primary can no longer be hidden by an older tombstone the primary holds.
+   */
+  private readonly misplaced = new Set<RingId>();
+  private handingOff = false;
 
   private readonly pending = new Set<Promise<void>>();
   private timer: ReturnType<typeof setTimeout> | null = null;
@@ -233,7 +248,70 @@ export class ChordNode implements RingHandlers {
     await this.stabilize();
     await this.fixFingers();
     await this.replicate();
+    await this.handOffMisplaced();
     this.store.pruneExpired(this.clock());
+  }
+
+  /**
+   * Queues every stored entry this node is not primary for, to be forwarded to its primary: for a
+   * node that was away (its store may hold the only copy of updates made before it went) or that
+   * moved to another ring.
+   */
+  handOffEverything(): void {
+    for (const entry of this.store.all()) this.noteMisplaced(entry.key);
+  }
+
+  /** How many keys wait to be forwarded to their primary. */
+  get misplacedCount(): number {
+    return this.misplaced.size;
+  }
+
+  /**
+   * Forwards entries held for keys this node is not primary for to each key's primary: one
+   * lookup and one GET_NEIGHBOURS per primary, which takes every queued key in its range at once.
+   */
+  async handOffMisplaced(): Promise<void> {
+    if (this.handingOff || !this.member || this.left || this.alone || this.misplaced.size === 0) return;
+    this.handingOff = true;
+    try {
+      const keys = [...this.misplaced].slice(0, MAX_HANDOFF_KEYS_PER_ROUND);
+      let remaining = keys.filter((key) => {
+        if (!this.isPrimaryFor(key)) return true;
+        this.misplaced.delete(key); // ours now: replication carries it on
+        return false;
+      });
+      for (let lookups = 0; lookups < MAX_HANDOFF_LOOKUPS_PER_ROUND && remaining.length > 0; lookups++) {
+        const first = remaining[0]!;
+        let primary: Peer;
+        try {
+          primary = (await this.route(null, first, new Set())).peer;
+        } catch (error) {
+          if (!isP2PError(error)) throw error;
+          return; // the ring is in flux: next round
+        }
+        if (primary.address === this.self.address) {
+          // Routing says ours but our predecessor says not: the tables disagree, so wait for them.
+          remaining = remaining.slice(1);
+          continue;
+        }
+        let rangeStart: Peer | null = null;
+        try {
+          rangeStart = (await this.transport.getNeighbours(primary)).predecessor;
+        } catch (error) {
+          this.failedCall(error, primary);
+          return;
+        }
+        const inRange = (key: RingId) => (rangeStart === null ? key === first : inHalfOpenInterval(key, rangeStart.id, primary.id));
+        const batch = remaining.filter(inRange);
+        remaining = remaining.filter((key) => !inRange(key));
+        const entries = batch.flatMap((key) => this.store.inRange(bigIntToId(idToBigInt(key) - 1n), key));
+        if (await this.pushRecords(primary, entries)) {
+          for (const key of batch) this.misplaced.delete(key);
+        }
+      }
+    } finally {
+      this.handingOff = false;
+    }
   }
 
   /** Runs `maintain` every `intervalMs` (spread by ±10%) until `stop`. */
@@ -752,10 +830,23 @@ export class ChordNode implements RingHandlers {
   private acceptRecords(entries: RecordEntry[]): number {
     const changed = this.store.merge(entries);
     if (changed > 0) {
-      const primary = entries.filter((entry) => this.isPrimaryFor(entry.key));
+      const primary: RecordEntry[] = [];
+      for (const entry of entries) {
+        if (this.isPrimaryFor(entry.key)) primary.push(entry);
+        else this.noteMisplaced(entry.key);
+      }
       if (primary.length > 0) this.inBackground(() => this.pushToReplicas(primary));
     }
     return changed;
+  }
+
+  private noteMisplaced(key: RingId): void {
+    this.misplaced.delete(key);
+    this.misplaced.add(key);
+    if (this.misplaced.size > MAX_MISPLACED_KEYS) {
+      const oldest = this.misplaced.values().next().value;
+      if (oldest !== undefined) this.misplaced.delete(oldest);
+    }
   }
 
   private async pushToReplicas(entries: RecordEntry[]): Promise<void> {
