@@ -6,6 +6,7 @@ import { ringId } from "../../src/node/ring/id";
 import type { RecordEntry } from "../../src/node/ring/records";
 import { type Testnet, createTestnet } from "../../src/testnet";
 import { runP2P } from "../helpers/processes";
+import { waitFor } from "../helpers/wait";
 
 let net: Testnet | null = null;
 afterEach(async () => {
@@ -79,6 +80,8 @@ describe("the ring over real processes", () => {
     net = await createTestnet({ nodes: 3, nodeArgs: FAST });
     await net.waitForConsistentRing(30_000);
     const node = net.nodes[0]!;
+    // Consistent means true successor and predecessor; the rest of the list fills in at the next stabilize.
+    await waitFor("a full successor list", async () => (await net!.status(node)).successors.length === 2, 10_000);
     const result = await runP2P(["client", "status", "--json", "--node", node.ip], { env: net.env });
     expect(result.code).toBe(0);
     const status = JSON.parse(result.stdout);

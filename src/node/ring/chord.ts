@@ -499,6 +499,33 @@ export class ChordNode implements RingHandlers {
     return this.route(null, key, new Set());
   }
 
+  /**
+   * The successor of `key` as the ring `via` belongs to sees it: the lookup starts at `via`
+   * instead of this node's tables, so it can reach into a ring this node is not part of.
+   */
+  async lookupVia(via: Peer, key: RingId): Promise<LookupResult> {
+    assertKey(key);
+    return this.route(via, key, new Set());
+  }
+
+  /** Whether `peer` is in this node's tables (predecessor, successors, fingers). */
+  knows(peer: Peer): boolean {
+    if (this.predecessor?.address === peer.address) return true;
+    return this.nearestKnownPeers(new Set()).some((known) => known.address === peer.address);
+  }
+
+  /**
+   * Leaves this node's ring for the one `via` is in, without a goodbye: the old neighbours follow
+   * by stabilizing through this node. Every record it holds is then forwarded to its primary in the
+   * new ring. False when `via` could not take it in (its tables are then unchanged).
+   */
+  async rejoinThrough(via: Peer): Promise<boolean> {
+    const { joinedVia } = await this.join([via]);
+    if (joinedVia === null) return false;
+    this.handOffEverything();
+    return true;
+  }
+
   /** Stores `value` for `member` under `key` on its primary, which replicates it. */
   async put(key: RingId, member: string, value: string, ttlMs?: number): Promise<Peer> {
     assertKey(key);
