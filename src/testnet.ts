@@ -37,6 +37,13 @@ export interface TestnetOptions {
   env?: Record<string, string>;
 }
 
+export interface AddNodeOptions {
+  /** The --dns value; null: no --dns flag at all (P2P_DNS or the default decides). Default: this testnet's DNS. */
+  dns?: string | null;
+  /** Extra environment for this node only. */
+  env?: Record<string, string>;
+}
+
 export interface TestnetNode {
   readonly ip: string;
   readonly address: string;
@@ -53,7 +60,7 @@ export interface Testnet {
   readonly nodes: TestnetNode[];
   readonly executable: string[];
   /** Starts one more node on the next free address (or the given last octet). */
-  addNode(octet?: number): Promise<TestnetNode>;
+  addNode(octet?: number, options?: AddNodeOptions): Promise<TestnetNode>;
   /**
    * Starts a stopped node again on the same address and data directory, replacing its entry in `nodes`;
    * resolves once it is in the ring (or, with `waitForJoin: false`, as soon as it is spawned).
@@ -92,11 +99,11 @@ export async function createTestnet(options: TestnetOptions): Promise<Testnet> {
   const nodes: TestnetNode[] = [];
   let nextOctet = firstOctet + 1;
 
-  const spawn = (role: string, args: string[]) => {
+  const spawn = (role: string, args: string[], extraEnv?: Record<string, string>) => {
     const logFile = options.detached ? join(home, "logs", `${role}.log`) : null;
     if (logFile) mkdirSync(join(home, "logs"), { recursive: true });
     const proc = Bun.spawn([...executable, ...args], {
-      env,
+      env: extraEnv ? { ...env, ...extraEnv } : env,
       stdin: "ignore",
       stdout: "ignore",
       stderr: logFile ? Bun.file(logFile) : "pipe",
@@ -108,8 +115,13 @@ export async function createTestnet(options: TestnetOptions): Promise<Testnet> {
     return { proc, log };
   };
 
-  const startNode = (ip: string): TestnetNode => {
-    const { proc, log } = spawn(ip, ["node", ip, "--dns", dnsAddress, ...(options.nodeArgs ?? [])]);
+  /** How each node was started, so a restart starts it the same way. */
+  const started = new Map<string, AddNodeOptions>();
+  const startNode = (ip: string, nodeOptions: AddNodeOptions = {}): TestnetNode => {
+    started.set(ip, nodeOptions);
+    const dns = nodeOptions.dns === undefined ? dnsAddress : nodeOptions.dns;
+    const dnsArgs = dns === null ? [] : ["--dns", dns];
+    const { proc, log } = spawn(ip, ["node", ip, ...dnsArgs, ...(options.nodeArgs ?? [])], nodeOptions.env);
     return { ip, address: `${ip}:7495`, id: ringId(`${ip}:7495`), socketPath: join(defaultDataDir(ip, 7495, home), "node.sock"), process: proc, log };
   };
   const waitForJoin = (node: TestnetNode) =>
@@ -125,16 +137,16 @@ export async function createTestnet(options: TestnetOptions): Promise<Testnet> {
     nodes,
     executable,
     env,
-    async addNode(octet = nextOctet) {
+    async addNode(octet = nextOctet, nodeOptions = {}) {
       nextOctet = Math.max(nextOctet, octet + 1);
-      const node = startNode(`${subnet}.${octet}`);
+      const node = startNode(`${subnet}.${octet}`, nodeOptions);
       nodes.push(node);
       await waitForJoin(node);
       return node;
     },
     async restartNode(previous, restartOptions = {}) {
       if (!hasExited(previous.process)) throw new P2PError("CONFLICT", `node ${previous.ip} is still running; stop it first`);
-      const node = startNode(previous.ip);
+      const node = startNode(previous.ip, started.get(previous.ip));
       const index = nodes.indexOf(previous);
       if (index >= 0) nodes[index] = node;
       else nodes.push(node);

@@ -179,7 +179,11 @@ export function createNode(options: NodeOptions): P2PNode {
     heartbeatTimer = setInterval(() => void heartbeat(), options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS);
     // Files shared before a restart are announced again now, then on every interval.
     announce();
-    reannounceTimer = setTimeout(announce, Math.min(REANNOUNCE_AFTER_JOIN_MS, files.interval));
+    reannounceTimer = setTimeout(() => {
+      announce();
+      // The tables are full by now; the heartbeat keeps the file current from here on.
+      saveKnownPeers();
+    }, Math.min(REANNOUNCE_AFTER_JOIN_MS, files.interval));
     announceTimer = setInterval(announce, files.interval);
     log.info(`node ${self.id.slice(0, 8)} at ${self.address} is in the ring (control socket ${socketPath})`);
   }
