@@ -42,6 +42,8 @@ export interface AddNodeOptions {
   dns?: string | null;
   /** Extra environment for this node only. */
   env?: Record<string, string>;
+  /** Extra flags for this node only, after the testnet's `nodeArgs`. */
+  args?: string[];
 }
 
 export interface TestnetNode {
@@ -121,7 +123,7 @@ export async function createTestnet(options: TestnetOptions): Promise<Testnet> {
     started.set(ip, nodeOptions);
     const dns = nodeOptions.dns === undefined ? dnsAddress : nodeOptions.dns;
     const dnsArgs = dns === null ? [] : ["--dns", dns];
-    const { proc, log } = spawn(ip, ["node", ip, ...dnsArgs, ...(options.nodeArgs ?? [])], nodeOptions.env);
+    const { proc, log } = spawn(ip, ["node", ip, ...dnsArgs, ...(options.nodeArgs ?? []), ...(nodeOptions.args ?? [])], nodeOptions.env);
     return { ip, address: `${ip}:7495`, id: ringId(`${ip}:7495`), socketPath: join(defaultDataDir(ip, 7495, home), "node.sock"), process: proc, log };
   };
   const waitForJoin = (node: TestnetNode) =>
