@@ -33,6 +33,8 @@ export const MAX_JOIN_ROUNDS = 80;
  * predate it; it announces once more after this long, when its neighbours have caught up.
  */
 export const REANNOUNCE_AFTER_JOIN_MS = 5_000;
+/** Known peers tried per join round, nearest first: each dead one can cost an RPC timeout. */
+export const MAX_KNOWN_PEERS_PER_JOIN = 8;
 /** Linux caps a Unix socket path at 108 bytes. */
 const MAX_SOCKET_PATH = 107;
 
@@ -144,7 +146,7 @@ export function createNode(options: NodeOptions): P2PNode {
     }
     mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
     chmodSync(options.dataDir, 0o700);
-    rememberedPeers = knownPeers.load((message) => log.warn(message));
+    rememberedPeers = knownPeers.load((message) => log.warn(message)).slice(0, MAX_KNOWN_PEERS_PER_JOIN);
     store = new SqliteRecordStore(join(options.dataDir, "records.db"));
     ring = new ChordNode(self, transport, store, {
       successorListLength: options.successors ?? DEFAULT_SUCCESSORS,
