@@ -10,7 +10,8 @@ import type { RecordEntry } from "../../src/node/ring/records";
 import { connect } from "../../src/protocol/client";
 import { decodeLines } from "../../src/protocol/frame";
 import { type Testnet, type TestnetNode, createTestnet } from "../../src/testnet";
-import { tempDir, waitFor } from "../helpers/wait";
+import { runP2P } from "../helpers/processes";
+import { loopbackAddress, tempDir, waitFor } from "../helpers/wait";
 
 const FAST = ["--stabilize", "200", "--rpc-timeout", "1000"];
 const HEARTBEAT = ["--heartbeat", "1000"];
@@ -92,4 +93,20 @@ describe("a node without a DNS to ask", () => {
     expect(net.nodes.map((node) => node.log()).join("\n")).toMatch(/found another ring through .*; merging into it/);
     await waitFor("the old file to be findable from the newcomer", () => findable(net!, newcomer, "before-the-split.txt"), 10_000, 200);
   }, 90_000);
+
+  test("a --dns list with an empty entry, a repeated address or too many addresses is refused in one line", async () => {
+    const ip = loopbackAddress();
+    const cases: [string, RegExp][] = [
+      ["127.0.0.1:7494,,127.0.0.2", /--dns .*empty address between commas/],
+      ["127.0.0.1:7494,127.0.0.1:7494", /--dns names 127\.0\.0\.1:7494 twice/],
+      [Array.from({ length: 9 }, (_, i) => `127.0.0.${i + 1}`).join(","), /--dns takes at most 8 addresses/],
+    ];
+    for (const [dns, message] of cases) {
+      const result = await runP2P(["node", ip, "--dns", dns, "--data", join(dir.path, "refused")]);
+      expect(result.code).toBe(1);
+      expect(result.stderr).toMatch(message);
+      expect(result.stderr).not.toMatch(/\n\s+at /);
+    }
+  });
 });
+
