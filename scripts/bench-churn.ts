@@ -21,6 +21,7 @@ const { values } = parseArgs({
     "size-mib": { type: "string", default: "200" },
     "limit-mb": { type: "string", default: "4" },
     files: { type: "string", default: "20" },
+    graceful: { type: "string", default: "5" },
     json: { type: "boolean", default: false },
   },
   strict: true,
@@ -31,17 +32,21 @@ const durationSeconds = Number(values.duration);
 const sizeMiB = Number(values["size-mib"]);
 const limitMB = Number(values["limit-mb"]);
 const fileCount = Number(values.files);
+const gracefulCount = Number(values.graceful);
 if (
   !(Number.isInteger(nodeCount) && nodeCount >= 4 && nodeCount <= 100) ||
   !(periodSeconds >= 0.2 && periodSeconds <= 60) ||
   !(durationSeconds >= 1 && durationSeconds <= 3600) ||
   !(Number.isInteger(sizeMiB) && sizeMiB >= 1 && sizeMiB <= 4096) ||
   !(limitMB > 0 && limitMB <= 1000) ||
-  !(Number.isInteger(fileCount) && fileCount >= 0 && fileCount <= 1000)
+  !(Number.isInteger(fileCount) && fileCount >= 0 && fileCount <= 1000) ||
+  !(Number.isInteger(gracefulCount) && gracefulCount >= 0 && gracefulCount <= nodeCount - 2)
 ) {
-  console.error("--nodes 4..100, --period 0.2..60 s, --duration 1..3600 s, --size-mib 1..4096, --limit-mb > 0, --files 0..1000");
+  console.error("--nodes 4..100, --period 0.2..60 s, --duration 1..3600 s, --size-mib 1..4096, --limit-mb > 0, --files 0..1000, --graceful 0..nodes-2");
   process.exit(1);
 }
+/** How long the graceful-restart phase waits for a restarted node's files before calling them lost. */
+const FINDABLE_GIVE_UP_MS = 30_000;
 /** The issue's targets: a consistent ring this soon after the churn stops (stretch: 3 s); files findable 10 s after that. */
 const TARGET_CONSISTENT_SECONDS = 10;
 const STRETCH_CONSISTENT_SECONDS = 3;
@@ -112,6 +117,30 @@ try {
   }
   const churned = await download;
 
+  // Graceful restarts: the node withdraws its files (tombstones) as it leaves, then announces them again.
+  const graceful: { node: string; files: number; unfindableWhenConsistent: number; findableSeconds: number | null }[] = [];
+  for (const node of churnable().slice(0, gracefulCount)) {
+    const own = names.filter((file) => file.holder === node.address);
+    await net.stopNode(node, "SIGTERM");
+    await net.waitForConsistentRing(60_000);
+    await net.restartNode(node);
+    await net.waitForConsistentRing(60_000);
+    const consistentAt = Date.now();
+    const unfindable = (await findableFlags(net, downloader, own)).filter((found) => !found).length;
+    let seconds: number | null = null;
+    for (let attempt = 0; attempt < 1000 && Date.now() - consistentAt < FINDABLE_GIVE_UP_MS; attempt++) {
+      if ((await findableFlags(net, downloader, own)).every(Boolean)) {
+        seconds = (Date.now() - consistentAt) / 1000;
+        break;
+      }
+      await Bun.sleep(200);
+    }
+    graceful.push({ node: node.address, files: own.length, unfindableWhenConsistent: unfindable, findableSeconds: seconds });
+  }
+  const gracefulFiles = graceful.reduce((sum, run) => sum + run.files, 0);
+  const gracefulLost = graceful.filter((run) => run.findableSeconds === null).reduce((sum, run) => sum + run.files, 0);
+  const gracefulWorst = Math.max(0, ...graceful.map((run) => run.findableSeconds ?? Number.POSITIVE_INFINITY));
+
   const report = {
     nodes: nodeCount,
     periodSeconds,
@@ -122,6 +151,7 @@ try {
     files: fileCount,
     unfindableWhenConsistent: unfindableAtConsistent,
     allFindableSecondsAfterConsistent: findableSeconds,
+    gracefulRestarts: { restarts: graceful.length, files: gracefulFiles, notFindableWithin30s: gracefulLost, worstFindableSeconds: gracefulWorst, runs: graceful },
     download: { sizeMiB, limitMB, intact: churned.intact, seconds: churned.seconds, error: churned.error, baselineSeconds: baseline.seconds, ratioToBaseline: churned.seconds / baseline.seconds },
     targets: { consistentSeconds: TARGET_CONSISTENT_SECONDS, stretchConsistentSeconds: STRETCH_CONSISTENT_SECONDS, findableSeconds: TARGET_FINDABLE_SECONDS },
   };
@@ -131,6 +161,9 @@ try {
     console.log(`  consistent ring after the churn stopped: ${consistentSeconds.toFixed(2)} s (target <= ${TARGET_CONSISTENT_SECONDS} s, stretch ${STRETCH_CONSISTENT_SECONDS} s)`);
     console.log(`  ... after the last kill -9 + restart:    ${sinceLastRestartSeconds.toFixed(2)} s (the churn stops one period after it)`);
     console.log(`  ${fileCount} shared files: ${unfindableAtConsistent} unfindable when the ring became consistent; all findable ${findableSeconds === null ? "NEVER (60 s)" : `${findableSeconds.toFixed(2)} s`} later (target <= ${TARGET_FINDABLE_SECONDS} s)`);
+    console.log(
+      `  ${graceful.length} graceful restarts (SIGTERM, start again) of nodes holding ${gracefulFiles} files: ${gracefulLost} not findable within ${FINDABLE_GIVE_UP_MS / 1000} s of a consistent ring; slowest ${Number.isFinite(gracefulWorst) ? `${gracefulWorst.toFixed(2)} s` : "never"} (target <= ${TARGET_FINDABLE_SECONDS} s)`,
+    );
     console.log(
       `  ${sizeMiB} MiB download through the churn: intact ${churned.intact ? "yes" : "no"}${churned.error ? ` (${churned.error})` : ""}, ${churned.seconds.toFixed(1)} s = ${report.download.ratioToBaseline.toFixed(2)} x the same download without churn`,
     );
