@@ -97,13 +97,14 @@ try {
     await net.restartNode(victim, { waitForJoin: false });
     lastRestartAt = Date.now();
     restarts++;
+    // The churn ends with its last restart: the clock for "consistent again" starts there, not a period later.
+    if (tick + periodSeconds * 1000 >= churnEnd) break;
     await Bun.sleep(Math.max(0, periodSeconds * 1000 - (Date.now() - tick)));
   }
-  const stoppedAt = Date.now();
   await net.waitForNodesInRing(60_000);
+  const joinedSeconds = (Date.now() - lastRestartAt) / 1000;
   await net.waitForConsistentRing(120_000);
-  const consistentSeconds = (Date.now() - stoppedAt) / 1000;
-  const sinceLastRestartSeconds = (Date.now() - lastRestartAt) / 1000;
+  const consistentSeconds = (Date.now() - lastRestartAt) / 1000;
   const unfindableAtConsistent = (await findableFlags(net, downloader, names)).filter((found) => !found).length;
   const findableStart = Date.now();
   let findableSeconds: number | null = null;
@@ -147,7 +148,7 @@ try {
     durationSeconds,
     restarts,
     consistentSecondsAfterChurn: consistentSeconds,
-    consistentSecondsAfterLastRestart: sinceLastRestartSeconds,
+    lastRestartedNodeInRingSeconds: joinedSeconds,
     files: fileCount,
     unfindableWhenConsistent: unfindableAtConsistent,
     allFindableSecondsAfterConsistent: findableSeconds,
@@ -158,8 +159,9 @@ try {
   if (values.json) console.log(JSON.stringify(report));
   else {
     console.log(`churn: ${nodeCount} real nodes (dist/p2p), kill -9 + restart of a random node every ${periodSeconds} s for ${durationSeconds} s (${restarts} restarts)`);
-    console.log(`  consistent ring after the churn stopped: ${consistentSeconds.toFixed(2)} s (target <= ${TARGET_CONSISTENT_SECONDS} s, stretch ${STRETCH_CONSISTENT_SECONDS} s)`);
-    console.log(`  ... after the last kill -9 + restart:    ${sinceLastRestartSeconds.toFixed(2)} s (the churn stops one period after it)`);
+    console.log(
+      `  consistent ring after the churn stopped (its last kill -9 + restart): ${consistentSeconds.toFixed(2)} s (target <= ${TARGET_CONSISTENT_SECONDS} s, stretch ${STRETCH_CONSISTENT_SECONDS} s); the restarted node itself was in the ring after ${joinedSeconds.toFixed(2)} s`,
+    );
     console.log(`  ${fileCount} shared files: ${unfindableAtConsistent} unfindable when the ring became consistent; all findable ${findableSeconds === null ? "NEVER (60 s)" : `${findableSeconds.toFixed(2)} s`} later (target <= ${TARGET_FINDABLE_SECONDS} s)`);
     console.log(
       `  ${graceful.length} graceful restarts (SIGTERM, start again) of nodes holding ${gracefulFiles} files: ${gracefulLost} not findable within ${FINDABLE_GIVE_UP_MS / 1000} s of a consistent ring; slowest ${Number.isFinite(gracefulWorst) ? `${gracefulWorst.toFixed(2)} s` : "never"} (target <= ${TARGET_FINDABLE_SECONDS} s)`,
