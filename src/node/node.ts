@@ -92,6 +92,8 @@ export function createNode(options: NodeOptions): P2PNode {
   let foundedRing = false;
   let merger: RingMerger | null = null;
   let heartbeating = false;
+  /** One check for another ring at a time: the heartbeat's and a confirmation's may otherwise overlap. */
+  let checkingRings = false;
   let confirmTimer: ReturnType<typeof setTimeout> | undefined;
   const startedAt = Date.now();
   let store: SqliteRecordStore | null = null;
@@ -296,6 +298,16 @@ export function createNode(options: NodeOptions): P2PNode {
 
   /** Merges with another ring the candidates belong to, when ours is the one that yields. */
   async function checkForOtherRing(candidates: Peer[]): Promise<void> {
+    if (checkingRings) return;
+    checkingRings = true;
+    try {
+      await mergeWithOtherRing(candidates);
+    } finally {
+      checkingRings = false;
+    }
+  }
+
+  async function mergeWithOtherRing(candidates: Peer[]): Promise<void> {
     const chord = ring;
     if (!chord || !merger || !joined || candidates.length === 0) return;
     const foreign = await merger.check(candidates);
