@@ -63,6 +63,23 @@ describe("a node without a DNS to ask", () => {
     await net.waitForConsistentRing(15_000);
   }, 60_000);
 
+  test("after the DNS forgot every peer, a restarted node joins through the peers it knew instead of founding a second ring", async () => {
+    net = await createTestnet({ nodes: 0, nodeArgs: FAST });
+    // These two register once and never again in this test: the DNS stays empty once they are removed.
+    const quiet = { args: ["--heartbeat", "3600000"] };
+    const [a, b] = [await net.addNode(undefined, quiet), await net.addNode(undefined, quiet)];
+    const restarted = await net.addNode();
+    await net.waitForConsistentRing(15_000);
+    await waitFor("known peers saved", () => existsSync(join(net!.home, restarted.ip, KNOWN_PEERS_FILE)), 10_000);
+    await net.stopNode(restarted, "SIGTERM");
+    for (const node of [a, b]) await dnsRequest(net, "LEAVE", [node.id]);
+    expect(await dnsRequest(net, "PEERS")).toEqual([]);
+    const back = await net.restartNode(restarted);
+    expect(back.log()).toMatch(/the DNS knows no other peer; trying the \d peers this node knew/);
+    expect(back.log()).not.toMatch(/starting a new ring/);
+    await net.waitForConsistentRing(15_000);
+  }, 60_000);
+
   test("given two introducers with one of them down, it registers with the other; P2P_DNS takes the same list", async () => {
     net = await createTestnet({ nodes: 1, nodeArgs: FAST });
     const subnet = net.dnsAddress.split(".").slice(0, 3).join(".");
