@@ -39,6 +39,15 @@ export interface TestnetOptions {
   env?: Record<string, string>;
 }
 
+export interface AddNodeOptions {
+  /** The --dns value; null: no --dns flag at all (P2P_DNS or the default decides). Default: this testnet's DNS. */
+  dns?: string | null;
+  /** Extra environment for this node only. */
+  env?: Record<string, string>;
+  /** Extra flags for this node only, after the testnet's `nodeArgs`. */
+  args?: string[];
+}
+
 export interface TestnetNode {
   readonly ip: string;
   readonly address: string;
@@ -55,7 +64,12 @@ export interface Testnet {
   readonly nodes: TestnetNode[];
   readonly executable: string[];
   /** Starts one more node on the next free address (or the given last octet). */
-  addNode(octet?: number): Promise<TestnetNode>;
+  addNode(octet?: number, options?: AddNodeOptions): Promise<TestnetNode>;
+  /**
+   * Starts a stopped node again on the same address and data directory, replacing its entry in `nodes`;
+   * resolves once it is in the ring (or, with `waitForJoin: false`, as soon as it is spawned).
+   */
+  restartNode(node: TestnetNode, options?: { waitForJoin?: boolean }): Promise<TestnetNode>;
   /** Sends a signal to a node and waits for it to exit. */
   stopNode(node: TestnetNode, signal?: NodeJS.Signals): Promise<number>;
   /** Nodes whose process is still running. */
@@ -63,6 +77,8 @@ export interface Testnet {
   status(node: TestnetNode): Promise<NodeStatus>;
   /** One op on a node's control socket, for tests and tools. */
   control(node: TestnetNode, op: string, args?: string[]): Promise<Uint8Array>;
+  /** Resolves when every live node has said it is in the ring (after restarts that did not wait). */
+  waitForNodesInRing(timeoutMs?: number): Promise<void>;
   /** Resolves when every live node's successor and predecessor are the true ones; rejects at the deadline. */
   waitForConsistentRing(timeoutMs?: number): Promise<void>;
   /** Env for running `p2p client` against this network. */
@@ -97,11 +113,11 @@ export async function createTestnet(options: TestnetOptions): Promise<Testnet> {
   const nodes: TestnetNode[] = [];
   let nextOctet = firstOctet + 1;
 
-  const spawn = (role: string, args: string[]) => {
+  const spawn = (role: string, args: string[], extraEnv?: Record<string, string>) => {
     const logFile = options.detached ? join(home, "logs", `${role}.log`) : null;
     if (logFile) mkdirSync(join(home, "logs"), { recursive: true });
     const proc = Bun.spawn([...executable, ...args], {
-      env,
+      env: extraEnv ? { ...env, ...extraEnv } : env,
       stdin: "ignore",
       stdout: "ignore",
       stderr: logFile ? Bun.file(logFile) : "pipe",
@@ -113,29 +129,42 @@ export async function createTestnet(options: TestnetOptions): Promise<Testnet> {
     return { proc, log };
   };
 
+  /** How each node was started, so a restart starts it the same way. */
+  const started = new Map<string, AddNodeOptions>();
+  const startNode = (ip: string, nodeOptions: AddNodeOptions = {}): TestnetNode => {
+    started.set(ip, nodeOptions);
+    const dns = nodeOptions.dns === undefined ? dnsAddress : nodeOptions.dns;
+    const dnsArgs = dns === null ? [] : ["--dns", dns];
+    const { proc, log } = spawn(ip, ["node", ip, ...dnsArgs, ...(options.nodeArgs ?? []), ...(nodeOptions.args ?? [])], nodeOptions.env);
+    return { ip, address: `${ip}:7495`, id: ringId(`${ip}:7495`), socketPath: join(defaultDataDir(ip, 7495, home), "node.sock"), process: proc, log };
+  };
+  const waitForJoin = (node: TestnetNode) =>
+    waitUntil(`node ${node.ip} to join`, 30_000, async () => {
+      const proc = node.process;
+      if (hasExited(proc)) throw new P2PError("ERROR", `node ${node.ip} exited (${proc.exitCode ?? proc.signalCode}):\n${node.log()}`);
+      return / is in the ring/.test(node.log());
+    });
+
   const testnet: Testnet = {
     home,
     dnsAddress,
     nodes,
     executable,
     env,
-    async addNode(octet = nextOctet) {
+    async addNode(octet = nextOctet, nodeOptions = {}) {
       nextOctet = Math.max(nextOctet, octet + 1);
-      const ip = `${subnet}.${octet}`;
-      const { proc, log } = spawn(ip, ["node", ip, "--dns", dnsAddress, ...(options.nodeArgs ?? [])]);
-      const node: TestnetNode = {
-        ip,
-        address: `${ip}:7495`,
-        id: ringId(`${ip}:7495`),
-        socketPath: join(defaultDataDir(ip, 7495, home), "node.sock"),
-        process: proc,
-        log,
-      };
+      const node = startNode(`${subnet}.${octet}`, nodeOptions);
       nodes.push(node);
-      await waitUntil(`node ${ip} to join`, 30_000, async () => {
-        if (hasExited(proc)) throw new P2PError("ERROR", `node ${ip} exited (${proc.exitCode ?? proc.signalCode}):\n${log()}`);
-        return / is in the ring/.test(log());
-      });
+      await waitForJoin(node);
+      return node;
+    },
+    async restartNode(previous, restartOptions = {}) {
+      if (!hasExited(previous.process)) throw new P2PError("CONFLICT", `node ${previous.ip} is still running; stop it first`);
+      const node = startNode(previous.ip, started.get(previous.ip));
+      const index = nodes.indexOf(previous);
+      if (index >= 0) nodes[index] = node;
+      else nodes.push(node);
+      if (restartOptions.waitForJoin !== false) await waitForJoin(node);
       return node;
     },
     async stopNode(node, signal = "SIGTERM") {
@@ -153,6 +182,9 @@ export async function createTestnet(options: TestnetOptions): Promise<Testnet> {
     },
     async status(node) {
       return JSON.parse(new TextDecoder().decode(await testnet.control(node, "STATUS"))) as NodeStatus;
+    },
+    async waitForNodesInRing(timeoutMs = 30_000) {
+      await waitUntil("every node to be in the ring", timeoutMs, () => testnet.liveNodes().every((node) => / is in the ring/.test(node.log())));
     },
     async waitForConsistentRing(timeoutMs = 20_000) {
       await waitUntil("a consistent ring", timeoutMs, async () => {

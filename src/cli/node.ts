@@ -9,6 +9,7 @@ import { defaultDataDir, p2pHome } from "../node/home";
 import { DEFAULT_RPC_TIMEOUT_MS } from "../node/tcp-transport";
 import { P2PError } from "../protocol/errors";
 import { DEFAULT_ANNOUNCE_INTERVAL_MS } from "../node/files/sharing";
+import { MAX_INTRODUCERS } from "../node/dns-client";
 import { logArgs, parseCount, parseSeconds, runCommand, untilSignal } from "./common";
 
 export default defineCommand({
@@ -19,7 +20,10 @@ export default defineCommand({
   args: {
     ip: { type: "positional", description: "This machine's address that peers reach it at, e.g. 127.0.0.2 or 192.168.56.11", required: true },
     port: { type: "string", description: "TCP port for peers", default: String(PEER_PORT) },
-    dns: { type: "string", description: `The DNS as host[:port] (env P2P_DNS; default 127.0.0.1:${DNS_PORT})` },
+    dns: {
+      type: "string",
+      description: `The DNS as host[:port], or several separated by commas (env P2P_DNS; default 127.0.0.1:${DNS_PORT})`,
+    },
     data: { type: "string", description: "Data directory: node.sock and records.db (default $P2P_HOME/<ip>, P2P_HOME default ~/.p2p)" },
     successors: { type: "string", description: "Successor list length", default: String(DEFAULT_SUCCESSORS) },
     replicas: { type: "string", description: "Copies of every record (primary + replicas)", default: String(DEFAULT_REPLICAS) },
@@ -38,7 +42,7 @@ export default defineCommand({
     runCommand(args, async () => {
       const ip = parsePeerIp(args.ip);
       const port = parsePort(args.port, "--port");
-      const dns = parseHostPort(args.dns ?? process.env.P2P_DNS ?? `127.0.0.1:${DNS_PORT}`, DNS_PORT, "--dns");
+      const dns = parseDnsList(args.dns ?? process.env.P2P_DNS ?? `127.0.0.1:${DNS_PORT}`);
       const dataDir = resolve(args.data ?? defaultDataDir(ip, port, p2pHome()));
       const replicas = parseCount(args.replicas, "replicas", 1, 16);
       const successors = parseCount(args.successors, "successors", Math.max(1, replicas - 1), 64);
@@ -81,4 +85,19 @@ function parseRate(value: string): number {
     throw new P2PError("MALFORMED", `invalid --upload-limit '${value}': expected MB/s, e.g. 5 or 0.5 (0 for no limit)`);
   }
   return rate * 1_000_000;
+}
+
+/** --dns / P2P_DNS: one introducer or several, comma-separated, each host[:port]. */
+function parseDnsList(value: string): { hostname: string; port: number }[] {
+  const parts = value.split(",").map((part) => part.trim());
+  if (parts.some((part) => part.length === 0)) throw new P2PError("MALFORMED", `invalid --dns '${value.slice(0, 200)}': an empty address between commas`);
+  if (parts.length > MAX_INTRODUCERS) throw new P2PError("MALFORMED", `--dns takes at most ${MAX_INTRODUCERS} addresses, got ${parts.length}`);
+  const targets = parts.map((part) => parseHostPort(part, DNS_PORT, "--dns"));
+  const seen = new Set<string>();
+  for (const target of targets) {
+    const key = `${target.hostname}:${target.port}`;
+    if (seen.has(key)) throw new P2PError("MALFORMED", `--dns names ${key} twice`);
+    seen.add(key);
+  }
+  return targets;
 }

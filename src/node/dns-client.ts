@@ -1,10 +1,59 @@
 // The node's side of the P2P DNS: register (and heartbeat), learn peers to join through, report dead ones.
+// A node may name several introducers: it registers with each one that answers and joins the union of their peers.
 
 import { connect } from "../protocol/client";
-import { P2PError } from "../protocol/errors";
+import { P2PError, isP2PError } from "../protocol/errors";
 import { decodeLines } from "../protocol/frame";
 import type { Peer } from "./ring/transport";
 import { parsePeerLine, splitAddress } from "./ring-wire";
+
+/** Most introducers one node may be given (--dns a,b,...). */
+export const MAX_INTRODUCERS = 8;
+
+/** Every introducer a node was given, asked together. */
+export class Introducers {
+  readonly clients: DnsClient[];
+  /** "host:port,host:port", as given. */
+  readonly address: string;
+
+  constructor(targets: readonly { hostname: string; port: number }[], options: { timeoutMs?: number } = {}) {
+    if (targets.length === 0 || targets.length > MAX_INTRODUCERS) {
+      throw new P2PError("MALFORMED", `a node takes 1 to ${MAX_INTRODUCERS} DNS addresses, not ${targets.length}`);
+    }
+    this.clients = targets.map((target) => new DnsClient(target, options));
+    this.address = this.clients.map((client) => client.address).join(",");
+  }
+
+  /**
+   * JOIN at every introducer at once. Resolves with the union of the peers the ones that answered
+   * returned (each peer once) and the failures; rejects with the first failure when none answered.
+   */
+  async join(self: Peer): Promise<{ peers: Peer[]; failed: { address: string; error: P2PError }[] }> {
+    const results = await Promise.allSettled(this.clients.map((client) => client.join(self)));
+    const peers = new Map<string, Peer>();
+    const failed: { address: string; error: P2PError }[] = [];
+    results.forEach((result, index) => {
+      if (result.status === "fulfilled") {
+        for (const peer of result.value.peers) peers.set(peer.address, peer);
+        return;
+      }
+      if (!isP2PError(result.reason)) throw result.reason;
+      failed.push({ address: this.clients[index]!.address, error: result.reason });
+    });
+    if (failed.length === this.clients.length) {
+      const reasons = failed.map((failure) => `${failure.address}: ${failure.error.message}`).join("; ");
+      throw new P2PError(failed[0]!.error.code, this.clients.length === 1 ? failed[0]!.error.message : `no DNS answered (${reasons})`);
+    }
+    return { peers: [...peers.values()], failed };
+  }
+
+  /** LEAVE at every introducer; rejects only when none of them took it. */
+  async leave(peerId: string): Promise<void> {
+    const results = await Promise.allSettled(this.clients.map((client) => client.leave(peerId)));
+    const failure = results.find((result): result is PromiseRejectedResult => result.status === "rejected");
+    if (failure && results.every((result) => result.status === "rejected")) throw failure.reason;
+  }
+}
 
 export class DnsClient {
   readonly address: string;

@@ -6,14 +6,16 @@ import { log } from "../log";
 import { P2PError, isP2PError } from "../protocol/errors";
 import { type ProtocolServer, serve } from "../protocol/server";
 import { controlOps } from "./control-ops";
-import { DnsClient } from "./dns-client";
+import { Introducers } from "./dns-client";
 import { CatalogStore } from "./files/catalog";
 import { fileClientOps, filePeerOps } from "./files/file-ops";
 import { RateLimiter } from "./files/rate-limiter";
+import { KnownPeers } from "./known-peers";
 import { DEFAULT_ANNOUNCE_INTERVAL_MS, FileSharing } from "./files/sharing";
 import { SqliteRecordStore } from "./record-store";
 import { ChordNode, type ChordStatus } from "./ring/chord";
 import { ringId } from "./ring/id";
+import { MERGE_CONFIRM_MS, RingMerger } from "./ring/merge";
 import type { Peer } from "./ring/transport";
 import { ringOps } from "./ring-ops";
 import { DEFAULT_RPC_TIMEOUT_MS, TcpTransport } from "./tcp-transport";
@@ -26,14 +28,22 @@ export const DEFAULT_HEARTBEAT_MS = 20_000;
 export const MAX_RETRY_DELAY_MS = 10_000;
 /** The node gives up joining after this many rounds of asking the DNS (about ten minutes with backoff). */
 export const MAX_JOIN_ROUNDS = 80;
+/**
+ * A node announces its files as soon as it joins, while the ring may still route by tables that
+ * predate it; it announces once more after this long, when its neighbours have caught up.
+ */
+export const REANNOUNCE_AFTER_JOIN_MS = 5_000;
+/** Known peers tried per join round, nearest first: each dead one can cost an RPC timeout. */
+export const MAX_KNOWN_PEERS_PER_JOIN = 8;
 /** Linux caps a Unix socket path at 108 bytes. */
 const MAX_SOCKET_PATH = 107;
 
 export interface NodeOptions {
   ip: string;
   port?: number;
-  dns: { hostname: string; port: number };
-  /** Holds node.sock and records.db; created with mode 0700. */
+  /** The introducer, or several: the node registers with every one that answers and joins the union of their peers. */
+  dns: { hostname: string; port: number } | readonly { hostname: string; port: number }[];
+  /** Holds node.sock, records.db, catalog.db and known-peers.json; created with mode 0700. */
   dataDir: string;
   successors?: number;
   replicas?: number;
@@ -75,13 +85,23 @@ export function createNode(options: NodeOptions): P2PNode {
   const self: Peer = { id: ringId(`${options.ip}:${port}`), address: `${options.ip}:${port}` };
   const socketPath = join(options.dataDir, "node.sock");
   const transport = new TcpTransport({ rpcTimeoutMs: options.rpcTimeoutMs ?? DEFAULT_RPC_TIMEOUT_MS });
-  const dns = new DnsClient(options.dns);
+  const dns = new Introducers(Array.isArray(options.dns) ? options.dns : [options.dns as { hostname: string; port: number }]);
+  const knownPeers = new KnownPeers(options.dataDir);
+  /** Peers from known-peers.json at start; a node that had to found a ring keeps probing them for the ring it lost. */
+  let rememberedPeers: Peer[] = [];
+  let foundedRing = false;
+  let merger: RingMerger | null = null;
+  let heartbeating = false;
+  /** One check for another ring at a time: the heartbeat's and a confirmation's may otherwise overlap. */
+  let checkingRings = false;
+  let confirmTimer: ReturnType<typeof setTimeout> | undefined;
   const startedAt = Date.now();
   let store: SqliteRecordStore | null = null;
   let catalog: CatalogStore | null = null;
   let ring: ChordNode | null = null;
   let sharing: FileSharing | null = null;
   let announceTimer: ReturnType<typeof setInterval> | undefined;
+  let reannounceTimer: ReturnType<typeof setTimeout> | undefined;
   let joined = false;
   let peerServer: ProtocolServer | null = null;
   let controlServer: ProtocolServer | null = null;
@@ -128,6 +148,7 @@ export function createNode(options: NodeOptions): P2PNode {
     }
     mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
     chmodSync(options.dataDir, 0o700);
+    rememberedPeers = knownPeers.load((message) => log.warn(message)).slice(0, MAX_KNOWN_PEERS_PER_JOIN);
     store = new SqliteRecordStore(join(options.dataDir, "records.db"));
     ring = new ChordNode(self, transport, store, {
       successorListLength: options.successors ?? DEFAULT_SUCCESSORS,
@@ -156,36 +177,61 @@ export function createNode(options: NodeOptions): P2PNode {
       throw error;
     }
     joined = true;
+    merger = new RingMerger(chord);
     chord.start(options.stabilizeMs ?? DEFAULT_STABILIZE_MS);
+    saveKnownPeers();
     heartbeatTimer = setInterval(() => void heartbeat(), options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS);
     // Files shared before a restart are announced again now, then on every interval.
-    const announce = () => void files.refreshAll().catch((error) => log.warn(`re-announcing shared files failed: ${error.message}`));
     announce();
+    reannounceTimer = setTimeout(() => {
+      announce();
+      // The tables are full by now; the heartbeat keeps the file current from here on.
+      saveKnownPeers();
+    }, Math.min(REANNOUNCE_AFTER_JOIN_MS, files.interval));
     announceTimer = setInterval(announce, files.interval);
     log.info(`node ${self.id.slice(0, 8)} at ${self.address} is in the ring (control socket ${socketPath})`);
   }
 
-  /** Asks the DNS for peers and joins through one; creates a new ring only when nobody else is alive. */
+  /** Re-announces every shared file (now, and whenever the node's place in the ring changed). */
+  function announce(): void {
+    void sharing?.refreshAll().catch((error) => log.warn(`re-announcing shared files failed: ${error.message}`));
+  }
+
+  /**
+   * Asks the DNS for peers and joins through one, or through the peers this node knew (known-peers.json)
+   * when the DNS is down or knows nobody; creates a new ring only when nobody else is alive.
+   */
   async function joinRing(chord: ChordNode): Promise<void> {
     let delay = options.retryMs ?? 500;
     for (let round = 1; round <= MAX_JOIN_ROUNDS; round++) {
       if (abort.signal.aborted) throw new P2PError("CLOSED", "stopped while joining");
-      let peers: Peer[];
+      // null: no DNS answered.
+      let listed: Peer[] | null = null;
       try {
-        peers = (await dns.join(self)).peers;
+        const answer = await dns.join(self);
+        listed = answer.peers;
+        for (const failure of answer.failed) log.warn(`DNS at ${failure.address} did not answer (${failure.error.message}); using the others`);
       } catch (error) {
         if (!isP2PError(error)) throw error;
-        log.warn(`DNS at ${dns.address} did not answer (${error.message}); retrying in ${(delay / 1000).toFixed(1)} s`);
+        const fallback = rememberedPeers.length > 0 ? `trying the ${rememberedPeers.length} peers this node knew` : `retrying in ${(delay / 1000).toFixed(1)} s`;
+        log.warn(`DNS at ${dns.address} did not answer (${error.message}); ${fallback}`);
+      }
+      if (listed !== null && listed.length === 0 && rememberedPeers.length > 0) {
+        log.info(`the DNS knows no other peer; trying the ${rememberedPeers.length} peers this node knew`);
+      }
+      const candidates = uniquePeers([...(listed ?? []), ...rememberedPeers]);
+      if (candidates.length === 0) {
+        if (listed !== null) {
+          chord.create();
+          foundedRing = true;
+          log.info("no other live peer: starting a new ring");
+          return;
+        }
         await pause(delay);
         delay = Math.min(delay * 2, MAX_RETRY_DELAY_MS);
         continue;
       }
-      if (peers.length === 0) {
-        chord.create();
-        log.info("no other live peer: starting a new ring");
-        return;
-      }
-      const result = await chord.join(peers);
+      const result = await chord.join(candidates);
       if (result.joinedVia) {
         log.info(`joined the ring through ${result.joinedVia.address}`);
         await reportDead(result.failed);
@@ -193,10 +239,17 @@ export function createNode(options: NodeOptions): P2PNode {
       }
       // Nobody let us in: if they are all dead, we are alone; if some are alive but busy joining, wait.
       const dead = await reportDead(result.failed);
-      if (dead === peers.length) {
+      if (dead === candidates.length && listed !== null) {
         chord.create();
-        log.info("no peer the DNS listed is alive: starting a new ring");
+        foundedRing = true;
+        log.info(rememberedPeers.length > 0 ? "no peer the DNS listed or this node knew is alive: starting a new ring" : "no peer the DNS listed is alive: starting a new ring");
         return;
+      }
+      if (dead === candidates.length) {
+        log.warn(`none of the peers this node knew answers and no DNS does; retrying in ${(delay / 1000).toFixed(1)} s`);
+        await pause(delay);
+        delay = Math.min(delay * 2, MAX_RETRY_DELAY_MS);
+        continue;
       }
       log.info(`peers are still joining; retrying in ${(delay / 1000).toFixed(1)} s`);
       await pause(delay);
@@ -220,11 +273,80 @@ export function createNode(options: NodeOptions): P2PNode {
     return dead;
   }
 
+  /** Refreshes the DNS registrations, saves the peers this node knows, and looks for another ring to merge with. */
   async function heartbeat(): Promise<void> {
+    if (heartbeating || !joined) return;
+    heartbeating = true;
     try {
-      await dns.join(self);
+      let listed: Peer[] = [];
+      try {
+        const answer = await dns.join(self);
+        listed = answer.peers;
+        for (const failure of answer.failed) log.warn(`DNS heartbeat to ${failure.address} failed: ${failure.error.message}`);
+      } catch (error) {
+        if (!isP2PError(error)) throw error;
+        log.warn(`DNS heartbeat failed: ${error.message}`);
+      }
+      saveKnownPeers();
+      await checkForOtherRing(foundedRing ? uniquePeers([...listed, ...rememberedPeers]) : listed);
     } catch (error) {
-      log.warn(`DNS heartbeat failed: ${(error as Error).message}`);
+      log.warn(`heartbeat: ${(error as Error).message}`);
+    } finally {
+      heartbeating = false;
+    }
+  }
+
+  /** Merges with another ring the candidates belong to, when ours is the one that yields. */
+  async function checkForOtherRing(candidates: Peer[]): Promise<void> {
+    if (checkingRings) return;
+    checkingRings = true;
+    try {
+      await mergeWithOtherRing(candidates);
+    } finally {
+      checkingRings = false;
+    }
+  }
+
+  async function mergeWithOtherRing(candidates: Peer[]): Promise<void> {
+    const chord = ring;
+    if (!chord || !merger || !joined || candidates.length === 0) return;
+    const foreign = await merger.check(candidates);
+    if (merger.pendingConfirmation && confirmTimer === undefined && joined) {
+      // Confirm soon rather than at the next heartbeat, which may be minutes away.
+      confirmTimer = setTimeout(() => {
+        confirmTimer = undefined;
+        void checkForOtherRing(candidates).catch((error) => log.warn(`looking for another ring: ${(error as Error).message}`));
+      }, MERGE_CONFIRM_MS);
+    }
+    if (foreign === null || !joined) return;
+    const rings = `its smallest id ${foreign.theirSmallest.id.slice(0, 8)}, ours ${foreign.ourSmallest.id.slice(0, 8)}`;
+    if (!foreign.weYield) {
+      log.info(`found another ring through ${foreign.via.address} (${rings}); it will merge into ours`);
+      return;
+    }
+    log.info(`found another ring through ${foreign.via.address} (${rings}); merging into it`);
+    chord.stop();
+    try {
+      if (await chord.rejoinThrough(foreign.via)) {
+        foundedRing = false;
+        merger.joined();
+        log.info(`merged into the ring of ${foreign.via.address}; handing ${chord.misplacedCount} keys to their primaries there`);
+        announce();
+      } else {
+        log.warn(`could not join the other ring through ${foreign.via.address}; staying in ours`);
+      }
+    } finally {
+      if (joined) chord.start(options.stabilizeMs ?? DEFAULT_STABILIZE_MS);
+    }
+  }
+
+  /** known-peers.json: the peers in this node's tables now, nearest first. */
+  function saveKnownPeers(): void {
+    if (!ring) return;
+    try {
+      knownPeers.save(ring.routingPeers(), self);
+    } catch (error) {
+      log.warn(`could not save ${knownPeers.path}: ${(error as Error).message}`);
     }
   }
 
@@ -233,7 +355,10 @@ export function createNode(options: NodeOptions): P2PNode {
     await starting?.catch(() => {});
     clearInterval(heartbeatTimer);
     clearInterval(announceTimer);
+    clearTimeout(reannounceTimer);
+    clearTimeout(confirmTimer);
     if (!joined || !ring) return;
+    saveKnownPeers();
     joined = false;
     // Withdraw first: a holder that is leaving must stop being offered at once.
     await sharing?.withdrawAll();
@@ -252,6 +377,8 @@ export function createNode(options: NodeOptions): P2PNode {
     joined = false;
     clearInterval(heartbeatTimer);
     clearInterval(announceTimer);
+    clearTimeout(reannounceTimer);
+    clearTimeout(confirmTimer);
     ring?.stop();
     transport.close();
     await peerServer?.stop();
@@ -275,4 +402,11 @@ export function createNode(options: NodeOptions): P2PNode {
   }
 
   return node;
+}
+
+/** Each peer once, first occurrence kept. */
+function uniquePeers(peers: readonly Peer[]): Peer[] {
+  const byAddress = new Map<string, Peer>();
+  for (const peer of peers) if (!byAddress.has(peer.address)) byAddress.set(peer.address, peer);
+  return [...byAddress.values()];
 }

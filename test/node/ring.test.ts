@@ -80,8 +80,8 @@ describe("the ring over real processes", () => {
     net = await createTestnet({ nodes: 3, nodeArgs: FAST });
     await net.waitForConsistentRing(30_000);
     const node = net.nodes[0]!;
-    // Consistent means the first successor and the predecessor are right; the rest of the list follows a round later.
-    await waitFor("the successor list to fill", async () => (await net!.status(node)).successors.length === 2, 10_000);
+    // Consistent means true successor and predecessor; the rest of the list fills in at the next stabilize.
+    await waitFor("a full successor list", async () => (await net!.status(node)).successors.length === 2, 10_000);
     const result = await runP2P(["client", "status", "--json", "--node", node.ip], { env: net.env });
     expect(result.code).toBe(0);
     const status = JSON.parse(result.stdout);

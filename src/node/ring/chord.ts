@@ -2,7 +2,9 @@
 
 import { isP2PError, P2PError } from "../../protocol/errors";
 import {
+  bigIntToId,
   fingerStart,
+  idToBigInt,
   ID_BITS,
   inHalfOpenInterval,
   inOpenInterval,
@@ -73,6 +75,13 @@ const MAX_STABILIZE_CALLS = 2 * ID_BITS;
 const MAX_RECOVERY_CANDIDATES = 8;
 /** How many of the dead peers it knows a recovering node asks the others to route around. */
 const MAX_RECOVERY_AVOID = 64;
+/** Keys of misplaced entries remembered for hand-off; beyond this the oldest are dropped (their holders re-announce). */
+const MAX_MISPLACED_KEYS = 10_000;
+/** Keys handed off per maintenance round, and primaries looked up for them: bounds the work one round adds. */
+const MAX_HANDOFF_KEYS_PER_ROUND = 2_000;
+const MAX_HANDOFF_LOOKUPS_PER_ROUND = 8;
+/** What a call fails with when the peer did not answer at all: the only evidence that it is dead. */
+const SILENT_CODES: ReadonlySet<string> = new Set(["TIMEOUT", "UNREACHABLE", "CLOSED"]);
 /** Bound on waiting for background work that keeps spawning more. */
 const MAX_IDLE_WAITS = 1000;
 
@@ -108,6 +117,14 @@ export class ChordNode implements RingHandlers {
   private replicatedTo = new Set<string>();
   private replicating = false;
   private replicateAgain = false;
+  /**
+   * Keys of entries this node took in while not their primary (a put routed by stale tables, a
+   * replica, a hand-over). Maintenance forwards them to the key's current primary: a merge is
+   * last-writer-wins, so forwarding is always safe, and a fresh entry stranded beside the
+   * primary can no longer be hidden by an older tombstone the primary holds.
+   */
+  private readonly misplaced = new Set<RingId>();
+  private handingOff = false;
 
   private readonly pending = new Set<Promise<void>>();
   private timer: ReturnType<typeof setTimeout> | null = null;
@@ -118,7 +135,8 @@ export class ChordNode implements RingHandlers {
 
   constructor(self: Peer, transport: RingTransport, store: RecordStore, options: ChordOptions = {}) {
     this.self = { id: self.id, address: self.address };
-    this.transport = transport;
+    // Any answer at all proves a peer alive: it leaves the dead list at once, not after its TTL.
+    this.transport = revivingTransport(transport, (peer) => this.deadPeers.delete(peer.address));
     this.store = store;
     this.successorListLength = Math.max(1, options.successorListLength ?? DEFAULTS.successorListLength);
     this.replicas = Math.max(1, options.replicas ?? DEFAULTS.replicas);
@@ -230,7 +248,70 @@ export class ChordNode implements RingHandlers {
     await this.stabilize();
     await this.fixFingers();
     await this.replicate();
+    await this.handOffMisplaced();
     this.store.pruneExpired(this.clock());
+  }
+
+  /**
+   * Queues every stored entry this node is not primary for, to be forwarded to its primary: for a
+   * node that was away (its store may hold the only copy of updates made before it went) or that
+   * moved to another ring.
+   */
+  handOffEverything(): void {
+    for (const entry of this.store.all()) this.noteMisplaced(entry.key);
+  }
+
+  /** How many keys wait to be forwarded to their primary. */
+  get misplacedCount(): number {
+    return this.misplaced.size;
+  }
+
+  /**
+   * Forwards entries held for keys this node is not primary for to each key's primary: one
+   * lookup and one GET_NEIGHBOURS per primary, which takes every queued key in its range at once.
+   */
+  async handOffMisplaced(): Promise<void> {
+    if (this.handingOff || !this.member || this.left || this.alone || this.misplaced.size === 0) return;
+    this.handingOff = true;
+    try {
+      const keys = [...this.misplaced].slice(0, MAX_HANDOFF_KEYS_PER_ROUND);
+      let remaining = keys.filter((key) => {
+        if (!this.isPrimaryFor(key)) return true;
+        this.misplaced.delete(key); // ours now: replication carries it on
+        return false;
+      });
+      for (let lookups = 0; lookups < MAX_HANDOFF_LOOKUPS_PER_ROUND && remaining.length > 0; lookups++) {
+        const first = remaining[0]!;
+        let primary: Peer;
+        try {
+          primary = (await this.route(null, first, new Set())).peer;
+        } catch (error) {
+          if (!isP2PError(error)) throw error;
+          return; // the ring is in flux: next round
+        }
+        if (primary.address === this.self.address) {
+          // Routing says ours but our predecessor says not: the tables disagree, so wait for them.
+          remaining = remaining.slice(1);
+          continue;
+        }
+        let rangeStart: Peer | null = null;
+        try {
+          rangeStart = (await this.transport.getNeighbours(primary)).predecessor;
+        } catch (error) {
+          this.failedCall(error, primary);
+          return;
+        }
+        const inRange = (key: RingId) => (rangeStart === null ? key === first : inHalfOpenInterval(key, rangeStart.id, primary.id));
+        const batch = remaining.filter(inRange);
+        remaining = remaining.filter((key) => !inRange(key));
+        const entries = batch.flatMap((key) => this.store.inRange(bigIntToId(idToBigInt(key) - 1n), key));
+        if (await this.pushRecords(primary, entries)) {
+          for (const key of batch) this.misplaced.delete(key);
+        }
+      }
+    } finally {
+      this.handingOff = false;
+    }
   }
 
   /** Runs `maintain` every `intervalMs` (spread by ±10%) until `stop`. */
@@ -282,8 +363,8 @@ export class ChordNode implements RingHandlers {
       if (
         between !== null &&
         between.address !== this.self.address &&
-        !this.deadPeers.has(between.address) &&
-        inOpenInterval(between.id, this.self.id, successor.id)
+        inOpenInterval(between.id, this.self.id, successor.id) &&
+        (await this.isAliveAgain(between))
       ) {
         // A node sits between us and our successor: ask it in turn, so a successor recovered from
         // far away walks back to the true one within this call rather than one node per round.
@@ -302,6 +383,21 @@ export class ChordNode implements RingHandlers {
         this.failedCall(error, nearest);
         successor = this.successorList[0];
       }
+    }
+  }
+
+  /**
+   * Whether a peer our successor names is worth adopting: yes unless we saw it die, in which case
+   * one PING decides, since a node restarted on the same address is that peer back again.
+   */
+  private async isAliveAgain(peer: Peer): Promise<boolean> {
+    if (!this.deadPeers.has(peer.address)) return true;
+    try {
+      await this.transport.ping(peer);
+      return true;
+    } catch (error) {
+      this.failedCall(error, peer);
+      return false;
     }
   }
 
@@ -401,6 +497,33 @@ export class ChordNode implements RingHandlers {
   async lookup(key: RingId): Promise<LookupResult> {
     assertKey(key);
     return this.route(null, key, new Set());
+  }
+
+  /**
+   * The successor of `key` as the ring `via` belongs to sees it: the lookup starts at `via`
+   * instead of this node's tables, so it can reach into a ring this node is not part of.
+   */
+  async lookupVia(via: Peer, key: RingId): Promise<LookupResult> {
+    assertKey(key);
+    return this.route(via, key, new Set());
+  }
+
+  /** Whether `peer` is in this node's tables (predecessor, successors, fingers). */
+  knows(peer: Peer): boolean {
+    if (this.predecessor?.address === peer.address) return true;
+    return this.nearestKnownPeers(new Set()).some((known) => known.address === peer.address);
+  }
+
+  /**
+   * Leaves this node's ring for the one `via` is in, without a goodbye: the old neighbours follow
+   * by stabilizing through this node. Every record it holds is then forwarded to its primary in the
+   * new ring. False when `via` could not take it in (its tables are then unchanged).
+   */
+  async rejoinThrough(via: Peer): Promise<boolean> {
+    const { joinedVia } = await this.join([via]);
+    if (joinedVia === null) return false;
+    this.handOffEverything();
+    return true;
   }
 
   /** Stores `value` for `member` under `key` on its primary, which replicates it. */
@@ -734,10 +857,23 @@ export class ChordNode implements RingHandlers {
   private acceptRecords(entries: RecordEntry[]): number {
     const changed = this.store.merge(entries);
     if (changed > 0) {
-      const primary = entries.filter((entry) => this.isPrimaryFor(entry.key));
+      const primary: RecordEntry[] = [];
+      for (const entry of entries) {
+        if (this.isPrimaryFor(entry.key)) primary.push(entry);
+        else this.noteMisplaced(entry.key);
+      }
       if (primary.length > 0) this.inBackground(() => this.pushToReplicas(primary));
     }
     return changed;
+  }
+
+  private noteMisplaced(key: RingId): void {
+    this.misplaced.delete(key);
+    this.misplaced.add(key);
+    if (this.misplaced.size > MAX_MISPLACED_KEYS) {
+      const oldest = this.misplaced.values().next().value;
+      if (oldest !== undefined) this.misplaced.delete(oldest);
+    }
   }
 
   private async pushToReplicas(entries: RecordEntry[]): Promise<void> {
@@ -832,7 +968,7 @@ export class ChordNode implements RingHandlers {
     if (!isP2PError(error)) throw error;
     // UNAVAILABLE is a live peer that is joining or leaving: skipped this time, not banned for
     // deadPeerTtlMs, or a node that joins alongside others would be ignored once it is in.
-    if (error.code === "TIMEOUT" || error.code === "UNREACHABLE" || error.code === "CLOSED") {
+    if (SILENT_CODES.has(error.code)) {
       this.markDead(peer);
     }
   }
@@ -891,6 +1027,25 @@ export class ChordNode implements RingHandlers {
     if (this.left) throw new P2PError("UNAVAILABLE", `${this.self.address} has left the ring`);
     if (!this.member) throw new P2PError("UNAVAILABLE", `${this.self.address} is still joining the ring`);
   }
+}
+
+/** `transport` with `onAnswer(peer)` called whenever a peer answers a call successfully. */
+function revivingTransport(transport: RingTransport, onAnswer: (peer: Peer) => void): RingTransport {
+  // Only success counts: a node that has left answers UNAVAILABLE until it exits, and must stay out.
+  const answered = async <T>(to: Peer, call: Promise<T>): Promise<T> => {
+    const result = await call;
+    onAnswer(to);
+    return result;
+  };
+  return {
+    findSuccessorStep: (to, key, avoid) => answered(to, transport.findSuccessorStep(to, key, avoid)),
+    getNeighbours: (to) => answered(to, transport.getNeighbours(to)),
+    notify: (to, candidate) => answered(to, transport.notify(to, candidate)),
+    ping: (to) => answered(to, transport.ping(to)),
+    putRecords: (to, entries) => answered(to, transport.putRecords(to, entries)),
+    getRecords: (to, key) => answered(to, transport.getRecords(to, key)),
+    leaving: (to, leaver, predecessor, successors) => answered(to, transport.leaving(to, leaver, predecessor, successors)),
+  };
 }
 
 function assertKey(key: unknown): asserts key is RingId {
