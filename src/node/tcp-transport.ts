@@ -22,9 +22,10 @@ export const DEFAULT_RPC_TIMEOUT_MS = 2_000;
 /**
  * Which pooled connection to a peer carries a call. Replies on one connection come back in request
  * order, so a PING queued behind chunks that a rate-limited holder sends slowly would time out and
- * the holder would look dead: ring upkeep and bulk transfers never share a connection.
+ * the holder would look dead: ring upkeep and bulk transfers never share a connection. A GET_HAVE
+ * may wait at the holder for news, so availability has its own connection too.
  */
-export type Channel = "ring" | "bulk";
+export type Channel = "ring" | "bulk" | "have";
 
 export class TcpTransport implements RingTransport {
   private readonly pool = new Map<string, Promise<ProtocolClient>>();

@@ -7,6 +7,8 @@ export const STATUS = {
   UNKNOWN_OPERATION: { status: 400, reason: "UNKNOWN OPERATION" },
   NOT_FOUND: { status: 404, reason: "NOT FOUND" },
   CONFLICT: { status: 409, reason: "CONFLICT" },
+  /** A partial holder asked for a chunk it does not have yet: ask another, or it later. */
+  NOT_YET: { status: 425, reason: "NOT YET" },
   MALFORMED: { status: 422, reason: "MALFORMED" },
   ERROR: { status: 500, reason: "ERROR" },
   UNAVAILABLE: { status: 503, reason: "UNAVAILABLE" },

@@ -7,7 +7,7 @@ import { isP2PError } from "../../src/protocol/errors";
 
 describe("UploadQueue", () => {
   test("requesters are served in turn, not in the order their requests arrived", async () => {
-    const queue = new UploadQueue(new RateLimiter(0), { maxConcurrent: 1 });
+    const queue = new UploadQueue(new RateLimiter(0), { maxConcurrent: 1, maxWaiting: 100 });
     const served: string[] = [];
     const ask = (requester: string, index: number) => queue.serve({ requester, bytes: 1 }, async () => served.push(`${requester}${index}`));
     // A pipelines eight requests before B and C ask for anything.
@@ -18,7 +18,7 @@ describe("UploadQueue", () => {
   });
 
   test("a requester that hangs up loses its place and nothing is read for it", async () => {
-    const queue = new UploadQueue(new RateLimiter(0), { maxConcurrent: 1 });
+    const queue = new UploadQueue(new RateLimiter(0), { maxConcurrent: 1, maxWaiting: 100 });
     let release: () => void = () => {};
     const blocker = queue.serve({ requester: "a", bytes: 1 }, () => new Promise<void>((resolve) => (release = resolve)));
     const hangUp = new AbortController();
@@ -36,8 +36,23 @@ describe("UploadQueue", () => {
     expect(readForGone).toBe(false);
   });
 
+  test("a full queue answers busy at once instead of queueing deeper", async () => {
+    const queue = new UploadQueue(new RateLimiter(0), { maxConcurrent: 1, maxWaiting: 1 });
+    let release: () => void = () => {};
+    const active = queue.serve({ requester: "a", bytes: 1 }, () => new Promise<string>((resolve) => (release = () => resolve("a served"))));
+    const waiting = queue.serve({ requester: "b", bytes: 1 }, async () => "b served");
+    const refused = await queue.serve({ requester: "c", bytes: 1 }, async () => "c served").then(
+      () => "served",
+      (error) => (isP2PError(error, "UNAVAILABLE") ? error.message : String(error)),
+    );
+    expect(refused).toMatch(/^busy: 1 chunk requests are waiting here/);
+    release();
+    expect([await active, await waiting]).toEqual(["a served", "b served"]);
+    expect(await queue.serve({ requester: "c", bytes: 1 }, async () => "c served")).toBe("c served");
+  });
+
   test("a failed read fails only its own request and the queue goes on", async () => {
-    const queue = new UploadQueue(new RateLimiter(0), { maxConcurrent: 1 });
+    const queue = new UploadQueue(new RateLimiter(0), { maxConcurrent: 1, maxWaiting: 100 });
     const failing = queue.serve({ requester: "a", bytes: 1 }, async () => {
       throw new Error("disk error");
     });

@@ -4,27 +4,53 @@ import { P2PError } from "../../protocol/errors";
 import type { OpTable } from "../../protocol/server";
 import { encodeJson, parseKey } from "../ring-wire";
 import type { FileSharing } from "./sharing";
+import { Bitfield } from "./swarm/bitfield";
+import { encodeChosenChunk, encodeHave } from "./swarm/wire";
 
 const FILE_ID = /^[0-9a-f]{64}$/;
 /** A key, a slash and a member of at most the 1,024 characters the wire allows. */
 const MAX_CURSOR_LENGTH = 41 + 1024;
 
-/** Peer ops: a file's manifest, one chunk, and one step of the LIST_ALL_FILES broadcast. */
+/** Peer ops: a file's manifest, its chunks and availability, and one step of the LIST_ALL_FILES broadcast. */
 export function filePeerOps(sharing: FileSharing): OpTable {
   return {
     GET_MANIFEST: {
       usage: "GET_MANIFEST <file_id>",
       minArgs: 1,
       maxArgs: 1,
-      handle: ({ args }) => ({ body: encodeJson(sharing.manifestFor(parseFileId(args[0]!))) }),
+      handle: ({ args }) => ({ body: encodeJson(sharing.server.manifestFor(parseFileId(args[0]!))) }),
     },
     GET_CHUNK: {
       usage: "GET_CHUNK <file_id> <index>",
       minArgs: 2,
       maxArgs: 2,
       handle: async ({ args, remoteAddress, signal }) => ({
-        body: await sharing.chunk(parseFileId(args[0]!), parseIndex(args[1]!), { requester: remoteAddress, signal }),
+        body: await sharing.server.chunk(parseFileId(args[0]!), parseIndex(args[1]!), { requester: remoteAddress, signal }),
       }),
+    },
+    GET_ANY_CHUNK: {
+      usage: "GET_ANY_CHUNK <file_id> <length> + body: one bit per chunk, set for each chunk wanted",
+      minArgs: 1,
+      maxArgs: 1,
+      body: true,
+      handle: async ({ args, body, remoteAddress, signal }) => {
+        const fileId = parseFileId(args[0]!);
+        const chunkCount = sharing.server.manifestFor(fileId).chunks.length;
+        if (Bitfield.byteLength(chunkCount) !== body.length) {
+          throw new P2PError("MALFORMED", `the wanted list of ${fileId.slice(0, 12)} takes ${Bitfield.byteLength(chunkCount)} bytes (one bit per chunk), not ${body.length}`);
+        }
+        const chosen = await sharing.server.chosenChunk(fileId, new Bitfield(chunkCount, body), { requester: remoteAddress, signal });
+        return { body: encodeChosenChunk(chosen.index, chosen.bytes) };
+      },
+    },
+    GET_HAVE: {
+      usage: "GET_HAVE <file_id> [<known version>]",
+      minArgs: 1,
+      maxArgs: 2,
+      handle: async ({ args, signal }) => {
+        const version = args[1] === undefined ? null : parseIndex(args[1]);
+        return { body: encodeHave(await sharing.server.have(parseFileId(args[0]!), version, signal)) };
+      },
     },
     LIST_ALL_FILES: {
       usage: "LIST_ALL_FILES <limit_id> [<after>]",

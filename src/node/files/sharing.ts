@@ -9,20 +9,18 @@ import type { RecordEntry } from "../ring/records";
 import type { Peer } from "../ring/transport";
 import type { TcpTransport } from "../tcp-transport";
 import type { CatalogStore, SharedFile } from "./catalog";
-import { type ChunkSource, type DownloadProgress, runDownload } from "./downloader";
+import { ChunkServer } from "./chunk-server";
+import { type DownloadProgress, runDownload } from "./download";
 import { type Manifest, checkManifest, hashFile } from "./manifest";
 import { MAX_INDEXED_WORDS, checkShareName, nameKey, parseNameRef, wordKey, wordsOf } from "./names";
+import type { PartFile } from "./part-file";
 import type { RateLimiter } from "./rate-limiter";
-import { UploadQueue } from "./upload-queue";
+import type { Holder } from "./swarm/file-peers";
+import { tcpFilePeers } from "./tcp-file-peers";
 
 export const DEFAULT_ANNOUNCE_INTERVAL_MS = 5 * 60_000;
 /** Holder entries expire unless re-announced: about twice the interval, as BitTorrent and IPFS do. */
 export const ANNOUNCE_TTL_FACTOR = 2;
-/**
- * How long a holder may stay silent while one of our chunks is due. A holder keeps a waiting
- * request alive with interim replies, so silence this long means it is gone, not slow.
- */
-export const CHUNK_TIMEOUT_MS = 30_000;
 /** Nodes one LIST visits at once, and at most in all. */
 const LIST_CONCURRENCY = 16;
 const MAX_LIST_VISITS = 4096;
@@ -59,6 +57,8 @@ export interface Announcement {
   size: number;
   fileId: string;
   holder: string;
+  /** Still downloading: it serves the chunks it has verified (announced under the name only). */
+  partial?: boolean;
 }
 
 export interface SharingOptions {
@@ -76,11 +76,14 @@ export class FileSharing {
   private readonly announceTtlMs: number;
   private readonly announceIntervalMs: number;
   private readonly refreshing = new Set<string>();
-  private readonly uploads: UploadQueue;
+  /** Serves chunks of files shared whole and of downloads under way. */
+  readonly server: ChunkServer;
+  /** Downloads under way, by file id: their partial announcements are renewed with the rest. */
+  private readonly downloading = new Map<string, { name: string; size: number }>();
 
   constructor(options: SharingOptions) {
     this.options = options;
-    this.uploads = new UploadQueue(options.uploadLimiter);
+    this.server = new ChunkServer({ uploadLimiter: options.uploadLimiter, servable: (fileId) => this.servable(fileId) });
     this.announceIntervalMs = options.announceIntervalMs ?? DEFAULT_ANNOUNCE_INTERVAL_MS;
     this.announceTtlMs = this.announceIntervalMs * ANNOUNCE_TTL_FACTOR;
   }
@@ -151,25 +154,52 @@ export class FileSharing {
     if (existsSync(out) && !options.force) throw new P2PError("CONFLICT", `${out} already exists; use --force to overwrite it`);
 
     const holders = holdersOf(entries, target.id);
-    const sources = () => this.sourcesFor(target.id, holders);
-    const manifest = await this.fetchManifest(target.id, holders);
-    const result = await runDownload({
-      manifest,
-      name,
-      outPath: out,
-      catalog: this.options.catalog,
-      sources: sources(),
-      refreshSources: async () => {
-        holders.splice(0, holders.length, ...holdersOf(await this.options.ring.get(nameKey(name)), target.id));
-        return sources();
+    const manifest = await this.fetchManifest(target.id, holders.map((holder) => holder.address));
+    const peers = tcpFilePeers({
+      fileId: target.id,
+      chunkCount: manifest.chunks.length,
+      selfAddress: this.options.self.address,
+      transport: this.options.transport,
+      holders: async () => holdersOf(await this.options.ring.get(nameKey(name)), target.id).filter((holder) => holder.address !== this.options.self.address),
+      local: {
+        chunk: (fileId, index) => this.server.chunk(fileId, index, undefined),
+        chosenChunk: (fileId, wanted) => this.server.chosenChunk(fileId, wanted, undefined),
+        have: (fileId, version) => this.server.have(fileId, version),
       },
-      onProgress: (progress) => options.onProgress?.({ ...progress, name, id: target.id }),
-      signal: options.signal,
     });
+    let announcedPartial = false;
+    this.downloading.set(target.id, { name, size: manifest.size });
+    let result;
+    try {
+      result = await runDownload({
+        manifest,
+        name,
+        outPath: out,
+        catalog: this.options.catalog,
+        peers,
+        onProgress: (progress) => options.onProgress?.({ ...progress, name, id: target.id }),
+        onOpen: (part) => this.server.startPartial(part),
+        onStored: (_index, part) => {
+          this.server.chunkStored(target.id);
+          if (announcedPartial) return;
+          // From its first verified chunk on, this node serves the file to the rest of the swarm.
+          announcedPartial = true;
+          void this.announcePartial(part, name).catch((error) => this.options.warn(`could not announce ${name} as partly held: ${error.message}`));
+        },
+        signal: options.signal,
+      });
+    } catch (error) {
+      this.downloading.delete(target.id);
+      this.server.endPartial(target.id);
+      if (announcedPartial) await this.withdrawPartial(target.id, name).catch(() => {});
+      throw error;
+    }
+    this.downloading.delete(target.id);
     // Now a holder itself: no re-hash, the manifest was verified chunk by chunk.
     const stat = statSync(out);
     const file: SharedFile = { ...manifest, name, path: out, mtimeMs: stat.mtimeMs };
     this.options.catalog.share(file);
+    this.server.endPartial(target.id);
     await this.announce(file).catch((error) => this.options.warn(`downloaded ${name} but could not announce it: ${(error as Error).message}`));
     return {
       name,
@@ -184,29 +214,6 @@ export class FileSharing {
   }
 
   // ---- serving peers ----------------------------------------------------------------------------
-
-  /** The manifest of a file this node shares, if its bytes on disk are still the ones announced. */
-  manifestFor(fileId: string): Manifest {
-    const file = this.servable(fileId);
-    return { fileId: file.fileId, size: file.size, chunkSize: file.chunkSize, chunks: file.chunks };
-  }
-
-  /**
-   * One chunk, read from the shared file in place. A peer's request (`from`) waits for its turn
-   * among all requesters and for --upload-limit; this node's own downloads read at once.
-   */
-  async chunk(fileId: string, index: number, from?: { requester: string; signal?: AbortSignal }): Promise<Uint8Array> {
-    const file = this.servable(fileId);
-    if (!(Number.isSafeInteger(index) && index >= 0 && index < file.chunks.length)) {
-      throw new P2PError("MALFORMED", `chunk ${index} is out of range: ${fileId.slice(0, 12)} has ${file.chunks.length} chunks`);
-    }
-    const start = index * file.chunkSize;
-    const end = Math.min(file.size, start + file.chunkSize);
-    const read = () => Bun.file(file.path).slice(start, end).bytes();
-    if (from === undefined) return read();
-    // The bytes are read only once the turn comes, so a long queue holds no memory.
-    return this.uploads.serve({ requester: from.requester, bytes: end - start, signal: from.signal }, read);
-  }
 
   /**
    * This node's share of LIST_ALL_FILES: one page of its file entries (those after the cursor
@@ -235,6 +242,9 @@ export class FileSharing {
 
   /** Re-announces everything shared; withdraws files that vanished and re-hashes files that changed. */
   async refreshAll(): Promise<void> {
+    for (const [fileId, download] of this.downloading) {
+      await this.putPartial(fileId, download.name, download.size).catch((error) => this.options.warn(`could not re-announce ${download.name} as partly held: ${error.message}`));
+    }
     for (const file of this.options.catalog.allShared()) {
       try {
         await this.refresh(file);
@@ -285,6 +295,21 @@ export class FileSharing {
     }
   }
 
+  /** A download under way is announced under its name only: search shows complete files, downloads find every source. */
+  private async announcePartial(part: PartFile, name: string): Promise<void> {
+    await this.putPartial(part.manifest.fileId, name, part.manifest.size);
+  }
+
+  private async putPartial(fileId: string, name: string, size: number): Promise<void> {
+    const holder = this.options.self.address;
+    const value = JSON.stringify({ kind: "file", name, size, fileId, holder, partial: true } satisfies Announcement);
+    await this.options.ring.put(nameKey(name), `${fileId}@${holder}`, value, this.announceTtlMs);
+  }
+
+  private async withdrawPartial(fileId: string, name: string): Promise<void> {
+    await this.options.ring.remove(nameKey(name), `${fileId}@${this.options.self.address}`);
+  }
+
   private async withdraw(file: SharedFile): Promise<void> {
     const member = `${file.fileId}@${this.options.self.address}`;
     await this.options.ring.remove(nameKey(file.name), member);
@@ -292,7 +317,7 @@ export class FileSharing {
   }
 
   /** A shared file whose bytes are unchanged; a changed one is re-hashed in the background, never served as the old file. */
-  private servable(fileId: string): SharedFile {
+  private servable(fileId: string): SharedFile | null {
     for (const file of this.options.catalog.byFileId(fileId)) {
       let stat: { size: number; mtimeMs: number } | null = null;
       try {
@@ -303,7 +328,7 @@ export class FileSharing {
       if (stat && stat.size === file.size && stat.mtimeMs === file.mtimeMs) return file;
       this.refreshInBackground(file);
     }
-    throw new P2PError("NOT_FOUND", `this node does not share ${fileId.slice(0, 12)} (or its file changed on disk)`);
+    return null;
   }
 
   private refreshInBackground(file: SharedFile): void {
@@ -317,23 +342,11 @@ export class FileSharing {
 
   // ---- helpers ----------------------------------------------------------------------------------
 
-  private sourcesFor(fileId: string, holders: string[]): ChunkSource[] {
-    return holders.map((address) =>
-      address === this.options.self.address
-        ? { address: "local", chunk: (id: string, index: number) => this.chunk(id, index) }
-        : {
-            address,
-            chunk: (id: string, index: number) =>
-              this.options.transport.request(address, "GET_CHUNK", [id, String(index)], { timeoutMs: CHUNK_TIMEOUT_MS, channel: "bulk" }),
-          },
-    );
-  }
-
   private async fetchManifest(fileId: string, holders: string[]): Promise<Manifest> {
     const failures: string[] = [];
     for (const address of holders) {
       try {
-        if (address === this.options.self.address) return this.manifestFor(fileId);
+        if (address === this.options.self.address) return this.server.manifestFor(fileId);
         const body = await this.options.transport.request(address, "GET_MANIFEST", [fileId], { channel: "bulk" });
         return checkManifest(JSON.parse(new TextDecoder().decode(body)), fileId);
       } catch (error) {
@@ -417,7 +430,7 @@ export class FileSharing {
   }
 }
 
-/** Groups announcement entries of one kind by file: name, size, id and how many distinct live holders. */
+/** Groups announcement entries of one kind by file: name, size, id and how many distinct live complete holders. */
 export function summarize(entries: readonly RecordEntry[], kind: Announcement["kind"]): FileSummary[] {
   const files = new Map<string, FileSummary & { holderSet: Set<string> }>();
   for (const entry of entries) {
@@ -429,7 +442,7 @@ export function summarize(entries: readonly RecordEntry[], kind: Announcement["k
       file = { name: announcement.name, size: announcement.size, id: announcement.fileId, holders: 0, holderSet: new Set() };
       files.set(key, file);
     }
-    file.holderSet.add(announcement.holder);
+    if (announcement.partial !== true) file.holderSet.add(announcement.holder);
     file.holders = file.holderSet.size;
   }
   return [...files.values()]
@@ -437,13 +450,16 @@ export function summarize(entries: readonly RecordEntry[], kind: Announcement["k
     .sort((a, b) => a.name.localeCompare(b.name) || a.id.localeCompare(b.id));
 }
 
-function holdersOf(entries: readonly RecordEntry[], fileId: string): string[] {
-  const holders = new Set<string>();
+/** Every holder of `fileId` the entries name; a holder announced both ways counts as complete. */
+function holdersOf(entries: readonly RecordEntry[], fileId: string): Holder[] {
+  const holders = new Map<string, Holder>();
   for (const entry of entries) {
     const announcement = parseAnnouncement(entry);
-    if (announcement?.fileId === fileId) holders.add(announcement.holder);
+    if (announcement?.fileId !== fileId) continue;
+    const partial = announcement.partial === true && holders.get(announcement.holder)?.partial !== false;
+    holders.set(announcement.holder, { address: announcement.holder, partial });
   }
-  return [...holders];
+  return [...holders.values()];
 }
 
 function parseAnnouncement(entry: RecordEntry): Announcement | null {

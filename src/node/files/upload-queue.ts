@@ -8,7 +8,12 @@ import type { RateLimiter } from "./rate-limiter";
  * order in which they leave this queue is the order the uplink serves them, so a deep pipeline
  * would let whoever asked first take the whole uplink again.
  */
-export const MAX_CONCURRENT_CHUNK_READS = 4;
+export const MAX_CONCURRENT_CHUNK_READS = 2;
+/**
+ * Requests that wait for a turn, in all. Past it a request is answered "busy" at once: in a swarm
+ * the requester asks another peer instead of queueing here behind a choice that goes stale.
+ */
+export const MAX_WAITING_CHUNK_REQUESTS = 2;
 
 export interface UploadTurn {
   /** Who asked: requests of one requester are served in order, requesters in turn. */
@@ -26,19 +31,25 @@ export interface UploadTurn {
 export class UploadQueue {
   private readonly limiter: RateLimiter;
   private readonly maxConcurrent: number;
+  private readonly maxWaiting: number;
+  private waitingCount = 0;
   /** Requesters with something waiting, in the order their next turn comes. */
   private readonly rotation: string[] = [];
   private readonly waiting = new Map<string, Array<Waiter>>();
   private active = 0;
 
-  constructor(limiter: RateLimiter, options: { maxConcurrent?: number } = {}) {
+  constructor(limiter: RateLimiter, options: { maxConcurrent?: number; maxWaiting?: number } = {}) {
     this.limiter = limiter;
     this.maxConcurrent = Math.max(1, options.maxConcurrent ?? MAX_CONCURRENT_CHUNK_READS);
+    this.maxWaiting = Math.max(0, options.maxWaiting ?? MAX_WAITING_CHUNK_REQUESTS);
   }
 
   /** Runs `task` (which reads the chunk) in `turn`'s requester's turn, after the rate limit allows its bytes. */
   serve<T>(turn: UploadTurn, task: () => Promise<T>): Promise<T> {
     if (turn.signal?.aborted) return Promise.reject(cancelled(turn.requester));
+    if (this.active >= this.maxConcurrent && this.waitingCount >= this.maxWaiting) {
+      return Promise.reject(new P2PError("UNAVAILABLE", `busy: ${this.waitingCount} chunk requests are waiting here; ask another holder or try again shortly`));
+    }
     return new Promise<T>((resolve, reject) => {
       const waiter: Waiter = {
         start: async () => {
@@ -57,6 +68,7 @@ export class UploadQueue {
         this.rotation.push(turn.requester);
       }
       queue.push(waiter);
+      this.waitingCount++;
       this.next();
     });
   }
@@ -68,6 +80,7 @@ export class UploadQueue {
       const waiter = queue.shift()!;
       if (queue.length > 0) this.rotation.push(requester);
       else this.waiting.delete(requester);
+      this.waitingCount--;
       waiter.signal?.removeEventListener("abort", waiter.onAbort);
       this.active++;
       waiter.start().then(waiter.resolve, waiter.reject).finally(() => {
@@ -82,6 +95,7 @@ export class UploadQueue {
     const at = queue?.indexOf(waiter) ?? -1;
     if (!queue || at < 0) return;
     queue.splice(at, 1);
+    this.waitingCount--;
     if (queue.length === 0) {
       this.waiting.delete(requester);
       const slot = this.rotation.indexOf(requester);

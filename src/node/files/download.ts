@@ -1,0 +1,268 @@
+// One download, wired: the scheduler decides, the file's peers answer, every chunk is verified, the .part file keeps it.
+
+import { P2PError, isP2PError } from "../../protocol/errors";
+import type { CatalogStore } from "./catalog";
+import { type Manifest, sha256Hex } from "./manifest";
+import { PartFile, chunkLength } from "./part-file";
+import { Bitfield } from "./swarm/bitfield";
+import { type FilePeers, failureOf } from "./swarm/file-peers";
+import { type Assignment, ChunkScheduler } from "./swarm/scheduler";
+
+/** How often the ring is asked for the file's holders during a download: newcomers join the swarm. */
+export const HOLDER_REFRESH_MS = 1_000;
+/**
+ * A download gives up only when no chunk arrived for this long and no holder is working on one:
+ * a slow holder is waited for as long as it keeps answering, however slow it is.
+ */
+export const MAX_STALL_MS = 60_000;
+/** Pause before asking a partial holder for its availability again after that request failed. */
+const HAVE_RETRY_MS = 1_000;
+/** Chunks received between two garbage collections: each leaves a 1 MiB body JSC is slow to reclaim. */
+const CHUNKS_PER_COLLECTION = 16;
+/** Least time between two progress events. */
+const PROGRESS_INTERVAL_MS = 200;
+
+export interface DownloadProgress {
+  bytes: number;
+  total: number;
+  chunks: number;
+  chunksDone: number;
+  sources: number;
+}
+
+export interface DownloadJob {
+  manifest: Manifest;
+  name: string;
+  outPath: string;
+  catalog: CatalogStore;
+  peers: FilePeers;
+  onProgress?: (progress: DownloadProgress) => void;
+  /** The .part file is open: from now on this node may serve its verified chunks. */
+  onOpen?: (part: PartFile) => void;
+  /** A chunk is verified and on disk. */
+  onStored?: (index: number, part: PartFile) => void;
+  signal?: AbortSignal;
+}
+
+export interface DownloadResult {
+  sourcesUsed: string[];
+  resumedChunks: number;
+  /** Holders dropped for serving bytes that failed verification. */
+  badSources: string[];
+}
+
+/** Fetches every missing chunk from the swarm, then fsyncs and renames `<out>.part` into place. */
+export async function runDownload(job: DownloadJob): Promise<DownloadResult> {
+  const part = await PartFile.open({ outPath: job.outPath, name: job.name, manifest: job.manifest, catalog: job.catalog });
+  try {
+    job.onOpen?.(part);
+    const swarm = new SwarmDownload(job, part);
+    await swarm.run();
+    await part.finish(job.outPath);
+    const peers = swarm.peerSummaries();
+    return {
+      sourcesUsed: peers.filter((peer) => peer.delivered > 0).map((peer) => peer.address),
+      resumedChunks: part.resumedChunks,
+      badSources: peers.filter((peer) => peer.bad).map((peer) => peer.address),
+    };
+  } finally {
+    await part.close();
+  }
+}
+
+// The event loop of one download: requests out, answers in, the scheduler told of each.
+class SwarmDownload {
+  private readonly job: DownloadJob;
+  private readonly part: PartFile;
+  private readonly scheduler: ChunkScheduler;
+  private readonly following = new Set<string>();
+  private wakeTimer: ReturnType<typeof setTimeout> | undefined;
+  private refreshTimer: ReturnType<typeof setInterval> | undefined;
+  private lastChunkAt = performance.now();
+  private lastProgress = 0;
+  private chunksReceived = 0;
+  private bytesDone = 0;
+  private refreshing = false;
+  private finished = false;
+  private resolve: () => void = () => {};
+  private reject: (error: Error) => void = () => {};
+
+  constructor(job: DownloadJob, part: PartFile) {
+    this.job = job;
+    this.part = part;
+    this.scheduler = new ChunkScheduler({ chunkCount: job.manifest.chunks.length, have: part.verified.copy(), clock: () => performance.now(), random: Math.random });
+    for (const index of part.verified.indices()) this.bytesDone += chunkLength(job.manifest, index);
+  }
+
+  run(): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.resolve = resolve;
+      this.reject = reject;
+      if (this.scheduler.complete) return this.finish();
+      this.job.signal?.addEventListener("abort", () => this.fail(new P2PError("CLOSED", "the download was cancelled; run it again to resume")));
+      this.report(true);
+      this.refreshTimer = setInterval(() => void this.refreshHolders(), HOLDER_REFRESH_MS);
+      void this.refreshHolders();
+    });
+  }
+
+  peerSummaries() {
+    return this.scheduler.peerSummaries();
+  }
+
+  private async refreshHolders(): Promise<void> {
+    if (this.refreshing || this.finished) return;
+    this.refreshing = true;
+    try {
+      for (const holder of await this.job.peers.holders()) {
+        if (this.finished) return;
+        if (!holder.partial) this.scheduler.setPeer(holder.address, null);
+        else if (!this.scheduler.hasPeer(holder.address)) {
+          this.scheduler.setPeer(holder.address, new Bitfield(this.scheduler.chunkCount));
+          void this.followHave(holder.address);
+        }
+      }
+    } catch (error) {
+      if (!isP2PError(error)) return this.fail(error as Error);
+    } finally {
+      this.refreshing = false;
+    }
+    this.pump();
+  }
+
+  /** Keeps this download's view of a partial holder current, until it is complete or gone. */
+  private async followHave(address: string): Promise<void> {
+    if (this.following.has(address)) return;
+    this.following.add(address);
+    let version: number | null = null;
+    try {
+      while (!this.finished) {
+        let report;
+        try {
+          report = await this.job.peers.have(address, version);
+        } catch (error) {
+          const failure = failureOf(error);
+          if (failure === "missing" || failure === "bad") {
+            this.scheduler.failed(address, null, failure);
+            return;
+          }
+          await Bun.sleep(HAVE_RETRY_MS);
+          continue;
+        }
+        if (this.finished) return;
+        this.scheduler.setPeer(address, report.have);
+        this.pump();
+        if (report.have === null) return; // complete: it has everything from now on
+        version = report.version;
+      }
+    } finally {
+      this.following.delete(address);
+    }
+  }
+
+  private pump(): void {
+    if (this.finished) return;
+    if (this.scheduler.complete) return this.finish();
+    for (const assignment of this.scheduler.assign()) this.request(assignment);
+    if (this.scheduler.busy === 0) this.checkStall();
+    const wake = this.scheduler.nextWakeAt();
+    clearTimeout(this.wakeTimer);
+    this.wakeTimer = wake === null ? undefined : setTimeout(() => this.pump(), Math.max(1, wake - performance.now()));
+  }
+
+  private request(assignment: Assignment): void {
+    const { peer } = assignment;
+    if (assignment.index === null) {
+      this.job.peers.chosenChunk(peer, assignment.wanted).then(
+        ({ index, bytes }) => this.received(peer, index, bytes, true),
+        (error) => this.failed(peer, null, error),
+      );
+    } else {
+      const { index } = assignment;
+      this.job.peers.chunk(peer, index).then(
+        (bytes) => this.received(peer, index, bytes, false),
+        (error) => this.failed(peer, index, error),
+      );
+    }
+  }
+
+  private received(peer: string, index: number, bytes: Uint8Array, chosen: boolean): void {
+    if (this.finished) return;
+    const { manifest } = this.job;
+    const valid = Number.isSafeInteger(index) && index >= 0 && index < manifest.chunks.length;
+    if (!valid || bytes.length !== chunkLength(manifest, index) || sha256Hex(bytes) !== manifest.chunks[index]) {
+      // Bad data is never an accident worth a retry: this holder is not asked again.
+      this.scheduler.failed(peer, chosen ? null : index, "bad");
+      return this.pump();
+    }
+    if (this.scheduler.delivered(peer, index, chosen) === "late") return this.pump();
+    this.lastChunkAt = performance.now();
+    this.part.write(index, bytes).then(
+      () => {
+        if (this.finished) return;
+        this.scheduler.stored(index);
+        this.bytesDone += bytes.length;
+        // Each chunk leaves a 1 MiB body and its socket reads as garbage; JSC lets that pile up
+        // well past the live set, so collect every so often to keep a long download's memory flat.
+        if (++this.chunksReceived % CHUNKS_PER_COLLECTION === 0) Bun.gc(false);
+        this.job.onStored?.(index, this.part);
+        this.report(this.scheduler.complete);
+        this.pump();
+      },
+      (error) => this.fail(error as Error),
+    );
+    this.pump();
+  }
+
+  private failed(peer: string, index: number | null, error: unknown): void {
+    if (this.finished) return;
+    if (!isP2PError(error)) return this.fail(error as Error);
+    this.scheduler.failed(peer, index, failureOf(error));
+    this.pump();
+  }
+
+  /** Nothing in flight and nothing to ask now: give up only when waiting cannot help. */
+  private checkStall(): void {
+    const now = performance.now();
+    const verified = this.scheduler.verifiedCount;
+    if (!this.scheduler.hasCandidates && !this.refreshing) {
+      // Every holder answered, and none has the file (or none sent the right bytes).
+      this.fail(new P2PError("UNAVAILABLE", `no reachable holder has the rest of ${this.job.name}; ${verified} verified chunks are kept, run the download again to resume`));
+    } else if (now - this.lastChunkAt > MAX_STALL_MS) {
+      const seconds = Math.round(MAX_STALL_MS / 1000);
+      this.fail(new P2PError("UNAVAILABLE", `no reachable holder has the rest of ${this.job.name} (nothing arrived for ${seconds} s); ${verified} verified chunks are kept, run the download again to resume`));
+    }
+  }
+
+  private report(force: boolean): void {
+    const now = performance.now();
+    if (!force && now - this.lastProgress < PROGRESS_INTERVAL_MS) return;
+    this.lastProgress = now;
+    const { manifest } = this.job;
+    this.job.onProgress?.({
+      bytes: this.bytesDone,
+      total: manifest.size,
+      chunks: manifest.chunks.length,
+      chunksDone: this.scheduler.verifiedCount,
+      sources: this.scheduler.peerSummaries().filter((peer) => peer.usable).length,
+    });
+  }
+
+  private finish(): void {
+    if (this.finished) return;
+    this.stop();
+    this.resolve();
+  }
+
+  private fail(error: Error): void {
+    if (this.finished) return;
+    this.stop();
+    this.reject(error);
+  }
+
+  private stop(): void {
+    this.finished = true;
+    clearTimeout(this.wakeTimer);
+    clearInterval(this.refreshTimer);
+  }
+}

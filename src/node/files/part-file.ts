@@ -1,0 +1,104 @@
+// A download's `<out>.part` file and its record of verified chunks: written in place, resumable, renamed into place when whole.
+
+import { existsSync } from "node:fs";
+import { type FileHandle, open, rename } from "node:fs/promises";
+import { P2PError } from "../../protocol/errors";
+import type { CatalogStore } from "./catalog";
+import type { Manifest } from "./manifest";
+import { Bitfield } from "./swarm/bitfield";
+
+/**
+ * Owns one `.part` file. A chunk counts as verified only once its bytes are written, and the
+ * record of it is one small SQLite write: a node killed at any moment resumes from what is on disk
+ * without hashing anything again.
+ */
+export class PartFile {
+  readonly path: string;
+  readonly manifest: Manifest;
+  /** Chunks verified and on disk. */
+  readonly verified: Bitfield;
+  /** Chunks that were already on disk when this download started. */
+  readonly resumedChunks: number;
+  private readonly handle: FileHandle;
+  private readonly catalog: CatalogStore;
+  private closed = false;
+
+  /** Opens `<outPath>.part`, resuming from it if the catalog says an earlier attempt left verified chunks there. */
+  static async open(options: { outPath: string; name: string; manifest: Manifest; catalog: CatalogStore }): Promise<PartFile> {
+    const { manifest, catalog } = options;
+    const path = `${options.outPath}.part`;
+    const saved = catalog.download(manifest.fileId);
+    const resuming = saved !== null && saved.partPath === path && existsSync(path);
+    const verified = new Bitfield(manifest.chunks.length, resuming ? saved.verified : undefined);
+    let handle: FileHandle;
+    try {
+      handle = await open(path, resuming ? "r+" : "w", 0o644);
+    } catch (error) {
+      throw diskError(error, path);
+    }
+    catalog.startDownload({ fileId: manifest.fileId, name: options.name, partPath: path, manifest, verified: verified.bytes });
+    return new PartFile(path, manifest, verified, handle, catalog);
+  }
+
+  private constructor(path: string, manifest: Manifest, verified: Bitfield, handle: FileHandle, catalog: CatalogStore) {
+    this.path = path;
+    this.manifest = manifest;
+    this.verified = verified;
+    this.resumedChunks = verified.count();
+    this.handle = handle;
+    this.catalog = catalog;
+  }
+
+  /** Writes a verified chunk at its place, then records it as verified. */
+  async write(index: number, bytes: Uint8Array): Promise<void> {
+    try {
+      await this.handle.write(bytes, 0, bytes.length, index * this.manifest.chunkSize);
+    } catch (error) {
+      throw diskError(error, this.path);
+    }
+    this.verified.set(index);
+    this.catalog.saveVerified(this.manifest.fileId, this.verified.bytes);
+  }
+
+  /** Reads a verified chunk back (to serve it to other downloaders). */
+  async read(index: number): Promise<Uint8Array> {
+    if (!this.verified.has(index)) throw new P2PError("NOT_YET", `chunk ${index} of ${this.manifest.fileId.slice(0, 12)} is not here yet`);
+    const length = chunkLength(this.manifest, index);
+    const bytes = new Uint8Array(length);
+    const { bytesRead } = await this.handle.read(bytes, 0, length, index * this.manifest.chunkSize);
+    if (bytesRead !== length) throw new P2PError("ERROR", `${this.path} is shorter than its verified chunks say`);
+    return bytes;
+  }
+
+  /** fsync, then rename into place: a finished file is never half there. */
+  async finish(outPath: string): Promise<void> {
+    try {
+      await this.handle.sync();
+      await this.close();
+      await rename(this.path, outPath);
+    } catch (error) {
+      throw diskError(error, this.path);
+    }
+    this.catalog.finishDownload(this.manifest.fileId);
+  }
+
+  /** Closes the file, keeping it and its verified chunks for a later resume. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.handle.close();
+  }
+}
+
+export function chunkLength(manifest: Manifest, index: number): number {
+  return Math.min(manifest.chunkSize, manifest.size - index * manifest.chunkSize);
+}
+
+/** File-system failures as errors a user can act on. */
+function diskError(error: unknown, path: string): unknown {
+  const code = (error as { code?: string }).code;
+  if (code === "ENOSPC") return new P2PError("ERROR", `disk full while writing ${path}; free some space and run the download again to resume`);
+  if (code === "EACCES" || code === "EPERM") return new P2PError("ERROR", `no permission to write ${path}`);
+  if (code === "ENOENT") return new P2PError("NOT_FOUND", `the folder of ${path} does not exist`);
+  return error;
+}

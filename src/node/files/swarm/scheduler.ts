@@ -1,0 +1,398 @@
+// Which chunk to ask of which peer: rarest first among what the peers have, an endgame at the end, retries with backoff. Pure: no I/O, no timers, time from an injected clock.
+
+import { Bitfield } from "./bitfield";
+
+export interface SchedulerLimits {
+  /** Chunk requests in flight to one peer (pipelined on its one connection). */
+  inFlightPerPeer: number;
+  /**
+   * The same while other downloaders share the file: then every uplink is busy serving several
+   * peers, a deeper pipeline only queues requests whose choice goes stale, and spreading them
+   * over more peers keeps more uplinks working.
+   */
+  swarmInFlightPerPeer: number;
+  /** Chunks requested or waiting for the disk, in all: bounds a download's memory to this many chunks. */
+  inFlight: number;
+  /** A chunk held this long by one peer is also asked of another once nothing new is left to ask. */
+  endgameAfterMs: number;
+  /** Until this many chunks are verified, a chunk is picked at random, so that peers starting together diverge. */
+  randomFirst: number;
+  /** In a swarm, complete holders are asked for "any chunk of these" and pick the one they sent least. */
+  holderChooses: boolean;
+  /** First pause before asking a peer whose link failed; doubles per failure in a row. */
+  retryMs: number;
+  maxRetryMs: number;
+  /** Pause before asking again a holder that said it is busy. */
+  busyRetryMs: number;
+}
+
+export const DEFAULT_LIMITS: SchedulerLimits = {
+  inFlightPerPeer: 4,
+  swarmInFlightPerPeer: 1,
+  inFlight: 16,
+  endgameAfterMs: 750,
+  randomFirst: 4,
+  holderChooses: true,
+  retryMs: 500,
+  maxRetryMs: 8_000,
+  busyRetryMs: 250,
+};
+
+/** Why a request to a peer came back without a chunk. */
+export type RequestFailure =
+  /** Unreachable, closed, silent or at its limits: ask again after a pause. */
+  | "link"
+  /** It does not have the file (any more): not asked again in this download. */
+  | "missing"
+  /** A partial holder without that chunk yet: our view of it was stale; no fault. */
+  | "not-yet"
+  /** Its upload queue is full: ask others now and it again shortly; no fault. */
+  | "busy"
+  /** It sent bytes that failed verification, or does not speak of the same file: never asked again. */
+  | "bad";
+
+/**
+ * One request to make: a given chunk, or (`index` null) the holder's choice among `wanted`. In a
+ * swarm a complete holder picks the chunk it has sent least, so its uplink carries every chunk
+ * once before any twice; only it knows what it already sent to the others.
+ */
+export type Assignment = { peer: string; index: number } | { peer: string; index: null; wanted: Bitfield };
+
+/** What the scheduler knows of one peer of the swarm. */
+interface PeerState {
+  address: string;
+  /** null: a complete holder, which has every chunk. */
+  have: Bitfield | null;
+  /** Chunks it has that this download lacks (partial peers): a peer with none is skipped at once. */
+  interesting: number;
+  inFlight: number;
+  /** Of those, requests that let the holder choose the chunk. */
+  chosenInFlight: number;
+  failures: number;
+  retryAt: number;
+  bad: boolean;
+  missing: boolean;
+  delivered: number;
+}
+
+export interface PeerSummary {
+  address: string;
+  complete: boolean;
+  delivered: number;
+  bad: boolean;
+  usable: boolean;
+}
+
+/**
+ * One download's decisions. The caller adds peers and what they have, calls `assign()` whenever
+ * something changed, performs the requests it returns, and reports each outcome back.
+ */
+export class ChunkScheduler {
+  readonly chunkCount: number;
+  private readonly limits: SchedulerLimits;
+  private readonly clock: () => number;
+  private readonly random: () => number;
+  private readonly have: Bitfield;
+  private readonly peers = new Map<string, PeerState>();
+  /** How many partial peers have each chunk (complete holders add the same to every chunk, so they do not change the order). */
+  private readonly availability: Uint16Array;
+  /** chunk -> the peers asked for it. */
+  private readonly inFlight = new Map<number, Set<PeerState>>();
+  private readonly requestedAt = new Map<number, number>();
+  /** Verified, being written: not yet in `have`, which names only bytes on disk. */
+  private readonly writing = new Set<number>();
+  private haveCount: number;
+  /** Requests out to peers (a chunk asked of two peers counts twice). */
+  private requestsOut = 0;
+  /** Lowest chunk that may still be missing: complete holders are read in order, which keeps disks sequential. */
+  private sequentialFrom = 0;
+
+  constructor(options: { chunkCount: number; have?: Bitfield; clock: () => number; random: () => number; limits?: Partial<SchedulerLimits> }) {
+    this.chunkCount = options.chunkCount;
+    this.have = options.have ?? new Bitfield(options.chunkCount);
+    this.clock = options.clock;
+    this.random = options.random;
+    this.limits = { ...DEFAULT_LIMITS, ...options.limits };
+    this.availability = new Uint16Array(options.chunkCount);
+    this.haveCount = this.have.count();
+  }
+
+  get complete(): boolean {
+    return this.haveCount === this.chunkCount;
+  }
+
+  get verifiedCount(): number {
+    return this.haveCount;
+  }
+
+  /** Requests out and chunks waiting for the disk. */
+  get busy(): number {
+    return this.requestsOut + this.writing.size;
+  }
+
+  hasPeer(address: string): boolean {
+    return this.peers.has(address);
+  }
+
+  /** Adds a peer, or updates what it has: a complete holder has everything (`have` null). */
+  setPeer(address: string, have: Bitfield | null): void {
+    let peer = this.peers.get(address);
+    if (!peer) {
+      peer = { address, have: null, interesting: 0, inFlight: 0, chosenInFlight: 0, failures: 0, retryAt: 0, bad: false, missing: false, delivered: 0 };
+      this.peers.set(address, peer);
+    } else if (peer.bad || peer.missing) {
+      return; // not asked again in this download, whatever it now claims
+    }
+    this.countAvailability(peer, -1);
+    peer.have = have === null ? null : have.copy();
+    this.countAvailability(peer, +1);
+    peer.interesting = 0;
+    if (peer.have !== null) for (const index of peer.have.indices()) if (!this.have.has(index)) peer.interesting++;
+  }
+
+  /** A partial peer now has one more chunk (its HAVE update). */
+  peerHas(address: string, index: number): void {
+    const peer = this.peers.get(address);
+    if (!peer || peer.have === null || peer.bad || peer.missing || peer.have.has(index)) return;
+    peer.have.set(index);
+    this.availability[index]!++;
+    if (!this.have.has(index)) peer.interesting++;
+  }
+
+  /** Requests to make now: free slots of usable peers filled, rarest chunks first. */
+  assign(): Assignment[] {
+    const assignments: Assignment[] = [];
+    if (this.complete || this.requestsOut + this.writing.size >= this.limits.inFlight) return assignments;
+    const now = this.clock();
+    const usable: PeerState[] = [];
+    let partialSwarm = false;
+    for (const peer of this.peers.values()) {
+      if (!isUsable(peer, now)) continue;
+      usable.push(peer);
+      if (peer.have !== null) partialSwarm = true;
+    }
+    const perPeer = partialSwarm ? this.limits.swarmInFlightPerPeer : this.limits.inFlightPerPeer;
+    if (perPeer > 1) usable.sort((a, b) => a.inFlight - b.inFlight); // the least busy first
+    let wanted: Bitfield | null = null;
+    let wantedCount = 0;
+    for (let round = 0; round < perPeer; round++) {
+      let progressed = false;
+      for (const peer of usable) {
+        if (this.requestsOut + this.writing.size >= this.limits.inFlight) return assignments;
+        if (peer.inFlight >= perPeer || (peer.have !== null && peer.interesting === 0)) continue;
+        if (partialSwarm && this.limits.holderChooses && peer.have === null) {
+          if (wanted === null) {
+            wanted = this.wanted();
+            wantedCount = wanted.count();
+          }
+          if (wantedCount > peer.chosenInFlight) {
+            peer.inFlight++;
+            peer.chosenInFlight++;
+            this.requestsOut++;
+            assignments.push({ peer: peer.address, index: null, wanted: wanted.copy() });
+            progressed = true;
+            continue;
+          }
+        }
+        const index = (partialSwarm ? this.rarestFor(peer) : this.nextInOrder()) ?? this.pickEndgame(peer, now);
+        if (index === undefined) continue;
+        this.request(peer, index, now);
+        assignments.push({ peer: peer.address, index });
+        progressed = true;
+      }
+      if (!progressed) break;
+    }
+    return assignments;
+  }
+
+  /**
+   * A verified chunk arrived. "write": store it, then call `stored`. "late": another peer's copy
+   * was first (the endgame asked twice); drop it.
+   */
+  delivered(address: string, index: number, chosen = false): "write" | "late" {
+    const peer = chosen ? this.settleChosen(address) : this.settle(address, index);
+    if (peer) {
+      peer.failures = 0;
+      peer.delivered++;
+    }
+    if (this.have.has(index) || this.writing.has(index)) return "late";
+    // A request of ours for the same chunk may still be out: its answer will come back late.
+    this.inFlight.delete(index);
+    this.requestedAt.delete(index);
+    this.writing.add(index);
+    return "write";
+  }
+
+  /** The chunk is on disk: it counts as ours from now on. */
+  stored(index: number): void {
+    this.writing.delete(index);
+    if (this.have.has(index)) return;
+    this.have.set(index);
+    this.haveCount++;
+    for (const peer of this.peers.values()) if (peer.have?.has(index)) peer.interesting--;
+  }
+
+  /** A request came back without a usable chunk (`index` null: a request that let the holder choose). */
+  failed(address: string, index: number | null, failure: RequestFailure): void {
+    const peer = index === null ? this.settleChosen(address) : this.settle(address, index);
+    if (peer) {
+      if (failure === "link") {
+        peer.failures++;
+        peer.retryAt = this.clock() + Math.min(this.limits.maxRetryMs, this.limits.retryMs * 2 ** (peer.failures - 1));
+      } else if (failure === "busy") {
+        peer.retryAt = this.clock() + this.limits.busyRetryMs;
+      } else if (failure === "not-yet") {
+        if (index !== null && peer.have?.has(index)) {
+          peer.have.clear(index);
+          this.availability[index]!--;
+          if (!this.have.has(index)) peer.interesting--;
+        }
+      } else {
+        this.countAvailability(peer, -1);
+        if (failure === "bad") peer.bad = true;
+        else peer.missing = true;
+      }
+    }
+    const fetching = index === null ? undefined : this.inFlight.get(index);
+    if (index !== null && fetching && fetching.size === 0) {
+      this.inFlight.delete(index);
+      this.requestedAt.delete(index);
+      if (index < this.sequentialFrom) this.sequentialFrom = index;
+    }
+  }
+
+  /**
+   * The next time at which `assign()` could return more without anything else happening: a peer's
+   * pause ends, or a chunk becomes an endgame candidate. Null when only an event can help.
+   */
+  nextWakeAt(): number | null {
+    const now = this.clock();
+    let wake: number | null = null;
+    const consider = (at: number) => {
+      if (at > now) wake = wake === null ? at : Math.min(wake, at);
+    };
+    for (const peer of this.peers.values()) {
+      if (!peer.bad && !peer.missing) consider(peer.retryAt);
+    }
+    for (const [index, fetching] of this.inFlight) {
+      if (fetching.size === 1) consider((this.requestedAt.get(index) ?? 0) + this.limits.endgameAfterMs);
+    }
+    return wake;
+  }
+
+  /** Whether any peer could still be asked for something, now or after its pause. */
+  get hasCandidates(): boolean {
+    for (const peer of this.peers.values()) if (!peer.bad && !peer.missing) return true;
+    return false;
+  }
+
+  /** A copy of what this download has on disk. */
+  haveBits(): Bitfield {
+    return this.have.copy();
+  }
+
+  peerSummaries(): PeerSummary[] {
+    const now = this.clock();
+    return [...this.peers.values()].map((peer) => ({
+      address: peer.address,
+      complete: peer.have === null,
+      delivered: peer.delivered,
+      bad: peer.bad,
+      usable: isUsable(peer, now),
+    }));
+  }
+
+  // ---- helpers ----------------------------------------------------------------------------------
+
+  private request(peer: PeerState, index: number, now: number): void {
+    peer.inFlight++;
+    this.requestsOut++;
+    let fetching = this.inFlight.get(index);
+    if (!fetching) {
+      this.inFlight.set(index, (fetching = new Set()));
+      this.requestedAt.set(index, now);
+    }
+    fetching.add(peer);
+  }
+
+  private settleChosen(address: string): PeerState | undefined {
+    const peer = this.peers.get(address);
+    if (peer && peer.chosenInFlight > 0) {
+      peer.chosenInFlight--;
+      peer.inFlight--;
+      this.requestsOut--;
+    }
+    return peer;
+  }
+
+  /** Chunks nobody is fetching that this download still needs. */
+  private wanted(): Bitfield {
+    const wanted = new Bitfield(this.chunkCount);
+    for (let index = 0; index < this.chunkCount; index++) if (this.isWanted(index)) wanted.set(index);
+    return wanted;
+  }
+
+  /** Ends one request's bookkeeping; the peer, if it is still known. */
+  private settle(address: string, index: number): PeerState | undefined {
+    const peer = this.peers.get(address);
+    const fetching = this.inFlight.get(index);
+    if (peer && fetching?.delete(peer)) {
+      peer.inFlight--;
+      this.requestsOut--;
+    }
+    return peer;
+  }
+
+  private isWanted(index: number): boolean {
+    return !this.have.has(index) && !this.writing.has(index) && !this.inFlight.has(index);
+  }
+
+  /** Among complete holders only, chunks go in order: disks on both sides stay sequential. */
+  private nextInOrder(): number | undefined {
+    while (this.sequentialFrom < this.chunkCount && !this.isWanted(this.sequentialFrom)) this.sequentialFrom++;
+    for (let index = this.sequentialFrom; index < this.chunkCount; index++) if (this.isWanted(index)) return index;
+    return undefined;
+  }
+
+  /**
+   * In a swarm: of the chunks still wanted that `peer` has, the rarest among the partial peers,
+   * random among equals; any at random for the first few, so that peers starting together diverge.
+   */
+  private rarestFor(peer: PeerState): number | undefined {
+    const randomOnly = this.haveCount + this.writing.size < this.limits.randomFirst;
+    let best: number | undefined;
+    let bestRarity = Number.POSITIVE_INFINITY;
+    let ties = 0;
+    for (let index = 0; index < this.chunkCount; index++) {
+      if (!this.isWanted(index) || (peer.have !== null && !peer.have.has(index))) continue;
+      const rarity = randomOnly ? 0 : this.availability[index]!;
+      if (rarity < bestRarity) {
+        best = index;
+        bestRarity = rarity;
+        ties = 1;
+      } else if (rarity === bestRarity && this.random() * ++ties < 1) {
+        best = index; // reservoir sampling: each equally rare chunk with the same chance
+      }
+    }
+    return best;
+  }
+
+  /** Nothing new to ask: a chunk one other peer has held for a while, which this peer also has. */
+  private pickEndgame(peer: PeerState, now: number): number | undefined {
+    const stale = now - this.limits.endgameAfterMs;
+    for (const [index, fetching] of this.inFlight) {
+      if (fetching.size !== 1 || fetching.has(peer) || (this.requestedAt.get(index) ?? 0) > stale) continue;
+      if (peer.have === null || peer.have.has(index)) return index;
+    }
+    return undefined;
+  }
+
+  private countAvailability(peer: PeerState, sign: 1 | -1): void {
+    if (peer.have === null) return;
+    for (const index of peer.have.indices()) this.availability[index]! += sign;
+  }
+}
+
+function isUsable(peer: PeerState, now: number): boolean {
+  return !peer.bad && !peer.missing && now >= peer.retryAt;
+}

@@ -1,0 +1,53 @@
+// FilePeers over TCP: GET_CHUNK, GET_ANY_CHUNK and GET_HAVE through the node's transport; this node itself answered in process.
+
+import { P2PError } from "../../protocol/errors";
+import type { TcpTransport } from "../tcp-transport";
+import type { Bitfield } from "./swarm/bitfield";
+import type { FilePeers, HaveReport, Holder } from "./swarm/file-peers";
+import { decodeChosenChunk, decodeHave } from "./swarm/wire";
+
+/**
+ * How long a holder may stay silent while one of our chunks is due. A holder keeps a waiting
+ * request alive with interim replies, so silence this long means it is gone, not slow.
+ */
+export const CHUNK_TIMEOUT_MS = 30_000;
+/** How long a partial holder may hold a GET_HAVE open waiting for news (the caller waits a little longer). */
+export const HAVE_WAIT_MS = 2_000;
+
+/** What this node answers for itself, without a round trip. */
+export interface LocalHolder {
+  chunk(fileId: string, index: number): Promise<Uint8Array>;
+  chosenChunk(fileId: string, wanted: Bitfield): Promise<{ index: number; bytes: Uint8Array }>;
+  have(fileId: string, knownVersion: number | null): Promise<HaveReport>;
+}
+
+export function tcpFilePeers(options: {
+  fileId: string;
+  chunkCount: number;
+  selfAddress: string;
+  transport: TcpTransport;
+  holders: () => Promise<Holder[]>;
+  local: LocalHolder;
+}): FilePeers {
+  const { fileId, chunkCount, selfAddress, transport, local } = options;
+  return {
+    holders: options.holders,
+    async chunk(address, index) {
+      if (address === selfAddress) return local.chunk(fileId, index);
+      return transport.request(address, "GET_CHUNK", [fileId, String(index)], { timeoutMs: CHUNK_TIMEOUT_MS, channel: "bulk" });
+    },
+    async chosenChunk(address, wanted) {
+      if (address === selfAddress) return local.chosenChunk(fileId, wanted);
+      const body = await transport.request(address, "GET_ANY_CHUNK", [fileId], { body: wanted.bytes, timeoutMs: CHUNK_TIMEOUT_MS, channel: "bulk" });
+      return decodeChosenChunk(body, address);
+    },
+    async have(address, knownVersion) {
+      if (address === selfAddress) return local.have(fileId, knownVersion);
+      const args = knownVersion === null ? [fileId] : [fileId, String(knownVersion)];
+      const body = await transport.request(address, "GET_HAVE", args, { timeoutMs: HAVE_WAIT_MS + 5_000, channel: "have" });
+      const report = decodeHave(body, chunkCount);
+      if (report === null) throw new P2PError("MALFORMED", `${address} answered GET_HAVE with a bitfield for a different number of chunks`);
+      return report;
+    },
+  };
+}
