@@ -1,20 +1,22 @@
-// Benchmarks a crowd (N nodes downloading one file at once from rate-limited holders) and one long download from a slow holder.
+// Benchmarks flash crowds (1 seeder and N downloaders starting together), a late joiner, and one long download from a slow holder.
 //
-// bun scripts/bench-crowd.ts [--downloaders 8] [--size-mib 64] [--limit-mb 10] [--slow-size-mib 200] [--slow-limit-mb 3] [--json]
+// bun scripts/bench-crowd.ts [--crowds 4,8,16] [--size-mib 64] [--limit-mb 10] [--slow-size-mib 200] [--slow-limit-mb 3] [--json]
 //
 // Every node runs at --upload-limit X, as every client did in the WebTorrent comparison
-// (../shared/webtorrent-bench.md). Baseline, same run: one download alone from one holder, which
-// takes about F/X; without swarming a crowd of N needs about N·F/X, since only complete copies serve.
+// (../shared/webtorrent-bench.md, where 1 seeder + 8 leechers took 2.4 × F/X). Baseline, same
+// run: one download alone from one holder, which takes about F/X, the fluid model's bound for a
+// whole crowd; without swarming a crowd of N would need N·F/X.
 
-import { join } from "node:path";
+import { rmSync } from "node:fs";
+import { basename, join } from "node:path";
 import { parseArgs } from "node:util";
-import type { TestnetNode } from "../src/testnet";
+import type { Testnet, TestnetNode } from "../src/testnet";
 import { benchWorkspace, buildBinary, sameContent, writeRandomFile } from "./lib/bench";
 
 const { values } = parseArgs({
   args: process.argv.slice(2),
   options: {
-    downloaders: { type: "string", default: "8" },
+    crowds: { type: "string", default: "4,8,16" },
     "size-mib": { type: "string", default: "64" },
     "limit-mb": { type: "string", default: "10" },
     "slow-size-mib": { type: "string", default: "200" },
@@ -23,14 +25,19 @@ const { values } = parseArgs({
   },
   strict: true,
 });
-const downloaders = Number(values.downloaders);
+const crowds = values.crowds.split(",").map(Number);
 const sizeMiB = Number(values["size-mib"]);
 const limitMB = Number(values["limit-mb"]);
 const slowSizeMiB = Number(values["slow-size-mib"]);
 const slowLimitMB = Number(values["slow-limit-mb"]);
+/** Targets: the slowest of a crowd within this many F/X; a late joiner within this many F/X of its start. */
+const CROWD_TARGET = 1.5;
+const LATE_TARGET = 1.0;
+/** The late joiner starts when the others are about this far along (as a fraction of F/X). */
+const LATE_AFTER = 0.5;
 /** A crowd this size fits one testnet beside the holder. */
 const MAX_DOWNLOADERS = 64;
-if (!(Number.isInteger(downloaders) && downloaders >= 1 && downloaders <= MAX_DOWNLOADERS)) fail(`--downloaders must be 1..${MAX_DOWNLOADERS}`);
+if (!crowds.every((size) => Number.isInteger(size) && size >= 1 && size <= MAX_DOWNLOADERS)) fail(`--crowds takes sizes 1..${MAX_DOWNLOADERS}, e.g. 4,8,16`);
 for (const [flag, value] of [["--size-mib", sizeMiB], ["--slow-size-mib", slowSizeMiB]] as const) {
   if (!(Number.isInteger(value) && value >= 1 && value <= 4096)) fail(`${flag} must be a whole number of MiB, 1..4096`);
 }
@@ -58,29 +65,31 @@ try {
   });
   say(`baseline: 1 download of ${sizeMiB} MiB from 1 holder at ${limitMB} MB/s: ${alone.toFixed(1)} s (F/X = ${ideal.toFixed(1)} s)`);
 
-  // The crowd: every downloader starts at once.
-  const crowd = await withNet(1 + downloaders, limit, async (net) => {
-    const holder = net.nodes[0]!;
-    await client(net, holder, ["upload", source]);
-    const started = performance.now();
-    const finished = await Promise.all(
-      net.nodes.slice(1).map(async (node, index) => {
-        const out = join(work, `crowd-${index}.out`);
-        try {
-          await client<Report>(net, node, ["download", "crowd.bin", "--out", out]);
-          return { seconds: (performance.now() - started) / 1000, intact: sameContent(source, out), error: null };
-        } catch (error) {
-          return { seconds: (performance.now() - started) / 1000, intact: false, error: (error as Error).message };
-        }
-      }),
-    );
-    return finished;
+  // Flash crowds: every downloader starts at once.
+  const crowdResults: Array<{ downloaders: number; completed: number; fastest: number; slowest: number }> = [];
+  for (const downloaders of crowds) {
+    const runs = await withNet(1 + downloaders, limit, async (net) => {
+      await client(net, net.nodes[0]!, ["upload", source]);
+      return Promise.all(net.nodes.slice(1).map((node, index) => timedDownload(net, node, source, join(work, `crowd-${downloaders}-${index}.out`), 0)));
+    });
+    for (let index = 0; index < downloaders; index++) rmSync(join(work, `crowd-${downloaders}-${index}.out`), { force: true });
+    const completed = runs.filter((run) => run.intact).length;
+    const slowest = Math.max(...runs.map((run) => run.seconds));
+    const fastest = Math.min(...runs.map((run) => run.seconds));
+    crowdResults.push({ downloaders, completed, fastest, slowest });
+    say(`crowd of ${String(downloaders).padStart(2)}: ${completed}/${downloaders} intact; fastest ${fastest.toFixed(1)} s, slowest ${slowest.toFixed(1)} s = ${(slowest / ideal).toFixed(2)} x F/X (target <= ${CROWD_TARGET}; WebTorrent 2.4 at 8)`);
+    for (const run of runs.filter((entry) => entry.error !== null)) say(`  failed: ${run.error}`);
+  }
+
+  // A late joiner: 8 start together, one more when they are about half done.
+  const late = await withNet(1 + 8 + 1, limit, async (net) => {
+    await client(net, net.nodes[0]!, ["upload", source]);
+    const early = net.nodes.slice(1, 9).map((node, index) => timedDownload(net, node, source, join(work, `early-${index}.out`), 0));
+    const joiner = timedDownload(net, net.nodes[9]!, source, join(work, "late.out"), LATE_AFTER * ideal * 1000);
+    await Promise.all(early);
+    return joiner;
   });
-  const completed = crowd.filter((run) => run.error === null && run.intact).length;
-  const slowest = Math.max(...crowd.map((run) => run.seconds));
-  const fastest = Math.min(...crowd.map((run) => run.seconds));
-  say(`crowd: ${downloaders} downloaders at once: ${completed}/${downloaders} completed intact; fastest ${fastest.toFixed(1)} s, slowest ${slowest.toFixed(1)} s = ${(slowest / alone).toFixed(2)} x the lone download (${(slowest / ideal).toFixed(2)} x F/X)`);
-  for (const run of crowd.filter((entry) => entry.error !== null)) say(`  failed: ${run.error}`);
+  say(`late joiner (starts at ${LATE_AFTER} x F/X beside 8 others): ${late.intact ? "intact" : `FAILED (${late.error})`} in ${late.seconds.toFixed(1)} s from its start = ${(late.seconds / ideal).toFixed(2)} x F/X (target <= ${LATE_TARGET})`);
 
   // One long download from one slow holder: one command must do the whole job.
   const slowSource = join(work, "slow.bin");
@@ -89,14 +98,7 @@ try {
   const slow = await withNet(2, ["--upload-limit", String(slowLimitMB)], async (net) => {
     const [holder, downloader] = net.nodes as [TestnetNode, TestnetNode];
     await client(net, holder, ["upload", slowSource]);
-    const out = join(work, "slow.out");
-    const started = performance.now();
-    try {
-      await client<Report>(net, downloader, ["download", "slow.bin", "--out", out]);
-      return { seconds: (performance.now() - started) / 1000, intact: sameContent(slowSource, out), error: null };
-    } catch (error) {
-      return { seconds: (performance.now() - started) / 1000, intact: false, error: (error as Error).message };
-    }
+    return timedDownload(net, downloader, slowSource, join(work, "slow.out"), 0);
   });
   say(`slow holder: ${slowSizeMiB} MiB at ${slowLimitMB} MB/s in one command: ${slow.intact ? "completed intact" : `FAILED (${slow.error})`} in ${slow.seconds.toFixed(1)} s = ${(slow.seconds / slowIdeal).toFixed(2)} x F/X`);
 
@@ -105,22 +107,32 @@ try {
       JSON.stringify({
         sizeMiB,
         limitMBps: limitMB,
-        downloaders,
         aloneSeconds: alone,
         idealSeconds: ideal,
-        crowdCompleted: completed,
-        crowdSlowestSeconds: slowest,
-        crowdFastestSeconds: fastest,
-        slowestToAlone: slowest / alone,
+        crowds: crowdResults.map((crowd) => ({ ...crowd, slowestToIdeal: crowd.slowest / ideal })),
+        lateJoinerSeconds: late.seconds,
+        lateJoinerToIdeal: late.seconds / ideal,
         slowCompleted: slow.intact,
         slowSeconds: slow.seconds,
         slowToIdeal: slow.seconds / slowIdeal,
       }),
     );
   }
-  if (completed < downloaders || !slow.intact) process.exitCode = 1;
+  if (crowdResults.some((crowd) => crowd.completed < crowd.downloaders) || !late.intact || !slow.intact) process.exitCode = 1;
 } finally {
   await cleanup();
+}
+
+/** One `p2p client download` of `source`'s file, started after `delayMs`; its time from its own start and whether the bytes match. */
+async function timedDownload(net: Testnet, node: TestnetNode, source: string, out: string, delayMs: number) {
+  if (delayMs > 0) await Bun.sleep(delayMs);
+  const started = performance.now();
+  try {
+    await client<Report>(net, node, ["download", basename(source), "--out", out]);
+    return { seconds: (performance.now() - started) / 1000, intact: sameContent(source, out), error: null };
+  } catch (error) {
+    return { seconds: (performance.now() - started) / 1000, intact: false, error: (error as Error).message };
+  }
 }
 
 function fail(message: string): never {

@@ -9,7 +9,7 @@ import { type FilePeers, failureOf } from "./swarm/file-peers";
 import { type Assignment, ChunkScheduler } from "./swarm/scheduler";
 
 /** How often the ring is asked for the file's holders during a download: newcomers join the swarm. */
-export const HOLDER_REFRESH_MS = 1_000;
+export const HOLDER_REFRESH_MS = 500;
 /**
  * A download gives up only when no chunk arrived for this long and no holder is working on one:
  * a slow holder is waited for as long as it keeps answering, however slow it is.

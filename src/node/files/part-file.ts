@@ -32,7 +32,8 @@ export class PartFile {
     const verified = new Bitfield(manifest.chunks.length, resuming ? saved.verified : undefined);
     let handle: FileHandle;
     try {
-      handle = await open(path, resuming ? "r+" : "w", 0o644);
+      // Read and write: verified chunks are served to other downloaders while this one goes on.
+      handle = await open(path, resuming ? "r+" : "w+", 0o644);
     } catch (error) {
       throw diskError(error, path);
     }
@@ -65,7 +66,15 @@ export class PartFile {
     if (!this.verified.has(index)) throw new P2PError("NOT_YET", `chunk ${index} of ${this.manifest.fileId.slice(0, 12)} is not here yet`);
     const length = chunkLength(this.manifest, index);
     const bytes = new Uint8Array(length);
-    const { bytesRead } = await this.handle.read(bytes, 0, length, index * this.manifest.chunkSize);
+    let bytesRead: number;
+    try {
+      if (this.closed) throw new Error("closed");
+      ({ bytesRead } = await this.handle.read(bytes, 0, length, index * this.manifest.chunkSize));
+    } catch (error) {
+      // The download just finished (or stopped): the file is being renamed into place and shared whole.
+      if (this.closed) throw new P2PError("NOT_YET", `${this.manifest.fileId.slice(0, 12)} is moving into place; ask again`);
+      throw error;
+    }
     if (bytesRead !== length) throw new P2PError("ERROR", `${this.path} is shorter than its verified chunks say`);
     return bytes;
   }

@@ -1,5 +1,7 @@
 // A swarm in one process and virtual time: one seeder and N downloaders, each with a rate-limited uplink, driving the production ChunkScheduler.
 
+import { HOLDER_REFRESH_MS } from "../download";
+import { MAX_CONCURRENT_CHUNK_READS, MAX_WAITING_CHUNK_REQUESTS } from "../upload-queue";
 import { Bitfield } from "./bitfield";
 import { ChunkScheduler, type SchedulerLimits } from "./scheduler";
 
@@ -38,6 +40,8 @@ export interface SwarmSimResult {
   rejectedChunks: number;
 }
 
+/** A node's queue as the UploadQueue has it: all but one of its concurrent reads wait on the uplink too. */
+const SIM_QUEUE_LIMIT = MAX_CONCURRENT_CHUNK_READS - 1 + MAX_WAITING_CHUNK_REQUESTS;
 /** Bounds the event loop, whatever the options. */
 const MAX_EVENTS = 50_000_000;
 
@@ -111,7 +115,7 @@ class SwarmSimulation {
   private rejected = 0;
 
   constructor(options: SwarmSimOptions) {
-    this.options = { latencyMs: 1, refreshMs: 2_000, liars: 0, seed: 1, maxMs: 3_600_000, queueLimit: 1_000_000, ...options };
+    this.options = { latencyMs: 1, refreshMs: HOLDER_REFRESH_MS, liars: 0, seed: 1, maxMs: 3_600_000, queueLimit: SIM_QUEUE_LIMIT, ...options };
     this.random = mulberry32(this.options.seed);
   }
 
