@@ -70,7 +70,8 @@ try {
   for (const downloaders of crowds) {
     const runs = await withNet(1 + downloaders, limit, async (net) => {
       await client(net, net.nodes[0]!, ["upload", source]);
-      return Promise.all(net.nodes.slice(1).map((node, index) => timedDownload(net, node, source, join(work, `crowd-${downloaders}-${index}.out`), 0)));
+      const runs = await Promise.all(net.nodes.slice(1).map((node, index) => timedDownload(net, node, source, join(work, `crowd-${downloaders}-${index}.out`), 0)));
+      return runs.map(verified);
     });
     for (let index = 0; index < downloaders; index++) rmSync(join(work, `crowd-${downloaders}-${index}.out`), { force: true });
     const completed = runs.filter((run) => run.intact).length;
@@ -87,7 +88,7 @@ try {
     const early = net.nodes.slice(1, 9).map((node, index) => timedDownload(net, node, source, join(work, `early-${index}.out`), 0));
     const joiner = timedDownload(net, net.nodes[9]!, source, join(work, "late.out"), LATE_AFTER * ideal * 1000);
     await Promise.all(early);
-    return joiner;
+    return verified(await joiner);
   });
   say(`late joiner (starts at ${LATE_AFTER} x F/X beside 8 others): ${late.intact ? "intact" : `FAILED (${late.error})`} in ${late.seconds.toFixed(1)} s from its start = ${(late.seconds / ideal).toFixed(2)} x F/X (target <= ${LATE_TARGET})`);
 
@@ -98,7 +99,7 @@ try {
   const slow = await withNet(2, ["--upload-limit", String(slowLimitMB)], async (net) => {
     const [holder, downloader] = net.nodes as [TestnetNode, TestnetNode];
     await client(net, holder, ["upload", slowSource]);
-    return timedDownload(net, downloader, slowSource, join(work, "slow.out"), 0);
+    return verified(await timedDownload(net, downloader, slowSource, join(work, "slow.out"), 0));
   });
   say(`slow holder: ${slowSizeMiB} MiB at ${slowLimitMB} MB/s in one command: ${slow.intact ? "completed intact" : `FAILED (${slow.error})`} in ${slow.seconds.toFixed(1)} s = ${(slow.seconds / slowIdeal).toFixed(2)} x F/X`);
 
@@ -123,16 +124,25 @@ try {
   await cleanup();
 }
 
-/** One `p2p client download` of `source`'s file, started after `delayMs`; its time from its own start and whether the bytes match. */
+/**
+ * One `p2p client download` of `source`'s file, started after `delayMs`: its time from its own
+ * start. Whether the bytes match is checked later, by `verified`, once every download of the run
+ * is done: hashing blocks this process, and would add to the times of the downloads still running.
+ */
 async function timedDownload(net: Testnet, node: TestnetNode, source: string, out: string, delayMs: number) {
   if (delayMs > 0) await Bun.sleep(delayMs);
   const started = performance.now();
+  let error: string | null = null;
   try {
     await client<Report>(net, node, ["download", basename(source), "--out", out]);
-    return { seconds: (performance.now() - started) / 1000, intact: sameContent(source, out), error: null };
-  } catch (error) {
-    return { seconds: (performance.now() - started) / 1000, intact: false, error: (error as Error).message };
+  } catch (failure) {
+    error = (failure as Error).message;
   }
+  return { seconds: (performance.now() - started) / 1000, source, out, error };
+}
+
+function verified(run: Awaited<ReturnType<typeof timedDownload>>) {
+  return { ...run, intact: run.error === null && sameContent(run.source, run.out) };
 }
 
 function fail(message: string): never {

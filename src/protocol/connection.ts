@@ -30,6 +30,8 @@ export interface ConnectionTimeouts {
  */
 export class FramedConnection<Head> {
   readonly remoteAddress: string;
+  /** The peer's port (0 on a Unix socket). */
+  readonly remotePort: number;
   private readonly socket: Socket<FramedConnection<Head>>;
   private readonly decoder: FrameDecoder<Head>;
   private readonly events: ConnectionEvents<Head>;
@@ -61,6 +63,7 @@ export class FramedConnection<Head> {
     this.events = events;
     this.timeouts = timeouts;
     this.remoteAddress = socket.remoteAddress || "local";
+    this.remotePort = (socket as { remotePort?: number }).remotePort ?? 0;
     socket.data = this;
     // Bun's own socket timer ticks every 4 s and is not restarted by writes: a reply being sent would not
     // count as traffic. One timer of ours, checked lazily, restarts on every byte either way instead.

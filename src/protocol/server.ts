@@ -24,6 +24,11 @@ export interface Request {
   /** The peer's IP address, or "local" on a Unix socket. */
   remoteAddress: string;
   /**
+   * The peer's connection, as `ip:port` ("local" on a Unix socket). On loopback every node's
+   * connections come from 127.0.0.1, so only the port tells two peers apart there.
+   */
+  connectionId: string;
+  /**
    * Sends an interim `202 IN PROGRESS` reply with these data lines, for long ops (hashing, a
    * download). Dropped while an earlier request on the connection is still unanswered. Between them the
    * server sends bare `202 IN PROGRESS 0` keepalives itself.
@@ -366,6 +371,7 @@ class ServerSession {
         args: head.args,
         body,
         remoteAddress: this.connection.remoteAddress,
+        connectionId: this.connection.remotePort ? `${this.connection.remoteAddress}:${this.connection.remotePort}` : this.connection.remoteAddress,
         progress,
         signal: this.closed.signal,
       });

@@ -2,7 +2,7 @@
 
 import { defineCommand } from "citty";
 import { resolve } from "node:path";
-import type { FileSummary } from "../../node/files/sharing";
+import type { FileSummary } from "../../node/files/announcements";
 import { logArgs, runCommand } from "../common";
 import { targetArgs } from "../find-node";
 import { ProgressLine, formatBytes, renderFiles } from "./render";

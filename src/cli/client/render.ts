@@ -1,6 +1,6 @@
 // How client commands draw things: file tables, sizes, and a progress line on a terminal.
 
-import type { FileSummary } from "../../node/files/sharing";
+import type { FileSummary } from "../../node/files/announcements";
 
 export function formatBytes(bytes: number): string {
   const units = ["B", "KiB", "MiB", "GiB", "TiB"];

@@ -1,7 +1,7 @@
 // The file-sharing ops: what peers ask of each other (TCP) and what the local client asks (Unix socket).
 
 import { P2PError } from "../../protocol/errors";
-import type { OpTable } from "../../protocol/server";
+import type { OpTable, Request } from "../../protocol/server";
 import { encodeJson, parseKey } from "../ring-wire";
 import type { FileSharing } from "./sharing";
 import { Bitfield } from "./swarm/bitfield";
@@ -24,8 +24,8 @@ export function filePeerOps(sharing: FileSharing): OpTable {
       usage: "GET_CHUNK <file_id> <index>",
       minArgs: 2,
       maxArgs: 2,
-      handle: async ({ args, remoteAddress, signal }) => ({
-        body: await sharing.server.chunk(parseFileId(args[0]!), parseIndex(args[1]!), { requester: remoteAddress, signal }),
+      handle: async (request) => ({
+        body: await sharing.server.chunk(parseFileId(request.args[0]!), parseIndex(request.args[1]!), { requester: requesterOf(request), signal: request.signal }),
       }),
     },
     GET_ANY_CHUNK: {
@@ -33,13 +33,14 @@ export function filePeerOps(sharing: FileSharing): OpTable {
       minArgs: 1,
       maxArgs: 1,
       body: true,
-      handle: async ({ args, body, remoteAddress, signal }) => {
+      handle: async (request) => {
+        const { args, body, signal } = request;
         const fileId = parseFileId(args[0]!);
         const chunkCount = sharing.server.manifestFor(fileId).chunks.length;
         if (Bitfield.byteLength(chunkCount) !== body.length) {
           throw new P2PError("MALFORMED", `the wanted list of ${fileId.slice(0, 12)} takes ${Bitfield.byteLength(chunkCount)} bytes (one bit per chunk), not ${body.length}`);
         }
-        const chosen = await sharing.server.chosenChunk(fileId, new Bitfield(chunkCount, body), { requester: remoteAddress, signal });
+        const chosen = await sharing.server.chosenChunk(fileId, new Bitfield(chunkCount, body), { requester: requesterOf(request), signal });
         return { body: encodeChosenChunk(chosen.index, chosen.bytes) };
       },
     },
@@ -56,7 +57,7 @@ export function filePeerOps(sharing: FileSharing): OpTable {
       usage: "LIST_ALL_FILES <limit_id> [<after>]",
       minArgs: 1,
       maxArgs: 2,
-      handle: ({ args }) => ({ body: encodeJson(sharing.listStep(parseKey(args[0]!), parseCursor(args[1]))) }),
+      handle: ({ args }) => ({ body: encodeJson(sharing.lister.step(parseKey(args[0]!), parseCursor(args[1]))) }),
     },
   };
 }
@@ -106,6 +107,15 @@ export function fileClientOps(sharing: FileSharing): OpTable {
       },
     },
   };
+}
+
+/**
+ * Whose turn a request takes in the upload queue: its peer's address, so one peer cannot take more
+ * turns by opening more connections. On loopback every node connects from 127.0.0.1, so there a
+ * connection stands for a peer.
+ */
+function requesterOf(request: Request): string {
+  return request.remoteAddress.startsWith("127.") ? request.connectionId : request.remoteAddress;
 }
 
 function parseFileId(value: string): string {

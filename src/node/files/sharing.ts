@@ -1,65 +1,30 @@
-// File sharing on the ring: share (hash, catalog, announce), list, search, download, and serving chunks.
+// File sharing on the ring: share (hash, catalog, announce), list, search and download; serving is ChunkServer's.
 
 import { existsSync, statSync } from "node:fs";
 import { basename, resolve } from "node:path";
 import { P2PError, isP2PError } from "../../protocol/errors";
 import type { ChordNode } from "../ring/chord";
-import { inOpenInterval, ringDistance, type RingId } from "../ring/id";
 import type { RecordEntry } from "../ring/records";
 import type { Peer } from "../ring/transport";
 import type { TcpTransport } from "../tcp-transport";
+import { type Announcement, type FileSummary, holdersOf, summarize } from "./announcements";
 import type { CatalogStore, SharedFile } from "./catalog";
 import { ChunkServer } from "./chunk-server";
 import { type DownloadProgress, runDownload } from "./download";
+import { FileLister } from "./file-list";
 import { type Manifest, checkManifest, hashFile } from "./manifest";
 import { MAX_INDEXED_WORDS, checkShareName, nameKey, parseNameRef, wordKey, wordsOf } from "./names";
 import type { PartFile } from "./part-file";
 import type { RateLimiter } from "./rate-limiter";
-import type { Holder } from "./swarm/file-peers";
 import { tcpFilePeers } from "./tcp-file-peers";
 
 export const DEFAULT_ANNOUNCE_INTERVAL_MS = 5 * 60_000;
 /** Holder entries expire unless re-announced: about twice the interval, as BitTorrent and IPFS do. */
 export const ANNOUNCE_TTL_FACTOR = 2;
-/** Nodes one LIST visits at once, and at most in all. */
-const LIST_CONCURRENCY = 16;
-const MAX_LIST_VISITS = 4096;
-/** Encoded file entries in one LIST_ALL_FILES reply: pages keep every reply far below the frame limit. */
-export const LIST_PAGE_BYTES = 1024 * 1024;
-/** Pages one LIST reads from one node (a node stores at most MAX_STORED_RECORD_BYTES of records). */
-const MAX_LIST_PAGES_PER_NODE = 128;
 /** Files one LIST answers the client with; past it the reply would outgrow a frame: search instead. */
 export const MAX_LIST_FILES = 50_000;
-/** How long a node answering one LIST_ALL_FILES page may stay silent. */
-const LIST_STEP_TIMEOUT_MS = 10_000;
 /** Close matches offered when a name is not found. */
 const MAX_SUGGESTIONS = 5;
-
-/** One LIST_ALL_FILES reply: a page of a node's file entries, its routing peers below the limit, the next page's cursor. */
-export interface ListStep {
-  files: RecordEntry[];
-  children: Peer[];
-  next: string | null;
-}
-
-/** What list and search return per file. */
-export interface FileSummary {
-  name: string;
-  size: number;
-  id: string;
-  holders: number;
-}
-
-/** The value of an announcement entry; its member is `<fileId>@<holder>`. */
-export interface Announcement {
-  kind: "file" | "word";
-  name: string;
-  size: number;
-  fileId: string;
-  holder: string;
-  /** Still downloading: it serves the chunks it has verified (announced under the name only). */
-  partial?: boolean;
-}
 
 export interface SharingOptions {
   self: Peer;
@@ -78,12 +43,15 @@ export class FileSharing {
   private readonly refreshing = new Set<string>();
   /** Serves chunks of files shared whole and of downloads under way. */
   readonly server: ChunkServer;
+  /** Answers and sends LIST_ALL_FILES. */
+  readonly lister: FileLister;
   /** Downloads under way, by file id: their partial announcements are renewed with the rest. */
   private readonly downloading = new Map<string, { name: string; size: number }>();
 
   constructor(options: SharingOptions) {
     this.options = options;
     this.server = new ChunkServer({ uploadLimiter: options.uploadLimiter, servable: (fileId) => this.servable(fileId) });
+    this.lister = new FileLister({ self: options.self, ring: options.ring, transport: options.transport });
     this.announceIntervalMs = options.announceIntervalMs ?? DEFAULT_ANNOUNCE_INTERVAL_MS;
     this.announceTtlMs = this.announceIntervalMs * ANNOUNCE_TTL_FACTOR;
   }
@@ -108,7 +76,7 @@ export class FileSharing {
   /** Every file in the network, each once, gathered by a broadcast over the fingers. */
   async list(): Promise<FileSummary[]> {
     const entries = new Map<string, RecordEntry>();
-    for (const entry of await this.collectAll()) entries.set(`${entry.key}/${entry.member}`, entry);
+    for (const entry of await this.lister.collect()) entries.set(`${entry.key}/${entry.member}`, entry);
     const files = summarize([...entries.values()], "file");
     if (files.length > MAX_LIST_FILES) {
       throw new P2PError("UNAVAILABLE", `the network shares ${files.length} files, more than list shows (${MAX_LIST_FILES}); use search`);
@@ -214,29 +182,6 @@ export class FileSharing {
   }
 
   // ---- serving peers ----------------------------------------------------------------------------
-
-  /**
-   * This node's share of LIST_ALL_FILES: one page of its file entries (those after the cursor
-   * `after`, in key/member order), the routing peers in (self, limit), and the cursor of the next
-   * page (null on the last).
-   */
-  listStep(limit: RingId, after: string | null = null): ListStep {
-    const self = this.options.self;
-    const children = this.options.ring.routingPeers().filter((peer) => inOpenInterval(peer.id, self.id, limit) || limit === self.id);
-    const cursorOf = (entry: RecordEntry) => `${entry.key}/${entry.member}`;
-    const all = this.localFileEntries()
-      .filter((entry) => after === null || cursorOf(entry) > after)
-      .sort((a, b) => (cursorOf(a) < cursorOf(b) ? -1 : 1));
-    const files: RecordEntry[] = [];
-    let bytes = 0;
-    for (const entry of all) {
-      // About what the entry takes as JSON: its strings plus the field names and numbers.
-      bytes += entry.key.length + entry.member.length + entry.value.length + 100;
-      if (bytes > LIST_PAGE_BYTES && files.length > 0) return { files, children, next: cursorOf(files.at(-1)!) };
-      files.push(entry);
-    }
-    return { files, children, next: null };
-  }
 
   // ---- announcements ----------------------------------------------------------------------------
 
@@ -370,112 +315,6 @@ export class FileSharing {
     return new P2PError("NOT_FOUND", `no file named '${name}' in the network${hint}`);
   }
 
-  private async listPage(peer: Peer, limit: RingId, after: string | null): Promise<ListStep> {
-    if (peer.address === this.options.self.address) return this.listStep(limit, after);
-    const args = after === null ? [limit] : [limit, after];
-    const body = await this.options.transport.request(peer.address, "LIST_ALL_FILES", args, { channel: "bulk", timeoutMs: LIST_STEP_TIMEOUT_MS });
-    const step = JSON.parse(new TextDecoder().decode(body)) as Partial<ListStep>;
-    if (!Array.isArray(step.files) || !Array.isArray(step.children)) {
-      throw new P2PError("MALFORMED", `${peer.address} answered LIST_ALL_FILES with something that is not a list step`);
-    }
-    // A peer of an older version sends no cursor: its one reply is the whole list.
-    return { files: step.files, children: step.children, next: typeof step.next === "string" ? step.next : null };
-  }
-
-  private localFileEntries(): RecordEntry[] {
-    const now = Date.now();
-    return this.options.ring.localRecords().filter((entry) => !entry.deleted && (entry.expiresAt === null || entry.expiresAt > now) && kindOf(entry) === "file");
-  }
-
-  /** Visits every node once: each is asked for its files and its routing peers in its slice of the ring. */
-  private async collectAll(): Promise<RecordEntry[]> {
-    const self = this.options.self;
-    const files: RecordEntry[] = [];
-    const visited = new Set<string>([self.address]);
-    let visits = 0;
-    const visit = async (peer: Peer, limit: RingId): Promise<void> => {
-      let step: ListStep | null = null;
-      let after: string | null = null;
-      for (let page = 0; page < MAX_LIST_PAGES_PER_NODE; page++) {
-        let next: ListStep;
-        try {
-          next = await this.listPage(peer, limit, after);
-        } catch (error) {
-          if (!(isP2PError(error) || error instanceof SyntaxError)) throw error;
-          break; // its range is still covered by the replicas its neighbours hold
-        }
-        step ??= next;
-        files.push(...next.files.filter((entry) => kindOf(entry) === "file"));
-        if (next.next === null) break;
-        after = next.next;
-      }
-      if (step === null) return;
-      const children = step.children
-        .filter((child) => !visited.has(child.address) && (limit === peer.id ? child.id !== peer.id : inOpenInterval(child.id, peer.id, limit)))
-        .sort((a, b) => (ringDistance(peer.id, a.id) < ringDistance(peer.id, b.id) ? -1 : 1));
-      const tasks: Promise<void>[] = [];
-      for (let index = 0; index < children.length; index++) {
-        const child = children[index]!;
-        if (visited.has(child.address) || visits >= MAX_LIST_VISITS) continue;
-        visited.add(child.address);
-        visits++;
-        const childLimit = children[index + 1]?.id ?? limit;
-        tasks.push(limited(() => visit(child, childLimit)));
-      }
-      await Promise.all(tasks);
-    };
-    const limited = concurrencyLimit(LIST_CONCURRENCY);
-    await visit(self, self.id);
-    return files;
-  }
-}
-
-/** Groups announcement entries of one kind by file: name, size, id and how many distinct live complete holders. */
-export function summarize(entries: readonly RecordEntry[], kind: Announcement["kind"]): FileSummary[] {
-  const files = new Map<string, FileSummary & { holderSet: Set<string> }>();
-  for (const entry of entries) {
-    const announcement = parseAnnouncement(entry);
-    if (!announcement || announcement.kind !== kind) continue;
-    const key = `${announcement.fileId}/${announcement.name}`;
-    let file = files.get(key);
-    if (!file) {
-      file = { name: announcement.name, size: announcement.size, id: announcement.fileId, holders: 0, holderSet: new Set() };
-      files.set(key, file);
-    }
-    if (announcement.partial !== true) file.holderSet.add(announcement.holder);
-    file.holders = file.holderSet.size;
-  }
-  return [...files.values()]
-    .map(({ holderSet: _, ...file }) => file)
-    .sort((a, b) => a.name.localeCompare(b.name) || a.id.localeCompare(b.id));
-}
-
-/** Every holder of `fileId` the entries name; a holder announced both ways counts as complete. */
-function holdersOf(entries: readonly RecordEntry[], fileId: string): Holder[] {
-  const holders = new Map<string, Holder>();
-  for (const entry of entries) {
-    const announcement = parseAnnouncement(entry);
-    if (announcement?.fileId !== fileId) continue;
-    const partial = announcement.partial === true && holders.get(announcement.holder)?.partial !== false;
-    holders.set(announcement.holder, { address: announcement.holder, partial });
-  }
-  return [...holders.values()];
-}
-
-function parseAnnouncement(entry: RecordEntry): Announcement | null {
-  try {
-    const value = JSON.parse(entry.value) as Announcement;
-    if (typeof value.name !== "string" || typeof value.fileId !== "string" || typeof value.holder !== "string" || !Number.isSafeInteger(value.size)) {
-      return null;
-    }
-    return value;
-  } catch {
-    return null;
-  }
-}
-
-function kindOf(entry: RecordEntry): string | null {
-  return parseAnnouncement(entry)?.kind ?? null;
 }
 
 function statOrThrow(path: string): { size: number; mtimeMs: number } {
@@ -490,21 +329,6 @@ function statOrThrow(path: string): { size: number; mtimeMs: number } {
     if (code === "EACCES") throw new P2PError("MALFORMED", `no permission to read ${path}`);
     throw error;
   }
-}
-
-function concurrencyLimit(max: number) {
-  let active = 0;
-  const waiting: Array<() => void> = [];
-  return async <T>(task: () => Promise<T>): Promise<T> => {
-    if (active >= max) await new Promise<void>((resolve) => waiting.push(resolve));
-    active++;
-    try {
-      return await task();
-    } finally {
-      active--;
-      waiting.shift()?.();
-    }
-  };
 }
 
 /** Similarity in [0, 1] from the edit distance, for "did you mean". */

@@ -1,0 +1,71 @@
+// Announcements: the record values that say who holds which file, and how list and search read them.
+
+import type { RecordEntry } from "../ring/records";
+import type { Holder } from "./swarm/file-peers";
+
+/** What list and search return per file. */
+export interface FileSummary {
+  name: string;
+  size: number;
+  id: string;
+  holders: number;
+}
+
+/** The value of an announcement entry; its member is `<fileId>@<holder>`. */
+export interface Announcement {
+  kind: "file" | "word";
+  name: string;
+  size: number;
+  fileId: string;
+  holder: string;
+  /** Still downloading: it serves the chunks it has verified (announced under the name only). */
+  partial?: boolean;
+}
+
+/** Groups announcement entries of one kind by file: name, size, id and how many distinct live complete holders. */
+export function summarize(entries: readonly RecordEntry[], kind: Announcement["kind"]): FileSummary[] {
+  const files = new Map<string, FileSummary & { holderSet: Set<string> }>();
+  for (const entry of entries) {
+    const announcement = parseAnnouncement(entry);
+    if (!announcement || announcement.kind !== kind) continue;
+    const key = `${announcement.fileId}/${announcement.name}`;
+    let file = files.get(key);
+    if (!file) {
+      file = { name: announcement.name, size: announcement.size, id: announcement.fileId, holders: 0, holderSet: new Set() };
+      files.set(key, file);
+    }
+    if (announcement.partial !== true) file.holderSet.add(announcement.holder);
+    file.holders = file.holderSet.size;
+  }
+  return [...files.values()]
+    .map(({ holderSet: _, ...file }) => file)
+    .sort((a, b) => a.name.localeCompare(b.name) || a.id.localeCompare(b.id));
+}
+
+/** Every holder of `fileId` the entries name; a holder announced both ways counts as complete. */
+export function holdersOf(entries: readonly RecordEntry[], fileId: string): Holder[] {
+  const holders = new Map<string, Holder>();
+  for (const entry of entries) {
+    const announcement = parseAnnouncement(entry);
+    if (announcement?.fileId !== fileId) continue;
+    const partial = announcement.partial === true && holders.get(announcement.holder)?.partial !== false;
+    holders.set(announcement.holder, { address: announcement.holder, partial });
+  }
+  return [...holders.values()];
+}
+
+export function parseAnnouncement(entry: RecordEntry): Announcement | null {
+  try {
+    const value = JSON.parse(entry.value) as Announcement;
+    if (typeof value.name !== "string" || typeof value.fileId !== "string" || typeof value.holder !== "string" || !Number.isSafeInteger(value.size)) {
+      return null;
+    }
+    return value;
+  } catch {
+    return null;
+  }
+}
+
+export function kindOf(entry: RecordEntry): string | null {
+  return parseAnnouncement(entry)?.kind ?? null;
+}

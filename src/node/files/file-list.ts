@@ -1,0 +1,134 @@
+// The LIST_ALL_FILES broadcast: every node visited once over the fingers, each read a page at a time.
+
+import { P2PError, isP2PError } from "../../protocol/errors";
+import type { ChordNode } from "../ring/chord";
+import { inOpenInterval, ringDistance, type RingId } from "../ring/id";
+import type { RecordEntry } from "../ring/records";
+import type { Peer } from "../ring/transport";
+import type { TcpTransport } from "../tcp-transport";
+import { kindOf } from "./announcements";
+
+/** Nodes one LIST visits at once, and at most in all. */
+const LIST_CONCURRENCY = 16;
+const MAX_LIST_VISITS = 4096;
+/** Encoded file entries in one LIST_ALL_FILES reply: pages keep every reply far below the frame limit. */
+export const LIST_PAGE_BYTES = 1024 * 1024;
+/** Pages one LIST reads from one node (a node stores at most MAX_STORED_RECORD_BYTES of records). */
+const MAX_LIST_PAGES_PER_NODE = 128;
+/** How long a node answering one LIST_ALL_FILES page may stay silent. */
+const LIST_STEP_TIMEOUT_MS = 10_000;
+
+/** One LIST_ALL_FILES reply: a page of a node's file entries, its routing peers below the limit, the next page's cursor. */
+export interface ListStep {
+  files: RecordEntry[];
+  children: Peer[];
+  next: string | null;
+}
+
+export class FileLister {
+  private readonly options: { self: Peer; ring: ChordNode; transport: TcpTransport };
+
+  constructor(options: { self: Peer; ring: ChordNode; transport: TcpTransport }) {
+    this.options = options;
+  }
+
+  /**
+   * This node's share of LIST_ALL_FILES: one page of its file entries (those after the cursor
+   * `after`, in key/member order), the routing peers in (self, limit), and the cursor of the next
+   * page (null on the last).
+   */
+  step(limit: RingId, after: string | null = null): ListStep {
+    const self = this.options.self;
+    const children = this.options.ring.routingPeers().filter((peer) => inOpenInterval(peer.id, self.id, limit) || limit === self.id);
+    const cursorOf = (entry: RecordEntry) => `${entry.key}/${entry.member}`;
+    const all = this.localFileEntries()
+      .filter((entry) => after === null || cursorOf(entry) > after)
+      .sort((a, b) => (cursorOf(a) < cursorOf(b) ? -1 : 1));
+    const files: RecordEntry[] = [];
+    let bytes = 0;
+    for (const entry of all) {
+      // About what the entry takes as JSON: its strings plus the field names and numbers.
+      bytes += entry.key.length + entry.member.length + entry.value.length + 100;
+      if (bytes > LIST_PAGE_BYTES && files.length > 0) return { files, children, next: cursorOf(files.at(-1)!) };
+      files.push(entry);
+    }
+    return { files, children, next: null };
+  }
+
+  /**
+   * Every file entry stored in the ring, replicas' copies included: each node is visited once and
+   * asked for its entries and its routing peers in its slice of the ring.
+   */
+  async collect(): Promise<RecordEntry[]> {
+    const self = this.options.self;
+    const files: RecordEntry[] = [];
+    const visited = new Set<string>([self.address]);
+    let visits = 0;
+    const visit = async (peer: Peer, limit: RingId): Promise<void> => {
+      let step: ListStep | null = null;
+      let after: string | null = null;
+      for (let page = 0; page < MAX_LIST_PAGES_PER_NODE; page++) {
+        let next: ListStep;
+        try {
+          next = await this.listPage(peer, limit, after);
+        } catch (error) {
+          if (!(isP2PError(error) || error instanceof SyntaxError)) throw error;
+          break; // its range is still covered by the replicas its neighbours hold
+        }
+        step ??= next;
+        files.push(...next.files.filter((entry) => kindOf(entry) === "file"));
+        if (next.next === null) break;
+        after = next.next;
+      }
+      if (step === null) return;
+      const children = step.children
+        .filter((child) => !visited.has(child.address) && (limit === peer.id ? child.id !== peer.id : inOpenInterval(child.id, peer.id, limit)))
+        .sort((a, b) => (ringDistance(peer.id, a.id) < ringDistance(peer.id, b.id) ? -1 : 1));
+      const tasks: Promise<void>[] = [];
+      for (let index = 0; index < children.length; index++) {
+        const child = children[index]!;
+        if (visited.has(child.address) || visits >= MAX_LIST_VISITS) continue;
+        visited.add(child.address);
+        visits++;
+        const childLimit = children[index + 1]?.id ?? limit;
+        tasks.push(limited(() => visit(child, childLimit)));
+      }
+      await Promise.all(tasks);
+    };
+    const limited = concurrencyLimit(LIST_CONCURRENCY);
+    await visit(self, self.id);
+    return files;
+  }
+
+  private async listPage(peer: Peer, limit: RingId, after: string | null): Promise<ListStep> {
+    if (peer.address === this.options.self.address) return this.step(limit, after);
+    const args = after === null ? [limit] : [limit, after];
+    const body = await this.options.transport.request(peer.address, "LIST_ALL_FILES", args, { channel: "bulk", timeoutMs: LIST_STEP_TIMEOUT_MS });
+    const step = JSON.parse(new TextDecoder().decode(body)) as Partial<ListStep>;
+    if (!Array.isArray(step.files) || !Array.isArray(step.children)) {
+      throw new P2PError("MALFORMED", `${peer.address} answered LIST_ALL_FILES with something that is not a list step`);
+    }
+    // A peer of an older version sends no cursor: its one reply is the whole list.
+    return { files: step.files, children: step.children, next: typeof step.next === "string" ? step.next : null };
+  }
+
+  private localFileEntries(): RecordEntry[] {
+    const now = Date.now();
+    return this.options.ring.localRecords().filter((entry) => !entry.deleted && (entry.expiresAt === null || entry.expiresAt > now) && kindOf(entry) === "file");
+  }
+}
+
+function concurrencyLimit(max: number) {
+  let active = 0;
+  const waiting: Array<() => void> = [];
+  return async <T>(task: () => Promise<T>): Promise<T> => {
+    if (active >= max) await new Promise<void>((resolve) => waiting.push(resolve));
+    active++;
+    try {
+      return await task();
+    } finally {
+      active--;
+      waiting.shift()?.();
+    }
+  };
+}
