@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { type Testnet, type TestnetNode, createTestnet } from "../../src/testnet";
 import { builtBinary } from "../helpers/binary";
 import { runP2P } from "../helpers/processes";
-import { tempDir } from "../helpers/wait";
+import { tempDir, waitFor } from "../helpers/wait";
 
 const MiB = 1024 * 1024;
 /** Ring upkeep as the defaults have it, only quicker: a PING still has 2 s to come back. */
@@ -60,6 +60,33 @@ describe("transfers under pressure", () => {
     for (const [index, result] of results.entries()) {
       expect({ downloader: index, code: result.code, stderr: result.stderr }).toEqual({ downloader: index, code: 0, stderr: "" });
       expect(sha256(join(dir.path, `crowd-${index}.out`))).toBe(sha256(original));
+    }
+  }, 150_000);
+
+  test("downloaders serve each other, and one killed mid-swarm costs the others nothing but time", async () => {
+    const executable = [await builtBinary()];
+    net = await createTestnet({ nodes: 5, executable, nodeArgs: [...RING, "--upload-limit", "4"] });
+    await net.waitForConsistentRing(30_000);
+    const [seeder, ...downloaders] = net.nodes as [TestnetNode, ...TestnetNode[]];
+    const original = join(dir.path, "swarm.bin");
+    writeFileSync(original, randomBytes(12 * MiB));
+    expect((await client(seeder, ["upload", original])).code).toBe(0);
+
+    const runs = downloaders.map((node, index) => client(node, ["download", "swarm.bin", "--out", join(dir.path, `swarm-${index}.out`), "--json"], 120_000));
+    // The last downloader is killed once it has announced itself as a partial holder.
+    const victim = downloaders.at(-1)!;
+    await waitFor("the victim to hold some chunks", async () => {
+      const holders = JSON.parse(new TextDecoder().decode(await net!.control(seeder, "GET", ["name:swarm.bin"]))) as Array<{ value: string }>;
+      return holders.some((entry) => entry.value.includes(victim.address) && entry.value.includes('"partial":true'));
+    }, 30_000);
+    await net.stopNode(victim, "SIGKILL");
+    const results = await Promise.all(runs);
+    for (const [index, result] of results.slice(0, -1).entries()) {
+      expect({ index, code: result.code, stderr: result.stderr }).toEqual({ index, code: 0, stderr: "" });
+      expect(sha256(join(dir.path, `swarm-${index}.out`))).toBe(sha256(original));
+      // Some chunks came from other downloaders, not only from the seeder.
+      const report = JSON.parse(result.stdout) as { sources: string[] };
+      expect(report.sources.some((source) => source !== seeder.address)).toBe(true);
     }
   }, 150_000);
 });
