@@ -1,6 +1,6 @@
 // A swarm in one process and virtual time: one seeder and N downloaders, each with a rate-limited uplink, driving the production ChunkScheduler.
 
-import { HOLDER_REFRESH_MS } from "../download";
+import { holderRefreshDelay } from "../download";
 import { MAX_CONCURRENT_CHUNK_READS, MAX_WAITING_CHUNK_REQUESTS } from "../upload-queue";
 import { Bitfield } from "./bitfield";
 import { ChunkScheduler, type SchedulerLimits } from "./scheduler";
@@ -14,8 +14,8 @@ export interface SwarmSimOptions {
   uplinkBytesPerSecond: number;
   /** One-way delay of every message. */
   latencyMs?: number;
-  /** How often a downloader re-reads the ring's holder list, finding partial holders that announced since. */
-  refreshMs?: number;
+  /** How often a downloader re-reads the ring's holder list (default: as a download does), finding partial holders that announced since. */
+  refreshMs?: number | ((elapsedMs: number) => number);
   /** Partial holders that claim every chunk and send wrong bytes. */
   liars?: number;
   /** Downloaders that start this long after the others. */
@@ -115,7 +115,7 @@ class SwarmSimulation {
   private rejected = 0;
 
   constructor(options: SwarmSimOptions) {
-    this.options = { latencyMs: 1, refreshMs: HOLDER_REFRESH_MS, liars: 0, seed: 1, maxMs: 3_600_000, queueLimit: SIM_QUEUE_LIMIT, ...options };
+    this.options = { latencyMs: 1, refreshMs: holderRefreshDelay, liars: 0, seed: 1, maxMs: 3_600_000, queueLimit: SIM_QUEUE_LIMIT, ...options };
     this.random = mulberry32(this.options.seed);
   }
 
@@ -190,7 +190,9 @@ class SwarmSimulation {
         this.pump(node);
       });
     }
-    this.events.push(this.now + this.options.refreshMs, () => this.refresh(node));
+    const { refreshMs } = this.options;
+    const delay = typeof refreshMs === "number" ? refreshMs : refreshMs(this.now - node.startMs);
+    this.events.push(this.now + delay, () => this.refresh(node));
     this.pump(node);
   }
 
