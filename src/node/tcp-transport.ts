@@ -1,5 +1,6 @@
 // The ring's transport over TCP: pooled persistent connections per peer, every call bounded by a timeout.
 
+import { BodyPool } from "../protocol/body-pool";
 import { connect, type ProtocolClient } from "../protocol/client";
 import { P2PError } from "../protocol/errors";
 import { decodeLines } from "../protocol/frame";
@@ -27,13 +28,25 @@ export const DEFAULT_RPC_TIMEOUT_MS = 2_000;
  */
 export type Channel = "ring" | "bulk" | "have";
 
+/** Bulk reply bodies are read into pooled buffers of this size: a 1 MiB chunk and GET_ANY_CHUNK's 4-byte index. */
+export const BULK_BODY_CAPACITY = 1024 * 1024 + 64;
+/** Buffers the pool keeps: a download holds at most 16 chunks, and a few downloads may run at once. */
+const MAX_POOLED_BODIES = 48;
+
 export class TcpTransport implements RingTransport {
   private readonly pool = new Map<string, Promise<ProtocolClient>>();
   private readonly rpcTimeoutMs: number;
+  /** Where chunk bodies are read into; `releaseBody` gives them back once their bytes are on disk. */
+  private readonly bodies = new BodyPool(BULK_BODY_CAPACITY, MAX_POOLED_BODIES);
   private closed = false;
 
   constructor(options: { rpcTimeoutMs?: number } = {}) {
     this.rpcTimeoutMs = options.rpcTimeoutMs ?? DEFAULT_RPC_TIMEOUT_MS;
+  }
+
+  /** Hands a bulk reply body back for reuse; its bytes must not be used afterwards. */
+  releaseBody(bytes: Uint8Array): void {
+    this.bodies.release(bytes);
   }
 
   async findSuccessorStep(to: Peer, key: RingId, avoid: string[]): Promise<LookupStep> {
@@ -104,14 +117,15 @@ export class TcpTransport implements RingTransport {
     args: string[],
     options: { body?: Uint8Array; timeoutMs?: number; channel?: Channel } = {},
   ): Promise<Uint8Array> {
-    const poolKey = `${options.channel ?? "ring"}/${address}`;
-    const client = await this.clientFor(poolKey, address);
+    const channel = options.channel ?? "ring";
+    const poolKey = `${channel}/${address}`;
+    const client = await this.clientFor(poolKey, address, channel === "bulk" ? this.bodies : undefined);
     // A broken connection stays in the pool until the next call finds it closed and reconnects.
     const reply = await client.request(op, args, { timeoutMs: options.timeoutMs ?? this.rpcTimeoutMs, body: options.body });
     return reply.body;
   }
 
-  private async clientFor(poolKey: string, address: string): Promise<ProtocolClient> {
+  private async clientFor(poolKey: string, address: string, bodyPool?: BodyPool): Promise<ProtocolClient> {
     if (this.closed) throw new P2PError("CLOSED", "this node is shutting down");
     let pending = this.pool.get(poolKey);
     if (pending) {
@@ -120,7 +134,7 @@ export class TcpTransport implements RingTransport {
       if (this.pool.get(poolKey) === pending) this.pool.delete(poolKey);
     }
     const { ip, port } = splitAddress(address);
-    pending = connect({ hostname: ip, port }, { connectTimeoutMs: this.rpcTimeoutMs });
+    pending = connect({ hostname: ip, port }, { connectTimeoutMs: this.rpcTimeoutMs, bodyPool });
     this.pool.set(poolKey, pending);
     try {
       return await pending;

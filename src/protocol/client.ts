@@ -3,6 +3,7 @@
 import type { Socket } from "bun";
 import { FramedConnection, connectionHandlers } from "./connection";
 import { P2PError, statusName } from "./errors";
+import type { BodyPool } from "./body-pool";
 import { type ResponseHead, decodeLines, encodeRequest, responseDecoder } from "./frame";
 import { CONNECT_TIMEOUT_MS, DEFAULT_REQUEST_TIMEOUT_MS, IDLE_TIMEOUT_SECONDS } from "./limits";
 
@@ -28,6 +29,8 @@ export interface RequestOptions {
 export interface ConnectOptions {
   connectTimeoutMs?: number;
   idleTimeoutSeconds?: number;
+  /** Where reply bodies are read into (a link that carries chunks reuses buffers). */
+  bodyPool?: BodyPool;
 }
 
 /** Opens a connection; rejects with UNREACHABLE (nothing listens) or TIMEOUT. */
@@ -54,7 +57,7 @@ export async function connect(target: ConnectTarget, options: ConnectOptions = {
   } finally {
     clearTimeout(timer);
   }
-  return new ProtocolClient(socket, where, (options.idleTimeoutSeconds ?? IDLE_TIMEOUT_SECONDS) * 1000);
+  return new ProtocolClient(socket, where, (options.idleTimeoutSeconds ?? IDLE_TIMEOUT_SECONDS) * 1000, options.bodyPool);
 }
 
 /**
@@ -71,11 +74,11 @@ export class ProtocolClient {
   /** `performance.now()` when the head waiter's clock last (re)started. */
   private heardAt = 0;
 
-  constructor(socket: Socket<FramedConnection<ResponseHead>>, target: string, idleTimeoutMs = IDLE_TIMEOUT_SECONDS * 1000) {
+  constructor(socket: Socket<FramedConnection<ResponseHead>>, target: string, idleTimeoutMs = IDLE_TIMEOUT_SECONDS * 1000, bodyPool?: BodyPool) {
     this.target = target;
     this.connection = new FramedConnection(
       socket,
-      responseDecoder(),
+      responseDecoder(undefined, bodyPool && ((length) => bodyPool.take(length))),
       {
         frame: (frame) => this.settle(frame.head, frame.body),
         malformed: (error) => this.fail(new P2PError("MALFORMED", `${target} sent a malformed reply: ${error.message}`)),

@@ -49,11 +49,19 @@ export class FrameDecoder<Head> {
   /** The body being filled: allocated once at its final size, so each byte is copied once. */
   private body: Uint8Array = new Uint8Array(0);
   private bodyFilled = 0;
+  private readonly allocate: (length: number) => Uint8Array;
 
-  constructor(parseHead: (line: string) => Head, bodyLength: BodyLength<Head>, limits: FrameLimits = DEFAULT_LIMITS) {
+  /** `allocate` gives the buffer a body is read into (a pool's, for links that carry chunks). */
+  constructor(
+    parseHead: (line: string) => Head,
+    bodyLength: BodyLength<Head>,
+    limits: FrameLimits = DEFAULT_LIMITS,
+    allocate: (length: number) => Uint8Array = (length) => new Uint8Array(length),
+  ) {
     this.parseHead = parseHead;
     this.bodyLength = bodyLength;
     this.limits = limits;
+    this.allocate = allocate;
   }
 
   /** True while a frame has started but not finished (a stalled peer shows here). */
@@ -94,7 +102,7 @@ export class FrameDecoder<Head> {
       frames.push({ head, body: new Uint8Array(0) });
     } else {
       this.pendingHead = head;
-      this.body = new Uint8Array(length);
+      this.body = this.allocate(length);
       this.bodyFilled = 0;
     }
     return end;
@@ -119,8 +127,8 @@ export function requestDecoder(bodyOps: ReadonlySet<string>, limits: FrameLimits
   return new FrameDecoder((line) => parseRequestLine(line, limits), (head) => requestBodyLength(head, bodyOps), limits);
 }
 
-export function responseDecoder(limits: FrameLimits = DEFAULT_LIMITS): FrameDecoder<ResponseHead> {
-  return new FrameDecoder(parseResponseLine, (head) => head.length, limits);
+export function responseDecoder(limits: FrameLimits = DEFAULT_LIMITS, allocate?: (length: number) => Uint8Array): FrameDecoder<ResponseHead> {
+  return new FrameDecoder(parseResponseLine, (head) => head.length, limits, allocate);
 }
 
 /** Parses `OP arg1 arg2`; arguments are %-decoded, the op is case-insensitive. */

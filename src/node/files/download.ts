@@ -26,8 +26,6 @@ export const SLOW_REFRESH_MS = 1_000;
 export const MAX_STALL_MS = 60_000;
 /** Pause before asking a partial holder for its availability again after that request failed. */
 const HAVE_RETRY_MS = 1_000;
-/** Chunks received between two garbage collections: each leaves a 1 MiB body JSC is slow to reclaim. */
-const CHUNKS_PER_COLLECTION = 16;
 /** Least time between two progress events. */
 const PROGRESS_INTERVAL_MS = 200;
 
@@ -90,7 +88,6 @@ class SwarmDownload {
   private readonly startedAt = performance.now();
   private lastChunkAt = performance.now();
   private lastProgress = 0;
-  private chunksReceived = 0;
   private bytesDone = 0;
   private refreshing = false;
   private finished = false;
@@ -203,19 +200,23 @@ class SwarmDownload {
     const valid = Number.isSafeInteger(index) && index >= 0 && index < manifest.chunks.length;
     if (!valid || bytes.length !== chunkLength(manifest, index) || sha256Hex(bytes) !== manifest.chunks[index]) {
       // Bad data is never an accident worth a retry: this holder is not asked again.
+      this.job.peers.release?.(bytes);
       this.scheduler.failed(peer, chosen ? null : index, "bad");
       return this.pump();
     }
-    if (this.scheduler.delivered(peer, index, chosen) === "late") return this.pump();
+    if (this.scheduler.delivered(peer, index, chosen) === "late") {
+      this.job.peers.release?.(bytes);
+      return this.pump();
+    }
     this.lastChunkAt = performance.now();
+    const length = bytes.length;
     this.part.write(index, bytes).then(
       () => {
+        // On disk: the body's buffer goes back to the pool for the next chunk.
+        this.job.peers.release?.(bytes);
         if (this.finished) return;
         this.scheduler.stored(index);
-        this.bytesDone += bytes.length;
-        // Each chunk leaves a 1 MiB body and its socket reads as garbage; JSC lets that pile up
-        // well past the live set, so collect every so often to keep a long download's memory flat.
-        if (++this.chunksReceived % CHUNKS_PER_COLLECTION === 0) Bun.gc(false);
+        this.bytesDone += length;
         this.job.onStored?.(index, this.part);
         this.report(this.scheduler.complete);
         this.pump();

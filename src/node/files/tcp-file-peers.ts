@@ -41,6 +41,7 @@ export function tcpFilePeers(options: {
       const body = await transport.request(address, "GET_ANY_CHUNK", [fileId], { body: wanted.bytes, timeoutMs: CHUNK_TIMEOUT_MS, channel: "bulk" });
       return decodeChosenChunk(body, address);
     },
+    release: (bytes) => transport.releaseBody(bytes),
     async have(address, knownVersion) {
       if (address === selfAddress) return local.have(fileId, knownVersion);
       const args = knownVersion === null ? [fileId] : [fileId, String(knownVersion)];

@@ -31,6 +31,8 @@ export interface FilePeers {
   chosenChunk(address: string, wanted: Bitfield): Promise<{ index: number; bytes: Uint8Array }>;
   /** What the holder has; with `knownVersion`, it may wait a little for news before answering. */
   have(address: string, knownVersion: number | null): Promise<HaveReport>;
+  /** The download is done with a chunk's bytes (written, or dropped): its buffer may be reused. */
+  release?(bytes: Uint8Array): void;
 }
 
 /** How a failed request counts against the holder: a status says it all. */
