@@ -96,6 +96,19 @@ describe("ChunkScheduler", () => {
     expect(s.peerSummaries()[0]!.usable).toBe(true);
   });
 
+  test("a partial peer that keeps saying 'not yet' for chunks it claims to have is dropped as a liar", () => {
+    const { scheduler: s } = scheduler(8, { randomFirst: 0, maxContradictions: 3 });
+    const claim = bits(8, [0, 1, 2, 3, 4, 5, 6, 7]);
+    for (let round = 0; round < 3; round++) {
+      s.setPeer("liar", claim); // its next availability report claims everything again
+      const [asked] = s.assign();
+      s.failed("liar", asked!.index, "not-yet");
+    }
+    expect(s.peerSummaries()[0]!.bad).toBe(true);
+    s.setPeer("liar", claim);
+    expect(s.assign()).toEqual([]);
+  });
+
   test("'busy' makes the holder wait a moment, then it is asked again", () => {
     const { scheduler: s, clock } = scheduler(2, { busyRetryMs: 250 });
     s.setPeer("h", null);

@@ -24,6 +24,11 @@ export interface SchedulerLimits {
   maxRetryMs: number;
   /** Pause before asking again a holder that said it is busy. */
   busyRetryMs: number;
+  /**
+   * A partial holder's availability only grows while it downloads, so "not yet" for a chunk it
+   * said it has is a contradiction; after this many it is treated as a liar and not asked again.
+   */
+  maxContradictions: number;
 }
 
 export const DEFAULT_LIMITS: SchedulerLimits = {
@@ -36,6 +41,7 @@ export const DEFAULT_LIMITS: SchedulerLimits = {
   retryMs: 500,
   maxRetryMs: 8_000,
   busyRetryMs: 250,
+  maxContradictions: 3,
 };
 
 /** Why a request to a peer came back without a chunk. */
@@ -70,6 +76,8 @@ interface PeerState {
   chosenInFlight: number;
   failures: number;
   retryAt: number;
+  /** "Not yet" answers for chunks it said it had. */
+  contradictions: number;
   bad: boolean;
   missing: boolean;
   delivered: number;
@@ -138,7 +146,7 @@ export class ChunkScheduler {
   setPeer(address: string, have: Bitfield | null): void {
     let peer = this.peers.get(address);
     if (!peer) {
-      peer = { address, have: null, interesting: 0, inFlight: 0, chosenInFlight: 0, failures: 0, retryAt: 0, bad: false, missing: false, delivered: 0 };
+      peer = { address, have: null, interesting: 0, inFlight: 0, chosenInFlight: 0, failures: 0, retryAt: 0, contradictions: 0, bad: false, missing: false, delivered: 0 };
       this.peers.set(address, peer);
     } else if (peer.bad || peer.missing) {
       return; // not asked again in this download, whatever it now claims
@@ -246,6 +254,10 @@ export class ChunkScheduler {
           peer.have.clear(index);
           this.availability[index]!--;
           if (!this.have.has(index)) peer.interesting--;
+          if (++peer.contradictions >= this.limits.maxContradictions) {
+            this.countAvailability(peer, -1);
+            peer.bad = true;
+          }
         }
       } else {
         this.countAvailability(peer, -1);
