@@ -4,7 +4,7 @@ import { P2PError } from "../protocol/errors";
 import type { OpTable } from "../protocol/server";
 import { isRingId, ringId } from "./ring/id";
 import type { P2PNode } from "./node";
-import { encodeJson, parseKey } from "./ring-wire";
+import { encodeJson, parseKey } from "../wire/codec";
 
 /** Longest record value accepted from the local client. */
 const MAX_VALUE_BYTES = 16 * 1024;

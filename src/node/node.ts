@@ -17,7 +17,7 @@ import { ChordNode, type ChordStatus } from "./ring/chord";
 import { ringId } from "./ring/id";
 import { MERGE_CONFIRM_MS, RingMerger } from "./ring/merge";
 import type { Peer } from "./ring/transport";
-import { ringOps } from "./ring-ops";
+import { ringOps } from "../wire/ring";
 import { DEFAULT_RPC_TIMEOUT_MS, TcpTransport } from "./tcp-transport";
 
 export const DEFAULT_SUCCESSORS = 4;

@@ -2,7 +2,7 @@
 
 import { P2PError } from "../../protocol/errors";
 import type { OpTable, Request } from "../../protocol/server";
-import { encodeJson, parseKey } from "../ring-wire";
+import { encodeJson, parseKey } from "../../wire/codec";
 import type { FileSharing } from "./sharing";
 import { Bitfield } from "./swarm/bitfield";
 import { encodeChosenChunk, encodeHave } from "./swarm/wire";
