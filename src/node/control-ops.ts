@@ -3,7 +3,7 @@
 import { P2PError } from "../protocol/errors";
 import type { OpTable } from "../protocol/server";
 import { isRingId, ringId } from "./ring/id";
-import type { P2PNode } from "./node";
+import type { ChordNode } from "./ring/chord";
 import { encodeJson, parseKey } from "../wire/codec";
 
 /** Longest record value accepted from the local client. */
@@ -11,7 +11,15 @@ const MAX_VALUE_BYTES = 16 * 1024;
 /** Longest record member accepted from the local client (peers refuse longer ones in PUT_RECORDS). */
 const MAX_MEMBER_LENGTH = 1024;
 
-export function controlOps(node: P2PNode): OpTable {
+/** What the control ops need of a node: a narrow view, so this file does not depend on node.ts (which serves these ops). */
+export interface ControlledNode {
+  status(): unknown;
+  leave(): Promise<void>;
+  close(): Promise<void>;
+  readonly ring: Pick<ChordNode, "lookup" | "put" | "get">;
+}
+
+export function controlOps(node: ControlledNode): OpTable {
   return {
     PING: { usage: "PING", minArgs: 0, maxArgs: 0, handle: () => ({ lines: ["PONG"] }) },
     STATUS: { usage: "STATUS", minArgs: 0, maxArgs: 0, handle: () => ({ body: encodeJson(node.status()) }) },

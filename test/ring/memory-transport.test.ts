@@ -3,7 +3,7 @@ import { isP2PError } from "../../src/protocol/errors";
 import { MemoryNetwork, mulberry32 } from "../../src/node/ring/memory-transport";
 import type { Neighbours, RingHandlers } from "../../src/node/ring/transport";
 import { peerAt } from "../../src/node/ring/transport";
-import { runSimulation, DEFAULT_OPTIONS } from "../../scripts/sim";
+import { runSimulation, DEFAULT_OPTIONS } from "../../src/node/ring/sim/simulation";
 
 const ROOT = `${import.meta.dir}/../..`;
 

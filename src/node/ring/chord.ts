@@ -1,14 +1,15 @@
 // A Chord ring node (Stoica et al.): the front that composes its routing table, lookups, upkeep and records.
 
-import { isP2PError, P2PError } from "../../protocol/errors";
+import { P2PError } from "../../protocol/errors";
 import { BackgroundWork } from "./background";
 import { inOpenInterval, isRingId, type RingId } from "./id";
 import { Lookup, type LookupResult } from "./lookup";
+import { type JoinResult, Membership } from "./membership";
 import { isLive, type RecordEntry, type RecordStore } from "./records";
 import { Replicator } from "./replicator";
 import { RoutingTable } from "./routing-table";
 import { Stabilizer } from "./stabilizer";
-import type { LookupStep, Neighbours, Peer, RingHandlers, RingTransport } from "./transport";
+import { revivingTransport, type LookupStep, type Neighbours, type Peer, type RingHandlers, type RingTransport } from "./transport";
 
 export type ChordOptions = {
   /** How many successors each node tracks; the ring survives this many minus one adjacent failures. */
@@ -32,8 +33,7 @@ export type ChordOptions = {
 
 export type { LookupResult } from "./lookup";
 
-/** `joinedVia` is null when no bootstrap peer could bring this node in; `failed` never answered. */
-export type JoinResult = { joinedVia: Peer | null; failed: Peer[] };
+export type { JoinResult } from "./membership";
 
 export type ChordStatus = {
   id: RingId;
@@ -75,11 +75,9 @@ export class ChordNode implements RingHandlers {
   private readonly tombstoneTtlMs: number;
   private readonly deadPeerTtlMs: number;
 
+  private readonly membership: Membership;
   private timer: ReturnType<typeof setTimeout> | null = null;
   private lastStamp = 0;
-  private left = false;
-  /** False until create/join/adoptNeighbours: until then this node's tables would mislead a caller. */
-  private member = false;
 
   constructor(self: Peer, transport: RingTransport, store: RecordStore, options: ChordOptions = {}) {
     this.self = { id: self.id, address: self.address };
@@ -104,97 +102,33 @@ export class ChordNode implements RingHandlers {
       replicas: Math.max(1, options.replicas ?? DEFAULTS.replicas),
       maxEntriesPerCall: options.maxEntriesPerCall ?? DEFAULTS.maxEntriesPerCall,
       clock: this.clock,
-      isMember: () => this.member && !this.left,
+      isMember: () => this.membership.isMember,
     });
+    this.membership = new Membership(this.table, this.transport, this.routing, this.replicator, store);
   }
 
   // ---- membership -------------------------------------------------------------------------
 
   /** Starts a new ring with this node alone in it. */
   create(): void {
-    this.resetTables();
-    this.table.alone = true;
-    this.member = true;
+    this.membership.create();
   }
 
   /** Joins through the first bootstrap peer that answers, trying each in turn. */
-  async join(bootstrapPeers: readonly Peer[]): Promise<JoinResult> {
-    const failed: Peer[] = [];
-    for (const bootstrap of bootstrapPeers) {
-      if (bootstrap.address === this.self.address) continue;
-      const avoid = new Set([this.self.address]);
-      let successor: Peer;
-      try {
-        successor = (await this.routing.route(bootstrap, this.self.id, avoid)).peer;
-      } catch (error) {
-        if (!isP2PError(error)) throw error;
-        failed.push(bootstrap);
-        continue;
-      }
-      // The bootstrap answered; a successor that dies right now is routed around, not blamed on it.
-      for (let attempt = 0; attempt < this.table.successorListLength; attempt++) {
-        try {
-          const neighbours = await this.transport.getNeighbours(successor);
-          this.resetTables();
-          this.table.setSuccessors([successor, ...neighbours.successors]);
-          // From here on the tables are sound: answer the successor, who may call back at once.
-          this.member = true;
-          await this.transport.notify(successor, this.self);
-          return { joinedVia: bootstrap, failed };
-        } catch (error) {
-          if (!isP2PError(error)) throw error;
-          avoid.add(successor.address);
-          try {
-            successor = (await this.routing.route(bootstrap, this.self.id, avoid)).peer;
-          } catch (retryError) {
-            if (!isP2PError(retryError)) throw retryError;
-            break;
-          }
-        }
-      }
-    }
-    return { joinedVia: null, failed };
+  join(bootstrapPeers: readonly Peer[]): Promise<JoinResult> {
+    return this.membership.join(bootstrapPeers);
   }
 
   /** Leaves gracefully: hands every record to the successor and closes the ring around this node. */
   async leave(): Promise<{ handedTo: Peer | null }> {
     this.stop();
     await this.idle();
-    const predecessor = this.table.predecessor;
-    const successors = [...this.table.successors];
-    const entries = this.store.all();
-    let heir: Peer | null = null;
-    for (const successor of successors) {
-      if (await this.replicator.pushRecords(successor, entries)) {
-        heir = successor;
-        break;
-      }
-    }
-    // The heir first, so it owns this range before the predecessor starts routing to it.
-    const told = [heir, predecessor].filter((peer): peer is Peer => peer !== null);
-    for (const peer of told) {
-      if (peer.address === this.self.address) continue;
-      try {
-        await this.transport.leaving(peer, this.self, predecessor, successors);
-      } catch (error) {
-        if (!isP2PError(error)) throw error;
-      }
-    }
-    this.resetTables();
-    this.left = true;
-    this.member = false;
-    return { handedTo: heir };
+    return this.membership.leave();
   }
 
-  /**
-   * Installs known-correct neighbours without any call: for building a large simulated ring in
-   * one step instead of N joins. Fingers are then filled by `fixFingers`.
-   */
+  /** Installs known-correct neighbours without any call: a simulated ring built in one step; `fixFingers` fills the fingers. */
   adoptNeighbours(predecessor: Peer | null, successors: readonly Peer[]): void {
-    this.resetTables();
-    this.table.adoptPredecessor(predecessor);
-    this.table.setSuccessors(successors);
-    this.member = true;
+    this.membership.adopt(predecessor, successors);
   }
 
   /**
@@ -231,7 +165,7 @@ export class ChordNode implements RingHandlers {
         try {
           await this.maintain();
         } catch (error) {
-          this.onBackgroundError(error);
+          this.background.reportError(error);
         }
         // stop() during maintain cleared the timer handle: do not schedule again.
         if (this.timer !== null) schedule();
@@ -448,45 +382,16 @@ export class ChordNode implements RingHandlers {
     }
   }
 
-  private resetTables(): void {
-    this.table.reset();
-    this.replicator.reset();
-    this.left = false;
-  }
-
   /** A strictly increasing write time, so a quick put-then-remove never ties. */
   private stamp(): number {
     this.lastStamp = Math.max(this.clock(), this.lastStamp + 1);
     return this.lastStamp;
   }
 
-  private onBackgroundError(error: unknown): void {
-    this.background.reportError(error);
-  }
-
   private assertServing(): void {
-    if (this.left) throw new P2PError("UNAVAILABLE", `${this.self.address} has left the ring`);
-    if (!this.member) throw new P2PError("UNAVAILABLE", `${this.self.address} is still joining the ring`);
+    this.membership.assertServing();
   }
-}
 
-/** `transport` with `onAnswer(peer)` called whenever a peer answers a call successfully. */
-function revivingTransport(transport: RingTransport, onAnswer: (peer: Peer) => void): RingTransport {
-  // Only success counts: a node that has left answers UNAVAILABLE until it exits, and must stay out.
-  const answered = async <T>(to: Peer, call: Promise<T>): Promise<T> => {
-    const result = await call;
-    onAnswer(to);
-    return result;
-  };
-  return {
-    findSuccessorStep: (to, key, avoid) => answered(to, transport.findSuccessorStep(to, key, avoid)),
-    getNeighbours: (to) => answered(to, transport.getNeighbours(to)),
-    notify: (to, candidate) => answered(to, transport.notify(to, candidate)),
-    ping: (to) => answered(to, transport.ping(to)),
-    putRecords: (to, entries) => answered(to, transport.putRecords(to, entries)),
-    getRecords: (to, key) => answered(to, transport.getRecords(to, key)),
-    leaving: (to, leaver, predecessor, successors) => answered(to, transport.leaving(to, leaver, predecessor, successors)),
-  };
 }
 
 /** Keys from this node's own callers (names hashed by the node); keys from peers are checked by the wire. */
