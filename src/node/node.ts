@@ -19,6 +19,7 @@ import { MERGE_CONFIRM_MS, RingMerger } from "./ring/merge";
 import type { Peer } from "./ring/transport";
 import { ringOps } from "../wire/ring";
 import { DEFAULT_RPC_TIMEOUT_MS, TcpTransport } from "./tcp-transport";
+import { PEER_PORT } from "../protocol/address";
 
 export const DEFAULT_SUCCESSORS = 4;
 export const DEFAULT_REPLICAS = 3;
@@ -81,7 +82,7 @@ export interface P2PNode {
 }
 
 export function createNode(options: NodeOptions): P2PNode {
-  const port = options.port ?? 7495;
+  const port = options.port ?? PEER_PORT;
   const self: Peer = { id: ringId(`${options.ip}:${port}`), address: `${options.ip}:${port}` };
   const socketPath = join(options.dataDir, "node.sock");
   const transport = new TcpTransport({ rpcTimeoutMs: options.rpcTimeoutMs ?? DEFAULT_RPC_TIMEOUT_MS });

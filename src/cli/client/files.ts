@@ -7,22 +7,14 @@ import { logArgs, runCommand } from "../common";
 import { targetArgs } from "../find-node";
 import { ProgressLine, formatBytes, renderFiles } from "./render";
 import { askNode, parseJsonBody } from "./session";
+import type { DownloadReport } from "../../wire/control";
 
 /** A download or a hash of a large file may run for hours; progress events keep the link alive meanwhile. */
 const LONG_OP_TIMEOUT_MS = 120_000;
 
 type Target = { node?: string; socket?: string };
 
-export interface DownloadReport {
-  name: string;
-  size: number;
-  id: string;
-  path: string;
-  sources: string[];
-  badSources: string[];
-  resumedChunks: number;
-  milliseconds: number;
-}
+export type { DownloadReport };
 
 export async function shareFile(target: Target, path: string, name: string | undefined, showProgress: boolean) {
   const progress = new ProgressLine(showProgress);

@@ -17,6 +17,7 @@ import { MAX_INDEXED_WORDS, checkShareName, nameKey, parseNameRef, wordKey, word
 import type { PartFile } from "./part-file";
 import type { RateLimiter } from "./rate-limiter";
 import { tcpFilePeers } from "./tcp-file-peers";
+import type { DownloadReport } from "../../wire/control";
 
 export const DEFAULT_ANNOUNCE_INTERVAL_MS = 5 * 60_000;
 /** Holder entries expire unless re-announced: about twice the interval, as BitTorrent and IPFS do. */
@@ -106,7 +107,7 @@ export class FileSharing {
     ref: string,
     outPath: string | undefined,
     options: { force?: boolean; onProgress?: (progress: DownloadProgress & { name: string; id: string }) => void; signal?: AbortSignal } = {},
-  ) {
+  ): Promise<DownloadReport> {
     const started = performance.now();
     const { name, idPrefix } = parseNameRef(ref);
     checkShareName(name);

@@ -1,10 +1,10 @@
 // The routing table method by method: successor list, predecessor, fingers, dead peers and one lookup step, no I/O.
 
 import { describe, expect, test } from "bun:test";
-import { P2PError } from "../../src/protocol/errors";
-import { bigIntToId, ID_BITS } from "../../src/node/ring/id";
-import { RoutingTable } from "../../src/node/ring/routing-table";
-import type { Peer } from "../../src/node/ring/transport";
+import { P2PError } from "../../../src/protocol/errors";
+import { bigIntToId, ID_BITS } from "../../../src/node/ring/id";
+import { RoutingTable } from "../../../src/node/ring/routing-table";
+import type { Peer } from "../../../src/node/ring/transport";
 
 /** A peer at position `n` of 16 evenly spaced places on the circle (ids chosen, not hashed). */
 function at(n: number): Peer {
