@@ -99,7 +99,7 @@ export class DnsClient {
     const request = op.encodeArgs(args);
     const client = await connect(this.target, { connectTimeoutMs: this.timeoutMs });
     try {
-      return op.decodeReply((await client.request(op.name, request.args, { timeoutMs: this.timeoutMs, body: request.body })).body, this.address);
+      return op.decodeReply((await client.request(op.name, request.args, { timeoutMs: this.timeoutMs, body: request.body })).body, this.address, args);
     } finally {
       client.close();
     }

@@ -44,7 +44,7 @@ export class TcpTransport implements RingTransport {
     options: { timeoutMs?: number; channel?: Channel } = {},
   ): Promise<Result> {
     const request = op.encodeArgs(args);
-    return op.decodeReply(await this.request(address, op.name, request.args, { ...options, body: request.body }), address);
+    return op.decodeReply(await this.request(address, op.name, request.args, { ...options, body: request.body }), address, args);
   }
 
   /** Closes every pooled connection; later calls fail with CLOSED. */

@@ -20,8 +20,8 @@ export interface OpDef<Args, Result> {
   decodeArgs(args: readonly string[], body: Uint8Array): Args;
   /** Receiver side: the handler's result as a reply. */
   encodeReply(result: Result): Reply;
-  /** Sender side: the reply body to a typed, checked result; `from` names the peer in errors. */
-  decodeReply(body: Uint8Array, from: string): Result;
+  /** Sender side: the reply body to a typed, checked result; `from` names the peer in errors, `args` are what was asked. */
+  decodeReply(body: Uint8Array, from: string, args: Args): Result;
 }
 
 /** Names the types of an op; the definition itself is plain data and functions. */

@@ -17,7 +17,7 @@ describe("the DNS link", () => {
     ];
     const body = replyBody(DNS.JOIN.encodeReply({ rows, skipped: [] }));
     expect(decodeLines(body)).toEqual(["1,abc,127.0.0.2,7495", "2,c-3,127.0.0.4,7600"]);
-    expect(DNS.JOIN.decodeReply(body, "127.0.0.1:7494")).toEqual({ rows, skipped: [] });
+    expect(DNS.JOIN.decodeReply(body, "127.0.0.1:7494", join)).toEqual({ rows, skipped: [] });
   });
 
   test("JOIN without a port means the peer port 7495", () => {
@@ -27,7 +27,7 @@ describe("the DNS link", () => {
 
   test("rows a reader cannot parse are skipped, not fatal", () => {
     const body = encodeLines(["1,abc,127.0.0.2,7495", "nonsense", "2,x,not-an-ip,7495"]);
-    expect(DNS.PEERS.decodeReply(body, "127.0.0.1:7494")).toEqual({
+    expect(DNS.PEERS.decodeReply(body, "127.0.0.1:7494", undefined)).toEqual({
       rows: [{ peerId: "abc", ip: "127.0.0.2", port: 7495 }],
       skipped: ["nonsense", "2,x,not-an-ip,7495"],
     });
@@ -39,14 +39,14 @@ describe("the DNS link", () => {
       expect(wire.args).toEqual(["c-3"]);
       expect(op.decodeArgs(wire.args, new Uint8Array())).toBe("c-3");
       expect(decodeLines(replyBody(op.encodeReply("c-3")))).toEqual(["removed c-3"]);
-      expect(op.decodeReply(replyBody(op.encodeReply("c-3")), "127.0.0.1:7494")).toBe("c-3");
+      expect(op.decodeReply(replyBody(op.encodeReply("c-3")), "127.0.0.1:7494", "c-3")).toBe("c-3");
     }
   });
 
   test("PEERS takes no arguments and round-trips its rows", () => {
     expect(DNS.PEERS.encodeArgs(undefined)).toEqual({ args: [] });
     const rows = [{ peerId: "a", ip: "127.0.0.2", port: 7495 }];
-    expect(DNS.PEERS.decodeReply(replyBody(DNS.PEERS.encodeReply({ rows, skipped: [] })), "dns")).toEqual({ rows, skipped: [] });
+    expect(DNS.PEERS.decodeReply(replyBody(DNS.PEERS.encodeReply({ rows, skipped: [] })), "dns", undefined)).toEqual({ rows, skipped: [] });
   });
 
   test("PING answers PONG", () => {

@@ -25,8 +25,8 @@ function requestRoundTrip<A, R>(op: OpDef<A, R>, args: A): A {
   return op.decodeArgs(wire.args, wire.body ?? new Uint8Array());
 }
 
-function replyRoundTrip<A, R>(op: OpDef<A, R>, result: R): R {
-  return op.decodeReply(replyBody(op.encodeReply(result)), "127.0.0.9:7495");
+function replyRoundTrip<A, R>(op: OpDef<A, R>, result: R, args?: A): R {
+  return op.decodeReply(replyBody(op.encodeReply(result)), "127.0.0.9:7495", args as A);
 }
 
 describe("the ring link", () => {
@@ -54,7 +54,7 @@ describe("the ring link", () => {
   });
 
   test("an empty FIND_SUCCESSOR answer is an error naming the peer", () => {
-    expect(() => RING.FIND_SUCCESSOR.decodeReply(new Uint8Array(), "127.0.0.9:7495")).toThrow(/127\.0\.0\.9:7495 answered FIND_SUCCESSOR with nothing/);
+    expect(() => RING.FIND_SUCCESSOR.decodeReply(new Uint8Array(), "127.0.0.9:7495", { key: a.id, avoid: [] })).toThrow(/127\.0\.0\.9:7495 answered FIND_SUCCESSOR with nothing/);
   });
 
   test("GET_NEIGHBOURS round-trips with and without a predecessor", () => {
