@@ -13,13 +13,14 @@ import { RateLimiter } from "./files/rate-limiter";
 import { KnownPeers } from "./known-peers";
 import { DEFAULT_ANNOUNCE_INTERVAL_MS, FileSharing } from "./files/sharing";
 import { SqliteRecordStore } from "./record-store";
-import { ChordNode, type ChordStatus } from "./ring/chord";
+import { ChordNode } from "./ring/chord";
 import { ringId } from "./ring/id";
 import { MERGE_CONFIRM_MS, RingMerger } from "./ring/merge";
 import type { Peer } from "./ring/transport";
 import { ringOps } from "../wire/ring";
 import { DEFAULT_RPC_TIMEOUT_MS, TcpTransport } from "./tcp-transport";
 import { PEER_PORT } from "../protocol/address";
+import type { NodeStatus } from "../wire/control";
 
 export const DEFAULT_SUCCESSORS = 4;
 export const DEFAULT_REPLICAS = 3;
@@ -59,11 +60,7 @@ export interface NodeOptions {
   announceIntervalMs?: number;
 }
 
-export interface NodeStatus extends ChordStatus {
-  dns: string;
-  dataDir: string;
-  uptimeSeconds: number;
-}
+export type { NodeStatus };
 
 export interface P2PNode {
   readonly self: Peer;

@@ -2,7 +2,7 @@
 
 import { P2PError } from "../../protocol/errors";
 import type { OpTable, Request } from "../../protocol/server";
-import { encodeJson } from "../../wire/codec";
+import { CONTROL } from "../../wire/control";
 import { FILES, haveToWire } from "../../wire/files";
 import { opTable, serveOp } from "../../wire/op";
 import type { FileSharing } from "./sharing";
@@ -34,18 +34,16 @@ export function filePeerOps(sharing: FileSharing): OpTable {
   );
 }
 
-/** Client ops: share, list, search and download, with progress as 202 replies. */
+/** Client ops (defined in src/wire/control.ts): share, list, search and download, with progress as 202 replies. */
 export function fileClientOps(sharing: FileSharing): OpTable {
-  return {
-    UPLOAD: {
-      usage: "UPLOAD <absolute path> [<name>]",
-      minArgs: 1,
-      maxArgs: 2,
-      handle: async ({ args, progress, signal }) => {
+  return opTable(
+    [
+      CONTROL.UPLOAD,
+      serveOp(CONTROL.UPLOAD, async ({ path, name }, { progress, signal }) => {
         let last = 0;
         const file = await sharing.share(
-          args[0]!,
-          args[1],
+          path,
+          name,
           (bytes, total) => {
             const now = performance.now();
             if (now - last < 200 && bytes < total) return;
@@ -54,31 +52,22 @@ export function fileClientOps(sharing: FileSharing): OpTable {
           },
           signal,
         );
-        return { body: encodeJson({ name: file.name, size: file.size, id: file.id }) };
-      },
-    },
-    LIST: { usage: "LIST", minArgs: 0, maxArgs: 0, handle: async () => ({ body: encodeJson(await sharing.list()) }) },
-    SEARCH: {
-      usage: "SEARCH <term>",
-      minArgs: 1,
-      maxArgs: 1,
-      handle: async ({ args }) => ({ body: encodeJson(await sharing.search(args[0]!)) }),
-    },
-    DOWNLOAD: {
-      usage: "DOWNLOAD <name[@id]> [<out path>] [force]",
-      minArgs: 1,
-      maxArgs: 3,
-      handle: async ({ args, progress, signal }) => {
-        const outPath = args[1] && args[1].length > 0 ? args[1] : undefined;
-        const result = await sharing.download(args[0]!, outPath, {
-          force: args[2] === "force",
+        return { name: file.name, size: file.size, id: file.id };
+      }),
+    ],
+    [CONTROL.LIST, serveOp(CONTROL.LIST, () => sharing.list())],
+    [CONTROL.SEARCH, serveOp(CONTROL.SEARCH, (term) => sharing.search(term))],
+    [
+      CONTROL.DOWNLOAD,
+      serveOp(CONTROL.DOWNLOAD, ({ ref, out, force }, { progress, signal }) =>
+        sharing.download(ref, out, {
+          force,
           onProgress: (event) => progress([JSON.stringify({ phase: "downloading", ...event })]),
           signal,
-        });
-        return { body: encodeJson(result) };
-      },
-    },
-  };
+        }),
+      ),
+    ],
+  );
 }
 
 /**
