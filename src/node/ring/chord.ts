@@ -2,7 +2,8 @@
 
 import { P2PError } from "../../protocol/errors";
 import { BackgroundWork } from "./background";
-import { inOpenInterval, isRingId, type RingId } from "./id";
+import { type ChordOptions, type ChordStatus, DEFAULTS } from "./chord-options";
+import { isRingId, type RingId } from "./id";
 import { Lookup, type LookupResult } from "./lookup";
 import { type JoinResult, Membership } from "./membership";
 import { isLive, type RecordEntry, type RecordStore } from "./records";
@@ -11,49 +12,9 @@ import { RoutingTable } from "./routing-table";
 import { Stabilizer } from "./stabilizer";
 import { revivingTransport, type LookupStep, type Neighbours, type Peer, type RingHandlers, type RingTransport } from "./transport";
 
-export type ChordOptions = {
-  /** How many successors each node tracks; the ring survives this many minus one adjacent failures. */
-  successorListLength?: number;
-  /** Copies of each record: on its primary and on the next `replicas - 1` successors. */
-  replicas?: number;
-  clock?: () => number;
-  /** Only spreads the maintenance timer; everything else is deterministic. */
-  random?: () => number;
-  /** How long a removal is remembered, so a late replica cannot bring the member back. */
-  tombstoneTtlMs?: number;
-  /** How long a peer that failed to answer stays out of this node's tables. */
-  deadPeerTtlMs?: number;
-  /** Upper bound on calls one lookup may make, dead ends included. */
-  maxLookupCalls?: number;
-  /** Largest batch of entries sent in one PUT_RECORDS. */
-  maxEntriesPerCall?: number;
-  /** Background work that failed for a reason other than a peer not answering. */
-  onError?: (error: unknown) => void;
-};
-
+export type { ChordOptions, ChordStatus } from "./chord-options";
 export type { LookupResult } from "./lookup";
-
 export type { JoinResult } from "./membership";
-
-export type ChordStatus = {
-  id: RingId;
-  address: string;
-  predecessor: Peer | null;
-  successors: Peer[];
-  /** Distinct finger peers, nearest first. */
-  fingers: Peer[];
-  /** Live entries this node holds as the primary for their key, and as a replica. */
-  records: { primary: number; replica: number };
-};
-
-const DEFAULTS = {
-  successorListLength: 4,
-  replicas: 3,
-  tombstoneTtlMs: 24 * 60 * 60 * 1000,
-  deadPeerTtlMs: 60 * 1000,
-  maxLookupCalls: 256,
-  maxEntriesPerCall: 500,
-};
 
 /**
  * One ring member. The parts, each in its own file: `RoutingTable` (the state, synchronous),
@@ -72,26 +33,24 @@ export class ChordNode implements RingHandlers {
   private readonly store: RecordStore;
   private readonly clock: () => number;
   private readonly random: () => number;
-  private readonly tombstoneTtlMs: number;
   private readonly deadPeerTtlMs: number;
 
   private readonly membership: Membership;
   private timer: ReturnType<typeof setTimeout> | null = null;
-  private lastStamp = 0;
 
   constructor(self: Peer, transport: RingTransport, store: RecordStore, options: ChordOptions = {}) {
     this.self = { id: self.id, address: self.address };
     this.store = store;
     this.clock = options.clock ?? Date.now;
     this.random = options.random ?? Math.random;
-    this.tombstoneTtlMs = options.tombstoneTtlMs ?? DEFAULTS.tombstoneTtlMs;
     this.deadPeerTtlMs = options.deadPeerTtlMs ?? DEFAULTS.deadPeerTtlMs;
     const successorListLength = Math.max(1, options.successorListLength ?? DEFAULTS.successorListLength);
     this.table = new RoutingTable(this.self, successorListLength, this.clock);
     // Any answer at all proves a peer alive: it leaves the dead list at once, not after its TTL.
     this.transport = revivingTransport(transport, (peer) => this.table.revive(peer.address));
     this.routing = new Lookup(this.table, this.transport, options.maxLookupCalls ?? DEFAULTS.maxLookupCalls);
-    this.stabilizer = new Stabilizer(this.table, this.transport, this.routing);
+    // A new predecessor inside our range gets what it now owns, and the replicas before it.
+    this.stabilizer = new Stabilizer(this.table, this.transport, this.routing, (candidate) => this.replicator.handOverTo(candidate));
     this.background = new BackgroundWork(options.onError ?? ((error) => console.error("chord background work failed:", error)));
     this.replicator = new Replicator({
       table: this.table,
@@ -101,6 +60,7 @@ export class ChordNode implements RingHandlers {
       background: this.background,
       replicas: Math.max(1, options.replicas ?? DEFAULTS.replicas),
       maxEntriesPerCall: options.maxEntriesPerCall ?? DEFAULTS.maxEntriesPerCall,
+      tombstoneTtlMs: options.tombstoneTtlMs ?? DEFAULTS.tombstoneTtlMs,
       clock: this.clock,
       isMember: () => this.membership.isMember,
     });
@@ -256,24 +216,13 @@ export class ChordNode implements RingHandlers {
     if (ttlMs !== undefined && !(Number.isFinite(ttlMs) && ttlMs > 0)) {
       throw new P2PError("MALFORMED", `ttl must be a positive number of milliseconds, got ${ttlMs}`);
     }
-    const updatedAt = this.stamp();
-    const expiresAt = ttlMs === undefined ? null : updatedAt + ttlMs;
-    return this.replicator.sendToPrimary(key, [{ key, member, value, updatedAt, expiresAt, deleted: false }]);
+    return this.replicator.put(key, member, value, ttlMs);
   }
 
   /** Removes `member` from `key` by storing a tombstone. */
   async remove(key: RingId, member: string): Promise<Peer> {
     assertKey(key);
-    const updatedAt = this.stamp();
-    const tombstone: RecordEntry = {
-      key,
-      member,
-      value: "",
-      updatedAt,
-      expiresAt: updatedAt + this.tombstoneTtlMs,
-      deleted: true,
-    };
-    return this.replicator.sendToPrimary(key, [tombstone]);
+    return this.replicator.remove(key, member);
   }
 
   /** The live members of `key`, read from its primary (or the next live replica). */
@@ -330,15 +279,7 @@ export class ChordNode implements RingHandlers {
 
   handleNotify(candidate: Peer): void {
     this.assertServing();
-    if (candidate.address === this.self.address) return;
-    this.table.revive(candidate.address);
-    const predecessor = this.table.predecessor;
-    if (predecessor?.address === candidate.address) return;
-    if (predecessor !== null && !inOpenInterval(candidate.id, predecessor.id, this.self.id)) return;
-    const wasAlone = this.table.alone;
-    this.setPredecessor(candidate);
-    // A ring of one closes into a ring of two now instead of at the next stabilize.
-    if (wasAlone) this.table.setSuccessors([candidate]);
+    this.stabilizer.notified(candidate);
   }
 
   handlePutRecords(entries: RecordEntry[]): number {
@@ -353,45 +294,16 @@ export class ChordNode implements RingHandlers {
 
   handleLeaving(leaver: Peer, predecessor: Peer | null, successors: Peer[]): void {
     this.assertServing();
-    const table = this.table;
-    const wasPredecessor = table.predecessor?.address === leaver.address;
-    const position = table.successors.findIndex((peer) => peer.address === leaver.address);
-    table.markDead(leaver);
-    if (wasPredecessor && predecessor !== null && predecessor.address !== this.self.address) {
-      this.setPredecessor(predecessor);
-    }
-    if (position >= 0) {
-      const before = table.successors.slice(0, position);
-      const after = table.successors.slice(position);
-      table.setSuccessors([...before, ...successors, ...after]);
-    }
-    // The leaver knew no one else: this node is all that is left of the ring.
-    if (table.successors.length === 0 && table.predecessor === null) table.alone = true;
+    this.stabilizer.neighbourLeft(leaver, predecessor, successors);
     // Our range grew or our replica set changed: push what the new holders lack.
     this.background.start(() => this.replicate());
   }
 
   // ---- internals ----------------------------------------------------------------------------
 
-  private setPredecessor(candidate: Peer): void {
-    if (this.table.setPredecessor(candidate)) {
-      // The candidate joined inside our range. It needs everything outside our new range that we
-      // hold: its own share, and the replicas of the nodes before it. We keep ours as replicas.
-      const handover = this.store.inRange(this.self.id, candidate.id);
-      if (handover.length > 0) this.background.start(() => this.replicator.pushRecords(candidate, handover));
-    }
-  }
-
-  /** A strictly increasing write time, so a quick put-then-remove never ties. */
-  private stamp(): number {
-    this.lastStamp = Math.max(this.clock(), this.lastStamp + 1);
-    return this.lastStamp;
-  }
-
   private assertServing(): void {
     this.membership.assertServing();
   }
-
 }
 
 /** Keys from this node's own callers (names hashed by the node); keys from peers are checked by the wire. */

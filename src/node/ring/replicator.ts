@@ -26,6 +26,8 @@ export type ReplicatorOptions = {
   replicas: number;
   /** Largest batch of entries sent in one PUT_RECORDS. */
   maxEntriesPerCall: number;
+  /** How long a removal is remembered, so a late replica cannot bring the member back. */
+  tombstoneTtlMs: number;
   clock: () => number;
   /** Whether this node is a member of a ring right now (joined, not left). */
   isMember: () => boolean;
@@ -39,6 +41,7 @@ export class Replicator {
   private readonly background: BackgroundWork;
   private readonly replicas: number;
   private readonly maxEntriesPerCall: number;
+  private readonly tombstoneTtlMs: number;
   private readonly clock: () => number;
   private readonly isMember: () => boolean;
 
@@ -55,6 +58,7 @@ export class Replicator {
    */
   private readonly misplaced = new Set<RingId>();
   private handingOff = false;
+  private lastStamp = 0;
 
   constructor(options: ReplicatorOptions) {
     this.table = options.table;
@@ -64,6 +68,7 @@ export class Replicator {
     this.background = options.background;
     this.replicas = options.replicas;
     this.maxEntriesPerCall = options.maxEntriesPerCall;
+    this.tombstoneTtlMs = options.tombstoneTtlMs;
     this.clock = options.clock;
     this.isMember = options.isMember;
   }
@@ -72,6 +77,20 @@ export class Replicator {
   reset(): void {
     this.replicatedRangeStart = null;
     this.replicatedTo = new Set();
+  }
+
+  /** Stores `value` for `member` under `key` on its primary (checked by the caller), which replicates it. */
+  put(key: RingId, member: string, value: string, ttlMs?: number): Promise<Peer> {
+    const updatedAt = this.stamp();
+    const expiresAt = ttlMs === undefined ? null : updatedAt + ttlMs;
+    return this.sendToPrimary(key, [{ key, member, value, updatedAt, expiresAt, deleted: false }]);
+  }
+
+  /** Removes `member` from `key` by storing a tombstone. */
+  remove(key: RingId, member: string): Promise<Peer> {
+    const updatedAt = this.stamp();
+    const tombstone: RecordEntry = { key, member, value: "", updatedAt, expiresAt: updatedAt + this.tombstoneTtlMs, deleted: true };
+    return this.sendToPrimary(key, [tombstone]);
   }
 
   /** Sends entries for `key` to its primary (this node included), routing around nodes that do not answer. */
@@ -143,6 +162,15 @@ export class Replicator {
     } finally {
       this.replicating = false;
     }
+  }
+
+  /**
+   * `candidate` joined inside this node's range. It needs everything outside our new range that we
+   * hold: its own share, and the replicas of the nodes before it. We keep ours as replicas.
+   */
+  handOverTo(candidate: Peer): void {
+    const handover = this.store.inRange(this.table.self.id, candidate.id);
+    if (handover.length > 0) this.background.start(() => this.pushRecords(candidate, handover));
   }
 
   /** Sends entries in batches; false (and the peer marked dead) when it does not answer. */
@@ -218,6 +246,12 @@ export class Replicator {
     } finally {
       this.handingOff = false;
     }
+  }
+
+  /** A strictly increasing write time, so a quick put-then-remove never ties. */
+  private stamp(): number {
+    this.lastStamp = Math.max(this.clock(), this.lastStamp + 1);
+    return this.lastStamp;
   }
 
   private noteMisplaced(key: RingId): void {

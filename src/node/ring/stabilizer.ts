@@ -1,4 +1,4 @@
-// Chord's periodic upkeep of the routing table: stabilize, check_predecessor, fix_fingers, and recovery when every successor is dead.
+// Chord's upkeep of the routing table: stabilize, notify (received), check_predecessor, fix_fingers, a neighbour leaving, and recovery when every successor is dead.
 
 import { isP2PError } from "../../protocol/errors";
 import { fingerStart, ID_BITS, inHalfOpenInterval, inOpenInterval, ringDistance, type RingId } from "./id";
@@ -17,11 +17,47 @@ export class Stabilizer {
   private readonly table: RoutingTable;
   private readonly transport: RingTransport;
   private readonly lookup: Lookup;
+  private readonly onRangeTaken: (predecessor: Peer) => void;
 
-  constructor(table: RoutingTable, transport: RingTransport, lookup: Lookup) {
+  /** `onRangeTaken(p)`: a new predecessor `p` took part of this node's range. */
+  constructor(table: RoutingTable, transport: RingTransport, lookup: Lookup, onRangeTaken: (predecessor: Peer) => void) {
     this.table = table;
     this.transport = transport;
     this.lookup = lookup;
+    this.onRangeTaken = onRangeTaken;
+  }
+
+  /** Chord's notify, received: `candidate` thinks it is this node's predecessor. */
+  notified(candidate: Peer): void {
+    const table = this.table;
+    const self = table.self;
+    if (candidate.address === self.address) return;
+    table.revive(candidate.address);
+    const predecessor = table.predecessor;
+    if (predecessor?.address === candidate.address) return;
+    if (predecessor !== null && !inOpenInterval(candidate.id, predecessor.id, self.id)) return;
+    const wasAlone = table.alone;
+    this.setPredecessor(candidate);
+    // A ring of one closes into a ring of two now instead of at the next stabilize.
+    if (wasAlone) table.setSuccessors([candidate]);
+  }
+
+  /** A neighbour left gracefully, naming its own neighbours: the ring closes around it at once. */
+  neighbourLeft(leaver: Peer, predecessor: Peer | null, successors: Peer[]): void {
+    const table = this.table;
+    const wasPredecessor = table.predecessor?.address === leaver.address;
+    const position = table.successors.findIndex((peer) => peer.address === leaver.address);
+    table.markDead(leaver);
+    if (wasPredecessor && predecessor !== null && predecessor.address !== table.self.address) {
+      this.setPredecessor(predecessor);
+    }
+    if (position >= 0) {
+      const before = table.successors.slice(0, position);
+      const after = table.successors.slice(position);
+      table.setSuccessors([...before, ...successors, ...after]);
+    }
+    // The leaver knew no one else: this node is all that is left of the ring.
+    if (table.successors.length === 0 && table.predecessor === null) table.alone = true;
   }
 
   /**
@@ -128,6 +164,10 @@ export class Stabilizer {
     for (let call = 0; call < ID_BITS; call++) {
       if (await this.fixFingers()) return;
     }
+  }
+
+  private setPredecessor(candidate: Peer): void {
+    if (this.table.setPredecessor(candidate)) this.onRangeTaken(candidate);
   }
 
   /**
