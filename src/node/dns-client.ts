@@ -6,6 +6,7 @@ import { P2PError, isP2PError } from "../protocol/errors";
 import { checkedPeer, splitAddress } from "../wire/codec";
 import { DNS } from "../wire/dns";
 import type { OpDef } from "../wire/op";
+import { DEFAULT_DNS_TIMEOUT_MS } from "./defaults";
 import type { Peer } from "./ring/transport";
 
 /** Most introducers one node may be given (--dns a,b,...). */
@@ -64,7 +65,7 @@ export class DnsClient {
   constructor(target: { hostname: string; port: number }, options: { timeoutMs?: number } = {}) {
     this.target = target;
     this.address = `${target.hostname}:${target.port}`;
-    this.timeoutMs = options.timeoutMs ?? 3_000;
+    this.timeoutMs = options.timeoutMs ?? DEFAULT_DNS_TIMEOUT_MS;
   }
 
   /**

@@ -5,9 +5,10 @@ import { P2PError } from "../protocol/errors";
 import { splitAddress } from "../wire/codec";
 import type { OpDef } from "../wire/op";
 import { ringCalls } from "../wire/ring";
+import { DEFAULT_RPC_TIMEOUT_MS } from "./defaults";
 import type { RingTransport } from "./ring/transport";
 
-export const DEFAULT_RPC_TIMEOUT_MS = 2_000;
+export { DEFAULT_RPC_TIMEOUT_MS };
 
 /**
  * Which pooled connection to a peer carries a call. Replies on one connection come back in request
