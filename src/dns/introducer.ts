@@ -84,17 +84,14 @@ function introducerOps(peers: PeerStore, liveSince: () => number, clock: () => n
     return peerId;
   };
   return opTable(
-    [
-      DNS.JOIN,
-      serveOp(DNS.JOIN, ({ peerId, ip, port }) => {
-        peers.register({ peerId, ip, port, lastSeen: clock() });
-        return { rows: peers.sampleOthers(peerId, liveSince(), JOIN_SAMPLE_SIZE), skipped: [] };
-      }),
-    ],
-    [DNS.LEAVE, serveOp(DNS.LEAVE, leave)],
-    [DNS.DELETE, serveOp(DNS.DELETE, leave)],
-    [DNS.PEERS, serveOp(DNS.PEERS, () => ({ rows: peers.live(liveSince()), skipped: [] }))],
-    [DNS.PING, serveOp(DNS.PING, () => undefined)],
+    serveOp(DNS.JOIN, ({ peerId, ip, port }) => {
+      peers.register({ peerId, ip, port, lastSeen: clock() });
+      return { rows: peers.sampleOthers(peerId, liveSince(), JOIN_SAMPLE_SIZE), skipped: [] };
+    }),
+    serveOp(DNS.LEAVE, leave),
+    serveOp(DNS.DELETE, leave),
+    serveOp(DNS.PEERS, () => ({ rows: peers.live(liveSince()), skipped: [] })),
+    serveOp(DNS.PING, () => undefined),
   );
 }
 

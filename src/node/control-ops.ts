@@ -17,30 +17,21 @@ export interface ControlledNode {
 
 export function controlOps(node: ControlledNode): OpTable {
   return opTable(
-    [CONTROL.PING, serveOp(CONTROL.PING, () => undefined)],
-    [CONTROL.STATUS, serveOp(CONTROL.STATUS, () => node.status())],
-    [
-      CONTROL.LEAVE,
-      serveOp(CONTROL.LEAVE, async () => {
-        await node.leave();
-        // After this reply is written: the rest of the shutdown closes this very socket.
-        setImmediate(() => void node.close());
-        return "left the ring";
-      }),
-    ],
-    [
-      CONTROL.LOOKUP,
-      serveOp(CONTROL.LOOKUP, async (text) => {
-        const key = keyOf(text);
-        const { peer, hops } = await node.ring.lookup(key);
-        return { key, successor: peer, hops };
-      }),
-    ],
-    [
-      CONTROL.PUT,
-      serveOp(CONTROL.PUT, async ({ key, member, value, ttlMs }) => ({ primary: await node.ring.put(keyOf(key), member, value, ttlMs) })),
-    ],
-    [CONTROL.GET, serveOp(CONTROL.GET, async (text) => node.ring.get(keyOf(text)))],
+    serveOp(CONTROL.PING, () => undefined),
+    serveOp(CONTROL.STATUS, () => node.status()),
+    serveOp(CONTROL.LEAVE, async () => {
+      await node.leave();
+      // After this reply is written: the rest of the shutdown closes this very socket.
+      setImmediate(() => void node.close());
+      return "left the ring";
+    }),
+    serveOp(CONTROL.LOOKUP, async (text) => {
+      const key = keyOf(text);
+      const { peer, hops } = await node.ring.lookup(key);
+      return { key, successor: peer, hops };
+    }),
+    serveOp(CONTROL.PUT, async ({ key, member, value, ttlMs }) => ({ primary: await node.ring.put(keyOf(key), member, value, ttlMs) })),
+    serveOp(CONTROL.GET, async (text) => node.ring.get(keyOf(text))),
   );
 }
 

@@ -32,12 +32,16 @@ export function defineOp<Args, Result>(def: OpDef<Args, Result>): OpDef<Args, Re
 /** How a link's client sends one op to a peer and gets its typed result back. */
 export type SendOp<To> = <Args, Result>(to: To, op: OpDef<Args, Result>, args: Args) => Promise<Result>;
 
+/** An op's server side, ready for `opTable`. */
+export type ServedOp = OpSpec & { name: string };
+
 /** The server side of one op: its handler receives the parsed arguments and returns a typed result. */
 export function serveOp<Args, Result>(
   op: OpDef<Args, Result>,
   handle: (args: Args, request: Request) => Result | Promise<Result>,
-): OpSpec {
+): ServedOp {
   return {
+    name: op.name,
     usage: op.usage,
     minArgs: op.minArgs,
     maxArgs: op.maxArgs,
@@ -51,9 +55,9 @@ export function serveOp<Args, Result>(
 }
 
 /** An op table for `serve()` from served ops, each under its op's name. */
-export function opTable(...entries: [OpDef<never, never> | OpDef<any, any>, OpSpec][]): OpTable {
+export function opTable(...served: ServedOp[]): OpTable {
   const table: OpTable = {};
-  for (const [op, spec] of entries) table[op.name] = spec;
+  for (const { name, ...spec } of served) table[name] = spec;
   return table;
 }
 

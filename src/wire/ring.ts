@@ -112,16 +112,13 @@ export const RING = {
 /** The server side: each op parsed, handed to the ring, its result encoded. The ring answers UNAVAILABLE itself while joining or after leaving. */
 export function ringOps(ring: RingHandlers): OpTable {
   return opTable(
-    [RING.PING, serveOp(RING.PING, () => undefined)],
-    [RING.FIND_SUCCESSOR, serveOp(RING.FIND_SUCCESSOR, ({ key, avoid }) => ring.handleFindSuccessorStep(key, avoid))],
-    [RING.GET_NEIGHBOURS, serveOp(RING.GET_NEIGHBOURS, () => ring.handleGetNeighbours())],
-    [RING.UPDATE_PREDECESSOR, serveOp(RING.UPDATE_PREDECESSOR, (candidate) => ring.handleNotify(candidate))],
-    [RING.PUT_RECORDS, serveOp(RING.PUT_RECORDS, (entries) => ring.handlePutRecords(entries))],
-    [RING.GET_RECORDS, serveOp(RING.GET_RECORDS, (key) => ring.handleGetRecords(key))],
-    [
-      RING.LEAVING,
-      serveOp(RING.LEAVING, ({ leaver, predecessor, successors }) => ring.handleLeaving(leaver, predecessor, successors)),
-    ],
+    serveOp(RING.PING, () => undefined),
+    serveOp(RING.FIND_SUCCESSOR, ({ key, avoid }) => ring.handleFindSuccessorStep(key, avoid)),
+    serveOp(RING.GET_NEIGHBOURS, () => ring.handleGetNeighbours()),
+    serveOp(RING.UPDATE_PREDECESSOR, (candidate) => ring.handleNotify(candidate)),
+    serveOp(RING.PUT_RECORDS, (entries) => ring.handlePutRecords(entries)),
+    serveOp(RING.GET_RECORDS, (key) => ring.handleGetRecords(key)),
+    serveOp(RING.LEAVING, ({ leaver, predecessor, successors }) => ring.handleLeaving(leaver, predecessor, successors)),
   );
 }
 

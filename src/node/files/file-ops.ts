@@ -11,62 +11,47 @@ import { Bitfield } from "./swarm/bitfield";
 /** Peer ops (defined in src/wire/files.ts): a file's manifest, its chunks and availability, and one step of the LIST_ALL_FILES broadcast. */
 export function filePeerOps(sharing: FileSharing): OpTable {
   return opTable(
-    [FILES.GET_MANIFEST, serveOp(FILES.GET_MANIFEST, (fileId) => sharing.server.manifestFor(fileId))],
-    [
-      FILES.GET_CHUNK,
-      serveOp(FILES.GET_CHUNK, ({ fileId, index }, request) => sharing.server.chunk(fileId, index, { requester: requesterOf(request), signal: request.signal })),
-    ],
-    [
-      FILES.GET_ANY_CHUNK,
-      serveOp(FILES.GET_ANY_CHUNK, async ({ fileId, wanted }, request) => {
-        const chunkCount = sharing.server.manifestFor(fileId).chunks.length;
-        if (Bitfield.byteLength(chunkCount) !== wanted.length) {
-          throw new P2PError("MALFORMED", `the wanted list of ${fileId.slice(0, 12)} takes ${Bitfield.byteLength(chunkCount)} bytes (one bit per chunk), not ${wanted.length}`);
-        }
-        return sharing.server.chosenChunk(fileId, new Bitfield(chunkCount, wanted), { requester: requesterOf(request), signal: request.signal });
-      }),
-    ],
-    [
-      FILES.GET_HAVE,
-      serveOp(FILES.GET_HAVE, async ({ fileId, knownVersion }, request) => haveToWire(await sharing.server.have(fileId, knownVersion, request.signal))),
-    ],
-    [FILES.LIST_ALL_FILES, serveOp(FILES.LIST_ALL_FILES, ({ limit, after }) => sharing.lister.step(limit, after))],
+    serveOp(FILES.GET_MANIFEST, (fileId) => sharing.server.manifestFor(fileId)),
+    serveOp(FILES.GET_CHUNK, ({ fileId, index }, request) => sharing.server.chunk(fileId, index, { requester: requesterOf(request), signal: request.signal })),
+    serveOp(FILES.GET_ANY_CHUNK, async ({ fileId, wanted }, request) => {
+      const chunkCount = sharing.server.manifestFor(fileId).chunks.length;
+      if (Bitfield.byteLength(chunkCount) !== wanted.length) {
+        throw new P2PError("MALFORMED", `the wanted list of ${fileId.slice(0, 12)} takes ${Bitfield.byteLength(chunkCount)} bytes (one bit per chunk), not ${wanted.length}`);
+      }
+      return sharing.server.chosenChunk(fileId, new Bitfield(chunkCount, wanted), { requester: requesterOf(request), signal: request.signal });
+    }),
+    serveOp(FILES.GET_HAVE, async ({ fileId, knownVersion }, request) => haveToWire(await sharing.server.have(fileId, knownVersion, request.signal))),
+    serveOp(FILES.LIST_ALL_FILES, ({ limit, after }) => sharing.lister.step(limit, after)),
   );
 }
 
 /** Client ops (defined in src/wire/control.ts): share, list, search and download, with progress as 202 replies. */
 export function fileClientOps(sharing: FileSharing): OpTable {
   return opTable(
-    [
-      CONTROL.UPLOAD,
-      serveOp(CONTROL.UPLOAD, async ({ path, name }, { progress, signal }) => {
-        let last = 0;
-        const file = await sharing.share(
-          path,
-          name,
-          (bytes, total) => {
-            const now = performance.now();
-            if (now - last < 200 && bytes < total) return;
-            last = now;
-            progress([JSON.stringify({ phase: "hashing", bytes, total })]);
-          },
-          signal,
-        );
-        return { name: file.name, size: file.size, id: file.id };
+    serveOp(CONTROL.UPLOAD, async ({ path, name }, { progress, signal }) => {
+      let last = 0;
+      const file = await sharing.share(
+        path,
+        name,
+        (bytes, total) => {
+          const now = performance.now();
+          if (now - last < 200 && bytes < total) return;
+          last = now;
+          progress([JSON.stringify({ phase: "hashing", bytes, total })]);
+        },
+        signal,
+      );
+      return { name: file.name, size: file.size, id: file.id };
+    }),
+    serveOp(CONTROL.LIST, () => sharing.list()),
+    serveOp(CONTROL.SEARCH, (term) => sharing.search(term)),
+    serveOp(CONTROL.DOWNLOAD, ({ ref, out, force }, { progress, signal }) =>
+      sharing.download(ref, out, {
+        force,
+        onProgress: (event) => progress([JSON.stringify({ phase: "downloading", ...event })]),
+        signal,
       }),
-    ],
-    [CONTROL.LIST, serveOp(CONTROL.LIST, () => sharing.list())],
-    [CONTROL.SEARCH, serveOp(CONTROL.SEARCH, (term) => sharing.search(term))],
-    [
-      CONTROL.DOWNLOAD,
-      serveOp(CONTROL.DOWNLOAD, ({ ref, out, force }, { progress, signal }) =>
-        sharing.download(ref, out, {
-          force,
-          onProgress: (event) => progress([JSON.stringify({ phase: "downloading", ...event })]),
-          signal,
-        }),
-      ),
-    ],
+    ),
   );
 }
 
