@@ -3,7 +3,7 @@
 // bun scripts/sim-table.ts [--seed S] [--json]
 
 import { parseArgs } from "node:util";
-import { DEFAULT_OPTIONS, runSimulation, type SimReport } from "./sim";
+import { DEFAULT_OPTIONS, runSimulation, type SimReport } from "../src/node/ring/sim/simulation";
 
 const SIZES = [1000, 10000];
 const FAILURES = [0, 0.25, 0.5];

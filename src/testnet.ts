@@ -9,6 +9,7 @@ import { P2PError } from "./protocol/errors";
 import type { NodeStatus } from "./node/node";
 import { defaultDataDir } from "./node/home";
 import { ringId } from "./node/ring/id";
+import { DNS_PORT, PEER_PORT } from "./protocol/address";
 
 /** Nodes one testnet may hold: one /24 of loopback addresses, .2 to .254. */
 export const MAX_TESTNET_NODES = 253;
@@ -108,7 +109,7 @@ export async function createTestnet(options: TestnetOptions): Promise<Testnet> {
   const subnet = options.subnet;
   const home = mkdtempSync(join(tmpdir(), "p2p-net-"));
   const env = { ...process.env, ...options.env, P2P_HOME: home, NO_COLOR: "1" } as Record<string, string>;
-  const dnsAddress = `${subnet}.${firstOctet}:7494`;
+  const dnsAddress = `${subnet}.${firstOctet}:${DNS_PORT}`;
   const processes: Subprocess[] = [];
   const nodes: TestnetNode[] = [];
   let nextOctet = firstOctet + 1;
@@ -136,7 +137,7 @@ export async function createTestnet(options: TestnetOptions): Promise<Testnet> {
     const dns = nodeOptions.dns === undefined ? dnsAddress : nodeOptions.dns;
     const dnsArgs = dns === null ? [] : ["--dns", dns];
     const { proc, log } = spawn(ip, ["node", ip, ...dnsArgs, ...(options.nodeArgs ?? []), ...(nodeOptions.args ?? [])], nodeOptions.env);
-    return { ip, address: `${ip}:7495`, id: ringId(`${ip}:7495`), socketPath: join(defaultDataDir(ip, 7495, home), "node.sock"), process: proc, log };
+    return { ip, address: `${ip}:${PEER_PORT}`, id: ringId(`${ip}:${PEER_PORT}`), socketPath: join(defaultDataDir(ip, PEER_PORT, home), "node.sock"), process: proc, log };
   };
   const waitForJoin = (node: TestnetNode) =>
     waitUntil(`node ${node.ip} to join`, 30_000, async () => {

@@ -2,10 +2,12 @@
 
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
-import { parsePeerId, parsePeerIp, parsePort, PEER_PORT } from "../protocol/address";
+import { DNS_PORT } from "../protocol/address";
 import { P2PError } from "../protocol/errors";
 import { type OpTable, type ProtocolServer, serve } from "../protocol/server";
-import { PeerStore, type PeerEntry } from "./peer-store";
+import { DNS } from "../wire/dns";
+import { opTable, serveOp } from "../wire/op";
+import { PeerStore } from "./peer-store";
 
 /** How many peers a JOIN hands back, as in the original design. */
 export const JOIN_SAMPLE_SIZE = 5;
@@ -33,7 +35,7 @@ export interface Introducer {
 
 export function createIntroducer(options: IntroducerOptions): Introducer {
   const hostname = options.hostname ?? "0.0.0.0";
-  const port = options.port ?? 7494;
+  const port = options.port ?? DNS_PORT;
   const ttlMs = (options.ttlSeconds ?? DEFAULT_TTL_SECONDS) * 1000;
   const clock = options.clock ?? Date.now;
   let store: PeerStore | null = null;
@@ -75,47 +77,22 @@ export function createIntroducer(options: IntroducerOptions): Introducer {
   };
 }
 
-/** The introducer's ops: one handler each. */
+/** The introducer's ops: one handler each, over the DNS link's definitions (src/wire/dns.ts). */
 function introducerOps(peers: PeerStore, liveSince: () => number, clock: () => number): OpTable {
-  const leave = {
-    usage: "LEAVE <peer_id>",
-    minArgs: 1,
-    maxArgs: 1,
-    handle: ({ args }: { args: string[] }) => {
-      const peerId = parsePeerId(args[0]!);
-      if (!peers.remove(peerId)) throw new P2PError("NOT_FOUND", `peer ${peerId} is not registered`);
-      return { lines: [`removed ${peerId}`] };
-    },
+  const leave = (peerId: string): string => {
+    if (!peers.remove(peerId)) throw new P2PError("NOT_FOUND", `peer ${peerId} is not registered`);
+    return peerId;
   };
-  return {
-    JOIN: {
-      usage: "JOIN <peer_id> <ip-addr> [<port>]",
-      minArgs: 2,
-      maxArgs: 3,
-      handle: ({ args }) => {
-        const peerId = parsePeerId(args[0]!);
-        const ip = parsePeerIp(args[1]!);
-        const port = args[2] === undefined ? PEER_PORT : parsePort(args[2]);
-        peers.register({ peerId, ip, port, lastSeen: clock() });
-        return { lines: peerLines(peers.sampleOthers(peerId, liveSince(), JOIN_SAMPLE_SIZE)) };
-      },
-    },
-    LEAVE: leave,
-    // The original design's name for LEAVE.
-    DELETE: { ...leave, usage: "DELETE <peer_id>" },
-    PEERS: {
-      usage: "PEERS",
-      minArgs: 0,
-      maxArgs: 0,
-      handle: () => ({ lines: peerLines(peers.live(liveSince())) }),
-    },
-    PING: { usage: "PING", minArgs: 0, maxArgs: 0, handle: () => ({ lines: ["PONG"] }) },
-  };
-}
-
-/** The original reply format, one peer a line: `<n>,<peer_id>,<ip>,<port>`, n counting from 1. */
-function peerLines(entries: PeerEntry[]): string[] {
-  return entries.map((entry, index) => `${index + 1},${entry.peerId},${entry.ip},${entry.port}`);
+  return opTable(
+    serveOp(DNS.JOIN, ({ peerId, ip, port }) => {
+      peers.register({ peerId, ip, port, lastSeen: clock() });
+      return { rows: peers.sampleOthers(peerId, liveSince(), JOIN_SAMPLE_SIZE), skipped: [] };
+    }),
+    serveOp(DNS.LEAVE, leave),
+    serveOp(DNS.DELETE, leave),
+    serveOp(DNS.PEERS, () => ({ rows: peers.live(liveSince()), skipped: [] })),
+    serveOp(DNS.PING, () => undefined),
+  );
 }
 
 function openStore(path: string): PeerStore {

@@ -3,9 +3,11 @@
 
 import { connect } from "../protocol/client";
 import { P2PError, isP2PError } from "../protocol/errors";
-import { decodeLines } from "../protocol/frame";
+import { checkedPeer, splitAddress } from "../wire/codec";
+import { DNS } from "../wire/dns";
+import type { OpDef } from "../wire/op";
+import { DEFAULT_DNS_TIMEOUT_MS } from "./defaults";
 import type { Peer } from "./ring/transport";
-import { parsePeerLine, splitAddress } from "./ring-wire";
 
 /** Most introducers one node may be given (--dns a,b,...). */
 export const MAX_INTRODUCERS = 8;
@@ -63,7 +65,7 @@ export class DnsClient {
   constructor(target: { hostname: string; port: number }, options: { timeoutMs?: number } = {}) {
     this.target = target;
     this.address = `${target.hostname}:${target.port}`;
-    this.timeoutMs = options.timeoutMs ?? 3_000;
+    this.timeoutMs = options.timeoutMs ?? DEFAULT_DNS_TIMEOUT_MS;
   }
 
   /**
@@ -72,15 +74,14 @@ export class DnsClient {
    */
   async join(self: Peer): Promise<{ peers: Peer[]; skipped: string[] }> {
     const { ip, port } = splitAddress(self.address);
-    const lines = await this.request("JOIN", [self.id, ip, String(port)]);
+    const { rows, skipped } = await this.send(DNS.JOIN, { peerId: self.id, ip, port });
     const peers: Peer[] = [];
-    const skipped: string[] = [];
-    for (const line of lines) {
+    for (const row of rows) {
       try {
-        const { peer } = parsePeerLine(line);
+        const peer = checkedPeer(row.peerId, row.ip, row.port);
         if (peer.address !== self.address) peers.push(peer);
       } catch {
-        skipped.push(line);
+        skipped.push(`${row.peerId},${row.ip},${row.port}`);
       }
     }
     return { peers, skipped };
@@ -89,16 +90,17 @@ export class DnsClient {
   /** LEAVE: for this node when it leaves, or for a peer found dead. A peer already gone is fine. */
   async leave(peerId: string): Promise<void> {
     try {
-      await this.request("LEAVE", [peerId]);
+      await this.send(DNS.LEAVE, peerId);
     } catch (error) {
       if (!(error instanceof P2PError && error.code === "NOT_FOUND")) throw error;
     }
   }
 
-  private async request(op: string, args: string[]): Promise<string[]> {
+  private async send<Args, Result>(op: OpDef<Args, Result>, args: Args): Promise<Result> {
+    const request = op.encodeArgs(args);
     const client = await connect(this.target, { connectTimeoutMs: this.timeoutMs });
     try {
-      return decodeLines((await client.request(op, args, { timeoutMs: this.timeoutMs })).body);
+      return op.decodeReply((await client.request(op.name, request.args, { timeoutMs: this.timeoutMs, body: request.body })).body, this.address, args);
     } finally {
       client.close();
     }

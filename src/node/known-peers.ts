@@ -3,7 +3,7 @@
 import { readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Peer } from "./ring/transport";
-import { parsePeerJson } from "./ring-wire";
+import { parsePeerJson } from "../wire/codec";
 
 /** How many peers the file keeps: enough that some are alive after a long absence, small enough to try them all. */
 export const MAX_KNOWN_PEERS = 32;

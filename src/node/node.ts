@@ -13,56 +13,34 @@ import { RateLimiter } from "./files/rate-limiter";
 import { KnownPeers } from "./known-peers";
 import { DEFAULT_ANNOUNCE_INTERVAL_MS, FileSharing } from "./files/sharing";
 import { SqliteRecordStore } from "./record-store";
-import { ChordNode, type ChordStatus } from "./ring/chord";
+import { ChordNode } from "./ring/chord";
 import { ringId } from "./ring/id";
 import { MERGE_CONFIRM_MS, RingMerger } from "./ring/merge";
 import type { Peer } from "./ring/transport";
-import { ringOps } from "./ring-ops";
-import { DEFAULT_RPC_TIMEOUT_MS, TcpTransport } from "./tcp-transport";
+import { ringOps } from "../wire/ring";
+import { TcpTransport } from "./tcp-transport";
+import { PEER_PORT } from "../protocol/address";
+import type { NodeStatus } from "../wire/control";
+import {
+  DEFAULT_HEARTBEAT_MS,
+  DEFAULT_REPLICAS,
+  DEFAULT_RPC_TIMEOUT_MS,
+  DEFAULT_STABILIZE_MS,
+  DEFAULT_SUCCESSORS,
+  MAX_JOIN_ROUNDS,
+  MAX_KNOWN_PEERS_PER_JOIN,
+  MAX_RETRY_DELAY_MS,
+  REANNOUNCE_AFTER_JOIN_MS,
+  type NodeOptions,
+} from "./defaults";
 
-export const DEFAULT_SUCCESSORS = 4;
-export const DEFAULT_REPLICAS = 3;
-export const DEFAULT_STABILIZE_MS = 500;
-export const DEFAULT_HEARTBEAT_MS = 20_000;
-/** Longest wait between two attempts to reach the DNS or join the ring. */
-export const MAX_RETRY_DELAY_MS = 10_000;
-/** The node gives up joining after this many rounds of asking the DNS (about ten minutes with backoff). */
-export const MAX_JOIN_ROUNDS = 80;
-/**
- * A node announces its files as soon as it joins, while the ring may still route by tables that
- * predate it; it announces once more after this long, when its neighbours have caught up.
- */
-export const REANNOUNCE_AFTER_JOIN_MS = 5_000;
-/** Known peers tried per join round, nearest first: each dead one can cost an RPC timeout. */
-export const MAX_KNOWN_PEERS_PER_JOIN = 8;
+export * from "./defaults";
+
 /** Linux caps a Unix socket path at 108 bytes. */
 const MAX_SOCKET_PATH = 107;
 
-export interface NodeOptions {
-  ip: string;
-  port?: number;
-  /** The introducer, or several: the node registers with every one that answers and joins the union of their peers. */
-  dns: { hostname: string; port: number } | readonly { hostname: string; port: number }[];
-  /** Holds node.sock, records.db, catalog.db and known-peers.json; created with mode 0700. */
-  dataDir: string;
-  successors?: number;
-  replicas?: number;
-  stabilizeMs?: number;
-  heartbeatMs?: number;
-  rpcTimeoutMs?: number;
-  /** First retry delay when the DNS is down or no peer lets us in; doubles up to MAX_RETRY_DELAY_MS. */
-  retryMs?: number;
-  /** Cap on the bytes per second this node serves to peers; 0 or absent: no cap. */
-  uploadLimitBytesPerSecond?: number;
-  /** How often shared files are re-announced (their entries expire after twice this). */
-  announceIntervalMs?: number;
-}
 
-export interface NodeStatus extends ChordStatus {
-  dns: string;
-  dataDir: string;
-  uptimeSeconds: number;
-}
+export type { NodeStatus };
 
 export interface P2PNode {
   readonly self: Peer;
@@ -81,7 +59,7 @@ export interface P2PNode {
 }
 
 export function createNode(options: NodeOptions): P2PNode {
-  const port = options.port ?? 7495;
+  const port = options.port ?? PEER_PORT;
   const self: Peer = { id: ringId(`${options.ip}:${port}`), address: `${options.ip}:${port}` };
   const socketPath = join(options.dataDir, "node.sock");
   const transport = new TcpTransport({ rpcTimeoutMs: options.rpcTimeoutMs ?? DEFAULT_RPC_TIMEOUT_MS });

@@ -3,22 +3,13 @@
 import { BodyPool } from "../protocol/body-pool";
 import { connect, type ProtocolClient } from "../protocol/client";
 import { P2PError } from "../protocol/errors";
-import { decodeLines } from "../protocol/frame";
-import type { RingId } from "./ring/id";
-import type { RecordEntry } from "./ring/records";
-import type { LookupStep, Neighbours, Peer, RingTransport } from "./ring/transport";
-import {
-  MAX_AVOID,
-  MAX_RECORDS_PER_MESSAGE,
-  decodeJson,
-  encodeJson,
-  parsePeerLine,
-  parseRecordEntries,
-  peerArgs,
-  splitAddress,
-} from "./ring-wire";
+import { splitAddress } from "../wire/codec";
+import type { OpDef } from "../wire/op";
+import { ringCalls } from "../wire/ring";
+import { DEFAULT_RPC_TIMEOUT_MS } from "./defaults";
+import type { RingTransport } from "./ring/transport";
 
-export const DEFAULT_RPC_TIMEOUT_MS = 2_000;
+export { DEFAULT_RPC_TIMEOUT_MS };
 
 /**
  * Which pooled connection to a peer carries a call. Replies on one connection come back in request
@@ -49,47 +40,25 @@ export class TcpTransport implements RingTransport {
     this.bodies.release(bytes);
   }
 
-  async findSuccessorStep(to: Peer, key: RingId, avoid: string[]): Promise<LookupStep> {
-    const args = avoid.length > 0 ? [key, avoid.slice(0, MAX_AVOID).join(",")] : [key];
-    const [line] = await this.lines(to, "FIND_SUCCESSOR", args);
-    if (!line) throw new P2PError("MALFORMED", `${to.address} answered FIND_SUCCESSOR with nothing`);
-    const { role, peer } = parsePeerLine(line);
-    return { done: role === "successor", peer };
-  }
+  /** The ring's calls, encoded and checked by the ring link's op definitions (src/wire/ring.ts). */
+  private readonly ring = ringCalls((to, op, args) => this.send(to.address, op, args));
+  readonly findSuccessorStep = this.ring.findSuccessorStep;
+  readonly getNeighbours = this.ring.getNeighbours;
+  readonly notify = this.ring.notify;
+  readonly ping = this.ring.ping;
+  readonly putRecords = this.ring.putRecords;
+  readonly getRecords = this.ring.getRecords;
+  readonly leaving = this.ring.leaving;
 
-  async getNeighbours(to: Peer): Promise<Neighbours> {
-    const neighbours: Neighbours = { predecessor: null, successors: [] };
-    for (const line of await this.lines(to, "GET_NEIGHBOURS", [])) {
-      const { role, peer } = parsePeerLine(line);
-      if (role === "predecessor") neighbours.predecessor = peer;
-      else neighbours.successors.push(peer);
-    }
-    return neighbours;
-  }
-
-  async notify(to: Peer, candidate: Peer): Promise<void> {
-    await this.call(to, "UPDATE_PREDECESSOR", peerArgs(candidate));
-  }
-
-  async ping(to: Peer): Promise<void> {
-    await this.call(to, "PING", []);
-  }
-
-  async putRecords(to: Peer, entries: RecordEntry[]): Promise<number> {
-    let changed = 0;
-    for (let at = 0; at < entries.length; at += MAX_RECORDS_PER_MESSAGE) {
-      const batch = entries.slice(at, at + MAX_RECORDS_PER_MESSAGE);
-      changed += Number(decodeLines(await this.call(to, "PUT_RECORDS", [], encodeJson(batch)))[0] ?? 0);
-    }
-    return changed;
-  }
-
-  async getRecords(to: Peer, key: RingId): Promise<RecordEntry[]> {
-    return parseRecordEntries(decodeJson(await this.call(to, "GET_RECORDS", [key]), `GET_RECORDS reply from ${to.address}`));
-  }
-
-  async leaving(to: Peer, leaver: Peer, predecessor: Peer | null, successors: Peer[]): Promise<void> {
-    await this.call(to, "LEAVING", peerArgs(leaver), encodeJson({ predecessor, successors }));
+  /** One op of any link to the node at `address`, over the pooled connection of `channel`. */
+  async send<Args, Result>(
+    address: string,
+    op: OpDef<Args, Result>,
+    args: Args,
+    options: { timeoutMs?: number; channel?: Channel } = {},
+  ): Promise<Result> {
+    const request = op.encodeArgs(args);
+    return op.decodeReply(await this.request(address, op.name, request.args, { ...options, body: request.body }), address, args);
   }
 
   /** Closes every pooled connection; later calls fail with CLOSED. */
@@ -97,14 +66,6 @@ export class TcpTransport implements RingTransport {
     this.closed = true;
     for (const pending of this.pool.values()) pending.then((client) => client.close(), () => {});
     this.pool.clear();
-  }
-
-  private async lines(to: Peer, op: string, args: string[]): Promise<string[]> {
-    return decodeLines(await this.call(to, op, args));
-  }
-
-  private call(to: Peer, op: string, args: string[], body?: Uint8Array): Promise<Uint8Array> {
-    return this.request(to.address, op, args, { body });
   }
 
   /**

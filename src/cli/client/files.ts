@@ -6,55 +6,51 @@ import type { FileSummary } from "../../node/files/announcements";
 import { logArgs, runCommand } from "../common";
 import { targetArgs } from "../find-node";
 import { ProgressLine, formatBytes, renderFiles } from "./render";
-import { askNode, parseJsonBody } from "./session";
+import { askNodeOp } from "./session";
+import { CONTROL, type DownloadReport } from "../../wire/control";
 
 /** A download or a hash of a large file may run for hours; progress events keep the link alive meanwhile. */
 const LONG_OP_TIMEOUT_MS = 120_000;
 
 type Target = { node?: string; socket?: string };
 
-export interface DownloadReport {
-  name: string;
-  size: number;
-  id: string;
-  path: string;
-  sources: string[];
-  badSources: string[];
-  resumedChunks: number;
-  milliseconds: number;
-}
+export type { DownloadReport };
 
 export async function shareFile(target: Target, path: string, name: string | undefined, showProgress: boolean) {
   const progress = new ProgressLine(showProgress);
-  const request = name ? [resolve(path), name] : [resolve(path)];
+  const request = name ? { path: resolve(path), name } : { path: resolve(path) };
   try {
-    const body = await askNode(target, "UPLOAD", request, LONG_OP_TIMEOUT_MS, (event) => {
-      if (event.phase === "hashing") progress.update("hashing", event.bytes as number, event.total as number);
+    return await askNodeOp(target, CONTROL.UPLOAD, request, {
+      timeoutMs: LONG_OP_TIMEOUT_MS,
+      onProgress: (event) => {
+        if (event.phase === "hashing") progress.update("hashing", event.bytes as number, event.total as number);
+      },
     });
-    return parseJsonBody<{ name: string; size: number; id: string }>(body);
   } finally {
     progress.done();
   }
 }
 
 export async function listFiles(target: Target): Promise<FileSummary[]> {
-  return parseJsonBody<FileSummary[]>(await askNode(target, "LIST"));
+  return askNodeOp(target, CONTROL.LIST, undefined);
 }
 
 export async function searchFiles(target: Target, term: string): Promise<FileSummary[]> {
-  return parseJsonBody<FileSummary[]>(await askNode(target, "SEARCH", [term]));
+  return askNodeOp(target, CONTROL.SEARCH, term);
 }
 
 export async function downloadFile(target: Target, ref: string, out: string | undefined, force: boolean, showProgress: boolean) {
   const progress = new ProgressLine(showProgress);
   const path = resolve(out ?? ref.replace(/@[0-9a-f]{4,64}$/i, ""));
   try {
-    const body = await askNode(target, "DOWNLOAD", [ref, path, ...(force ? ["force"] : [])], LONG_OP_TIMEOUT_MS, (event) => {
-      if (event.phase === "downloading") {
-        progress.update("downloading", event.bytes as number, event.total as number, `from ${event.sources} sources`);
-      }
+    return await askNodeOp(target, CONTROL.DOWNLOAD, { ref, out: path, force }, {
+      timeoutMs: LONG_OP_TIMEOUT_MS,
+      onProgress: (event) => {
+        if (event.phase === "downloading") {
+          progress.update("downloading", event.bytes as number, event.total as number, `from ${event.sources} sources`);
+        }
+      },
     });
-    return parseJsonBody<DownloadReport>(body);
   } finally {
     progress.done();
   }

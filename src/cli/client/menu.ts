@@ -7,8 +7,8 @@ import { log } from "../../log";
 import { describeDownload, describeShared, downloadFile, listFiles, searchFiles, shareFile } from "./files";
 import { renderFiles } from "./render";
 import { renderStatus } from "./status";
-import { askNode, parseJsonBody } from "./session";
-import type { NodeStatus } from "../../node/node";
+import { askNodeOp } from "./session";
+import { CONTROL } from "../../wire/control";
 
 /** The menu stops after this many actions, so a stuck terminal cannot loop forever. */
 const MAX_ACTIONS = 10_000;
@@ -62,7 +62,7 @@ async function perform(target: Target, choice: string): Promise<void> {
       return;
     }
     case "status":
-      process.stdout.write(renderStatus(parseJsonBody<NodeStatus>(await askNode(target, "STATUS"))));
+      process.stdout.write(renderStatus(await askNodeOp(target, CONTROL.STATUS, undefined)));
       return;
   }
 }

@@ -2,7 +2,20 @@
 
 import { connect } from "../../protocol/client";
 import { P2PError } from "../../protocol/errors";
+import type { OpDef } from "../../wire/op";
 import { findNodeSocket } from "../find-node";
+
+/** Sends one op of the control link (src/wire/control.ts) and returns its typed reply. */
+export async function askNodeOp<Args, Result>(
+  target: { node?: string; socket?: string },
+  op: OpDef<Args, Result>,
+  args: Args,
+  options: { timeoutMs?: number; onProgress?: (event: Record<string, unknown>) => void } = {},
+): Promise<Result> {
+  const request = op.encodeArgs(args);
+  const body = await askNode(target, op.name, request.args, options.timeoutMs, options.onProgress);
+  return op.decodeReply(body, "the node", args);
+}
 
 /** Sends one op to the node and returns the reply body; `onProgress` gets each 202 event as parsed JSON. */
 export async function askNode(
@@ -25,8 +38,4 @@ export async function askNode(
   } finally {
     client.close();
   }
-}
-
-export function parseJsonBody<T>(body: Uint8Array): T {
-  return JSON.parse(new TextDecoder().decode(body)) as T;
 }

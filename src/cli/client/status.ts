@@ -1,10 +1,10 @@
 // `p2p client status`: this node's place in the ring.
 
 import { defineCommand } from "citty";
-import type { NodeStatus } from "../../node/node";
+import { CONTROL, type NodeStatus } from "../../wire/control";
 import { logArgs, runCommand } from "../common";
 import { targetArgs } from "../find-node";
-import { askNode, parseJsonBody } from "./session";
+import { askNodeOp } from "./session";
 
 export default defineCommand({
   meta: { name: "status", description: "Show this node's id, address, predecessor, successors, fingers and records" },
@@ -15,7 +15,7 @@ export default defineCommand({
   },
   run: ({ args }) =>
     runCommand(args, async () => {
-      const status = parseJsonBody<NodeStatus>(await askNode(args, "STATUS"));
+      const status = await askNodeOp(args, CONTROL.STATUS, undefined);
       process.stdout.write(args.json ? `${JSON.stringify(status)}\n` : renderStatus(status));
     }),
 });

@@ -1,11 +1,12 @@
 // The LIST_ALL_FILES broadcast: every node visited once over the fingers, each read a page at a time.
 
-import { P2PError, isP2PError } from "../../protocol/errors";
+import { isP2PError } from "../../protocol/errors";
 import type { ChordNode } from "../ring/chord";
 import { inOpenInterval, ringDistance, type RingId } from "../ring/id";
 import type { RecordEntry } from "../ring/records";
 import type { Peer } from "../ring/transport";
 import type { TcpTransport } from "../tcp-transport";
+import { FILES, type ListStep } from "../../wire/files";
 import { kindOf } from "./announcements";
 
 /** Nodes one LIST visits at once, and at most in all. */
@@ -18,12 +19,7 @@ const MAX_LIST_PAGES_PER_NODE = 128;
 /** How long a node answering one LIST_ALL_FILES page may stay silent. */
 const LIST_STEP_TIMEOUT_MS = 10_000;
 
-/** One LIST_ALL_FILES reply: a page of a node's file entries, its routing peers below the limit, the next page's cursor. */
-export interface ListStep {
-  files: RecordEntry[];
-  children: Peer[];
-  next: string | null;
-}
+export type { ListStep };
 
 export class FileLister {
   private readonly options: { self: Peer; ring: ChordNode; transport: TcpTransport };
@@ -102,14 +98,7 @@ export class FileLister {
 
   private async listPage(peer: Peer, limit: RingId, after: string | null): Promise<ListStep> {
     if (peer.address === this.options.self.address) return this.step(limit, after);
-    const args = after === null ? [limit] : [limit, after];
-    const body = await this.options.transport.request(peer.address, "LIST_ALL_FILES", args, { channel: "bulk", timeoutMs: LIST_STEP_TIMEOUT_MS });
-    const step = JSON.parse(new TextDecoder().decode(body)) as Partial<ListStep>;
-    if (!Array.isArray(step.files) || !Array.isArray(step.children)) {
-      throw new P2PError("MALFORMED", `${peer.address} answered LIST_ALL_FILES with something that is not a list step`);
-    }
-    // A peer of an older version sends no cursor: its one reply is the whole list.
-    return { files: step.files, children: step.children, next: typeof step.next === "string" ? step.next : null };
+    return this.options.transport.send(peer.address, FILES.LIST_ALL_FILES, { limit, after }, { channel: "bulk", timeoutMs: LIST_STEP_TIMEOUT_MS });
   }
 
   private localFileEntries(): RecordEntry[] {

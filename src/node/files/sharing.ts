@@ -12,11 +12,13 @@ import type { CatalogStore, SharedFile } from "./catalog";
 import { ChunkServer } from "./chunk-server";
 import { type DownloadProgress, runDownload } from "./download";
 import { FileLister } from "./file-list";
-import { type Manifest, checkManifest, hashFile } from "./manifest";
+import { type Manifest, hashFile } from "./manifest";
 import { MAX_INDEXED_WORDS, checkShareName, nameKey, parseNameRef, wordKey, wordsOf } from "./names";
 import type { PartFile } from "./part-file";
 import type { RateLimiter } from "./rate-limiter";
 import { tcpFilePeers } from "./tcp-file-peers";
+import type { DownloadReport } from "../../wire/control";
+import { FILES } from "../../wire/files";
 
 export const DEFAULT_ANNOUNCE_INTERVAL_MS = 5 * 60_000;
 /** Holder entries expire unless re-announced: about twice the interval, as BitTorrent and IPFS do. */
@@ -106,7 +108,7 @@ export class FileSharing {
     ref: string,
     outPath: string | undefined,
     options: { force?: boolean; onProgress?: (progress: DownloadProgress & { name: string; id: string }) => void; signal?: AbortSignal } = {},
-  ) {
+  ): Promise<DownloadReport> {
     const started = performance.now();
     const { name, idPrefix } = parseNameRef(ref);
     checkShareName(name);
@@ -292,8 +294,7 @@ export class FileSharing {
     for (const address of holders) {
       try {
         if (address === this.options.self.address) return this.server.manifestFor(fileId);
-        const body = await this.options.transport.request(address, "GET_MANIFEST", [fileId], { channel: "bulk" });
-        return checkManifest(JSON.parse(new TextDecoder().decode(body)), fileId);
+        return await this.options.transport.send(address, FILES.GET_MANIFEST, fileId, { channel: "bulk" });
       } catch (error) {
         if (!(isP2PError(error) || error instanceof SyntaxError)) throw error;
         failures.push(`${address}: ${(error as Error).message}`);

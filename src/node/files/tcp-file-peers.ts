@@ -1,10 +1,10 @@
-// FilePeers over TCP: GET_CHUNK, GET_ANY_CHUNK and GET_HAVE through the node's transport; this node itself answered in process.
+// FilePeers over TCP: GET_CHUNK, GET_ANY_CHUNK and GET_HAVE (src/wire/files.ts) through the node's transport; this node itself answered in process.
 
 import { P2PError } from "../../protocol/errors";
 import type { TcpTransport } from "../tcp-transport";
 import type { Bitfield } from "./swarm/bitfield";
 import type { FilePeers, HaveReport, Holder } from "./swarm/file-peers";
-import { decodeChosenChunk, decodeHave } from "./swarm/wire";
+import { FILES, haveFromWire } from "../../wire/files";
 
 /**
  * How long a holder may stay silent while one of our chunks is due. A holder keeps a waiting
@@ -34,19 +34,17 @@ export function tcpFilePeers(options: {
     holders: options.holders,
     async chunk(address, index) {
       if (address === selfAddress) return local.chunk(fileId, index);
-      return transport.request(address, "GET_CHUNK", [fileId, String(index)], { timeoutMs: CHUNK_TIMEOUT_MS, channel: "bulk" });
+      return transport.send(address, FILES.GET_CHUNK, { fileId, index }, { timeoutMs: CHUNK_TIMEOUT_MS, channel: "bulk" });
     },
     async chosenChunk(address, wanted) {
       if (address === selfAddress) return local.chosenChunk(fileId, wanted);
-      const body = await transport.request(address, "GET_ANY_CHUNK", [fileId], { body: wanted.bytes, timeoutMs: CHUNK_TIMEOUT_MS, channel: "bulk" });
-      return decodeChosenChunk(body, address);
+      return transport.send(address, FILES.GET_ANY_CHUNK, { fileId, wanted: wanted.bytes }, { timeoutMs: CHUNK_TIMEOUT_MS, channel: "bulk" });
     },
     release: (bytes) => transport.releaseBody(bytes),
     async have(address, knownVersion) {
       if (address === selfAddress) return local.have(fileId, knownVersion);
-      const args = knownVersion === null ? [fileId] : [fileId, String(knownVersion)];
-      const body = await transport.request(address, "GET_HAVE", args, { timeoutMs: HAVE_WAIT_MS + 5_000, channel: "have" });
-      const report = decodeHave(body, chunkCount);
+      const wire = await transport.send(address, FILES.GET_HAVE, { fileId, knownVersion }, { timeoutMs: HAVE_WAIT_MS + 5_000, channel: "have" });
+      const report = haveFromWire(wire, chunkCount);
       if (report === null) throw new P2PError("MALFORMED", `${address} answered GET_HAVE with a bitfield for a different number of chunks`);
       return report;
     },

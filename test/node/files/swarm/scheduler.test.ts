@@ -1,9 +1,9 @@
 // The download scheduler, method by method: which chunk goes to which peer, and what each outcome changes.
 
 import { describe, expect, test } from "bun:test";
-import { Bitfield } from "../../../src/node/files/swarm/bitfield";
-import { type Assignment, ChunkScheduler } from "../../../src/node/files/swarm/scheduler";
-import { mulberry32 } from "../../../src/node/files/swarm/simulation";
+import { Bitfield } from "../../../../src/node/files/swarm/bitfield";
+import { type Assignment, ChunkScheduler } from "../../../../src/node/files/swarm/scheduler";
+import { mulberry32 } from "../../../../src/node/files/swarm/simulation";
 
 function scheduler(chunkCount: number, limits = {}) {
   const clock = { now: 0 };

@@ -1,10 +1,10 @@
 // Two rings that learn of each other merge into one: detection, which ring yields, and no record lost.
 
 import { describe, expect, test } from "bun:test";
-import type { ChordNode } from "../../src/node/ring/chord";
-import { ringId } from "../../src/node/ring/id";
-import { MERGE_CONFIRM_MS, MIN_MEMBERSHIP_MS, RingMerger } from "../../src/node/ring/merge";
-import { settle, simAddress } from "../../scripts/sim";
+import type { ChordNode } from "../../../src/node/ring/chord";
+import { ringId } from "../../../src/node/ring/id";
+import { MERGE_CONFIRM_MS, MIN_MEMBERSHIP_MS, RingMerger } from "../../../src/node/ring/merge";
+import { settle, simAddress } from "../../../src/node/ring/sim/simulation";
 import { type TestRing, addNode, emptyRing, isStable, maintainAll, maintainUntilStable, sortedById } from "./fixture";
 
 /** Two separate rings of `size` nodes each on one network, every node in one of them. */

@@ -1,11 +1,11 @@
 import { describe, expect, test } from "bun:test";
-import { isP2PError } from "../../src/protocol/errors";
-import { MemoryNetwork, mulberry32 } from "../../src/node/ring/memory-transport";
-import type { Neighbours, RingHandlers } from "../../src/node/ring/transport";
-import { peerAt } from "../../src/node/ring/transport";
-import { runSimulation, DEFAULT_OPTIONS } from "../../scripts/sim";
+import { isP2PError } from "../../../src/protocol/errors";
+import { MemoryNetwork, mulberry32 } from "../../../src/node/ring/memory-transport";
+import type { Neighbours, RingHandlers } from "../../../src/node/ring/transport";
+import { peerAt } from "../../../src/node/ring/transport";
+import { runSimulation, DEFAULT_OPTIONS } from "../../../src/node/ring/sim/simulation";
 
-const ROOT = `${import.meta.dir}/../..`;
+const ROOT = `${import.meta.dir}/../../..`;
 
 function stubHandlers(neighbours: Neighbours): RingHandlers {
   return {

@@ -8,8 +8,8 @@ import {
   isRingId,
   ringDistance,
   ringId,
-} from "../../src/node/ring/id";
-import { peerAt } from "../../src/node/ring/transport";
+} from "../../../src/node/ring/id";
+import { peerAt } from "../../../src/node/ring/transport";
 
 const id = (n: bigint): string => bigIntToId(n);
 const MAX = (1n << 160n) - 1n;

@@ -4,13 +4,13 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { CatalogStore } from "../../../src/node/files/catalog";
-import { runDownload } from "../../../src/node/files/download";
-import { type Manifest, sha256Hex } from "../../../src/node/files/manifest";
-import { Bitfield } from "../../../src/node/files/swarm/bitfield";
-import type { FilePeers, HaveReport, Holder } from "../../../src/node/files/swarm/file-peers";
-import { P2PError } from "../../../src/protocol/errors";
-import { tempDir } from "../../helpers/wait";
+import { CatalogStore } from "../../../../src/node/files/catalog";
+import { runDownload } from "../../../../src/node/files/download";
+import { type Manifest, sha256Hex } from "../../../../src/node/files/manifest";
+import { Bitfield } from "../../../../src/node/files/swarm/bitfield";
+import type { FilePeers, HaveReport, Holder } from "../../../../src/node/files/swarm/file-peers";
+import { P2PError } from "../../../../src/protocol/errors";
+import { tempDir } from "../../../helpers/wait";
 
 const CHUNK = 1024;
 

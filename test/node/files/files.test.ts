@@ -4,10 +4,10 @@ import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test
 import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { connect } from "../../src/protocol/client";
-import { type Testnet, type TestnetNode, createTestnet } from "../../src/testnet";
-import { runP2P } from "../helpers/processes";
-import { tempDir, waitFor } from "../helpers/wait";
+import { connect } from "../../../src/protocol/client";
+import { type Testnet, type TestnetNode, createTestnet } from "../../../src/testnet";
+import { runP2P } from "../../helpers/processes";
+import { tempDir, waitFor } from "../../helpers/wait";
 
 const FAST = ["--stabilize", "200", "--rpc-timeout", "1000"];
 const MiB = 1024 * 1024;

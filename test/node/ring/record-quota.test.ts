@@ -2,16 +2,16 @@
 
 import { afterAll, afterEach, describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { SqliteRecordStore } from "../../src/node/record-store";
-import { MAX_MEMBERS_PER_KEY, MAX_STORED_ENTRIES } from "../../src/node/ring/record-quota";
-import { ringId } from "../../src/node/ring/id";
-import type { RecordEntry } from "../../src/node/ring/records";
-import { MAX_RECORDS_PER_MESSAGE } from "../../src/node/ring-wire";
-import { connect } from "../../src/protocol/client";
-import { isP2PError } from "../../src/protocol/errors";
-import { decodeLines } from "../../src/protocol/frame";
-import { type Testnet, createTestnet } from "../../src/testnet";
-import { tempDir } from "../helpers/wait";
+import { SqliteRecordStore } from "../../../src/node/record-store";
+import { MAX_MEMBERS_PER_KEY, MAX_STORED_ENTRIES } from "../../../src/node/ring/record-quota";
+import { ringId } from "../../../src/node/ring/id";
+import type { RecordEntry } from "../../../src/node/ring/records";
+import { MAX_RECORDS_PER_MESSAGE } from "../../../src/wire/ring";
+import { connect } from "../../../src/protocol/client";
+import { isP2PError } from "../../../src/protocol/errors";
+import { decodeLines } from "../../../src/protocol/frame";
+import { type Testnet, createTestnet } from "../../../src/testnet";
+import { tempDir } from "../../helpers/wait";
 
 const now = Date.now();
 const entry = (key: string, member: string, value = "v", updatedAt = now): RecordEntry => ({

@@ -1,7 +1,7 @@
 // Swarms in one process and virtual time, driving the production scheduler: completion, speed against F/X, liars and late joiners.
 
 import { describe, expect, test } from "bun:test";
-import { simulateSwarm } from "../../../src/node/files/swarm/simulation";
+import { simulateSwarm } from "../../../../src/node/files/swarm/simulation";
 
 /** 64 chunks of 1 MiB from uplinks of 10 MB/s: F/X = 6.7 s of virtual time. */
 const FILE = { chunks: 64, chunkBytes: 1 << 20, uplinkBytesPerSecond: 10e6 };

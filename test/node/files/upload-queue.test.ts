@@ -1,9 +1,9 @@
 // The holder's fair queue: requesters take turns, whoever asked first or most.
 
 import { describe, expect, test } from "bun:test";
-import { RateLimiter } from "../../src/node/files/rate-limiter";
-import { UploadQueue } from "../../src/node/files/upload-queue";
-import { isP2PError } from "../../src/protocol/errors";
+import { RateLimiter } from "../../../src/node/files/rate-limiter";
+import { UploadQueue } from "../../../src/node/files/upload-queue";
+import { isP2PError } from "../../../src/protocol/errors";
 
 describe("UploadQueue", () => {
   test("requesters are served in turn, not in the order their requests arrived", async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { inHalfOpenInterval, ringId } from "../../src/node/ring/id";
-import { killNodes, killRandomNodes, refreshFingers, repairUntilStable, trueSuccessor } from "../../scripts/sim";
+import { inHalfOpenInterval, ringId } from "../../../src/node/ring/id";
+import { killNodes, killRandomNodes, refreshFingers, repairUntilStable, trueSuccessor } from "../../../src/node/ring/sim/simulation";
 import { addNode, buildRing, fixAllFingers, isStable, joinRing, measureLookups, sortedById } from "./fixture";
 
 describe("a Chord ring in memory", () => {

@@ -4,10 +4,10 @@ import { afterAll, afterEach, describe, expect, test } from "bun:test";
 import { randomBytes } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { type Testnet, type TestnetNode, createTestnet } from "../../src/testnet";
-import { builtBinary } from "../helpers/binary";
-import { runP2P } from "../helpers/processes";
-import { tempDir, waitFor } from "../helpers/wait";
+import { type Testnet, type TestnetNode, createTestnet } from "../../../src/testnet";
+import { builtBinary } from "../../helpers/binary";
+import { runP2P } from "../../helpers/processes";
+import { tempDir, waitFor } from "../../helpers/wait";
 
 const MiB = 1024 * 1024;
 /** Ring upkeep as the defaults have it, only quicker: a PING still has 2 s to come back. */

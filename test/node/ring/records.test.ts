@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { bigIntToId } from "../../src/node/ring/id";
-import { MemoryRecordStore, type RecordEntry } from "../../src/node/ring/records";
+import { bigIntToId } from "../../../src/node/ring/id";
+import { MemoryRecordStore, type RecordEntry } from "../../../src/node/ring/records";
 
 const KEY = bigIntToId(100n);
 

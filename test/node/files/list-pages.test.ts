@@ -1,12 +1,12 @@
 // LIST_ALL_FILES in pages: a node holding more file entries than fit in one frame is listed whole, from any node.
 
 import { afterEach, describe, expect, test } from "bun:test";
-import { nameKey } from "../../src/node/files/names";
-import type { RecordEntry } from "../../src/node/ring/records";
-import { connect } from "../../src/protocol/client";
-import { MAX_BODY_BYTES } from "../../src/protocol/limits";
-import { type Testnet, createTestnet } from "../../src/testnet";
-import { runP2P } from "../helpers/processes";
+import { nameKey } from "../../../src/node/files/names";
+import type { RecordEntry } from "../../../src/node/ring/records";
+import { connect } from "../../../src/protocol/client";
+import { MAX_BODY_BYTES } from "../../../src/protocol/limits";
+import { type Testnet, createTestnet } from "../../../src/testnet";
+import { runP2P } from "../../helpers/processes";
 
 describe("listing a network whose records outgrow one frame", () => {
   let net: Testnet | null = null;

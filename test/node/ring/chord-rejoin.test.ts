@@ -1,11 +1,11 @@
 // A node that comes back: revived at once by the peers that marked it dead, and records that land on the wrong node move to their primary.
 
 import { describe, expect, test } from "bun:test";
-import { ChordNode } from "../../src/node/ring/chord";
-import { ringId } from "../../src/node/ring/id";
-import { MemoryRecordStore } from "../../src/node/ring/records";
-import { peerAt } from "../../src/node/ring/transport";
-import { killNodes, settle } from "../../scripts/sim";
+import { ChordNode } from "../../../src/node/ring/chord";
+import { ringId } from "../../../src/node/ring/id";
+import { MemoryRecordStore } from "../../../src/node/ring/records";
+import { peerAt } from "../../../src/node/ring/transport";
+import { killNodes, settle } from "../../../src/node/ring/sim/simulation";
 import { type TestRing, isStable, joinRing, maintainAll, maintainUntilStable, sortedById } from "./fixture";
 
 /** Restarts a crashed node on the same address with a fresh process state (its store kept, as on disk). */

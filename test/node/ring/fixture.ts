@@ -1,12 +1,12 @@
 // Builds memory rings for the ring tests: by real joins, or in one step through the simulator.
 
-import { ChordNode, type ChordOptions } from "../../src/node/ring/chord";
-import { MemoryNetwork } from "../../src/node/ring/memory-transport";
-import { MemoryRecordStore } from "../../src/node/ring/records";
-import { peerAt } from "../../src/node/ring/transport";
-import { isStable, maintainAll, settle, simAddress, type SimRing } from "../../scripts/sim";
+import { ChordNode, type ChordOptions } from "../../../src/node/ring/chord";
+import { MemoryNetwork } from "../../../src/node/ring/memory-transport";
+import { MemoryRecordStore } from "../../../src/node/ring/records";
+import { peerAt } from "../../../src/node/ring/transport";
+import { isStable, maintainAll, settle, simAddress, type SimRing } from "../../../src/node/ring/sim/simulation";
 
-export { buildRing, isStable, maintainAll, measureLookups, settle, sortedById } from "../../scripts/sim";
+export { buildRing, isStable, maintainAll, measureLookups, settle, sortedById } from "../../../src/node/ring/sim/simulation";
 
 /** A ring grown by `create` and one `join` per node through a random member, then maintained until stable. */
 export async function joinRing(size: number, seed = 7, options: ChordOptions = {}): Promise<TestRing> {

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { inHalfOpenInterval, ringId } from "../../src/node/ring/id";
-import { killNodes, refreshFingers, repairUntilStable, settle, storeRecords, type SimRing } from "../../scripts/sim";
+import { inHalfOpenInterval, ringId } from "../../../src/node/ring/id";
+import { killNodes, refreshFingers, repairUntilStable, settle, storeRecords, type SimRing } from "../../../src/node/ring/sim/simulation";
 import { addNode, buildRing, isStable, joinRing, maintainAll, sortedById } from "./fixture";
 
 /** How many live nodes hold a live copy of `member` under `key`. */

@@ -1,0 +1,43 @@
+// A node's defaults and options in one place: ports (from src/protocol/address.ts), timeouts, intervals and table sizes.
+
+export { DNS_PORT, PEER_PORT } from "../protocol/address";
+
+export const DEFAULT_SUCCESSORS = 4;
+export const DEFAULT_REPLICAS = 3;
+export const DEFAULT_STABILIZE_MS = 500;
+export const DEFAULT_HEARTBEAT_MS = 20_000;
+/** How long a peer may stay silent while a ring call's reply is due. */
+export const DEFAULT_RPC_TIMEOUT_MS = 2_000;
+/** How long a DNS may take to answer JOIN or LEAVE. */
+export const DEFAULT_DNS_TIMEOUT_MS = 3_000;
+/** Longest wait between two attempts to reach the DNS or join the ring. */
+export const MAX_RETRY_DELAY_MS = 10_000;
+/** The node gives up joining after this many rounds of asking the DNS (about ten minutes with backoff). */
+export const MAX_JOIN_ROUNDS = 80;
+/**
+ * A node announces its files as soon as it joins, while the ring may still route by tables that
+ * predate it; it announces once more after this long, when its neighbours have caught up.
+ */
+export const REANNOUNCE_AFTER_JOIN_MS = 5_000;
+/** Known peers tried per join round, nearest first: each dead one can cost an RPC timeout. */
+export const MAX_KNOWN_PEERS_PER_JOIN = 8;
+
+export interface NodeOptions {
+  ip: string;
+  port?: number;
+  /** The introducer, or several: the node registers with every one that answers and joins the union of their peers. */
+  dns: { hostname: string; port: number } | readonly { hostname: string; port: number }[];
+  /** Holds node.sock, records.db, catalog.db and known-peers.json; created with mode 0700. */
+  dataDir: string;
+  successors?: number;
+  replicas?: number;
+  stabilizeMs?: number;
+  heartbeatMs?: number;
+  rpcTimeoutMs?: number;
+  /** First retry delay when the DNS is down or no peer lets us in; doubles up to MAX_RETRY_DELAY_MS. */
+  retryMs?: number;
+  /** Cap on the bytes per second this node serves to peers; 0 or absent: no cap. */
+  uploadLimitBytesPerSecond?: number;
+  /** How often shared files are re-announced (their entries expire after twice this). */
+  announceIntervalMs?: number;
+}

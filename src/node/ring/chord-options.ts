@@ -1,0 +1,44 @@
+// What a ChordNode can be tuned with, its defaults, and the status it reports.
+
+import type { RingId } from "./id";
+import type { Peer } from "./transport";
+
+export type ChordOptions = {
+  /** How many successors each node tracks; the ring survives this many minus one adjacent failures. */
+  successorListLength?: number;
+  /** Copies of each record: on its primary and on the next `replicas - 1` successors. */
+  replicas?: number;
+  clock?: () => number;
+  /** Only spreads the maintenance timer; everything else is deterministic. */
+  random?: () => number;
+  /** How long a removal is remembered, so a late replica cannot bring the member back. */
+  tombstoneTtlMs?: number;
+  /** How long a peer that failed to answer stays out of this node's tables. */
+  deadPeerTtlMs?: number;
+  /** Upper bound on calls one lookup may make, dead ends included. */
+  maxLookupCalls?: number;
+  /** Largest batch of entries sent in one PUT_RECORDS. */
+  maxEntriesPerCall?: number;
+  /** Background work that failed for a reason other than a peer not answering. */
+  onError?: (error: unknown) => void;
+};
+
+export type ChordStatus = {
+  id: RingId;
+  address: string;
+  predecessor: Peer | null;
+  successors: Peer[];
+  /** Distinct finger peers, nearest first. */
+  fingers: Peer[];
+  /** Live entries this node holds as the primary for their key, and as a replica. */
+  records: { primary: number; replica: number };
+};
+
+export const DEFAULTS = {
+  successorListLength: 4,
+  replicas: 3,
+  tombstoneTtlMs: 24 * 60 * 60 * 1000,
+  deadPeerTtlMs: 60 * 1000,
+  maxLookupCalls: 256,
+  maxEntriesPerCall: 500,
+};

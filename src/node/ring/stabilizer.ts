@@ -1,0 +1,264 @@
+// Chord's upkeep of the routing table: stabilize, notify (received), check_predecessor, fix_fingers, a neighbour leaving, and recovery when every successor is dead.
+
+import { isP2PError } from "../../protocol/errors";
+import { fingerStart, ID_BITS, inHalfOpenInterval, inOpenInterval, ringDistance, type RingId } from "./id";
+import type { Lookup } from "./lookup";
+import type { RoutingTable } from "./routing-table";
+import type { Neighbours, Peer, RingTransport } from "./transport";
+
+/** Bound on calls one stabilize makes, walking back towards the true successor included. */
+const MAX_STABILIZE_CALLS = 2 * ID_BITS;
+/** How many known nodes a node without live successors asks for its way back into the ring. */
+const MAX_RECOVERY_CANDIDATES = 8;
+/** How many of the dead peers it knows a recovering node asks the others to route around. */
+const MAX_RECOVERY_AVOID = 64;
+
+export class Stabilizer {
+  private readonly table: RoutingTable;
+  private readonly transport: RingTransport;
+  private readonly lookup: Lookup;
+  private readonly onRangeTaken: (predecessor: Peer) => void;
+
+  /** `onRangeTaken(p)`: a new predecessor `p` took part of this node's range. */
+  constructor(table: RoutingTable, transport: RingTransport, lookup: Lookup, onRangeTaken: (predecessor: Peer) => void) {
+    this.table = table;
+    this.transport = transport;
+    this.lookup = lookup;
+    this.onRangeTaken = onRangeTaken;
+  }
+
+  /** Chord's notify, received: `candidate` thinks it is this node's predecessor. */
+  notified(candidate: Peer): void {
+    const table = this.table;
+    const self = table.self;
+    if (candidate.address === self.address) return;
+    table.revive(candidate.address);
+    const predecessor = table.predecessor;
+    if (predecessor?.address === candidate.address) return;
+    if (predecessor !== null && !inOpenInterval(candidate.id, predecessor.id, self.id)) return;
+    const wasAlone = table.alone;
+    this.setPredecessor(candidate);
+    // A ring of one closes into a ring of two now instead of at the next stabilize.
+    if (wasAlone) table.setSuccessors([candidate]);
+  }
+
+  /** A neighbour left gracefully, naming its own neighbours: the ring closes around it at once. */
+  neighbourLeft(leaver: Peer, predecessor: Peer | null, successors: Peer[]): void {
+    const table = this.table;
+    const wasPredecessor = table.predecessor?.address === leaver.address;
+    const position = table.successors.findIndex((peer) => peer.address === leaver.address);
+    table.markDead(leaver);
+    if (wasPredecessor && predecessor !== null && predecessor.address !== table.self.address) {
+      this.setPredecessor(predecessor);
+    }
+    if (position >= 0) {
+      const before = table.successors.slice(0, position);
+      const after = table.successors.slice(position);
+      table.setSuccessors([...before, ...successors, ...after]);
+    }
+    // The leaver knew no one else: this node is all that is left of the ring.
+    if (table.successors.length === 0 && table.predecessor === null) table.alone = true;
+  }
+
+  /**
+   * Chord's stabilize: learns of nodes that joined just after this one, refreshes the successor
+   * list from the successor's, and tells the successor about this node. Dead successors are
+   * skipped; when all are dead the nearest live node this node knows of takes their place.
+   */
+  async stabilize(): Promise<void> {
+    const table = this.table;
+    const self = table.self;
+    let successor = table.successor;
+    for (let attempt = 0; attempt < MAX_STABILIZE_CALLS; attempt++) {
+      if (successor === undefined) {
+        if (!(await this.recoverSuccessor())) return;
+        successor = table.successor;
+        continue;
+      }
+      let neighbours: Neighbours;
+      try {
+        neighbours = await this.transport.getNeighbours(successor);
+      } catch (error) {
+        if (isP2PError(error, "UNAVAILABLE")) return; // alive but mid-join or mid-leave: next round
+        table.noteFailure(error, successor);
+        successor = table.successor;
+        continue;
+      }
+      const between = neighbours.predecessor;
+      if (
+        between !== null &&
+        between.address !== self.address &&
+        inOpenInterval(between.id, self.id, successor.id) &&
+        (await this.isAliveAgain(between))
+      ) {
+        // A node sits between us and our successor: ask it in turn, so a successor recovered from
+        // far away walks back to the true one within this call rather than one node per round.
+        table.setSuccessors([between, successor, ...neighbours.successors]);
+        successor = between;
+        continue;
+      }
+      table.setSuccessors([successor, ...neighbours.successors]);
+      const nearest = table.successor;
+      if (nearest === undefined) continue;
+      try {
+        await this.transport.notify(nearest, self);
+        return;
+      } catch (error) {
+        if (isP2PError(error, "UNAVAILABLE")) return;
+        table.noteFailure(error, nearest);
+        successor = table.successor;
+      }
+    }
+  }
+
+  /** Forgets the predecessor if it does not answer, so a live node can claim the place. */
+  async checkPredecessor(): Promise<void> {
+    const predecessor = this.table.predecessor;
+    if (predecessor === null) return;
+    try {
+      await this.transport.ping(predecessor);
+    } catch (error) {
+      this.table.noteFailure(error, predecessor);
+    }
+  }
+
+  /**
+   * Refreshes the next distinct finger with one lookup; the following fingers that fall before
+   * the same node are filled from that answer. Returns true when this call finished a pass.
+   */
+  async fixFingers(): Promise<boolean> {
+    const table = this.table;
+    const self = table.self;
+    const successor = table.successor;
+    if (successor === undefined) {
+      // Alone there is nothing to point at; having lost every successor, the fingers are what
+      // stabilize recovers from, so keep them.
+      if (table.alone) table.clearFingers();
+      table.nextFinger = 0;
+      return true;
+    }
+    const index = table.nextFinger;
+    const start = fingerStart(self.id, index);
+    let owner: Peer = successor;
+    if (!inHalfOpenInterval(start, self.id, successor.id)) {
+      try {
+        owner = (await this.lookup.route(null, start, new Set())).peer;
+      } catch (error) {
+        if (!isP2PError(error)) throw error;
+        table.nextFinger = (index + 1) % ID_BITS;
+        return table.nextFinger === 0;
+      }
+    }
+    // Finger j starts 2^j past this node, so every j with 2^j <= distance(self, owner) is owner.
+    const isSelf = owner.address === self.address;
+    const reach = isSelf ? 0 : ringDistance(self.id, owner.id).toString(2).length;
+    const end = Math.max(index + 1, Math.min(ID_BITS, reach));
+    table.setFingers(index, end, isSelf ? null : owner);
+    table.nextFinger = end % ID_BITS;
+    return table.nextFinger === 0;
+  }
+
+  /** Refreshes the whole finger table now. */
+  async fixAllFingers(): Promise<void> {
+    this.table.nextFinger = 0;
+    for (let call = 0; call < ID_BITS; call++) {
+      if (await this.fixFingers()) return;
+    }
+  }
+
+  private setPredecessor(candidate: Peer): void {
+    if (this.table.setPredecessor(candidate)) this.onRangeTaken(candidate);
+  }
+
+  /**
+   * Whether a peer our successor names is worth adopting: yes unless we saw it die, in which case
+   * one PING decides, since a node restarted on the same address is that peer back again.
+   */
+  private async isAliveAgain(peer: Peer): Promise<boolean> {
+    if (!this.table.isDead(peer.address)) return true;
+    try {
+      await this.transport.ping(peer);
+      return true;
+    } catch (error) {
+      this.table.noteFailure(error, peer);
+      return false;
+    }
+  }
+
+  /**
+   * Every successor is dead. A node ahead of this one is needed: adopting one from behind would
+   * close the ring into a loop that stabilize never undoes. Any live finger lies ahead, so the
+   * nearest one is a safe stand-in, and stabilize walks back from it to the true successor; a
+   * lookup through it may shortcut that walk, taken only when its answer lies in between.
+   */
+  private async recoverSuccessor(): Promise<boolean> {
+    const self = this.table.self;
+    const afterSelf = fingerStart(self.id, 0);
+    const predecessor = this.table.predecessor;
+    const ahead = this.table.nearestKnownPeers(new Set(predecessor === null ? [] : [predecessor.address]));
+    for (const candidate of ahead.slice(0, MAX_RECOVERY_CANDIDATES)) {
+      try {
+        await this.transport.ping(candidate);
+      } catch (error) {
+        this.table.noteFailure(error, candidate);
+        continue;
+      }
+      let successor = candidate;
+      const found = await this.lookThrough(candidate, afterSelf);
+      if (found !== null && inOpenInterval(found.id, self.id, candidate.id)) successor = found;
+      this.table.setSuccessors([successor]);
+      return true;
+    }
+    return predecessor === null ? false : this.probeAheadThrough(predecessor);
+  }
+
+  /**
+   * Only the predecessor is left, and it may be as cut off as this node: its fingers sit at
+   * nearly the same places. Look up points ever farther ahead through it, then through the
+   * nodes before it, and take the first answer no farther than twice the probe distance: that
+   * bound is what rules out a node from behind.
+   */
+  private async probeAheadThrough(predecessor: Peer): Promise<boolean> {
+    const self = this.table.self;
+    const gapBits = ringDistance(predecessor.id, self.id).toString(2).length;
+    let router: Peer | null = predecessor;
+    let onlyPredecessorAnswered = true;
+    for (let step = 0; step < MAX_RECOVERY_CANDIDATES && router !== null; step++) {
+      for (let i = Math.max(0, gapBits - 1); i < ID_BITS - 1; i++) {
+        const found = await this.lookThrough(router, fingerStart(self.id, i));
+        if (found === null) continue;
+        if (found.address !== predecessor.address) onlyPredecessorAnswered = false;
+        if (found.address !== self.address && ringDistance(self.id, found.id) <= 1n << BigInt(i + 1)) {
+          this.table.setSuccessors([found]);
+          return true;
+        }
+      }
+      router = await this.predecessorOf(router);
+    }
+    // Every lookup ended at the predecessor: it is the only other node, a ring of two.
+    if (onlyPredecessorAnswered && !this.table.isDead(predecessor.address)) this.table.setSuccessors([predecessor]);
+    return onlyPredecessorAnswered;
+  }
+
+  private async predecessorOf(peer: Peer): Promise<Peer | null> {
+    try {
+      const { predecessor } = await this.transport.getNeighbours(peer);
+      return predecessor === null || predecessor.address === this.table.self.address ? null : predecessor;
+    } catch (error) {
+      this.table.noteFailure(error, peer);
+      return null;
+    }
+  }
+
+  /** A lookup through `via` that skips this node and the dead it knows of; null if it fails. */
+  private async lookThrough(via: Peer, key: RingId): Promise<Peer | null> {
+    const avoid = new Set([this.table.self.address, ...this.table.deadAddresses().slice(-MAX_RECOVERY_AVOID)]);
+    try {
+      const { peer } = await this.lookup.route(via, key, avoid);
+      return this.table.isDead(peer.address) ? null : peer;
+    } catch (error) {
+      if (!isP2PError(error)) throw error;
+      return null;
+    }
+  }
+}

@@ -1,0 +1,75 @@
+// What several links share on the wire: peers as arguments, lines and JSON, keys, addresses and JSON bodies, checked on arrival.
+
+import { parsePeerIp, parsePort } from "../protocol/address";
+import { P2PError } from "../protocol/errors";
+import { isRingId, ringId, type RingId } from "../node/ring/id";
+import type { Peer } from "../node/ring/transport";
+
+/** A peer as three request arguments: id, ip, port. */
+export function peerArgs(peer: Peer): string[] {
+  const { ip, port } = splitAddress(peer.address);
+  return [peer.id, ip, String(port)];
+}
+
+/** Reads a peer from request arguments; the id must be the hash of its address, so nobody claims another's place. */
+export function peerFromArgs(id: string, ip: string, port: string): Peer {
+  return checkedPeer(id, parsePeerIp(ip), parsePort(port));
+}
+
+/** A peer as one data line: `<role>,<id>,<ip>,<port>`. */
+export function peerLine(role: string, peer: Peer): string {
+  const { ip, port } = splitAddress(peer.address);
+  return `${role},${peer.id},${ip},${port}`;
+}
+
+export function parsePeerLine(line: string): { role: string; peer: Peer } {
+  const parts = line.split(",");
+  if (parts.length !== 4) throw new P2PError("MALFORMED", `bad peer line '${line.slice(0, 120)}'`);
+  const [role, id, ip, port] = parts as [string, string, string, string];
+  return { role, peer: checkedPeer(id, parsePeerIp(ip), parsePort(port)) };
+}
+
+export function splitAddress(address: string): { ip: string; port: number } {
+  const colon = address.lastIndexOf(":");
+  return { ip: address.slice(0, colon), port: Number(address.slice(colon + 1)) };
+}
+
+export function parseKey(value: string): RingId {
+  const key = value.toLowerCase();
+  if (!isRingId(key)) throw new P2PError("MALFORMED", `invalid key '${value.slice(0, 60)}': expected 40 hex digits`);
+  return key;
+}
+
+export function encodeJson(value: unknown): Uint8Array {
+  return new TextEncoder().encode(JSON.stringify(value));
+}
+
+export function decodeJson(body: Uint8Array, what: string): unknown {
+  try {
+    return JSON.parse(new TextDecoder().decode(body));
+  } catch {
+    throw new P2PError("MALFORMED", `${what} is not valid JSON`);
+  }
+}
+
+export function parsePeerJson(value: unknown): Peer {
+  const peer = value as Record<string, unknown>;
+  if (typeof peer !== "object" || peer === null || Array.isArray(peer) || typeof peer.id !== "string" || typeof peer.address !== "string") {
+    throw new P2PError("MALFORMED", "peer must be {id, address}");
+  }
+  return checkedPeer(peer.id, ...parseAddress(peer.address, "peer address"));
+}
+
+/** `ip:port` as a peer is named on the wire; IPv6 in brackets is not used by nodes, so a bare last colon splits. */
+export function parseAddress(address: string, what: string): [string, number] {
+  const colon = address.lastIndexOf(":");
+  if (colon <= 0) throw new P2PError("MALFORMED", `invalid ${what} '${address.slice(0, 80)}': expected ip:port`);
+  return [parsePeerIp(address.slice(0, colon)), parsePort(address.slice(colon + 1), what + " port")];
+}
+
+/** A peer whose id must be the SHA-1 of its address. */
+export function checkedPeer(id: string, ip: string, port: number): Peer {
+  const address = `${ip}:${port}`;
+  if (id !== ringId(address)) throw new P2PError("MALFORMED", `peer id ${id.slice(0, 40)} is not the SHA-1 of ${address}`);
+  return { id, address };
+}

@@ -1,0 +1,143 @@
+// The control link (p2p client to its node over node.sock): every op's arguments and reply in one place, for the node's op tables and the CLI.
+
+import { P2PError } from "../protocol/errors";
+import type { FileSummary } from "../node/files/announcements";
+import type { ChordStatus } from "../node/ring/chord";
+import type { RingId } from "../node/ring/id";
+import type { RecordEntry } from "../node/ring/records";
+import type { Peer } from "../node/ring/transport";
+import { encodeJson } from "./codec";
+import { defineOp, NO_ARGS, PING, replyLines } from "./op";
+
+/** Longest record value accepted from the local client. */
+export const MAX_VALUE_BYTES = 16 * 1024;
+/** Longest record member accepted from the local client (peers refuse longer ones in PUT_RECORDS). */
+export const MAX_MEMBER_LENGTH = 1024;
+
+/** The STATUS reply. */
+export interface NodeStatus extends ChordStatus {
+  dns: string;
+  dataDir: string;
+  uptimeSeconds: number;
+}
+
+/** The DOWNLOAD reply: what was fetched, from whom, and how long it took. */
+export interface DownloadReport {
+  name: string;
+  size: number;
+  id: string;
+  path: string;
+  sources: string[];
+  badSources: string[];
+  resumedChunks: number;
+  milliseconds: number;
+}
+
+/** The UPLOAD reply: the file as it is now shared. */
+export type SharedReport = { name: string; size: number; id: string };
+
+/** A 202 progress event of UPLOAD ("hashing") or DOWNLOAD ("downloading"), one JSON object a line. */
+export type ProgressEvent = { phase: string; bytes?: number; total?: number; [field: string]: unknown };
+
+export type PutArgs = { key: string; member: string; value: string; ttlMs?: number };
+export type DownloadArgs = { ref: string; out?: string; force: boolean };
+
+export const CONTROL = {
+  PING,
+
+  STATUS: defineOp<void, NodeStatus>({ name: "STATUS", usage: "STATUS", ...NO_ARGS, ...jsonReply<NodeStatus>() }),
+
+  /** The node leaves the ring (records handed over) and exits once it has answered. */
+  LEAVE: defineOp<void, string>({
+    name: "LEAVE",
+    usage: "LEAVE",
+    ...NO_ARGS,
+    encodeReply: (text) => ({ lines: [text] }),
+    decodeReply: (body) => replyLines(body).join("\n"),
+  }),
+
+  /** `key` is 40 hex digits used as it is, or any text, hashed onto the ring by the node. */
+  LOOKUP: defineOp<string, { key: RingId; successor: Peer; hops: number }>({
+    name: "LOOKUP",
+    usage: "LOOKUP <key or text>",
+    minArgs: 1,
+    maxArgs: 1,
+    encodeArgs: (key) => ({ args: [key] }),
+    decodeArgs: (args) => args[0]!,
+    ...jsonReply<{ key: RingId; successor: Peer; hops: number }>(),
+  }),
+
+  PUT: defineOp<PutArgs, { primary: Peer }>({
+    name: "PUT",
+    usage: "PUT <key or text> <member> <value> [<ttl-ms>]",
+    minArgs: 3,
+    maxArgs: 4,
+    encodeArgs: ({ key, member, value, ttlMs }) => ({ args: ttlMs === undefined ? [key, member, value] : [key, member, value, String(ttlMs)] }),
+    decodeArgs: (args) => {
+      const [key, member, value, ttl] = args as [string, string, string, string | undefined];
+      if (member.length > MAX_MEMBER_LENGTH) throw new P2PError("MALFORMED", `member is over ${MAX_MEMBER_LENGTH} characters`);
+      if (value.length > MAX_VALUE_BYTES) throw new P2PError("MALFORMED", `value is over ${MAX_VALUE_BYTES} bytes`);
+      const ttlMs = ttl === undefined ? undefined : Number(ttl);
+      if (ttlMs !== undefined && !(Number.isSafeInteger(ttlMs) && ttlMs > 0)) {
+        throw new P2PError("MALFORMED", `invalid ttl '${ttl}': expected milliseconds`);
+      }
+      return ttlMs === undefined ? { key, member, value } : { key, member, value, ttlMs };
+    },
+    ...jsonReply<{ primary: Peer }>(),
+  }),
+
+  GET: defineOp<string, RecordEntry[]>({
+    name: "GET",
+    usage: "GET <key or text>",
+    minArgs: 1,
+    maxArgs: 1,
+    encodeArgs: (key) => ({ args: [key] }),
+    decodeArgs: (args) => args[0]!,
+    ...jsonReply<RecordEntry[]>(),
+  }),
+
+  /** Share a file in place; progress events while it is hashed. */
+  UPLOAD: defineOp<{ path: string; name?: string }, SharedReport>({
+    name: "UPLOAD",
+    usage: "UPLOAD <absolute path> [<name>]",
+    minArgs: 1,
+    maxArgs: 2,
+    encodeArgs: ({ path, name }) => ({ args: name ? [path, name] : [path] }),
+    decodeArgs: (args) => (args[1] === undefined ? { path: args[0]! } : { path: args[0]!, name: args[1] }),
+    ...jsonReply<SharedReport>(),
+  }),
+
+  LIST: defineOp<void, FileSummary[]>({ name: "LIST", usage: "LIST", ...NO_ARGS, ...jsonReply<FileSummary[]>() }),
+
+  SEARCH: defineOp<string, FileSummary[]>({
+    name: "SEARCH",
+    usage: "SEARCH <term>",
+    minArgs: 1,
+    maxArgs: 1,
+    encodeArgs: (term) => ({ args: [term] }),
+    decodeArgs: (args) => args[0]!,
+    ...jsonReply<FileSummary[]>(),
+  }),
+
+  /** Download from every holder at once; progress events while it runs. An empty out path means the default. */
+  DOWNLOAD: defineOp<DownloadArgs, DownloadReport>({
+    name: "DOWNLOAD",
+    usage: "DOWNLOAD <name[@id]> [<out path>] [force]",
+    minArgs: 1,
+    maxArgs: 3,
+    encodeArgs: ({ ref, out, force }) => ({ args: [ref, out ?? "", ...(force ? ["force"] : [])] }),
+    decodeArgs: (args) => {
+      const out = args[1] && args[1].length > 0 ? args[1] : undefined;
+      return out === undefined ? { ref: args[0]!, force: args[2] === "force" } : { ref: args[0]!, out, force: args[2] === "force" };
+    },
+    ...jsonReply<DownloadReport>(),
+  }),
+};
+
+/** A JSON reply from the node this client trusts (its own, over a 0600 socket): encoded and read back as is. */
+function jsonReply<T>() {
+  return {
+    encodeReply: (value: T) => ({ body: encodeJson(value) }),
+    decodeReply: (body: Uint8Array): T => JSON.parse(new TextDecoder().decode(body)) as T,
+  };
+}

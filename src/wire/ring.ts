@@ -1,0 +1,208 @@
+// The ring link (node to node over TCP): every op's arguments and reply, encoded and checked in one place, with the server table and the client built on them.
+
+import { P2PError } from "../protocol/errors";
+import type { OpTable } from "../protocol/server";
+import { isRingId, type RingId } from "../node/ring/id";
+import type { RecordEntry } from "../node/ring/records";
+import type { LookupStep, Neighbours, Peer, RingHandlers, RingTransport } from "../node/ring/transport";
+import { decodeJson, encodeJson, parseAddress, parseKey, parsePeerJson, parsePeerLine, peerArgs, peerFromArgs, peerLine } from "./codec";
+import { defineOp, EMPTY_REPLY, NO_ARGS, opTable, PING, replyLines, serveOp, type SendOp } from "./op";
+
+/** Most record entries one PUT_RECORDS or reply may carry; bigger hand-overs are sent in batches. */
+export const MAX_RECORDS_PER_MESSAGE = 2_000;
+/** Most dead addresses a lookup step may be asked to avoid. */
+export const MAX_AVOID = 32;
+/** Most successors a LEAVING hand-over may name. */
+export const MAX_HANDOVER_SUCCESSORS = 64;
+
+export type LeavingArgs = { leaver: Peer; predecessor: Peer | null; successors: Peer[] };
+
+export const RING = {
+  PING,
+
+  /** One hop of a lookup; the peer skips every address in `avoid` (known dead). */
+  FIND_SUCCESSOR: defineOp<{ key: RingId; avoid: string[] }, LookupStep>({
+    name: "FIND_SUCCESSOR",
+    usage: "FIND_SUCCESSOR <key> [<avoid ip:port,...>]",
+    minArgs: 1,
+    maxArgs: 2,
+    encodeArgs: ({ key, avoid }) => ({ args: avoid.length > 0 ? [key, avoid.slice(0, MAX_AVOID).join(",")] : [key] }),
+    decodeArgs: (args) => ({ key: parseKey(args[0]!), avoid: parseAvoid(args[1]) }),
+    encodeReply: (step) => ({ lines: [peerLine(step.done ? "successor" : "next", step.peer)] }),
+    decodeReply: (body, from) => {
+      const [line] = replyLines(body);
+      if (!line) throw new P2PError("MALFORMED", `${from} answered FIND_SUCCESSOR with nothing`);
+      const { role, peer } = parsePeerLine(line);
+      return { done: role === "successor", peer };
+    },
+  }),
+
+  GET_NEIGHBOURS: defineOp<void, Neighbours>({
+    name: "GET_NEIGHBOURS",
+    usage: "GET_NEIGHBOURS",
+    ...NO_ARGS,
+    encodeReply: ({ predecessor, successors }) => {
+      const lines = predecessor ? [peerLine("predecessor", predecessor)] : [];
+      return { lines: [...lines, ...successors.map((peer) => peerLine("successor", peer))] };
+    },
+    decodeReply: (body) => {
+      const neighbours: Neighbours = { predecessor: null, successors: [] };
+      for (const line of replyLines(body)) {
+        const { role, peer } = parsePeerLine(line);
+        if (role === "predecessor") neighbours.predecessor = peer;
+        else neighbours.successors.push(peer);
+      }
+      return neighbours;
+    },
+  }),
+
+  /** Chord's notify: "`candidate` thinks it is your predecessor". */
+  UPDATE_PREDECESSOR: defineOp<Peer, void>({
+    name: "UPDATE_PREDECESSOR",
+    usage: "UPDATE_PREDECESSOR <id> <ip> <port>",
+    minArgs: 3,
+    maxArgs: 3,
+    encodeArgs: (candidate) => ({ args: peerArgs(candidate) }),
+    decodeArgs: (args) => peerFromArgs(args[0]!, args[1]!, args[2]!),
+    ...EMPTY_REPLY,
+  }),
+
+  /** Merge into the peer's store; the reply is how many entries changed there. */
+  PUT_RECORDS: defineOp<RecordEntry[], number>({
+    name: "PUT_RECORDS",
+    usage: "PUT_RECORDS <length> + JSON body",
+    minArgs: 0,
+    maxArgs: 0,
+    body: true,
+    encodeArgs: (entries) => ({ args: [], body: encodeJson(checkBatch(entries)) }),
+    decodeArgs: (_args, body) => parseRecordEntries(decodeJson(body, "PUT_RECORDS body")),
+    encodeReply: (changed) => ({ lines: [String(changed)] }),
+    decodeReply: (body) => Number(replyLines(body)[0] ?? 0),
+  }),
+
+  /** The live members of a key the peer holds. */
+  GET_RECORDS: defineOp<RingId, RecordEntry[]>({
+    name: "GET_RECORDS",
+    usage: "GET_RECORDS <key>",
+    minArgs: 1,
+    maxArgs: 1,
+    encodeArgs: (key) => ({ args: [key] }),
+    decodeArgs: (args) => parseKey(args[0]!),
+    // The receiver refuses more than a message's worth, so the sender never sends more.
+    encodeReply: (entries) => ({ body: encodeJson(entries.slice(0, MAX_RECORDS_PER_MESSAGE)) }),
+    decodeReply: (body, from) => parseRecordEntries(decodeJson(body, `GET_RECORDS reply from ${from}`)),
+  }),
+
+  /** `leaver` is going; it hands over its own neighbours so the ring closes at once. */
+  LEAVING: defineOp<LeavingArgs, void>({
+    name: "LEAVING",
+    usage: "LEAVING <id> <ip> <port> <length> + JSON body",
+    minArgs: 3,
+    maxArgs: 3,
+    body: true,
+    encodeArgs: ({ leaver, predecessor, successors }) => ({
+      args: peerArgs(leaver),
+      body: encodeJson({ predecessor, successors: successors.slice(0, MAX_HANDOVER_SUCCESSORS) }),
+    }),
+    decodeArgs: (args, body) => ({ leaver: peerFromArgs(args[0]!, args[1]!, args[2]!), ...parseHandover(decodeJson(body, "LEAVING body")) }),
+    ...EMPTY_REPLY,
+  }),
+};
+
+/** The server side: each op parsed, handed to the ring, its result encoded. The ring answers UNAVAILABLE itself while joining or after leaving. */
+export function ringOps(ring: RingHandlers): OpTable {
+  return opTable(
+    serveOp(RING.PING, () => undefined),
+    serveOp(RING.FIND_SUCCESSOR, ({ key, avoid }) => ring.handleFindSuccessorStep(key, avoid)),
+    serveOp(RING.GET_NEIGHBOURS, () => ring.handleGetNeighbours()),
+    serveOp(RING.UPDATE_PREDECESSOR, (candidate) => ring.handleNotify(candidate)),
+    serveOp(RING.PUT_RECORDS, (entries) => ring.handlePutRecords(entries)),
+    serveOp(RING.GET_RECORDS, (key) => ring.handleGetRecords(key)),
+    serveOp(RING.LEAVING, ({ leaver, predecessor, successors }) => ring.handleLeaving(leaver, predecessor, successors)),
+  );
+}
+
+/** The client side: the ring's calls over any `send` (TCP in a node). PUT_RECORDS goes in batches the receiver accepts. */
+export function ringCalls(send: SendOp<Peer>): RingTransport {
+  return {
+    findSuccessorStep: (to, key, avoid) => send(to, RING.FIND_SUCCESSOR, { key, avoid }),
+    getNeighbours: (to) => send(to, RING.GET_NEIGHBOURS, undefined),
+    notify: (to, candidate) => send(to, RING.UPDATE_PREDECESSOR, candidate),
+    ping: (to) => send(to, RING.PING, undefined),
+    putRecords: async (to, entries) => {
+      let changed = 0;
+      for (let at = 0; at < entries.length; at += MAX_RECORDS_PER_MESSAGE) {
+        changed += await send(to, RING.PUT_RECORDS, entries.slice(at, at + MAX_RECORDS_PER_MESSAGE));
+      }
+      return changed;
+    },
+    getRecords: (to, key) => send(to, RING.GET_RECORDS, key),
+    leaving: (to, leaver, predecessor, successors) => send(to, RING.LEAVING, { leaver, predecessor, successors }),
+  };
+}
+
+/** Validates a JSON array of record entries field by field; a peer's bad data is rejected, never stored. */
+export function parseRecordEntries(value: unknown): RecordEntry[] {
+  if (!Array.isArray(value)) throw new P2PError("MALFORMED", "records must be a JSON array");
+  if (value.length > MAX_RECORDS_PER_MESSAGE) {
+    throw new P2PError("MALFORMED", `${value.length} records in one message, at most ${MAX_RECORDS_PER_MESSAGE}`);
+  }
+  return value.map((item, index) => {
+    const entry = item as Record<string, unknown>;
+    const ok =
+      typeof entry === "object" &&
+      entry !== null &&
+      isRingId(entry.key) &&
+      typeof entry.member === "string" &&
+      entry.member.length <= 1024 &&
+      typeof entry.value === "string" &&
+      entry.value.length <= 64 * 1024 &&
+      Number.isSafeInteger(entry.updatedAt) &&
+      (entry.expiresAt === null || Number.isSafeInteger(entry.expiresAt)) &&
+      typeof entry.deleted === "boolean";
+    if (!ok) throw new P2PError("MALFORMED", `record ${index} is not a valid entry`);
+    return {
+      key: entry.key as string,
+      member: entry.member as string,
+      value: entry.value as string,
+      updatedAt: entry.updatedAt as number,
+      expiresAt: entry.expiresAt as number | null,
+      deleted: entry.deleted as boolean,
+    };
+  });
+}
+
+/** The LEAVING body: `{"predecessor": peer or null, "successors": [peer, ...]}`, every field checked. */
+export function parseHandover(value: unknown): { predecessor: Peer | null; successors: Peer[] } {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new P2PError("MALFORMED", 'LEAVING body must be a JSON object {"predecessor": peer or null, "successors": [peer, ...]}');
+  }
+  const { predecessor, successors } = value as Record<string, unknown>;
+  if (successors !== undefined && !Array.isArray(successors)) throw new P2PError("MALFORMED", "LEAVING successors must be an array of peers");
+  if (successors && successors.length > MAX_HANDOVER_SUCCESSORS) {
+    throw new P2PError("MALFORMED", `LEAVING names ${successors.length} successors, at most ${MAX_HANDOVER_SUCCESSORS}`);
+  }
+  return {
+    predecessor: predecessor === undefined || predecessor === null ? null : parsePeerJson(predecessor),
+    successors: (successors ?? []).map(parsePeerJson),
+  };
+}
+
+/** The FIND_SUCCESSOR avoid list: comma-separated `ip:port`, at most MAX_AVOID. */
+export function parseAvoid(value: string | undefined): string[] {
+  if (value === undefined) return [];
+  const items = value.split(",").filter(Boolean);
+  if (items.length > MAX_AVOID) throw new P2PError("MALFORMED", `avoid lists ${items.length} addresses, at most ${MAX_AVOID}`);
+  return items.map((item) => {
+    const [ip, port] = parseAddress(item, "avoid address");
+    return `${ip}:${port}`;
+  });
+}
+
+/** A sender's own limit: a batch the receiver would refuse is a bug here, not there. */
+function checkBatch(entries: RecordEntry[]): RecordEntry[] {
+  if (entries.length > MAX_RECORDS_PER_MESSAGE) {
+    throw new P2PError("MALFORMED", `${entries.length} records in one PUT_RECORDS, at most ${MAX_RECORDS_PER_MESSAGE}: send them in batches`);
+  }
+  return entries;
+}

@@ -1,0 +1,78 @@
+// The control link's ops: every request and reply survives encode then decode, and the node's checks on PUT stay where they were.
+
+import { describe, expect, test } from "bun:test";
+import { ringId } from "../../src/node/ring/id";
+import { peerAt } from "../../src/node/ring/transport";
+import { decodeLines } from "../../src/protocol/frame";
+import { CONTROL, MAX_MEMBER_LENGTH, MAX_VALUE_BYTES, type DownloadReport, type NodeStatus } from "../../src/wire/control";
+import { type OpDef, replyBody } from "../../src/wire/op";
+
+function requestRoundTrip<A, R>(op: OpDef<A, R>, args: A): A {
+  const wire = op.encodeArgs(args);
+  expect(wire.args.length).toBeGreaterThanOrEqual(op.minArgs);
+  expect(wire.args.length).toBeLessThanOrEqual(op.maxArgs);
+  return op.decodeArgs(wire.args, wire.body ?? new Uint8Array());
+}
+
+function replyRoundTrip<A, R>(op: OpDef<A, R>, result: R, args: A): R {
+  return op.decodeReply(replyBody(op.encodeReply(result)), "the node", args);
+}
+
+const peer = peerAt("127.0.0.2:7495");
+
+describe("the control link", () => {
+  test("PING, STATUS and LEAVE take no arguments and round-trip their replies", () => {
+    expect(decodeLines(replyBody(CONTROL.PING.encodeReply(undefined)))).toEqual(["PONG"]);
+    const status: NodeStatus = {
+      id: peer.id,
+      address: peer.address,
+      predecessor: null,
+      successors: [peer],
+      fingers: [],
+      records: { primary: 1, replica: 2 },
+      dns: "127.0.0.1:7494",
+      dataDir: "/tmp/x",
+      uptimeSeconds: 3,
+    };
+    expect(requestRoundTrip(CONTROL.STATUS, undefined)).toBeUndefined();
+    expect(replyRoundTrip(CONTROL.STATUS, status, undefined)).toEqual(status);
+    expect(replyRoundTrip(CONTROL.LEAVE, "left the ring", undefined)).toBe("left the ring");
+  });
+
+  test("LOOKUP and GET round-trip a key or text and their replies", () => {
+    expect(requestRoundTrip(CONTROL.LOOKUP, "some text")).toBe("some text");
+    const found = { key: ringId("some text"), successor: peer, hops: 3 };
+    expect(replyRoundTrip(CONTROL.LOOKUP, found, "some text")).toEqual(found);
+    const entries = [{ key: ringId("k"), member: "m", value: "v", updatedAt: 1, expiresAt: null, deleted: false }];
+    expect(requestRoundTrip(CONTROL.GET, "k")).toBe("k");
+    expect(replyRoundTrip(CONTROL.GET, entries, "k")).toEqual(entries);
+  });
+
+  test("PUT round-trips with and without a ttl and refuses long members, long values and bad ttls", () => {
+    expect(requestRoundTrip(CONTROL.PUT, { key: "k", member: "m", value: "v" })).toEqual({ key: "k", member: "m", value: "v" });
+    expect(requestRoundTrip(CONTROL.PUT, { key: "k", member: "m", value: "v", ttlMs: 5_000 })).toEqual({ key: "k", member: "m", value: "v", ttlMs: 5_000 });
+    expect(replyRoundTrip(CONTROL.PUT, { primary: peer }, { key: "k", member: "m", value: "v" })).toEqual({ primary: peer });
+    const none = new Uint8Array();
+    expect(() => CONTROL.PUT.decodeArgs(["k", "m".repeat(MAX_MEMBER_LENGTH + 1), "v"], none)).toThrow(/member is over/);
+    expect(() => CONTROL.PUT.decodeArgs(["k", "m", "v".repeat(MAX_VALUE_BYTES + 1)], none)).toThrow(/value is over/);
+    expect(() => CONTROL.PUT.decodeArgs(["k", "m", "v", "-5"], none)).toThrow(/invalid ttl/);
+  });
+
+  test("UPLOAD, LIST and SEARCH round-trip their arguments and replies", () => {
+    expect(requestRoundTrip(CONTROL.UPLOAD, { path: "/tmp/a b.txt" })).toEqual({ path: "/tmp/a b.txt" });
+    expect(requestRoundTrip(CONTROL.UPLOAD, { path: "/tmp/a", name: "report.pdf" })).toEqual({ path: "/tmp/a", name: "report.pdf" });
+    expect(replyRoundTrip(CONTROL.UPLOAD, { name: "a", size: 3, id: "f".repeat(64) }, { path: "/tmp/a" })).toEqual({ name: "a", size: 3, id: "f".repeat(64) });
+    const files = [{ name: "a", size: 1, id: "0".repeat(64), holders: 2 }] as never;
+    expect(replyRoundTrip(CONTROL.LIST, files, undefined)).toEqual(files);
+    expect(requestRoundTrip(CONTROL.SEARCH, "photos")).toBe("photos");
+    expect(replyRoundTrip(CONTROL.SEARCH, files, "photos")).toEqual(files);
+  });
+
+  test("DOWNLOAD round-trips its name, out path and force flag, an empty out path meaning the default", () => {
+    expect(CONTROL.DOWNLOAD.encodeArgs({ ref: "a.txt", out: "/tmp/a.txt", force: true }).args).toEqual(["a.txt", "/tmp/a.txt", "force"]);
+    expect(requestRoundTrip(CONTROL.DOWNLOAD, { ref: "a.txt", out: "/tmp/a.txt", force: false })).toEqual({ ref: "a.txt", out: "/tmp/a.txt", force: false });
+    expect(requestRoundTrip(CONTROL.DOWNLOAD, { ref: "a.txt@0123", force: true })).toEqual({ ref: "a.txt@0123", force: true });
+    const report: DownloadReport = { name: "a.txt", size: 9, id: "0".repeat(64), path: "/tmp/a.txt", sources: [peer.address], badSources: [], resumedChunks: 0, milliseconds: 12 };
+    expect(replyRoundTrip(CONTROL.DOWNLOAD, report, { ref: "a.txt", force: false })).toEqual(report);
+  });
+});
