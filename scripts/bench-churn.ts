@@ -4,13 +4,12 @@
 // bun scripts/bench-churn.ts [--nodes 12] [--period 2] [--duration 60] [--size-mib 200] [--limit-mb 4] [--files 20] [--json]
 // (builds dist/p2p first)
 
-import { randomBytes } from "node:crypto";
-import { closeSync, openSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { nameKey } from "../src/node/files/names";
 import type { RecordEntry } from "../src/node/ring/records";
 import { createTestnet, type Testnet, type TestnetNode } from "../src/testnet";
+import { writeRandomFile } from "./lib/bench";
 
 const { values } = parseArgs({
   args: process.argv.slice(2),
@@ -209,17 +208,4 @@ async function client(testnet: Testnet, node: TestnetNode, args: string[]): Prom
 
 function sha256(path: string): string {
   return Bun.spawnSync(["sha256sum", path]).stdout.toString().split(" ")[0]!;
-}
-
-function writeRandomFile(path: string, mib: number): void {
-  const fd = openSync(path, "w");
-  const block = randomBytes(16 * 1024 * 1024);
-  try {
-    for (let written = 0; written < mib; written += 16) {
-      block[0] = written & 0xff; // no two blocks alike
-      writeSync(fd, block, 0, Math.min(16, mib - written) * 1024 * 1024);
-    }
-  } finally {
-    closeSync(fd);
-  }
 }

@@ -1,5 +1,6 @@
 // An in-process network of ring nodes for tests and simulation: deterministic, copy-only calls.
 
+import { mulberry32 } from "../../random";
 import { isP2PError, P2PError } from "../../protocol/errors";
 import type { RingId } from "./id";
 import type { RecordEntry } from "./records";
@@ -84,18 +85,9 @@ export class MemoryNetwork {
   }
 }
 
-/** A small seeded PRNG (mulberry32): uniform in [0, 1). */
-export function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function copy<T>(value: T): T {
   return value === undefined ? value : structuredClone(value);
 }
+
+export { mulberry32 };

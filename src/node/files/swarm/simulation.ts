@@ -1,5 +1,6 @@
 // A swarm in one process and virtual time: one seeder and N downloaders, each with a rate-limited uplink, driving the production ChunkScheduler.
 
+import { mulberry32 } from "../../../random";
 import { holderRefreshDelay } from "../download";
 import { MAX_CONCURRENT_CHUNK_READS, MAX_WAITING_CHUNK_REQUESTS } from "../upload-queue";
 import { Bitfield } from "./bitfield";
@@ -358,14 +359,3 @@ function before(a: { at: number; seq: number }, b: { at: number; seq: number }):
   return a.at < b.at || (a.at === b.at && a.seq < b.seq);
 }
 
-/** A small seeded PRNG, so a simulation is reproducible. */
-export function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}

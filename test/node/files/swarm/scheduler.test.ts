@@ -3,7 +3,7 @@
 import { describe, expect, test } from "bun:test";
 import { Bitfield } from "../../../../src/node/files/swarm/bitfield";
 import { type Assignment, ChunkScheduler } from "../../../../src/node/files/swarm/scheduler";
-import { mulberry32 } from "../../../../src/node/files/swarm/simulation";
+import { mulberry32 } from "../../../../src/random";
 
 function scheduler(chunkCount: number, limits = {}) {
   const clock = { now: 0 };
