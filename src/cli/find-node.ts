@@ -5,10 +5,18 @@ import { join } from "node:path";
 import { connect } from "../protocol/client";
 import { P2PError } from "../protocol/errors";
 import { p2pHome } from "../node/home";
+import { logArgs } from "./common";
 
 export const targetArgs = {
   node: { type: "string", description: "The node's address (its directory under $P2P_HOME), e.g. 127.0.0.2" },
   socket: { type: "string", description: "Path to the node's control socket (overrides --node)" },
+} as const;
+
+/** The options every client command takes, before or after its name. */
+export const clientArgs = {
+  ...targetArgs,
+  json: { type: "boolean", description: "Print one JSON value instead of text (errors too: {\"error\": {...}})", default: false },
+  ...logArgs,
 } as const;
 
 /** Most node directories looked at when searching $P2P_HOME. */
