@@ -31,6 +31,12 @@ export function failAndExit(error: unknown, json: boolean): never {
 
 /** One line for any failure: a P2PError's message, or a system error's message without its stack. */
 export function oneLine(error: unknown): string {
+  const system = error as { code?: unknown; syscall?: unknown; path?: unknown; message?: unknown };
+  if (!(error instanceof P2PError) && typeof system?.syscall === "string" && typeof system.path === "string" && typeof system.message === "string") {
+    // "ENOENT: no such file or directory, mkdir '/x'" reads better as what failed, on what, and why.
+    const reason = system.message.replace(/^[A-Z]+: /, "").replace(/, \w+ '.*'$/, "");
+    return `cannot ${system.syscall} ${system.path}: ${reason} (${String(system.code)})`;
+  }
   const text = error instanceof Error ? error.message : String(error);
   const line = text.split("\n").find((part) => part.trim().length > 0) ?? "unexpected failure";
   return line.replace(/[\x00-\x1f\x7f]/g, " ").trim();
