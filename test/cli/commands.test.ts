@@ -8,7 +8,8 @@ import { EXIT } from "../../src/cli/exit-codes";
 import { type Testnet, type TestnetNode, createTestnet } from "../../src/testnet";
 import type { SharedEntry, TransfersReport } from "../../src/wire/control";
 import { builtBinary } from "../helpers/binary";
-import { runP2P, startP2P, stopAllProcesses } from "../helpers/processes";
+import { runP2P, stopAllProcesses } from "../helpers/processes";
+import { onTerminal } from "../helpers/terminal";
 import { tempDir, waitFor } from "../helpers/wait";
 
 const dir = tempDir();
@@ -100,13 +101,16 @@ describe("p2p client on a network of two nodes", () => {
   }, 60_000);
 
   test("transfers shows a download under way with its source, a second one to the same path is refused, and cancel keeps the .part", async () => {
-    // A slow holder (0.2 MB/s), so the download is still running while we look at it.
-    const slow = await net.addNode(undefined, { args: ["--upload-limit", "0.2"] });
+    // A slow holder (1 MB/s), so the download is still running while we look at it.
+    const slow = await net.addNode(undefined, { args: ["--upload-limit", "1"] });
     await net.waitForConsistentRing(30_000);
-    const original = writeRandom("slow.iso", 4 * 1024 * 1024);
+    const original = writeRandom("slow.iso", 12 * 1024 * 1024);
     await json(["client", "upload", original, "--node", slow.ip]);
     const out = join(dir.path, "slow.out");
-    const download = startP2P(["client", "download", "slow.iso", "--out", out, "--node", beta.ip], { executable: [binary], env: net.env });
+    // On a terminal, so its progress line is drawn.
+    const download = onTerminal([binary, "client", "download", "slow.iso", "--out", out, "--node", beta.ip], dir.path, net.env);
+    // One source, named, in the singular; a rate and a time left like 1m02s once there is a rate.
+    await download.when(/downloading \[[#-]+\] +\d+% .*\/s \d+(m\d\ds|s) left from 1 source \(127\.[\d.]+:\d+\)/, "", 20_000);
     const under = await waitFor("the download to show progress", async () => {
       const report = await json<TransfersReport>(["client", "transfers", "--node", beta.ip]);
       return report.downloads.find((entry) => entry.name === "slow.iso" && entry.state === "downloading" && entry.bytes > 0);
@@ -127,12 +131,23 @@ describe("p2p client on a network of two nodes", () => {
     expect(cancelled.code).toBe(0);
     expect(cancelled.stdout).toMatch(/cancelled the download of slow.iso .*kept in .*slow\.out\.part/);
     expect(await download.proc.exited).toBe(EXIT.UNREACHABLE);
-    expect(download.stderr()).toMatch(/cancelled/);
+    expect(download.screen()).toMatch(/error: the download of slow.iso was cancelled/);
     expect(existsSync(`${out}.part`)).toBe(true);
     const after = await json<TransfersReport>(["client", "transfers", "--node", beta.ip]);
     expect(after.downloads.find((entry) => entry.name === "slow.iso")?.state).toBe("cancelled");
     const none = await p2p(["client", "cancel", "slow.iso", "--node", beta.ip]);
     expect(none.code).toBe(EXIT.NOT_FOUND);
+
+    // Run again, it resumes from the .part; cancel --discard deletes it.
+    const again = onTerminal([binary, "client", "download", "slow.iso", "--out", out, "--node", beta.ip], dir.path, net.env);
+    await waitFor("the second attempt to be under way", async () => {
+      const report = await json<TransfersReport>(["client", "transfers", "--node", beta.ip]);
+      return report.downloads.some((entry) => entry.name === "slow.iso" && entry.state === "downloading");
+    }, 20_000);
+    const discarded = await p2p(["client", "cancel", "slow.iso", "--discard", "--node", beta.ip]);
+    expect(discarded.stdout).toMatch(/its partial download was deleted/);
+    await again.proc.exited;
+    expect(existsSync(`${out}.part`)).toBe(false);
   }, 60_000);
 
   test("leave honours --json", async () => {

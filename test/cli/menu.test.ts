@@ -7,7 +7,8 @@ import { EXIT } from "../../src/cli/exit-codes";
 import { type Testnet, createTestnet } from "../../src/testnet";
 import { builtBinary } from "../helpers/binary";
 import { runP2P } from "../helpers/processes";
-import { tempDir, waitFor } from "../helpers/wait";
+import { CTRL_C, DOWN, ENTER, onTerminal } from "../helpers/terminal";
+import { tempDir } from "../helpers/wait";
 
 const dir = tempDir();
 let net: Testnet;
@@ -23,45 +24,6 @@ afterAll(async () => {
   dir.remove();
 });
 
-const ENTER = "\r";
-const DOWN = "\x1b[B";
-const CTRL_C = "\x03";
-
-/** `p2p client` on a pseudo-terminal: keys are typed into it, the screen is read back with colours and cursor moves removed. */
-function onTerminal(args: string[], cwd: string) {
-  const command = [binary, ...args].map((word) => `'${word}'`).join(" ");
-  // A pseudo-terminal starts 0 columns wide: give it a size, or every character wraps onto a line of its own.
-  const proc = Bun.spawn(["script", "-qefc", `stty cols 120 rows 40; exec ${command}`, "/dev/null"], {
-    cwd,
-    stdin: "pipe",
-    stdout: "pipe",
-    stderr: "pipe",
-    env: { ...net.env, TERM: "xterm", COLUMNS: "120", LINES: "40" },
-  });
-  let screen = "";
-  void (async () => {
-    const decoder = new TextDecoder();
-    for await (const chunk of proc.stdout) screen += decoder.decode(chunk, { stream: true }).replace(/\x1b\[[0-9;?]*[A-Za-z]/g, "");
-  })();
-  const killer = setTimeout(() => proc.kill("SIGKILL"), 30_000);
-  void proc.exited.then(() => clearTimeout(killer));
-  return {
-    proc,
-    screen: () => screen,
-    /** Waits for `text` to appear after what was seen so far, then types `keys`. */
-    async when(text: string | RegExp, keys: string) {
-      await waitFor(`'${text}' on the terminal`, () => (typeof text === "string" ? screen.includes(text) : text.test(screen)), 15_000).catch((error) => {
-        throw new Error(`${(error as Error).message}; the screen shows: ${JSON.stringify(screen.slice(-2000))}`);
-      });
-      // Keep what came after the match: the next prompt may already be on screen.
-      const match = typeof text === "string" ? { index: screen.indexOf(text), length: text.length } : { index: screen.search(text), length: screen.match(text)![0].length };
-      screen = screen.slice(match.index + match.length);
-      proc.stdin.write(keys);
-      proc.stdin.flush();
-    },
-  };
-}
-
 describe("p2p client on a terminal", () => {
   test("asks which node when several run, downloads a file picked from the list, and exits 130 on Ctrl-C", async () => {
     const [alpha, beta] = net.nodes;
@@ -70,7 +32,7 @@ describe("p2p client on a terminal", () => {
     const shared = await runP2P(["client", "upload", original, "--node", alpha!.ip], { executable: [binary], env: net.env });
     expect(shared.code).toBe(0);
 
-    const menu = onTerminal(["client"], dir.path);
+    const menu = onTerminal([binary, "client"], dir.path, net.env);
     // The nodes are offered in address order: pick beta, which does not hold the file.
     const nodes = [alpha!.ip, beta!.ip].sort((a, b) => a.localeCompare(b, undefined, { numeric: true }));
     await menu.when("which one?", nodes[1] === beta!.ip ? `${DOWN}${ENTER}` : ENTER);
