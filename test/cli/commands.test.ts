@@ -8,7 +8,7 @@ import { EXIT } from "../../src/cli/exit-codes";
 import { type Testnet, type TestnetNode, createTestnet } from "../../src/testnet";
 import type { SharedEntry, TransfersReport } from "../../src/wire/control";
 import { builtBinary } from "../helpers/binary";
-import { runP2P, stopAllProcesses } from "../helpers/processes";
+import { runP2P, startP2P, stopAllProcesses } from "../helpers/processes";
 import { onTerminal } from "../helpers/terminal";
 import { tempDir, waitFor } from "../helpers/wait";
 
@@ -148,6 +148,14 @@ describe("p2p client on a network of two nodes", () => {
     expect(discarded.stdout).toMatch(/its partial download was deleted/);
     await again.proc.exited;
     expect(existsSync(`${out}.part`)).toBe(false);
+
+    // Ctrl-C on a download in progress: exit code 130, and the node keeps what it has.
+    const interrupted = startP2P(["client", "download", "slow.iso", "--out", out, "--node", beta.ip], { executable: [binary], env: net.env });
+    await waitFor("the third attempt to be under way", async () => {
+      const report = await json<TransfersReport>(["client", "transfers", "--node", beta.ip]);
+      return report.downloads[0]?.name === "slow.iso" && report.downloads[0].state === "downloading";
+    }, 20_000);
+    expect(await interrupted.stop("SIGINT")).toBe(EXIT.INTERRUPTED);
   }, 60_000);
 
   test("leave honours --json", async () => {

@@ -3,7 +3,7 @@
 import { consola } from "consola";
 import { createInterface } from "node:readline/promises";
 import { P2PError } from "../../protocol/errors";
-import { log } from "../../log";
+import { oneLine } from "../common";
 import { CONTROL } from "../../wire/control";
 import { EXIT } from "../exit-codes";
 import { liveNodes } from "../find-node";
@@ -39,7 +39,8 @@ export async function runMenu(given: Target): Promise<void> {
       if ((await perform(target, choice)) === "stop") return;
     } catch (error) {
       if (!(error instanceof P2PError)) throw error;
-      log.error(error.message);
+      // The same one line as a failed command prints, and the menu goes on.
+      process.stderr.write(`error: ${oneLine(error)}\n`);
     }
   }
 }
