@@ -89,6 +89,9 @@ describe("p2p client on a network of two nodes", () => {
     const offline = await p2p(["client", "download", "quarterly big report.bin", "--out", join(dir.path, "again.bin"), "--node", beta.ip]);
     expect(offline.code).toBe(EXIT.UNREACHABLE);
     expect(offline.stderr).toMatch(/no holder of 'quarterly big report.bin' is online \(last seen/);
+    const folderUpload = await p2p(["client", "upload", dir.path, "--node", alpha.ip]);
+    expect(folderUpload.code).toBe(EXIT.USAGE);
+    expect(folderUpload.stderr).toMatch(/is a folder; this version shares files only/);
     const unknown = await p2p(["client", "unshare", "never-shared", "--node", alpha.ip]);
     expect(unknown.code).toBe(EXIT.NOT_FOUND);
   }, 60_000);

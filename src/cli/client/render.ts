@@ -41,6 +41,7 @@ const RATE_WINDOW_MS = 5_000;
 export class ProgressLine {
   private readonly enabled: boolean;
   private samples: { at: number; bytes: number }[] = [];
+  private drawn = false;
 
   constructor(enabled = Boolean(process.stderr.isTTY)) {
     this.enabled = enabled;
@@ -49,6 +50,7 @@ export class ProgressLine {
   update(label: string, done: number, total: number, extra = ""): void {
     if (!this.enabled) return;
     process.stderr.write(`\r\x1b[2K${this.line(label, done, total, extra, performance.now()).slice(0, (process.stderr.columns ?? 100) - 1)}`);
+    this.drawn = true;
   }
 
   /** The text of one update at time `now` (ms); kept separate so it can be checked without a terminal. */
@@ -68,6 +70,7 @@ export class ProgressLine {
   }
 
   done(): void {
-    if (this.enabled) process.stderr.write("\r\x1b[2K");
+    if (this.drawn) process.stderr.write("\r\x1b[2K");
+    this.drawn = false;
   }
 }

@@ -31,6 +31,7 @@ export async function notFound(name: string, idPrefix: string | null, list: () =
 export function statOrThrow(path: string): { size: number; mtimeMs: number } {
   try {
     const stat = statSync(path);
+    if (stat.isDirectory()) throw new P2PError("MALFORMED", `${path} is a folder; this version shares files only: share the files in it one by one`);
     if (!stat.isFile()) throw new P2PError("MALFORMED", `${path} is not a regular file`);
     return stat;
   } catch (error) {
