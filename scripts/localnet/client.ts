@@ -22,7 +22,8 @@ export function clientRunner(executable: string[], env: Record<string, string>):
       running.delete(proc);
       const command = `p2p client ${args.join(" ")}`;
       if (code !== 0) {
-        const reason = stderr.split("\n").find((line) => line.startsWith("[error]"))?.replace(/^\[error\]\s*/, "");
+        // `error: ...` from the CLI; `[error] ...` from a logger.
+        const reason = stderr.split("\n").find((line) => /^(\[error\]|error:)/.test(line))?.replace(/^(\[error\]|error:)\s*/, "");
         throw new ScriptError(`${command} failed: ${reason ?? (proc.signalCode ? `killed after ${timeoutMs} ms` : `exit ${code}`)}`);
       }
       try {

@@ -10,9 +10,9 @@ export function oneLine(error: unknown): string {
   const text = error instanceof Error ? error.message : String(error);
   const lines = text.split("\n").map((line) => line.trim()).filter(Boolean);
   // A child's own "[error] ..." line says more than our "it exited" wrapper around it.
-  const childError = lines.find((line) => line.startsWith("[error]"));
+  const childError = lines.find((line) => /^(\[error\]|error:)/.test(line));
   const first = lines[0] ?? "unknown error";
-  return childError && childError !== first ? `${first.replace(/:$/, "")}: ${childError.replace(/^\[error\]\s*/, "")}` : first;
+  return childError && childError !== first ? `${first.replace(/:$/, "")}: ${childError.replace(/^(\[error\]|error:)\s*/, "")}` : first;
 }
 
 /** node:util parseArgs errors, shortened to what the user typed wrong. */

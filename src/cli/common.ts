@@ -1,26 +1,45 @@
 // What every command shares: logging flags and the one way an expected failure ends the process.
 
 import { P2PError } from "../protocol/errors";
-import { log, setLogLevel } from "../log";
+import { setLogLevel } from "../log";
+import { exitCodeFor } from "./exit-codes";
 
 export const logArgs = {
   verbose: { type: "boolean", description: "Log debugging detail to stderr", default: false },
   quiet: { type: "boolean", description: "Log only warnings and errors", default: false },
 } as const;
 
-/** Runs a command body: an expected failure is one clear line on stderr and exit 1, never a stack trace. */
-export async function runCommand(options: { verbose?: boolean; quiet?: boolean }, body: () => Promise<void>): Promise<void> {
+/** Runs a command body: a failure is one clear line (and, with --json, a JSON error on stdout), never a stack trace. */
+export async function runCommand(options: { verbose?: boolean; quiet?: boolean; json?: boolean }, body: () => Promise<void>): Promise<void> {
   setLogLevel(options);
   try {
     await body();
   } catch (error) {
-    if (error instanceof P2PError) {
-      log.error(error.message);
-    } else {
-      log.error(error);
-    }
-    process.exit(1);
+    failAndExit(error, Boolean(options.json));
   }
+}
+
+/** Reports a failure the same way on a terminal and in a pipe, and exits with its code (src/cli/exit-codes.ts). */
+export function failAndExit(error: unknown, json: boolean): never {
+  const code = exitCodeFor(error);
+  const message = oneLine(error);
+  const name = error instanceof P2PError ? error.code : ((error as { code?: unknown })?.code as string | undefined) ?? "ERROR";
+  if (json) process.stdout.write(`${JSON.stringify({ error: { code: name, message, exit: code } })}\n`);
+  process.stderr.write(`error: ${message}\n`);
+  process.exit(code);
+}
+
+/** One line for any failure: a P2PError's message, or a system error's message without its stack. */
+export function oneLine(error: unknown): string {
+  const system = error as { code?: unknown; syscall?: unknown; path?: unknown; message?: unknown };
+  if (!(error instanceof P2PError) && typeof system?.syscall === "string" && typeof system.path === "string" && typeof system.message === "string") {
+    // "ENOENT: no such file or directory, mkdir '/x'" reads better as what failed, on what, and why.
+    const reason = system.message.replace(/^[A-Z]+: /, "").replace(/, \w+ '.*'$/, "");
+    return `cannot ${system.syscall} ${system.path}: ${reason} (${String(system.code)})`;
+  }
+  const text = error instanceof Error ? error.message : String(error);
+  const line = text.split("\n").find((part) => part.trim().length > 0) ?? "unexpected failure";
+  return line.replace(/[\x00-\x1f\x7f]/g, " ").trim();
 }
 
 /** Parses a positive number of seconds given to `flag`. */

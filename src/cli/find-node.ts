@@ -5,10 +5,18 @@ import { join } from "node:path";
 import { connect } from "../protocol/client";
 import { P2PError } from "../protocol/errors";
 import { p2pHome } from "../node/home";
+import { logArgs } from "./common";
 
 export const targetArgs = {
   node: { type: "string", description: "The node's address (its directory under $P2P_HOME), e.g. 127.0.0.2" },
   socket: { type: "string", description: "Path to the node's control socket (overrides --node)" },
+} as const;
+
+/** The options every client command takes, before or after its name. */
+export const clientArgs = {
+  ...targetArgs,
+  json: { type: "boolean", description: "Print one JSON value instead of text (errors too: {\"error\": {...}})", default: false },
+  ...logArgs,
 } as const;
 
 /** Most node directories looked at when searching $P2P_HOME. */
@@ -24,15 +32,7 @@ export async function findNodeSocket(options: { node?: string; socket?: string }
     }
     return path;
   }
-  const candidates = existsSync(home)
-    ? readdirSync(home)
-        .slice(0, MAX_NODE_DIRS)
-        .map((name) => ({ name, path: join(home, name, "node.sock") }))
-        .filter((candidate) => existsSync(candidate.path))
-    : [];
-  const live = (await Promise.all(candidates.map(async (candidate) => ((await answers(candidate.path)) ? candidate : null)))).filter(
-    (candidate) => candidate !== null,
-  );
+  const live = await liveNodes(home);
   if (live.length === 1) return live[0]!.path;
   if (live.length === 0) {
     throw new P2PError("NOT_FOUND", `no running node found under ${home}; start one with: p2p node <ip> (or set P2P_HOME, or pass --socket)`);
@@ -40,6 +40,19 @@ export async function findNodeSocket(options: { node?: string; socket?: string }
   throw new P2PError(
     "CONFLICT",
     `${live.length} nodes run under ${home}: ${live.map((candidate) => candidate.name).join(", ")}; choose one with --node <ip>`,
+  );
+}
+
+/** The nodes under $P2P_HOME whose control socket answers: their directory name (the address) and socket path. */
+export async function liveNodes(home = p2pHome()): Promise<{ name: string; path: string }[]> {
+  const candidates = existsSync(home)
+    ? readdirSync(home)
+        .slice(0, MAX_NODE_DIRS)
+        .map((name) => ({ name, path: join(home, name, "node.sock") }))
+        .filter((candidate) => existsSync(candidate.path))
+    : [];
+  return (await Promise.all(candidates.map(async (candidate) => ((await answers(candidate.path)) ? candidate : null)))).filter(
+    (candidate) => candidate !== null,
   );
 }
 

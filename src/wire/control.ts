@@ -39,8 +39,45 @@ export type SharedReport = { name: string; size: number; id: string };
 /** A 202 progress event of UPLOAD ("hashing") or DOWNLOAD ("downloading"), one JSON object a line. */
 export type ProgressEvent = { phase: string; bytes?: number; total?: number; [field: string]: unknown };
 
+/** One download in TRANSFERS: under way ("downloading") or ended ("done", "failed", "cancelled"). */
+export interface TransferEntry {
+  id: string;
+  name: string;
+  path: string;
+  size: number;
+  bytes: number;
+  /** Bytes per second over the last stretch of this attempt (not counting resumed bytes). */
+  rate: number;
+  /** Seconds left at that rate, or null when unknown. */
+  etaSeconds: number | null;
+  sources: string[];
+  state: "downloading" | "done" | "failed" | "cancelled";
+  startedAt: number;
+  endedAt?: number;
+  error?: string;
+}
+
+/** The TRANSFERS reply. */
+export interface TransfersReport {
+  downloads: TransferEntry[];
+  /** Files whose chunks peers are fetching from this node right now. */
+  serving: { id: string; name: string; requests: number; servedBytes: number }[];
+}
+
+/** One file this node shares, in SHARED and UNSHARE. */
+export interface SharedEntry {
+  name: string;
+  id: string;
+  size: number;
+  path: string;
+  /** When it was first shared (ms since the epoch), or null if not recorded. */
+  since: number | null;
+  /** Bytes of it served to peers since this node started. */
+  servedBytes: number;
+}
+
 export type PutArgs = { key: string; member: string; value: string; ttlMs?: number };
-export type DownloadArgs = { ref: string; out?: string; force: boolean };
+export type DownloadArgs = { ref: string; out?: string; force: boolean; noShare?: boolean };
 
 export const CONTROL = {
   PING,
@@ -122,15 +159,52 @@ export const CONTROL = {
   /** Download from every holder at once; progress events while it runs. An empty out path means the default. */
   DOWNLOAD: defineOp<DownloadArgs, DownloadReport>({
     name: "DOWNLOAD",
-    usage: "DOWNLOAD <name[@id]> [<out path>] [force]",
+    usage: "DOWNLOAD <name[@id]> [<out path>] [force] [noshare]",
     minArgs: 1,
-    maxArgs: 3,
-    encodeArgs: ({ ref, out, force }) => ({ args: [ref, out ?? "", ...(force ? ["force"] : [])] }),
+    maxArgs: 4,
+    encodeArgs: ({ ref, out, force, noShare }) => ({ args: [ref, out ?? "", ...(force ? ["force"] : []), ...(noShare ? ["noshare"] : [])] }),
     decodeArgs: (args) => {
+      const flags = args.slice(2);
+      const unknown = flags.find((flag) => flag !== "force" && flag !== "noshare");
+      if (unknown !== undefined) throw new P2PError("MALFORMED", `unknown DOWNLOAD flag '${unknown.slice(0, 40)}': expected force or noshare`);
       const out = args[1] && args[1].length > 0 ? args[1] : undefined;
-      return out === undefined ? { ref: args[0]!, force: args[2] === "force" } : { ref: args[0]!, out, force: args[2] === "force" };
+      const decoded: DownloadArgs = { ref: args[0]!, force: flags.includes("force") };
+      if (out !== undefined) decoded.out = out;
+      if (flags.includes("noshare")) decoded.noShare = true;
+      return decoded;
     },
     ...jsonReply<DownloadReport>(),
+  }),
+
+  /** Downloads under way and recent ones, and what this node serves right now. */
+  TRANSFERS: defineOp<void, TransfersReport>({ name: "TRANSFERS", usage: "TRANSFERS", ...NO_ARGS, ...jsonReply<TransfersReport>() }),
+
+  /** Stops a download under way (by name or id prefix); its .part and verified chunks stay unless `discard`. */
+  CANCEL: defineOp<{ ref: string; discard: boolean }, TransferEntry>({
+    name: "CANCEL",
+    usage: "CANCEL <name or id> [discard]",
+    minArgs: 1,
+    maxArgs: 2,
+    encodeArgs: ({ ref, discard }) => ({ args: discard ? [ref, "discard"] : [ref] }),
+    decodeArgs: (args) => {
+      if (args[1] !== undefined && args[1] !== "discard") throw new P2PError("MALFORMED", `unknown CANCEL flag '${args[1].slice(0, 40)}': expected discard`);
+      return { ref: args[0]!, discard: args[1] === "discard" };
+    },
+    ...jsonReply<TransferEntry>(),
+  }),
+
+  /** What this node shares whole. */
+  SHARED: defineOp<void, SharedEntry[]>({ name: "SHARED", usage: "SHARED", ...NO_ARGS, ...jsonReply<SharedEntry[]>() }),
+
+  /** Stops sharing a file (by name or id prefix) and withdraws its announcement at once. */
+  UNSHARE: defineOp<string, SharedEntry[]>({
+    name: "UNSHARE",
+    usage: "UNSHARE <name or id>",
+    minArgs: 1,
+    maxArgs: 1,
+    encodeArgs: (ref) => ({ args: [ref] }),
+    decodeArgs: (args) => args[0]!,
+    ...jsonReply<SharedEntry[]>(),
   }),
 };
 

@@ -156,19 +156,19 @@ describe("p2p dns", () => {
     expect(dns.proc.proc.exitCode).toBeNull();
   }, 20_000);
 
-  test("a DNS asked to listen on a port in use says so and exits 1", async () => {
+  test("a DNS asked to listen on a port in use says so and exits 4 (in conflict)", async () => {
     const dns = await startDns();
     const dir = tempDir();
     dirs.push(dir);
     const clash = startP2P(["dns", "--host", dns.hostname, "--port", String(dns.port), "--db", join(dir.path, "x.db")]);
-    expect(await clash.proc.exited).toBe(1);
+    expect(await clash.proc.exited).toBe(4);
     expect(clash.stderr()).toMatch(/already in use/);
     expect(clash.stderr()).not.toMatch(/at .*\.ts:\d+/);
   }, 20_000);
 
   test("an invalid flag is one clear error, not a stack trace", async () => {
     const bad = startP2P(["dns", "--port", "seventy"]);
-    expect(await bad.proc.exited).toBe(1);
+    expect(await bad.proc.exited).toBe(2);
     expect(bad.stderr()).toMatch(/invalid --port 'seventy'/);
   }, 20_000);
 });

@@ -120,7 +120,7 @@ describe("a node without a DNS to ask", () => {
     ];
     for (const [dns, message] of cases) {
       const result = await runP2P(["node", ip, "--dns", dns, "--data", join(dir.path, "refused")]);
-      expect(result.code).toBe(1);
+      expect(result.code).toBe(2); // a usage error (src/cli/exit-codes.ts)
       expect(result.stderr).toMatch(message);
       expect(result.stderr).not.toMatch(/\n\s+at /);
     }

@@ -101,7 +101,7 @@ describe("the ring over real processes", () => {
     expect(alone.stdout).toContain(net.nodes[0]!.address);
     await net.addNode();
     const ambiguous = await runP2P(["client", "status"], { env: net.env });
-    expect(ambiguous.code).toBe(1);
+    expect(ambiguous.code).toBe(4); // ambiguous (src/cli/exit-codes.ts)
     expect(ambiguous.stderr).toMatch(/2 nodes run under .*--node/);
   }, 60_000);
 });

@@ -4,7 +4,7 @@ import { describe, expect, test } from "bun:test";
 import { ringId } from "../../src/node/ring/id";
 import { peerAt } from "../../src/node/ring/transport";
 import { decodeLines } from "../../src/protocol/frame";
-import { CONTROL, MAX_MEMBER_LENGTH, MAX_VALUE_BYTES, type DownloadReport, type NodeStatus } from "../../src/wire/control";
+import { CONTROL, MAX_MEMBER_LENGTH, MAX_VALUE_BYTES, type DownloadReport, type NodeStatus, type SharedEntry, type TransferEntry, type TransfersReport } from "../../src/wire/control";
 import { type OpDef, replyBody } from "../../src/wire/op";
 
 function requestRoundTrip<A, R>(op: OpDef<A, R>, args: A): A {
@@ -74,5 +74,26 @@ describe("the control link", () => {
     expect(requestRoundTrip(CONTROL.DOWNLOAD, { ref: "a.txt@0123", force: true })).toEqual({ ref: "a.txt@0123", force: true });
     const report: DownloadReport = { name: "a.txt", size: 9, id: "0".repeat(64), path: "/tmp/a.txt", sources: [peer.address], badSources: [], resumedChunks: 0, milliseconds: 12 };
     expect(replyRoundTrip(CONTROL.DOWNLOAD, report, { ref: "a.txt", force: false })).toEqual(report);
+  });
+
+  test("DOWNLOAD carries noshare next to force, and an unknown flag is refused", () => {
+    expect(CONTROL.DOWNLOAD.encodeArgs({ ref: "a", out: "/tmp/a", force: false, noShare: true }).args).toEqual(["a", "/tmp/a", "noshare"]);
+    expect(requestRoundTrip(CONTROL.DOWNLOAD, { ref: "a", out: "/tmp/a", force: true, noShare: true })).toEqual({ ref: "a", out: "/tmp/a", force: true, noShare: true });
+    expect(() => CONTROL.DOWNLOAD.decodeArgs(["a", "", "forse"], new Uint8Array())).toThrow(/unknown DOWNLOAD flag 'forse'/);
+  });
+
+  test("TRANSFERS, CANCEL, SHARED and UNSHARE round-trip their arguments and replies", () => {
+    const entry: TransferEntry = { id: "a".repeat(64), name: "a.iso", path: "/tmp/a.iso", size: 10, bytes: 4, rate: 2, etaSeconds: 3, sources: [peer.address], state: "downloading", startedAt: 1 };
+    const report: TransfersReport = { downloads: [entry], serving: [{ id: "b".repeat(64), name: "b", requests: 1, servedBytes: 7 }] };
+    expect(requestRoundTrip(CONTROL.TRANSFERS, undefined)).toBeUndefined();
+    expect(replyRoundTrip(CONTROL.TRANSFERS, report, undefined)).toEqual(report);
+    expect(requestRoundTrip(CONTROL.CANCEL, { ref: "a.iso", discard: false })).toEqual({ ref: "a.iso", discard: false });
+    expect(requestRoundTrip(CONTROL.CANCEL, { ref: "aaaa", discard: true })).toEqual({ ref: "aaaa", discard: true });
+    expect(() => CONTROL.CANCEL.decodeArgs(["a", "now"], new Uint8Array())).toThrow(/expected discard/);
+    expect(replyRoundTrip(CONTROL.CANCEL, { ...entry, state: "cancelled" }, { ref: "a.iso", discard: false })).toEqual({ ...entry, state: "cancelled" });
+    const shared: SharedEntry[] = [{ name: "b", id: "b".repeat(64), size: 3, path: "/tmp/b", since: null, servedBytes: 0 }];
+    expect(replyRoundTrip(CONTROL.SHARED, shared, undefined)).toEqual(shared);
+    expect(requestRoundTrip(CONTROL.UNSHARE, "b")).toBe("b");
+    expect(replyRoundTrip(CONTROL.UNSHARE, shared, "b")).toEqual(shared);
   });
 });

@@ -1,10 +1,13 @@
 // `p2p client upload|list|search|download`: the file-sharing commands, and the actions the menu reuses.
 
 import { defineCommand } from "citty";
-import { resolve } from "node:path";
+import { existsSync, statSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { P2PError } from "../../protocol/errors";
 import type { FileSummary } from "../../node/files/announcements";
-import { logArgs, runCommand } from "../common";
-import { targetArgs } from "../find-node";
+import { runCommand } from "../common";
+import { clientArgs } from "../find-node";
+import { usage } from "../argv";
 import { ProgressLine, formatBytes, renderFiles } from "./render";
 import { askNodeOp } from "./session";
 import { CONTROL, type DownloadReport } from "../../wire/control";
@@ -39,21 +42,38 @@ export async function searchFiles(target: Target, term: string): Promise<FileSum
   return askNodeOp(target, CONTROL.SEARCH, term);
 }
 
-export async function downloadFile(target: Target, ref: string, out: string | undefined, force: boolean, showProgress: boolean) {
+export async function downloadFile(target: Target, ref: string, out: string | undefined, force: boolean, showProgress: boolean, share = true) {
   const progress = new ProgressLine(showProgress);
-  const path = resolve(out ?? ref.replace(/@[0-9a-f]{4,64}$/i, ""));
+  const path = outputPath(ref, out);
   try {
-    return await askNodeOp(target, CONTROL.DOWNLOAD, { ref, out: path, force }, {
+    return await askNodeOp(target, CONTROL.DOWNLOAD, share ? { ref, out: path, force } : { ref, out: path, force, noShare: true }, {
       timeoutMs: LONG_OP_TIMEOUT_MS,
       onProgress: (event) => {
         if (event.phase === "downloading") {
-          progress.update("downloading", event.bytes as number, event.total as number, `from ${event.sources} sources`);
+          progress.update("downloading", event.bytes as number, event.total as number, describeSources(event));
         }
       },
     });
   } finally {
     progress.done();
   }
+}
+
+/** Where a download goes: --out as given, inside it when it is a folder, else ./<name>; a missing folder is named as such. */
+export function outputPath(ref: string, out: string | undefined): string {
+  const name = ref.replace(/@[0-9a-f]{4,64}$/i, "");
+  if (out === undefined) return resolve(name);
+  const path = resolve(out);
+  if (existsSync(path) && statSync(path).isDirectory()) return join(path, name);
+  if (!existsSync(dirname(path))) throw new P2PError("NOT_FOUND", `the folder ${dirname(path)} does not exist; create it first or choose another --out`);
+  return path;
+}
+
+/** "from 2 sources (127.0.0.2, 127.0.0.3)" from a progress event's source count and addresses. */
+export function describeSources(event: Record<string, unknown>): string {
+  const count = Number(event.sources ?? 0);
+  const names = Array.isArray(event.addresses) ? ` (${(event.addresses as string[]).slice(0, 3).join(", ")}${(event.addresses as string[]).length > 3 ? ", ..." : ""})` : "";
+  return `from ${count} ${count === 1 ? "source" : "sources"}${count > 0 ? names : ""}`;
 }
 
 export function describeShared(file: { name: string; size: number; id: string }): string {
@@ -65,7 +85,6 @@ export function describeDownload(result: DownloadReport): string {
   return `downloaded ${result.name} (${formatBytes(result.size)}) to ${result.path} in ${(result.milliseconds / 1000).toFixed(1)} s from ${result.sources.length} ${result.sources.length === 1 ? "source" : "sources"}${resumed}; every chunk verified\n`;
 }
 
-const jsonArg = { json: { type: "boolean", description: "Print one JSON value instead of text", default: false } } as const;
 const terminal = (json: boolean) => !json && Boolean(process.stderr.isTTY);
 const print = (json: boolean, value: unknown, text: string) => process.stdout.write(json ? `${JSON.stringify(value)}\n` : text);
 
@@ -74,9 +93,7 @@ export const upload = defineCommand({
   args: {
     path: { type: "positional", description: "The file to share", required: true },
     name: { type: "string", description: "Name to share it under (default: the file's name)" },
-    ...jsonArg,
-    ...targetArgs,
-    ...logArgs,
+    ...clientArgs,
   },
   run: ({ args }) =>
     runCommand(args, async () => {
@@ -87,7 +104,7 @@ export const upload = defineCommand({
 
 export const list = defineCommand({
   meta: { name: "list", description: "List every file in the network (name, size, id, holders)" },
-  args: { ...jsonArg, ...targetArgs, ...logArgs },
+  args: clientArgs,
   run: ({ args }) =>
     runCommand(args, async () => {
       const files = await listFiles(args);
@@ -95,29 +112,39 @@ export const list = defineCommand({
     }),
 });
 
+// Several unquoted words are one search for all of them, as quoted words are.
+const terms = { type: "positional", description: "Words of the name (all must match), or part of a name", required: true, variadic: true } as const;
+
 export const search = defineCommand({
-  meta: { name: "search", description: "Find files by a word of their name (case-insensitive) or any part of it" },
-  args: { term: { type: "positional", description: "A word, or part of a name", required: true }, ...jsonArg, ...targetArgs, ...logArgs },
+  meta: { name: "search", description: "Find files by words of their name (case-insensitive; several words: all of them) or any part of it" },
+  args: { term: terms, ...clientArgs },
   run: ({ args }) =>
     runCommand(args, async () => {
-      const files = await searchFiles(args, args.term);
+      const term = String(args.term).trim();
+      if (term.length === 0) throw usage("search needs a word to look for, e.g. p2p client search report", ["client", "search"]);
+      const files = await searchFiles(args, term);
       print(args.json, files, renderFiles(files));
     }),
 });
 
 export const download = defineCommand({
-  meta: { name: "download", description: "Download a file from all its holders at once, verifying every chunk; resumes if interrupted" },
+  meta: {
+    name: "download",
+    description: "Download a file from all its holders at once, verifying every chunk; resumes if interrupted. The copy is shared on (unless --no-share)",
+  },
   args: {
     name: { type: "positional", description: "The file's name, or name@id to pick one of several files of that name", required: true },
-    out: { type: "string", description: "Where to write it (default: ./<name>)" },
+    path: { type: "positional", description: "Where to write it (same as --out)", required: false },
+    out: { type: "string", description: "Where to write it: a file path, or an existing folder to save inside (default: ./<name>)" },
     force: { type: "boolean", description: "Overwrite the output file if it exists", default: false },
-    ...jsonArg,
-    ...targetArgs,
-    ...logArgs,
+    share: { type: "boolean", description: "Share the downloaded copy on the ring (--no-share: keep it to yourself)", default: true },
+    ...clientArgs,
   },
   run: ({ args }) =>
     runCommand(args, async () => {
-      const result = await downloadFile(args, args.name, args.out, args.force, terminal(args.json));
+      if (args.path !== undefined && args.out !== undefined) throw usage("give the output path once: as PATH or as --out", ["client", "download"]);
+      const out = (args.out ?? args.path) as string | undefined;
+      const result = await downloadFile(args, args.name, out, args.force, terminal(args.json), args.share);
       print(args.json, result, describeDownload(result));
     }),
 });

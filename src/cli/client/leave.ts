@@ -2,16 +2,16 @@
 
 import { defineCommand } from "citty";
 import { CONTROL } from "../../wire/control";
-import { logArgs, runCommand } from "../common";
-import { targetArgs } from "../find-node";
+import { runCommand } from "../common";
+import { clientArgs } from "../find-node";
 import { askNodeOp } from "./session";
 
 export default defineCommand({
   meta: { name: "leave", description: "Make the node leave the ring gracefully (records handed over) and exit" },
-  args: { ...targetArgs, ...logArgs },
+  args: clientArgs,
   run: ({ args }) =>
     runCommand(args, async () => {
       const reply = await askNodeOp(args, CONTROL.LEAVE, undefined, { timeoutMs: 60_000 });
-      process.stdout.write(`${reply}\n`);
+      process.stdout.write(args.json ? `${JSON.stringify({ left: true, message: reply })}\n` : `${reply}\n`);
     }),
 });

@@ -2,17 +2,13 @@
 
 import { defineCommand } from "citty";
 import { CONTROL, type NodeStatus } from "../../wire/control";
-import { logArgs, runCommand } from "../common";
-import { targetArgs } from "../find-node";
+import { runCommand } from "../common";
+import { clientArgs } from "../find-node";
 import { askNodeOp } from "./session";
 
 export default defineCommand({
   meta: { name: "status", description: "Show this node's id, address, predecessor, successors, fingers and records" },
-  args: {
-    json: { type: "boolean", description: "Print one JSON object instead of text", default: false },
-    ...targetArgs,
-    ...logArgs,
-  },
+  args: clientArgs,
   run: ({ args }) =>
     runCommand(args, async () => {
       const status = await askNodeOp(args, CONTROL.STATUS, undefined);

@@ -9,6 +9,7 @@ import { Bitfield } from "./swarm/bitfield";
 import type { HaveReport } from "./swarm/file-peers";
 import { HAVE_WAIT_MS } from "./tcp-file-peers";
 import { UploadQueue } from "./upload-queue";
+import { ServingStats } from "./transfers";
 
 /** Files whose per-chunk send counts are remembered (for GET_ANY_CHUNK); the least recently served are forgotten. */
 const MAX_FILES_WITH_SEND_COUNTS = 64;
@@ -23,6 +24,8 @@ export class ChunkServer {
   /** Downloads under way: their verified chunks are served too. */
   private readonly partials = new Map<string, Partial>();
   private readonly sendCounts = new Map<string, Uint32Array>();
+  /** What peers fetched from here, for TRANSFERS and SHARED. */
+  readonly stats = new ServingStats();
 
   constructor(options: { uploadLimiter: RateLimiter; servable: (fileId: string) => SharedFile | null }) {
     this.uploads = new UploadQueue(options.uploadLimiter);
@@ -138,8 +141,14 @@ export class ChunkServer {
   private send(fileId: string, source: Source, index: number, from: Requester): Promise<Uint8Array> {
     const read = () => source.read(index);
     if (from === undefined) return read();
-    void fileId;
-    return this.uploads.serve({ requester: from.requester, bytes: chunkLength(source.manifest, index), signal: from.signal }, read);
+    const bytes = chunkLength(source.manifest, index);
+    this.stats.started(fileId);
+    const sent = this.uploads.serve({ requester: from.requester, bytes, signal: from.signal }, read);
+    sent.then(
+      () => this.stats.finished(fileId, bytes),
+      () => this.stats.finished(fileId, 0),
+    );
+    return sent;
   }
 
   private countsFor(fileId: string, chunkCount: number): Uint32Array {

@@ -28,6 +28,8 @@ export const MAX_STALL_MS = 60_000;
 const HAVE_RETRY_MS = 1_000;
 /** Least time between two progress events. */
 const PROGRESS_INTERVAL_MS = 200;
+/** Source addresses named in a progress event. */
+const MAX_REPORTED_SOURCES = 8;
 
 export interface DownloadProgress {
   bytes: number;
@@ -35,6 +37,8 @@ export interface DownloadProgress {
   chunks: number;
   chunksDone: number;
   sources: number;
+  /** Addresses of the usable sources (at most a few). */
+  addresses: string[];
 }
 
 export interface DownloadJob {
@@ -251,12 +255,14 @@ class SwarmDownload {
     if (!force && now - this.lastProgress < PROGRESS_INTERVAL_MS) return;
     this.lastProgress = now;
     const { manifest } = this.job;
+    const usable = this.scheduler.peerSummaries().filter((peer) => peer.usable);
     this.job.onProgress?.({
       bytes: this.bytesDone,
       total: manifest.size,
       chunks: manifest.chunks.length,
       chunksDone: this.scheduler.verifiedCount,
-      sources: this.scheduler.peerSummaries().filter((peer) => peer.usable).length,
+      sources: usable.length,
+      addresses: usable.slice(0, MAX_REPORTED_SOURCES).map((peer) => peer.address),
     });
   }
 

@@ -45,13 +45,18 @@ export function fileClientOps(sharing: FileSharing): OpTable {
     }),
     serveOp(CONTROL.LIST, () => sharing.list()),
     serveOp(CONTROL.SEARCH, (term) => sharing.search(term)),
-    serveOp(CONTROL.DOWNLOAD, ({ ref, out, force }, { progress, signal }) =>
+    serveOp(CONTROL.DOWNLOAD, ({ ref, out, force, noShare }, { progress, signal }) =>
       sharing.download(ref, out, {
         force,
+        noShare,
         onProgress: (event) => progress([JSON.stringify({ phase: "downloading", ...event })]),
         signal,
       }),
     ),
+    serveOp(CONTROL.TRANSFERS, () => sharing.transfersReport()),
+    serveOp(CONTROL.CANCEL, ({ ref, discard }) => sharing.cancel(ref, discard)),
+    serveOp(CONTROL.SHARED, () => sharing.shared()),
+    serveOp(CONTROL.UNSHARE, (ref) => sharing.unshare(ref)),
   );
 }
 

@@ -31,9 +31,14 @@ export function wordKey(word: string): RingId {
   return ringId(`word:${word}`);
 }
 
-/** The lowercase words of a name: letters and digits of any script, split on everything else. */
+/** Text as search compares it: lowercase, accents dropped ("Ünïcödé" → "unicode"). */
+export function foldText(text: string): string {
+  return text.normalize("NFKD").replace(/\p{M}+/gu, "").toLowerCase();
+}
+
+/** The folded words of a name: letters and digits of any script, split on everything else. */
 export function wordsOf(text: string): string[] {
-  const words = text.toLowerCase().split(/[^\p{L}\p{N}]+/u).filter((word) => word.length > 0);
+  const words = foldText(text).split(/[^\p{L}\p{N}]+/u).filter((word) => word.length > 0);
   return [...new Set(words)];
 }
 

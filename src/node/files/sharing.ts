@@ -13,11 +13,14 @@ import { ChunkServer } from "./chunk-server";
 import { type DownloadProgress, runDownload } from "./download";
 import { FileLister } from "./file-list";
 import { type Manifest, hashFile } from "./manifest";
-import { MAX_INDEXED_WORDS, checkShareName, nameKey, parseNameRef, wordKey, wordsOf } from "./names";
+import { MAX_INDEXED_WORDS, checkShareName, foldText, nameKey, parseNameRef, wordKey, wordsOf } from "./names";
 import type { PartFile } from "./part-file";
 import type { RateLimiter } from "./rate-limiter";
 import { tcpFilePeers } from "./tcp-file-peers";
-import type { DownloadReport } from "../../wire/control";
+import type { DownloadReport, SharedEntry, TransferEntry, TransfersReport } from "../../wire/control";
+import { TransferLog } from "./transfers";
+import { notFound, statOrThrow } from "./not-found";
+import { rmSync } from "node:fs";
 import { FILES } from "../../wire/files";
 
 export const DEFAULT_ANNOUNCE_INTERVAL_MS = 5 * 60_000;
@@ -25,8 +28,8 @@ export const DEFAULT_ANNOUNCE_INTERVAL_MS = 5 * 60_000;
 export const ANNOUNCE_TTL_FACTOR = 2;
 /** Files one LIST answers the client with; past it the reply would outgrow a frame: search instead. */
 export const MAX_LIST_FILES = 50_000;
-/** Close matches offered when a name is not found. */
-const MAX_SUGGESTIONS = 5;
+/** Names whose last sighting is remembered for "no holder online". */
+const MAX_REMEMBERED_NAMES = 10_000;
 
 export interface SharingOptions {
   self: Peer;
@@ -49,6 +52,12 @@ export class FileSharing {
   readonly lister: FileLister;
   /** Downloads under way, by file id: their partial announcements are renewed with the rest. */
   private readonly downloading = new Map<string, { name: string; size: number }>();
+  /** Downloads under way and recent, for TRANSFERS and CANCEL. */
+  private readonly transfers = new TransferLog();
+  /** When each file was shared by this process (the catalog does not record it). */
+  private readonly sharedAt = new Map<string, number>();
+  /** When each name was last seen with a holder, so "no holder online" can say when (bounded, oldest dropped). */
+  private readonly lastSeen = new Map<string, number>();
 
   constructor(options: SharingOptions) {
     this.options = options;
@@ -70,7 +79,7 @@ export class FileSharing {
     const known = this.options.catalog.byPath(absolute).find((file) => file.size === stat.size && file.mtimeMs === stat.mtimeMs);
     const manifest: Manifest & { mtimeMs: number } = known ?? (await hashFile(absolute, { onProgress, signal }));
     const file: SharedFile = { ...manifest, name: shareName, path: absolute, mtimeMs: manifest.mtimeMs };
-    this.options.catalog.share(file);
+    this.markShared(file);
     await this.announce(file);
     return { name: shareName, size: file.size, id: file.fileId, holders: 1 };
   }
@@ -83,12 +92,13 @@ export class FileSharing {
     if (files.length > MAX_LIST_FILES) {
       throw new P2PError("UNAVAILABLE", `the network shares ${files.length} files, more than list shows (${MAX_LIST_FILES}); use search`);
     }
+    this.remember(files);
     return files;
   }
 
   /** Whole words cost one lookup each; anything else falls back to matching over the list. */
   async search(term: string): Promise<FileSummary[]> {
-    const needle = term.trim().toLowerCase();
+    const needle = foldText(term.trim());
     if (needle.length === 0) throw new P2PError("MALFORMED", "search for what? give a word or part of a name");
     const words = wordsOf(needle);
     if (words.length > 0 && words.length <= MAX_INDEXED_WORDS) {
@@ -97,24 +107,25 @@ export class FileSharing {
         const hits = summarize(await this.options.ring.get(wordKey(word)), "word");
         found = found === null ? hits : found.filter((file) => hits.some((hit) => hit.id === file.id && hit.name === file.name));
       }
-      const exact = (found ?? []).filter((file) => file.name.toLowerCase().includes(needle) || words.every((word) => wordsOf(file.name).includes(word)));
+      const exact = (found ?? []).filter((file) => foldText(file.name).includes(needle) || words.every((word) => wordsOf(file.name).includes(word)));
       if (exact.length > 0) return exact;
     }
-    return (await this.list()).filter((file) => file.name.toLowerCase().includes(needle));
+    return (await this.list()).filter((file) => foldText(file.name).includes(needle) || (words.length > 0 && words.every((word) => wordsOf(file.name).includes(word))));
   }
 
   /** Downloads `ref` (a name, or `name@idprefix`) to `outPath`; resumes a .part left by an earlier attempt. */
   async download(
     ref: string,
     outPath: string | undefined,
-    options: { force?: boolean; onProgress?: (progress: DownloadProgress & { name: string; id: string }) => void; signal?: AbortSignal } = {},
+    options: { force?: boolean; noShare?: boolean; onProgress?: (progress: DownloadProgress & { name: string; id: string }) => void; signal?: AbortSignal } = {},
   ): Promise<DownloadReport> {
     const started = performance.now();
     const { name, idPrefix } = parseNameRef(ref);
     checkShareName(name);
     const entries = await this.options.ring.get(nameKey(name));
     const candidates = summarize(entries, "file").filter((file) => idPrefix === null || file.id.startsWith(idPrefix));
-    if (candidates.length === 0) throw await this.notFound(name, idPrefix);
+    this.remember(candidates);
+    if (candidates.length === 0) throw await notFound(name, idPrefix, () => this.list(), this.lastSeen.get(name));
     if (candidates.length > 1) {
       const choices = candidates.map((file) => `${file.name}@${file.id.slice(0, 12)} (${file.size} bytes, ${file.holders} holders)`);
       throw new P2PError("CONFLICT", `'${name}' names ${candidates.length} different files; pick one with name@id: ${choices.join(", ")}`);
@@ -137,8 +148,10 @@ export class FileSharing {
         have: (fileId, version) => this.server.have(fileId, version),
       },
     });
-    let announcedPartial = false;
-    this.downloading.set(target.id, { name, size: manifest.size });
+    let announcedPartial = options.noShare === true; // --no-share: never announced, not even partly
+    const cancelled = this.transfers.begin(target.id, name, out, manifest.size);
+    const signal = options.signal ? AbortSignal.any([options.signal, cancelled]) : cancelled;
+    if (!options.noShare) this.downloading.set(target.id, { name, size: manifest.size });
     let result;
     try {
       result = await runDownload({
@@ -147,7 +160,10 @@ export class FileSharing {
         outPath: out,
         catalog: this.options.catalog,
         peers,
-        onProgress: (progress) => options.onProgress?.({ ...progress, name, id: target.id }),
+        onProgress: (progress) => {
+          this.transfers.progress(target.id, progress.bytes, progress.addresses);
+          options.onProgress?.({ ...progress, name, id: target.id });
+        },
         onOpen: (part) => this.server.startPartial(part),
         onStored: (_index, part) => {
           this.server.chunkStored(target.id);
@@ -156,21 +172,24 @@ export class FileSharing {
           announcedPartial = true;
           void this.announcePartial(part, name).catch((error) => this.options.warn(`could not announce ${name} as partly held: ${error.message}`));
         },
-        signal: options.signal,
+        signal,
       });
     } catch (error) {
+      this.transfers.end(target.id, "failed", (error as Error).message);
       this.downloading.delete(target.id);
       this.server.endPartial(target.id);
-      if (announcedPartial) await this.withdrawPartial(target.id, name).catch(() => {});
+      if (announcedPartial && !options.noShare) await this.withdrawPartial(target.id, name).catch(() => {});
+      if (cancelled.aborted) throw cancelled.reason;
       throw error;
     }
+    this.transfers.end(target.id, "done");
     this.downloading.delete(target.id);
     // Now a holder itself: no re-hash, the manifest was verified chunk by chunk.
     const stat = statSync(out);
     const file: SharedFile = { ...manifest, name, path: out, mtimeMs: stat.mtimeMs };
-    this.options.catalog.share(file);
     this.server.endPartial(target.id);
-    await this.announce(file).catch((error) => this.options.warn(`downloaded ${name} but could not announce it: ${(error as Error).message}`));
+    if (!options.noShare) this.markShared(file);
+    if (!options.noShare) await this.announce(file).catch((error) => this.options.warn(`downloaded ${name} but could not announce it: ${(error as Error).message}`));
     return {
       name,
       size: manifest.size,
@@ -181,6 +200,62 @@ export class FileSharing {
       resumedChunks: result.resumedChunks,
       milliseconds: Math.round(performance.now() - started),
     };
+  }
+
+  /** Downloads under way and recent, and the files peers are fetching from here now. */
+  transfersReport(): TransfersReport {
+    const nameOf = (id: string) => this.options.catalog.byFileId(id)[0]?.name ?? this.downloading.get(id)?.name ?? id.slice(0, 12);
+    return { downloads: this.transfers.list(), serving: this.server.stats.serving().map((entry) => ({ ...entry, name: nameOf(entry.id) })) };
+  }
+
+  /** Stops a download under way; with `discard`, its .part and saved progress go too. */
+  cancel(ref: string, discard: boolean): TransferEntry {
+    const entry = this.transfers.cancel(ref);
+    if (discard) {
+      this.options.catalog.finishDownload(entry.id);
+      rmSync(`${entry.path}.part`, { force: true });
+    }
+    return entry;
+  }
+
+  /** What this node shares whole. */
+  shared(): SharedEntry[] {
+    return this.options.catalog.allShared().map((file) => ({
+      name: file.name,
+      id: file.fileId,
+      size: file.size,
+      path: file.path,
+      since: this.sharedAt.get(`${file.fileId}/${file.name}`) ?? null,
+      servedBytes: this.server.stats.servedBytes(file.fileId),
+    }));
+  }
+
+  /** Stops sharing what `ref` names (a name, or a prefix of an id) and withdraws it from the ring now. */
+  async unshare(ref: string): Promise<SharedEntry[]> {
+    const entries = this.shared();
+    const matches = entries.filter((entry) => entry.name === ref || (ref.length >= 4 && entry.id.startsWith(ref.toLowerCase())));
+    if (matches.length === 0) throw new P2PError("NOT_FOUND", `this node shares nothing named '${ref}'; see: p2p client shared`);
+    const files = this.options.catalog.allShared().filter((file) => matches.some((entry) => entry.id === file.fileId && entry.name === file.name));
+    for (const file of files) {
+      this.options.catalog.unshare(file.fileId, file.name);
+      await this.withdraw(file);
+    }
+    return matches;
+  }
+
+  private remember(files: readonly FileSummary[]): void {
+    const now = Date.now();
+    for (const file of files) {
+      this.lastSeen.delete(file.name); // re-inserted: the map's order is recency
+      this.lastSeen.set(file.name, now);
+    }
+    while (this.lastSeen.size > MAX_REMEMBERED_NAMES) this.lastSeen.delete(this.lastSeen.keys().next().value!);
+  }
+
+  private markShared(file: SharedFile): void {
+    this.options.catalog.share(file);
+    const key = `${file.fileId}/${file.name}`;
+    if (!this.sharedAt.has(key)) this.sharedAt.set(key, Date.now());
   }
 
   // ---- serving peers ----------------------------------------------------------------------------
@@ -303,47 +378,4 @@ export class FileSharing {
     throw new P2PError("UNAVAILABLE", `no reachable holder of ${fileId.slice(0, 12)} (${failures.join("; ") || "none announced"})`);
   }
 
-  private async notFound(name: string, idPrefix: string | null): Promise<P2PError> {
-    if (idPrefix !== null) return new P2PError("NOT_FOUND", `no file named '${name}' has an id starting with ${idPrefix}`);
-    const all = await this.list().catch(() => [] as FileSummary[]);
-    const close = all
-      .map((file) => ({ file, score: similarity(name.toLowerCase(), file.name.toLowerCase()) }))
-      .filter((match) => match.score > 0.4)
-      .sort((a, b) => b.score - a.score)
-      .slice(0, MAX_SUGGESTIONS)
-      .map((match) => match.file.name);
-    const hint = close.length > 0 ? `; did you mean ${[...new Set(close)].map((candidate) => `'${candidate}'`).join(", ")}?` : "";
-    return new P2PError("NOT_FOUND", `no file named '${name}' in the network${hint}`);
-  }
-
-}
-
-function statOrThrow(path: string): { size: number; mtimeMs: number } {
-  try {
-    const stat = statSync(path);
-    if (!stat.isFile()) throw new P2PError("MALFORMED", `${path} is not a regular file`);
-    return stat;
-  } catch (error) {
-    if (isP2PError(error)) throw error;
-    const code = (error as { code?: string }).code;
-    if (code === "ENOENT") throw new P2PError("NOT_FOUND", `no such file: ${path}`);
-    if (code === "EACCES") throw new P2PError("MALFORMED", `no permission to read ${path}`);
-    throw error;
-  }
-}
-
-/** Similarity in [0, 1] from the edit distance, for "did you mean". */
-function similarity(a: string, b: string): number {
-  if (b.includes(a) || a.includes(b)) return 0.9;
-  const row = Array.from({ length: b.length + 1 }, (_, index) => index);
-  for (let i = 1; i <= a.length; i++) {
-    let previous = row[0]!;
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const current = row[j]!;
-      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, previous + (a[i - 1] === b[j - 1] ? 0 : 1));
-      previous = current;
-    }
-  }
-  return 1 - row[b.length]! / Math.max(a.length, b.length, 1);
 }
