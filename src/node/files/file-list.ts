@@ -22,9 +22,9 @@ const LIST_STEP_TIMEOUT_MS = 10_000;
 export type { ListStep };
 
 export class FileLister {
-  private readonly options: { self: Peer; ring: ChordNode; transport: TcpTransport };
+  private readonly options: { self: Peer; ring: ChordNode; transport: TcpTransport; warn: (message: string) => void };
 
-  constructor(options: { self: Peer; ring: ChordNode; transport: TcpTransport }) {
+  constructor(options: { self: Peer; ring: ChordNode; transport: TcpTransport; warn: (message: string) => void }) {
     this.options = options;
   }
 
@@ -69,7 +69,9 @@ export class FileLister {
           next = await this.listPage(peer, limit, after);
         } catch (error) {
           if (!(isP2PError(error) || error instanceof SyntaxError)) throw error;
-          break; // its range is still covered by the replicas its neighbours hold
+          // Its range is still covered by the replicas its neighbours hold, but say so: the list may be short.
+          this.options.warn(`list: ${peer.address} did not answer LIST_ALL_FILES (${(error as Error).message}); files only it holds are missing`);
+          break;
         }
         step ??= next;
         files.push(...next.files.filter((entry) => kindOf(entry) === "file"));

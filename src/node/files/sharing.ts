@@ -62,7 +62,7 @@ export class FileSharing {
   constructor(options: SharingOptions) {
     this.options = options;
     this.server = new ChunkServer({ uploadLimiter: options.uploadLimiter, servable: (fileId) => this.servable(fileId) });
-    this.lister = new FileLister({ self: options.self, ring: options.ring, transport: options.transport });
+    this.lister = new FileLister({ self: options.self, ring: options.ring, transport: options.transport, warn: options.warn });
     this.announceIntervalMs = options.announceIntervalMs ?? DEFAULT_ANNOUNCE_INTERVAL_MS;
     this.announceTtlMs = this.announceIntervalMs * ANNOUNCE_TTL_FACTOR;
   }

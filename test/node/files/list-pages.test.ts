@@ -42,6 +42,10 @@ describe("listing a network whose records outgrow one frame", () => {
     }
     // The premise: one reply holding them all would break the frame limit.
     expect(bytes).toBeGreaterThan(MAX_BODY_BYTES);
+    // Storing and replicating 57,000 entries keeps both nodes busy for seconds; on a loaded machine a
+    // node may drop its neighbour for a moment meanwhile. This test is about paging: list once the
+    // ring has settled again.
+    await net.waitForConsistentRing(30_000);
 
     for (const node of [crowded, other]) {
       const result = await runP2P(["client", "list", "--json", "--node", node.ip], { env: net.env, timeoutMs: 60_000 });
