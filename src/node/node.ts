@@ -342,6 +342,9 @@ export function createNode(options: NodeOptions): P2PNode {
     await sharing?.withdrawAll();
     const { handedTo } = await ring.leave();
     log.info(handedTo ? `left the ring; records handed to ${handedTo.address}` : "left the ring (no live successor to hand records to)");
+    // The DNS honours a LEAVE only when nothing answers at our address any more (it connects back to check).
+    await peerServer?.stop();
+    peerServer = null;
     await dns.leave(self.id).catch((error) => log.warn(`could not tell the DNS we left: ${error.message}`));
   }
 
