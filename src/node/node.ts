@@ -14,10 +14,11 @@ import { KnownPeers } from "./known-peers";
 import { DEFAULT_ANNOUNCE_INTERVAL_MS, FileSharing } from "./files/sharing";
 import { SqliteRecordStore } from "./record-store";
 import { ChordNode } from "./ring/chord";
-import { ringId } from "./ring/id";
+import { nodeId } from "./ring/id";
 import { MERGE_CONFIRM_MS, RingMerger } from "./ring/merge";
 import type { Peer } from "./ring/transport";
 import { ringOps } from "../wire/ring";
+import { peerChecks } from "./peer-checks";
 import { TcpTransport } from "./tcp-transport";
 import { PEER_PORT } from "../protocol/address";
 import type { NodeStatus } from "../wire/control";
@@ -60,7 +61,7 @@ export interface P2PNode {
 
 export function createNode(options: NodeOptions): P2PNode {
   const port = options.port ?? PEER_PORT;
-  const self: Peer = { id: ringId(`${options.ip}:${port}`), address: `${options.ip}:${port}` };
+  const self: Peer = { id: nodeId(`${options.ip}:${port}`), address: `${options.ip}:${port}` };
   const socketPath = join(options.dataDir, "node.sock");
   const transport = new TcpTransport({ rpcTimeoutMs: options.rpcTimeoutMs ?? DEFAULT_RPC_TIMEOUT_MS });
   const dns = new Introducers(Array.isArray(options.dns) ? options.dns : [options.dns as { hostname: string; port: number }]);
@@ -147,7 +148,7 @@ export function createNode(options: NodeOptions): P2PNode {
     });
     sharing = files;
     try {
-      peerServer = await serve({ listen: { hostname: options.ip, port }, ops: { ...ringOps(chord), ...filePeerOps(files) }, warn });
+      peerServer = await serve({ listen: { hostname: options.ip, port }, ops: { ...ringOps(chord, peerChecks(transport)), ...filePeerOps(files) }, warn });
       controlServer = await serve({ listen: { unix: socketPath }, ops: { ...controlOps(node), ...fileClientOps(files) }, warn });
       await joinRing(chord);
     } catch (error) {

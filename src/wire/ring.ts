@@ -109,16 +109,46 @@ export const RING = {
   }),
 };
 
+/**
+ * How a node checks a claim about another peer before it believes it: the named peer is asked. Without
+ * it (`ringOps(ring)` alone, as in-process tests do) every claim is believed.
+ */
+export interface PeerChecks {
+  /** Whether `peer` answers PING at its address. */
+  answers(peer: Peer): Promise<boolean>;
+  /** Whether `peer` is out of the ring: it answers ring ops UNAVAILABLE (it has left), or nothing at all. */
+  hasLeft(peer: Peer): Promise<boolean>;
+}
+
 /** The server side: each op parsed, handed to the ring, its result encoded. The ring answers UNAVAILABLE itself while joining or after leaving. */
-export function ringOps(ring: RingHandlers): OpTable {
+export function ringOps(ring: RingHandlers, checks?: PeerChecks): OpTable {
   return opTable(
     serveOp(RING.PING, () => undefined),
     serveOp(RING.FIND_SUCCESSOR, ({ key, avoid }) => ring.handleFindSuccessorStep(key, avoid)),
     serveOp(RING.GET_NEIGHBOURS, () => ring.handleGetNeighbours()),
-    serveOp(RING.UPDATE_PREDECESSOR, (candidate) => ring.handleNotify(candidate)),
+    serveOp(RING.UPDATE_PREDECESSOR, async (candidate) => {
+      // A range moves to a predecessor only if it is really there: anyone may send this op, naming anyone.
+      if (checks && ring.handleGetNeighbours().predecessor?.address !== candidate.address && !(await checks.answers(candidate))) {
+        throw new P2PError("CONFLICT", `${candidate.address} does not answer PING; not taken as predecessor`);
+      }
+      ring.handleNotify(candidate);
+    }),
     serveOp(RING.PUT_RECORDS, (entries) => ring.handlePutRecords(entries)),
     serveOp(RING.GET_RECORDS, (key) => ring.handleGetRecords(key)),
-    serveOp(RING.LEAVING, ({ leaver, predecessor, successors }) => ring.handleLeaving(leaver, predecessor, successors)),
+    serveOp(RING.LEAVING, async ({ leaver, predecessor, successors }) => {
+      if (!checks) return ring.handleLeaving(leaver, predecessor, successors);
+      // Only a node that has really gone may be closed over, and only onto peers that answer.
+      if (!(await checks.hasLeft(leaver))) throw new P2PError("CONFLICT", `${leaver.address} is still in the ring; LEAVING refused`);
+      const [predecessorAnswers, ...successorsAnswer] = await Promise.all([
+        predecessor ? checks.answers(predecessor) : false,
+        ...successors.map((peer) => checks.answers(peer)),
+      ]);
+      ring.handleLeaving(
+        leaver,
+        predecessorAnswers ? predecessor : null,
+        successors.filter((_, index) => successorsAnswer[index]),
+      );
+    }),
   );
 }
 
