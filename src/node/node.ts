@@ -18,7 +18,7 @@ import { nodeId } from "./ring/id";
 import { MERGE_CONFIRM_MS, RingMerger } from "./ring/merge";
 import type { Peer } from "./ring/transport";
 import { ringOps } from "../wire/ring";
-import { peerChecks } from "./peer-checks";
+import { nodeTrust } from "./peer-checks";
 import { TcpTransport } from "./tcp-transport";
 import { PEER_PORT } from "../protocol/address";
 import type { NodeStatus } from "../wire/control";
@@ -129,10 +129,12 @@ export function createNode(options: NodeOptions): P2PNode {
     chmodSync(options.dataDir, 0o700);
     rememberedPeers = knownPeers.load((message) => log.warn(message)).slice(0, MAX_KNOWN_PEERS_PER_JOIN);
     store = new SqliteRecordStore(join(options.dataDir, "records.db"));
-    ring = new ChordNode(self, transport, store, {
+    const trust = nodeTrust(options.dataDir, self, transport, (message) => log.warn(message));
+    ring = new ChordNode(self, trust.ringTransport, store, {
       successorListLength: options.successors ?? DEFAULT_SUCCESSORS,
       replicas: options.replicas ?? DEFAULT_REPLICAS,
       onError: (error) => log.warn(`ring maintenance: ${(error as Error).message ?? error}`),
+      signEntry: trust.signEntry,
     });
     const chord = ring;
     const warn = (message: string) => log.warn(message);
@@ -148,7 +150,7 @@ export function createNode(options: NodeOptions): P2PNode {
     });
     sharing = files;
     try {
-      peerServer = await serve({ listen: { hostname: options.ip, port }, ops: { ...ringOps(chord, peerChecks(transport)), ...filePeerOps(files) }, warn });
+      peerServer = await serve({ listen: { hostname: options.ip, port }, ops: { ...ringOps(chord, trust.checks), ...filePeerOps(files) }, warn });
       controlServer = await serve({ listen: { unix: socketPath }, ops: { ...controlOps(node), ...fileClientOps(files) }, warn });
       await joinRing(chord);
     } catch (error) {

@@ -31,6 +31,7 @@ export type ReplicatorOptions = {
   clock: () => number;
   /** Whether this node is a member of a ring right now (joined, not left). */
   isMember: () => boolean;
+  signEntry: (entry: RecordEntry) => RecordEntry;
 };
 
 export class Replicator {
@@ -44,6 +45,7 @@ export class Replicator {
   private readonly tombstoneTtlMs: number;
   private readonly clock: () => number;
   private readonly isMember: () => boolean;
+  private readonly signEntry: (entry: RecordEntry) => RecordEntry;
 
   /** Range start and targets of the last full push of primary records, to push only what changed. */
   private replicatedRangeStart: RingId | null = null;
@@ -71,6 +73,7 @@ export class Replicator {
     this.tombstoneTtlMs = options.tombstoneTtlMs;
     this.clock = options.clock;
     this.isMember = options.isMember;
+    this.signEntry = options.signEntry;
   }
 
   /** Forgets what was pushed where: the tables were reset. */
@@ -83,14 +86,14 @@ export class Replicator {
   put(key: RingId, member: string, value: string, ttlMs?: number): Promise<Peer> {
     const updatedAt = this.stamp();
     const expiresAt = ttlMs === undefined ? null : updatedAt + ttlMs;
-    return this.sendToPrimary(key, [{ key, member, value, updatedAt, expiresAt, deleted: false }]);
+    return this.sendToPrimary(key, [this.signEntry({ key, member, value, updatedAt, expiresAt, deleted: false })]);
   }
 
   /** Removes `member` from `key` by storing a tombstone. */
   remove(key: RingId, member: string): Promise<Peer> {
     const updatedAt = this.stamp();
     const tombstone: RecordEntry = { key, member, value: "", updatedAt, expiresAt: updatedAt + this.tombstoneTtlMs, deleted: true };
-    return this.sendToPrimary(key, [tombstone]);
+    return this.sendToPrimary(key, [this.signEntry(tombstone)]);
   }
 
   /** Sends entries for `key` to its primary (this node included), routing around nodes that do not answer. */
