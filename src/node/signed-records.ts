@@ -14,7 +14,7 @@ export const MAX_CLOCK_SKEW_MS = 60_000;
 /** Holders whose keys a node remembers; past it the book starts again (keys are re-learnt on demand). */
 export const MAX_KNOWN_HOLDER_KEYS = 10_000;
 /** How long a holder that did not answer KEY is not asked again: its entries are refused meanwhile. */
-const UNREACHABLE_HOLDER_RETRY_MS = 30_000;
+const UNREACHABLE_HOLDER_RETRY_MS = 2_000;
 /** A cached key that fails to verify an entry is re-learnt from the holder at most this often (a holder with a new key). */
 const KEY_REFRESH_MS = 10_000;
 /** Holders asked for their key at once while checking one batch. */

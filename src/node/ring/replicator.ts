@@ -121,15 +121,41 @@ export class Replicator {
     const avoid = new Set<string>();
     for (let attempt = 0; attempt <= this.table.successorListLength; attempt++) {
       const { peer } = await this.lookup.route(null, key, avoid);
-      if (peer.address === this.table.self.address) return this.store.get(key, this.clock());
       try {
-        return await this.transport.getRecords(peer, key);
+        const primary = await this.readFrom(peer, key);
+        return mergeReads(key, primary, await this.readReplicas(peer, key));
       } catch (error) {
         this.table.noteFailure(error, peer);
         avoid.add(peer.address);
       }
     }
     throw new P2PError("UNAVAILABLE", `no live node holds key ${key}`);
+  }
+
+  /**
+   * What the primary's replicas hold of `key`: one lying or lagging primary cannot hide entries they have.
+   * Best effort: a replica that does not answer adds nothing.
+   */
+  private async readReplicas(primary: Peer, key: RingId): Promise<RecordEntry[][]> {
+    if (this.replicas <= 1) return [];
+    let successors: Peer[];
+    if (primary.address === this.table.self.address) successors = [...this.table.successors];
+    else {
+      try {
+        successors = (await this.transport.getNeighbours(primary)).successors;
+      } catch (error) {
+        if (!isP2PError(error)) throw error;
+        return [];
+      }
+    }
+    const replicas = successors.filter((peer) => peer.address !== primary.address).slice(0, this.replicas - 1);
+    const reads = await Promise.allSettled(replicas.map((peer) => this.readFrom(peer, key)));
+    return reads.flatMap((read) => (read.status === "fulfilled" ? [read.value] : []));
+  }
+
+  private readFrom(peer: Peer, key: RingId): Promise<RecordEntry[]> {
+    if (peer.address === this.table.self.address) return Promise.resolve(this.store.get(key, this.clock()));
+    return this.transport.getRecords(peer, key);
   }
 
   /** Merges entries; what changed and is ours as primary goes on to the replicas. */
@@ -294,4 +320,16 @@ export class Replicator {
   private replicaTargets(): Peer[] {
     return this.table.successors.slice(0, this.replicas - 1);
   }
+}
+
+/** The primary's entries with what replicas hold that it does not, newest write of each member kept, in member order. */
+function mergeReads(key: RingId, primary: RecordEntry[], replicas: RecordEntry[][]): RecordEntry[] {
+  if (replicas.every((read) => read.length === 0)) return primary;
+  const byMember = new Map(primary.map((entry) => [entry.member, entry]));
+  for (const entry of replicas.flat()) {
+    if (entry.key !== key) continue;
+    const known = byMember.get(entry.member);
+    if (!known || entry.updatedAt > known.updatedAt) byMember.set(entry.member, entry);
+  }
+  return [...byMember.values()].sort((a, b) => (a.member < b.member ? -1 : a.member > b.member ? 1 : 0));
 }
