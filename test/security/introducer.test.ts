@@ -55,6 +55,18 @@ describe("the introducer under attack", () => {
     expect(await dns.peers()).toEqual([`1,victim,${peer.ip},${peer.port}`]);
   }, 20_000);
 
+  test("the original client's 3-argument JOIN and its DELETE of itself, sent from its own address, still work", async () => {
+    const dns = await startDns();
+    // This test connects from 127.0.0.1, so a peer registered at 127.0.0.1 is "itself" to the DNS.
+    const listener = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {}, open(socket) { socket.end(); } } });
+    listeners.push(listener);
+    const joined = await dns.client.request("JOIN", ["7", "127.0.0.1", String(listener.port)]);
+    expect(decodeLines(joined.body)).toEqual([]);
+    const deleted = await dns.client.request("DELETE", ["7"]);
+    expect(decodeLines(deleted.body)).toEqual(["removed 7"]);
+    expect(await dns.peers()).toEqual([]);
+  }, 20_000);
+
   test("a JOIN that claims a live peer's address under another id is refused 409; a dead peer's address may be taken", async () => {
     const dns = await startDns();
     const peer = livePeer();
