@@ -8,7 +8,7 @@ import { connect } from "./protocol/client";
 import { P2PError } from "./protocol/errors";
 import type { NodeStatus } from "./node/node";
 import { defaultDataDir } from "./node/home";
-import { ringId } from "./node/ring/id";
+import { nodeId } from "./node/ring/id";
 import { DNS_PORT, PEER_PORT } from "./protocol/address";
 
 /** Nodes one testnet may hold: one /24 of loopback addresses, .2 to .254. */
@@ -137,7 +137,7 @@ export async function createTestnet(options: TestnetOptions): Promise<Testnet> {
     const dns = nodeOptions.dns === undefined ? dnsAddress : nodeOptions.dns;
     const dnsArgs = dns === null ? [] : ["--dns", dns];
     const { proc, log } = spawn(ip, ["node", ip, ...dnsArgs, ...(options.nodeArgs ?? []), ...(nodeOptions.args ?? [])], nodeOptions.env);
-    return { ip, address: `${ip}:${PEER_PORT}`, id: ringId(`${ip}:${PEER_PORT}`), socketPath: join(defaultDataDir(ip, PEER_PORT, home), "node.sock"), process: proc, log };
+    return { ip, address: `${ip}:${PEER_PORT}`, id: nodeId(`${ip}:${PEER_PORT}`), socketPath: join(defaultDataDir(ip, PEER_PORT, home), "node.sock"), process: proc, log };
   };
   const waitForJoin = (node: TestnetNode) =>
     waitUntil(`node ${node.ip} to join`, 30_000, async () => {

@@ -5,9 +5,11 @@ import { dirname } from "node:path";
 import { DNS_PORT } from "../protocol/address";
 import { P2PError } from "../protocol/errors";
 import { type OpTable, type ProtocolServer, serve } from "../protocol/server";
-import { DNS } from "../wire/dns";
+import type { Request } from "../protocol/ops";
+import { DNS, type DnsJoinArgs, type DnsPeerRows } from "../wire/dns";
 import { opTable, serveOp } from "../wire/op";
-import { PeerStore } from "./peer-store";
+import { isListening, MAX_LIVENESS_PROBES } from "./liveness";
+import { type PeerEntry, PeerStore } from "./peer-store";
 
 /** How many peers a JOIN hands back, as in the original design. */
 export const JOIN_SAMPLE_SIZE = 5;
@@ -23,6 +25,8 @@ export interface IntroducerOptions {
   ttlSeconds?: number;
   warn?: (message: string) => void;
   clock?: () => number;
+  /** Whether something listens at a peer's address (tests replace the connect-back). */
+  probe?: (ip: string, port: number) => Promise<boolean>;
 }
 
 export interface Introducer {
@@ -49,7 +53,7 @@ export function createIntroducer(options: IntroducerOptions): Introducer {
     store = openStore(options.dbPath);
     const peers = store;
     try {
-      server = await serve({ listen: { hostname, port }, ops: introducerOps(peers, liveSince, clock), warn: options.warn });
+      server = await serve({ listen: { hostname, port }, ops: introducerOps(peers, liveSince, clock, options.probe ?? isListening), warn: options.warn });
     } catch (error) {
       peers.close();
       store = null;
@@ -77,22 +81,63 @@ export function createIntroducer(options: IntroducerOptions): Introducer {
   };
 }
 
-/** The introducer's ops: one handler each, over the DNS link's definitions (src/wire/dns.ts). */
-function introducerOps(peers: PeerStore, liveSince: () => number, clock: () => number): OpTable {
-  const leave = (peerId: string): string => {
-    if (!peers.remove(peerId)) throw new P2PError("NOT_FOUND", `peer ${peerId} is not registered`);
+/**
+ * The introducer's ops: one handler each, over the DNS link's definitions (src/wire/dns.ts).
+ *
+ * Nobody may evict or impersonate a live peer: LEAVE/DELETE of a peer is honoured when it comes from the
+ * peer's own IP address, or when the DNS connects back to the peer's address and nothing answers; a JOIN
+ * that would move a live id to another address, or give a live peer's address to another id, is refused.
+ */
+function introducerOps(peers: PeerStore, liveSince: () => number, clock: () => number, probe: (ip: string, port: number) => Promise<boolean>): OpTable {
+  let probing = 0;
+  /** Whether the peer still answers at its address; bounded in number so a flood of LEAVEs cannot pile up sockets. */
+  const stillAnswers = async (peer: PeerEntry): Promise<boolean> => {
+    if (probing >= MAX_LIVENESS_PROBES) throw new P2PError("UNAVAILABLE", "too many liveness checks under way; try again shortly");
+    probing++;
+    try {
+      return await probe(peer.ip, peer.port);
+    } finally {
+      probing--;
+    }
+  };
+  const isLive = (peer: PeerEntry) => peer.lastSeen >= liveSince();
+
+  const leave = async (peerId: string, request: Request): Promise<string> => {
+    const peer = peers.byId(peerId);
+    if (!peer) throw new P2PError("NOT_FOUND", `peer ${peerId} is not registered`);
+    if (!sentFrom(request, peer.ip) && (await stillAnswers(peer))) {
+      throw new P2PError("CONFLICT", `peer ${peerId} still answers at ${peer.ip}:${peer.port}: only the peer itself, from its own address, may remove it`);
+    }
+    peers.remove(peerId);
     return peerId;
   };
+
+  const join = async ({ peerId, ip, port }: DnsJoinArgs): Promise<DnsPeerRows> => {
+    const registered = peers.byId(peerId);
+    if (registered && (registered.ip !== ip || registered.port !== port) && isLive(registered) && (await stillAnswers(registered))) {
+      throw new P2PError("CONFLICT", `peer id ${peerId} is registered by a live peer at ${registered.ip}:${registered.port}`);
+    }
+    for (const holder of peers.atAddress(ip, port)) {
+      if (holder.peerId !== peerId && isLive(holder) && (await stillAnswers(holder))) {
+        throw new P2PError("CONFLICT", `${ip}:${port} is held by live peer ${holder.peerId}; one address is one peer`);
+      }
+    }
+    peers.register({ peerId, ip, port, lastSeen: clock() });
+    return { rows: peers.sampleOthers(peerId, liveSince(), JOIN_SAMPLE_SIZE), skipped: [] };
+  };
+
   return opTable(
-    serveOp(DNS.JOIN, ({ peerId, ip, port }) => {
-      peers.register({ peerId, ip, port, lastSeen: clock() });
-      return { rows: peers.sampleOthers(peerId, liveSince(), JOIN_SAMPLE_SIZE), skipped: [] };
-    }),
+    serveOp(DNS.JOIN, join),
     serveOp(DNS.LEAVE, leave),
     serveOp(DNS.DELETE, leave),
     serveOp(DNS.PEERS, () => ({ rows: peers.live(liveSince()), skipped: [] })),
     serveOp(DNS.PING, () => undefined),
   );
+}
+
+/** Whether the request came from `ip` (an IPv4 peer may show as `::ffff:a.b.c.d` on a dual-stack listener). */
+function sentFrom(request: Request, ip: string): boolean {
+  return request.remoteAddress.replace(/^::ffff:/, "") === ip;
 }
 
 function openStore(path: string): PeerStore {

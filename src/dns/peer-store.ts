@@ -19,6 +19,8 @@ export class PeerStore {
   private readonly selectLive: Statement<PeerRow, [number]>;
   private readonly selectOthers: Statement<PeerRow, [string, number, number]>;
   private readonly deleteExpired: Statement;
+  private readonly selectById: Statement<PeerRow, [string]>;
+  private readonly selectByAddress: Statement<PeerRow, [string, number]>;
   private readonly registerTransaction: (entry: PeerEntry) => void;
 
   constructor(path: string) {
@@ -34,6 +36,8 @@ export class PeerStore {
       "SELECT peer_id, ip, port, last_seen FROM peers WHERE peer_id != ? AND last_seen >= ? ORDER BY random() LIMIT ?",
     );
     this.deleteExpired = this.db.prepare("DELETE FROM peers WHERE last_seen < ?");
+    this.selectById = this.db.prepare("SELECT peer_id, ip, port, last_seen FROM peers WHERE peer_id = ?");
+    this.selectByAddress = this.db.prepare("SELECT peer_id, ip, port, last_seen FROM peers WHERE ip = ? AND port = ?");
     // One address is one peer: a node that restarts under a new id replaces its old entry.
     this.registerTransaction = this.db.transaction((entry: PeerEntry) => {
       this.deleteSameAddress.run({ ip: entry.ip, port: entry.port, peerId: entry.peerId });
@@ -44,6 +48,17 @@ export class PeerStore {
   /** Registers a peer or refreshes its last-seen time (the heartbeat). */
   register(entry: PeerEntry): void {
     this.registerTransaction(entry);
+  }
+
+  /** The peer registered under `peerId`, or null. */
+  byId(peerId: string): PeerEntry | null {
+    const row = this.selectById.get(peerId);
+    return row ? fromRow(row) : null;
+  }
+
+  /** The peers registered at `ip:port` (at most one unless the file was written by an older version). */
+  atAddress(ip: string, port: number): PeerEntry[] {
+    return this.selectByAddress.all(ip, port).map(fromRow);
   }
 
   /** Removes a peer; false when it was not registered. */

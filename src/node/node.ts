@@ -14,10 +14,11 @@ import { KnownPeers } from "./known-peers";
 import { DEFAULT_ANNOUNCE_INTERVAL_MS, FileSharing } from "./files/sharing";
 import { SqliteRecordStore } from "./record-store";
 import { ChordNode } from "./ring/chord";
-import { ringId } from "./ring/id";
+import { nodeId } from "./ring/id";
 import { MERGE_CONFIRM_MS, RingMerger } from "./ring/merge";
 import type { Peer } from "./ring/transport";
 import { ringOps } from "../wire/ring";
+import { nodeTrust } from "./peer-checks";
 import { TcpTransport } from "./tcp-transport";
 import { PEER_PORT } from "../protocol/address";
 import type { NodeStatus } from "../wire/control";
@@ -60,7 +61,7 @@ export interface P2PNode {
 
 export function createNode(options: NodeOptions): P2PNode {
   const port = options.port ?? PEER_PORT;
-  const self: Peer = { id: ringId(`${options.ip}:${port}`), address: `${options.ip}:${port}` };
+  const self: Peer = { id: nodeId(`${options.ip}:${port}`), address: `${options.ip}:${port}` };
   const socketPath = join(options.dataDir, "node.sock");
   const transport = new TcpTransport({ rpcTimeoutMs: options.rpcTimeoutMs ?? DEFAULT_RPC_TIMEOUT_MS });
   const dns = new Introducers(Array.isArray(options.dns) ? options.dns : [options.dns as { hostname: string; port: number }]);
@@ -128,10 +129,12 @@ export function createNode(options: NodeOptions): P2PNode {
     chmodSync(options.dataDir, 0o700);
     rememberedPeers = knownPeers.load((message) => log.warn(message)).slice(0, MAX_KNOWN_PEERS_PER_JOIN);
     store = new SqliteRecordStore(join(options.dataDir, "records.db"));
-    ring = new ChordNode(self, transport, store, {
+    const trust = nodeTrust(options.dataDir, self, transport, (message) => log.warn(message));
+    ring = new ChordNode(self, trust.ringTransport, store, {
       successorListLength: options.successors ?? DEFAULT_SUCCESSORS,
       replicas: options.replicas ?? DEFAULT_REPLICAS,
       onError: (error) => log.warn(`ring maintenance: ${(error as Error).message ?? error}`),
+      signEntry: trust.signEntry,
     });
     const chord = ring;
     const warn = (message: string) => log.warn(message);
@@ -147,7 +150,7 @@ export function createNode(options: NodeOptions): P2PNode {
     });
     sharing = files;
     try {
-      peerServer = await serve({ listen: { hostname: options.ip, port }, ops: { ...ringOps(chord), ...filePeerOps(files) }, warn });
+      peerServer = await serve({ listen: { hostname: options.ip, port }, ops: { ...ringOps(chord, trust.checks), ...filePeerOps(files) }, warn });
       controlServer = await serve({ listen: { unix: socketPath }, ops: { ...controlOps(node), ...fileClientOps(files) }, warn });
       await joinRing(chord);
     } catch (error) {
@@ -342,6 +345,9 @@ export function createNode(options: NodeOptions): P2PNode {
     await sharing?.withdrawAll();
     const { handedTo } = await ring.leave();
     log.info(handedTo ? `left the ring; records handed to ${handedTo.address}` : "left the ring (no live successor to hand records to)");
+    // The DNS honours a LEAVE only when nothing answers at our address any more (it connects back to check).
+    await peerServer?.stop();
+    peerServer = null;
     await dns.leave(self.id).catch((error) => log.warn(`could not tell the DNS we left: ${error.message}`));
   }
 

@@ -31,13 +31,17 @@ export class SqliteRecordStore implements RecordStore {
 
   constructor(path: string, quotaLimits: Partial<QuotaLimits> = {}) {
     this.db = openDatabase(path, SCHEMA);
+    // records.db files from before signed entries lack the column; their unsigned entries expire or are re-announced.
+    if (!this.db.query<{ name: string }, []>("PRAGMA table_info(records)").all().some((column) => column.name === "signature")) {
+      this.db.run("ALTER TABLE records ADD COLUMN signature TEXT");
+    }
     this.quota = new RecordQuota(quotaLimits);
     // The WHERE makes the write conditional: an older or equal update never replaces a newer one.
     this.upsert = this.db.prepare(
-      `INSERT INTO records (key, member, value, updated_at, expires_at, deleted)
-       VALUES ($key, $member, $value, $updatedAt, $expiresAt, $deleted)
+      `INSERT INTO records (key, member, value, updated_at, expires_at, deleted, signature)
+       VALUES ($key, $member, $value, $updatedAt, $expiresAt, $deleted, $signature)
        ON CONFLICT (key, member) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at,
-         expires_at = excluded.expires_at, deleted = excluded.deleted
+         expires_at = excluded.expires_at, deleted = excluded.deleted, signature = excluded.signature
        WHERE excluded.updated_at > records.updated_at`,
     );
     this.selectKey = this.db.prepare(
@@ -75,6 +79,7 @@ export class SqliteRecordStore implements RecordStore {
           updatedAt: entry.updatedAt,
           expiresAt: entry.expiresAt,
           deleted: entry.deleted ? 1 : 0,
+          signature: entry.signature ?? null,
         });
         if (stored === null) this.quota.added(entry.member, entrySize(entry));
         else this.quota.replaced(stored.size, entrySize(entry));
@@ -138,6 +143,7 @@ CREATE TABLE IF NOT EXISTS records (
   updated_at INTEGER NOT NULL,
   expires_at INTEGER,
   deleted    INTEGER NOT NULL DEFAULT 0,
+  signature  TEXT,
   PRIMARY KEY (key, member)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS records_expires_at ON records (expires_at) WHERE expires_at IS NOT NULL;
@@ -150,6 +156,7 @@ interface RecordRow {
   updated_at: number;
   expires_at: number | null;
   deleted: number;
+  signature: string | null;
 }
 
 function fromRow(row: RecordRow): RecordEntry {
@@ -160,5 +167,6 @@ function fromRow(row: RecordRow): RecordEntry {
     updatedAt: row.updated_at,
     expiresAt: row.expires_at,
     deleted: row.deleted !== 0,
+    ...(row.signature === null ? {} : { signature: row.signature }),
   };
 }

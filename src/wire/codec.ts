@@ -2,7 +2,7 @@
 
 import { parsePeerIp, parsePort } from "../protocol/address";
 import { P2PError } from "../protocol/errors";
-import { isRingId, ringId, type RingId } from "../node/ring/id";
+import { IDS_PER_IP, isRingId, nodeId, type RingId } from "../node/ring/id";
 import type { Peer } from "../node/ring/transport";
 
 /** A peer as three request arguments: id, ip, port. */
@@ -67,9 +67,11 @@ export function parseAddress(address: string, what: string): [string, number] {
   return [parsePeerIp(address.slice(0, colon)), parsePort(address.slice(colon + 1), what + " port")];
 }
 
-/** A peer whose id must be the SHA-1 of its address. */
+/** A peer whose id must be the one bound to its address (`nodeId`), so nobody picks where it sits on the ring. */
 export function checkedPeer(id: string, ip: string, port: number): Peer {
   const address = `${ip}:${port}`;
-  if (id !== ringId(address)) throw new P2PError("MALFORMED", `peer id ${id.slice(0, 40)} is not the SHA-1 of ${address}`);
+  if (id !== nodeId(address)) {
+    throw new P2PError("MALFORMED", `peer id ${id.slice(0, 40)} is not the id of ${address} (SHA-1 of "${ip}/${port % IDS_PER_IP}")`);
+  }
   return { id, address };
 }

@@ -2,6 +2,7 @@
 
 import { P2PError } from "../protocol/errors";
 import type { OpTable } from "../protocol/server";
+import { PUBLIC_KEY_PATTERN } from "../node/identity";
 import { isRingId, type RingId } from "../node/ring/id";
 import type { RecordEntry } from "../node/ring/records";
 import type { LookupStep, Neighbours, Peer, RingHandlers, RingTransport } from "../node/ring/transport";
@@ -12,6 +13,8 @@ import { defineOp, EMPTY_REPLY, NO_ARGS, opTable, PING, replyLines, serveOp, typ
 export const MAX_RECORDS_PER_MESSAGE = 2_000;
 /** Most dead addresses a lookup step may be asked to avoid. */
 export const MAX_AVOID = 32;
+/** Longest `signature` a record entry may carry (an Ed25519 signature is 88 base64 characters). */
+export const MAX_SIGNATURE_LENGTH = 128;
 /** Most successors a LEAVING hand-over may name. */
 export const MAX_HANDOVER_SUCCESSORS = 64;
 
@@ -93,6 +96,19 @@ export const RING = {
     decodeReply: (body, from) => parseRecordEntries(decodeJson(body, `GET_RECORDS reply from ${from}`)),
   }),
 
+  /** The node's Ed25519 public key (64 hex digits): a store learns a holder's key by asking the holder's own address. */
+  KEY: defineOp<void, string>({
+    name: "KEY",
+    usage: "KEY",
+    ...NO_ARGS,
+    encodeReply: (publicKey) => ({ lines: [publicKey] }),
+    decodeReply: (body, from) => {
+      const key = replyLines(body)[0] ?? "";
+      if (!PUBLIC_KEY_PATTERN.test(key)) throw new P2PError("MALFORMED", `${from} answered KEY with '${key.slice(0, 80)}', not 64 hex digits`);
+      return key;
+    },
+  }),
+
   /** `leaver` is going; it hands over its own neighbours so the ring closes at once. */
   LEAVING: defineOp<LeavingArgs, void>({
     name: "LEAVING",
@@ -109,16 +125,54 @@ export const RING = {
   }),
 };
 
+/**
+ * How a node checks a claim about another peer before it believes it: the named peer is asked. Without
+ * it (`ringOps(ring)` alone, as in-process tests do) every claim is believed.
+ */
+export interface PeerChecks {
+  /** Whether `peer` answers PING at its address. */
+  answers(peer: Peer): Promise<boolean>;
+  /** Whether `peer` is out of the ring: it answers ring ops UNAVAILABLE (it has left), or nothing at all. */
+  hasLeft(peer: Peer): Promise<boolean>;
+  /** This node's public key, the answer to KEY. */
+  readonly publicKey: string;
+  /** What of a PUT_RECORDS batch this node agrees to store (signed by their holders, not dated ahead); throws when it refuses it all. */
+  admit(entries: RecordEntry[]): Promise<RecordEntry[]>;
+}
+
 /** The server side: each op parsed, handed to the ring, its result encoded. The ring answers UNAVAILABLE itself while joining or after leaving. */
-export function ringOps(ring: RingHandlers): OpTable {
+export function ringOps(ring: RingHandlers, checks?: PeerChecks): OpTable {
   return opTable(
     serveOp(RING.PING, () => undefined),
+    serveOp(RING.KEY, () => {
+      if (!checks) throw new P2PError("NOT_FOUND", "this node has no key");
+      return checks.publicKey;
+    }),
     serveOp(RING.FIND_SUCCESSOR, ({ key, avoid }) => ring.handleFindSuccessorStep(key, avoid)),
     serveOp(RING.GET_NEIGHBOURS, () => ring.handleGetNeighbours()),
-    serveOp(RING.UPDATE_PREDECESSOR, (candidate) => ring.handleNotify(candidate)),
-    serveOp(RING.PUT_RECORDS, (entries) => ring.handlePutRecords(entries)),
+    serveOp(RING.UPDATE_PREDECESSOR, async (candidate) => {
+      // A range moves to a predecessor only if it is really there: anyone may send this op, naming anyone.
+      if (checks && ring.handleGetNeighbours().predecessor?.address !== candidate.address && !(await checks.answers(candidate))) {
+        throw new P2PError("CONFLICT", `${candidate.address} does not answer PING; not taken as predecessor`);
+      }
+      ring.handleNotify(candidate);
+    }),
+    serveOp(RING.PUT_RECORDS, async (entries) => ring.handlePutRecords(checks ? await checks.admit(entries) : entries)),
     serveOp(RING.GET_RECORDS, (key) => ring.handleGetRecords(key)),
-    serveOp(RING.LEAVING, ({ leaver, predecessor, successors }) => ring.handleLeaving(leaver, predecessor, successors)),
+    serveOp(RING.LEAVING, async ({ leaver, predecessor, successors }) => {
+      if (!checks) return ring.handleLeaving(leaver, predecessor, successors);
+      // Only a node that has really gone may be closed over, and only onto peers that answer.
+      if (!(await checks.hasLeft(leaver))) throw new P2PError("CONFLICT", `${leaver.address} is still in the ring; LEAVING refused`);
+      const [predecessorAnswers, ...successorsAnswer] = await Promise.all([
+        predecessor ? checks.answers(predecessor) : false,
+        ...successors.map((peer) => checks.answers(peer)),
+      ]);
+      ring.handleLeaving(
+        leaver,
+        predecessorAnswers ? predecessor : null,
+        successors.filter((_, index) => successorsAnswer[index]),
+      );
+    }),
   );
 }
 
@@ -159,7 +213,8 @@ export function parseRecordEntries(value: unknown): RecordEntry[] {
       entry.value.length <= 64 * 1024 &&
       Number.isSafeInteger(entry.updatedAt) &&
       (entry.expiresAt === null || Number.isSafeInteger(entry.expiresAt)) &&
-      typeof entry.deleted === "boolean";
+      typeof entry.deleted === "boolean" &&
+      (entry.signature === undefined || (typeof entry.signature === "string" && entry.signature.length <= MAX_SIGNATURE_LENGTH));
     if (!ok) throw new P2PError("MALFORMED", `record ${index} is not a valid entry`);
     return {
       key: entry.key as string,
@@ -168,6 +223,7 @@ export function parseRecordEntries(value: unknown): RecordEntry[] {
       updatedAt: entry.updatedAt as number,
       expiresAt: entry.expiresAt as number | null,
       deleted: entry.deleted as boolean,
+      ...(entry.signature === undefined ? {} : { signature: entry.signature as string }),
     };
   });
 }

@@ -4,7 +4,7 @@
 // and `isSafe` rejects any input that still spells another address. Control-socket paths stay in the test's dir.
 
 import { isIP } from "node:net";
-import { ringId } from "../../src/node/ring/id";
+import { nodeId, ringId } from "../../src/node/ring/id";
 
 /** mulberry32: small, fast, and the same sequence for the same seed. */
 export function prng(seed: number): Random {
@@ -241,16 +241,16 @@ function argGenerators(target: FuzzTarget, random: Random): ArgGenerators {
   };
   const scratch = target.scratchDir ?? "/nonexistent-p2p-fuzz";
   return {
-    peerId: () => (random.chance(0.5) ? ringId(`${ip()}:${port()}`) : random.pick([String(random.int(0, 999)), hex(random.int(1, 70)), "bad id!", "", "_-_"])),
+    peerId: () => (random.chance(0.5) ? nodeId(`${ip()}:${port()}`) : random.pick([String(random.int(0, 999)), hex(random.int(1, 70)), "bad id!", "", "_-_"])),
     peer: () => {
       const host = `${target.subnet}.${random.int(1, 254)}`;
       const peerPort = String(random.pick(target.ports));
-      const id = random.chance(0.8) ? ringId(`${host}:${peerPort}`) : random.pick([hex(40), "", "XYZ"]);
+      const id = random.chance(0.8) ? nodeId(`${host}:${peerPort}`) : random.pick([hex(40), "", "XYZ"]);
       return `${PEER_MARK}${id} ${random.chance(0.9) ? host : ip()} ${random.chance(0.9) ? peerPort : port()}`;
     },
     nodeId: () => {
       const chosen = `${target.subnet}.${random.int(1, 254)}:${random.pick(target.ports)}`;
-      return random.chance(0.6) ? ringId(chosen) : random.pick([hex(40), hex(39), "", "XYZ", ringId("elsewhere")]);
+      return random.chance(0.6) ? nodeId(chosen) : random.pick([hex(40), hex(39), "", "XYZ", ringId("elsewhere")]);
     },
     ip,
     port,
@@ -284,7 +284,7 @@ const BODIES: BodyGenerators = {
   handover: (random, target) => {
     const peer = () => {
       const address = `${target.subnet}.${random.int(1, 254)}:${random.pick(target.ports)}`;
-      return random.pick([{ id: ringId(address), address }, { id: "x", address }, { address }, null, 5, "peer", [], { id: ringId(address), address: "%%" }]);
+      return random.pick([{ id: nodeId(address), address }, { id: "x", address }, { address }, null, 5, "peer", [], { id: nodeId(address), address: "%%" }]);
     };
     return pickBody(random, () =>
       JSON.stringify(random.pick([{ predecessor: peer(), successors: [peer(), peer()] }, { predecessor: peer() }, { successors: peer() }, { successors: Array.from({ length: 70 }, peer) }])),

@@ -64,16 +64,16 @@ describe("a node without a DNS to ask", () => {
   }, 60_000);
 
   test("after the DNS forgot every peer, a restarted node joins through the peers it knew instead of founding a second ring", async () => {
-    net = await createTestnet({ nodes: 0, nodeArgs: FAST });
-    // These two register once and never again in this test: the DNS stays empty once they are removed.
+    // The DNS forgets a peer that stops heartbeating after its TTL (an outsider's LEAVE of a live peer is refused).
+    net = await createTestnet({ nodes: 0, nodeArgs: FAST, dnsArgs: ["--ttl", "2"] });
+    // These two register once and never again in this test: the DNS stays empty once they expire.
     const quiet = { args: ["--heartbeat", "3600000"] };
-    const [a, b] = [await net.addNode(undefined, quiet), await net.addNode(undefined, quiet)];
+    for (let quietNodes = 0; quietNodes < 2; quietNodes++) await net.addNode(undefined, quiet);
     const restarted = await net.addNode();
     await net.waitForConsistentRing(15_000);
     await waitFor("known peers saved", () => existsSync(join(net!.home, restarted.ip, KNOWN_PEERS_FILE)), 10_000);
     await net.stopNode(restarted, "SIGTERM");
-    for (const node of [a, b]) await dnsRequest(net, "LEAVE", [node.id]);
-    expect(await dnsRequest(net, "PEERS")).toEqual([]);
+    await waitFor("the DNS to forget every peer", async () => (await dnsRequest(net!, "PEERS")).length === 0, 10_000, 200);
     const back = await net.restartNode(restarted);
     expect(back.log()).toMatch(/the DNS knows no other peer; trying the \d peers this node knew/);
     expect(back.log()).not.toMatch(/starting a new ring/);
@@ -94,14 +94,14 @@ describe("a node without a DNS to ask", () => {
   }, 60_000);
 
   test("after the DNS forgot every peer, the ring a new node founds merges with the old one, and old files are findable", async () => {
-    net = await createTestnet({ nodes: 3, nodeArgs: [...FAST, ...HEARTBEAT] });
+    net = await createTestnet({ nodes: 3, nodeArgs: [...FAST, ...HEARTBEAT], dnsArgs: ["--ttl", "2"] });
     await net.waitForConsistentRing(30_000);
     const path = join(dir.path, "before-the-split.txt");
     writeFileSync(path, "shared before the DNS forgot everyone\n");
     await net.control(net.nodes[0]!, "UPLOAD", [path]);
     // Frozen, the old ring cannot re-register before the newcomer asks the DNS.
     for (const node of net.nodes) node.process.kill("SIGSTOP");
-    for (const node of net.nodes) await dnsRequest(net, "LEAVE", [node.id]);
+    await waitFor("the DNS to forget the frozen peers", async () => (await dnsRequest(net!, "PEERS")).length === 0, 10_000, 200);
     const newcomer = await net.addNode();
     expect(newcomer.log()).toMatch(/starting a new ring/);
     for (const node of net.nodes) node.process.kill("SIGCONT");

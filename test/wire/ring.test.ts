@@ -70,7 +70,7 @@ describe("the ring link", () => {
   test("UPDATE_PREDECESSOR round-trips its peer as id, ip, port and refuses an id that is not the address's hash", () => {
     expect(RING.UPDATE_PREDECESSOR.encodeArgs(c).args).toEqual([c.id, "127.0.0.4", "7600"]);
     expect(requestRoundTrip(RING.UPDATE_PREDECESSOR, c)).toEqual(c);
-    expect(() => RING.UPDATE_PREDECESSOR.decodeArgs([a.id, "127.0.0.3", "7495"], new Uint8Array())).toThrow(/not the SHA-1/);
+    expect(() => RING.UPDATE_PREDECESSOR.decodeArgs([a.id, "127.0.0.3", "7495"], new Uint8Array())).toThrow(/not the id of/);
     expect(replyBody(RING.UPDATE_PREDECESSOR.encodeReply(undefined))).toHaveLength(0);
   });
 

@@ -60,6 +60,8 @@ export function parseAnnouncement(entry: RecordEntry): Announcement | null {
     if (typeof value.name !== "string" || typeof value.fileId !== "string" || typeof value.holder !== "string" || !Number.isSafeInteger(value.size)) {
       return null;
     }
+    // The member names the holder whose signature the ring checked (src/node/signed-records.ts): the value must say the same.
+    if (entry.member !== `${value.fileId}@${value.holder}`) return null;
     return value;
   } catch {
     return null;

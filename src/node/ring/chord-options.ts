@@ -1,5 +1,6 @@
 // What a ChordNode can be tuned with, its defaults, and the status it reports.
 
+import type { RecordEntry } from "./records";
 import type { RingId } from "./id";
 import type { Peer } from "./transport";
 
@@ -21,6 +22,8 @@ export type ChordOptions = {
   maxEntriesPerCall?: number;
   /** Background work that failed for a reason other than a peer not answering. */
   onError?: (error: unknown) => void;
+  /** Signs the entries this node writes (puts and tombstones) as their holder; none: entries go unsigned (in-memory rings). */
+  signEntry?: (entry: RecordEntry) => RecordEntry;
 };
 
 export type ChordStatus = {

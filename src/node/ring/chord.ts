@@ -63,6 +63,7 @@ export class ChordNode implements RingHandlers {
       tombstoneTtlMs: options.tombstoneTtlMs ?? DEFAULTS.tombstoneTtlMs,
       clock: this.clock,
       isMember: () => this.membership.isMember,
+      signEntry: options.signEntry ?? ((entry) => entry),
     });
     this.membership = new Membership(this.table, this.transport, this.routing, this.replicator, store);
   }

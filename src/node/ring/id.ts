@@ -9,7 +9,21 @@ export const RING_SIZE = 1n << BigInt(ID_BITS);
 
 const ID_PATTERN = /^[0-9a-f]{40}$/;
 
-/** The SHA-1 of `text` as a ring id; a node's id is `ringId("ip:port")`. */
+/**
+ * How many ring ids one IP address can have. A node's id is bound to its IP (as BitTorrent's BEP 42 binds
+ * DHT ids): `SHA-1("<ip>/<port mod IDS_PER_IP>")`, so grinding ports yields at most this many ids per
+ * address, and placing a node just after a chosen key costs about 2^160 / (N * IDS_PER_IP) addresses.
+ */
+export const IDS_PER_IP = 8;
+
+/** The one id a node listening at "ip:port" may have; every peer named on the wire is checked against it. */
+export function nodeId(address: string): RingId {
+  const colon = address.lastIndexOf(":");
+  const port = Number(address.slice(colon + 1));
+  return ringId(`${address.slice(0, colon)}/${port % IDS_PER_IP}`);
+}
+
+/** The SHA-1 of `text` as a ring id (record keys); a node's id is `nodeId("ip:port")`. */
 export function ringId(text: string): RingId {
   return new Bun.CryptoHasher("sha1").update(text).digest("hex");
 }

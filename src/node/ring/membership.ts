@@ -88,6 +88,8 @@ export class Membership {
         break;
       }
     }
+    // From here on ring calls are answered UNAVAILABLE: that is how the heir and predecessor check the LEAVING below.
+    this.left = true;
     // The heir first, so it owns this range before the predecessor starts routing to it.
     const told = [heir, predecessor].filter((peer): peer is Peer => peer !== null);
     for (const peer of told) {

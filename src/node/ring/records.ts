@@ -16,6 +16,8 @@ export type RecordEntry = {
   expiresAt: number | null;
   /** A tombstone: kept until expiresAt so a late replica cannot bring the member back. */
   deleted: boolean;
+  /** Base64 Ed25519 signature of the holder the member names, over every other field (see src/node/identity.ts). */
+  signature?: string;
 };
 
 /**

@@ -31,6 +31,7 @@ export type ReplicatorOptions = {
   clock: () => number;
   /** Whether this node is a member of a ring right now (joined, not left). */
   isMember: () => boolean;
+  signEntry: (entry: RecordEntry) => RecordEntry;
 };
 
 export class Replicator {
@@ -44,6 +45,7 @@ export class Replicator {
   private readonly tombstoneTtlMs: number;
   private readonly clock: () => number;
   private readonly isMember: () => boolean;
+  private readonly signEntry: (entry: RecordEntry) => RecordEntry;
 
   /** Range start and targets of the last full push of primary records, to push only what changed. */
   private replicatedRangeStart: RingId | null = null;
@@ -71,6 +73,7 @@ export class Replicator {
     this.tombstoneTtlMs = options.tombstoneTtlMs;
     this.clock = options.clock;
     this.isMember = options.isMember;
+    this.signEntry = options.signEntry;
   }
 
   /** Forgets what was pushed where: the tables were reset. */
@@ -83,14 +86,14 @@ export class Replicator {
   put(key: RingId, member: string, value: string, ttlMs?: number): Promise<Peer> {
     const updatedAt = this.stamp();
     const expiresAt = ttlMs === undefined ? null : updatedAt + ttlMs;
-    return this.sendToPrimary(key, [{ key, member, value, updatedAt, expiresAt, deleted: false }]);
+    return this.sendToPrimary(key, [this.signEntry({ key, member, value, updatedAt, expiresAt, deleted: false })]);
   }
 
   /** Removes `member` from `key` by storing a tombstone. */
   remove(key: RingId, member: string): Promise<Peer> {
     const updatedAt = this.stamp();
     const tombstone: RecordEntry = { key, member, value: "", updatedAt, expiresAt: updatedAt + this.tombstoneTtlMs, deleted: true };
-    return this.sendToPrimary(key, [tombstone]);
+    return this.sendToPrimary(key, [this.signEntry(tombstone)]);
   }
 
   /** Sends entries for `key` to its primary (this node included), routing around nodes that do not answer. */
@@ -118,15 +121,41 @@ export class Replicator {
     const avoid = new Set<string>();
     for (let attempt = 0; attempt <= this.table.successorListLength; attempt++) {
       const { peer } = await this.lookup.route(null, key, avoid);
-      if (peer.address === this.table.self.address) return this.store.get(key, this.clock());
       try {
-        return await this.transport.getRecords(peer, key);
+        const primary = await this.readFrom(peer, key);
+        return mergeReads(key, primary, await this.readReplicas(peer, key));
       } catch (error) {
         this.table.noteFailure(error, peer);
         avoid.add(peer.address);
       }
     }
     throw new P2PError("UNAVAILABLE", `no live node holds key ${key}`);
+  }
+
+  /**
+   * What the primary's replicas hold of `key`: one lying or lagging primary cannot hide entries they have.
+   * Best effort: a replica that does not answer adds nothing.
+   */
+  private async readReplicas(primary: Peer, key: RingId): Promise<RecordEntry[][]> {
+    if (this.replicas <= 1) return [];
+    let successors: Peer[];
+    if (primary.address === this.table.self.address) successors = [...this.table.successors];
+    else {
+      try {
+        successors = (await this.transport.getNeighbours(primary)).successors;
+      } catch (error) {
+        if (!isP2PError(error)) throw error;
+        return [];
+      }
+    }
+    const replicas = successors.filter((peer) => peer.address !== primary.address).slice(0, this.replicas - 1);
+    const reads = await Promise.allSettled(replicas.map((peer) => this.readFrom(peer, key)));
+    return reads.flatMap((read) => (read.status === "fulfilled" ? [read.value] : []));
+  }
+
+  private readFrom(peer: Peer, key: RingId): Promise<RecordEntry[]> {
+    if (peer.address === this.table.self.address) return Promise.resolve(this.store.get(key, this.clock()));
+    return this.transport.getRecords(peer, key);
   }
 
   /** Merges entries; what changed and is ours as primary goes on to the replicas. */
@@ -291,4 +320,16 @@ export class Replicator {
   private replicaTargets(): Peer[] {
     return this.table.successors.slice(0, this.replicas - 1);
   }
+}
+
+/** The primary's entries with what replicas hold that it does not, newest write of each member kept, in member order. */
+function mergeReads(key: RingId, primary: RecordEntry[], replicas: RecordEntry[][]): RecordEntry[] {
+  if (replicas.every((read) => read.length === 0)) return primary;
+  const byMember = new Map(primary.map((entry) => [entry.member, entry]));
+  for (const entry of replicas.flat()) {
+    if (entry.key !== key) continue;
+    const known = byMember.get(entry.member);
+    if (!known || entry.updatedAt > known.updatedAt) byMember.set(entry.member, entry);
+  }
+  return [...byMember.values()].sort((a, b) => (a.member < b.member ? -1 : a.member > b.member ? 1 : 0));
 }

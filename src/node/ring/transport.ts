@@ -1,9 +1,9 @@
 // The contract between the Chord core and whatever carries its calls: one method per protocol op.
 
-import { isRingId, ringId, type RingId } from "./id";
+import { isRingId, nodeId, type RingId } from "./id";
 import type { RecordEntry } from "./records";
 
-/** A ring member: its id is `ringId(address)`, its address is "ip:port". */
+/** A ring member: its id is `nodeId(address)`, its address is "ip:port". */
 export type Peer = { id: RingId; address: string };
 
 /** One hop of an iterative lookup. */
@@ -53,7 +53,7 @@ export interface RingHandlers {
 
 /** The peer listening at "ip:port". */
 export function peerAt(address: string): Peer {
-  return { id: ringId(address), address };
+  return { id: nodeId(address), address };
 }
 
 export function isPeer(value: unknown): value is Peer {

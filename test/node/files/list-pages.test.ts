@@ -29,7 +29,8 @@ describe("listing a network whose records outgrow one frame", () => {
         const name = `popular-${String(file).padStart(2, "0")}.iso`;
         const fileId = file.toString(16).padStart(64, "0");
         const entries: RecordEntry[] = Array.from({ length: holdersPerFile }, (_, index) => {
-          const holder = `127.0.0.9:${1024 + file * holdersPerFile + index}`;
+          // Not an address: an entry naming a holder address must be signed by a node listening there (test/security).
+          const holder = `holder-${file * holdersPerFile + index}`;
           const value = JSON.stringify({ kind: "file", name, size: 4096, fileId, holder });
           return { key: nameKey(name), member: `${fileId}@${holder}`, value, updatedAt: Date.now(), expiresAt: Date.now() + 600_000, deleted: false };
         });

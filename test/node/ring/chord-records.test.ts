@@ -25,6 +25,19 @@ describe("records on the ring", () => {
     expect(holding.sort()).toEqual(expected.sort());
   });
 
+  test("a read merges what the key's replicas hold, so a primary that hides a member cannot make it vanish", async () => {
+    const ring = await buildRing({ nodes: 20, seed: 4, replicas: 3, successors: 4 });
+    const key = ringId("hidden.iso");
+    await ring.live[0]!.put(key, "real-holder", "the real one");
+    await settle(ring.live);
+    const sorted = sortedById(ring.live);
+    const primary = sorted.find((node) => node.self.id >= key) ?? sorted[0]!;
+    // The lying primary answers every GET_RECORDS with nothing.
+    primary.handleGetRecords = () => [];
+    const reader = ring.live.find((node) => node !== primary)!;
+    expect((await reader.get(key)).map((entry) => entry.value)).toEqual(["the real one"]);
+  });
+
   test("every record survives two adjacent nodes crashing at once with 3 replicas", async () => {
     const ring = await buildRing({ nodes: 60, seed: 21, replicas: 3, successors: 4 });
     const records = await storeRecords(ring, 300);

@@ -5,7 +5,9 @@ import {
   idToBigInt,
   inHalfOpenInterval,
   inOpenInterval,
+  IDS_PER_IP,
   isRingId,
+  nodeId,
   ringDistance,
   ringId,
 } from "../../../src/node/ring/id";
@@ -20,8 +22,12 @@ describe("ring ids", () => {
     expect(isRingId(ringId("127.0.0.1:4000"))).toBe(true);
   });
 
-  test("a node's id is the ring id of its ip:port", () => {
-    expect(peerAt("127.0.0.1:4000").id).toBe(ringId("127.0.0.1:4000"));
+  test("a node's id is bound to its IP: SHA-1 of ip/(port mod 8), so one address has at most 8 ids", () => {
+    expect(peerAt("127.0.0.1:4000").id).toBe(ringId("127.0.0.1/0"));
+    expect(nodeId("127.0.0.1:4003")).toBe(ringId("127.0.0.1/3"));
+    const ground = new Set(Array.from({ length: 65_535 }, (_, port) => nodeId(`127.0.0.1:${port + 1}`)));
+    expect(ground.size).toBe(IDS_PER_IP);
+    expect(nodeId("127.0.0.2:4000")).not.toBe(nodeId("127.0.0.1:4000"));
   });
 
   test("hex and bigint convert both ways and wrap modulo 2^160", () => {

@@ -1,0 +1,47 @@
+// How a node checks what a message claims about another peer: by asking that peer over its own connection.
+
+import { isP2PError } from "../protocol/errors";
+import type { PeerChecks } from "../wire/ring";
+import { type Identity, loadIdentity } from "./identity";
+import type { RingTransport } from "./ring/transport";
+import { admitEntries, checkingReads, HolderKeys } from "./signed-records";
+import type { TcpTransport } from "./tcp-transport";
+
+/** Claims checked with one call each to the peer named; any failure to answer counts as "not there". */
+export function peerChecks(transport: RingTransport, identity: Identity, keys: HolderKeys, warn: (message: string) => void): PeerChecks {
+  return {
+    publicKey: identity.publicKey,
+    admit: (entries) => admitEntries(entries, keys, Date.now(), warn),
+    async answers(peer) {
+      try {
+        await transport.ping(peer);
+        return true;
+      } catch (error) {
+        if (!isP2PError(error)) throw error;
+        return false;
+      }
+    },
+    async hasLeft(peer) {
+      try {
+        await transport.getNeighbours(peer);
+        return false;
+      } catch (error) {
+        if (!isP2PError(error)) throw error;
+        return true;
+      }
+    },
+  };
+}
+
+/** A node's trust machinery in one piece: its key pair, the holders' keys it learnt, checked reads, checked writes. */
+export function nodeTrust(dataDir: string, self: { address: string }, transport: TcpTransport, warn: (message: string) => void) {
+  const identity = loadIdentity(dataDir);
+  const keys = new HolderKeys(transport, { address: self.address, publicKey: identity.publicKey });
+  return {
+    identity,
+    /** The ring's transport, with GET_RECORDS answers checked. */
+    ringTransport: checkingReads(transport, keys, Date.now),
+    signEntry: identity.signEntry,
+    checks: peerChecks(transport, identity, keys, warn),
+  };
+}

@@ -1,0 +1,146 @@
+// Which record entries a node believes: signed by the holder their member names (its key learnt from its own address), and not dated ahead.
+
+import { isP2PError, P2PError } from "../protocol/errors";
+import { parseAddress } from "../wire/codec";
+import { RING } from "../wire/ring";
+import { verifyEntry } from "./identity";
+import { holderOf } from "./ring/record-quota";
+import type { RecordEntry } from "./ring/records";
+import type { RingTransport } from "./ring/transport";
+import type { TcpTransport } from "./tcp-transport";
+
+/** How far ahead of this node's clock an entry's updatedAt may be: more is a forged "newest" write, refused. */
+export const MAX_CLOCK_SKEW_MS = 60_000;
+/** Holders whose keys a node remembers; past it the book starts again (keys are re-learnt on demand). */
+export const MAX_KNOWN_HOLDER_KEYS = 10_000;
+/** How long a holder that did not answer KEY is not asked again: its entries are refused meanwhile. */
+const UNREACHABLE_HOLDER_RETRY_MS = 2_000;
+/** A cached key that fails to verify an entry is re-learnt from the holder at most this often (a holder with a new key). */
+const KEY_REFRESH_MS = 10_000;
+/** Holders asked for their key at once while checking one batch. */
+const KEY_FETCH_CONCURRENCY = 16;
+
+/**
+ * Holders' public keys, learnt by asking each holder's own address (KEY) and remembered: trust on first
+ * contact, as only the node listening at an address can answer for it.
+ */
+export class HolderKeys {
+  private readonly known = new Map<string, { key: string | null; at: number }>();
+  private readonly pending = new Map<string, Promise<string | null>>();
+
+  constructor(
+    private readonly transport: Pick<TcpTransport, "send">,
+    private readonly self: { address: string; publicKey: string },
+    private readonly clock: () => number = Date.now,
+  ) {}
+
+  /** The key of the node at `address`, or null when it does not answer. `fresh` asks again unless asked recently. */
+  async keyOf(address: string, fresh = false): Promise<string | null> {
+    if (address === this.self.address) return this.self.publicKey;
+    const cached = this.known.get(address);
+    const age = cached ? this.clock() - cached.at : Infinity;
+    if (cached && (cached.key === null ? age < UNREACHABLE_HOLDER_RETRY_MS : !fresh || age < KEY_REFRESH_MS)) return cached.key;
+    let asking = this.pending.get(address);
+    if (!asking) {
+      asking = this.fetch(address).finally(() => this.pending.delete(address));
+      this.pending.set(address, asking);
+    }
+    return asking;
+  }
+
+  private async fetch(address: string): Promise<string | null> {
+    let key: string | null = null;
+    try {
+      key = await this.transport.send(address, RING.KEY, undefined);
+    } catch (error) {
+      if (!isP2PError(error)) throw error;
+    }
+    if (this.known.size >= MAX_KNOWN_HOLDER_KEYS) this.known.clear();
+    this.known.set(address, { key, at: this.clock() });
+    return key;
+  }
+}
+
+/** The address an entry's member names as its holder (`<item>@<ip:port>`), or null for a member that names none. */
+export function holderAddress(member: string): string | null {
+  if (!member.includes("@")) return null;
+  try {
+    const [ip, port] = parseAddress(holderOf(member), "holder");
+    return `${ip}:${port}`;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Splits entries into those to believe and the reasons for the rest. An entry naming a holder must carry
+ * that holder's signature; one without a holder address is a plain record (the generic PUT) and is taken
+ * unsigned. Nothing may be dated more than MAX_CLOCK_SKEW_MS ahead.
+ */
+export async function checkEntries(entries: readonly RecordEntry[], keys: HolderKeys, now: number): Promise<{ believed: RecordEntry[]; refused: string[] }> {
+  const verdicts = new Array<string | null>(entries.length).fill(null);
+  const byHolder = new Map<string, number[]>();
+  entries.forEach((entry, index) => {
+    if (entry.updatedAt > now + MAX_CLOCK_SKEW_MS) {
+      verdicts[index] = `record ${index} is dated ${entry.updatedAt - now} ms ahead of this node's clock (at most ${MAX_CLOCK_SKEW_MS})`;
+      return;
+    }
+    const holder = holderAddress(entry.member);
+    if (holder === null) return;
+    if (entry.signature === undefined) {
+      verdicts[index] = `record ${index} names holder ${holder} but is not signed`;
+      return;
+    }
+    const indexes = byHolder.get(holder);
+    if (indexes) indexes.push(index);
+    else byHolder.set(holder, [index]);
+  });
+  const holders = [...byHolder.keys()];
+  for (let at = 0; at < holders.length; at += KEY_FETCH_CONCURRENCY) {
+    await Promise.all(
+      holders.slice(at, at + KEY_FETCH_CONCURRENCY).map(async (holder) => {
+        const indexes = byHolder.get(holder)!;
+        let key = await keys.keyOf(holder);
+        const fails = (index: number) => key === null || !verifyEntry(entries[index]!, key);
+        if (key !== null && indexes.some(fails)) key = await keys.keyOf(holder, true);
+        for (const index of indexes) {
+          if (key === null) verdicts[index] = `record ${index} names holder ${holder}, which does not answer KEY`;
+          else if (fails(index)) verdicts[index] = `record ${index} is not signed by its holder ${holder}`;
+        }
+      }),
+    );
+  }
+  return {
+    believed: entries.filter((_, index) => verdicts[index] === null),
+    refused: verdicts.filter((verdict): verdict is string => verdict !== null),
+  };
+}
+
+/** What a PUT_RECORDS receiver stores: the believed entries; when none is, 422 with the first reason. */
+export async function admitEntries(entries: RecordEntry[], keys: HolderKeys, now: number, warn: (message: string) => void): Promise<RecordEntry[]> {
+  const { believed, refused } = await checkEntries(entries, keys, now);
+  if (refused.length === 0) return believed;
+  if (believed.length === 0) throw new P2PError("MALFORMED", `${refused.length} of ${entries.length} records refused: ${refused[0]}`);
+  warn(`refused ${refused.length} of ${entries.length} records: ${refused[0]}`);
+  return believed;
+}
+
+/** `transport` whose GET_RECORDS answers are checked like stored entries: a lying peer cannot forge holders' entries. */
+export function checkingReads(transport: RingTransport, keys: HolderKeys, clock: () => number): RingTransport {
+  return {
+    ...bindAll(transport),
+    getRecords: async (to, key) => (await checkEntries(await transport.getRecords(to, key), keys, clock())).believed,
+  };
+}
+
+function bindAll(transport: RingTransport): RingTransport {
+  return {
+    findSuccessorStep: (to, key, avoid) => transport.findSuccessorStep(to, key, avoid),
+    getNeighbours: (to) => transport.getNeighbours(to),
+    notify: (to, candidate) => transport.notify(to, candidate),
+    ping: (to) => transport.ping(to),
+    putRecords: (to, entries) => transport.putRecords(to, entries),
+    getRecords: (to, key) => transport.getRecords(to, key),
+    leaving: (to, leaver, predecessor, successors) => transport.leaving(to, leaver, predecessor, successors),
+  };
+}

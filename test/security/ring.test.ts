@@ -1,0 +1,74 @@
+// The range hijack replayed against real nodes: ground ids, fake UPDATE_PREDECESSOR and LEAVING move no range, and the real file still downloads.
+
+import { afterAll, afterEach, describe, expect, test } from "bun:test";
+import { randomBytes } from "node:crypto";
+import { join } from "node:path";
+import { bigIntToId, idToBigInt, nodeId, IDS_PER_IP, ringId } from "../../src/node/ring/id";
+import type { ProtocolClient } from "../../src/protocol/client";
+import { decodeLines } from "../../src/protocol/frame";
+import { type Testnet, createTestnet } from "../../src/testnet";
+import { encodeJson } from "../../src/wire/codec";
+import { loopbackAddress, tempDir } from "../helpers/wait";
+import { fetchFile, hostileLink, share } from "./hostile";
+
+const FAST = ["--stabilize", "200", "--rpc-timeout", "1000"];
+const clients: ProtocolClient[] = [];
+const dir = tempDir();
+let net: Testnet | null = null;
+
+afterEach(async () => {
+  for (const client of clients.splice(0)) client.close();
+  await net?.close();
+  net = null;
+});
+afterAll(() => dir.remove());
+
+type Status = { id: string; address: string; predecessor: { id: string; address: string } | null };
+
+describe("a range hijack", () => {
+  test("grinding every port of one address yields at most 8 ids, none of them chosen by the attacker", () => {
+    const ip = loopbackAddress();
+    const ground = new Set(Array.from({ length: 65_535 }, (_, port) => nodeId(`${ip}:${port + 1}`)));
+    expect(ground.size).toBe(IDS_PER_IP);
+  });
+
+  test("a forged UPDATE_PREDECESSOR or LEAVING to a key's primary moves no range, and the real file downloads intact", async () => {
+    net = await createTestnet({ nodes: 4, nodeArgs: FAST });
+    await net.waitForConsistentRing(30_000);
+    const [uploader, , , downloader] = net.nodes as [typeof net.nodes[0], unknown, unknown, typeof net.nodes[0]];
+    const bytes = new Uint8Array(randomBytes(50_000));
+    const realId = await share(net, uploader, dir.path, "big50.bin", bytes);
+
+    const key = ringId("name:big50.bin");
+    const lookup = JSON.parse(new TextDecoder().decode(await net.control(uploader, "LOOKUP", [key]))) as { successor: { address: string } };
+    const primary = net.nodes.find((node) => node.address === lookup.successor.address)!;
+    const before = await net.status(primary) as unknown as Status;
+    const link = await hostileLink(primary.address, clients);
+
+    // The old attack: an id just before the key, claimed for an address the attacker picked. Refused: not the address's id.
+    const attackerIp = loopbackAddress();
+    const justBefore = bigIntToId(idToBigInt(key) - 1n);
+    const ground = await link.send("UPDATE_PREDECESSOR", [justBefore, attackerIp, "4242"]);
+    expect(ground.status).toBe(422);
+    expect(decodeLines(ground.body)[0]).toMatch(/is not the id of/);
+
+    // A correctly bound id, for an address where nothing answers: not believed either.
+    const silent = await link.send("UPDATE_PREDECESSOR", [nodeId(`${attackerIp}:4242`), attackerIp, "4242"]);
+    expect(silent.status).toBe(409);
+    expect(decodeLines(silent.body)[0]).toMatch(/does not answer PING/);
+
+    // A LEAVING in the name of the primary's live predecessor, handing its place to the attacker: refused.
+    const victim = before.predecessor!;
+    const [victimIp, victimPort] = [victim.address.slice(0, victim.address.lastIndexOf(":")), victim.address.slice(victim.address.lastIndexOf(":") + 1)];
+    const attacker = { id: nodeId(`${attackerIp}:4242`), address: `${attackerIp}:4242` };
+    const leaving = await link.send("LEAVING", [victim.id, victimIp, victimPort], { body: encodeJson({ predecessor: attacker, successors: [attacker] }) });
+    expect(leaving.status).toBe(409);
+    expect(decodeLines(leaving.body)[0]).toMatch(/still in the ring/);
+
+    const after = await net.status(primary) as unknown as Status;
+    expect(after.predecessor?.address).toBe(before.predecessor?.address);
+    const fetched = await fetchFile(net, downloader, "big50.bin", join(dir.path, "downloaded.bin"));
+    expect(fetched.id).toBe(realId);
+    expect(Buffer.from(fetched.bytes).equals(Buffer.from(bytes))).toBe(true);
+  }, 60_000);
+});
