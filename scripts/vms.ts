@@ -196,7 +196,7 @@ async function main(): Promise<void> {
   );
 
   const nodes = vms.filter((vm) => vm.name !== "dns");
-  const ring = await timed("ring of 5 consistent", () => waitForRing(nodes, RING_TIMEOUT_MS));
+  const ring = await timed("ring of 5 consistent", () => waitForRing(nodes, RING_TIMEOUT_MS, say));
   say(`one ring: ${ringOrder(ring, vms)}`);
 
   const alpha = byName("alpha");
@@ -220,13 +220,13 @@ async function main(): Promise<void> {
   await charlie.powerOff();
   say("charlie powered off hard (SIGKILL to its QEMU)");
   const survivors = nodes.filter((vm) => vm !== charlie);
-  await timed("ring of 4 repaired after charlie's power-off", () => waitForRing(survivors, RING_TIMEOUT_MS));
-  say(`ring repaired without charlie: ${ringOrder(await waitForRing(survivors, 30_000), vms)}`);
+  const repaired = await timed("ring of 4 repaired after charlie's power-off", () => waitForRing(survivors, RING_TIMEOUT_MS, say));
+  say(`ring repaired without charlie: ${ringOrder(repaired, vms)}`);
 
   charlie.start();
   await timed("charlie boots again and systemd rejoins its node", async () => {
     await charlie.waitUntilBooted(BOOT_TIMEOUT_MS);
-    await waitForRing(nodes, RING_TIMEOUT_MS);
+    await waitForRing(nodes, RING_TIMEOUT_MS, say);
   });
   say("charlie is back in the ring (p2p-node.service enabled, started at boot)");
 
@@ -242,7 +242,7 @@ async function main(): Promise<void> {
       if (now > 1 && now !== killed) break;
       await Bun.sleep(500);
     }
-    await waitForRing(nodes, RING_TIMEOUT_MS);
+    await waitForRing(nodes, RING_TIMEOUT_MS, say);
   });
   say(`delta's node runs again as pid ${await mainPid(delta)}; ring of 5 consistent`);
 
@@ -257,7 +257,7 @@ function pidOf(vm: Vm): number | string {
 }
 
 function ringOrder(ring: RingStatus[], vms: Vm[]): string {
-  const nameOf = (address: string) => vms.find((vm) => vm.spec.address === address)?.name ?? address;
+  const nameOf = (address: string) => vms.find((vm) => address.startsWith(`${vm.spec.address}:`))?.name ?? address;
   return [...ring]
     .sort((a, b) => (a.id < b.id ? -1 : 1))
     .map((status) => nameOf(status.address))

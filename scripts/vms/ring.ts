@@ -30,8 +30,9 @@ export async function clientJson<T>(vm: Vm, args: string, timeoutMs = 60_000): P
  * one before. Returns null when consistent, else the first thing that is not (for the timeout message).
  */
 export function ringProblem(statuses: RingStatus[], expected: string[]): string | null {
-  const addresses = statuses.map((status) => status.address).sort();
-  if (addresses.join() !== [...expected].sort().join()) return `answered: ${addresses.join(", ")}`;
+  // Nodes report themselves as host:port (the peer port); the VMs are known by their host address.
+  const hosts = statuses.map((status) => hostOf(status.address)).sort();
+  if (hosts.join() !== [...expected].sort().join()) return `answered: ${hosts.join(", ")} instead of ${[...expected].sort().join(", ")}`;
   const sorted = [...statuses].sort((a, b) => (a.id < b.id ? -1 : 1));
   for (const [index, status] of sorted.entries()) {
     const next = sorted[(index + 1) % sorted.length]!;
@@ -46,15 +47,24 @@ export function ringProblem(statuses: RingStatus[], expected: string[]): string 
   return null;
 }
 
+function hostOf(address: string): string {
+  return address.replace(/:\d+$/, "");
+}
+
 /** Asks every VM's node for its status until they form one ring of exactly these nodes. */
-export async function waitForRing(vms: Vm[], timeoutMs: number): Promise<RingStatus[]> {
+export async function waitForRing(vms: Vm[], timeoutMs: number, say?: (line: string) => void): Promise<RingStatus[]> {
   const deadline = Date.now() + timeoutMs;
+  let lastSaid = Date.now();
   let problem = "no answer yet";
   for (let attempt = 0; attempt < 1_000 && Date.now() < deadline; attempt++) {
     const statuses = await Promise.all(vms.map((vm) => clientJson<RingStatus>(vm, "status", 20_000).catch((error: Error) => error)));
     const failed = statuses.find((status): status is Error => status instanceof Error);
     problem = failed ? failed.message : (ringProblem(statuses as RingStatus[], vms.map((vm) => vm.spec.address)) ?? "");
     if (!problem) return statuses as RingStatus[];
+    if (Date.now() - lastSaid > 30_000) {
+      lastSaid = Date.now();
+      say?.(`waiting for the ring: ${problem}`);
+    }
     await Bun.sleep(1_000);
   }
   throw new Error(`no consistent ring of ${vms.map((vm) => vm.name).join(", ")} after ${timeoutMs / 1000} s: ${problem}`);

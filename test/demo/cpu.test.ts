@@ -10,10 +10,10 @@ import { loopbackAddress, tempDir } from "../helpers/wait";
 
 const INSTALL_SH = join(REPO_ROOT, "scripts", "vagrant", "install.sh");
 
-/** The flags lines of /proc/cpuinfo in Debian bookworm guests under QEMU 7.2 (TCG) with these CPU models. */
+/** The flags lines of /proc/cpuinfo, copied from Debian bookworm guests of `npm run vms` (QEMU 7.2, TCG) with these CPU models. */
 const CPUINFO_FLAGS = {
   qemu64:
-    "fpu de pse tsc msr pae mce cx8 apic sep mtrr pge mca cmov pat pse36 clflush mmx fxsr sse sse2 syscall nx lm rep_good nopl xtopology cpuid tsc_known_freq pni cx16 x2apic hypervisor lahf_lm cpuid_fault pti",
+    "fpu de pse tsc msr pae mce cx8 apic sep mtrr pge mca cmov pat pse36 clflush mmx fxsr sse sse2 syscall nx lm rep_good nopl cpuid extd_apicid pni cx16 hypervisor lahf_lm svm 3dnowprefetch vmmcall",
   Nehalem:
     "fpu de pse tsc msr pae mce cx8 apic sep mtrr pge mca cmov pat pse36 clflush mmx fxsr sse sse2 syscall nx lm constant_tsc rep_good nopl xtopology cpuid pni ssse3 cx16 sse4_1 sse4_2 popcnt hypervisor lahf_lm",
 };
