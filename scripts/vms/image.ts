@@ -39,15 +39,37 @@ rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin
 
 const ROOTFS_SIZE = "2G";
 
+/**
+ * The libvirt box variant for a real `vagrant up` (docs/VAGRANT.md, "vagrant up here"): what Vagrant needs of a box on
+ * top: sshd, sudo without a password and Vagrant's insecure public key for the vagrant user, DHCP on the first NIC
+ * (Vagrant's management network; Vagrant configures the private one itself through networkd).
+ */
+const BOX_PACKAGES = ["openssh-server", "sudo"];
+const BOX_CUSTOMIZE = `set -eu
+echo 'vagrant ALL=(ALL) NOPASSWD: ALL' > /etc/sudoers.d/vagrant
+chmod 0440 /etc/sudoers.d/vagrant
+install -d -m 0700 -o vagrant -g vagrant /home/vagrant/.ssh
+printf '%s\n' "$VAGRANT_PUBLIC_KEY" > /home/vagrant/.ssh/authorized_keys
+chown vagrant:vagrant /home/vagrant/.ssh/authorized_keys
+chmod 0600 /home/vagrant/.ssh/authorized_keys
+printf '[Match]\nName=eth0\n\n[Network]\nDHCP=ipv4\n' > /etc/systemd/network/10-management.network
+echo 'UseDNS no' > /etc/ssh/sshd_config.d/vagrant.conf
+`;
+
+export type ImageKind = "vms" | "vagrant-box";
+
 /** `${XDG_CACHE_HOME:-~/.cache}/p2p-vms`: survives `git clean`, shared by every checkout on this machine. */
 export function cacheDir(): string {
   return join(process.env.XDG_CACHE_HOME || join(homedir(), ".cache"), "p2p-vms");
 }
 
 /** The cached image for this recipe, built first if it is missing (about 2 minutes, ~300 MB of packages). */
-export async function bootImage(log: (line: string) => void): Promise<BootImage> {
-  const recipe = createHash("sha256").update(JSON.stringify({ PACKAGES, CUSTOMIZE, ROOTFS_SIZE })).digest("hex").slice(0, 12);
-  const dir = join(cacheDir(), `bookworm-${recipe}`);
+export async function bootImage(log: (line: string) => void, kind: ImageKind = "vms", vagrantPublicKey = ""): Promise<BootImage> {
+  const box = kind === "vagrant-box";
+  const packages = box ? [...PACKAGES, ...BOX_PACKAGES] : PACKAGES;
+  const customize = box ? `${CUSTOMIZE}\n${BOX_CUSTOMIZE}` : CUSTOMIZE;
+  const recipe = createHash("sha256").update(JSON.stringify(box ? { packages, customize, ROOTFS_SIZE, vagrantPublicKey } : { PACKAGES, CUSTOMIZE, ROOTFS_SIZE })).digest("hex").slice(0, 12);
+  const dir = join(cacheDir(), `${box ? "box-" : ""}bookworm-${recipe}`);
   const image = { rootfs: join(dir, "rootfs.img"), kernel: join(dir, "vmlinuz"), initrd: join(dir, "initrd.img") };
   if (existsSync(join(dir, "complete"))) return image;
 
@@ -59,8 +81,8 @@ export async function bootImage(log: (line: string) => void): Promise<BootImage>
   const root = join(work, "root");
   mkdirSync(root, { recursive: true });
   try {
-    await run(["debootstrap", "--variant=minbase", `--include=${PACKAGES.join(",")}`, "bookworm", root, mirror], { timeoutMs: 15 * 60_000 });
-    await run(["chroot", root, "/bin/sh", "-c", CUSTOMIZE], { timeoutMs: 120_000 });
+    await run(["debootstrap", "--variant=minbase", `--include=${packages.join(",")}`, "bookworm", root, mirror], { timeoutMs: 15 * 60_000 });
+    await run(["chroot", root, "/usr/bin/env", `VAGRANT_PUBLIC_KEY=${vagrantPublicKey}`, "/bin/sh", "-c", customize], { timeoutMs: 120_000 });
     const boot = readdirSync(join(root, "boot"));
     const kernel = boot.find((name) => name.startsWith("vmlinuz-"));
     const initrd = boot.find((name) => name.startsWith("initrd.img-"));
@@ -73,6 +95,14 @@ export async function bootImage(log: (line: string) => void): Promise<BootImage>
     writeFileSync(join(work, "complete"), `${new Date().toISOString()}\n`);
     rmSync(dir, { recursive: true, force: true });
     renameSync(work, dir);
+    // Images of older recipes (and builds interrupted by Ctrl-C) are ~700 MB each: keep only this one of its kind.
+    const prefix = `${box ? "box-" : ""}bookworm-`;
+    for (const entry of readdirSync(cacheDir())) {
+      const stalePartial = entry.includes(".partial-") && !existsSync(`/proc/${entry.split(".partial-")[1]}`);
+      if (entry.startsWith(prefix) && join(cacheDir(), entry) !== dir && (stalePartial || !entry.includes(".partial-"))) {
+        rmSync(join(cacheDir(), entry), { recursive: true, force: true });
+      }
+    }
   } catch (error) {
     rmSync(work, { recursive: true, force: true });
     throw error;
