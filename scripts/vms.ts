@@ -172,7 +172,7 @@ async function main(): Promise<void> {
   say(`namespace ${network.namespace}: bridge br0, taps ${vms.map((vm) => vm.tap).join(" ")}; CPU model ${cpu}`);
 
   for (const vm of vms) vm.start();
-  say(`booting ${vms.length} VMs (QEMU pids ${vms.map((vm) => `${vm.name}:${pidOf(vm)}`).join(" ")})`);
+  say(`booting ${vms.length} VMs (QEMU pids ${vms.map((vm) => `${vm.name}:${vm.pid}`).join(" ")})`);
   await timed("boot: all 6 guest agents answer", () =>
     Promise.all(
       vms.map(async (vm) => {
@@ -250,10 +250,6 @@ async function main(): Promise<void> {
   await timed("teardown (QEMU killed by pid, namespace deleted)", () => life.stopAll());
   if ((await run(["ip", "netns", "list"])).includes(network.namespace)) throw new ScriptError(`namespace ${network.namespace} still exists`);
   report();
-}
-
-function pidOf(vm: Vm): number | string {
-  return (vm as unknown as { proc: { pid: number } | null }).proc?.pid ?? "?";
 }
 
 function ringOrder(ring: RingStatus[], vms: Vm[]): string {

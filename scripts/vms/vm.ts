@@ -41,6 +41,11 @@ export class Vm {
     return this.spec.name;
   }
 
+  /** Its QEMU's pid, or null while powered off. */
+  get pid(): number | null {
+    return this.proc?.pid ?? null;
+  }
+
   get overlay(): string {
     return join(this.options.runDir, `${this.spec.name}.qcow2`);
   }
