@@ -52,7 +52,11 @@ install -d -m 0700 -o vagrant -g vagrant /home/vagrant/.ssh
 printf '%s\n' "$VAGRANT_PUBLIC_KEY" > /home/vagrant/.ssh/authorized_keys
 chown vagrant:vagrant /home/vagrant/.ssh/authorized_keys
 chmod 0600 /home/vagrant/.ssh/authorized_keys
-printf '[Match]\nName=eth0\n\n[Network]\nDHCP=ipv4\n' > /etc/systemd/network/10-management.network
+printf '[Match]\nName=eth0\n\n[Network]\nDHCP=ipv4\n\n[DHCPv4]\nClientIdentifier=mac\n' > /etc/systemd/network/10-management.network
+# Every VM of a box boots the same image: an empty machine-id makes systemd create one per VM at first boot. With the
+# image's own, every VM sent the same DHCP client id (derived from it) and only the first VM got an address.
+: > /etc/machine-id
+rm -f /var/lib/dbus/machine-id
 echo 'UseDNS no' > /etc/ssh/sshd_config.d/vagrant.conf
 `;
 

@@ -15,7 +15,7 @@ repo=$(cd "$(dirname "$0")/../.." && pwd)
 cache="${XDG_CACHE_HOME:-$HOME/.cache}/p2p-vms"
 work="/tmp/p2p-vagrant-$$"
 ns="p2p-vagrant-$$"
-box_name="p2p/bookworm-local"
+box_name="p2p/$(basename "$box_dir")"   # named after the image recipe: a new image is a new box
 started=$(date +%s)
 
 say() { echo "[$(( $(date +%s) - started )) s] $*"; }
@@ -40,9 +40,11 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-mkdir -p "$work/etc-libvirt" "$work/dotfiles" /var/log/libvirt /var/lib/libvirt/images /var/cache/libvirt
-# libvirtd resolves its compile-time users (libvirt-qemu, libvirt-dnsmasq) at start and runs QEMU as root here: give
-# it that configuration and those users in a private mount namespace instead of changing the host's /etc.
+# Everything libvirt keeps (configuration, networks, images, leases, logs, sockets) lives under $work, bind-mounted over
+# its usual places in a private mount namespace: nothing of it is left on the host afterwards. libvirtd also resolves
+# its compile-time users (libvirt-qemu, libvirt-dnsmasq) at start: a private /etc/passwd and /etc/group add them.
+for dir in etc-libvirt var-lib-libvirt var-log-libvirt var-cache-libvirt run-libvirt dotfiles; do mkdir -p "$work/$dir"; done
+mkdir -p "$work/var-lib-libvirt/images"
 cat > "$work/etc-libvirt/qemu.conf" <<'CONF'
 user = "root"
 group = "root"
@@ -66,7 +68,10 @@ ip -n "$ns" link set lo up
 in_ns() {
   unshare -m --propagation private sh -c '
     w="$1"; n="$2"; c="$3"; shift 3
-    mount --bind "$w/etc-libvirt" /etc/libvirt && mount --bind "$w/passwd" /etc/passwd && mount --bind "$w/group" /etc/group &&
+    for pair in etc-libvirt:/etc/libvirt var-lib-libvirt:/var/lib/libvirt var-log-libvirt:/var/log/libvirt \
+        var-cache-libvirt:/var/cache/libvirt run-libvirt:/run/libvirt passwd:/etc/passwd group:/etc/group; do
+      mkdir -p "${pair#*:}" 2>/dev/null; mount --bind "$w/${pair%%:*}" "${pair#*:}" || exit 1
+    done &&
     cd "'"$repo"'" &&
     exec ip netns exec "$n" env VAGRANT_HOME="$c/vagrant-home" VAGRANT_DOTFILE_PATH="$w/dotfiles" VAGRANT_CHECKPOINT_DISABLE=1 \
       VAGRANT_BOX_UPDATE_CHECK_DISABLE=1 VAGRANT_DEFAULT_PROVIDER=libvirt P2P_BOX="'"$box_name"'" P2P_LIBVIRT_DRIVER=qemu "$@"
@@ -75,7 +80,7 @@ in_ns() {
 
 in_ns virtlogd -d -p "$work/virtlogd.pid"
 in_ns libvirtd -d -p "$work/libvirtd.pid"
-for i in $(seq 1 50); do [ -S /run/libvirt/libvirt-sock ] && break; sleep 0.2; done
+for i in $(seq 1 50); do [ -S "$work/run-libvirt/libvirt-sock" ] && break; sleep 0.2; done
 say "libvirtd $(cat "$work/libvirtd.pid") and virtlogd $(cat "$work/virtlogd.pid") in namespace $ns"
 
 # The box: the image as qcow2, booted by its kernel directly (the image has no bootloader), set in the box's Vagrantfile.
@@ -106,8 +111,24 @@ touch "$work/dotfiles/done-up"
 in_ns vagrant up $machines
 say "vagrant up done"
 for machine in $machines; do
-  in_ns vagrant ssh "$machine" -c "systemctl is-active p2p-dns p2p-node 2>/dev/null | grep -x active; hostname -I"
+  role=node
+  [ "$machine" = dns ] && role=dns
+  say "$machine: p2p-$role $(in_ns vagrant ssh "$machine" -c "systemctl is-active p2p-$role" | tr -d '\r')"
 done
-say "checks"
-in_ns vagrant ssh alpha -c 'p2p client status --json' | head -c 600; echo
-in_ns vagrant ssh alpha -c 'p2p client upload /etc/os-release --name alpha-os-release --json && p2p client search os-release --json'
+case " $machines " in *" alpha "*" echo "*) ;; *) exit 0 ;; esac
+# The ring of alpha and echo, as `vagrant ssh` users see it (login shell: P2P_HOME from /etc/profile.d/p2p.sh).
+for attempt in $(seq 1 60); do
+  successor=$(in_ns vagrant ssh alpha -c 'p2p client status --json' 2>/dev/null | tr -d '\r' | sed -n 's/.*"successors":\[{[^}]*"address":"\([^"]*\)".*/\1/p')
+  [ "$successor" = "192.168.56.15:7495" ] && break
+  sleep 2
+done
+[ "$successor" = "192.168.56.15:7495" ] || { say "alpha's successor is '$successor', not echo"; exit 1; }
+say "ring: alpha's successor is echo ($successor)"
+sent=$(in_ns vagrant ssh alpha -c 'head -c 1048576 /dev/urandom > /tmp/vm-hello.bin && chmod 644 /tmp/vm-hello.bin && p2p client upload /tmp/vm-hello.bin --json >/dev/null && sha256sum /tmp/vm-hello.bin' | tr -d '\r' | cut -d' ' -f1)
+for attempt in $(seq 1 30); do
+  in_ns vagrant ssh echo -c 'p2p client search vm-hello --json' | grep -q vm-hello.bin && break
+  sleep 2
+done
+got=$(in_ns vagrant ssh echo -c 'p2p client download vm-hello.bin --out /tmp/vm-hello.bin --json >/dev/null && sha256sum /tmp/vm-hello.bin' | tr -d '\r' | cut -d' ' -f1)
+[ -n "$sent" ] && [ "$sent" = "$got" ] || { say "echo's copy differs: $got instead of $sent"; exit 1; }
+say "alpha shared 1 MiB, echo found and downloaded it, sha256 $sent matches"
