@@ -35,6 +35,8 @@ cleanup() {
   done
   ip netns del "$ns" 2>/dev/null
   rm -rf "$work"
+  # The mount points the private namespace needed, if this script created them (rmdir leaves a non-empty one alone).
+  rmdir /etc/libvirt /var/lib/libvirt /var/log/libvirt /var/cache/libvirt /run/libvirt 2>/dev/null
   say "torn down (exit $status)"
 }
 trap cleanup EXIT
