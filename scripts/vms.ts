@@ -2,7 +2,7 @@
 // provisioned with the Vagrantfile's install.sh and units, then checked: ring, a file across VMs, a hard power-off,
 // a reboot, a kill -9. Everything it starts is torn down on success, failure and Ctrl-C. Needs root (namespaces, taps).
 //
-// bun scripts/vms.ts [--cpu MODEL] [--keep-logs]
+// npm run vms [-- --cpu MODEL]      (as root)
 
 import { createHash } from "node:crypto";
 import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, statSync } from "node:fs";

@@ -1,9 +1,8 @@
 // Running the host's tools (ip, debootstrap, qemu-img, mkfs) from `npm run vms`: bounded in time, failing with their stderr.
 
 export interface RunOptions {
+  /** SIGKILL after this long (default 30 s): a stuck tool must not hang the run. */
   timeoutMs?: number;
-  /** Print the tool's output as it goes (debootstrap), instead of keeping it for the error message. */
-  inherit?: boolean;
 }
 
 /** Runs a command to completion; throws one line naming the command and the end of its stderr when it fails. */
