@@ -1,13 +1,59 @@
-// Compiles the one standalone `dist/p2p` executable (no Bun needed where it runs).
+// Compiles the one standalone `dist/p2p` executable (no Bun needed where it runs), for this machine or another Linux.
+//
+// bun scripts/build.ts [--target linux-x64|linux-x64-baseline|linux-arm64] [--outfile path] [path]
+//
+// Without --target it builds for the machine it runs on and downloads nothing. Any --target fetches that Bun runtime
+// from npm (@oven/bun-<target>) once; linux-arm64 is for VMs on an arm64 host (Vagrant on Apple silicon).
 
 import { join } from "node:path";
+import { parseArgs } from "node:util";
+
+/** What --target accepts: Bun's own target names without the `bun-` prefix. */
+export const BUILD_TARGETS = ["linux-x64", "linux-x64-baseline", "linux-arm64"] as const;
+
+const USAGE = `usage: bun scripts/build.ts [--target ${BUILD_TARGETS.join("|")}] [--outfile path]
+
+  --target   build for another Linux machine (default: this machine, nothing downloaded)
+  --outfile  where to write the executable (default: dist/p2p)`;
 
 const root = join(import.meta.dir, "..");
-const outfile = process.argv[2] ?? join(root, "dist", "p2p");
+
+function options(argv: string[]): { target: string | undefined; outfile: string } {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      options: { target: { type: "string" }, outfile: { type: "string" }, help: { type: "boolean", default: false } },
+      strict: true,
+      allowPositionals: true,
+    });
+  } catch (error) {
+    fail(`${(error as Error).message}\n${USAGE}`);
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    console.log(USAGE);
+    process.exit(0);
+  }
+  if (positionals.length > 1) fail(`one output path at most, got: ${positionals.join(" ")}\n${USAGE}`);
+  const target = values.target;
+  if (target !== undefined && !(BUILD_TARGETS as readonly string[]).includes(target)) {
+    fail(`--target must be one of ${BUILD_TARGETS.join(", ")}, got "${target}"`);
+  }
+  return { target, outfile: values.outfile ?? positionals[0] ?? join(root, "dist", "p2p") };
+}
+
+function fail(message: string): never {
+  console.error(message);
+  process.exit(2);
+}
+
+const { target, outfile } = options(process.argv.slice(2));
 
 const args = [
   "build",
   "--compile",
+  ...(target ? [`--target=bun-${target}`] : []),
   "--minify",
   "--sourcemap",
   "--bytecode",
@@ -22,6 +68,6 @@ const args = [
 
 const build = Bun.spawnSync([process.execPath, ...args], { stdout: "inherit", stderr: "inherit", cwd: root });
 if (build.exitCode !== 0) {
-  console.error(`build failed (exit ${build.exitCode})`);
+  console.error(`build failed (exit ${build.exitCode})${target ? `: building for ${target} downloads @oven/bun-${target} from npm once` : ""}`);
   process.exit(build.exitCode ?? 1);
 }

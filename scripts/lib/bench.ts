@@ -8,10 +8,16 @@ import { createTestnet, type Testnet, type TestnetNode } from "../../src/testnet
 
 const root = join(import.meta.dir, "..", "..");
 
-/** Builds dist/p2p (benchmarks measure the binary users run) and returns its path; exits on failure. */
+/**
+ * Builds dist/p2p (benchmarks measure the binary users run) and returns its path; exits on failure.
+ * P2P_BUILD_TARGET=linux-x64-baseline (any `npm run build -- --target` value) measures that build, as dist/p2p-<target>.
+ */
 export function buildBinary(): string {
-  if (Bun.spawnSync([process.execPath, join(root, "scripts", "build.ts")], { stdout: "ignore", stderr: "inherit" }).exitCode !== 0) process.exit(1);
-  return join(root, "dist", "p2p");
+  const target = process.env.P2P_BUILD_TARGET;
+  const outfile = join(root, "dist", target ? `p2p-${target}` : "p2p");
+  const args = target ? ["--target", target, "--outfile", outfile] : [];
+  if (Bun.spawnSync([process.execPath, join(root, "scripts", "build.ts"), ...args], { stdout: "ignore", stderr: "inherit" }).exitCode !== 0) process.exit(1);
+  return outfile;
 }
 
 /**
