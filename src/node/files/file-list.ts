@@ -33,7 +33,7 @@ export class FileLister {
    * `after`, in key/member order), the routing peers in (self, limit), and the cursor of the next
    * page (null on the last).
    */
-  step(limit: RingId, after: string | null = null): ListStep {
+  step(limit: RingId, after: string | null = null, pageBytes = LIST_PAGE_BYTES): ListStep {
     const self = this.options.self;
     const children = this.options.ring.routingPeers().filter((peer) => inOpenInterval(peer.id, self.id, limit) || limit === self.id);
     const cursorOf = (entry: RecordEntry) => `${entry.key}/${entry.member}`;
@@ -45,7 +45,7 @@ export class FileLister {
     for (const entry of all) {
       // About what the entry takes as JSON: its strings plus the field names and numbers.
       bytes += entry.key.length + entry.member.length + entry.value.length + 100;
-      if (bytes > LIST_PAGE_BYTES && files.length > 0) return { files, children, next: cursorOf(files.at(-1)!) };
+      if (bytes > pageBytes && files.length > 0) return { files, children, next: cursorOf(files.at(-1)!) };
       files.push(entry);
     }
     return { files, children, next: null };
@@ -99,7 +99,10 @@ export class FileLister {
   }
 
   private async listPage(peer: Peer, limit: RingId, after: string | null): Promise<ListStep> {
-    if (peer.address === this.options.self.address) return this.step(limit, after);
+    // This node's own entries cross no frame: one pass, not a page at a time. Each page reads every
+    // entry again, and pages read in a row here would hold the event loop long enough for this
+    // node's pings to go unanswered and its neighbours to drop it.
+    if (peer.address === this.options.self.address) return this.step(limit, after, Number.POSITIVE_INFINITY);
     return this.options.transport.send(peer.address, FILES.LIST_ALL_FILES, { limit, after }, { channel: "bulk", timeoutMs: LIST_STEP_TIMEOUT_MS });
   }
 
