@@ -31,10 +31,13 @@ export interface DownloadReport {
   badSources: string[];
   resumedChunks: number;
   milliseconds: number;
+  /** A folder: `path` is the folder written, `files` how many files it holds. */
+  folder?: boolean;
+  files?: number;
 }
 
 /** The UPLOAD reply: the file as it is now shared. */
-export type SharedReport = { name: string; size: number; id: string };
+export type SharedReport = { name: string; size: number; id: string; folder?: boolean; files?: number };
 
 /** A 202 progress event of UPLOAD ("hashing") or DOWNLOAD ("downloading"), one JSON object a line. */
 export type ProgressEvent = { phase: string; bytes?: number; total?: number; [field: string]: unknown };

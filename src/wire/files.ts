@@ -4,6 +4,7 @@ import { P2PError } from "../protocol/errors";
 import type { RingId } from "../node/ring/id";
 import type { RecordEntry } from "../node/ring/records";
 import type { Peer } from "../node/ring/transport";
+import { checkFolderManifest, type FolderManifest } from "../node/files/folder";
 import { checkManifest, type Manifest } from "../node/files/manifest";
 import { Bitfield } from "../node/files/swarm/bitfield";
 import type { HaveReport } from "../node/files/swarm/file-peers";
@@ -35,6 +36,18 @@ export const FILES = {
     decodeArgs: (args) => parseFileId(args[0]!),
     encodeReply: (manifest) => ({ body: encodeJson(manifest) }),
     decodeReply: (body, _from, fileId) => checkManifest(JSON.parse(new TextDecoder().decode(body)), fileId),
+  }),
+
+  /** The manifest of a folder the peer shares; the asker checks its SHA-256 and every path in it before writing anything. */
+  GET_FOLDER: defineOp<string, FolderManifest>({
+    name: "GET_FOLDER",
+    usage: "GET_FOLDER <folder_id>",
+    minArgs: 1,
+    maxArgs: 1,
+    encodeArgs: (folderId) => ({ args: [folderId] }),
+    decodeArgs: (args) => parseFileId(args[0]!),
+    encodeReply: (manifest) => ({ body: encodeJson(manifest) }),
+    decodeReply: (body, _from, folderId) => checkFolderManifest(JSON.parse(new TextDecoder().decode(body)), folderId),
   }),
 
   /** One chunk's bytes. */

@@ -2,7 +2,7 @@
 
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { EXIT } from "../../src/cli/exit-codes";
 import { type Testnet, type TestnetNode, createTestnet } from "../../src/testnet";
@@ -89,9 +89,12 @@ describe("p2p client on a network of two nodes", () => {
     const offline = await p2p(["client", "download", "quarterly big report.bin", "--out", join(dir.path, "again.bin"), "--node", beta.ip]);
     expect(offline.code).toBe(EXIT.UNREACHABLE);
     expect(offline.stderr).toMatch(/no holder of 'quarterly big report.bin' is online \(last seen/);
-    const folderUpload = await p2p(["client", "upload", dir.path, "--node", alpha.ip]);
+    // A folder is shared as one item (test/cli/folders.test.ts); one with a link leading out of it is refused.
+    mkdirSync(join(dir.path, "linked"));
+    symlinkSync(dir.path, join(dir.path, "linked", "out"));
+    const folderUpload = await p2p(["client", "upload", join(dir.path, "linked"), "--node", alpha.ip]);
     expect(folderUpload.code).toBe(EXIT.USAGE);
-    expect(folderUpload.stderr).toMatch(/is a folder; this version shares files only/);
+    expect(folderUpload.stderr).toMatch(/is a symbolic link leading out of the folder/);
     const unknown = await p2p(["client", "unshare", "never-shared", "--node", alpha.ip]);
     expect(unknown.code).toBe(EXIT.NOT_FOUND);
   }, 60_000);

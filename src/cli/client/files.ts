@@ -76,13 +76,15 @@ export function describeSources(event: Record<string, unknown>): string {
   return `from ${count} ${count === 1 ? "source" : "sources"}${count > 0 ? names : ""}`;
 }
 
-export function describeShared(file: { name: string; size: number; id: string }): string {
-  return `shared ${file.name} (${formatBytes(file.size)}, id ${file.id.slice(0, 12)})\n`;
+export function describeShared(file: { name: string; size: number; id: string; folder?: boolean; files?: number }): string {
+  const what = file.folder ? `folder ${file.name}/ (${file.files} ${file.files === 1 ? "file" : "files"}, ` : `${file.name} (`;
+  return `shared ${what}${formatBytes(file.size)}, id ${file.id.slice(0, 12)})\n`;
 }
 
 export function describeDownload(result: DownloadReport): string {
   const resumed = result.resumedChunks > 0 ? `, resumed after ${result.resumedChunks} chunks` : "";
-  return `downloaded ${result.name} (${formatBytes(result.size)}) to ${result.path} in ${(result.milliseconds / 1000).toFixed(1)} s from ${result.sources.length} ${result.sources.length === 1 ? "source" : "sources"}${resumed}; every chunk verified\n`;
+  const what = result.folder ? `folder ${result.name}/ (${result.files} ${result.files === 1 ? "file" : "files"}, ` : `${result.name} (`;
+  return `downloaded ${what}${formatBytes(result.size)}) to ${result.path} in ${(result.milliseconds / 1000).toFixed(1)} s from ${result.sources.length} ${result.sources.length === 1 ? "source" : "sources"}${resumed}; every chunk verified\n`;
 }
 
 const terminal = (json: boolean) => !json && Boolean(process.stderr.isTTY);
@@ -91,7 +93,7 @@ const print = (json: boolean, value: unknown, text: string) => process.stdout.wr
 export const upload = defineCommand({
   meta: { name: "upload", description: "Share a file: the node hashes it, serves it in place and announces it on the ring" },
   args: {
-    path: { type: "positional", description: "The file to share", required: true },
+    path: { type: "positional", description: "The file or folder to share (a folder is one item: its tree, downloaded as a folder)", required: true },
     name: { type: "string", description: "Name to share it under (default: the file's name)" },
     ...clientArgs,
   },

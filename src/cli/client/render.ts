@@ -31,7 +31,7 @@ export function renderTable(header: string[], rows: string[][]): string {
 
 export function renderFiles(files: readonly FileSummary[]): string {
   if (files.length === 0) return "no files\n";
-  return renderTable(["NAME", "SIZE", "ID", "HOLDERS"], files.map((file) => [file.name, formatBytes(file.size), file.id.slice(0, 12), String(file.holders)]));
+  return renderTable(["NAME", "SIZE", "ID", "HOLDERS"], files.map((file) => [file.folder ? `${file.name}/` : file.name, formatBytes(file.size), file.id.slice(0, 12), String(file.holders)]));
 }
 
 /** How long the rate is averaged over: it follows the current speed and never counts bytes resumed from disk. */

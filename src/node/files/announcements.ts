@@ -9,6 +9,10 @@ export interface FileSummary {
   size: number;
   id: string;
   holders: number;
+  /** A shared folder: `id` is its folder id, `size` the total of its files. */
+  folder?: boolean;
+  /** How many files the folder holds (in an UPLOAD reply only). */
+  files?: number;
 }
 
 /** The value of an announcement entry; its member is `<fileId>@<holder>`. */
@@ -20,6 +24,8 @@ export interface Announcement {
   holder: string;
   /** Still downloading: it serves the chunks it has verified (announced under the name only). */
   partial?: boolean;
+  /** A folder shared as one item (fetch its manifest with GET_FOLDER). */
+  folder?: boolean;
 }
 
 /** Groups announcement entries of one kind by file: name, size, id and how many distinct live complete holders. */
@@ -32,6 +38,7 @@ export function summarize(entries: readonly RecordEntry[], kind: Announcement["k
     let file = files.get(key);
     if (!file) {
       file = { name: announcement.name, size: announcement.size, id: announcement.fileId, holders: 0, holderSet: new Set() };
+      if (announcement.folder === true) file.folder = true;
       files.set(key, file);
     }
     if (announcement.partial !== true) file.holderSet.add(announcement.holder);

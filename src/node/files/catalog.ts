@@ -2,7 +2,17 @@
 
 import type { Database, Statement } from "bun:sqlite";
 import { openDatabase } from "../../sqlite";
+import type { FolderManifest } from "./folder";
 import type { Manifest } from "./manifest";
+
+/** A folder shared as one item: its files are in `shared` under `<name>/<path>`, never announced one by one. */
+export interface SharedFolder {
+  folderId: string;
+  name: string;
+  path: string;
+  size: number;
+  manifest: FolderManifest;
+}
 
 export interface SharedFile extends Manifest {
   name: string;
@@ -126,6 +136,21 @@ export class CatalogStore {
     this.deleteDownload.run(fileId);
   }
 
+  shareFolder(folder: SharedFolder): void {
+    this.db
+      .query("INSERT OR REPLACE INTO folders (folder_id, name, path, size, manifest) VALUES (?, ?, ?, ?, ?)")
+      .run(folder.folderId, folder.name, folder.path, folder.size, JSON.stringify(folder.manifest));
+  }
+
+  folder(folderId: string): SharedFolder | null {
+    return this.allFolders().find((folder) => folder.folderId === folderId) ?? null;
+  }
+
+  allFolders(): SharedFolder[] {
+    const rows = this.db.query("SELECT * FROM folders ORDER BY name").all() as Array<{ folder_id: string; name: string; path: string; size: number; manifest: string }>;
+    return rows.map((row) => ({ folderId: row.folder_id, name: row.name, path: row.path, size: row.size, manifest: JSON.parse(row.manifest) as FolderManifest }));
+  }
+
   close(): void {
     this.db.close();
   }
@@ -143,6 +168,14 @@ CREATE TABLE IF NOT EXISTS shared (
   PRIMARY KEY (file_id, name)
 );
 CREATE INDEX IF NOT EXISTS shared_path ON shared (path);
+CREATE TABLE IF NOT EXISTS folders (
+  folder_id  TEXT NOT NULL,
+  name       TEXT NOT NULL,
+  path       TEXT NOT NULL,
+  size       INTEGER NOT NULL,
+  manifest   TEXT NOT NULL,
+  PRIMARY KEY (folder_id, name)
+);
 CREATE TABLE IF NOT EXISTS downloads (
   file_id    TEXT PRIMARY KEY,
   name       TEXT NOT NULL,

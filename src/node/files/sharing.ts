@@ -1,6 +1,6 @@
 // File sharing on the ring: share (hash, catalog, announce), list, search and download; serving is ChunkServer's.
 
-import { existsSync, statSync } from "node:fs";
+import { existsSync, rmSync, statSync } from "node:fs";
 import { basename, resolve } from "node:path";
 import { P2PError, isP2PError } from "../../protocol/errors";
 import type { ChordNode } from "../ring/chord";
@@ -10,7 +10,7 @@ import type { TcpTransport } from "../tcp-transport";
 import { type Announcement, type FileSummary, holdersOf, summarize } from "./announcements";
 import type { CatalogStore, SharedFile } from "./catalog";
 import { ChunkServer } from "./chunk-server";
-import { type DownloadProgress, runDownload } from "./download";
+import { runDownload } from "./download";
 import { FileLister } from "./file-list";
 import { type Manifest, hashFile } from "./manifest";
 import { MAX_INDEXED_WORDS, checkShareName, foldText, nameKey, parseNameRef, wordKey, wordsOf } from "./names";
@@ -20,8 +20,8 @@ import { tcpFilePeers } from "./tcp-file-peers";
 import type { DownloadReport, SharedEntry, TransferEntry, TransfersReport } from "../../wire/control";
 import { TransferLog } from "./transfers";
 import { notFound, statOrThrow } from "./not-found";
-import { rmSync } from "node:fs";
 import { FILES } from "../../wire/files";
+import { type DownloadOptions, type FetchJob, downloadFolder, shareFolder } from "./folder-sharing";
 
 export const DEFAULT_ANNOUNCE_INTERVAL_MS = 5 * 60_000;
 /** Holder entries expire unless re-announced: about twice the interval, as BitTorrent and IPFS do. */
@@ -42,7 +42,7 @@ export interface SharingOptions {
 }
 
 export class FileSharing {
-  private readonly options: SharingOptions;
+  readonly options: SharingOptions;
   private readonly announceTtlMs: number;
   private readonly announceIntervalMs: number;
   private readonly refreshing = new Set<string>();
@@ -74,6 +74,7 @@ export class FileSharing {
   /** Shares a file in place: hashes it (unless unchanged since last time), catalogs and announces it. */
   async share(path: string, name: string | undefined, onProgress?: (bytes: number, total: number) => void, signal?: AbortSignal): Promise<FileSummary> {
     const absolute = resolve(path);
+    if (existsSync(absolute) && statSync(absolute).isDirectory()) return shareFolder(this, absolute, name, onProgress, signal);
     const shareName = checkShareName(name ?? basename(absolute));
     const stat = statOrThrow(absolute);
     const known = this.options.catalog.byPath(absolute).find((file) => file.size === stat.size && file.mtimeMs === stat.mtimeMs);
@@ -117,7 +118,7 @@ export class FileSharing {
   async download(
     ref: string,
     outPath: string | undefined,
-    options: { force?: boolean; noShare?: boolean; onProgress?: (progress: DownloadProgress & { name: string; id: string }) => void; signal?: AbortSignal } = {},
+    options: DownloadOptions = {},
   ): Promise<DownloadReport> {
     const started = performance.now();
     const { name, idPrefix } = parseNameRef(ref);
@@ -133,25 +134,31 @@ export class FileSharing {
     const target = candidates[0]!;
     const out = resolve(outPath ?? name);
     if (existsSync(out) && !options.force) throw new P2PError("CONFLICT", `${out} already exists; use --force to overwrite it`);
+    if (target.folder === true) return downloadFolder(this, { name, id: target.id, size: target.size }, out, options, started);
+    const holders = async () => holdersOf(await this.options.ring.get(nameKey(name)), target.id);
+    return this.fetchFile({ name, id: target.id, out, holders, announce: true }, options, started);
+  }
 
-    const holders = holdersOf(entries, target.id);
-    const manifest = await this.fetchManifest(target.id, holders.map((holder) => holder.address));
+  /** Fetches one file by id from `holders` into `out`; `announce: false` for a file of a folder (catalogued, announced through its folder). */
+  async fetchFile(job: FetchJob, options: DownloadOptions, started = performance.now()): Promise<DownloadReport> {
+    const { name, out } = job;
+    const target = { id: job.id }, manifest = await this.fetchManifest(target.id, (await job.holders()).map((holder) => holder.address));
     const peers = tcpFilePeers({
       fileId: target.id,
       chunkCount: manifest.chunks.length,
       selfAddress: this.options.self.address,
       transport: this.options.transport,
-      holders: async () => holdersOf(await this.options.ring.get(nameKey(name)), target.id).filter((holder) => holder.address !== this.options.self.address),
+      holders: async () => (await job.holders()).filter((holder) => holder.address !== this.options.self.address),
       local: {
         chunk: (fileId, index) => this.server.chunk(fileId, index, undefined),
         chosenChunk: (fileId, wanted) => this.server.chosenChunk(fileId, wanted, undefined),
         have: (fileId, version) => this.server.have(fileId, version),
       },
     });
-    let announcedPartial = options.noShare === true; // --no-share: never announced, not even partly
+    let announcedPartial = options.noShare === true || !job.announce; // --no-share: never announced, not even partly
     const cancelled = this.transfers.begin(target.id, name, out, manifest.size);
     const signal = options.signal ? AbortSignal.any([options.signal, cancelled]) : cancelled;
-    if (!options.noShare) this.downloading.set(target.id, { name, size: manifest.size });
+    if (!options.noShare && job.announce) this.downloading.set(target.id, { name, size: manifest.size });
     let result;
     try {
       result = await runDownload({
@@ -189,7 +196,7 @@ export class FileSharing {
     const file: SharedFile = { ...manifest, name, path: out, mtimeMs: stat.mtimeMs };
     this.server.endPartial(target.id);
     if (!options.noShare) this.markShared(file);
-    if (!options.noShare) await this.announce(file).catch((error) => this.options.warn(`downloaded ${name} but could not announce it: ${(error as Error).message}`));
+    if (!options.noShare && job.announce) await this.announce(file).catch((error) => this.options.warn(`downloaded ${name} but could not announce it: ${(error as Error).message}`));
     return {
       name,
       size: manifest.size,
@@ -252,13 +259,11 @@ export class FileSharing {
     while (this.lastSeen.size > MAX_REMEMBERED_NAMES) this.lastSeen.delete(this.lastSeen.keys().next().value!);
   }
 
-  private markShared(file: SharedFile): void {
+  markShared(file: SharedFile): void {
     this.options.catalog.share(file);
     const key = `${file.fileId}/${file.name}`;
     if (!this.sharedAt.has(key)) this.sharedAt.set(key, Date.now());
   }
-
-  // ---- serving peers ----------------------------------------------------------------------------
 
   // ---- announcements ----------------------------------------------------------------------------
 
@@ -266,6 +271,9 @@ export class FileSharing {
   async refreshAll(): Promise<void> {
     for (const [fileId, download] of this.downloading) {
       await this.putPartial(fileId, download.name, download.size).catch((error) => this.options.warn(`could not re-announce ${download.name} as partly held: ${error.message}`));
+    }
+    for (const folder of this.options.catalog.allFolders()) {
+      if (existsSync(folder.path)) await this.announce(folder, true).catch((error) => this.options.warn(`could not re-announce ${folder.name}: ${error.message}`));
     }
     for (const file of this.options.catalog.allShared()) {
       try {
@@ -279,6 +287,7 @@ export class FileSharing {
 
   /** Withdraws every announcement of this node at once (graceful leave), so nobody is sent here. */
   async withdrawAll(): Promise<void> {
+    for (const folder of this.options.catalog.allFolders()) await this.withdraw(folder).catch(() => {});
     for (const file of this.options.catalog.allShared()) {
       await this.withdraw(file).catch((error) => this.options.warn(`could not withdraw ${file.name}: ${(error as Error).message}`));
     }
@@ -291,6 +300,13 @@ export class FileSharing {
     } catch {
       stat = null;
     }
+    // A file of a shared folder is announced through its folder: changed or gone, it is simply no longer served.
+    if (file.name.includes("/") && (stat === null || stat.size !== file.size || stat.mtimeMs !== file.mtimeMs)) {
+      this.options.warn(`${file.path} changed or is gone; no longer serving it as ${file.name}`);
+      this.options.catalog.unshare(file.fileId, file.name);
+      return;
+    }
+    if (file.name.includes("/")) return;
     if (stat === null) {
       this.options.warn(`${file.path} is gone; no longer sharing ${file.name}`);
       this.options.catalog.unshare(file.fileId, file.name);
@@ -307,10 +323,12 @@ export class FileSharing {
     await this.announce(file);
   }
 
-  private async announce(file: SharedFile): Promise<void> {
+  async announce(item: { name: string; size: number; fileId?: string; folderId?: string }, folder = false): Promise<void> {
+    const file = { name: item.name, size: item.size, fileId: (item.fileId ?? item.folderId)! };
     const member = `${file.fileId}@${this.options.self.address}`;
+    const extra = folder ? { folder: true } : {};
     const value = (kind: Announcement["kind"]) =>
-      JSON.stringify({ kind, name: file.name, size: file.size, fileId: file.fileId, holder: this.options.self.address } satisfies Announcement);
+      JSON.stringify({ kind, name: file.name, size: file.size, fileId: file.fileId, holder: this.options.self.address, ...extra } satisfies Announcement);
     await this.options.ring.put(nameKey(file.name), member, value("file"), this.announceTtlMs);
     for (const word of wordsOf(file.name).slice(0, MAX_INDEXED_WORDS)) {
       await this.options.ring.put(wordKey(word), member, value("word"), this.announceTtlMs);
@@ -332,7 +350,8 @@ export class FileSharing {
     await this.options.ring.remove(nameKey(name), `${fileId}@${this.options.self.address}`);
   }
 
-  private async withdraw(file: SharedFile): Promise<void> {
+  private async withdraw(item: { name: string; fileId?: string; folderId?: string }): Promise<void> {
+    const file = { name: item.name, fileId: (item.fileId ?? item.folderId)! };
     const member = `${file.fileId}@${this.options.self.address}`;
     await this.options.ring.remove(nameKey(file.name), member);
     for (const word of wordsOf(file.name).slice(0, MAX_INDEXED_WORDS)) await this.options.ring.remove(wordKey(word), member);
@@ -377,5 +396,4 @@ export class FileSharing {
     }
     throw new P2PError("UNAVAILABLE", `no reachable holder of ${fileId.slice(0, 12)} (${failures.join("; ") || "none announced"})`);
   }
-
 }

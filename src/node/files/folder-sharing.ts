@@ -1,0 +1,138 @@
+// Sharing and downloading a folder as one item: its files are catalogued (served by id as any file) but announced only through the folder.
+
+import { mkdirSync, realpathSync, statSync } from "node:fs";
+import { basename, dirname, join, sep } from "node:path";
+import { P2PError, isP2PError } from "../../protocol/errors";
+import type { DownloadReport } from "../../wire/control";
+import { FILES } from "../../wire/files";
+import type { ChordNode } from "../ring/chord";
+import type { Peer } from "../ring/transport";
+import type { TcpTransport } from "../tcp-transport";
+import { type FileSummary, holdersOf } from "./announcements";
+import type { CatalogStore, SharedFile } from "./catalog";
+import type { DownloadProgress } from "./download";
+import { type FolderEntry, type FolderManifest, folderIdOf, walkFolder } from "./folder";
+import { hashFile } from "./manifest";
+import { checkShareName, nameKey } from "./names";
+import type { Holder } from "./swarm/file-peers";
+
+export type DownloadOptions = { force?: boolean; noShare?: boolean; onProgress?: (progress: DownloadProgress & { name: string; id: string }) => void; signal?: AbortSignal };
+/** One file to fetch by id: where from (read again during the download) and whether to announce it under its name. */
+export type FetchJob = { name: string; id: string; out: string; holders: () => Promise<Holder[]>; announce: boolean };
+
+/** What of FileSharing the folder paths use. */
+export interface FolderHost {
+  readonly options: { self: Peer; ring: ChordNode; transport: TcpTransport; catalog: CatalogStore };
+  markShared(file: SharedFile): void;
+  announce(item: { name: string; size: number; folderId: string }, folder: boolean): Promise<void>;
+  fetchFile(job: FetchJob, options: DownloadOptions, started?: number): Promise<DownloadReport>;
+}
+
+/** Shares the folder at `absolute`: each file catalogued in place (hashed unless unchanged), the folder announced once. */
+export async function shareFolder(
+  host: FolderHost,
+  absolute: string,
+  name: string | undefined,
+  onProgress?: (bytes: number, total: number) => void,
+  signal?: AbortSignal,
+): Promise<FileSummary> {
+  const folderName = checkShareName(name ?? basename(absolute));
+  const files = walkFolder(absolute);
+  const sizes = files.map((file) => statSync(file.absolute).size);
+  const total = sizes.reduce((sum, size) => sum + size, 0);
+  const entries: FolderEntry[] = [];
+  let done = 0;
+  for (const file of files) {
+    const stat = statSync(file.absolute);
+    const known = host.options.catalog.byPath(file.absolute).find((shared) => shared.size === stat.size && shared.mtimeMs === stat.mtimeMs);
+    const manifest = known ?? (await hashFile(file.absolute, { onProgress: (bytes) => onProgress?.(done + bytes, total), signal }));
+    // Catalogued under `<folder>/<path>`, which no announced name can be: served by id, never announced alone.
+    host.markShared({ ...manifest, name: `${folderName}/${file.path}`, path: file.absolute, mtimeMs: manifest.mtimeMs });
+    entries.push({ path: file.path, size: manifest.size, fileId: manifest.fileId });
+    done += manifest.size;
+  }
+  const manifest: FolderManifest = { entries };
+  const folderId = folderIdOf(manifest);
+  host.options.catalog.shareFolder({ folderId, name: folderName, path: absolute, size: done, manifest });
+  await host.announce({ name: folderName, size: done, folderId }, true);
+  return { name: folderName, size: done, id: folderId, holders: 1, folder: true, files: entries.length };
+}
+
+/** The manifest of a folder this node shares, for GET_FOLDER. */
+export function servedFolder(catalog: CatalogStore, folderId: string): FolderManifest {
+  const folder = catalog.folder(folderId);
+  if (!folder) throw new P2PError("NOT_FOUND", `this node does not share folder ${folderId.slice(0, 12)}`);
+  return folder.manifest;
+}
+
+/** Downloads a folder into `out`: its manifest from a holder (checked in full first), then each file by id from the folder's holders. */
+export async function downloadFolder(
+  host: FolderHost,
+  target: { name: string; id: string; size: number },
+  out: string,
+  options: DownloadOptions,
+  started: number,
+): Promise<DownloadReport> {
+  const { ring, catalog } = host.options;
+  const holders = async () => holdersOf(await ring.get(nameKey(target.name)), target.id).filter((holder) => !holder.partial);
+  const manifest = await fetchFolderManifest(host, target, (await holders()).map((holder) => holder.address));
+  mkdirSync(out, { recursive: true });
+  const root = realpathSync(out);
+  const sources = new Set<string>();
+  const badSources = new Set<string>();
+  let resumedChunks = 0;
+  let done = 0;
+  for (const entry of manifest.entries) {
+    const dest = join(root, ...entry.path.split("/"));
+    mkdirSync(dirname(dest), { recursive: true });
+    // The paths were checked, but a folder already there may hold links: never write through one out of `out`.
+    const parent = realpathSync(dirname(dest));
+    if (parent !== root && !parent.startsWith(root + sep)) throw new P2PError("MALFORMED", `${entry.path} would be written outside ${out}; refused`);
+    const report = await host.fetchFile(
+      { name: `${target.name}/${entry.path}`, id: entry.fileId, out: dest, holders, announce: false },
+      {
+        ...options,
+        force: true,
+        onProgress: (progress) => options.onProgress?.({ ...progress, bytes: done + progress.bytes, total: target.size, name: target.name, id: target.id }),
+      },
+    );
+    for (const source of report.sources) sources.add(source);
+    for (const source of report.badSources) badSources.add(source);
+    resumedChunks += report.resumedChunks;
+    done += entry.size;
+  }
+  if (!options.noShare) {
+    catalog.shareFolder({ folderId: target.id, name: target.name, path: root, size: done, manifest });
+    await host.announce({ name: target.name, size: done, folderId: target.id }, true);
+  }
+  return {
+    name: target.name,
+    size: done,
+    id: target.id,
+    path: root,
+    sources: [...sources],
+    badSources: [...badSources],
+    resumedChunks,
+    milliseconds: Math.round(performance.now() - started),
+    folder: true,
+    files: manifest.entries.length,
+  };
+}
+
+/** The first manifest a holder sends that checks out; a bad one (a path out of the folder, a wrong hash) is named in the error. */
+async function fetchFolderManifest(host: FolderHost, target: { name: string; id: string }, addresses: string[]): Promise<FolderManifest> {
+  const failures: string[] = [];
+  let refused: P2PError | null = null;
+  for (const address of addresses) {
+    try {
+      if (address === host.options.self.address) return servedFolder(host.options.catalog, target.id);
+      return await host.options.transport.send(address, FILES.GET_FOLDER, target.id, { channel: "bulk" });
+    } catch (error) {
+      if (!(isP2PError(error) || error instanceof SyntaxError)) throw error;
+      if (isP2PError(error) && error.code === "MALFORMED") refused = error;
+      failures.push(`${address}: ${(error as Error).message}`);
+    }
+  }
+  if (refused) throw new P2PError("MALFORMED", `refused the folder ${target.name}: ${refused.message}; nothing was written`);
+  throw new P2PError("UNAVAILABLE", `no reachable holder of folder ${target.name} (${failures.join("; ") || "none announced"})`);
+}

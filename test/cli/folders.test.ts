@@ -1,0 +1,153 @@
+// Folders shared as one item through the real binary: a nested tree downloads intact, a hostile folder manifest writes nothing, a link out of a folder is refused.
+
+import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { EXIT } from "../../src/cli/exit-codes";
+import type { FileSummary } from "../../src/node/files/announcements";
+import { type FolderManifest, folderIdOf } from "../../src/node/files/folder";
+import { loadIdentity } from "../../src/node/identity";
+import { ringId } from "../../src/node/ring/id";
+import type { ProtocolClient } from "../../src/protocol/client";
+import { type ProtocolServer, serve } from "../../src/protocol/server";
+import { type Testnet, type TestnetNode, createTestnet } from "../../src/testnet";
+import type { DownloadReport, SharedReport } from "../../src/wire/control";
+import { FILES } from "../../src/wire/files";
+import { opTable, serveOp } from "../../src/wire/op";
+import { RING } from "../../src/wire/ring";
+import { builtBinary } from "../helpers/binary";
+import { runP2P, stopAllProcesses } from "../helpers/processes";
+import { loopbackAddress, tempDir, waitFor } from "../helpers/wait";
+import { hostileLink } from "../security/hostile";
+
+const dir = tempDir();
+const clients: ProtocolClient[] = [];
+const servers: ProtocolServer[] = [];
+let net: Testnet;
+let binary: string;
+let alpha: TestnetNode;
+let beta: TestnetNode;
+let gamma: TestnetNode;
+
+beforeAll(async () => {
+  binary = await builtBinary();
+  net = await createTestnet({ nodes: 3, executable: [binary], nodeArgs: ["--stabilize", "200", "--rpc-timeout", "1000"] });
+  [alpha, beta, gamma] = net.nodes as [TestnetNode, TestnetNode, TestnetNode];
+  await net.waitForConsistentRing(30_000);
+}, 120_000);
+afterEach(async () => {
+  for (const client of clients.splice(0)) client.close();
+  for (const server of servers.splice(0)) await server.stop();
+  await stopAllProcesses();
+});
+afterAll(async () => {
+  await net?.close();
+  dir.remove();
+});
+
+const p2p = (args: string[]) => runP2P(args, { executable: [binary], env: net.env, timeoutMs: 30_000 });
+const sha256 = (path: string) => new Bun.CryptoHasher("sha256").update(readFileSync(path)).digest("hex");
+
+async function json<T>(args: string[]): Promise<T> {
+  const result = await p2p([...args, "--json"]);
+  if (result.code !== 0) throw new Error(`p2p ${args.join(" ")} exited ${result.code}: ${result.stderr}`);
+  return JSON.parse(result.stdout) as T;
+}
+
+/** Every file under `root`, as '/'-separated relative paths, sorted. */
+function treeOf(root: string): string[] {
+  return (readdirSync(root, { recursive: true, withFileTypes: true }) as Array<{ name: string; parentPath: string; isFile(): boolean }>)
+    .filter((entry) => entry.isFile())
+    .map((entry) => join(entry.parentPath, entry.name).slice(root.length + 1))
+    .sort();
+}
+
+describe("folders", () => {
+  test("a nested folder with an empty file and a name with spaces is shared as one item, listed, found, and downloads intact on another node", async () => {
+    const root = join(dir.path, "holiday photos");
+    mkdirSync(join(root, "day one", "evening"), { recursive: true });
+    writeFileSync(join(root, "notes with spaces.txt"), "first night at the lake\n");
+    writeFileSync(join(root, "empty.txt"), "");
+    writeFileSync(join(root, "day one", "beach.raw"), randomBytes(1024 * 1024 + 333));
+    writeFileSync(join(root, "day one", "evening", "fire.raw"), randomBytes(70_000));
+    const files = treeOf(root);
+    expect(files).toHaveLength(4);
+
+    const shared = await json<SharedReport>(["client", "upload", root, "--node", alpha.ip]);
+    expect(shared).toMatchObject({ name: "holiday photos", folder: true, files: 4, size: 1024 * 1024 + 333 + 70_000 + 24 });
+    const text = await p2p(["client", "upload", root, "--node", alpha.ip]);
+    expect(text.stdout).toContain(`shared folder holiday photos/ (4 files,`);
+
+    // Listed and found like a file, once: its files are not announced one by one.
+    const listed = await json<FileSummary[]>(["client", "list", "--node", beta.ip]);
+    expect(listed).toEqual([{ name: "holiday photos", size: shared.size, id: shared.id, holders: 1, folder: true }]);
+    expect((await p2p(["client", "list", "--node", beta.ip])).stdout).toContain("holiday photos/");
+    const found = await json<FileSummary[]>(["client", "search", "holiday", "--node", gamma.ip]);
+    expect(found.map((file) => file.id)).toEqual([shared.id]);
+
+    const out = join(dir.path, "gamma");
+    mkdirSync(out);
+    const report = await json<DownloadReport>(["client", "download", "holiday photos", "--out", out, "--node", gamma.ip]);
+    expect(report).toMatchObject({ folder: true, files: 4, id: shared.id, path: join(out, "holiday photos") });
+    expect(treeOf(report.path)).toEqual(files);
+    for (const file of files) expect(sha256(join(report.path, file))).toBe(sha256(join(root, file)));
+    const described = await p2p(["client", "download", "holiday photos", "--out", join(dir.path, "beta copy"), "--no-share", "--node", beta.ip]);
+    expect(described.stdout).toMatch(/^downloaded folder holiday photos\/ \(4 files, /);
+    expect(treeOf(join(dir.path, "beta copy"))).toEqual(files);
+
+    // gamma shares the folder on: two holders now (beta kept its copy to itself).
+    await waitFor("gamma to hold the folder too", async () => (await json<FileSummary[]>(["client", "list", "--node", alpha.ip]))[0]?.holders === 2, 10_000);
+  }, 60_000);
+
+  test("a folder manifest with '../escape' or '/abs' paths is refused with a clear line and nothing is written", async () => {
+    // An insider: a real key, a server at its own address answering KEY and GET_FOLDER with a hostile manifest.
+    const insider = loadIdentity(join(dir.path, "insider"));
+    const fileId = "a".repeat(64);
+    const manifests: Record<string, FolderManifest> = {
+      "evil up": { entries: [{ path: "fine.txt", size: 1, fileId }, { path: "../escape.txt", size: 1, fileId }] },
+      "evil abs": { entries: [{ path: join(dir.path, "abs.txt"), size: 1, fileId }] },
+    };
+    const byId = new Map(Object.values(manifests).map((manifest) => [folderIdOf(manifest), manifest]));
+    const server = await serve({
+      listen: { hostname: loopbackAddress(), port: 0 },
+      ops: opTable(serveOp(RING.KEY, () => insider.publicKey), serveOp(FILES.GET_FOLDER, (id) => byId.get(id)!)),
+    });
+    servers.push(server);
+    for (const [name, manifest] of Object.entries(manifests)) {
+      const folderId = folderIdOf(manifest);
+      const key = ringId(`name:${name}`);
+      const now = Date.now();
+      const entry = insider.signEntry({
+        key, member: `${folderId}@${server.address}`, updatedAt: now, expiresAt: now + 600_000, deleted: false,
+        value: JSON.stringify({ kind: "file", name, size: 2, fileId: folderId, holder: server.address, folder: true }),
+      });
+      const primaryAddress = (JSON.parse(new TextDecoder().decode(await net.control(alpha, "LOOKUP", [key]))) as { successor: { address: string } }).successor.address;
+      const primary = await hostileLink(primaryAddress, clients);
+      expect((await primary.send("PUT_RECORDS", [], { body: Buffer.from(JSON.stringify([entry])) })).status).toBe(200);
+    }
+
+    const target = join(dir.path, "hostile", "inside");
+    mkdirSync(target, { recursive: true });
+    const up = await p2p(["client", "download", "evil up", "--out", target, "--node", beta.ip]);
+    expect(up.code).toBe(EXIT.USAGE);
+    expect(up.stderr).toMatch(/refused the folder evil up: folder path "\.\.\/escape\.txt" climbs out with '\.\.'; refused; nothing was written/);
+    const abs = await p2p(["client", "download", "evil abs", "--out", target, "--node", beta.ip]);
+    expect(abs.code).toBe(EXIT.USAGE);
+    expect(abs.stderr).toMatch(/folder path ".*abs\.txt" is absolute; refused/);
+    expect(readdirSync(join(dir.path, "hostile"))).toEqual(["inside"]);
+    expect(readdirSync(target)).toEqual([]);
+    expect(existsSync(join(dir.path, "abs.txt"))).toBe(false);
+  }, 60_000);
+
+  test("a folder holding a link that leads out of it is refused at upload with a clear line", async () => {
+    const root = join(dir.path, "linky");
+    mkdirSync(root);
+    writeFileSync(join(root, "ok.txt"), "ok");
+    symlinkSync("/etc/hostname", join(root, "leak"));
+    const refused = await p2p(["client", "upload", root, "--node", alpha.ip]);
+    expect(refused.code).toBe(EXIT.USAGE);
+    expect(refused.stderr).toMatch(/leak is a symbolic link leading out of the folder; folders with links are not shared/);
+    expect((await json<FileSummary[]>(["client", "search", "linky", "--node", beta.ip])).length).toBe(0);
+  }, 30_000);
+});
