@@ -1,6 +1,7 @@
 // The files link's ops: every request and reply survives encode then decode, binary bodies keep their layout, bad input is refused.
 
 import { describe, expect, test } from "bun:test";
+import { type FolderManifest, MAX_FOLDER_DEPTH, folderIdOf } from "../../src/node/files/folder";
 import { fileIdOf, sha256Hex, type Manifest } from "../../src/node/files/manifest";
 import { Bitfield } from "../../src/node/files/swarm/bitfield";
 import { ringId } from "../../src/node/ring/id";
@@ -30,6 +31,28 @@ describe("the files link", () => {
     expect(replyRoundTrip(FILES.GET_MANIFEST, manifest, manifest.fileId)).toEqual(manifest);
     expect(() => replyRoundTrip(FILES.GET_MANIFEST, manifest, "0".repeat(64))).toThrow(/does not match the file id/);
     expect(() => FILES.GET_MANIFEST.decodeArgs(["xyz"], new Uint8Array())).toThrow(/expected 64 hex digits/);
+  });
+
+  test("GET_FOLDER round-trips a folder manifest and refuses one whose hash or paths are wrong", () => {
+    const folder: FolderManifest = { entries: [{ path: "a b/c.txt", size: 3, fileId: manifest.fileId }, { path: "empty", size: 0, fileId: manifest.fileId }] };
+    const folderId = folderIdOf(folder);
+    expect(requestRoundTrip(FILES.GET_FOLDER, folderId)).toBe(folderId);
+    expect(replyRoundTrip(FILES.GET_FOLDER, folder, folderId)).toEqual(folder);
+    expect(() => replyRoundTrip(FILES.GET_FOLDER, folder, "0".repeat(64))).toThrow(/does not hash to/);
+    const hostile = (path: string) => {
+      const bad = { entries: [{ path, size: 1, fileId: manifest.fileId }] };
+      return () => replyRoundTrip(FILES.GET_FOLDER, bad, folderIdOf(bad));
+    };
+    expect(hostile("../up")).toThrow(/climbs out with '..'/);
+    expect(hostile("a/../../up")).toThrow(/climbs out with '..'/);
+    expect(hostile("/etc/passwd")).toThrow(/is absolute/);
+    expect(hostile("C:/x")).toThrow(/is absolute/);
+    expect(hostile("a\u0007b")).toThrow(/control characters/);
+    expect(hostile("a//b")).toThrow(/cannot be empty/);
+    expect(hostile("a\\..\\b")).toThrow(/refused/);
+    expect(hostile(Array(MAX_FOLDER_DEPTH + 1).fill("d").join("/"))).toThrow(/deeper than/);
+    const twice = { entries: [{ path: "x", size: 1, fileId: manifest.fileId }, { path: "x/y", size: 1, fileId: manifest.fileId }] };
+    expect(() => replyRoundTrip(FILES.GET_FOLDER, twice, folderIdOf(twice))).toThrow(/inside a file of the same folder/);
   });
 
   test("GET_CHUNK round-trips its file id and index, and the chunk's bytes untouched", () => {
