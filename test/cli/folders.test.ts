@@ -64,7 +64,7 @@ function treeOf(root: string): string[] {
 }
 
 describe("folders", () => {
-  test("a nested folder with an empty file and a name with spaces is shared as one item, listed, found, and downloads intact on another node", async () => {
+  test("a nested folder with an empty file and a name with spaces is shared as one item, listed, found, downloads intact on another node, and is announced again after its uploader restarts", async () => {
     const root = join(dir.path, "holiday photos");
     mkdirSync(join(root, "day one", "evening"), { recursive: true });
     writeFileSync(join(root, "notes with spaces.txt"), "first night at the lake\n");
@@ -98,6 +98,18 @@ describe("folders", () => {
 
     // gamma shares the folder on: two holders now (beta kept its copy to itself).
     await waitFor("gamma to hold the folder too", async () => (await json<FileSummary[]>(["client", "list", "--node", alpha.ip]))[0]?.holders === 2, 10_000);
+
+    // The uploader withdraws the folder as it leaves and announces it again when it is back, from its catalog.
+    const key = ringId("name:holiday photos");
+    const alphaHolds = async () => {
+      const entries = JSON.parse(new TextDecoder().decode(await net.control(beta, "GET", [key]))) as Array<{ member: string; value: string; deleted?: boolean }>;
+      return entries.some((entry) => entry.member === `${shared.id}@${alpha.address}` && !entry.deleted && JSON.parse(entry.value).folder === true);
+    };
+    expect(await alphaHolds()).toBe(true);
+    await net.stopNode(alpha);
+    expect(await alphaHolds()).toBe(false);
+    alpha = await net.restartNode(alpha);
+    await waitFor("alpha to announce its folder again after its restart", alphaHolds, 15_000);
   }, 60_000);
 
   test("a folder manifest with '../escape' or '/abs' paths is refused with a clear line and nothing is written", async () => {

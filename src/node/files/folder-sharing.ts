@@ -1,6 +1,6 @@
 // Sharing and downloading a folder as one item: its files are catalogued (served by id as any file) but announced only through the folder.
 
-import { mkdirSync, realpathSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, realpathSync, statSync } from "node:fs";
 import { basename, dirname, join, sep } from "node:path";
 import { P2PError, isP2PError } from "../../protocol/errors";
 import type { DownloadReport } from "../../wire/control";
@@ -88,6 +88,11 @@ export async function downloadFolder(
     // The paths were checked, but a folder already there may hold links: never write through one out of `out`.
     const parent = realpathSync(dirname(dest));
     if (parent !== root && !parent.startsWith(root + sep)) throw new P2PError("MALFORMED", `${entry.path} would be written outside ${out}; refused`);
+    // Resuming a folder (--force): a file already fetched whole to this path is kept, a .part resumes.
+    if (catalog.byFileId(entry.fileId).some((file) => file.path === dest) && existsSync(dest) && statSync(dest).size === entry.size) {
+      done += entry.size;
+      continue;
+    }
     const report = await host.fetchFile(
       { name: `${target.name}/${entry.path}`, id: entry.fileId, out: dest, holders, announce: false },
       {
