@@ -77,6 +77,8 @@ export interface SharedEntry {
   since: number | null;
   /** Bytes of it served to peers since this node started. */
   servedBytes: number;
+  /** A folder shared as one item (`path` is the folder, `servedBytes` summed over its files). */
+  folder?: boolean;
 }
 
 export type PutArgs = { key: string; member: string; value: string; ttlMs?: number };

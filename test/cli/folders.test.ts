@@ -12,7 +12,7 @@ import { ringId } from "../../src/node/ring/id";
 import type { ProtocolClient } from "../../src/protocol/client";
 import { type ProtocolServer, serve } from "../../src/protocol/server";
 import { type Testnet, type TestnetNode, createTestnet } from "../../src/testnet";
-import type { DownloadReport, SharedReport } from "../../src/wire/control";
+import type { DownloadReport, SharedEntry, SharedReport } from "../../src/wire/control";
 import { FILES } from "../../src/wire/files";
 import { opTable, serveOp } from "../../src/wire/op";
 import { RING } from "../../src/wire/ring";
@@ -64,7 +64,7 @@ function treeOf(root: string): string[] {
 }
 
 describe("folders", () => {
-  test("a nested folder with an empty file and a name with spaces is shared as one item, listed, found, downloads intact on another node, and is announced again after its uploader restarts", async () => {
+  test("a nested folder with an empty file and a name with spaces is shared as one item, listed, found, downloads intact on another node, is listed by its new holder as one item, and is announced again after its uploader restarts", async () => {
     const root = join(dir.path, "holiday photos");
     mkdirSync(join(root, "day one", "evening"), { recursive: true });
     writeFileSync(join(root, "notes with spaces.txt"), "first night at the lake\n");
@@ -98,6 +98,14 @@ describe("folders", () => {
 
     // gamma shares the folder on: two holders now (beta kept its copy to itself).
     await waitFor("gamma to hold the folder too", async () => (await json<FileSummary[]>(["client", "list", "--node", alpha.ip]))[0]?.holders === 2, 10_000);
+
+    // gamma lists it among what it shares as one item, and can stop sharing it.
+    const gammaShares = await json<SharedEntry[]>(["client", "shared", "--node", gamma.ip]);
+    expect(gammaShares).toEqual([expect.objectContaining({ name: "holiday photos", id: shared.id, path: report.path, folder: true })]);
+    expect((await p2p(["client", "shared", "--node", gamma.ip])).stdout).toContain("holiday photos/");
+    expect((await json<SharedEntry[]>(["client", "unshare", "holiday photos", "--node", gamma.ip])).map((entry) => entry.id)).toEqual([shared.id]);
+    expect(await json<SharedEntry[]>(["client", "shared", "--node", gamma.ip])).toEqual([]);
+    await waitFor("gamma's folder to be withdrawn", async () => (await json<FileSummary[]>(["client", "list", "--node", beta.ip]))[0]?.holders === 1, 10_000);
 
     // The uploader withdraws the folder as it leaves and announces it again when it is back, from its catalog.
     const key = ringId("name:holiday photos");

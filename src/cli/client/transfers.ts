@@ -79,7 +79,7 @@ export function renderShared(entries: readonly SharedEntry[]): string {
   return renderTable(
     ["NAME", "ID", "SIZE", "SINCE", "SERVED", "PATH"],
     entries.map((entry) => [
-      entry.name,
+      entry.folder ? `${entry.name}/` : entry.name,
       entry.id.slice(0, 12),
       formatBytes(entry.size),
       entry.since === null ? "-" : new Date(entry.since).toISOString().slice(0, 19).replace("T", " "),

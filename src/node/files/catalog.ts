@@ -142,6 +142,10 @@ export class CatalogStore {
       .run(folder.folderId, folder.name, folder.path, folder.size, JSON.stringify(folder.manifest));
   }
 
+  unshareFolder(folderId: string, name: string): void {
+    this.db.query("DELETE FROM folders WHERE folder_id = ? AND name = ?").run(folderId, name);
+  }
+
   folder(folderId: string): SharedFolder | null {
     return this.allFolders().find((folder) => folder.folderId === folderId) ?? null;
   }

@@ -3,7 +3,7 @@
 import { existsSync, mkdirSync, realpathSync, statSync } from "node:fs";
 import { basename, dirname, join, sep } from "node:path";
 import { P2PError, isP2PError } from "../../protocol/errors";
-import type { DownloadReport } from "../../wire/control";
+import type { DownloadReport, SharedEntry } from "../../wire/control";
 import { FILES } from "../../wire/files";
 import type { ChordNode } from "../ring/chord";
 import type { Peer } from "../ring/transport";
@@ -25,6 +25,7 @@ export interface FolderHost {
   readonly options: { self: Peer; ring: ChordNode; transport: TcpTransport; catalog: CatalogStore };
   markShared(file: SharedFile): void;
   announce(item: { name: string; size: number; folderId: string }, folder: boolean): Promise<void>;
+  withdraw(item: { name: string; folderId: string }): Promise<void>;
   fetchFile(job: FetchJob, options: DownloadOptions, started?: number): Promise<DownloadReport>;
 }
 
@@ -63,6 +64,24 @@ export function servedFolder(catalog: CatalogStore, folderId: string): FolderMan
   const folder = catalog.folder(folderId);
   if (!folder) throw new P2PError("NOT_FOUND", `this node does not share folder ${folderId.slice(0, 12)}`);
   return folder.manifest;
+}
+
+/** The folders this node shares, as SHARED lists them (bytes served summed over their files). */
+export function sharedFolders(catalog: CatalogStore, servedBytes: (fileId: string) => number): SharedEntry[] {
+  return catalog.allFolders().map((folder) => {
+    const served = folder.manifest.entries.reduce((sum, entry) => sum + servedBytes(entry.fileId), 0);
+    return { name: folder.name, id: folder.folderId, size: folder.size, path: folder.path, since: null, servedBytes: served, folder: true };
+  });
+}
+
+/** Stops sharing these folders: withdrawn from the ring now, their files out of the catalog. */
+export async function unshareFolders(host: FolderHost, folders: readonly SharedEntry[]): Promise<void> {
+  const { catalog } = host.options;
+  for (const folder of folders) {
+    catalog.unshareFolder(folder.id, folder.name);
+    for (const file of catalog.allShared().filter((shared) => shared.name.startsWith(`${folder.name}/`))) catalog.unshare(file.fileId, file.name);
+    await host.withdraw({ name: folder.name, folderId: folder.id });
+  }
 }
 
 /** Downloads a folder into `out`: its manifest from a holder (checked in full first), then each file by id from the folder's holders. */

@@ -21,7 +21,7 @@ import type { DownloadReport, SharedEntry, TransferEntry, TransfersReport } from
 import { TransferLog } from "./transfers";
 import { notFound, statOrThrow } from "./not-found";
 import { FILES } from "../../wire/files";
-import { type DownloadOptions, type FetchJob, downloadFolder, shareFolder } from "./folder-sharing";
+import { type DownloadOptions, type FetchJob, downloadFolder, shareFolder, sharedFolders, unshareFolders } from "./folder-sharing";
 
 export const DEFAULT_ANNOUNCE_INTERVAL_MS = 5 * 60_000;
 /** Holder entries expire unless re-announced: about twice the interval, as BitTorrent and IPFS do. */
@@ -115,11 +115,7 @@ export class FileSharing {
   }
 
   /** Downloads `ref` (a name, or `name@idprefix`) to `outPath`; resumes a .part left by an earlier attempt. */
-  async download(
-    ref: string,
-    outPath: string | undefined,
-    options: DownloadOptions = {},
-  ): Promise<DownloadReport> {
+  async download(ref: string, outPath: string | undefined, options: DownloadOptions = {}): Promise<DownloadReport> {
     const started = performance.now();
     const { name, idPrefix } = parseNameRef(ref);
     checkShareName(name);
@@ -142,7 +138,8 @@ export class FileSharing {
   /** Fetches one file by id from `holders` into `out`; `announce: false` for a file of a folder (catalogued, announced through its folder). */
   async fetchFile(job: FetchJob, options: DownloadOptions, started = performance.now()): Promise<DownloadReport> {
     const { name, out } = job;
-    const target = { id: job.id }, manifest = await this.fetchManifest(target.id, (await job.holders()).map((holder) => holder.address));
+    const target = { id: job.id };
+    const manifest = await this.fetchManifest(target.id, (await job.holders()).map((holder) => holder.address));
     const peers = tcpFilePeers({
       fileId: target.id,
       chunkCount: manifest.chunks.length,
@@ -227,14 +224,15 @@ export class FileSharing {
 
   /** What this node shares whole. */
   shared(): SharedEntry[] {
-    return this.options.catalog.allShared().map((file) => ({
+    const files = this.options.catalog.allShared().filter((file) => !file.name.includes("/")); // a folder's files show as their folder
+    return [...sharedFolders(this.options.catalog, (id) => this.server.stats.servedBytes(id)), ...files.map((file) => ({
       name: file.name,
       id: file.fileId,
       size: file.size,
       path: file.path,
       since: this.sharedAt.get(`${file.fileId}/${file.name}`) ?? null,
       servedBytes: this.server.stats.servedBytes(file.fileId),
-    }));
+    }))];
   }
 
   /** Stops sharing what `ref` names (a name, or a prefix of an id) and withdraws it from the ring now. */
@@ -242,6 +240,7 @@ export class FileSharing {
     const entries = this.shared();
     const matches = entries.filter((entry) => entry.name === ref || (ref.length >= 4 && entry.id.startsWith(ref.toLowerCase())));
     if (matches.length === 0) throw new P2PError("NOT_FOUND", `this node shares nothing named '${ref}'; see: p2p client shared`);
+    await unshareFolders(this, matches.filter((entry) => entry.folder === true));
     const files = this.options.catalog.allShared().filter((file) => matches.some((entry) => entry.id === file.fileId && entry.name === file.name));
     for (const file of files) {
       this.options.catalog.unshare(file.fileId, file.name);
@@ -350,7 +349,7 @@ export class FileSharing {
     await this.options.ring.remove(nameKey(name), `${fileId}@${this.options.self.address}`);
   }
 
-  private async withdraw(item: { name: string; fileId?: string; folderId?: string }): Promise<void> {
+  async withdraw(item: { name: string; fileId?: string; folderId?: string }): Promise<void> {
     const file = { name: item.name, fileId: (item.fileId ?? item.folderId)! };
     const member = `${file.fileId}@${this.options.self.address}`;
     await this.options.ring.remove(nameKey(file.name), member);
