@@ -160,6 +160,20 @@ describe("folders", () => {
     expect(existsSync(join(dir.path, "abs.txt"))).toBe(false);
   }, 60_000);
 
+  test("a folder shared again after a change is announced under its new id only", async () => {
+    const root = join(dir.path, "drafts");
+    mkdirSync(root);
+    writeFileSync(join(root, "one.txt"), "one");
+    const first = await json<SharedReport>(["client", "upload", root, "--node", beta.ip]);
+    writeFileSync(join(root, "two.txt"), "two");
+    const second = await json<SharedReport>(["client", "upload", root, "--node", beta.ip]);
+    expect(second).toMatchObject({ files: 2, size: 6 });
+    expect(second.id).not.toBe(first.id);
+    const found = await json<FileSummary[]>(["client", "search", "drafts", "--node", gamma.ip]);
+    expect(found.map((file) => file.id)).toEqual([second.id]);
+    expect((await json<SharedEntry[]>(["client", "shared", "--node", beta.ip])).filter((entry) => entry.name === "drafts").map((entry) => entry.id)).toEqual([second.id]);
+  }, 30_000);
+
   test("a folder holding a link that leads out of it is refused at upload with a clear line", async () => {
     const root = join(dir.path, "linky");
     mkdirSync(root);

@@ -9,7 +9,7 @@ import type { ChordNode } from "../ring/chord";
 import type { Peer } from "../ring/transport";
 import type { TcpTransport } from "../tcp-transport";
 import { type FileSummary, holdersOf } from "./announcements";
-import type { CatalogStore, SharedFile } from "./catalog";
+import type { CatalogStore, SharedFile, SharedFolder } from "./catalog";
 import type { DownloadProgress } from "./download";
 import { type FolderEntry, type FolderManifest, folderIdOf, walkFolder } from "./folder";
 import { hashFile } from "./manifest";
@@ -22,7 +22,7 @@ export type FetchJob = { name: string; id: string; out: string; holders: () => P
 
 /** What of FileSharing the folder paths use. */
 export interface FolderHost {
-  readonly options: { self: Peer; ring: ChordNode; transport: TcpTransport; catalog: CatalogStore };
+  readonly options: { self: Peer; ring: ChordNode; transport: TcpTransport; catalog: CatalogStore; warn: (message: string) => void };
   markShared(file: SharedFile): void;
   announce(item: { name: string; size: number; folderId: string }, folder: boolean): Promise<void>;
   withdraw(item: { name: string; folderId: string }): Promise<void>;
@@ -54,9 +54,24 @@ export async function shareFolder(
   }
   const manifest: FolderManifest = { entries };
   const folderId = folderIdOf(manifest);
+  // The same folder shared before with other contents: its old id is withdrawn, only the new one is announced.
+  for (const old of host.options.catalog.allFolders().filter((folder) => folder.path === absolute && folder.name === folderName && folder.folderId !== folderId)) {
+    host.options.catalog.unshareFolder(old.folderId, old.name);
+    await host.withdraw({ name: old.name, folderId: old.folderId });
+  }
   host.options.catalog.shareFolder({ folderId, name: folderName, path: absolute, size: done, manifest });
   await host.announce({ name: folderName, size: done, folderId }, true);
   return { name: folderName, size: done, id: folderId, holders: 1, folder: true, files: entries.length };
+}
+
+/** Re-announces a shared folder: walked again (unchanged files are not re-hashed), so a changed one goes out under its new id; a vanished one is unshared. */
+export async function refreshFolder(host: FolderHost, folder: SharedFolder): Promise<void> {
+  if (!existsSync(folder.path)) {
+    host.options.warn(`${folder.path} is gone; no longer sharing the folder ${folder.name}`);
+    await unshareFolders(host, [{ id: folder.folderId, name: folder.name }]);
+    return;
+  }
+  await shareFolder(host, folder.path, folder.name);
 }
 
 /** The manifest of a folder this node shares, for GET_FOLDER. */
@@ -75,7 +90,7 @@ export function sharedFolders(catalog: CatalogStore, servedBytes: (fileId: strin
 }
 
 /** Stops sharing these folders: withdrawn from the ring now, their files out of the catalog. */
-export async function unshareFolders(host: FolderHost, folders: readonly SharedEntry[]): Promise<void> {
+export async function unshareFolders(host: FolderHost, folders: ReadonlyArray<{ id: string; name: string }>): Promise<void> {
   const { catalog } = host.options;
   for (const folder of folders) {
     catalog.unshareFolder(folder.id, folder.name);

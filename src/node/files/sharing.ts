@@ -21,7 +21,7 @@ import type { DownloadReport, SharedEntry, TransferEntry, TransfersReport } from
 import { TransferLog } from "./transfers";
 import { notFound, statOrThrow } from "./not-found";
 import { FILES } from "../../wire/files";
-import { type DownloadOptions, type FetchJob, downloadFolder, shareFolder, sharedFolders, unshareFolders } from "./folder-sharing";
+import { type DownloadOptions, type FetchJob, downloadFolder, refreshFolder, shareFolder, sharedFolders, unshareFolders } from "./folder-sharing";
 
 export const DEFAULT_ANNOUNCE_INTERVAL_MS = 5 * 60_000;
 /** Holder entries expire unless re-announced: about twice the interval, as BitTorrent and IPFS do. */
@@ -272,7 +272,7 @@ export class FileSharing {
       await this.putPartial(fileId, download.name, download.size).catch((error) => this.options.warn(`could not re-announce ${download.name} as partly held: ${error.message}`));
     }
     for (const folder of this.options.catalog.allFolders()) {
-      if (existsSync(folder.path)) await this.announce(folder, true).catch((error) => this.options.warn(`could not re-announce ${folder.name}: ${error.message}`));
+      await refreshFolder(this, folder).catch((error) => this.options.warn(`could not re-announce the folder ${folder.name}: ${error.message}`));
     }
     for (const file of this.options.catalog.allShared()) {
       try {
