@@ -6,17 +6,9 @@ import { peerAt } from "../../src/node/ring/transport";
 import { decodeLines } from "../../src/protocol/frame";
 import { CONTROL, MAX_MEMBER_LENGTH, MAX_VALUE_BYTES, type DownloadReport, type NodeStatus, type SharedEntry, type TransferEntry, type TransfersReport } from "../../src/wire/control";
 import { type OpDef, replyBody } from "../../src/wire/op";
+import { requestRoundTrip, replyRoundTrip as sharedReplyRoundTrip } from "./round-trip";
 
-function requestRoundTrip<A, R>(op: OpDef<A, R>, args: A): A {
-  const wire = op.encodeArgs(args);
-  expect(wire.args.length).toBeGreaterThanOrEqual(op.minArgs);
-  expect(wire.args.length).toBeLessThanOrEqual(op.maxArgs);
-  return op.decodeArgs(wire.args, wire.body ?? new Uint8Array());
-}
-
-function replyRoundTrip<A, R>(op: OpDef<A, R>, result: R, args: A): R {
-  return op.decodeReply(replyBody(op.encodeReply(result)), "the node", args);
-}
+const replyRoundTrip = <A, R>(op: OpDef<A, R>, result: R, args: A): R => sharedReplyRoundTrip(op, result, args, "the node");
 
 const peer = peerAt("127.0.0.2:7495");
 

@@ -8,19 +8,11 @@ import { ringId } from "../../src/node/ring/id";
 import { peerAt } from "../../src/node/ring/transport";
 import { FILES, haveFromWire, haveToWire, type ListStep } from "../../src/wire/files";
 import { type OpDef, replyBody } from "../../src/wire/op";
+import { requestRoundTrip, replyRoundTrip as sharedReplyRoundTrip } from "./round-trip";
 
 const FROM = "127.0.0.9:7495";
 
-function requestRoundTrip<A, R>(op: OpDef<A, R>, args: A): A {
-  const wire = op.encodeArgs(args);
-  expect(wire.args.length).toBeGreaterThanOrEqual(op.minArgs);
-  expect(wire.args.length).toBeLessThanOrEqual(op.maxArgs);
-  return op.decodeArgs(wire.args, wire.body ?? new Uint8Array());
-}
-
-function replyRoundTrip<A, R>(op: OpDef<A, R>, result: R, args: A): R {
-  return op.decodeReply(replyBody(op.encodeReply(result)), FROM, args);
-}
+const replyRoundTrip = <A, R>(op: OpDef<A, R>, result: R, args: A): R => sharedReplyRoundTrip(op, result, args, FROM);
 
 const chunks = [sha256Hex(new Uint8Array([1])), sha256Hex(new Uint8Array([2])), sha256Hex(new Uint8Array([3]))];
 const manifest: Manifest = { fileId: fileIdOf(chunks), size: 2 * 1024 + 10, chunkSize: 1024, chunks };
