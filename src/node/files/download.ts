@@ -53,6 +53,8 @@ export interface DownloadJob {
   /** A chunk is verified and on disk. */
   onStored?: (index: number, part: PartFile) => void;
   signal?: AbortSignal;
+  /** SHA-256 hex of a received chunk (default: in place); a worker lets hashing overlap with receiving. */
+  hashChunk?: (bytes: Uint8Array) => Promise<string>;
 }
 
 export interface DownloadResult {
@@ -199,16 +201,27 @@ class SwarmDownload {
   }
 
   private received(peer: string, index: number, bytes: Uint8Array, chosen: boolean): void {
-    if (this.finished) return;
+    if (this.finished) return this.job.peers.release?.(bytes);
     const { manifest } = this.job;
-    const valid = Number.isSafeInteger(index) && index >= 0 && index < manifest.chunks.length;
-    if (!valid || bytes.length !== chunkLength(manifest, index) || sha256Hex(bytes) !== manifest.chunks[index]) {
-      // Bad data is never an accident worth a retry: this holder is not asked again.
-      this.job.peers.release?.(bytes);
-      this.scheduler.failed(peer, chosen ? null : index, "bad");
-      return this.pump();
-    }
-    if (this.scheduler.delivered(peer, index, chosen) === "late") {
+    const valid = Number.isSafeInteger(index) && index >= 0 && index < manifest.chunks.length && bytes.length === chunkLength(manifest, index);
+    if (!valid) return this.rejected(peer, index, bytes, chosen);
+    const hashing = this.job.hashChunk ? this.job.hashChunk(bytes) : Promise.resolve(sha256Hex(bytes));
+    hashing.then(
+      (hex) => (hex === manifest.chunks[index] ? this.verified(peer, index, bytes, chosen) : this.rejected(peer, index, bytes, chosen)),
+      (error) => this.fail(error as Error),
+    );
+  }
+
+  private rejected(peer: string, index: number, bytes: Uint8Array, chosen: boolean): void {
+    // Bad data is never an accident worth a retry: this holder is not asked again.
+    this.job.peers.release?.(bytes);
+    if (this.finished) return;
+    this.scheduler.failed(peer, chosen ? null : index, "bad");
+    this.pump();
+  }
+
+  private verified(peer: string, index: number, bytes: Uint8Array, chosen: boolean): void {
+    if (this.finished || this.scheduler.delivered(peer, index, chosen) === "late") {
       this.job.peers.release?.(bytes);
       return this.pump();
     }
@@ -225,7 +238,10 @@ class SwarmDownload {
         this.report(this.scheduler.complete);
         this.pump();
       },
-      (error) => this.fail(error as Error),
+      (error) => {
+        this.job.peers.release?.(bytes);
+        this.fail(error as Error);
+      },
     );
     this.pump();
   }

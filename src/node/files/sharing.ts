@@ -9,6 +9,7 @@ import type { Peer } from "../ring/transport";
 import type { TcpTransport } from "../tcp-transport";
 import { type Announcement, type FileSummary, holdersOf, summarize } from "./announcements";
 import type { CatalogStore, SharedFile } from "./catalog";
+import type { ChunkHasher } from "./chunk-hasher";
 import { ChunkServer } from "./chunk-server";
 import { runDownload } from "./download";
 import { FileLister } from "./file-list";
@@ -37,6 +38,7 @@ export interface SharingOptions {
   transport: TcpTransport;
   catalog: CatalogStore;
   uploadLimiter: RateLimiter;
+  chunkHasher: ChunkHasher;
   announceIntervalMs?: number;
   warn: (message: string) => void;
 }
@@ -164,6 +166,7 @@ export class FileSharing {
         outPath: out,
         catalog: this.options.catalog,
         peers,
+        hashChunk: (bytes) => this.options.chunkHasher.hash(bytes),
         onProgress: (progress) => {
           this.transfers.progress(target.id, progress.bytes, progress.addresses);
           options.onProgress?.({ ...progress, name, id: target.id });
@@ -379,8 +382,6 @@ export class FileSharing {
       .catch((error) => this.options.warn(`could not refresh ${file.name}: ${(error as Error).message}`))
       .finally(() => this.refreshing.delete(key));
   }
-
-  // ---- helpers ----------------------------------------------------------------------------------
 
   private async fetchManifest(fileId: string, holders: string[]): Promise<Manifest> {
     const failures: string[] = [];
