@@ -90,6 +90,36 @@ export function peakRss(pid: number): number {
   return match ? Number(match[1]) / 1024 : Number.NaN;
 }
 
+/** Resident memory of a process now, in MB: all of it, and the private (anonymous) part without the executable's mapped pages. */
+export function residentMemory(pid: number): { rssMb: number; anonMb: number } {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const kb = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1] ?? Number.NaN);
+  return { rssMb: kb("VmRSS") / 1024, anonMb: kb("RssAnon") / 1024 };
+}
+
+/** Samples `pid`'s resident memory every `everyMs` until `stop()`, which returns the peaks seen. */
+export function sampleMemory(pid: number, everyMs = 20): { stop(): { rssMb: number; anonMb: number } } {
+  const peak = { rssMb: 0, anonMb: 0 };
+  const sample = () => {
+    try {
+      const now = residentMemory(pid);
+      peak.rssMb = Math.max(peak.rssMb, now.rssMb);
+      peak.anonMb = Math.max(peak.anonMb, now.anonMb);
+    } catch {
+      // The process is gone: the peaks so far stand.
+    }
+  };
+  sample();
+  const timer = setInterval(sample, everyMs);
+  return {
+    stop() {
+      clearInterval(timer);
+      sample();
+      return peak;
+    },
+  };
+}
+
 export function mbps(bytesPerSecond: number): string {
   return (bytesPerSecond / 1e6).toFixed(0).padStart(5);
 }
