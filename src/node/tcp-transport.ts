@@ -55,10 +55,23 @@ export class TcpTransport implements RingTransport {
     address: string,
     op: OpDef<Args, Result>,
     args: Args,
-    options: { timeoutMs?: number; channel?: Channel } = {},
+    options: { timeoutMs?: number; channel?: Channel; stream?: string } = {},
   ): Promise<Result> {
     const request = op.encodeArgs(args);
     return op.decodeReply(await this.request(address, op.name, request.args, { ...options, body: request.body }), address, args);
+  }
+
+  /**
+   * Closes the connections of one stream (see `request`). The peers drop what they still had queued
+   * for them: a cancelled download stops costing its holders upload at once.
+   */
+  closeStream(stream: string): void {
+    const marker = `+${stream}/`;
+    for (const [poolKey, pending] of this.pool) {
+      if (!poolKey.includes(marker)) continue;
+      this.pool.delete(poolKey);
+      pending.then((client) => client.close(), () => {});
+    }
   }
 
   /** Closes every pooled connection; later calls fail with CLOSED. */
@@ -71,15 +84,16 @@ export class TcpTransport implements RingTransport {
   /**
    * Any op to the node at `address` over a pooled connection (the file-sharing ops use it too).
    * `timeoutMs` bounds how long the peer may stay silent while this reply is due, not the whole call.
+   * A `stream` (one download's) gets connections of its own, which `closeStream` closes together.
    */
   async request(
     address: string,
     op: string,
     args: string[],
-    options: { body?: Uint8Array; timeoutMs?: number; channel?: Channel } = {},
+    options: { body?: Uint8Array; timeoutMs?: number; channel?: Channel; stream?: string } = {},
   ): Promise<Uint8Array> {
     const channel = options.channel ?? "ring";
-    const poolKey = `${channel}/${address}`;
+    const poolKey = options.stream === undefined ? `${channel}/${address}` : `${channel}+${options.stream}/${address}`;
     const client = await this.clientFor(poolKey, address, channel === "bulk" ? this.bodies : undefined);
     // A broken connection stays in the pool until the next call finds it closed and reconnects.
     const reply = await client.request(op, args, { timeoutMs: options.timeoutMs ?? this.rpcTimeoutMs, body: options.body });

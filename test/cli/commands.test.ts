@@ -138,6 +138,11 @@ describe("p2p client on a network of two nodes", () => {
     expect(cancelled.stdout).toMatch(/cancelled the download of slow.iso .*kept in .*slow\.out\.part/);
     expect(await download.proc.exited).toBe(EXIT.UNREACHABLE);
     expect(download.screen()).toMatch(/error: the download of slow.iso was cancelled/);
+    // The holder stops serving it at once: the requests it had queued (seconds of upload at 1 MB/s) are dropped.
+    await waitFor("the holder to drop the cancelled download's requests", async () => {
+      const report = await json<TransfersReport>(["client", "transfers", "--node", slow.ip]);
+      return !report.serving.some((entry) => entry.name === "slow.iso" && entry.requests > 0);
+    }, 2_000);
     expect(existsSync(`${out}.part`)).toBe(true);
     const after = await json<TransfersReport>(["client", "transfers", "--node", beta.ip]);
     expect(after.downloads.find((entry) => entry.name === "slow.iso")?.state).toBe("cancelled");

@@ -79,6 +79,7 @@ export async function runDownload(job: DownloadJob): Promise<DownloadResult> {
       badSources: peers.filter((peer) => peer.bad).map((peer) => peer.address),
     };
   } finally {
+    job.peers.close?.();
     await part.close();
   }
 }

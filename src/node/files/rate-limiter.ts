@@ -20,18 +20,36 @@ export class RateLimiter {
     return this.bytesPerSecond > 0;
   }
 
-  /** Resolves when `bytes` may be sent; callers are served in order. */
-  take(bytes: number): Promise<void> {
-    if (!this.limited) return Promise.resolve();
-    const turn = this.queue.then(() => this.wait(bytes));
-    this.queue = turn;
+  /**
+   * Resolves when `bytes` may be sent; callers are served in order. Rejects with `signal`'s reason
+   * if it aborts first, and gives the bytes back: a requester that hung up costs nobody else time.
+   */
+  take(bytes: number, signal?: AbortSignal): Promise<void> {
+    if (!this.limited) return signal?.aborted ? Promise.reject(signal.reason) : Promise.resolve();
+    const turn = this.queue.then(() => this.wait(bytes, signal));
+    this.queue = turn.catch(() => {}); // one caller's abort does not break the line behind it
     return turn;
   }
 
-  private async wait(bytes: number): Promise<void> {
+  private async wait(bytes: number, signal?: AbortSignal): Promise<void> {
+    if (signal?.aborted) throw signal.reason;
     this.refill();
     this.tokens -= bytes;
-    if (this.tokens < 0) await Bun.sleep((-this.tokens / this.bytesPerSecond) * 1000);
+    if (this.tokens >= 0) return;
+    const delayMs = (-this.tokens / this.bytesPerSecond) * 1000;
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        signal?.removeEventListener("abort", onAbort);
+        resolve();
+      }, delayMs);
+      const onAbort = () => {
+        clearTimeout(timer);
+        this.refill();
+        this.tokens += bytes;
+        reject(signal!.reason);
+      };
+      signal?.addEventListener("abort", onAbort, { once: true });
+    });
   }
 
   private refill(): void {

@@ -30,23 +30,28 @@ export function tcpFilePeers(options: {
   local: LocalHolder;
 }): FilePeers {
   const { fileId, chunkCount, selfAddress, transport, local } = options;
+  // This download's own connections: closing them when it ends drops whatever its holders still had queued for it.
+  const stream = `download-${++downloadCount}`;
   return {
     holders: options.holders,
     async chunk(address, index) {
       if (address === selfAddress) return local.chunk(fileId, index);
-      return transport.send(address, FILES.GET_CHUNK, { fileId, index }, { timeoutMs: CHUNK_TIMEOUT_MS, channel: "bulk" });
+      return transport.send(address, FILES.GET_CHUNK, { fileId, index }, { timeoutMs: CHUNK_TIMEOUT_MS, channel: "bulk", stream });
     },
     async chosenChunk(address, wanted) {
       if (address === selfAddress) return local.chosenChunk(fileId, wanted);
-      return transport.send(address, FILES.GET_ANY_CHUNK, { fileId, wanted: wanted.bytes }, { timeoutMs: CHUNK_TIMEOUT_MS, channel: "bulk" });
+      return transport.send(address, FILES.GET_ANY_CHUNK, { fileId, wanted: wanted.bytes }, { timeoutMs: CHUNK_TIMEOUT_MS, channel: "bulk", stream });
     },
     release: (bytes) => transport.releaseBody(bytes),
     async have(address, knownVersion) {
       if (address === selfAddress) return local.have(fileId, knownVersion);
-      const wire = await transport.send(address, FILES.GET_HAVE, { fileId, knownVersion }, { timeoutMs: HAVE_WAIT_MS + 5_000, channel: "have" });
+      const wire = await transport.send(address, FILES.GET_HAVE, { fileId, knownVersion }, { timeoutMs: HAVE_WAIT_MS + 5_000, channel: "have", stream });
       const report = haveFromWire(wire, chunkCount);
       if (report === null) throw new P2PError("MALFORMED", `${address} answered GET_HAVE with a bitfield for a different number of chunks`);
       return report;
     },
+    close: () => transport.closeStream(stream),
   };
 }
+
+let downloadCount = 0;

@@ -53,7 +53,11 @@ export class UploadQueue {
     return new Promise<T>((resolve, reject) => {
       const waiter: Waiter = {
         start: async () => {
-          await this.limiter.take(turn.bytes);
+          try {
+            await this.limiter.take(turn.bytes, turn.signal);
+          } catch (error) {
+            throw turn.signal?.aborted ? cancelled(turn.requester) : error;
+          }
           return task();
         },
         resolve: resolve as (value: unknown) => void,

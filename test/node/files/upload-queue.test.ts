@@ -60,4 +60,24 @@ describe("UploadQueue", () => {
     await expect(failing).rejects.toThrow("disk error");
     expect(await next).toBe(42);
   });
+
+  test("a requester that hangs up while its chunk waits for the upload limit is dropped at once, and the next one is not delayed by it", async () => {
+    // 1 MB/s: a 4 MB turn waits about four seconds for the limiter.
+    const queue = new UploadQueue(new RateLimiter(1_000_000), { maxConcurrent: 2, maxWaiting: 10 });
+    const hangUp = new AbortController();
+    let readForGone = false;
+    const started = performance.now();
+    const gone = queue.serve({ requester: "b", bytes: 4_000_000, signal: hangUp.signal }, async () => {
+      readForGone = true;
+    });
+    setTimeout(() => hangUp.abort(), 20);
+    const outcome = await gone.then(() => "served", (error) => (isP2PError(error, "CLOSED") ? "cancelled" : String(error)));
+    expect(outcome).toBe("cancelled");
+    expect(readForGone).toBe(false);
+    expect(performance.now() - started).toBeLessThan(2_000);
+    // Its bytes were given back: a small chunk behind it goes out without waiting out those seconds.
+    const next = performance.now();
+    await queue.serve({ requester: "c", bytes: 1_000 }, async () => "c served");
+    expect(performance.now() - next).toBeLessThan(2_000);
+  });
 });

@@ -33,6 +33,8 @@ export interface FilePeers {
   have(address: string, knownVersion: number | null): Promise<HaveReport>;
   /** The download is done with a chunk's bytes (written, or dropped): its buffer may be reused. */
   release?(bytes: Uint8Array): void;
+  /** The download ended (done, failed or cancelled): requests still queued at holders are dropped. */
+  close?(): void;
 }
 
 /** How a failed request counts against the holder: a status says it all. */
