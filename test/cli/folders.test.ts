@@ -12,12 +12,12 @@ import { ringId } from "../../src/node/ring/id";
 import type { ProtocolClient } from "../../src/protocol/client";
 import { type ProtocolServer, serve } from "../../src/protocol/server";
 import { type Testnet, type TestnetNode, createTestnet } from "../../src/testnet";
-import type { DownloadReport, SharedEntry, SharedReport } from "../../src/wire/control";
+import type { DownloadReport, SharedEntry, SharedReport, TransfersReport } from "../../src/wire/control";
 import { FILES } from "../../src/wire/files";
 import { opTable, serveOp } from "../../src/wire/op";
 import { RING } from "../../src/wire/ring";
 import { builtBinary } from "../helpers/binary";
-import { runP2P, stopAllProcesses } from "../helpers/processes";
+import { runP2P, startP2P, stopAllProcesses } from "../helpers/processes";
 import { loopbackAddress, tempDir, waitFor } from "../helpers/wait";
 import { hostileLink } from "../security/hostile";
 
@@ -184,4 +184,62 @@ describe("folders", () => {
     expect(refused.stderr).toMatch(/leak is a symbolic link leading out of the folder; folders with links are not shared/);
     expect((await json<FileSummary[]>(["client", "search", "linky", "--node", beta.ip])).length).toBe(0);
   }, 30_000);
+
+  test("a folder download that was interrupted resumes when run again, without --force", async () => {
+    // A slow holder (2 MB/s), so the download is still running when its client is killed.
+    const slow = await net.addNode(undefined, { args: ["--upload-limit", "2"] });
+    await net.waitForConsistentRing(30_000);
+    const root = join(dir.path, "album");
+    mkdirSync(root);
+    writeFileSync(join(root, "a.raw"), randomBytes(3 * 1024 * 1024));
+    writeFileSync(join(root, "b.raw"), randomBytes(3 * 1024 * 1024 + 17));
+    await json(["client", "upload", root, "--node", slow.ip]);
+    const out = join(dir.path, "album copy");
+    const first = startP2P(["client", "download", "album", "--out", out, "--node", gamma.ip], { executable: [binary], env: net.env });
+    await waitFor("the first attempt to have fetched some of the folder", async () => {
+      const report = await json<TransfersReport>(["client", "transfers", "--node", gamma.ip]);
+      return report.downloads.some((entry) => entry.name.startsWith("album/") && entry.state === "downloading" && entry.bytes > 0);
+    }, 20_000);
+    first.proc.kill("SIGKILL"); // the client hangs up: the node stops the download and keeps what it has
+    await first.proc.exited;
+    await waitFor("the node to stop the download", async () => {
+      const report = await json<TransfersReport>(["client", "transfers", "--node", gamma.ip]);
+      return !report.downloads.some((entry) => entry.name.startsWith("album/") && entry.state === "downloading");
+    }, 10_000);
+
+    // The same command again: --out is a folder now, and the download continues in it, not in a new folder inside it.
+    const again = await json<DownloadReport>(["client", "download", "album", "--out", out, "--node", gamma.ip]);
+    expect(again.path).toBe(out);
+    expect(again.resumedChunks).toBeGreaterThan(0);
+    expect(treeOf(out)).toEqual(["a.raw", "b.raw"]);
+    for (const file of ["a.raw", "b.raw"]) expect(sha256(join(out, file))).toBe(sha256(join(root, file)));
+    // A folder this node did not download there is still not overwritten without --force.
+    const elsewhere = join(dir.path, "unrelated");
+    mkdirSync(join(elsewhere, "album"), { recursive: true });
+    writeFileSync(join(elsewhere, "album", "mine.txt"), "not from p2p");
+    const refused = await p2p(["client", "download", "album", "--out", elsewhere, "--node", gamma.ip]);
+    expect(refused.code).toBe(EXIT.AMBIGUOUS);
+    expect(refused.stderr).toMatch(/already exists; use --force to overwrite it/);
+    expect(readFileSync(join(elsewhere, "album", "mine.txt"), "utf8")).toBe("not from p2p");
+  }, 90_000);
+
+  test("a file changed inside a shared folder gets the folder announced under its new id at once, not minutes later", async () => {
+    const root = join(dir.path, "live");
+    mkdirSync(root);
+    writeFileSync(join(root, "readme.txt"), "version one\n");
+    writeFileSync(join(root, "data.bin"), randomBytes(100_000));
+    const first = await json<SharedReport>(["client", "upload", root, "--node", beta.ip]);
+    writeFileSync(join(root, "readme.txt"), "version two, longer\n");
+    // A downloader of the old id asks for the changed file: the holder notices and announces the folder again.
+    const stale = await p2p(["client", "download", "live", "--out", join(dir.path, "live stale"), "--node", gamma.ip]);
+    expect(stale.code).not.toBe(0);
+    const renewed = await waitFor("the folder to be announced under a new id only", async () => {
+      const found = await json<FileSummary[]>(["client", "search", "live", "--node", alpha.ip]);
+      return found.length === 1 && found[0]!.id !== first.id ? found[0] : null;
+    }, 15_000);
+    const out = join(dir.path, "live fresh");
+    const report = await json<DownloadReport>(["client", "download", "live", "--out", out, "--node", gamma.ip]);
+    expect(report.id).toBe(renewed.id);
+    expect(readFileSync(join(out, "readme.txt"), "utf8")).toBe("version two, longer\n");
+  }, 60_000);
 });

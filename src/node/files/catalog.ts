@@ -41,6 +41,7 @@ export class CatalogStore {
   private readonly upsertDownload: Statement;
   private readonly updateVerified: Statement;
   private readonly selectDownload: Statement<DownloadRow, [string]>;
+  private readonly selectDownloadsUnder: Statement<DownloadRow, [{ folder: string }]>;
   private readonly deleteDownload: Statement;
   /** byFileId runs for every chunk served; the rows only change through share/unshare. */
   private readonly sharedByFileId = new Map<string, SharedFile[]>();
@@ -65,6 +66,7 @@ export class CatalogStore {
     );
     this.updateVerified = this.db.prepare("UPDATE downloads SET verified = $verified, updated_at = $now WHERE file_id = $fileId");
     this.selectDownload = this.db.prepare("SELECT * FROM downloads WHERE file_id = ?");
+    this.selectDownloadsUnder = this.db.prepare("SELECT * FROM downloads WHERE substr(part_path, 1, length($folder) + 1) = $folder || '/'");
     this.deleteDownload = this.db.prepare("DELETE FROM downloads WHERE file_id = ?");
   }
 
@@ -130,6 +132,11 @@ export class CatalogStore {
       manifest: JSON.parse(row.manifest) as Manifest,
       verified: new Uint8Array(row.verified),
     };
+  }
+
+  /** Downloads under way (their .part files) anywhere inside `folder`. */
+  downloadsUnder(folder: string): string[] {
+    return this.selectDownloadsUnder.all({ folder }).map((row) => row.part_path);
   }
 
   finishDownload(fileId: string): void {

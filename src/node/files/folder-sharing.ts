@@ -12,7 +12,7 @@ import { type FileSummary, holdersOf } from "./announcements";
 import type { CatalogStore, SharedFile, SharedFolder } from "./catalog";
 import type { DownloadProgress } from "./download";
 import { type FolderEntry, type FolderManifest, folderIdOf, walkFolder } from "./folder";
-import { hashFile } from "./manifest";
+import { CHUNK_SIZE, hashFile } from "./manifest";
 import { checkShareName, nameKey } from "./names";
 import type { Holder } from "./swarm/file-peers";
 
@@ -74,6 +74,44 @@ export async function refreshFolder(host: FolderHost, folder: SharedFolder): Pro
   await shareFolder(host, folder.path, folder.name);
 }
 
+/**
+ * A file of a shared folder changed or vanished: the folder is walked and announced again at once
+ * (under its new id, the old one withdrawn), rather than at the next re-announce minutes later while
+ * downloads of the old id fail. One refresh per folder at a time.
+ */
+export function refreshFolderOf(host: FolderHost, fileName: string): void {
+  const folderName = fileName.slice(0, fileName.indexOf("/"));
+  for (const folder of host.options.catalog.allFolders().filter((shared) => shared.name === folderName)) {
+    const busy = refreshingFolders.get(host) ?? new Set<string>();
+    refreshingFolders.set(host, busy);
+    if (busy.has(folder.folderId)) continue;
+    busy.add(folder.folderId);
+    refreshFolder(host, folder)
+      .catch((error) => host.options.warn(`could not re-announce the folder ${folder.name}: ${(error as Error).message}`))
+      .finally(() => busy.delete(folder.folderId));
+  }
+}
+const refreshingFolders = new WeakMap<FolderHost, Set<string>>();
+
+/**
+ * Where a folder download goes. Running a download again resumes it without --force: the client
+ * puts a download inside an --out that is a folder, so the second run of `--out dir` arrives here as
+ * `dir/<name>`, and `dir` itself holds the first run's files. Anything else already there is refused.
+ */
+function folderDestination(catalog: CatalogStore, name: string, out: string, force: boolean): string {
+  if (!existsSync(out) && basename(out) === name && resumableFolder(catalog, name, dirname(out))) return dirname(out);
+  if (existsSync(out) && !force && !resumableFolder(catalog, name, out)) throw new P2PError("CONFLICT", `${out} already exists; use --force to overwrite it`);
+  return out;
+}
+
+/** Whether `out` holds an unfinished download of the folder `name` by this node: a .part inside it, or files of it that this node fetched there. */
+function resumableFolder(catalog: CatalogStore, name: string, out: string): boolean {
+  if (!existsSync(out) || !statSync(out).isDirectory()) return false;
+  const root = realpathSync(out);
+  if (catalog.downloadsUnder(root).length > 0) return true;
+  return catalog.allShared().some((file) => file.name.startsWith(`${name}/`) && file.path.startsWith(root + sep));
+}
+
 /** The manifest of a folder this node shares, for GET_FOLDER. */
 export function servedFolder(catalog: CatalogStore, folderId: string): FolderManifest {
   const folder = catalog.folder(folderId);
@@ -108,6 +146,7 @@ export async function downloadFolder(
   started: number,
 ): Promise<DownloadReport> {
   const { ring, catalog } = host.options;
+  out = folderDestination(catalog, target.name, out, options.force === true);
   const holders = async () => holdersOf(await ring.get(nameKey(target.name)), target.id).filter((holder) => !holder.partial);
   const manifest = await fetchFolderManifest(host, target, (await holders()).map((holder) => holder.address));
   mkdirSync(out, { recursive: true });
@@ -122,9 +161,10 @@ export async function downloadFolder(
     // The paths were checked, but a folder already there may hold links: never write through one out of `out`.
     const parent = realpathSync(dirname(dest));
     if (parent !== root && !parent.startsWith(root + sep)) throw new P2PError("MALFORMED", `${entry.path} would be written outside ${out}; refused`);
-    // Resuming a folder (--force): a file already fetched whole to this path is kept, a .part resumes.
+    // Resuming a folder: a file already fetched whole to this path is kept (its chunks count as resumed), a .part resumes.
     if (catalog.byFileId(entry.fileId).some((file) => file.path === dest) && existsSync(dest) && statSync(dest).size === entry.size) {
       done += entry.size;
+      resumedChunks += Math.ceil(entry.size / CHUNK_SIZE);
       continue;
     }
     const report = await host.fetchFile(

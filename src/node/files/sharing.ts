@@ -22,7 +22,7 @@ import type { DownloadReport, SharedEntry, TransferEntry, TransfersReport } from
 import { TransferLog } from "./transfers";
 import { notFound, statOrThrow } from "./not-found";
 import { FILES } from "../../wire/files";
-import { type DownloadOptions, type FetchJob, downloadFolder, refreshFolder, shareFolder, sharedFolders, unshareFolders } from "./folder-sharing";
+import { type DownloadOptions, type FetchJob, downloadFolder, refreshFolder, refreshFolderOf, shareFolder, sharedFolders, unshareFolders } from "./folder-sharing";
 
 export const DEFAULT_ANNOUNCE_INTERVAL_MS = 5 * 60_000;
 /** Holder entries expire unless re-announced: about twice the interval, as BitTorrent and IPFS do. */
@@ -131,8 +131,8 @@ export class FileSharing {
     }
     const target = candidates[0]!;
     const out = resolve(outPath ?? name);
-    if (existsSync(out) && !options.force) throw new P2PError("CONFLICT", `${out} already exists; use --force to overwrite it`);
     if (target.folder === true) return downloadFolder(this, { name, id: target.id, size: target.size }, out, options, started);
+    if (existsSync(out) && !options.force) throw new P2PError("CONFLICT", `${out} already exists; use --force to overwrite it`);
     const holders = async () => holdersOf(await this.options.ring.get(nameKey(name)), target.id);
     return this.fetchFile({ name, id: target.id, out, holders, announce: true }, options, started);
   }
@@ -304,9 +304,9 @@ export class FileSharing {
     }
     // A file of a shared folder is announced through its folder: changed or gone, it is simply no longer served.
     if (file.name.includes("/") && (stat === null || stat.size !== file.size || stat.mtimeMs !== file.mtimeMs)) {
-      this.options.warn(`${file.path} changed or is gone; no longer serving it as ${file.name}`);
+      this.options.warn(`${file.path} changed or is gone; no longer serving it as ${file.name}; announcing its folder again`);
       this.options.catalog.unshare(file.fileId, file.name);
-      return;
+      return refreshFolderOf(this, file.name);
     }
     if (file.name.includes("/")) return;
     if (stat === null) {
