@@ -12,6 +12,8 @@ export interface SharedFolder {
   path: string;
   size: number;
   manifest: FolderManifest;
+  /** When this node first shared it (ms since the epoch); null for folders catalogued before this was recorded. */
+  sharedAt?: number | null;
 }
 
 export interface SharedFile extends Manifest {
@@ -19,6 +21,8 @@ export interface SharedFile extends Manifest {
   /** Absolute path the file is served from, in place. */
   path: string;
   mtimeMs: number;
+  /** When this node first shared it under this name (ms since the epoch); null for files catalogued before this was recorded. */
+  sharedAt?: number | null;
 }
 
 export interface DownloadState {
@@ -48,9 +52,11 @@ export class CatalogStore {
 
   constructor(path: string) {
     this.db = openDatabase(path, SCHEMA);
+    // catalog.db files written before `shared_at` existed gain the column; their rows say "unknown" (null).
+    for (const table of ["shared", "folders"]) addColumnIfMissing(this.db, table, "shared_at", "INTEGER");
     this.upsertShared = this.db.prepare(
-      `INSERT INTO shared (file_id, name, path, size, mtime_ms, chunk_size, chunks)
-       VALUES ($fileId, $name, $path, $size, $mtimeMs, $chunkSize, $chunks)
+      `INSERT INTO shared (file_id, name, path, size, mtime_ms, chunk_size, chunks, shared_at)
+       VALUES ($fileId, $name, $path, $size, $mtimeMs, $chunkSize, $chunks, $sharedAt)
        ON CONFLICT (file_id, name) DO UPDATE SET path = excluded.path, size = excluded.size,
          mtime_ms = excluded.mtime_ms, chunk_size = excluded.chunk_size, chunks = excluded.chunks`,
     );
@@ -80,6 +86,7 @@ export class CatalogStore {
       mtimeMs: file.mtimeMs,
       chunkSize: file.chunkSize,
       chunks: file.chunks.join(""),
+      sharedAt: Date.now(), // kept by later updates: "since" is when it was first shared
     });
   }
 
@@ -145,8 +152,11 @@ export class CatalogStore {
 
   shareFolder(folder: SharedFolder): void {
     this.db
-      .query("INSERT OR REPLACE INTO folders (folder_id, name, path, size, manifest) VALUES (?, ?, ?, ?, ?)")
-      .run(folder.folderId, folder.name, folder.path, folder.size, JSON.stringify(folder.manifest));
+      .query(
+        `INSERT INTO folders (folder_id, name, path, size, manifest, shared_at) VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT (folder_id, name) DO UPDATE SET path = excluded.path, size = excluded.size, manifest = excluded.manifest`,
+      )
+      .run(folder.folderId, folder.name, folder.path, folder.size, JSON.stringify(folder.manifest), Date.now());
   }
 
   unshareFolder(folderId: string, name: string): void {
@@ -158,8 +168,8 @@ export class CatalogStore {
   }
 
   allFolders(): SharedFolder[] {
-    const rows = this.db.query("SELECT * FROM folders ORDER BY name").all() as Array<{ folder_id: string; name: string; path: string; size: number; manifest: string }>;
-    return rows.map((row) => ({ folderId: row.folder_id, name: row.name, path: row.path, size: row.size, manifest: JSON.parse(row.manifest) as FolderManifest }));
+    const rows = this.db.query("SELECT * FROM folders ORDER BY name").all() as Array<{ folder_id: string; name: string; path: string; size: number; manifest: string; shared_at: number | null }>;
+    return rows.map((row) => ({ folderId: row.folder_id, name: row.name, path: row.path, size: row.size, manifest: JSON.parse(row.manifest) as FolderManifest, sharedAt: row.shared_at }));
   }
 
   close(): void {
@@ -176,6 +186,7 @@ CREATE TABLE IF NOT EXISTS shared (
   mtime_ms   REAL NOT NULL,
   chunk_size INTEGER NOT NULL,
   chunks     TEXT NOT NULL,
+  shared_at  INTEGER,
   PRIMARY KEY (file_id, name)
 );
 CREATE INDEX IF NOT EXISTS shared_path ON shared (path);
@@ -185,6 +196,7 @@ CREATE TABLE IF NOT EXISTS folders (
   path       TEXT NOT NULL,
   size       INTEGER NOT NULL,
   manifest   TEXT NOT NULL,
+  shared_at  INTEGER,
   PRIMARY KEY (folder_id, name)
 );
 CREATE TABLE IF NOT EXISTS downloads (
@@ -205,6 +217,7 @@ interface SharedRow {
   mtime_ms: number;
   chunk_size: number;
   chunks: string;
+  shared_at: number | null;
 }
 
 interface DownloadRow {
@@ -224,5 +237,11 @@ function fromSharedRow(row: SharedRow): SharedFile {
     mtimeMs: row.mtime_ms,
     chunkSize: row.chunk_size,
     chunks: row.chunks.match(/.{64}/g) ?? [],
+    sharedAt: row.shared_at,
   };
+}
+
+function addColumnIfMissing(db: Database, table: string, column: string, type: string): void {
+  const columns = db.query(`PRAGMA table_info(${table})`).all() as Array<{ name: string }>;
+  if (!columns.some((existing) => existing.name === column)) db.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${type}`);
 }

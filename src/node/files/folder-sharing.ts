@@ -123,7 +123,7 @@ export function servedFolder(catalog: CatalogStore, folderId: string): FolderMan
 export function sharedFolders(catalog: CatalogStore, servedBytes: (fileId: string) => number): SharedEntry[] {
   return catalog.allFolders().map((folder) => {
     const served = folder.manifest.entries.reduce((sum, entry) => sum + servedBytes(entry.fileId), 0);
-    return { name: folder.name, id: folder.folderId, size: folder.size, path: folder.path, since: null, servedBytes: served, folder: true };
+    return { name: folder.name, id: folder.folderId, size: folder.size, path: folder.path, since: folder.sharedAt ?? null, servedBytes: served, folder: true };
   });
 }
 

@@ -56,8 +56,6 @@ export class FileSharing {
   private readonly downloading = new Map<string, { name: string; size: number }>();
   /** Downloads under way and recent, for TRANSFERS and CANCEL. */
   private readonly transfers = new TransferLog();
-  /** When each file was shared by this process (the catalog does not record it). */
-  private readonly sharedAt = new Map<string, number>();
   /** When each name was last seen with a holder, so "no holder online" can say when (bounded, oldest dropped). */
   private readonly lastSeen = new Map<string, number>();
 
@@ -233,7 +231,7 @@ export class FileSharing {
       id: file.fileId,
       size: file.size,
       path: file.path,
-      since: this.sharedAt.get(`${file.fileId}/${file.name}`) ?? null,
+      since: file.sharedAt ?? null,
       servedBytes: this.server.stats.servedBytes(file.fileId),
     }))];
   }
@@ -263,8 +261,6 @@ export class FileSharing {
 
   markShared(file: SharedFile): void {
     this.options.catalog.share(file);
-    const key = `${file.fileId}/${file.name}`;
-    if (!this.sharedAt.has(key)) this.sharedAt.set(key, Date.now());
   }
 
   // ---- announcements ----------------------------------------------------------------------------
