@@ -134,6 +134,7 @@ export function createNode(options: NodeOptions): P2PNode {
       successorListLength: options.successors ?? DEFAULT_SUCCESSORS,
       replicas: options.replicas ?? DEFAULT_REPLICAS,
       onError: (error) => log.warn(`ring maintenance: ${(error as Error).message ?? error}`),
+      onWarning: (message) => log.warn(message),
       signEntry: trust.signEntry,
     });
     const chord = ring;

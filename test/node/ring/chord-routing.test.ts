@@ -28,7 +28,7 @@ describe("a Chord ring in memory", () => {
   test("a node alone is the successor of every key, in zero hops", async () => {
     const ring = await buildRing({ nodes: 1, seed: 1, replicas: 3, successors: 4 });
     const result = await ring.nodes[0]!.lookup(ringId("anything"));
-    expect(result).toEqual({ peer: ring.nodes[0]!.self, hops: 0 });
+    expect(result).toEqual({ peer: ring.nodes[0]!.self, hops: 0, checks: 0 });
   });
 
   test("lookups route around freshly crashed nodes: none fails, and none stops short of the key", async () => {
