@@ -148,6 +148,7 @@ export function createNode(options: NodeOptions): P2PNode {
       uploadLimiter: new RateLimiter(options.uploadLimitBytesPerSecond ?? 0),
       announceIntervalMs: options.announceIntervalMs ?? DEFAULT_ANNOUNCE_INTERVAL_MS,
       warn,
+      holderKeys: trust.keys,
     });
     sharing = files;
     try {
