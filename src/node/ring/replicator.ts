@@ -116,7 +116,7 @@ export class Replicator {
         avoid.add(peer.address);
         continue;
       }
-      await this.pushToAll(this.replicasAfter(peer, neighbours?.successors ?? [], avoid), entries);
+      await this.pushToAll(this.replicasAfter(peer, await this.successorsOf(peer, neighbours), avoid), entries);
       return peer;
     }
     throw new P2PError("UNAVAILABLE", `no live node accepts records for key ${key}`);
@@ -144,17 +144,25 @@ export class Replicator {
    */
   private async readReplicas(primary: Peer, key: RingId, known: Neighbours | undefined, avoid: ReadonlySet<string>): Promise<RecordEntry[][]> {
     if (this.replicas <= 1) return [];
-    let named: readonly Peer[] = known?.successors ?? [];
-    if (primary.address === this.table.self.address) named = this.table.successors;
-    else if (known === undefined) {
-      try {
-        named = (await this.transport.getNeighbours(primary)).successors;
-      } catch (error) {
-        if (!isP2PError(error)) throw error;
-      }
-    }
-    const reads = await Promise.allSettled(this.replicasAfter(primary, named, avoid).map((peer) => this.readFrom(peer, key)));
+    const replicas = this.replicasAfter(primary, await this.successorsOf(primary, known), avoid);
+    const reads = await Promise.allSettled(replicas.map((peer) => this.readFrom(peer, key)));
     return reads.flatMap((read) => (read.status === "fulfilled" ? [read.value] : []));
+  }
+
+  /**
+   * The successors `primary` names: from the lookup's check when it asked (`known`), from this
+   * node's own list when the primary is this node, else one GET_NEIGHBOURS (none when it does not answer).
+   */
+  private async successorsOf(primary: Peer, known: Neighbours | undefined): Promise<readonly Peer[]> {
+    if (this.replicas <= 1) return [];
+    if (primary.address === this.table.self.address) return this.table.successors;
+    if (known !== undefined) return known.successors;
+    try {
+      return (await this.transport.getNeighbours(primary)).successors;
+    } catch (error) {
+      if (!isP2PError(error)) throw error;
+      return [];
+    }
   }
 
   /**
