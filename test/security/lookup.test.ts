@@ -88,6 +88,6 @@ describe("a ring member that lies", () => {
     expect(names).toContain(real);
     expect(names).not.toContain("fake-unsigned.bin");
     expect(names).not.toContain("fake-forged.bin");
-    expect(before.log()).toContain(`list: ${liar!.self.address} listed 2 entries that its holders did not sign`);
+    expect(before.log()).toContain(`list: ${liar!.self.address} listed 2 entries that do not verify`);
   }, 30_000);
 });

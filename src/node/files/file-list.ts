@@ -124,7 +124,7 @@ export class FileLister {
       const { believed, refused } = await checkEntries(fresh, this.options.holderKeys, Date.now());
       for (const entry of believed) verified.add(identity(entry));
       if (refused.length > 0) {
-        this.options.warn(`list: ${peer.address} listed ${refused.length} entries that its holders did not sign, left out (first: ${refused[0]})`);
+        this.options.warn(`list: ${peer.address} listed ${refused.length} entries that do not verify (not signed by the holder they name, or dated ahead), left out (first: ${refused[0]})`);
       }
       return entries.filter((entry) => verified.has(identity(entry)));
     };
