@@ -117,7 +117,9 @@ export class FileLister {
    */
   private believer(): (peer: Peer, entries: RecordEntry[]) => Promise<RecordEntry[]> {
     const verified = new Set<string>();
-    const identity = (entry: RecordEntry) => `${entry.key}/${entry.member}/${entry.updatedAt}/${entry.signature ?? ""}`;
+    // Every field: a copy that differs in any of them (a value a liar changed) is checked on its own.
+    const identity = (entry: RecordEntry) =>
+      JSON.stringify([entry.key, entry.member, entry.value, entry.updatedAt, entry.expiresAt, entry.deleted, entry.signature ?? null]);
     return async (peer, entries) => {
       const fresh = entries.filter((entry) => !verified.has(identity(entry)));
       // A file announcement always names its holder's address (parseAnnouncement), so every one is checked here.
