@@ -82,12 +82,14 @@ describe("a ring member that lies", () => {
       return { key: nameKey(name), member: `${fileId}@${holder}`, value, updatedAt: Date.now(), expiresAt: null, deleted: false };
     };
     const stranger = loadIdentity(join(dir.path, "stranger"));
-    fakeEntries = [fake("fake-unsigned.bin"), stranger.signEntry(fake("fake-forged.bin"))];
+    // The real announcement, signature and all, with another name in its value: the signature no longer fits.
+    const [announced] = JSON.parse(new TextDecoder().decode(await testnet.control(elsewhere, "GET", [nameKey(real)]))) as RecordEntry[];
+    const renamed = { ...announced!, value: announced!.value.replace(real, "fake-renamed.bin") };
+    fakeEntries = [fake("fake-unsigned.bin"), stranger.signEntry(fake("fake-forged.bin")), renamed];
     const listed = JSON.parse(new TextDecoder().decode(await testnet.control(before, "LIST"))) as { name: string }[];
     const names = listed.map((file) => file.name);
     expect(names).toContain(real);
-    expect(names).not.toContain("fake-unsigned.bin");
-    expect(names).not.toContain("fake-forged.bin");
-    expect(before.log()).toContain(`list: ${liar!.self.address} listed 2 entries that do not verify`);
+    for (const name of ["fake-unsigned.bin", "fake-forged.bin", "fake-renamed.bin"]) expect(names).not.toContain(name);
+    expect(before.log()).toContain(`list: ${liar!.self.address} listed 3 entries that do not verify`);
   }, 30_000);
 });
