@@ -148,7 +148,7 @@ export class Lookup {
       ? `no answer could be checked after ${MAX_CONTRADICTIONS} tries; taking it`
       : "routing around it for this lookup";
     this.options.warn(
-      `lookup of ${key.slice(0, 8)}: ${from.address} answered that ${answer.address} is its successor, but ${witness.address} lies between them; ${outcome}`,
+      `lookup of ${key.slice(0, 8)}: ${from.address} answered that ${answer.address} is its successor, but ${witness.address} lies between them (its tables are behind, or it lies); ${outcome}`,
     );
   }
 }
