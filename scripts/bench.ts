@@ -5,6 +5,7 @@ import { join } from "node:path";
 const BENCHMARKS = [
   { name: "ring (real processes)", script: "bench-ring.ts" },
   { name: "signed records (sign/verify, put/get/lookup latency)", script: "bench-trust.ts" },
+  { name: "checked lookups (cost and effect, honest ring and one liar, over TCP)", script: "bench-lookup.ts" },
   { name: "churn (12 nodes, kill -9 + restart every 2 s for 60 s; 200 MiB download through it)", script: "bench-churn.ts" },
   { name: "transfers (1 GiB vs curl; 3 rate-limited holders)", script: "bench-transfer.ts" },
   { name: "flash crowds of 4, 8, 16, a late joiner, and a slow holder", script: "bench-crowd.ts" },

@@ -26,13 +26,14 @@ export function judge(report: SimReport, fail: number): TableRow {
 }
 
 export function formatTable(rows: readonly TableRow[]): string {
-  const header = ["nodes", "fail", "correct", "mean hops (target)", "p99 (target)", "lost / expected", "readable", "repair", "s", "targets"];
+  const header = ["nodes", "fail", "correct", "mean hops (target)", "p99 (target)", "checks", "lost / expected", "readable", "repair", "s", "targets"];
   const lines = rows.map((row) => [
     String(row.nodes),
     row.fail.toFixed(2),
     `${((100 * row.correct) / row.lookups).toFixed(1)}%`,
     `${row.meanHops.toFixed(2)} (<= ${row.meanHopsTarget.toFixed(2)})`,
     `${row.p99Hops} (<= ${row.p99HopsTarget.toFixed(2)})`,
+    row.meanChecks.toFixed(2),
     `${row.lostRecords} / ${row.expectedLostRecords.toFixed(1)}`,
     `${row.readableRecords}/${row.records}`,
     `${row.repairRounds}${row.stable ? "" : " UNSTABLE"}`,

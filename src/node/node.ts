@@ -136,6 +136,7 @@ export function createNode(options: NodeOptions): P2PNode {
       successorListLength: options.successors ?? DEFAULT_SUCCESSORS,
       replicas: options.replicas ?? DEFAULT_REPLICAS,
       onError: (error) => log.warn(`ring maintenance: ${(error as Error).message ?? error}`),
+      onWarning: (message) => log.warn(message),
       signEntry: trust.signEntry,
     });
     const chord = ring;
@@ -150,6 +151,7 @@ export function createNode(options: NodeOptions): P2PNode {
       uploadLimiter: new RateLimiter(options.uploadLimitBytesPerSecond ?? 0),
       announceIntervalMs: options.announceIntervalMs ?? DEFAULT_ANNOUNCE_INTERVAL_MS,
       warn,
+      holderKeys: trust.keys,
     });
     sharing = files;
     try {

@@ -42,6 +42,8 @@ export function nodeTrust(dataDir: string, self: { address: string }, transport:
     /** The ring's transport, with GET_RECORDS answers checked. */
     ringTransport: checkingReads(transport, keys, Date.now),
     signEntry: identity.signEntry,
+    /** Holders' keys, learnt from their own addresses and cached: for checking entries outside the ring's ops too (LIST_ALL_FILES pages). */
+    keys,
     checks: peerChecks(transport, identity, keys, warn),
   };
 }

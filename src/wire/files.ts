@@ -8,12 +8,17 @@ import { checkFolderManifest, type FolderManifest } from "../node/files/folder";
 import { checkManifest, type Manifest } from "../node/files/manifest";
 import { Bitfield } from "../node/files/swarm/bitfield";
 import type { HaveReport } from "../node/files/swarm/file-peers";
-import { encodeJson, parseKey } from "./codec";
+import { decodeJson, encodeJson, parseKey, parsePeerJson } from "./codec";
 import { defineOp } from "./op";
+import { parseRecordEntries } from "./ring";
 
 const FILE_ID = /^[0-9a-f]{64}$/;
 /** A key, a slash and a member of at most the 1,024 characters the wire allows. */
 const MAX_CURSOR_LENGTH = 41 + 1024;
+/** Most entries one LIST_ALL_FILES reply may carry: a frame's worth of the smallest entries (an older peer sends its whole list at once). */
+export const MAX_LIST_ENTRIES = 100_000;
+/** Most peers one LIST_ALL_FILES reply may name: a node's routing tables hold at most 160 fingers, its successors and predecessor. */
+export const MAX_LIST_CHILDREN = 256;
 
 /** One LIST_ALL_FILES reply: a page of a node's file entries, its routing peers below the limit, the next page's cursor. */
 export interface ListStep {
@@ -97,16 +102,32 @@ export const FILES = {
     encodeArgs: ({ limit, after }) => ({ args: after === null ? [limit] : [limit, after] }),
     decodeArgs: (args) => ({ limit: parseKey(args[0]!), after: parseCursor(args[1]) }),
     encodeReply: (step) => ({ body: encodeJson(step) }),
-    decodeReply: (body, from) => {
-      const step = JSON.parse(new TextDecoder().decode(body)) as Partial<ListStep>;
-      if (!Array.isArray(step.files) || !Array.isArray(step.children)) {
-        throw new P2PError("MALFORMED", `${from} answered LIST_ALL_FILES with something that is not a list step`);
-      }
-      // A peer of an older version sends no cursor: its one reply is the whole list.
-      return { files: step.files, children: step.children, next: typeof step.next === "string" ? step.next : null };
-    },
+    decodeReply: (body, from) => parseListStep(decodeJson(body, `LIST_ALL_FILES reply from ${from}`), from),
   }),
 };
+
+/**
+ * A LIST_ALL_FILES reply, every field checked: record entries as PUT_RECORDS carries them, peers
+ * whose ids are their addresses', a cursor. What the entries claim is checked by the lister (their signatures).
+ */
+export function parseListStep(value: unknown, from: string): ListStep {
+  const step = value as Record<string, unknown>;
+  if (typeof step !== "object" || step === null || Array.isArray(step) || !Array.isArray(step.files) || !Array.isArray(step.children)) {
+    throw new P2PError("MALFORMED", `${from} answered LIST_ALL_FILES with something that is not a list step`);
+  }
+  if (step.children.length > MAX_LIST_CHILDREN) {
+    throw new P2PError("MALFORMED", `${from} answered LIST_ALL_FILES with ${step.children.length} peers, at most ${MAX_LIST_CHILDREN}`);
+  }
+  if (step.next !== undefined && step.next !== null && typeof step.next !== "string") {
+    throw new P2PError("MALFORMED", `${from} answered LIST_ALL_FILES with a cursor that is not a string`);
+  }
+  return {
+    files: parseRecordEntries(step.files, MAX_LIST_ENTRIES),
+    children: step.children.map(parsePeerJson),
+    // A peer of an older version sends no cursor: its one reply is the whole list.
+    next: typeof step.next === "string" ? step.next : null,
+  };
+}
 
 /** A holder's availability as it goes on the wire. */
 export function haveToWire(report: HaveReport): HaveWire {

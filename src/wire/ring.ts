@@ -196,10 +196,10 @@ export function ringCalls(send: SendOp<Peer>): RingTransport {
 }
 
 /** Validates a JSON array of record entries field by field; a peer's bad data is rejected, never stored. */
-export function parseRecordEntries(value: unknown): RecordEntry[] {
+export function parseRecordEntries(value: unknown, maxEntries = MAX_RECORDS_PER_MESSAGE): RecordEntry[] {
   if (!Array.isArray(value)) throw new P2PError("MALFORMED", "records must be a JSON array");
-  if (value.length > MAX_RECORDS_PER_MESSAGE) {
-    throw new P2PError("MALFORMED", `${value.length} records in one message, at most ${MAX_RECORDS_PER_MESSAGE}`);
+  if (value.length > maxEntries) {
+    throw new P2PError("MALFORMED", `${value.length} records in one message, at most ${maxEntries}`);
   }
   return value.map((item, index) => {
     const entry = item as Record<string, unknown>;

@@ -1,9 +1,18 @@
-// A hostile peer for the attack tests: raw wire requests to a real node or DNS, and the files it attacks.
+// A hostile peer for the attack tests: raw wire requests to a real node or DNS, a lying ring member, and the files they attack.
 
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { connect, type ProtocolClient } from "../../src/protocol/client";
 import type { Testnet, TestnetNode } from "../../src/testnet";
+import { ChordNode } from "../../src/node/ring/chord";
+import { MemoryRecordStore, type RecordEntry } from "../../src/node/ring/records";
+import { peerAt, type Peer, type RingHandlers } from "../../src/node/ring/transport";
+import { TcpTransport } from "../../src/node/tcp-transport";
+import { serve } from "../../src/protocol/server";
+import { splitAddress } from "../../src/wire/codec";
+import { FILES } from "../../src/wire/files";
+import { opTable, serveOp } from "../../src/wire/op";
+import { ringOps } from "../../src/wire/ring";
 
 /** Opens a raw protocol connection to `ip:port`, as any outsider can; closed by `closeAll`. */
 export async function hostileLink(address: string, opened: ProtocolClient[]): Promise<ProtocolClient> {
@@ -25,4 +34,48 @@ export async function share(net: Testnet, node: TestnetNode, dir: string, name: 
 export async function fetchFile(net: Testnet, node: TestnetNode, name: string, out: string): Promise<{ bytes: Uint8Array; id: string }> {
   const report = JSON.parse(new TextDecoder().decode(await net.control(node, "DOWNLOAD", [name, out]))) as { id: string };
   return { bytes: new Uint8Array(await Bun.file(out).arrayBuffer()), id: report.id };
+}
+
+/** A ring member run in the test process that lies: see `lyingRingNode`. */
+export type LyingRingNode = { self: Peer; close(): Promise<void> };
+
+/**
+ * A real ring member at `address` (its own ChordNode, its own TCP server) that joins through
+ * `bootstrap` and keeps its place honestly (PING, GET_NEIGHBOURS, UPDATE_PREDECESSOR, LEAVING),
+ * but answers FIND_SUCCESSOR with itself for every key, swallows every PUT_RECORDS while saying
+ * it stored it, answers GET_RECORDS with nothing and LIST_ALL_FILES with `fakeList()`.
+ */
+export async function lyingRingNode(address: string, bootstrap: Peer, fakeList: () => RecordEntry[]): Promise<LyingRingNode> {
+  const self = peerAt(address);
+  const transport = new TcpTransport({ rpcTimeoutMs: 1000 });
+  const chord = new ChordNode(self, transport, new MemoryRecordStore());
+  const liar: RingHandlers = {
+    handleFindSuccessorStep: () => {
+      chord.handleGetNeighbours(); // answers UNAVAILABLE until it has joined, as a real node does
+      return { done: true, peer: self };
+    },
+    handleGetNeighbours: () => chord.handleGetNeighbours(),
+    handleNotify: (candidate) => chord.handleNotify(candidate),
+    handlePutRecords: (entries) => entries.length,
+    handleGetRecords: () => [],
+    handleLeaving: (leaver, predecessor, successors) => chord.handleLeaving(leaver, predecessor, successors),
+  };
+  const { ip, port } = splitAddress(address);
+  const listing = serveOp(FILES.LIST_ALL_FILES, () => ({ files: fakeList(), children: [], next: null }));
+  const server = await serve({ listen: { hostname: ip, port }, ops: { ...ringOps(liar), ...opTable(listing) } });
+  const close = async () => {
+    chord.stop();
+    await chord.idle();
+    transport.close();
+    await server.stop();
+  };
+  try {
+    const { joinedVia } = await chord.join([bootstrap]);
+    if (joinedVia === null) throw new Error(`the lying node could not join through ${bootstrap.address}`);
+  } catch (error) {
+    await close();
+    throw error;
+  }
+  chord.start(200);
+  return { self, close };
 }

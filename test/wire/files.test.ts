@@ -6,7 +6,7 @@ import { fileIdOf, sha256Hex, type Manifest } from "../../src/node/files/manifes
 import { Bitfield } from "../../src/node/files/swarm/bitfield";
 import { ringId } from "../../src/node/ring/id";
 import { peerAt } from "../../src/node/ring/transport";
-import { FILES, haveFromWire, haveToWire, type ListStep } from "../../src/wire/files";
+import { FILES, haveFromWire, haveToWire, type ListStep, MAX_LIST_CHILDREN } from "../../src/wire/files";
 import { type OpDef, replyBody } from "../../src/wire/op";
 import { requestRoundTrip, replyRoundTrip as sharedReplyRoundTrip } from "./round-trip";
 
@@ -98,5 +98,18 @@ describe("the files link", () => {
     expect(replyRoundTrip(FILES.LIST_ALL_FILES, step, { limit, after: null })).toEqual(step);
     expect(() => FILES.LIST_ALL_FILES.decodeArgs([limit, "no-cursor"], new Uint8Array())).toThrow(/cursor/);
     expect(() => FILES.LIST_ALL_FILES.decodeReply(new TextEncoder().encode("{}"), FROM, { limit, after: null })).toThrow(/not a list step/);
+  });
+
+  test("a LIST_ALL_FILES page is checked field by field: a bad entry, a peer whose id is not its address's, a cursor that is not text, or too many peers are refused", () => {
+    const args = { limit: ringId("somewhere"), after: null };
+    const good = { key: ringId("name:a"), member: "m", value: "{}", updatedAt: 1, expiresAt: null, deleted: false };
+    const reply = (step: unknown) => () => FILES.LIST_ALL_FILES.decodeReply(new TextEncoder().encode(JSON.stringify(step)), FROM, args);
+    expect(reply({ files: [{ ...good, updatedAt: "soon" }], children: [] })).toThrow(/record 0 is not a valid entry/);
+    expect(reply({ files: [{ ...good, signature: "s".repeat(200) }], children: [] })).toThrow(/record 0/);
+    expect(reply({ files: [], children: [{ id: ringId("elsewhere"), address: "127.0.0.3:7495" }] })).toThrow(/is not the id of/);
+    expect(reply({ files: [], children: [], next: 42 })).toThrow(/cursor/);
+    expect(reply({ files: [], children: Array.from({ length: MAX_LIST_CHILDREN + 1 }, () => peerAt("127.0.0.3:7495")) })).toThrow(/peers, at most/);
+    expect(reply({ files: "everything", children: [] })).toThrow(/not a list step/);
+    expect(() => FILES.LIST_ALL_FILES.decodeReply(new TextEncoder().encode("{not json"), FROM, args)).toThrow(/not valid JSON/);
   });
 });

@@ -1,6 +1,7 @@
 // Announcements: the record values that say who holds which file, and how list and search read them.
 
 import type { RecordEntry } from "../ring/records";
+import { holderAddress } from "../signed-records";
 import type { Holder } from "./swarm/file-peers";
 
 /** What list and search return per file. */
@@ -67,8 +68,9 @@ export function parseAnnouncement(entry: RecordEntry): Announcement | null {
     if (typeof value.name !== "string" || typeof value.fileId !== "string" || typeof value.holder !== "string" || !Number.isSafeInteger(value.size)) {
       return null;
     }
-    // The member names the holder whose signature the ring checked (src/node/signed-records.ts): the value must say the same.
-    if (entry.member !== `${value.fileId}@${value.holder}`) return null;
+    // The member names the holder whose signature the ring checked (src/node/signed-records.ts): the value must say the same,
+    // and it must be an address: an entry naming none is a plain record nobody signed, and leads to no holder.
+    if (entry.member !== `${value.fileId}@${value.holder}` || holderAddress(entry.member) === null) return null;
     return value;
   } catch {
     return null;

@@ -1,10 +1,11 @@
-// The LIST_ALL_FILES broadcast: every node visited once over the fingers, each read a page at a time.
+// The LIST_ALL_FILES broadcast: every node visited once over the fingers, each read a page at a time, each entry believed only if its holder signed it.
 
 import { isP2PError } from "../../protocol/errors";
 import type { ChordNode } from "../ring/chord";
 import { inOpenInterval, ringDistance, type RingId } from "../ring/id";
 import type { RecordEntry } from "../ring/records";
 import type { Peer } from "../ring/transport";
+import { checkEntries, type HolderKeys } from "../signed-records";
 import type { TcpTransport } from "../tcp-transport";
 import { FILES, type ListStep } from "../../wire/files";
 import { kindOf } from "./announcements";
@@ -21,10 +22,19 @@ const LIST_STEP_TIMEOUT_MS = 10_000;
 
 export type { ListStep };
 
-export class FileLister {
-  private readonly options: { self: Peer; ring: ChordNode; transport: TcpTransport; warn: (message: string) => void };
+export interface ListerOptions {
+  self: Peer;
+  ring: ChordNode;
+  transport: TcpTransport;
+  warn: (message: string) => void;
+  /** Holders' keys (learnt from each holder's own address): another node's page is believed entry by entry. */
+  holderKeys: HolderKeys;
+}
 
-  constructor(options: { self: Peer; ring: ChordNode; transport: TcpTransport; warn: (message: string) => void }) {
+export class FileLister {
+  private readonly options: ListerOptions;
+
+  constructor(options: ListerOptions) {
     this.options = options;
   }
 
@@ -58,6 +68,7 @@ export class FileLister {
   async collect(): Promise<RecordEntry[]> {
     const self = this.options.self;
     const files: RecordEntry[] = [];
+    const believe = this.believer();
     const visited = new Set<string>([self.address]);
     let visits = 0;
     const visit = async (peer: Peer, limit: RingId): Promise<void> => {
@@ -74,7 +85,8 @@ export class FileLister {
           break;
         }
         step ??= next;
-        files.push(...next.files.filter((entry) => kindOf(entry) === "file"));
+        const listed = next.files.filter((entry) => kindOf(entry) === "file");
+        files.push(...(peer.address === self.address ? listed : await believe(peer, listed)));
         if (next.next === null) break;
         after = next.next;
       }
@@ -96,6 +108,28 @@ export class FileLister {
     const limited = concurrencyLimit(LIST_CONCURRENCY);
     await visit(self, self.id);
     return files;
+  }
+
+  /**
+   * What of a node's page to believe: entries signed by the holder they name, not dated ahead
+   * (src/node/signed-records.ts); the rest is left out and the node named in a warning. Copies of one
+   * entry (a key's replicas list it too) are verified once per list.
+   */
+  private believer(): (peer: Peer, entries: RecordEntry[]) => Promise<RecordEntry[]> {
+    const verified = new Set<string>();
+    // Every field: a copy that differs in any of them (a value a liar changed) is checked on its own.
+    const identity = (entry: RecordEntry) =>
+      JSON.stringify([entry.key, entry.member, entry.value, entry.updatedAt, entry.expiresAt, entry.deleted, entry.signature ?? null]);
+    return async (peer, entries) => {
+      const fresh = entries.filter((entry) => !verified.has(identity(entry)));
+      // A file announcement always names its holder's address (parseAnnouncement), so every one is checked here.
+      const { believed, refused } = await checkEntries(fresh, this.options.holderKeys, Date.now());
+      for (const entry of believed) verified.add(identity(entry));
+      if (refused.length > 0) {
+        this.options.warn(`list: ${peer.address} listed ${refused.length} entries that do not verify (not signed by the holder they name, or dated ahead), left out (first: ${refused[0]})`);
+      }
+      return entries.filter((entry) => verified.has(identity(entry)));
+    };
   }
 
   private async listPage(peer: Peer, limit: RingId, after: string | null): Promise<ListStep> {

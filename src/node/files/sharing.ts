@@ -3,16 +3,13 @@
 import { existsSync, rmSync, statSync } from "node:fs";
 import { basename, resolve } from "node:path";
 import { P2PError, isP2PError } from "../../protocol/errors";
-import type { ChordNode } from "../ring/chord";
 import type { RecordEntry } from "../ring/records";
-import type { Peer } from "../ring/transport";
-import type { TcpTransport } from "../tcp-transport";
 import { type Announcement, type FileSummary, holdersOf, summarize } from "./announcements";
 import type { CatalogStore, SharedFile } from "./catalog";
 import type { ChunkHasher } from "./chunk-hasher";
 import { ChunkServer } from "./chunk-server";
 import { runDownload } from "./download";
-import { FileLister } from "./file-list";
+import { FileLister, type ListerOptions } from "./file-list";
 import { type Manifest, hashFile } from "./manifest";
 import { MAX_INDEXED_WORDS, checkShareName, foldText, nameKey, parseNameRef, wordKey, wordsOf } from "./names";
 import type { PartFile } from "./part-file";
@@ -32,15 +29,11 @@ export const MAX_LIST_FILES = 50_000;
 /** Names whose last sighting is remembered for "no holder online". */
 const MAX_REMEMBERED_NAMES = 10_000;
 
-export interface SharingOptions {
-  self: Peer;
-  ring: ChordNode;
-  transport: TcpTransport;
+export interface SharingOptions extends ListerOptions {
   catalog: CatalogStore;
   uploadLimiter: RateLimiter;
   chunkHasher: ChunkHasher;
   announceIntervalMs?: number;
-  warn: (message: string) => void;
 }
 
 export class FileSharing {
@@ -62,7 +55,7 @@ export class FileSharing {
   constructor(options: SharingOptions) {
     this.options = options;
     this.server = new ChunkServer({ uploadLimiter: options.uploadLimiter, servable: (fileId) => this.servable(fileId) });
-    this.lister = new FileLister({ self: options.self, ring: options.ring, transport: options.transport, warn: options.warn });
+    this.lister = new FileLister(options);
     this.announceIntervalMs = options.announceIntervalMs ?? DEFAULT_ANNOUNCE_INTERVAL_MS;
     this.announceTtlMs = this.announceIntervalMs * ANNOUNCE_TTL_FACTOR;
   }

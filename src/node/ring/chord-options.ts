@@ -22,6 +22,8 @@ export type ChordOptions = {
   maxEntriesPerCall?: number;
   /** Background work that failed for a reason other than a peer not answering. */
   onError?: (error: unknown) => void;
+  /** A peer misbehaved (a lookup answer contradicted by what this node knows): worth a line in the log, never a failure. */
+  onWarning?: (message: string) => void;
   /** Signs the entries this node writes (puts and tombstones) as their holder; none: entries go unsigned (in-memory rings). */
   signEntry?: (entry: RecordEntry) => RecordEntry;
 };

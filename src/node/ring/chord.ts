@@ -48,7 +48,11 @@ export class ChordNode implements RingHandlers {
     this.table = new RoutingTable(this.self, successorListLength, this.clock);
     // Any answer at all proves a peer alive: it leaves the dead list at once, not after its TTL.
     this.transport = revivingTransport(transport, (peer) => this.table.revive(peer.address));
-    this.routing = new Lookup(this.table, this.transport, options.maxLookupCalls ?? DEFAULTS.maxLookupCalls);
+    this.routing = new Lookup(this.table, this.transport, {
+      maxLookupCalls: options.maxLookupCalls ?? DEFAULTS.maxLookupCalls,
+      clock: this.clock,
+      warn: options.onWarning ?? (() => {}),
+    });
     // A new predecessor inside our range gets what it now owns, and the replicas before it.
     this.stabilizer = new Stabilizer(this.table, this.transport, this.routing, (candidate) => this.replicator.handOverTo(candidate));
     this.background = new BackgroundWork(options.onError ?? ((error) => console.error("chord background work failed:", error)));
@@ -191,10 +195,10 @@ export class ChordNode implements RingHandlers {
 
   // ---- lookups and records ------------------------------------------------------------------
 
-  /** The successor of `key`, found iteratively; `hops` counts calls made to other nodes. */
+  /** The successor of `key`, found iteratively and checked; `hops` counts lookup calls, `checks` the calls that checked the answer. */
   async lookup(key: RingId): Promise<LookupResult> {
     assertKey(key);
-    return this.routing.route(null, key, new Set());
+    return this.routing.route(null, key, new Set(), { confirm: true });
   }
 
   /**

@@ -2,11 +2,11 @@
 
 import { isP2PError, P2PError } from "../../protocol/errors";
 import type { BackgroundWork } from "./background";
-import { bigIntToId, idToBigInt, inHalfOpenInterval, inOpenInterval, type RingId } from "./id";
+import { bigIntToId, idToBigInt, inHalfOpenInterval, inOpenInterval, ringDistance, type RingId } from "./id";
 import type { Lookup } from "./lookup";
 import type { RecordEntry, RecordStore } from "./records";
 import type { RoutingTable } from "./routing-table";
-import type { Peer, RingTransport } from "./transport";
+import type { Neighbours, Peer, RingTransport } from "./transport";
 
 /** Background work is re-run at most this often in a row when asked again while running. */
 const MAX_REPLICATION_PASSES = 4;
@@ -96,34 +96,40 @@ export class Replicator {
     return this.sendToPrimary(key, [this.signEntry(tombstone)]);
   }
 
-  /** Sends entries for `key` to its primary (this node included), routing around nodes that do not answer. */
+  /**
+   * Sends entries for `key` to its primary (this node included), routing around nodes that do not
+   * answer, and to the key's replicas as this node sees them: a primary that swallows what it is
+   * sent cannot keep it from the nodes after it.
+   */
   async sendToPrimary(key: RingId, entries: RecordEntry[]): Promise<Peer> {
     const avoid = new Set<string>();
     for (let attempt = 0; attempt <= this.table.successorListLength; attempt++) {
-      const { peer } = await this.lookup.route(null, key, avoid);
+      const { peer, neighbours } = await this.lookup.route(null, key, avoid, { confirm: true });
       if (peer.address === this.table.self.address) {
         this.accept(entries);
         return this.table.self;
       }
       try {
         await this.transport.putRecords(peer, entries);
-        return peer;
       } catch (error) {
         this.table.noteFailure(error, peer);
         avoid.add(peer.address);
+        continue;
       }
+      await this.pushToAll(this.replicasAfter(peer, await this.successorsOf(peer, neighbours), avoid), entries);
+      return peer;
     }
     throw new P2PError("UNAVAILABLE", `no live node accepts records for key ${key}`);
   }
 
-  /** The live members of `key`, read from its primary (or the next live replica). */
+  /** The live members of `key`, read from its primary (or the next live replica) and merged with what its replicas hold. */
   async readFromPrimary(key: RingId): Promise<RecordEntry[]> {
     const avoid = new Set<string>();
     for (let attempt = 0; attempt <= this.table.successorListLength; attempt++) {
-      const { peer } = await this.lookup.route(null, key, avoid);
+      const { peer, neighbours } = await this.lookup.route(null, key, avoid, { confirm: true });
       try {
         const primary = await this.readFrom(peer, key);
-        return mergeReads(key, primary, await this.readReplicas(peer, key));
+        return mergeReads(key, primary, await this.readReplicas(peer, key, neighbours, avoid));
       } catch (error) {
         this.table.noteFailure(error, peer);
         avoid.add(peer.address);
@@ -136,21 +142,46 @@ export class Replicator {
    * What the primary's replicas hold of `key`: one lying or lagging primary cannot hide entries they have.
    * Best effort: a replica that does not answer adds nothing.
    */
-  private async readReplicas(primary: Peer, key: RingId): Promise<RecordEntry[][]> {
+  private async readReplicas(primary: Peer, key: RingId, known: Neighbours | undefined, avoid: ReadonlySet<string>): Promise<RecordEntry[][]> {
     if (this.replicas <= 1) return [];
-    let successors: Peer[];
-    if (primary.address === this.table.self.address) successors = [...this.table.successors];
-    else {
-      try {
-        successors = (await this.transport.getNeighbours(primary)).successors;
-      } catch (error) {
-        if (!isP2PError(error)) throw error;
-        return [];
-      }
-    }
-    const replicas = successors.filter((peer) => peer.address !== primary.address).slice(0, this.replicas - 1);
+    const replicas = this.replicasAfter(primary, await this.successorsOf(primary, known), avoid);
     const reads = await Promise.allSettled(replicas.map((peer) => this.readFrom(peer, key)));
     return reads.flatMap((read) => (read.status === "fulfilled" ? [read.value] : []));
+  }
+
+  /**
+   * The successors `primary` names: from the lookup's check when it asked (`known`), from this
+   * node's own list when the primary is this node, else one GET_NEIGHBOURS (none when it does not answer).
+   */
+  private async successorsOf(primary: Peer, known: Neighbours | undefined): Promise<readonly Peer[]> {
+    if (this.replicas <= 1) return [];
+    if (primary.address === this.table.self.address) return this.table.successors;
+    if (known !== undefined) return known.successors;
+    try {
+      return (await this.transport.getNeighbours(primary)).successors;
+    } catch (error) {
+      if (!isP2PError(error)) throw error;
+      return [];
+    }
+  }
+
+  /**
+   * The `replicas - 1` nodes nearest after `primary` among those it names as its successors and
+   * those this node knows of (itself included): a primary that names nobody, or strangers far
+   * away, cannot steer reads and writes away from the nodes that really follow it.
+   */
+  replicasAfter(primary: Peer, named: readonly Peer[], avoid: ReadonlySet<string>): Peer[] {
+    const candidates = new Map<string, Peer>();
+    for (const peer of [...named, this.table.self, ...this.table.nearestKnownPeers(avoid)]) {
+      if (peer.address === primary.address || avoid.has(peer.address) || this.table.isDead(peer.address)) continue;
+      candidates.set(peer.address, peer);
+    }
+    return [...candidates.values()]
+      .sort((a, b) => {
+        const [da, db] = [ringDistance(primary.id, a.id), ringDistance(primary.id, b.id)];
+        return da < db ? -1 : da > db ? 1 : 0;
+      })
+      .slice(0, this.replicas - 1);
   }
 
   private readFrom(peer: Peer, key: RingId): Promise<RecordEntry[]> {
@@ -246,8 +277,9 @@ export class Replicator {
       for (let lookups = 0; lookups < MAX_HANDOFF_LOOKUPS_PER_ROUND && remaining.length > 0; lookups++) {
         const first = remaining[0]!;
         let primary: Peer;
+        let known: Neighbours | undefined;
         try {
-          primary = (await this.lookup.route(null, first, new Set())).peer;
+          ({ peer: primary, neighbours: known } = await this.lookup.route(null, first, new Set(), { confirm: true }));
         } catch (error) {
           if (!isP2PError(error)) throw error;
           return; // the ring is in flux: next round
@@ -259,7 +291,8 @@ export class Replicator {
         }
         let rangeStart: Peer | null = null;
         try {
-          rangeStart = (await this.transport.getNeighbours(primary)).predecessor;
+          // The lookup's check asked the primary already, unless our own tables answered it.
+          rangeStart = (known ?? (await this.transport.getNeighbours(primary))).predecessor;
         } catch (error) {
           this.table.noteFailure(error, primary);
           return;
@@ -290,6 +323,16 @@ export class Replicator {
       const oldest = this.misplaced.values().next().value;
       if (oldest !== undefined) this.misplaced.delete(oldest);
     }
+  }
+
+  /** Pushes `entries` to each target at once (this node: stored here); a target that does not answer adds nothing. */
+  private async pushToAll(targets: readonly Peer[], entries: RecordEntry[]): Promise<void> {
+    await Promise.all(
+      targets.map(async (target) => {
+        if (target.address === this.table.self.address) this.accept(entries);
+        else await this.pushRecords(target, entries);
+      }),
+    );
   }
 
   private async pushToReplicas(entries: RecordEntry[]): Promise<void> {

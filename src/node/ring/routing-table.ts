@@ -202,6 +202,23 @@ export class RoutingTable {
     return best;
   }
 
+  /**
+   * The live node this node knows of (itself included) nearest after `from` and strictly before `to`:
+   * proof that `to` is not the successor of `from`. Null when it knows of none.
+   */
+  knownBetween(from: RingId, to: Peer, avoid: ReadonlySet<string>): Peer | null {
+    // A node whose id is the key itself is its successor: nothing lies between.
+    if (from === to.id) return null;
+    let best: Peer | null = null;
+    // Runs on every checked lookup: the tables as they are, no sorting.
+    for (const peer of [this.self, this.predecessorPeer, ...this.successorList, ...this.fingers]) {
+      if (peer === null || peer === undefined || peer.address === to.address || !inOpenInterval(peer.id, from, to.id)) continue;
+      if (peer !== this.self && (avoid.has(peer.address) || this.deadPeers.has(peer.address))) continue;
+      if (best === null || inOpenInterval(peer.id, from, best.id)) best = peer;
+    }
+    return best;
+  }
+
   /** Every live node in this node's tables, nearest clockwise first. */
   nearestKnownPeers(avoid: ReadonlySet<string>): Peer[] {
     const known = new Map<string, Peer>();

@@ -1,6 +1,8 @@
 import { describe, expect, test } from "bun:test";
 import { inHalfOpenInterval, ringId } from "../../../src/node/ring/id";
 import { killNodes, killRandomNodes, refreshFingers, repairUntilStable, trueSuccessor } from "../../../src/node/ring/sim/simulation";
+import type { ChordNode } from "../../../src/node/ring/chord";
+import type { RingHandlers } from "../../../src/node/ring/transport";
 import { addNode, buildRing, fixAllFingers, isStable, joinRing, measureLookups, sortedById } from "./fixture";
 
 describe("a Chord ring in memory", () => {
@@ -25,10 +27,30 @@ describe("a Chord ring in memory", () => {
     expect(figures.p99Hops).toBeLessThanOrEqual(Math.log2(500));
   });
 
+  test("a node that answers FIND_SUCCESSOR with itself for every key is routed around: every lookup through it still reaches the true successor", async () => {
+    const ring = await buildRing({ nodes: 100, seed: 9, replicas: 3, successors: 4 });
+    const liar = ring.live[17]!;
+    ring.network.listen(liar.self.address, {
+      ...bindHandlers(liar),
+      handleFindSuccessorStep: () => ({ done: true, peer: liar.self }),
+    });
+    const ids = sortedById(ring.live).map((node) => node.self.id);
+    const honest = ring.live.filter((node) => node !== liar);
+    let checks = 0;
+    for (let i = 0; i < 300; i++) {
+      const key = ringId(`key-${i}`);
+      const result = await honest[i % honest.length]!.lookup(key);
+      expect(result.peer.id).toBe(trueSuccessor(ids, key));
+      checks += result.checks;
+    }
+    // The check costs about one call per lookup.
+    expect(checks / 300).toBeLessThanOrEqual(1.1);
+  });
+
   test("a node alone is the successor of every key, in zero hops", async () => {
     const ring = await buildRing({ nodes: 1, seed: 1, replicas: 3, successors: 4 });
     const result = await ring.nodes[0]!.lookup(ringId("anything"));
-    expect(result).toEqual({ peer: ring.nodes[0]!.self, hops: 0 });
+    expect(result).toEqual({ peer: ring.nodes[0]!.self, hops: 0, checks: 0 });
   });
 
   test("lookups route around freshly crashed nodes: none fails, and none stops short of the key", async () => {
@@ -108,3 +130,15 @@ describe("a Chord ring in memory", () => {
     expect(rounds).toBe(seen);
   });
 });
+
+/** A node's handlers as plain functions, so a test can replace one of them. */
+function bindHandlers(node: ChordNode): RingHandlers {
+  return {
+    handleFindSuccessorStep: (key, avoid) => node.handleFindSuccessorStep(key, avoid),
+    handleGetNeighbours: () => node.handleGetNeighbours(),
+    handleNotify: (candidate) => node.handleNotify(candidate),
+    handlePutRecords: (entries) => node.handlePutRecords(entries),
+    handleGetRecords: (key) => node.handleGetRecords(key),
+    handleLeaving: (leaver, predecessor, successors) => node.handleLeaving(leaver, predecessor, successors),
+  };
+}

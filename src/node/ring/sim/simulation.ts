@@ -24,6 +24,8 @@ export type LookupFigures = {
   failedLookups: number;
   meanHops: number;
   p99Hops: number;
+  /** Calls per lookup that checked its answer (GET_NEIGHBOURS of the claimed successor), on top of the hops. */
+  meanChecks: number;
 };
 
 export type SimReport = LookupFigures & {
@@ -208,12 +210,14 @@ export async function measureLookups(ring: SimRing, count: number): Promise<Look
   const hops: number[] = [];
   let correct = 0;
   let failedLookups = 0;
+  let checks = 0;
   for (let i = 0; i < count; i++) {
     const source = pick(ring.live, ring.network.random);
     const key = randomId(ring.network.random);
     try {
       const result = await source.lookup(key);
       hops.push(result.hops);
+      checks += result.checks;
       if (result.peer.id === trueSuccessor(ids, key)) correct++;
     } catch {
       failedLookups++;
@@ -223,7 +227,7 @@ export async function measureLookups(ring: SimRing, count: number): Promise<Look
   hops.sort((a, b) => a - b);
   const meanHops = hops.length === 0 ? 0 : hops.reduce((sum, h) => sum + h, 0) / hops.length;
   const p99Hops = hops.length === 0 ? 0 : hops[Math.ceil(hops.length * 0.99) - 1]!;
-  return { lookups: count, correct, failedLookups, meanHops, p99Hops };
+  return { lookups: count, correct, failedLookups, meanHops, p99Hops, meanChecks: hops.length === 0 ? 0 : checks / hops.length };
 }
 
 /** Crashes `count` live nodes chosen by the seeded generator, all at once. */
@@ -336,7 +340,7 @@ export function formatReport(report: SimReport): string {
           `before failure: correct ${percent(report.beforeFailure.correct, report.beforeFailure.lookups)}, mean hops ${report.beforeFailure.meanHops.toFixed(2)}, p99 ${report.beforeFailure.p99Hops}`,
           `repair: ${report.repairRounds} rounds, ${report.stable ? "stable" : "NOT stable"}`,
         ]),
-    `lookups ${report.lookups}: correct ${percent(report.correct, report.lookups)}, failed ${report.failedLookups}, mean hops ${report.meanHops.toFixed(2)}, p99 ${report.p99Hops}`,
+    `lookups ${report.lookups}: correct ${percent(report.correct, report.lookups)}, failed ${report.failedLookups}, mean hops ${report.meanHops.toFixed(2)}, p99 ${report.p99Hops}, checks ${report.meanChecks.toFixed(2)}`,
     `records ${report.records}: lost ${report.lostRecords} (expected ~${report.expectedLostRecords.toFixed(1)}), readable ${report.readableRecords}, under-replicated before failure ${report.underReplicated}`,
     `${report.calls} calls in ${report.seconds.toFixed(1)} s`,
   ];
