@@ -23,24 +23,13 @@ import { nodeTrust } from "./peer-checks";
 import { TcpTransport } from "./tcp-transport";
 import { PEER_PORT } from "../protocol/address";
 import type { NodeStatus } from "../wire/control";
-import {
-  DEFAULT_HEARTBEAT_MS,
-  DEFAULT_REPLICAS,
-  DEFAULT_RPC_TIMEOUT_MS,
-  DEFAULT_STABILIZE_MS,
-  DEFAULT_SUCCESSORS,
-  MAX_JOIN_ROUNDS,
-  MAX_KNOWN_PEERS_PER_JOIN,
-  MAX_RETRY_DELAY_MS,
-  REANNOUNCE_AFTER_JOIN_MS,
-  type NodeOptions,
-} from "./defaults";
+import { DEFAULT_HEARTBEAT_MS, DEFAULT_REPLICAS, DEFAULT_RPC_TIMEOUT_MS, DEFAULT_STABILIZE_MS, DEFAULT_SUCCESSORS } from "./defaults";
+import { MAX_JOIN_ROUNDS, MAX_KNOWN_PEERS_PER_JOIN, MAX_RETRY_DELAY_MS, REANNOUNCE_AFTER_JOIN_MS, type NodeOptions } from "./defaults";
 
 export * from "./defaults";
 
 /** Linux caps a Unix socket path at 108 bytes. */
 const MAX_SOCKET_PATH = 107;
-
 
 export type { NodeStatus };
 
