@@ -11,6 +11,11 @@ import { defineOp, EMPTY_REPLY, NO_ARGS, opTable, PING, replyLines, serveOp, typ
 
 /** Most record entries one PUT_RECORDS or reply may carry; bigger hand-overs are sent in batches. */
 export const MAX_RECORDS_PER_MESSAGE = 2_000;
+/**
+ * Most bytes of encoded entries one PUT_RECORDS or GET_RECORDS reply carries, well under the 16 MiB
+ * frame limit: 2,000 entries with values near the 64 KiB an entry may hold would be 128 MiB.
+ */
+export const MAX_RECORD_MESSAGE_BYTES = 8 * 1024 * 1024;
 /** Most dead addresses a lookup step may be asked to avoid. */
 export const MAX_AVOID = 32;
 /** Longest `signature` a record entry may carry (an Ed25519 signature is 88 base64 characters). */
@@ -91,8 +96,9 @@ export const RING = {
     maxArgs: 1,
     encodeArgs: (key) => ({ args: [key] }),
     decodeArgs: (args) => parseKey(args[0]!),
-    // The receiver refuses more than a message's worth, so the sender never sends more.
-    encodeReply: (entries) => ({ body: encodeJson(entries.slice(0, MAX_RECORDS_PER_MESSAGE)) }),
+    // The receiver refuses more than a message's worth, so the sender never sends more: past it, the
+    // newest writes are kept (a key that large is a flood; its oldest entries matter least).
+    encodeReply: (entries) => ({ body: encodeJson(newestThatFit(entries)) }),
     decodeReply: (body, from) => parseRecordEntries(decodeJson(body, `GET_RECORDS reply from ${from}`)),
   }),
 
@@ -185,9 +191,7 @@ export function ringCalls(send: SendOp<Peer>): RingTransport {
     ping: (to) => send(to, RING.PING, undefined),
     putRecords: async (to, entries) => {
       let changed = 0;
-      for (let at = 0; at < entries.length; at += MAX_RECORDS_PER_MESSAGE) {
-        changed += await send(to, RING.PUT_RECORDS, entries.slice(at, at + MAX_RECORDS_PER_MESSAGE));
-      }
+      for (const batch of recordBatches(entries)) changed += await send(to, RING.PUT_RECORDS, batch);
       return changed;
     },
     getRecords: (to, key) => send(to, RING.GET_RECORDS, key),
@@ -253,6 +257,35 @@ export function parseAvoid(value: string | undefined): string[] {
     const [ip, port] = parseAddress(item, "avoid address");
     return `${ip}:${port}`;
   });
+}
+
+/** `entries` cut into messages of at most MAX_RECORDS_PER_MESSAGE entries and MAX_RECORD_MESSAGE_BYTES encoded bytes. */
+export function recordBatches(entries: RecordEntry[]): RecordEntry[][] {
+  const batches: RecordEntry[][] = [];
+  let batch: RecordEntry[] = [];
+  let bytes = 0;
+  for (const entry of entries) {
+    const size = encodedSize(entry);
+    if (batch.length > 0 && (batch.length >= MAX_RECORDS_PER_MESSAGE || bytes + size > MAX_RECORD_MESSAGE_BYTES)) {
+      batches.push(batch);
+      batch = [];
+      bytes = 0;
+    }
+    batch.push(entry);
+    bytes += size;
+  }
+  if (batch.length > 0) batches.push(batch);
+  return batches;
+}
+
+/** As many of `entries` as one message holds, newest writes first. */
+function newestThatFit(entries: RecordEntry[]): RecordEntry[] {
+  if (entries.length <= MAX_RECORDS_PER_MESSAGE && entries.reduce((sum, entry) => sum + encodedSize(entry), 0) <= MAX_RECORD_MESSAGE_BYTES) return entries;
+  return recordBatches([...entries].sort((a, b) => b.updatedAt - a.updatedAt))[0] ?? [];
+}
+
+function encodedSize(entry: RecordEntry): number {
+  return Buffer.byteLength(JSON.stringify(entry)) + 1;
 }
 
 /** A sender's own limit: a batch the receiver would refuse is a bug here, not there. */

@@ -7,7 +7,8 @@ import { peerAt, type Peer } from "../../src/node/ring/transport";
 import { decodeLines } from "../../src/protocol/frame";
 import { type OpDef, replyBody } from "../../src/wire/op";
 import { requestRoundTrip as sharedRequestRoundTrip, replyRoundTrip } from "./round-trip";
-import { MAX_AVOID, MAX_HANDOVER_SUCCESSORS, MAX_RECORDS_PER_MESSAGE, RING, ringCalls } from "../../src/wire/ring";
+import { MAX_AVOID, MAX_HANDOVER_SUCCESSORS, MAX_RECORD_MESSAGE_BYTES, MAX_RECORDS_PER_MESSAGE, RING, ringCalls } from "../../src/wire/ring";
+import { MAX_BODY_BYTES } from "../../src/protocol/limits";
 
 const a = peerAt("127.0.0.2:7495");
 const b = peerAt("127.0.0.3:7495");
@@ -88,6 +89,36 @@ describe("the ring link", () => {
     const all = Array.from({ length: 2 * MAX_RECORDS_PER_MESSAGE + 5 }, (_, i) => entry(i));
     expect(await calls.putRecords(a, all)).toBe(all.length);
     expect(sizes).toEqual([MAX_RECORDS_PER_MESSAGE, MAX_RECORDS_PER_MESSAGE, 5]);
+  });
+
+  test("a push of entries with large values goes in messages under the byte limit, each one a frame the receiver takes", async () => {
+    const big = "x".repeat(60 * 1024);
+    const all = Array.from({ length: 300 }, (_, i) => entry(i, { value: big })); // about 18 MiB in all
+    const bodies: number[] = [];
+    let delivered = 0;
+    const calls = ringCalls(async (_to, op, args) => {
+      const wire = op.encodeArgs(args);
+      bodies.push(wire.body?.length ?? 0);
+      const decoded = op.decodeArgs(wire.args, wire.body ?? new Uint8Array()) as RecordEntry[];
+      delivered += decoded.length;
+      return decoded.length as never;
+    });
+    expect(await calls.putRecords(a, all)).toBe(all.length);
+    expect(delivered).toBe(all.length);
+    expect(bodies.length).toBeGreaterThanOrEqual(3);
+    expect(Math.max(...bodies)).toBeLessThanOrEqual(MAX_RECORD_MESSAGE_BYTES);
+    expect(Math.max(...bodies)).toBeLessThan(MAX_BODY_BYTES);
+  });
+
+  test("a GET_RECORDS reply over the byte limit carries the newest writes and still fits a frame", () => {
+    const big = "y".repeat(60 * 1024);
+    const entries = Array.from({ length: 300 }, (_, i) => entry(i, { value: big }));
+    const body = replyBody(RING.GET_RECORDS.encodeReply(entries));
+    expect(body.length).toBeLessThanOrEqual(MAX_RECORD_MESSAGE_BYTES);
+    const sent = replyRoundTrip(RING.GET_RECORDS, entries);
+    expect(sent.length).toBeGreaterThan(100);
+    const oldestSent = Math.min(...sent.map((one) => one.updatedAt));
+    expect(entries.filter((one) => one.updatedAt > oldestSent).length).toBe(sent.length - 1); // exactly the newest ones
   });
 
   test("GET_RECORDS round-trips its key and entries, and a reply never carries more than a receiver takes", () => {
