@@ -29,8 +29,11 @@ export interface HandshakeOptions {
   ephemeralKey?: KeyPair;
 }
 
-/** Message sizes of this pattern with empty payloads: e; e + encrypted s + tag; encrypted s + tag. */
-export const HANDSHAKE_MESSAGE_BYTES = [DHLEN, DHLEN + DHLEN + TAGLEN + TAGLEN, DHLEN + TAGLEN + TAGLEN] as const;
+/**
+ * Message sizes of this pattern with empty payloads. In a psk handshake `e` also keys the cipher, so even
+ * message 1's empty payload is sealed: e + tag; e + encrypted s + tag; encrypted s + tag.
+ */
+export const HANDSHAKE_MESSAGE_BYTES = [DHLEN + TAGLEN, DHLEN + DHLEN + TAGLEN + TAGLEN, DHLEN + TAGLEN + TAGLEN] as const;
 
 export class HandshakeState {
   private readonly symmetric = new SymmetricState(PROTOCOL_NAME);
