@@ -84,15 +84,8 @@ export async function serve(options: ServeOptions): Promise<ProtocolServer> {
   const perAddress = new Map<string, number>();
   /** Counts refusals and evictions, so a flood is reported once per hundred, not once per connection. */
   let refusalsWarned = 0;
-  /** Likewise for peers refused for not holding the network key. */
-  let outsidersRefused = 0;
   const networkKey = "unix" in options.listen ? undefined : options.networkKey;
-  const refuseOutsider = (peer: string) => {
-    outsidersRefused++;
-    if (outsidersRefused % 100 !== 1) return;
-    const more = outsidersRefused > 1 ? ` (${outsidersRefused} refused so far)` : "";
-    warn(`refused ${peer}: it does not use this network's key (--key)${more}`);
-  };
+  const refuseOutsider = refusalLog(warn);
 
   const release = (connection: FramedConnection<RequestHead>, droppedBytes = 0) => {
     if (droppedBytes >= COLLECT_AFTER_DROPPED_BYTES) collectSoon();
@@ -154,6 +147,25 @@ export async function serve(options: ServeOptions): Promise<ProtocolServer> {
       clearTimeout(timer);
       for (const connection of open) connection.destroy();
     },
+  };
+}
+
+/** Peers refused for not holding the network key are each logged, up to this many a minute (a flood is summed up). */
+const KEY_REFUSALS_LOGGED_PER_MINUTE = 10;
+
+/** One warning line per peer refused for the network key, at most KEY_REFUSALS_LOGGED_PER_MINUTE; the rest counted. */
+function refusalLog(warn: (message: string) => void): (peer: string) => void {
+  let windowStart = 0;
+  let inWindow = 0;
+  return (peer) => {
+    const now = performance.now();
+    if (now - windowStart >= 60_000) {
+      const unlogged = inWindow - KEY_REFUSALS_LOGGED_PER_MINUTE;
+      if (unlogged > 0) warn(`refused ${unlogged} more connections without this network's key in the last minute`);
+      windowStart = now;
+      inWindow = 0;
+    }
+    if (++inWindow <= KEY_REFUSALS_LOGGED_PER_MINUTE) warn(`refused ${peer}: it does not use this network's key (--key)`);
   };
 }
 
