@@ -67,6 +67,8 @@ export class SecureLink implements LinkLayer {
   private prefixFilled = 0;
   private record: Uint8Array | null = null;
   private recordFilled = 0;
+  /** Where a record split over reads is gathered; kept and reused, as large as the largest such record so far. */
+  private gather: Uint8Array | null = null;
   private preambleMatched = 0;
 
   constructor(options: SecureLinkOptions) {
@@ -130,7 +132,9 @@ export class SecureLink implements LinkLayer {
           offset += length;
           continue;
         }
-        this.record = new Uint8Array(length);
+        // Reused: a record is decrypted into a new buffer, so its bytes are not needed once it is opened.
+        if (!this.gather || this.gather.length < length) this.gather = new Uint8Array(length);
+        this.record = this.gather.subarray(0, length);
         this.recordFilled = 0;
       }
       const take = Math.min(this.record.length - this.recordFilled, chunk.length - offset);
@@ -152,6 +156,7 @@ export class SecureLink implements LinkLayer {
     this.state = "closed";
     this.held = [];
     this.record = null;
+    this.gather = null;
     if (wasOpen) return;
     // A hang-up mid-handshake is how a responder with another key answers our message 3.
     this.rejectReady(reason && reason.code !== "CLOSED" ? reason : this.mismatch("closed the connection during the handshake"));
