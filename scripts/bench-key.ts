@@ -2,6 +2,7 @@
 //
 // bun scripts/bench-key.ts [--size-mib 512] [--json]   (builds dist/p2p first)
 
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import type { Testnet, TestnetNode } from "../src/testnet";
@@ -30,6 +31,8 @@ try {
   writeRandomFile(source, sizeMiB);
   const bytes = sizeMiB * 1024 * 1024;
   const times = { curl: [] as number[], open: [] as number[], keyed: [] as number[] };
+  /** CPU milliseconds the holder and the downloader spent per download: where the cipher's cost shows, whatever the load. */
+  const cpu = { open: { holder: [] as number[], downloader: [] as number[] }, keyed: { holder: [] as number[], downloader: [] as number[] } };
 
   await withNet(2, [], (open) =>
     withNet(
@@ -37,9 +40,15 @@ try {
       [],
       async (keyed) => {
         const downloaders = { open: await ready(open), keyed: await ready(keyed) };
+        const holders = { open: open.nodes[0]!, keyed: keyed.nodes[0]! };
         for (let round = 0; round < ROUNDS; round++) {
           times.curl.push(await curlSeconds(source, join(work, "curl.out")));
-          for (const kind of ["open", "keyed"] as const) times[kind].push(await downloadSeconds(kind === "open" ? open : keyed, downloaders[kind], kind));
+          for (const kind of ["open", "keyed"] as const) {
+            const before = [cpuMs(holders[kind].process.pid), cpuMs(downloaders[kind].process.pid)];
+            times[kind].push(await downloadSeconds(kind === "open" ? open : keyed, downloaders[kind], kind));
+            cpu[kind].holder.push(cpuMs(holders[kind].process.pid) - before[0]!);
+            cpu[kind].downloader.push(cpuMs(downloaders[kind].process.pid) - before[1]!);
+          }
         }
       },
       { key: true },
@@ -54,6 +63,9 @@ try {
   say(`  curl -o from Bun.serve:   ${mbps(curlRate)} MB/s`);
   say(`  p2p, open network:        ${mbps(openRate)} MB/s = ${(openRate / curlRate).toFixed(2)} x curl`);
   say(`  p2p, --key:               ${mbps(keyedRate)} MB/s = ${(keyedRate / curlRate).toFixed(2)} x curl (target >= 0.5), ${(keyedRate / openRate).toFixed(2)} x open`);
+  const perGiB = (ms: number[]) => (median(ms) * 1024) / sizeMiB;
+  say(`  CPU per GiB, holder:      ${perGiB(cpu.open.holder).toFixed(0)} ms open, ${perGiB(cpu.keyed.holder).toFixed(0)} ms with --key`);
+  say(`  CPU per GiB, downloader:  ${perGiB(cpu.open.downloader).toFixed(0)} ms open, ${perGiB(cpu.keyed.downloader).toFixed(0)} ms with --key`);
   if (values.json) {
     console.log(
       JSON.stringify({
@@ -64,6 +76,7 @@ try {
         keyedRatioToCurl: keyedRate / curlRate,
         keyedRatioToOpen: keyedRate / openRate,
         seconds: times,
+        cpuMs: cpu,
       }),
     );
   }
@@ -83,6 +96,12 @@ try {
   }
 } finally {
   await cleanup();
+}
+
+/** User + system CPU time of a process so far, in milliseconds (Linux clock ticks of 10 ms). */
+function cpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+  return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
 /** curl fetching the same file over loopback from Bun's static file server, to the same disk. */

@@ -8,6 +8,7 @@ import { readNetworkKey } from "../protocol/network-key";
 export const keyArg = {
   key: {
     type: "string",
+    valueHint: "file",
     description: "Private network: the key file `p2p keygen` wrote (env P2P_KEY); every TCP link then needs it. Without it the network is open",
   },
 } as const;

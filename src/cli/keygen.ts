@@ -14,7 +14,7 @@ export default defineCommand({
     description: "Write a new private-network key (32 random bytes, hex, mode 0600); run every dns and node of the network with --key FILE",
   },
   args: {
-    out: { type: "string", description: "File to write", default: DEFAULT_KEY_FILE },
+    out: { type: "string", valueHint: "file", description: "File to write", default: DEFAULT_KEY_FILE },
     force: { type: "boolean", description: "Replace an existing file", default: false },
   },
   run: ({ args }) =>

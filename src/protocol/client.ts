@@ -89,6 +89,8 @@ export class ProtocolClient {
   private timer: ReturnType<typeof setTimeout> | undefined;
   /** `performance.now()` when the head waiter's clock last (re)started. */
   private heardAt = 0;
+  /** Whether the peer ever sent a byte: a keyed server cuts off a keyless caller before it does. */
+  private heardAnything = false;
 
   constructor(
     socket: Socket<FramedConnection<ResponseHead>>,
@@ -104,8 +106,11 @@ export class ProtocolClient {
       {
         frame: (frame) => this.settle(frame.head, frame.body),
         malformed: (error) => this.fail(new P2PError("MALFORMED", `${target} sent a malformed reply: ${error.message}`)),
-        closed: (reason) => this.fail(reason ?? new P2PError("CLOSED", `${target} closed the connection`)),
-        received: () => (this.heardAt = performance.now()),
+        closed: (reason) => this.fail(this.hinted(reason ?? new P2PError("CLOSED", `${target} closed the connection`), layer)),
+        received: () => {
+          this.heardAt = performance.now();
+          this.heardAnything = true;
+        },
       },
       { idleTimeoutMs },
       layer,
@@ -151,6 +156,12 @@ export class ProtocolClient {
 
   close(): void {
     this.fail(new P2PError("CLOSED", `connection to ${this.target} was closed`));
+  }
+
+  /** A TCP peer that hung up without a word on a keyless link may be a private network's: say what would help. */
+  private hinted(error: P2PError, layer: LinkLayer | undefined): P2PError {
+    if (layer || this.heardAnything || error.code !== "CLOSED" || this.waiting.length === 0 || !this.target.includes(":")) return error;
+    return new P2PError("CLOSED", `${error.message}; nothing came back (if it runs a private network, this side needs its --key too)`);
   }
 
   private settle(head: ResponseHead, body: Uint8Array): void {

@@ -82,6 +82,7 @@ describe("a private network (--key) of five nodes", () => {
     clients.push(plain);
     const error = await plain.request("GET_CHUNK", [fileId, "0"]).catch((caught) => caught);
     expect(isP2PError(error, "CLOSED")).toBe(true);
+    expect(error.message).toContain("if it runs a private network, this side needs its --key too");
     // One line per refused connection: two raw sockets and the keyless client.
     await waitFor("the refusals in the node's log", () => (target.log().match(new RegExp(REFUSAL, "g")) ?? []).length === before + 3, 5_000);
   }, 30_000);
