@@ -7,6 +7,7 @@ import { connect, type ProtocolClient } from "../../src/protocol/client";
 import { isP2PError } from "../../src/protocol/errors";
 import { decodeLines } from "../../src/protocol/frame";
 import { MAX_RECORD_BYTES } from "../../src/protocol/limits";
+import { PREAMBLE, SecureLink } from "../../src/protocol/secure-link";
 import { type OpTable, type ProtocolServer, serve } from "../../src/protocol/server";
 import { loopbackAddress, waitFor } from "../helpers/wait";
 
@@ -164,6 +165,37 @@ describe("a private-network link (--key)", () => {
     const error = await client.request("ECHO", ["hello"]).catch((caught) => caught);
     expect(isP2PError(error)).toBe(true);
     expect(error.message).toContain("fails authentication");
+  });
+});
+
+describe("a secure link fed hostile bytes", () => {
+  test("random bytes, after a valid preamble or not, only ever end in REFUSED or MALFORMED, and the responder sends nothing but its handshake", () => {
+    let seed = 7;
+    const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    for (let round = 0; round < 2_000; round++) {
+      const sent: Uint8Array[] = [];
+      const initiator = round % 4 === 3;
+      const link = new SecureLink({ key, initiator, peer: "127.0.0.9:1", handshakeTimeoutMs: 60_000 });
+      link.start({ send: (bytes) => sent.push(bytes), fail: () => {} });
+      const noise = new Uint8Array(randomBytes(1 + Math.floor(random() * 300)));
+      // Half the responders get the real preamble and a plausible length, to reach the Noise messages themselves.
+      if (!initiator && round % 2 === 0) noise.set(PREAMBLE.subarray(0, Math.min(PREAMBLE.length, noise.length)));
+      if (!initiator && round % 2 === 0 && noise.length > PREAMBLE.length + 2) noise.set([0, 48], PREAMBLE.length);
+      const before = sent.length;
+      try {
+        for (let offset = 0; offset < noise.length; ) {
+          const size = 1 + Math.floor(random() * 40);
+          expect(link.receive(noise.subarray(offset, offset + size))).toEqual([]);
+          offset += size;
+        }
+      } catch (error) {
+        expect(isP2PError(error, "REFUSED") || isP2PError(error, "MALFORMED")).toBe(true);
+      } finally {
+        link.close(null);
+      }
+      // Only the responder's message 2 may go out (to a real message 1); random bytes are never one.
+      expect(sent.length).toBe(before);
+    }
   });
 });
 
