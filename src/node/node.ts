@@ -117,7 +117,8 @@ export function createNode(options: NodeOptions): P2PNode {
       return closing;
     },
     status() {
-      return { ...node.ring.status(), dns: dns.address, dataDir: options.dataDir, uptimeSeconds: Math.round((Date.now() - startedAt) / 1000) };
+      const uptimeSeconds = Math.round((Date.now() - startedAt) / 1000);
+      return { ...node.ring.status(), dns: dns.address, dataDir: options.dataDir, uptimeSeconds, privateNetwork: options.networkKey !== undefined };
     },
   };
 

@@ -67,6 +67,7 @@ describe("a private network (--key) of five nodes", () => {
     const fetched = await fetchFile(net, echo, "secret plans.bin", join(dir.path, "plans.out"));
     expect(fetched.id).toBe(fileId);
     expect(Buffer.compare(Buffer.from(fetched.bytes), original)).toBe(0);
+    expect((await net.status(echo)).privateNetwork).toBe(true);
   }, 60_000);
 
   test("a clear-text outsider asking a keyed node for a record or a chunk gets no byte back, and the node logs one line", async () => {
