@@ -6,7 +6,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import type { Testnet, TestnetNode } from "../src/testnet";
-import { benchWorkspace, buildBinary, mbps, median, sameContent, writeRandomFile } from "./lib/bench";
+import { benchWorkspace, buildBinary, mbps, median, peakRss, sameContent, writeRandomFile } from "./lib/bench";
 
 const { values } = parseArgs({
   args: process.argv.slice(2),
@@ -33,6 +33,7 @@ try {
   const times = { curl: [] as number[], open: [] as number[], keyed: [] as number[] };
   /** CPU milliseconds the holder and the downloader spent per download: where the cipher's cost shows, whatever the load. */
   const cpu = { open: { holder: [] as number[], downloader: [] as number[] }, keyed: { holder: [] as number[], downloader: [] as number[] } };
+  const peakRssMb = { open: 0, keyed: 0 };
 
   await withNet(2, [], (open) =>
     withNet(
@@ -50,6 +51,7 @@ try {
             cpu[kind].downloader.push(cpuMs(downloaders[kind].process.pid) - before[1]!);
           }
         }
+        for (const kind of ["open", "keyed"] as const) peakRssMb[kind] = peakRss(downloaders[kind].process.pid);
       },
       { key: true },
     ),
@@ -66,6 +68,7 @@ try {
   const perGiB = (ms: number[]) => (median(ms) * 1024) / sizeMiB;
   say(`  CPU per GiB, holder:      ${perGiB(cpu.open.holder).toFixed(0)} ms open, ${perGiB(cpu.keyed.holder).toFixed(0)} ms with --key`);
   say(`  CPU per GiB, downloader:  ${perGiB(cpu.open.downloader).toFixed(0)} ms open, ${perGiB(cpu.keyed.downloader).toFixed(0)} ms with --key`);
+  say(`  peak RSS, downloader:     ${peakRssMb.open.toFixed(0)} MB open, ${peakRssMb.keyed.toFixed(0)} MB with --key`);
   if (values.json) {
     console.log(
       JSON.stringify({
@@ -77,6 +80,7 @@ try {
         keyedRatioToOpen: keyedRate / openRate,
         seconds: times,
         cpuMs: cpu,
+        peakRssMb,
       }),
     );
   }
