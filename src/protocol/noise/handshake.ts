@@ -23,7 +23,7 @@ export interface HandshakeOptions {
   initiator: boolean;
   prologue: Uint8Array;
   psk: Uint8Array;
-  /** This side's static key; a fresh one by default (p2p's nodes are authenticated by the psk alone). */
+  /** This side's static key; a fresh one by default (p2p's nodes are authenticated by the psk alone, so a key per connection costs nothing in trust). */
   staticKey?: KeyPair;
   /** Fixed ephemeral key, for the published test vectors only. */
   ephemeralKey?: KeyPair;
