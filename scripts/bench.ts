@@ -8,6 +8,7 @@ const BENCHMARKS = [
   { name: "checked lookups (cost and effect, honest ring and one liar, over TCP)", script: "bench-lookup.ts" },
   { name: "churn (12 nodes, kill -9 + restart every 2 s for 60 s; 200 MiB download through it)", script: "bench-churn.ts" },
   { name: "transfers (1 GiB vs curl; 3 rate-limited holders)", script: "bench-transfer.ts" },
+  { name: "private network (512 MiB, one holder, with and without --key, vs curl)", script: "bench-key.ts" },
   { name: "flash crowds of 4, 8, 16, a late joiner, and a slow holder", script: "bench-crowd.ts" },
   { name: "swarm simulation (virtual time, 8 to 200 downloaders)", script: "bench-swarm-sim.ts" },
   { name: "memory under abuse (50 connections x 64 GET_CHUNK, never reading)", script: "bench-abuse.ts" },

@@ -17,6 +17,7 @@ const main = defineCommand({
     dns: () => import("./cli/dns").then((module) => module.default),
     node: () => import("./cli/node").then((module) => module.default),
     client: () => import("./cli/client").then((module) => module.default),
+    keygen: () => import("./cli/keygen").then((module) => module.default),
     completion: () => import("./cli/completion").then((module) => module.default),
     version: defineCommand({ meta: { name: "version", description: "Print the version" }, run: () => void process.stdout.write(`${VERSION}\n`) }),
   },

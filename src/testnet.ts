@@ -10,6 +10,7 @@ import type { NodeStatus } from "./node/node";
 import { defaultDataDir } from "./node/home";
 import { nodeId } from "./node/ring/id";
 import { DNS_PORT, PEER_PORT } from "./protocol/address";
+import { writeNetworkKey } from "./protocol/network-key";
 
 /** Nodes one testnet may hold: one /24 of loopback addresses, .2 to .254. */
 export const MAX_TESTNET_NODES = 253;
@@ -38,6 +39,11 @@ export interface TestnetOptions {
   /** Called as each process starts, so a caller knows every pid (the DNS's too) and can stop them even before this resolves. */
   onSpawn?: (role: string, proc: Subprocess) => void;
   env?: Record<string, string>;
+  /**
+   * Private network: writes a new key to <home>/network.key and gives it to the DNS and every node as P2P_KEY
+   * (a node added with `env: { P2P_KEY: "" }` has none). Without it the network is open, whatever the caller's P2P_KEY.
+   */
+  key?: boolean;
 }
 
 export interface AddNodeOptions {
@@ -64,6 +70,10 @@ export interface Testnet {
   readonly dnsAddress: string;
   readonly nodes: TestnetNode[];
   readonly executable: string[];
+  /** The key file of a private testnet (`key: true`), else null. */
+  readonly keyFile: string | null;
+  /** What the DNS wrote to stderr so far. */
+  dnsLog(): string;
   /** Starts one more node on the next free address (or the given last octet). */
   addNode(octet?: number, options?: AddNodeOptions): Promise<TestnetNode>;
   /**
@@ -108,11 +118,14 @@ export async function createTestnet(options: TestnetOptions): Promise<Testnet> {
   const executable = options.executable ?? [process.execPath, join(import.meta.dir, "cli.ts")];
   const subnet = options.subnet;
   const home = mkdtempSync(join(tmpdir(), "p2p-net-"));
-  const env = { ...process.env, ...options.env, P2P_HOME: home, NO_COLOR: "1" } as Record<string, string>;
+  const keyFile = options.key ? join(home, "network.key") : null;
+  if (keyFile) writeNetworkKey(keyFile);
+  const env = { ...process.env, P2P_KEY: keyFile ?? "", ...options.env, P2P_HOME: home, NO_COLOR: "1" } as Record<string, string>;
   const dnsAddress = `${subnet}.${firstOctet}:${DNS_PORT}`;
   const processes: Subprocess[] = [];
   const nodes: TestnetNode[] = [];
   let nextOctet = firstOctet + 1;
+  let dnsLog = () => "";
 
   const spawn = (role: string, args: string[], extraEnv?: Record<string, string>) => {
     const logFile = options.detached ? join(home, "logs", `${role}.log`) : null;
@@ -151,6 +164,8 @@ export async function createTestnet(options: TestnetOptions): Promise<Testnet> {
     dnsAddress,
     nodes,
     executable,
+    keyFile,
+    dnsLog: () => dnsLog(),
     env,
     async addNode(octet = nextOctet, nodeOptions = {}) {
       nextOctet = Math.max(nextOctet, octet + 1);
@@ -208,6 +223,7 @@ export async function createTestnet(options: TestnetOptions): Promise<Testnet> {
 
   try {
     const dns = spawn("dns", ["dns", "--host", `${subnet}.${firstOctet}`, "--db", join(home, "p2pdns.db"), ...(options.dnsArgs ?? [])]);
+    dnsLog = dns.log;
     await waitUntil("the DNS to listen", 15_000, () => {
       if (hasExited(dns.proc)) throw new P2PError("ERROR", `the DNS exited (${dns.proc.exitCode ?? dns.proc.signalCode}):\n${dns.log()}`);
       return /listening on/.test(dns.log());

@@ -37,9 +37,9 @@ export function benchWorkspace(binary: string) {
   return {
     work,
     cleanup,
-    /** Runs `body` on a consistent testnet of `nodes` dist/p2p nodes, closed afterwards whatever happens. */
-    async withNet<T>(nodes: number, nodeArgs: string[], body: (net: Testnet) => Promise<T>): Promise<T> {
-      const net = await createTestnet({ nodes, executable: [binary], nodeArgs });
+    /** Runs `body` on a consistent testnet of `nodes` dist/p2p nodes, closed afterwards whatever happens; `key`: a private one. */
+    async withNet<T>(nodes: number, nodeArgs: string[], body: (net: Testnet) => Promise<T>, options: { key?: boolean } = {}): Promise<T> {
+      const net = await createTestnet({ nodes, executable: [binary], nodeArgs, key: options.key });
       active.add(net);
       try {
         await net.waitForConsistentRing(60_000);

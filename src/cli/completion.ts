@@ -12,10 +12,11 @@ export default defineCommand({
       if (!SHELLS.includes(String(args.shell))) throw usage(`unknown shell '${String(args.shell).slice(0, 40)}': expected ${SHELLS.join(", ")}${suggest(String(args.shell), SHELLS, "")}`, ["completion"]);
       const { default: client } = await import("./client");
       const commands = await describe(client as AnyCommand, "client");
-      const tops = ["dns", "node", "client", "completion", "version"];
+      const tops = ["dns", "node", "client", "keygen", "completion", "version"];
       const top: Record<string, string[]> = {
         dns: Object.keys(await optionsOf((await import("./dns")).default as AnyCommand)),
         node: Object.keys(await optionsOf((await import("./node")).default as AnyCommand)),
+        keygen: Object.keys(await optionsOf((await import("./keygen")).default as AnyCommand)),
       };
       process.stdout.write(script(String(args.shell), tops, top, commands));
     }),

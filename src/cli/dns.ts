@@ -6,6 +6,7 @@ import { createIntroducer, DEFAULT_TTL_SECONDS } from "../dns";
 import { log } from "../log";
 import { DNS_PORT, parsePort } from "../protocol/address";
 import { logArgs, parseSeconds, runCommand, untilSignal } from "./common";
+import { keyArg, networkKeyOption } from "./key-option";
 
 export default defineCommand({
   meta: {
@@ -17,6 +18,7 @@ export default defineCommand({
     port: { type: "string", description: "TCP port to listen on (0 picks a free one)", default: String(DNS_PORT) },
     db: { type: "string", description: "SQLite file holding the registered peers", default: "./p2pdns.db" },
     ttl: { type: "string", description: "Seconds a peer stays listed without a heartbeat", default: String(DEFAULT_TTL_SECONDS) },
+    ...keyArg,
     ...logArgs,
   },
   run: ({ args }) =>
@@ -24,9 +26,11 @@ export default defineCommand({
       const port = parsePort(args.port, "--port", { allowZero: true });
       const ttlSeconds = parseSeconds(args.ttl, "ttl", 7 * 24 * 3600);
       const dbPath = resolve(args.db);
-      const introducer = createIntroducer({ hostname: args.host, port, dbPath, ttlSeconds, warn: (message) => log.warn(message) });
+      const networkKey = networkKeyOption(args.key);
+      const introducer = createIntroducer({ hostname: args.host, port, dbPath, ttlSeconds, networkKey: networkKey?.key, warn: (message) => log.warn(message) });
       await introducer.ready();
-      log.info(`p2p dns listening on ${introducer.address} (database ${dbPath}, peer TTL ${ttlSeconds} s)`);
+      const privately = networkKey ? `; private network, key ${networkKey.path}` : "";
+      log.info(`p2p dns listening on ${introducer.address} (database ${dbPath}, peer TTL ${ttlSeconds} s${privately})`);
       const signal = await untilSignal();
       log.info(`${signal}: stopping`);
       await introducer.close();

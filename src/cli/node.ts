@@ -11,6 +11,7 @@ import { P2PError } from "../protocol/errors";
 import { DEFAULT_ANNOUNCE_INTERVAL_MS } from "../node/files/sharing";
 import { MAX_INTRODUCERS } from "../node/dns-client";
 import { logArgs, parseCount, parseSeconds, runCommand, untilSignal } from "./common";
+import { keyArg, networkKeyOption } from "./key-option";
 
 export default defineCommand({
   meta: {
@@ -36,6 +37,7 @@ export default defineCommand({
       description: "Seconds between re-announcements of shared files (entries expire after twice this)",
       default: String(DEFAULT_ANNOUNCE_INTERVAL_MS / 1000),
     },
+    ...keyArg,
     ...logArgs,
   },
   run: ({ args }) =>
@@ -46,6 +48,8 @@ export default defineCommand({
       const dataDir = resolve(args.data ?? defaultDataDir(ip, port, p2pHome()));
       const replicas = parseCount(args.replicas, "replicas", 1, 16);
       const successors = parseCount(args.successors, "successors", Math.max(1, replicas - 1), 64);
+      const networkKey = networkKeyOption(args.key);
+      if (networkKey) log.info(`private network: every link to peers and the DNS needs the key in ${networkKey.path}`);
       const node = createNode({
         ip,
         port,
@@ -58,6 +62,7 @@ export default defineCommand({
         heartbeatMs: parseCount(args.heartbeat, "heartbeat", 100, 3_600_000),
         uploadLimitBytesPerSecond: parseRate(args["upload-limit"]),
         announceIntervalMs: parseSeconds(args["announce-interval"], "announce-interval", 24 * 3600) * 1000,
+        networkKey: networkKey?.key,
       });
       const signal = untilSignal();
       const started = node.ready();

@@ -25,6 +25,8 @@ export interface IntroducerOptions {
   ttlSeconds?: number;
   warn?: (message: string) => void;
   clock?: () => number;
+  /** Private network: every connection must hold this key (src/protocol/secure-link.ts). */
+  networkKey?: Uint8Array;
   /** Whether something listens at a peer's address (tests replace the connect-back). */
   probe?: (ip: string, port: number) => Promise<boolean>;
 }
@@ -53,7 +55,7 @@ export function createIntroducer(options: IntroducerOptions): Introducer {
     store = openStore(options.dbPath);
     const peers = store;
     try {
-      server = await serve({ listen: { hostname, port }, ops: introducerOps(peers, liveSince, clock, options.probe ?? isListening), warn: options.warn });
+      server = await serve({ listen: { hostname, port }, ops: introducerOps(peers, liveSince, clock, options.probe ?? isListening), warn: options.warn, networkKey: options.networkKey });
     } catch (error) {
       peers.close();
       store = null;

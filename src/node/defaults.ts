@@ -40,4 +40,6 @@ export interface NodeOptions {
   uploadLimitBytesPerSecond?: number;
   /** How often shared files are re-announced (their entries expire after twice this). */
   announceIntervalMs?: number;
+  /** Private network (--key): every TCP link, to peers and to the DNS, runs the Noise handshake with this key. */
+  networkKey?: Uint8Array;
 }

@@ -18,7 +18,7 @@ export class Introducers {
   /** "host:port,host:port", as given. */
   readonly address: string;
 
-  constructor(targets: readonly { hostname: string; port: number }[], options: { timeoutMs?: number } = {}) {
+  constructor(targets: readonly { hostname: string; port: number }[], options: { timeoutMs?: number; networkKey?: Uint8Array } = {}) {
     if (targets.length === 0 || targets.length > MAX_INTRODUCERS) {
       throw new P2PError("MALFORMED", `a node takes 1 to ${MAX_INTRODUCERS} DNS addresses, not ${targets.length}`);
     }
@@ -61,11 +61,13 @@ export class DnsClient {
   readonly address: string;
   private readonly target: { hostname: string; port: number };
   private readonly timeoutMs: number;
+  private readonly networkKey: Uint8Array | undefined;
 
-  constructor(target: { hostname: string; port: number }, options: { timeoutMs?: number } = {}) {
+  constructor(target: { hostname: string; port: number }, options: { timeoutMs?: number; networkKey?: Uint8Array } = {}) {
     this.target = target;
     this.address = `${target.hostname}:${target.port}`;
     this.timeoutMs = options.timeoutMs ?? DEFAULT_DNS_TIMEOUT_MS;
+    this.networkKey = options.networkKey;
   }
 
   /**
@@ -98,7 +100,7 @@ export class DnsClient {
 
   private async send<Args, Result>(op: OpDef<Args, Result>, args: Args): Promise<Result> {
     const request = op.encodeArgs(args);
-    const client = await connect(this.target, { connectTimeoutMs: this.timeoutMs });
+    const client = await connect(this.target, { connectTimeoutMs: this.timeoutMs, networkKey: this.networkKey });
     try {
       return op.decodeReply((await client.request(op.name, request.args, { timeoutMs: this.timeoutMs, body: request.body })).body, this.address, args);
     } finally {

@@ -53,9 +53,9 @@ export function createNode(options: NodeOptions): P2PNode {
   const port = options.port ?? PEER_PORT;
   const self: Peer = { id: nodeId(`${options.ip}:${port}`), address: `${options.ip}:${port}` };
   const socketPath = join(options.dataDir, "node.sock");
-  const transport = new TcpTransport({ rpcTimeoutMs: options.rpcTimeoutMs ?? DEFAULT_RPC_TIMEOUT_MS });
+  const transport = new TcpTransport({ rpcTimeoutMs: options.rpcTimeoutMs ?? DEFAULT_RPC_TIMEOUT_MS, networkKey: options.networkKey });
   const chunkHasher = new ChunkHasher((message) => log.warn(message));
-  const dns = new Introducers(Array.isArray(options.dns) ? options.dns : [options.dns as { hostname: string; port: number }]);
+  const dns = new Introducers(Array.isArray(options.dns) ? options.dns : [options.dns as { hostname: string; port: number }], { networkKey: options.networkKey });
   const knownPeers = new KnownPeers(options.dataDir);
   /** Peers from known-peers.json at start; a node that had to found a ring keeps probing them for the ring it lost. */
   let rememberedPeers: Peer[] = [];
@@ -108,7 +108,8 @@ export function createNode(options: NodeOptions): P2PNode {
       return closing;
     },
     status() {
-      return { ...node.ring.status(), dns: dns.address, dataDir: options.dataDir, uptimeSeconds: Math.round((Date.now() - startedAt) / 1000) };
+      const uptimeSeconds = Math.round((Date.now() - startedAt) / 1000);
+      return { ...node.ring.status(), dns: dns.address, dataDir: options.dataDir, uptimeSeconds, privateNetwork: options.networkKey !== undefined };
     },
   };
 
@@ -144,7 +145,7 @@ export function createNode(options: NodeOptions): P2PNode {
     });
     sharing = files;
     try {
-      peerServer = await serve({ listen: { hostname: options.ip, port }, ops: { ...ringOps(chord, trust.checks), ...filePeerOps(files) }, warn });
+      peerServer = await serve({ listen: { hostname: options.ip, port }, ops: { ...ringOps(chord, trust.checks), ...filePeerOps(files) }, warn, networkKey: options.networkKey });
       controlServer = await serve({ listen: { unix: socketPath }, ops: { ...controlOps(node), ...fileClientOps(files) }, warn });
       await joinRing(chord);
     } catch (error) {
@@ -188,6 +189,8 @@ export function createNode(options: NodeOptions): P2PNode {
         for (const failure of answer.failed) log.warn(`DNS at ${failure.address} did not answer (${failure.error.message}); using the others`);
       } catch (error) {
         if (!isP2PError(error)) throw error;
+        // Another key (or none) at the DNS does not go away by retrying: say so and stop.
+        if (error.code === "REFUSED") throw error;
         const fallback = rememberedPeers.length > 0 ? `trying the ${rememberedPeers.length} peers this node knew` : `retrying in ${(delay / 1000).toFixed(1)} s`;
         log.warn(`DNS at ${dns.address} did not answer (${error.message}); ${fallback}`);
       }

@@ -30,9 +30,12 @@ export class TcpTransport implements RingTransport {
   /** Where chunk bodies are read into; `releaseBody` gives them back once their bytes are on disk. */
   private readonly bodies = new BodyPool(BULK_BODY_CAPACITY, MAX_POOLED_BODIES);
   private closed = false;
+  private readonly networkKey: Uint8Array | undefined;
 
-  constructor(options: { rpcTimeoutMs?: number } = {}) {
+  /** `networkKey`: the private network's key; every connection then runs the handshake first. */
+  constructor(options: { rpcTimeoutMs?: number; networkKey?: Uint8Array } = {}) {
     this.rpcTimeoutMs = options.rpcTimeoutMs ?? DEFAULT_RPC_TIMEOUT_MS;
+    this.networkKey = options.networkKey;
   }
 
   /** Hands a bulk reply body back for reuse; its bytes must not be used afterwards. */
@@ -109,7 +112,7 @@ export class TcpTransport implements RingTransport {
       if (this.pool.get(poolKey) === pending) this.pool.delete(poolKey);
     }
     const { ip, port } = splitAddress(address);
-    pending = connect({ hostname: ip, port }, { connectTimeoutMs: this.rpcTimeoutMs, bodyPool });
+    pending = connect({ hostname: ip, port }, { connectTimeoutMs: this.rpcTimeoutMs, bodyPool, networkKey: this.networkKey });
     this.pool.set(poolKey, pending);
     try {
       return await pending;

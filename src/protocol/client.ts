@@ -1,11 +1,12 @@
 // The calling side of a link: one persistent connection, requests answered in the order they were sent.
 
 import type { Socket } from "bun";
-import { FramedConnection, connectionHandlers } from "./connection";
+import { FramedConnection, type LinkLayer, connectionHandlers } from "./connection";
 import { P2PError, statusName } from "./errors";
 import type { BodyPool } from "./body-pool";
 import { type ResponseHead, decodeLines, encodeRequest, responseDecoder } from "./frame";
 import { CONNECT_TIMEOUT_MS, DEFAULT_REQUEST_TIMEOUT_MS, IDLE_TIMEOUT_SECONDS } from "./limits";
+import { SecureLink } from "./secure-link";
 
 export type ConnectTarget = { hostname: string; port: number } | { unix: string };
 
@@ -31,6 +32,11 @@ export interface ConnectOptions {
   idleTimeoutSeconds?: number;
   /** Where reply bodies are read into (a link that carries chunks reuses buffers). */
   bodyPool?: BodyPool;
+  /**
+   * The private network's key (--key): the connection runs the Noise handshake first and resolves only once
+   * the peer proved it holds the same key; a peer without it rejects with REFUSED (src/protocol/secure-link.ts).
+   */
+  networkKey?: Uint8Array;
 }
 
 /** Opens a connection; rejects with UNREACHABLE (nothing listens) or TIMEOUT. */
@@ -57,7 +63,17 @@ export async function connect(target: ConnectTarget, options: ConnectOptions = {
   } finally {
     clearTimeout(timer);
   }
-  return new ProtocolClient(socket, where, (options.idleTimeoutSeconds ?? IDLE_TIMEOUT_SECONDS) * 1000, options.bodyPool);
+  const link = options.networkKey && !("unix" in target) ? new SecureLink({ key: options.networkKey, initiator: true, peer: where, handshakeTimeoutMs: connectTimeoutMs }) : undefined;
+  const client = new ProtocolClient(socket, where, (options.idleTimeoutSeconds ?? IDLE_TIMEOUT_SECONDS) * 1000, options.bodyPool, link);
+  if (link) {
+    try {
+      await link.ready;
+    } catch (error) {
+      client.close();
+      throw error;
+    }
+  }
+  return client;
 }
 
 /**
@@ -73,8 +89,16 @@ export class ProtocolClient {
   private timer: ReturnType<typeof setTimeout> | undefined;
   /** `performance.now()` when the head waiter's clock last (re)started. */
   private heardAt = 0;
+  /** Whether the peer ever sent a byte: a keyed server cuts off a keyless caller before it does. */
+  private heardAnything = false;
 
-  constructor(socket: Socket<FramedConnection<ResponseHead>>, target: string, idleTimeoutMs = IDLE_TIMEOUT_SECONDS * 1000, bodyPool?: BodyPool) {
+  constructor(
+    socket: Socket<FramedConnection<ResponseHead>>,
+    target: string,
+    idleTimeoutMs = IDLE_TIMEOUT_SECONDS * 1000,
+    bodyPool?: BodyPool,
+    layer?: LinkLayer,
+  ) {
     this.target = target;
     this.connection = new FramedConnection(
       socket,
@@ -82,10 +106,14 @@ export class ProtocolClient {
       {
         frame: (frame) => this.settle(frame.head, frame.body),
         malformed: (error) => this.fail(new P2PError("MALFORMED", `${target} sent a malformed reply: ${error.message}`)),
-        closed: (reason) => this.fail(reason ?? new P2PError("CLOSED", `${target} closed the connection`)),
-        received: () => (this.heardAt = performance.now()),
+        closed: (reason) => this.fail(this.hinted(reason ?? new P2PError("CLOSED", `${target} closed the connection`), layer)),
+        received: () => {
+          this.heardAt = performance.now();
+          this.heardAnything = true;
+        },
       },
       { idleTimeoutMs },
+      layer,
     );
   }
 
@@ -128,6 +156,12 @@ export class ProtocolClient {
 
   close(): void {
     this.fail(new P2PError("CLOSED", `connection to ${this.target} was closed`));
+  }
+
+  /** A TCP peer that hung up without a word on a keyless link may be a private network's: say what would help. */
+  private hinted(error: P2PError, layer: LinkLayer | undefined): P2PError {
+    if (layer || this.heardAnything || error.code !== "CLOSED" || this.waiting.length === 0 || !this.target.includes(":")) return error;
+    return new P2PError("CLOSED", `${error.message}; nothing came back (if it runs a private network, this side needs its --key too)`);
   }
 
   private settle(head: ResponseHead, body: Uint8Array): void {

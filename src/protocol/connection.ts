@@ -17,6 +17,29 @@ export interface ConnectionEvents<Head> {
   drained?(): void;
 }
 
+/**
+ * An optional layer between the socket and the framing that sees every byte both ways: the private
+ * network's cipher (src/protocol/secure-link.ts). The connection stays the only writer to the socket:
+ * the layer hands its own bytes (handshake messages) to `LinkIo.send`, which queues them like any other.
+ */
+export interface LinkLayer {
+  /** Called once by the connection's constructor. */
+  start(io: LinkIo): void;
+  /** Bytes read from the socket in, plaintext for the frame decoder out (none while it handshakes). Throws a P2PError to end the connection. */
+  receive(chunk: Uint8Array): Uint8Array[];
+  /** Plaintext to send in, bytes for the socket out; the layer may hold plaintext back (and return nothing) until it is ready. */
+  seal(parts: readonly Uint8Array[]): Uint8Array[];
+  /** The connection is gone. */
+  close(reason: P2PError | null): void;
+}
+
+export interface LinkIo {
+  /** Queues bytes for the socket as they are, in order with everything else. */
+  send(bytes: Uint8Array): void;
+  /** Ends the connection now (a handshake that timed out). */
+  fail(reason: P2PError): void;
+}
+
 export interface ConnectionTimeouts {
   /** Closed when nothing moves either way (no byte read, no byte taken by the kernel) for this long. */
   idleTimeoutMs: number;
@@ -49,6 +72,7 @@ export class FramedConnection<Head> {
   private paused = false;
   private dropped = 0;
   private timer: ReturnType<typeof setTimeout> | undefined;
+  private readonly layer: LinkLayer | undefined;
   /** Resolves when the connection is gone. */
   readonly whenClosed: Promise<void> = new Promise((resolve) => (this.resolveClosed = resolve));
 
@@ -57,6 +81,7 @@ export class FramedConnection<Head> {
     decoder: FrameDecoder<Head>,
     events: ConnectionEvents<Head>,
     timeouts: ConnectionTimeouts,
+    layer?: LinkLayer,
   ) {
     this.socket = socket;
     this.decoder = decoder;
@@ -69,6 +94,8 @@ export class FramedConnection<Head> {
     // count as traffic. One timer of ours, checked lazily, restarts on every byte either way instead.
     socket.timeout(0);
     this.schedule(Math.min(timeouts.idleTimeoutMs, timeouts.firstFrameTimeoutMs ?? Number.POSITIVE_INFINITY));
+    this.layer = layer;
+    layer?.start({ send: (bytes) => this.enqueue([bytes]), fail: (reason) => this.destroy(reason) });
   }
 
   get isClosed(): boolean {
@@ -115,6 +142,11 @@ export class FramedConnection<Head> {
   /** Queues bytes in order; nothing is dropped while the connection lives. */
   write(parts: readonly Uint8Array[]): void {
     if (this.isClosed) return;
+    this.enqueue(this.layer ? this.layer.seal(parts) : parts);
+  }
+
+  private enqueue(parts: readonly Uint8Array[]): void {
+    if (this.isClosed) return;
     for (const part of parts) {
       if (part.length === 0) continue;
       this.queue.push(part);
@@ -149,6 +181,25 @@ export class FramedConnection<Head> {
     if (this.isClosed || this.endWhenFlushed || this.broken) return;
     this.lastActivity = performance.now();
     this.events.received?.();
+    if (this.layer) {
+      let plaintext: Uint8Array[];
+      try {
+        plaintext = this.layer.receive(chunk);
+      } catch (error) {
+        // A peer outside the network, or bytes changed on the way: cut off, nothing answered.
+        this.destroy(asP2PError(error));
+        return;
+      }
+      for (const part of plaintext) {
+        if (this.isClosed || this.endWhenFlushed || this.broken) return;
+        this.decode(part);
+      }
+      return;
+    }
+    this.decode(chunk);
+  }
+
+  private decode(chunk: Uint8Array): void {
     let frames: Frame<Head>[];
     try {
       frames = this.decoder.push(chunk);
@@ -207,6 +258,7 @@ export class FramedConnection<Head> {
     this.queue = [];
     this.queuedBytes = 0;
     this.resolveFlushWaiters();
+    this.layer?.close(reason);
     this.resolveClosed();
     this.events.closed(reason);
   }

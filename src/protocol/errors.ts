@@ -17,8 +17,11 @@ export const STATUS = {
 
 export type StatusName = keyof typeof STATUS;
 
-/** Local-only failures of a link; they never travel as a status of their own. */
-export type LinkFailure = "UNREACHABLE" | "CLOSED";
+/**
+ * Local-only failures of a link; they never travel as a status of their own.
+ * REFUSED: the peer is not on this private network (it has another --key, or none, or we have none).
+ */
+export type LinkFailure = "UNREACHABLE" | "CLOSED" | "REFUSED";
 
 export type ErrorCode = Exclude<StatusName, "OK" | "IN_PROGRESS"> | LinkFailure;
 
@@ -33,7 +36,7 @@ export class P2PError extends Error {
 
   /** The status line a server answers with for this error. */
   get wireStatus(): { status: number; reason: string } {
-    if (this.code === "UNREACHABLE" || this.code === "CLOSED") return STATUS.UNAVAILABLE;
+    if (this.code === "UNREACHABLE" || this.code === "CLOSED" || this.code === "REFUSED") return STATUS.UNAVAILABLE;
     return STATUS[this.code];
   }
 }

@@ -67,3 +67,12 @@ function secondsFromEnv(name: string, fallback: number): number {
   const value = Number(process.env[name]);
   return Number.isFinite(value) && value > 0 && value <= 86_400 ? value : fallback;
 }
+
+/**
+ * Private network (--key): a new TCP connection must finish the Noise handshake within this long, or it is
+ * closed. Three small messages and one confirmation record; on loopback they take well under a millisecond.
+ */
+export const HANDSHAKE_TIMEOUT_MS = 5_000;
+
+/** Private network: the largest record on the wire, tag included (Noise's own message limit). */
+export const MAX_RECORD_BYTES = 65_535;

@@ -7,6 +7,7 @@ import { P2PError } from "./errors";
 import type { RequestHead } from "./frame";
 import { FIRST_REQUEST_TIMEOUT_MS, IDLE_TIMEOUT_SECONDS, KEEPALIVE_INTERVAL_MS, MAX_CONNECTIONS, MAX_CONNECTIONS_PER_ADDRESS } from "./limits";
 import type { OpTable } from "./ops";
+import { SecureLink } from "./secure-link";
 import { ServerSession, type SessionLimits } from "./session";
 
 export type { Handler, OpSpec, OpTable, Reply, Request } from "./ops";
@@ -32,6 +33,11 @@ export interface ServeOptions {
   keepaliveIntervalMs?: number;
   /** Called with a warning about a misbehaving peer or a failed handler; never fatal. */
   warn?: (message: string) => void;
+  /**
+   * The private network's key (--key), for TCP: every connection must complete the Noise handshake with it
+   * before a byte of the protocol moves; a peer without it is refused with one warning and gets nothing.
+   */
+  networkKey?: Uint8Array;
 }
 
 export interface ProtocolServer {
@@ -78,6 +84,8 @@ export async function serve(options: ServeOptions): Promise<ProtocolServer> {
   const perAddress = new Map<string, number>();
   /** Counts refusals and evictions, so a flood is reported once per hundred, not once per connection. */
   let refusalsWarned = 0;
+  const networkKey = "unix" in options.listen ? undefined : options.networkKey;
+  const refuseOutsider = refusalLog(warn);
 
   const release = (connection: FramedConnection<RequestHead>, droppedBytes = 0) => {
     if (droppedBytes >= COLLECT_AFTER_DROPPED_BYTES) collectSoon();
@@ -91,7 +99,9 @@ export async function serve(options: ServeOptions): Promise<ProtocolServer> {
   const handlers = {
     ...connectionHandlers<RequestHead>(),
     open(socket: Socket<FramedConnection<RequestHead>>) {
-      const session = new ServerSession(socket, ops, bodyOps, limits, warn, (dropped) => release(session.connection, dropped));
+      const peer = `${socket.remoteAddress}:${(socket as { remotePort?: number }).remotePort ?? 0}`;
+      const link = networkKey ? new SecureLink({ key: networkKey, initiator: false, peer, onRefused: refuseOutsider }) : undefined;
+      const session = new ServerSession(socket, ops, bodyOps, limits, warn, (dropped) => release(session.connection, dropped), link);
       const address = session.connection.remoteAddress;
       const held = perAddress.get(address) ?? 0;
       if (held >= maxPerAddress && !EXEMPT_ADDRESSES.has(address)) {
@@ -137,6 +147,25 @@ export async function serve(options: ServeOptions): Promise<ProtocolServer> {
       clearTimeout(timer);
       for (const connection of open) connection.destroy();
     },
+  };
+}
+
+/** Peers refused for not holding the network key are each logged, up to this many a minute (a flood is summed up). */
+const KEY_REFUSALS_LOGGED_PER_MINUTE = 10;
+
+/** One warning line per peer refused for the network key, at most KEY_REFUSALS_LOGGED_PER_MINUTE; the rest counted. */
+function refusalLog(warn: (message: string) => void): (peer: string) => void {
+  let windowStart = 0;
+  let inWindow = 0;
+  return (peer) => {
+    const now = performance.now();
+    if (now - windowStart >= 60_000) {
+      const unlogged = inWindow - KEY_REFUSALS_LOGGED_PER_MINUTE;
+      if (unlogged > 0) warn(`refused ${unlogged} more connections without this network's key in the last minute`);
+      windowStart = now;
+      inWindow = 0;
+    }
+    if (++inWindow <= KEY_REFUSALS_LOGGED_PER_MINUTE) warn(`refused ${peer}: it does not use this network's key (--key)`);
   };
 }
 

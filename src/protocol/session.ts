@@ -1,7 +1,7 @@
 // One connection of a protocol server: a few requests run at once, replies leave in request order, unread replies are bounded.
 
 import type { Socket } from "bun";
-import { FramedConnection, asP2PError } from "./connection";
+import { FramedConnection, type LinkLayer, asP2PError } from "./connection";
 import { P2PError, STATUS } from "./errors";
 import { type RequestHead, encodeLines, encodeResponse, requestDecoder } from "./frame";
 import { MAX_CONCURRENT_REQUESTS_PER_CONNECTION, MAX_PIPELINED_REQUESTS, MAX_QUEUED_REPLY_BYTES, MAX_QUEUED_REQUEST_BYTES } from "./limits";
@@ -51,6 +51,7 @@ export class ServerSession {
     limits: SessionLimits,
     warn: (message: string) => void,
     onClosed: (droppedBytes: number) => void,
+    layer?: LinkLayer,
   ) {
     this.ops = ops;
     this.limits = limits;
@@ -73,6 +74,7 @@ export class ServerSession {
         },
       },
       { idleTimeoutMs: limits.idleTimeoutMs, firstFrameTimeoutMs: limits.firstRequestTimeoutMs },
+      layer,
     );
   }
 

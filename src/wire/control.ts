@@ -19,6 +19,8 @@ export interface NodeStatus extends ChordStatus {
   dns: string;
   dataDir: string;
   uptimeSeconds: number;
+  /** Started with --key: every link to peers and the DNS is a private-network link. */
+  privateNetwork?: boolean;
 }
 
 /** The DOWNLOAD reply: what was fetched, from whom, and how long it took. */

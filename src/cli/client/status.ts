@@ -27,6 +27,7 @@ export function renderStatus(status: NodeStatus): string {
     ...status.fingers.map((entry) => `  ${peer(entry)}`),
     `records      ${status.records.primary} primary, ${status.records.replica} replica`,
     `dns          ${status.dns}`,
+    `network      ${status.privateNetwork ? "private (--key): links to peers and the DNS are encrypted" : "open"}`,
     `data         ${status.dataDir}`,
     `uptime       ${status.uptimeSeconds} s`,
   ];

@@ -4,8 +4,11 @@ import { isP2PError } from "../../protocol/errors";
 import { ID_BITS, inHalfOpenInterval, inOpenInterval, type RingId } from "./id";
 import type { LookupStep, Neighbours, Peer } from "./transport";
 
-/** What a call fails with when the peer did not answer at all: the only evidence that it is dead. */
-const SILENT_CODES: ReadonlySet<string> = new Set(["TIMEOUT", "UNREACHABLE", "CLOSED"]);
+/**
+ * What a call fails with when the peer did not answer at all: the only evidence that it is dead.
+ * REFUSED: it is not on this private network (another --key, or none), so it is as good as dead to us.
+ */
+const SILENT_CODES: ReadonlySet<string> = new Set(["TIMEOUT", "UNREACHABLE", "CLOSED", "REFUSED"]);
 
 export class RoutingTable {
   readonly self: Peer;
