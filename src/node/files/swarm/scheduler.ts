@@ -1,29 +1,12 @@
 // Which chunk to ask of which peer: rarest first among what the peers have, an endgame at the end, retries with backoff. Pure: no I/O, no timers, time from an injected clock.
 
 import { Bitfield } from "./bitfield";
+import { rarestOf, wantedChunks } from "./rarest";
 import { DEFAULT_LIMITS, type SchedulerLimits } from "./scheduler-limits";
+import type { Assignment, PeerSummary, RequestFailure } from "./scheduler-types";
 
 export { DEFAULT_LIMITS, type SchedulerLimits };
-
-/** Why a request to a peer came back without a chunk. */
-export type RequestFailure =
-  /** Unreachable, closed, silent or at its limits: ask again after a pause. */
-  | "link"
-  /** It does not have the file (any more): not asked again in this download. */
-  | "missing"
-  /** A partial holder without that chunk yet: our view of it was stale; no fault. */
-  | "not-yet"
-  /** Its upload queue is full: ask others now and it again shortly; no fault. */
-  | "busy"
-  /** It sent bytes that failed verification, or does not speak of the same file: never asked again. */
-  | "bad";
-
-/**
- * One request to make: a given chunk, or (`index` null) the holder's choice among `wanted`. In a
- * swarm a complete holder picks the chunk it has sent least, so its uplink carries every chunk
- * once before any twice; only it knows what it already sent to the others.
- */
-export type Assignment = { peer: string; index: number } | { peer: string; index: null; wanted: Bitfield };
+export type { Assignment, PeerSummary, RequestFailure };
 
 /** What the scheduler knows of one peer of the swarm. */
 interface PeerState {
@@ -44,14 +27,6 @@ interface PeerState {
   delivered: number;
 }
 
-export interface PeerSummary {
-  address: string;
-  complete: boolean;
-  delivered: number;
-  bad: boolean;
-  usable: boolean;
-}
-
 /**
  * One download's decisions. The caller adds peers and what they have, calls `assign()` whenever
  * something changed, performs the requests it returns, and reports each outcome back.
@@ -63,6 +38,10 @@ export class ChunkScheduler {
   private readonly random: () => number;
   private readonly have: Bitfield;
   private readonly peers = new Map<string, PeerState>();
+  /** Peers told to wait (link failures, busy answers): their pauses' ends are wake times. */
+  private readonly paused = new Set<PeerState>();
+  /** The same peers in an array: walked on every call of `assign`, which must stay cheap in large swarms. */
+  private readonly peerList: PeerState[] = [];
   /** How many partial peers have each chunk (complete holders add the same to every chunk, so they do not change the order). */
   private readonly availability: Uint16Array;
   /** chunk -> the peers asked for it. */
@@ -73,6 +52,12 @@ export class ChunkScheduler {
   private haveCount: number;
   /** Requests out to peers (a chunk asked of two peers counts twice). */
   private requestsOut = 0;
+  /**
+   * Set by `assign` to the next wake (null: none): until then, or until a peer's news or an
+   * outcome is reported, `assign` has nothing to add. Large swarms report news of every peer,
+   * most of which changes nothing; undefined when something changed.
+   */
+  private quietUntil: number | null | undefined = undefined;
   /** Lowest chunk that may still be missing: complete holders are read in order, which keeps disks sequential. */
   private sequentialFrom = 0;
 
@@ -105,10 +90,12 @@ export class ChunkScheduler {
 
   /** Adds a peer, or updates what it has: a complete holder has everything (`have` null). */
   setPeer(address: string, have: Bitfield | null): void {
+    this.quietUntil = undefined;
     let peer = this.peers.get(address);
     if (!peer) {
       peer = { address, have: null, interesting: 0, inFlight: 0, chosenInFlight: 0, failures: 0, retryAt: 0, contradictions: 0, bad: false, missing: false, delivered: 0 };
       this.peers.set(address, peer);
+      this.peerList.push(peer);
     } else if (peer.bad || peer.missing) {
       return; // not asked again in this download, whatever it now claims
     }
@@ -119,41 +106,57 @@ export class ChunkScheduler {
     if (peer.have !== null) for (const index of peer.have.indices()) if (!this.have.has(index)) peer.interesting++;
   }
 
-  /** A partial peer now has one more chunk (its HAVE update). */
-  peerHas(address: string, index: number): void {
+  /**
+   * A partial peer now has one more chunk (its HAVE update). True when that can change what
+   * `assign` returns: a chunk this download lacks and is not writing.
+   */
+  peerHas(address: string, index: number): boolean {
     const peer = this.peers.get(address);
-    if (!peer || peer.have === null || peer.bad || peer.missing || peer.have.has(index)) return;
+    if (!peer || peer.have === null || peer.bad || peer.missing || peer.have.has(index)) return false;
     peer.have.set(index);
     this.availability[index]!++;
-    if (!this.have.has(index)) peer.interesting++;
+    if (this.have.has(index)) return false;
+    peer.interesting++; // `stored` takes it back when a chunk being written lands
+    if (this.writing.has(index)) return false;
+    this.quietUntil = undefined;
+    return true;
   }
 
   /** Requests to make now: free slots of usable peers filled, rarest chunks first. */
   assign(): Assignment[] {
+    const now = this.clock();
+    if (this.isQuiet(now)) return [];
+    const assignments = this.fill(now);
+    // Filled: until something is reported or the next wake, another call would find nothing.
+    this.quietUntil = this.computeWake(now);
+    return assignments;
+  }
+
+  private fill(now: number): Assignment[] {
     const assignments: Assignment[] = [];
     if (this.complete || this.requestsOut + this.writing.size >= this.limits.inFlight) return assignments;
-    const now = this.clock();
-    const usable: PeerState[] = [];
     let partialSwarm = false;
-    for (const peer of this.peers.values()) {
-      if (!isUsable(peer, now)) continue;
-      usable.push(peer);
-      if (peer.have !== null) partialSwarm = true;
+    for (const peer of this.peerList) {
+      if (peer.have !== null && isUsable(peer, now)) {
+        partialSwarm = true;
+        break;
+      }
     }
+    // In a swarm: the chunks nobody is fetching, kept current as requests go out.
+    const wanted = partialSwarm ? wantedChunks(this.have, this.writing, this.inFlight.keys()) : null;
+    let wantedCount = wanted === null ? 0 : wanted.count();
+    const endgame = this.endgameCandidates(now);
+    // Large swarms call this on every peer's news: with nothing to ask, the peers need no look.
+    if (wanted !== null && wantedCount === 0 && endgame.length === 0) return assignments;
     const perPeer = partialSwarm ? this.limits.swarmInFlightPerPeer : this.limits.inFlightPerPeer;
-    if (perPeer > 1) usable.sort((a, b) => a.inFlight - b.inFlight); // the least busy first
-    let wanted: Bitfield | null = null;
-    let wantedCount = 0;
+    // The least busy first when a peer takes several requests; in a swarm (one each) the order is the peers'.
+    const peers = perPeer > 1 ? [...this.peerList].sort((a, b) => a.inFlight - b.inFlight) : this.peerList;
     for (let round = 0; round < perPeer; round++) {
       let progressed = false;
-      for (const peer of usable) {
+      for (const peer of peers) {
         if (this.requestsOut + this.writing.size >= this.limits.inFlight) return assignments;
-        if (peer.inFlight >= perPeer || (peer.have !== null && peer.interesting === 0)) continue;
-        if (partialSwarm && this.limits.holderChooses && peer.have === null) {
-          if (wanted === null) {
-            wanted = this.wanted();
-            wantedCount = wanted.count();
-          }
+        if (peer.inFlight >= perPeer || (peer.have !== null && peer.interesting === 0) || !isUsable(peer, now)) continue;
+        if (wanted !== null && this.limits.holderChooses && peer.have === null) {
           if (wantedCount > peer.chosenInFlight) {
             peer.inFlight++;
             peer.chosenInFlight++;
@@ -163,9 +166,13 @@ export class ChunkScheduler {
             continue;
           }
         }
-        const index = (partialSwarm ? this.rarestFor(peer) : this.nextInOrder()) ?? this.pickEndgame(peer, now);
+        const index = (wanted === null ? this.nextInOrder() : this.rarestFor(peer, wanted)) ?? this.pickEndgame(peer, endgame);
         if (index === undefined) continue;
         this.request(peer, index, now);
+        if (wanted?.has(index)) {
+          wanted.clear(index);
+          wantedCount--;
+        }
         assignments.push({ peer: peer.address, index });
         progressed = true;
       }
@@ -179,6 +186,7 @@ export class ChunkScheduler {
    * was first (the endgame asked twice); drop it.
    */
   delivered(address: string, index: number, chosen = false): "write" | "late" {
+    this.quietUntil = undefined;
     const peer = chosen ? this.settleChosen(address) : this.settle(address, index);
     if (peer) {
       peer.failures = 0;
@@ -194,22 +202,26 @@ export class ChunkScheduler {
 
   /** The chunk is on disk: it counts as ours from now on. */
   stored(index: number): void {
+    this.quietUntil = undefined;
     this.writing.delete(index);
     if (this.have.has(index)) return;
     this.have.set(index);
     this.haveCount++;
-    for (const peer of this.peers.values()) if (peer.have?.has(index)) peer.interesting--;
+    for (const peer of this.peerList) if (peer.have?.has(index)) peer.interesting--;
   }
 
   /** A request came back without a usable chunk (`index` null: a request that let the holder choose). */
   failed(address: string, index: number | null, failure: RequestFailure): void {
+    this.quietUntil = undefined;
     const peer = index === null ? this.settleChosen(address) : this.settle(address, index);
     if (peer) {
       if (failure === "link") {
         peer.failures++;
         peer.retryAt = this.clock() + Math.min(this.limits.maxRetryMs, this.limits.retryMs * 2 ** (peer.failures - 1));
+        this.paused.add(peer);
       } else if (failure === "busy") {
         peer.retryAt = this.clock() + this.limits.busyRetryMs;
+        this.paused.add(peer);
       } else if (failure === "not-yet") {
         if (index !== null && peer.have?.has(index)) {
           peer.have.clear(index);
@@ -240,12 +252,21 @@ export class ChunkScheduler {
    */
   nextWakeAt(): number | null {
     const now = this.clock();
+    return this.isQuiet(now) ? this.quietUntil! : this.computeWake(now);
+  }
+
+  private isQuiet(now: number): boolean {
+    return this.quietUntil !== undefined && (this.quietUntil === null || now < this.quietUntil);
+  }
+
+  private computeWake(now: number): number | null {
     let wake: number | null = null;
     const consider = (at: number) => {
       if (at > now) wake = wake === null ? at : Math.min(wake, at);
     };
-    for (const peer of this.peers.values()) {
-      if (!peer.bad && !peer.missing) consider(peer.retryAt);
+    for (const peer of this.paused) {
+      if (peer.bad || peer.missing || peer.retryAt <= now) this.paused.delete(peer);
+      else consider(peer.retryAt);
     }
     for (const [index, fetching] of this.inFlight) {
       if (fetching.size === 1) consider((this.requestedAt.get(index) ?? 0) + this.limits.endgameAfterMs);
@@ -298,13 +319,6 @@ export class ChunkScheduler {
     return peer;
   }
 
-  /** Chunks nobody is fetching that this download still needs. */
-  private wanted(): Bitfield {
-    const wanted = new Bitfield(this.chunkCount);
-    for (let index = 0; index < this.chunkCount; index++) if (this.isWanted(index)) wanted.set(index);
-    return wanted;
-  }
-
   /** Ends one request's bookkeeping; the peer, if it is still known. */
   private settle(address: string, index: number): PeerState | undefined {
     const peer = this.peers.get(address);
@@ -331,30 +345,26 @@ export class ChunkScheduler {
    * In a swarm: of the chunks still wanted that `peer` has, the rarest among the partial peers,
    * random among equals; any at random for the first few, so that peers starting together diverge.
    */
-  private rarestFor(peer: PeerState): number | undefined {
+  private rarestFor(peer: PeerState, wanted: Bitfield): number | undefined {
     const randomOnly = this.haveCount + this.writing.size < this.limits.randomFirst;
-    let best: number | undefined;
-    let bestRarity = Number.POSITIVE_INFINITY;
-    let ties = 0;
-    for (let index = 0; index < this.chunkCount; index++) {
-      if (!this.isWanted(index) || (peer.have !== null && !peer.have.has(index))) continue;
-      const rarity = randomOnly ? 0 : this.availability[index]!;
-      if (rarity < bestRarity) {
-        best = index;
-        bestRarity = rarity;
-        ties = 1;
-      } else if (rarity === bestRarity && this.random() * ++ties < 1) {
-        best = index; // reservoir sampling: each equally rare chunk with the same chance
-      }
-    }
-    return best;
+    return rarestOf(wanted, peer.have, randomOnly ? null : this.availability, this.random);
   }
 
-  /** Nothing new to ask: a chunk one other peer has held for a while, which this peer also has. */
-  private pickEndgame(peer: PeerState, now: number): number | undefined {
+  /** Chunks one peer has held for a while: once nothing new is left to ask, they are asked of another too. */
+  private endgameCandidates(now: number): number[] {
     const stale = now - this.limits.endgameAfterMs;
+    const candidates: number[] = [];
     for (const [index, fetching] of this.inFlight) {
-      if (fetching.size !== 1 || fetching.has(peer) || (this.requestedAt.get(index) ?? 0) > stale) continue;
+      if (fetching.size === 1 && (this.requestedAt.get(index) ?? 0) <= stale) candidates.push(index);
+    }
+    return candidates;
+  }
+
+  /** Nothing new to ask: an endgame candidate this peer also has, not already asked twice. */
+  private pickEndgame(peer: PeerState, candidates: number[]): number | undefined {
+    for (const index of candidates) {
+      const fetching = this.inFlight.get(index);
+      if (fetching === undefined || fetching.size !== 1 || fetching.has(peer)) continue;
       if (peer.have === null || peer.have.has(index)) return index;
     }
     return undefined;

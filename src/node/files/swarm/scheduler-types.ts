@@ -1,0 +1,31 @@
+// The scheduler's vocabulary: the requests it asks for, why one failed, and what it tells of its peers.
+
+import type { Bitfield } from "./bitfield";
+
+/** Why a request to a peer came back without a chunk. */
+export type RequestFailure =
+  /** Unreachable, closed, silent or at its limits: ask again after a pause. */
+  | "link"
+  /** It does not have the file (any more): not asked again in this download. */
+  | "missing"
+  /** A partial holder without that chunk yet: our view of it was stale; no fault. */
+  | "not-yet"
+  /** Its upload queue is full: ask others now and it again shortly; no fault. */
+  | "busy"
+  /** It sent bytes that failed verification, or does not speak of the same file: never asked again. */
+  | "bad";
+
+/**
+ * One request to make: a given chunk, or (`index` null) the holder's choice among `wanted`. In a
+ * swarm a complete holder picks the chunk it has sent least, so its uplink carries every chunk
+ * once before any twice; only it knows what it already sent to the others.
+ */
+export type Assignment = { peer: string; index: number } | { peer: string; index: null; wanted: Bitfield };
+
+export interface PeerSummary {
+  address: string;
+  complete: boolean;
+  delivered: number;
+  bad: boolean;
+  usable: boolean;
+}
