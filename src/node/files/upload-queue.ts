@@ -1,6 +1,7 @@
 // Fair turns for serving chunks: requesters are served round-robin, every chunk paced by --upload-limit.
 
 import { P2PError } from "../../protocol/errors";
+import { FairTurns } from "./fair-turns";
 import type { RateLimiter } from "./rate-limiter";
 
 /**
@@ -18,7 +19,8 @@ export const MAX_WAITING_CHUNK_REQUESTS = 2;
 export interface UploadTurn {
   /** Who asked: requests of one requester are served in order, requesters in turn. */
   requester: string;
-  bytes: number;
+  /** What the turn sends; a function is called when the turn comes (a chunk the holder chooses then). */
+  bytes: number | (() => number);
   /** Aborted when the requester hangs up: its queued requests are dropped, not served to nobody. */
   signal?: AbortSignal;
 }
@@ -26,16 +28,14 @@ export interface UploadTurn {
 /**
  * A holder with eight downloaders and a 10 MB/s uplink must not serve them first-come: with four
  * requests pipelined each, whoever connected first would be served over and over while the last
- * one starves. Each requester has its own queue; turns go round the requesters that are waiting.
+ * one starves. Each requester has its own queue; turns go round the requesters that are waiting,
+ * and a full queue makes room for a requester served less than one waiting (FairTurns).
  */
 export class UploadQueue {
   private readonly limiter: RateLimiter;
   private readonly maxConcurrent: number;
   private readonly maxWaiting: number;
-  private waitingCount = 0;
-  /** Requesters with something waiting, in the order their next turn comes. */
-  private readonly rotation: string[] = [];
-  private readonly waiting = new Map<string, Array<Waiter>>();
+  private readonly turns = new FairTurns<Waiter>();
   private active = 0;
 
   constructor(limiter: RateLimiter, options: { maxConcurrent?: number; maxWaiting?: number } = {}) {
@@ -47,13 +47,16 @@ export class UploadQueue {
   /** Runs `task` (which reads the chunk) in `turn`'s requester's turn, after the rate limit allows its bytes. */
   serve<T>(turn: UploadTurn, task: () => Promise<T>): Promise<T> {
     if (turn.signal?.aborted) return Promise.reject(cancelled(turn.requester));
-    if (this.active >= this.maxConcurrent && this.waitingCount >= this.maxWaiting) {
-      return Promise.reject(new P2PError("UNAVAILABLE", `busy: ${this.waitingCount} chunk requests are waiting here; ask another holder or try again shortly`));
+    if (this.active >= this.maxConcurrent && this.turns.size >= this.maxWaiting) {
+      const evicted = this.turns.evictFor(turn.requester);
+      if (!evicted) return Promise.reject(busy(this.turns.size));
+      evicted.item.signal?.removeEventListener("abort", evicted.item.onAbort);
+      evicted.item.reject(busy(this.turns.size + 1));
     }
     return new Promise<T>((resolve, reject) => {
       const waiter: Waiter = {
         start: async () => {
-          await this.limiter.take(turn.bytes);
+          await this.limiter.take(typeof turn.bytes === "number" ? turn.bytes : turn.bytes());
           return task();
         },
         resolve: resolve as (value: unknown) => void,
@@ -62,25 +65,16 @@ export class UploadQueue {
       };
       turn.signal?.addEventListener("abort", waiter.onAbort, { once: true });
       waiter.signal = turn.signal;
-      let queue = this.waiting.get(turn.requester);
-      if (!queue) {
-        this.waiting.set(turn.requester, (queue = []));
-        this.rotation.push(turn.requester);
-      }
-      queue.push(waiter);
-      this.waitingCount++;
+      this.turns.push(turn.requester, waiter);
       this.next();
     });
   }
 
   private next(): void {
-    while (this.active < this.maxConcurrent && this.rotation.length > 0) {
-      const requester = this.rotation.shift()!;
-      const queue = this.waiting.get(requester)!;
-      const waiter = queue.shift()!;
-      if (queue.length > 0) this.rotation.push(requester);
-      else this.waiting.delete(requester);
-      this.waitingCount--;
+    while (this.active < this.maxConcurrent) {
+      const turn = this.turns.next();
+      if (!turn) return;
+      const waiter = turn.item;
       waiter.signal?.removeEventListener("abort", waiter.onAbort);
       this.active++;
       waiter.start().then(waiter.resolve, waiter.reject).finally(() => {
@@ -91,17 +85,7 @@ export class UploadQueue {
   }
 
   private drop(requester: string, waiter: Waiter): void {
-    const queue = this.waiting.get(requester);
-    const at = queue?.indexOf(waiter) ?? -1;
-    if (!queue || at < 0) return;
-    queue.splice(at, 1);
-    this.waitingCount--;
-    if (queue.length === 0) {
-      this.waiting.delete(requester);
-      const slot = this.rotation.indexOf(requester);
-      if (slot >= 0) this.rotation.splice(slot, 1);
-    }
-    waiter.reject(cancelled(requester));
+    if (this.turns.remove(requester, waiter)) waiter.reject(cancelled(requester));
   }
 }
 
@@ -111,6 +95,10 @@ interface Waiter {
   reject: (error: unknown) => void;
   onAbort: () => void;
   signal?: AbortSignal;
+}
+
+function busy(waiting: number): P2PError {
+  return new P2PError("UNAVAILABLE", `busy: ${waiting} chunk requests are waiting here; ask another holder or try again shortly`);
 }
 
 function cancelled(requester: string): P2PError {
