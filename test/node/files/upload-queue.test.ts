@@ -60,4 +60,43 @@ describe("UploadQueue", () => {
     await expect(failing).rejects.toThrow("disk error");
     expect(await next).toBe(42);
   });
+
+  test("a full queue makes room for a requester served less than one waiting, which is told it is busy", async () => {
+    const queue = new UploadQueue(new RateLimiter(0), { maxConcurrent: 1, maxWaiting: 1 });
+    let release: () => void = () => {};
+    const first = queue.serve({ requester: "a", bytes: 1 }, () => new Promise<string>((resolve) => (release = () => resolve("a1 served"))));
+    // a, already served, asks again at once and takes the one waiting place...
+    const again = queue.serve({ requester: "a", bytes: 1 }, async () => "a2 served").then(
+      (value) => value,
+      (error) => (isP2PError(error, "UNAVAILABLE") ? "a2 told busy" : String(error)),
+    );
+    // ...until c, never served here, asks: c takes it.
+    const newcomer = queue.serve({ requester: "c", bytes: 1 }, async () => "c served");
+    expect(await again).toBe("a2 told busy");
+    release();
+    expect([await first, await newcomer]).toEqual(["a1 served", "c served"]);
+  });
+
+  test("a turn's size may be named when the turn comes, as a chunk the holder chooses then", async () => {
+    const queue = new UploadQueue(new RateLimiter(0), { maxConcurrent: 1, maxWaiting: 4 });
+    let release: () => void = () => {};
+    const blocker = queue.serve({ requester: "a", bytes: 1 }, () => new Promise<void>((resolve) => (release = resolve)));
+    let chosenAt = "";
+    const chosen = queue.serve(
+      {
+        requester: "b",
+        bytes: () => {
+          chosenAt = "at its turn";
+          return 1;
+        },
+      },
+      async () => "b served",
+    );
+    await Bun.sleep(0);
+    expect(chosenAt).toBe("");
+    release();
+    await blocker;
+    expect(await chosen).toBe("b served");
+    expect(chosenAt).toBe("at its turn");
+  });
 });

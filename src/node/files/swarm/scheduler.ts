@@ -60,6 +60,8 @@ export class ChunkScheduler {
   private quietUntil: number | null | undefined = undefined;
   /** Lowest chunk that may still be missing: complete holders are read in order, which keeps disks sequential. */
   private sequentialFrom = 0;
+  /** Where in-order reading starts: it goes on to the last chunk, then wraps round to chunk 0. */
+  private readonly firstInOrder: number;
 
   constructor(options: { chunkCount: number; have?: Bitfield; clock: () => number; random: () => number; limits?: Partial<SchedulerLimits> }) {
     this.chunkCount = options.chunkCount;
@@ -69,6 +71,7 @@ export class ChunkScheduler {
     this.limits = { ...DEFAULT_LIMITS, ...options.limits };
     this.availability = new Uint16Array(options.chunkCount);
     this.haveCount = this.have.count();
+    this.firstInOrder = this.limits.randomStart ? Math.floor(this.random() * this.chunkCount) : 0;
   }
 
   get complete(): boolean {
@@ -242,7 +245,8 @@ export class ChunkScheduler {
     if (index !== null && fetching && fetching.size === 0) {
       this.inFlight.delete(index);
       this.requestedAt.delete(index);
-      if (index < this.sequentialFrom) this.sequentialFrom = index;
+      const position = this.positionOf(index);
+      if (position < this.sequentialFrom) this.sequentialFrom = position;
     }
   }
 
@@ -330,14 +334,22 @@ export class ChunkScheduler {
     return peer;
   }
 
+  private chunkAt(position: number): number {
+    return (this.firstInOrder + position) % this.chunkCount;
+  }
+
+  private positionOf(index: number): number {
+    return (index - this.firstInOrder + this.chunkCount) % this.chunkCount;
+  }
+
   private isWanted(index: number): boolean {
     return !this.have.has(index) && !this.writing.has(index) && !this.inFlight.has(index);
   }
 
-  /** Among complete holders only, chunks go in order: disks on both sides stay sequential. */
+  /** Among complete holders only, chunks go in order (from `firstInOrder`): disks on both sides stay sequential. */
   private nextInOrder(): number | undefined {
-    while (this.sequentialFrom < this.chunkCount && !this.isWanted(this.sequentialFrom)) this.sequentialFrom++;
-    for (let index = this.sequentialFrom; index < this.chunkCount; index++) if (this.isWanted(index)) return index;
+    while (this.sequentialFrom < this.chunkCount && !this.isWanted(this.chunkAt(this.sequentialFrom))) this.sequentialFrom++;
+    for (let position = this.sequentialFrom; position < this.chunkCount; position++) if (this.isWanted(this.chunkAt(position))) return this.chunkAt(position);
     return undefined;
   }
 

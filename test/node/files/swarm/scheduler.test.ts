@@ -2,12 +2,13 @@
 
 import { describe, expect, test } from "bun:test";
 import { Bitfield } from "../../../../src/node/files/swarm/bitfield";
-import { type Assignment, ChunkScheduler } from "../../../../src/node/files/swarm/scheduler";
+import { type Assignment, ChunkScheduler, type SchedulerLimits } from "../../../../src/node/files/swarm/scheduler";
 import { mulberry32 } from "../../../../src/random";
 
-function scheduler(chunkCount: number, limits = {}) {
+/** Reading from complete holders starts at chunk 0 unless a test asks for the random start. */
+function scheduler(chunkCount: number, limits: Partial<SchedulerLimits> = {}) {
   const clock = { now: 0 };
-  const instance = new ChunkScheduler({ chunkCount, clock: () => clock.now, random: mulberry32(7), limits });
+  const instance = new ChunkScheduler({ chunkCount, clock: () => clock.now, random: mulberry32(7), limits: { randomStart: false, ...limits } });
   return { scheduler: instance, clock };
 }
 
@@ -156,5 +157,57 @@ describe("ChunkScheduler", () => {
     expect(fixed(s.assign())).toEqual(["p:1"]);
     s.setPeer("p", null);
     expect(s.hasPeer("p")).toBe(true);
+  });
+
+  test("with complete holders only, reading starts at a random chunk, goes on in order and wraps round", () => {
+    const starts = new Set<number>();
+    for (let seed = 1; seed <= 8; seed++) {
+      const s = new ChunkScheduler({ chunkCount: 10, clock: () => 0, random: mulberry32(seed), limits: { randomStart: true } });
+      s.setPeer("seeder", null);
+      const asked = s.assign().map((a) => a.index as number);
+      const first = asked[0]!;
+      expect(asked).toEqual([0, 1, 2, 3].map((step) => (first + step) % 10));
+      starts.add(first);
+    }
+    // Downloads that start together ask the seeder for different chunks.
+    expect(starts.size).toBeGreaterThan(1);
+  });
+
+  test("a chunk that failed before the reading position is asked again before those after it", () => {
+    const { scheduler: s } = scheduler(6, { inFlightPerPeer: 2 });
+    s.setPeer("h", null);
+    expect(fixed(s.assign())).toEqual(["h:0", "h:1"]);
+    s.failed("h", 0, "not-yet");
+    expect(s.delivered("h", 1)).toBe("write");
+    s.stored(1);
+    expect(fixed(s.assign())).toEqual(["h:0", "h:2"]);
+  });
+
+  test("news of a chunk this download already has changes nothing, and says so", () => {
+    const { scheduler: s } = scheduler(4, { randomFirst: 0 });
+    s.setPeer("p", bits(4, [0]));
+    expect(fixed(s.assign())).toEqual(["p:0"]);
+    expect(s.delivered("p", 0)).toBe("write");
+    s.stored(0);
+    s.setPeer("q", new Bitfield(4));
+    expect(s.peerHas("q", 0)).toBe(false); // already on disk
+    expect(s.peerHas("q", 0)).toBe(false); // nor news twice
+    expect(s.peerHas("q", 2)).toBe(true);
+    expect(fixed(s.assign())).toEqual(["q:2"]);
+  });
+
+  test("once every free slot is filled, assign has nothing more until an outcome, news or the end of a pause", () => {
+    const { scheduler: s, clock } = scheduler(4, { randomFirst: 0, busyRetryMs: 250 });
+    s.setPeer("p", bits(4, [0, 1]));
+    expect(s.assign()).toHaveLength(1);
+    expect(s.assign()).toEqual([]);
+    s.failed("p", 0, "busy");
+    s.failed("p", 1, "busy");
+    expect(s.assign()).toEqual([]); // paused
+    expect(s.nextWakeAt()).toBe(250);
+    clock.now = 249;
+    expect(s.assign()).toEqual([]);
+    clock.now = 250;
+    expect(s.assign()).toHaveLength(1);
   });
 });
