@@ -53,11 +53,14 @@ export class ChunkScheduler {
   /** Requests out to peers (a chunk asked of two peers counts twice). */
   private requestsOut = 0;
   /**
-   * Set by `assign` to the next wake (null: none): until then, or until a peer's news or an
-   * outcome is reported, `assign` has nothing to add. Large swarms report news of every peer,
-   * most of which changes nothing; undefined when something changed.
+   * Set by `assign` to the next wake (null: none): until then, or until an outcome is reported,
+   * `assign` has nothing to add but to peers with news. Large swarms report news of every chunk
+   * of every peer: a full look at all peers on each would cost peers × chunks per news.
+   * Undefined when something changed.
    */
   private quietUntil: number | null | undefined = undefined;
+  /** Peers with news of a chunk this download lacks since the last fill: while quiet, only they are looked at. */
+  private readonly news = new Set<PeerState>();
   /** Lowest chunk that may still be missing: complete holders are read in order, which keeps disks sequential. */
   private sequentialFrom = 0;
   /** Where in-order reading starts: it goes on to the last chunk, then wraps round to chunk 0. */
@@ -121,21 +124,27 @@ export class ChunkScheduler {
     if (this.have.has(index)) return false;
     peer.interesting++; // `stored` takes it back when a chunk being written lands
     if (this.writing.has(index)) return false;
-    this.quietUntil = undefined;
+    this.news.add(peer);
     return true;
   }
 
   /** Requests to make now: free slots of usable peers filled, rarest chunks first. */
   assign(): Assignment[] {
     const now = this.clock();
-    if (this.isQuiet(now)) return [];
-    const assignments = this.fill(now);
+    let candidates = this.peerList;
+    if (this.isQuiet(now)) {
+      // Nothing changed since the last fill but some peers' news: only they can be asked for more.
+      if (this.news.size === 0) return [];
+      candidates = [...this.news];
+    }
+    this.news.clear();
+    const assignments = this.fill(now, candidates);
     // Filled: until something is reported or the next wake, another call would find nothing.
     this.quietUntil = this.computeWake(now);
     return assignments;
   }
 
-  private fill(now: number): Assignment[] {
+  private fill(now: number, candidates: PeerState[]): Assignment[] {
     const assignments: Assignment[] = [];
     if (this.complete || this.requestsOut + this.writing.size >= this.limits.inFlight) return assignments;
     let partialSwarm = false;
@@ -153,7 +162,7 @@ export class ChunkScheduler {
     if (wanted !== null && wantedCount === 0 && endgame.length === 0) return assignments;
     const perPeer = partialSwarm ? this.limits.swarmInFlightPerPeer : this.limits.inFlightPerPeer;
     // The least busy first when a peer takes several requests; in a swarm (one each) the order is the peers'.
-    const peers = perPeer > 1 ? [...this.peerList].sort((a, b) => a.inFlight - b.inFlight) : this.peerList;
+    const peers = perPeer > 1 ? [...candidates].sort((a, b) => a.inFlight - b.inFlight) : candidates;
     for (let round = 0; round < perPeer; round++) {
       let progressed = false;
       for (const peer of peers) {
