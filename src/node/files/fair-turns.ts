@@ -23,6 +23,11 @@ export class FairTurns<T> {
     return this.count;
   }
 
+  /** Requests of `requester` waiting. */
+  waitingOf(requester: string): number {
+    return this.waiting.get(requester)?.length ?? 0;
+  }
+
   push(requester: string, item: T): void {
     let queue = this.waiting.get(requester);
     if (!queue) {

@@ -15,6 +15,13 @@ export const MAX_CONCURRENT_CHUNK_READS = 2;
  * the requester asks another peer instead of queueing here behind a choice that goes stale.
  */
 export const MAX_WAITING_CHUNK_REQUESTS = 2;
+/**
+ * A request waits only while fewer than this many requests of other requesters wait; past it, it
+ * is answered "busy" (or takes the place of a requester served more: FairTurns). One downloader
+ * alone still pipelines its 4 requests, but in a swarm, where each downloader asks each peer for
+ * one chunk at a time, a request does not sit behind others while another holder of its chunk idles.
+ */
+export const MAX_WAITING_BEHIND_OTHERS = 1;
 
 export interface UploadTurn {
   /** Who asked: requests of one requester are served in order, requesters in turn. */
@@ -35,19 +42,21 @@ export class UploadQueue {
   private readonly limiter: RateLimiter;
   private readonly maxConcurrent: number;
   private readonly maxWaiting: number;
+  private readonly maxBehindOthers: number;
   private readonly turns = new FairTurns<Waiter>();
   private active = 0;
 
-  constructor(limiter: RateLimiter, options: { maxConcurrent?: number; maxWaiting?: number } = {}) {
+  constructor(limiter: RateLimiter, options: { maxConcurrent?: number; maxWaiting?: number; maxWaitingBehindOthers?: number } = {}) {
     this.limiter = limiter;
     this.maxConcurrent = Math.max(1, options.maxConcurrent ?? MAX_CONCURRENT_CHUNK_READS);
     this.maxWaiting = Math.max(0, options.maxWaiting ?? MAX_WAITING_CHUNK_REQUESTS);
+    this.maxBehindOthers = Math.max(0, options.maxWaitingBehindOthers ?? MAX_WAITING_BEHIND_OTHERS);
   }
 
   /** Runs `task` (which reads the chunk) in `turn`'s requester's turn, after the rate limit allows its bytes. */
   serve<T>(turn: UploadTurn, task: () => Promise<T>): Promise<T> {
     if (turn.signal?.aborted) return Promise.reject(cancelled(turn.requester));
-    if (this.active >= this.maxConcurrent && this.turns.size >= this.maxWaiting) {
+    if (this.active >= this.maxConcurrent && this.isFullFor(turn.requester)) {
       const evicted = this.turns.evictFor(turn.requester);
       if (!evicted) return Promise.reject(busy(this.turns.size));
       evicted.item.signal?.removeEventListener("abort", evicted.item.onAbort);
@@ -68,6 +77,10 @@ export class UploadQueue {
       this.turns.push(turn.requester, waiter);
       this.next();
     });
+  }
+
+  private isFullFor(requester: string): boolean {
+    return this.turns.size >= this.maxWaiting || this.turns.size - this.turns.waitingOf(requester) >= this.maxBehindOthers;
   }
 
   private next(): void {

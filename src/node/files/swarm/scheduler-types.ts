@@ -1,4 +1,4 @@
-// The scheduler's vocabulary: the requests it asks for, why one failed, and what it tells of its peers.
+// The scheduler's vocabulary: the requests it asks for, why one failed, what it knows and tells of its peers.
 
 import type { Bitfield } from "./bitfield";
 
@@ -28,4 +28,27 @@ export interface PeerSummary {
   delivered: number;
   bad: boolean;
   usable: boolean;
+}
+
+/** What the scheduler knows of one peer of the swarm. */
+export interface PeerState {
+  address: string;
+  /** null: a complete holder, which has every chunk. */
+  have: Bitfield | null;
+  /** Chunks it has that this download lacks (partial peers): a peer with none is skipped at once. */
+  interesting: number;
+  inFlight: number;
+  /** Of those, requests that let the holder choose the chunk. */
+  chosenInFlight: number;
+  failures: number;
+  retryAt: number;
+  /** "Not yet" answers for chunks it said it had. */
+  contradictions: number;
+  bad: boolean;
+  missing: boolean;
+  delivered: number;
+}
+
+export function isUsable(peer: PeerState, now: number): boolean {
+  return !peer.bad && !peer.missing && now >= peer.retryAt;
 }

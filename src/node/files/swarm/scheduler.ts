@@ -3,29 +3,10 @@
 import { Bitfield } from "./bitfield";
 import { rarestOf, wantedChunks } from "./rarest";
 import { DEFAULT_LIMITS, type SchedulerLimits } from "./scheduler-limits";
-import type { Assignment, PeerSummary, RequestFailure } from "./scheduler-types";
+import { type Assignment, type PeerState, type PeerSummary, type RequestFailure, isUsable } from "./scheduler-types";
 
 export { DEFAULT_LIMITS, type SchedulerLimits };
 export type { Assignment, PeerSummary, RequestFailure };
-
-/** What the scheduler knows of one peer of the swarm. */
-interface PeerState {
-  address: string;
-  /** null: a complete holder, which has every chunk. */
-  have: Bitfield | null;
-  /** Chunks it has that this download lacks (partial peers): a peer with none is skipped at once. */
-  interesting: number;
-  inFlight: number;
-  /** Of those, requests that let the holder choose the chunk. */
-  chosenInFlight: number;
-  failures: number;
-  retryAt: number;
-  /** "Not yet" answers for chunks it said it had. */
-  contradictions: number;
-  bad: boolean;
-  missing: boolean;
-  delivered: number;
-}
 
 /**
  * One download's decisions. The caller adds peers and what they have, calls `assign()` whenever
@@ -395,8 +376,4 @@ export class ChunkScheduler {
     if (peer.have === null) return;
     for (const index of peer.have.indices()) this.availability[index]! += sign;
   }
-}
-
-function isUsable(peer: PeerState, now: number): boolean {
-  return !peer.bad && !peer.missing && now >= peer.retryAt;
 }

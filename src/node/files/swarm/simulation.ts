@@ -3,7 +3,7 @@
 import { mulberry32 } from "../../../random";
 import { holderRefreshDelay } from "../download";
 import { FairTurns } from "../fair-turns";
-import { MAX_CONCURRENT_CHUNK_READS, MAX_WAITING_CHUNK_REQUESTS } from "../upload-queue";
+import { MAX_CONCURRENT_CHUNK_READS, MAX_WAITING_BEHIND_OTHERS, MAX_WAITING_CHUNK_REQUESTS } from "../upload-queue";
 import { Bitfield } from "./bitfield";
 import { EventQueue } from "./event-queue";
 import { ChunkScheduler, type SchedulerLimits } from "./scheduler";
@@ -246,7 +246,8 @@ class SwarmSimulation {
       return;
     }
     const { uplink } = holder;
-    if (uplink.taken.length >= MAX_CONCURRENT_CHUNK_READS && uplink.turns.size >= this.options.maxWaiting) {
+    const behindOthers = uplink.turns.size - uplink.turns.waitingOf(String(request.from));
+    if (uplink.taken.length >= MAX_CONCURRENT_CHUNK_READS && (uplink.turns.size >= this.options.maxWaiting || behindOthers >= MAX_WAITING_BEHIND_OTHERS)) {
       const evicted = uplink.turns.evictFor(String(request.from));
       if (!evicted) return this.answerBusy(holder, request);
       this.answerBusy(holder, evicted.item);
