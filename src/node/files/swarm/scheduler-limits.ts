@@ -27,7 +27,7 @@ export interface SchedulerLimits {
   /** First pause before asking a peer whose link failed; doubles per failure in a row. */
   retryMs: number;
   maxRetryMs: number;
-  /** Pause before asking again a holder that said it is busy. */
+  /** Pause before asking again a holder that said it is busy, give or take half of it at random. */
   busyRetryMs: number;
   /**
    * A partial holder's availability only grows while it downloads, so "not yet" for a chunk it

@@ -213,7 +213,8 @@ export class ChunkScheduler {
         peer.retryAt = this.clock() + Math.min(this.limits.maxRetryMs, this.limits.retryMs * 2 ** (peer.failures - 1));
         this.paused.add(peer);
       } else if (failure === "busy") {
-        peer.retryAt = this.clock() + this.limits.busyRetryMs;
+        // Give or take half: requesters told busy together must not all come back together.
+        peer.retryAt = this.clock() + this.limits.busyRetryMs * (0.5 + this.random());
         this.paused.add(peer);
       } else if (failure === "not-yet") {
         if (index !== null && peer.have?.has(index)) {
