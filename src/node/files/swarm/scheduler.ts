@@ -21,6 +21,8 @@ export class ChunkScheduler {
   private readonly peers = new Map<string, PeerState>();
   /** Peers told to wait (link failures, busy answers): their pauses' ends are wake times. */
   private readonly paused = new Set<PeerState>();
+  /** The earliest end of a pause (or earlier, if a pause was extended since): looked for again once passed. */
+  private pausedUntil: number | null = null;
   /** The same peers in an array: walked on every call of `assign`, which must stay cheap in large swarms. */
   private readonly peerList: PeerState[] = [];
   /** How many partial peers have each chunk (complete holders add the same to every chunk, so they do not change the order). */
@@ -211,11 +213,11 @@ export class ChunkScheduler {
       if (failure === "link") {
         peer.failures++;
         peer.retryAt = this.clock() + Math.min(this.limits.maxRetryMs, this.limits.retryMs * 2 ** (peer.failures - 1));
-        this.paused.add(peer);
+        this.pause(peer);
       } else if (failure === "busy") {
         // Give or take half: requesters told busy together must not all come back together.
         peer.retryAt = this.clock() + this.limits.busyRetryMs * (0.5 + this.random());
-        this.paused.add(peer);
+        this.pause(peer);
       } else if (failure === "not-yet") {
         if (index !== null && peer.have?.has(index)) {
           peer.have.clear(index);
@@ -259,14 +261,24 @@ export class ChunkScheduler {
     const consider = (at: number) => {
       if (at > now) wake = wake === null ? at : Math.min(wake, at);
     };
-    for (const peer of this.paused) {
-      if (peer.bad || peer.missing || peer.retryAt <= now) this.paused.delete(peer);
-      else consider(peer.retryAt);
+    if (this.pausedUntil !== null && this.pausedUntil <= now) {
+      // The earliest pause ended: drop the ended ones, find the next end.
+      this.pausedUntil = null;
+      for (const peer of this.paused) {
+        if (peer.bad || peer.missing || peer.retryAt <= now) this.paused.delete(peer);
+        else if (this.pausedUntil === null || peer.retryAt < this.pausedUntil) this.pausedUntil = peer.retryAt;
+      }
     }
+    if (this.pausedUntil !== null) consider(this.pausedUntil);
     for (const [index, fetching] of this.inFlight) {
       if (fetching.size === 1) consider((this.requestedAt.get(index) ?? 0) + this.limits.endgameAfterMs);
     }
     return wake;
+  }
+
+  private pause(peer: PeerState): void {
+    this.paused.add(peer);
+    if (this.pausedUntil === null || peer.retryAt < this.pausedUntil) this.pausedUntil = peer.retryAt;
   }
 
   /** Whether any peer could still be asked for something, now or after its pause. */

@@ -100,7 +100,8 @@ interface PendingRequest {
 }
 
 // A holder's uplink as its UploadQueue runs it: up to MAX_CONCURRENT_CHUNK_READS requests taken
-// (the first on the wire, the others paced behind it) and MAX_WAITING_CHUNK_REQUESTS waiting their turn.
+// (the first on the wire, the others paced behind it) and MAX_WAITING_CHUNK_REQUESTS waiting their
+// turn in FairTurns, at most MAX_WAITING_BEHIND_OTHERS behind another requester's.
 class Uplink {
   sending = false;
   readonly taken: Array<{ request: PendingRequest; index: number }> = [];
@@ -121,6 +122,8 @@ class SwarmSimulation {
   private seederEarlyDuplicates = 0;
   private busyAnswers = 0;
   private notYetAnswers = 0;
+  /** Downloaders not complete yet: the run ends at 0. */
+  private downloading = 0;
 
   constructor(options: SwarmSimOptions) {
     this.options = { latencyMs: 1, jitter: 0.5, refreshMs: holderRefreshDelay, liars: 0, seed: 1, maxMs: 3_600_000, maxWaiting: MAX_WAITING_CHUNK_REQUESTS, ...options };
@@ -138,7 +141,9 @@ class SwarmSimulation {
     }
     for (let index = 0; index < liars; index++) this.addNode("liar", 0);
     for (const node of this.nodes) {
-      if (node.kind === "downloader") this.events.push(node.startMs, () => this.start(node));
+      if (node.kind !== "downloader") continue;
+      this.downloading++;
+      this.events.push(node.startMs, () => this.start(node));
     }
     let count = 0;
     for (; count < MAX_EVENTS; count++) {
@@ -146,7 +151,7 @@ class SwarmSimulation {
       if (!event || event.at > this.options.maxMs) break;
       this.now = event.at;
       event.run();
-      if (this.nodes.every((node) => node.kind !== "downloader" || node.complete)) break;
+      if (this.downloading === 0) break;
     }
     const downloadersList = this.nodes.filter((node) => node.kind === "downloader");
     const endMs = this.now;
@@ -365,6 +370,7 @@ class SwarmSimulation {
       }
       if (scheduler.complete) {
         node.complete = true;
+        this.downloading--;
         node.finishedAt = this.now;
         // Now a complete holder: its followers see it so at their next update.
         for (const followerId of node.followers) {
