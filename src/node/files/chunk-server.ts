@@ -48,29 +48,40 @@ export class ChunkServer {
       throw new P2PError("MALFORMED", `chunk ${index} is out of range: ${fileId.slice(0, 12)} has ${source.manifest.chunks.length} chunks`);
     }
     if (!source.has(index)) throw new P2PError("NOT_YET", `chunk ${index} of ${fileId.slice(0, 12)} is not here yet; this node is still downloading it`);
-    return this.send(fileId, source, index, from);
+    const counts = this.countsFor(fileId, source.manifest.chunks.length);
+    const pick = () => {
+      counts[index]!++; // chunks asked by index count too: a seeder then chooses others for the rest
+      return index;
+    };
+    return (await this.send(fileId, source, pick, from)).bytes;
   }
 
-  /** The chunk among `wanted` that this node has sent least: a seeder's uplink carries every chunk once before any twice. */
+  /**
+   * The chunk among `wanted` that this node has sent least: a seeder's uplink carries every chunk
+   * once before any twice. Chosen when the requester's turn comes, with the counts of that moment.
+   */
   async chosenChunk(fileId: string, wanted: Bitfield, from: Requester): Promise<{ index: number; bytes: Uint8Array }> {
     const source = this.source(fileId);
     const chunkCount = source.manifest.chunks.length;
     if (wanted.size !== chunkCount) throw new P2PError("MALFORMED", `a wanted list for ${fileId.slice(0, 12)} has one bit per chunk: ${Bitfield.byteLength(chunkCount)} bytes`);
     const counts = this.countsFor(fileId, chunkCount);
-    let best = -1;
-    let ties = 0;
-    for (const index of wanted.indices()) {
-      if (!source.has(index)) continue;
-      if (best < 0 || counts[index]! < counts[best]!) {
-        best = index;
-        ties = 1;
-      } else if (counts[index] === counts[best] && Math.random() * ++ties < 1) {
-        best = index;
+    const choose = () => {
+      let best = -1;
+      let ties = 0;
+      for (const index of wanted.indices()) {
+        if (!source.has(index)) continue;
+        if (best < 0 || counts[index]! < counts[best]!) {
+          best = index;
+          ties = 1;
+        } else if (counts[index] === counts[best] && Math.random() * ++ties < 1) {
+          best = index;
+        }
       }
-    }
-    if (best < 0) throw new P2PError("NOT_YET", `none of the chunks asked for is here yet`);
-    counts[best]!++; // counted when chosen, so the next requester in line is given another
-    return { index: best, bytes: await this.send(fileId, source, best, from) };
+      if (best < 0) throw new P2PError("NOT_YET", `none of the chunks asked for is here yet`);
+      counts[best]!++; // counted when chosen, so the next requester in line is given another
+      return best;
+    };
+    return this.send(fileId, source, choose, from);
   }
 
   /**
@@ -137,18 +148,30 @@ export class ChunkServer {
     throw notShared(fileId);
   }
 
-  /** The bytes are read only once the requester's turn comes, so a long queue holds no memory. */
-  private send(fileId: string, source: Source, index: number, from: Requester): Promise<Uint8Array> {
-    const read = () => source.read(index);
-    if (from === undefined) return read();
-    const bytes = chunkLength(source.manifest, index);
+  /**
+   * The bytes are read only once the requester's turn comes, so a long queue holds no memory;
+   * `pick` names the chunk then (and counts it as sent).
+   */
+  private async send(fileId: string, source: Source, pick: () => number, from: Requester): Promise<{ index: number; bytes: Uint8Array }> {
+    if (from === undefined) {
+      const index = pick();
+      return { index, bytes: await source.read(index) };
+    }
+    let index = -1;
+    let bytes = 0;
+    const turn = () => {
+      index = pick();
+      return (bytes = chunkLength(source.manifest, index));
+    };
     this.stats.started(fileId);
-    const sent = this.uploads.serve({ requester: from.requester, bytes, signal: from.signal }, read);
-    sent.then(
-      () => this.stats.finished(fileId, bytes),
-      () => this.stats.finished(fileId, 0),
-    );
-    return sent;
+    try {
+      const read = await this.uploads.serve({ requester: from.requester, bytes: turn, signal: from.signal }, () => source.read(index));
+      this.stats.finished(fileId, bytes);
+      return { index, bytes: read };
+    } catch (error) {
+      this.stats.finished(fileId, 0);
+      throw error;
+    }
   }
 
   private countsFor(fileId: string, chunkCount: number): Uint32Array {

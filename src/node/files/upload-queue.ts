@@ -1,6 +1,7 @@
 // Fair turns for serving chunks: requesters are served round-robin, every chunk paced by --upload-limit.
 
 import { P2PError } from "../../protocol/errors";
+import { FairTurns } from "./fair-turns";
 import type { RateLimiter } from "./rate-limiter";
 
 /**
@@ -14,11 +15,19 @@ export const MAX_CONCURRENT_CHUNK_READS = 2;
  * the requester asks another peer instead of queueing here behind a choice that goes stale.
  */
 export const MAX_WAITING_CHUNK_REQUESTS = 2;
+/**
+ * A request waits only while fewer than this many requests of other requesters wait; past it, it
+ * is answered "busy" (or takes the place of a requester served more: FairTurns). One downloader
+ * alone still pipelines its 4 requests, but in a swarm, where each downloader asks each peer for
+ * one chunk at a time, a request does not sit behind others while another holder of its chunk idles.
+ */
+export const MAX_WAITING_BEHIND_OTHERS = 1;
 
 export interface UploadTurn {
   /** Who asked: requests of one requester are served in order, requesters in turn. */
   requester: string;
-  bytes: number;
+  /** What the turn sends; a function is called when the turn comes (a chunk the holder chooses then). */
+  bytes: number | (() => number);
   /** Aborted when the requester hangs up: its queued requests are dropped, not served to nobody. */
   signal?: AbortSignal;
 }
@@ -26,35 +35,38 @@ export interface UploadTurn {
 /**
  * A holder with eight downloaders and a 10 MB/s uplink must not serve them first-come: with four
  * requests pipelined each, whoever connected first would be served over and over while the last
- * one starves. Each requester has its own queue; turns go round the requesters that are waiting.
+ * one starves. Each requester has its own queue; turns go round the requesters that are waiting,
+ * and a full queue makes room for a requester served less than one waiting (FairTurns).
  */
 export class UploadQueue {
   private readonly limiter: RateLimiter;
   private readonly maxConcurrent: number;
   private readonly maxWaiting: number;
-  private waitingCount = 0;
-  /** Requesters with something waiting, in the order their next turn comes. */
-  private readonly rotation: string[] = [];
-  private readonly waiting = new Map<string, Array<Waiter>>();
+  private readonly maxBehindOthers: number;
+  private readonly turns = new FairTurns<Waiter>();
   private active = 0;
 
-  constructor(limiter: RateLimiter, options: { maxConcurrent?: number; maxWaiting?: number } = {}) {
+  constructor(limiter: RateLimiter, options: { maxConcurrent?: number; maxWaiting?: number; maxWaitingBehindOthers?: number } = {}) {
     this.limiter = limiter;
     this.maxConcurrent = Math.max(1, options.maxConcurrent ?? MAX_CONCURRENT_CHUNK_READS);
     this.maxWaiting = Math.max(0, options.maxWaiting ?? MAX_WAITING_CHUNK_REQUESTS);
+    this.maxBehindOthers = Math.max(0, options.maxWaitingBehindOthers ?? MAX_WAITING_BEHIND_OTHERS);
   }
 
   /** Runs `task` (which reads the chunk) in `turn`'s requester's turn, after the rate limit allows its bytes. */
   serve<T>(turn: UploadTurn, task: () => Promise<T>): Promise<T> {
     if (turn.signal?.aborted) return Promise.reject(cancelled(turn.requester));
-    if (this.active >= this.maxConcurrent && this.waitingCount >= this.maxWaiting) {
-      return Promise.reject(new P2PError("UNAVAILABLE", `busy: ${this.waitingCount} chunk requests are waiting here; ask another holder or try again shortly`));
+    if (this.active >= this.maxConcurrent && this.isFullFor(turn.requester)) {
+      const evicted = this.turns.evictFor(turn.requester);
+      if (!evicted) return Promise.reject(busy(this.turns.size));
+      evicted.item.signal?.removeEventListener("abort", evicted.item.onAbort);
+      evicted.item.reject(busy(this.turns.size + 1));
     }
     return new Promise<T>((resolve, reject) => {
       const waiter: Waiter = {
         start: async () => {
           try {
-            await this.limiter.take(turn.bytes, turn.signal);
+            await this.limiter.take(typeof turn.bytes === "number" ? turn.bytes : turn.bytes(), turn.signal);
           } catch (error) {
             throw turn.signal?.aborted ? cancelled(turn.requester) : error;
           }
@@ -66,25 +78,20 @@ export class UploadQueue {
       };
       turn.signal?.addEventListener("abort", waiter.onAbort, { once: true });
       waiter.signal = turn.signal;
-      let queue = this.waiting.get(turn.requester);
-      if (!queue) {
-        this.waiting.set(turn.requester, (queue = []));
-        this.rotation.push(turn.requester);
-      }
-      queue.push(waiter);
-      this.waitingCount++;
+      this.turns.push(turn.requester, waiter);
       this.next();
     });
   }
 
+  private isFullFor(requester: string): boolean {
+    return this.turns.size >= this.maxWaiting || this.turns.size - this.turns.waitingOf(requester) >= this.maxBehindOthers;
+  }
+
   private next(): void {
-    while (this.active < this.maxConcurrent && this.rotation.length > 0) {
-      const requester = this.rotation.shift()!;
-      const queue = this.waiting.get(requester)!;
-      const waiter = queue.shift()!;
-      if (queue.length > 0) this.rotation.push(requester);
-      else this.waiting.delete(requester);
-      this.waitingCount--;
+    while (this.active < this.maxConcurrent) {
+      const turn = this.turns.next();
+      if (!turn) return;
+      const waiter = turn.item;
       waiter.signal?.removeEventListener("abort", waiter.onAbort);
       this.active++;
       waiter.start().then(waiter.resolve, waiter.reject).finally(() => {
@@ -95,17 +102,7 @@ export class UploadQueue {
   }
 
   private drop(requester: string, waiter: Waiter): void {
-    const queue = this.waiting.get(requester);
-    const at = queue?.indexOf(waiter) ?? -1;
-    if (!queue || at < 0) return;
-    queue.splice(at, 1);
-    this.waitingCount--;
-    if (queue.length === 0) {
-      this.waiting.delete(requester);
-      const slot = this.rotation.indexOf(requester);
-      if (slot >= 0) this.rotation.splice(slot, 1);
-    }
-    waiter.reject(cancelled(requester));
+    if (this.turns.remove(requester, waiter)) waiter.reject(cancelled(requester));
   }
 }
 
@@ -115,6 +112,10 @@ interface Waiter {
   reject: (error: unknown) => void;
   onAbort: () => void;
   signal?: AbortSignal;
+}
+
+function busy(waiting: number): P2PError {
+  return new P2PError("UNAVAILABLE", `busy: ${waiting} chunk requests are waiting here; ask another holder or try again shortly`);
 }
 
 function cancelled(requester: string): P2PError {

@@ -7,7 +7,7 @@ import { isP2PError } from "../../../src/protocol/errors";
 
 describe("UploadQueue", () => {
   test("requesters are served in turn, not in the order their requests arrived", async () => {
-    const queue = new UploadQueue(new RateLimiter(0), { maxConcurrent: 1, maxWaiting: 100 });
+    const queue = new UploadQueue(new RateLimiter(0), { maxConcurrent: 1, maxWaiting: 100, maxWaitingBehindOthers: 100 });
     const served: string[] = [];
     const ask = (requester: string, index: number) => queue.serve({ requester, bytes: 1 }, async () => served.push(`${requester}${index}`));
     // A pipelines eight requests before B and C ask for anything.
@@ -18,7 +18,7 @@ describe("UploadQueue", () => {
   });
 
   test("a requester that hangs up loses its place and nothing is read for it", async () => {
-    const queue = new UploadQueue(new RateLimiter(0), { maxConcurrent: 1, maxWaiting: 100 });
+    const queue = new UploadQueue(new RateLimiter(0), { maxConcurrent: 1, maxWaiting: 100, maxWaitingBehindOthers: 100 });
     let release: () => void = () => {};
     const blocker = queue.serve({ requester: "a", bytes: 1 }, () => new Promise<void>((resolve) => (release = resolve)));
     const hangUp = new AbortController();
@@ -37,7 +37,7 @@ describe("UploadQueue", () => {
   });
 
   test("a full queue answers busy at once instead of queueing deeper", async () => {
-    const queue = new UploadQueue(new RateLimiter(0), { maxConcurrent: 1, maxWaiting: 1 });
+    const queue = new UploadQueue(new RateLimiter(0), { maxConcurrent: 1, maxWaiting: 1, maxWaitingBehindOthers: 100 });
     let release: () => void = () => {};
     const active = queue.serve({ requester: "a", bytes: 1 }, () => new Promise<string>((resolve) => (release = () => resolve("a served"))));
     const waiting = queue.serve({ requester: "b", bytes: 1 }, async () => "b served");
@@ -52,7 +52,7 @@ describe("UploadQueue", () => {
   });
 
   test("a failed read fails only its own request and the queue goes on", async () => {
-    const queue = new UploadQueue(new RateLimiter(0), { maxConcurrent: 1, maxWaiting: 100 });
+    const queue = new UploadQueue(new RateLimiter(0), { maxConcurrent: 1, maxWaiting: 100, maxWaitingBehindOthers: 100 });
     const failing = queue.serve({ requester: "a", bytes: 1 }, async () => {
       throw new Error("disk error");
     });
@@ -79,5 +79,64 @@ describe("UploadQueue", () => {
     const next = performance.now();
     await queue.serve({ requester: "c", bytes: 1_000 }, async () => "c served");
     expect(performance.now() - next).toBeLessThan(2_000);
+  });
+
+  test("a full queue makes room for a requester served less than one waiting, which is told it is busy", async () => {
+    const queue = new UploadQueue(new RateLimiter(0), { maxConcurrent: 1, maxWaiting: 1 });
+    let release: () => void = () => {};
+    const first = queue.serve({ requester: "a", bytes: 1 }, () => new Promise<string>((resolve) => (release = () => resolve("a1 served"))));
+    // a, already served, asks again at once and takes the one waiting place...
+    const again = queue.serve({ requester: "a", bytes: 1 }, async () => "a2 served").then(
+      (value) => value,
+      (error) => (isP2PError(error, "UNAVAILABLE") ? "a2 told busy" : String(error)),
+    );
+    // ...until c, never served here, asks: c takes it.
+    const newcomer = queue.serve({ requester: "c", bytes: 1 }, async () => "c served");
+    expect(await again).toBe("a2 told busy");
+    release();
+    expect([await first, await newcomer]).toEqual(["a1 served", "c served"]);
+  });
+
+  test("a turn's size may be named when the turn comes, as a chunk the holder chooses then", async () => {
+    const queue = new UploadQueue(new RateLimiter(0), { maxConcurrent: 1, maxWaiting: 4, maxWaitingBehindOthers: 4 });
+    let release: () => void = () => {};
+    const blocker = queue.serve({ requester: "a", bytes: 1 }, () => new Promise<void>((resolve) => (release = resolve)));
+    let chosenAt = "";
+    const chosen = queue.serve(
+      {
+        requester: "b",
+        bytes: () => {
+          chosenAt = "at its turn";
+          return 1;
+        },
+      },
+      async () => "b served",
+    );
+    await Bun.sleep(0);
+    expect(chosenAt).toBe("");
+    release();
+    await blocker;
+    expect(await chosen).toBe("b served");
+    expect(chosenAt).toBe("at its turn");
+  });
+
+  test("one requester pipelines several requests, but a request does not wait behind another requester's", async () => {
+    const queue = new UploadQueue(new RateLimiter(0), { maxConcurrent: 1, maxWaiting: 4, maxWaitingBehindOthers: 1 });
+    let release: () => void = () => {};
+    const outcome = (request: Promise<string>) => request.then((value) => value, (error) => (isP2PError(error, "UNAVAILABLE") ? "busy" : String(error)));
+    const a1 = queue.serve({ requester: "a", bytes: 1 }, () => new Promise<string>((resolve) => (release = () => resolve("a1"))));
+    // a alone: its requests wait, pipelined.
+    const a2 = outcome(queue.serve({ requester: "a", bytes: 1 }, async () => "a2"));
+    const a3 = outcome(queue.serve({ requester: "a", bytes: 1 }, async () => "a3"));
+    // b, never served, would wait behind a's: it takes the place of a's last instead.
+    const b1 = outcome(queue.serve({ requester: "b", bytes: 1 }, async () => "b1"));
+    expect(await a3).toBe("busy");
+    // c, never served either, finds b's request waiting besides a's: only a's gives way.
+    const c1 = outcome(queue.serve({ requester: "c", bytes: 1 }, async () => "c1"));
+    expect(await a2).toBe("busy");
+    // d finds b and c waiting, served no more than itself: d is the one told busy.
+    expect(await outcome(queue.serve({ requester: "d", bytes: 1 }, async () => "d1"))).toBe("busy");
+    release();
+    expect([await a1, await b1, await c1]).toEqual(["a1", "b1", "c1"]);
   });
 });

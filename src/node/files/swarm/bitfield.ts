@@ -32,6 +32,13 @@ export class Bitfield {
     return count;
   }
 
+  /** Whether any chunk is in both. */
+  intersects(other: Bitfield): boolean {
+    const length = Math.min(this.bytes.length, other.bytes.length);
+    for (let at = 0; at < length; at++) if ((this.bytes[at]! & other.bytes[at]!) !== 0) return true;
+    return false;
+  }
+
   *indices(): Generator<number> {
     for (let index = 0; index < this.size; index++) if (this.has(index)) yield index;
   }

@@ -2,8 +2,10 @@
 
 import { mulberry32 } from "../../../random";
 import { holderRefreshDelay } from "../download";
-import { MAX_CONCURRENT_CHUNK_READS, MAX_WAITING_CHUNK_REQUESTS } from "../upload-queue";
+import { FairTurns } from "../fair-turns";
+import { MAX_CONCURRENT_CHUNK_READS, MAX_WAITING_BEHIND_OTHERS, MAX_WAITING_CHUNK_REQUESTS } from "../upload-queue";
 import { Bitfield } from "./bitfield";
+import { EventQueue } from "./event-queue";
 import { ChunkScheduler, type SchedulerLimits } from "./scheduler";
 
 export interface SwarmSimOptions {
@@ -15,6 +17,8 @@ export interface SwarmSimOptions {
   uplinkBytesPerSecond: number;
   /** One-way delay of every message. */
   latencyMs?: number;
+  /** Each message's delay varies by up to this fraction of `latencyMs`, either way (default 0.5; 0: every delay exact). */
+  jitter?: number;
   /** How often a downloader re-reads the ring's holder list (default: as a download does), finding partial holders that announced since. */
   refreshMs?: number | ((elapsedMs: number) => number);
   /** Partial holders that claim every chunk and send wrong bytes. */
@@ -25,8 +29,8 @@ export interface SwarmSimOptions {
   limits?: Partial<SchedulerLimits>;
   /** Virtual time after which the simulation gives up. */
   maxMs?: number;
-  /** Requests a holder queues; past it, it answers "busy" at once. */
-  queueLimit?: number;
+  /** Requests that wait for a holder's turn; past it, it answers "busy" at once (or makes room, as FairTurns does). */
+  maxWaiting?: number;
 }
 
 export interface SwarmSimResult {
@@ -39,10 +43,26 @@ export interface SwarmSimResult {
   seederChunksSent: number;
   /** Chunks that arrived with wrong bytes: rejected by verification, never stored. */
   rejectedChunks: number;
+  /** Where the time went, for the benchmark. */
+  profile: SwarmSimProfile;
 }
 
-/** A node's queue as the UploadQueue has it: all but one of its concurrent reads wait on the uplink too. */
-const SIM_QUEUE_LIMIT = MAX_CONCURRENT_CHUNK_READS - 1 + MAX_WAITING_CHUNK_REQUESTS;
+export interface SwarmSimProfile {
+  /** When the seeder had sent every chunk at least once (null: never). */
+  seederAllSentMs: number | null;
+  /** Copies the seeder sent of chunks it had already sent, while some chunk was still unsent. */
+  seederEarlyDuplicates: number;
+  /** Time the seeder's uplink was idle before the last download finished. */
+  seederIdleMs: number;
+  /** Downloaders' uplinks: busy time over (downloaders × time to the last finish). */
+  downloaderUplinkUse: number;
+  /** Answers "busy" (queue full) and "not yet". */
+  busyAnswers: number;
+  notYetAnswers: number;
+  /** Simulated events. */
+  events: number;
+}
+
 /** Bounds the event loop, whatever the options. */
 const MAX_EVENTS = 50_000_000;
 
@@ -64,10 +84,12 @@ interface SimNode {
   /** Peers whose HAVE updates reach this node. */
   following: Set<number>;
   followers: Set<number>;
-  uplink: UplinkQueue;
+  uplink: Uplink;
   wakeAt: number | null;
   /** How often this node sent each chunk. */
   sent: Uint32Array;
+  /** Time its uplink spent sending (a send under way at the end counts in full). */
+  uplinkBusyMs: number;
 }
 
 interface PendingRequest {
@@ -77,33 +99,13 @@ interface PendingRequest {
   wanted?: Bitfield;
 }
 
-// Requesters served round-robin, one chunk at a time, as the holder's UploadQueue does.
-class UplinkQueue {
-  busy = false;
-  size = 0;
-  private readonly rotation: number[] = [];
-  private readonly queues = new Map<number, PendingRequest[]>();
-
-  push(request: PendingRequest): void {
-    let queue = this.queues.get(request.from);
-    if (!queue) {
-      this.queues.set(request.from, (queue = []));
-      this.rotation.push(request.from);
-    }
-    queue.push(request);
-    this.size++;
-  }
-
-  next(): PendingRequest | undefined {
-    const from = this.rotation.shift();
-    if (from === undefined) return undefined;
-    const queue = this.queues.get(from)!;
-    const request = queue.shift()!;
-    this.size--;
-    if (queue.length > 0) this.rotation.push(from);
-    else this.queues.delete(from);
-    return request;
-  }
+// A holder's uplink as its UploadQueue runs it: up to MAX_CONCURRENT_CHUNK_READS requests taken
+// (the first on the wire, the others paced behind it) and MAX_WAITING_CHUNK_REQUESTS waiting their
+// turn in FairTurns, at most MAX_WAITING_BEHIND_OTHERS behind another requester's.
+class Uplink {
+  sending = false;
+  readonly taken: Array<{ request: PendingRequest; index: number }> = [];
+  readonly turns = new FairTurns<PendingRequest>();
 }
 
 class SwarmSimulation {
@@ -114,10 +116,20 @@ class SwarmSimulation {
   private now = 0;
   private seederSent = 0;
   private rejected = 0;
+  private seederUnsent: number;
+  private readonly seederCopies: Uint32Array;
+  private seederAllSentMs: number | null = null;
+  private seederEarlyDuplicates = 0;
+  private busyAnswers = 0;
+  private notYetAnswers = 0;
+  /** Downloaders not complete yet: the run ends at 0. */
+  private downloading = 0;
 
   constructor(options: SwarmSimOptions) {
-    this.options = { latencyMs: 1, refreshMs: holderRefreshDelay, liars: 0, seed: 1, maxMs: 3_600_000, queueLimit: SIM_QUEUE_LIMIT, ...options };
+    this.options = { latencyMs: 1, jitter: 0.5, refreshMs: holderRefreshDelay, liars: 0, seed: 1, maxMs: 3_600_000, maxWaiting: MAX_WAITING_CHUNK_REQUESTS, ...options };
     this.random = mulberry32(this.options.seed);
+    this.seederUnsent = this.options.chunks;
+    this.seederCopies = new Uint32Array(this.options.chunks);
   }
 
   run(): SwarmSimResult {
@@ -129,22 +141,37 @@ class SwarmSimulation {
     }
     for (let index = 0; index < liars; index++) this.addNode("liar", 0);
     for (const node of this.nodes) {
-      if (node.kind === "downloader") this.events.push(node.startMs, () => this.start(node));
+      if (node.kind !== "downloader") continue;
+      this.downloading++;
+      this.events.push(node.startMs, () => this.start(node));
     }
-    for (let count = 0; count < MAX_EVENTS; count++) {
+    let count = 0;
+    for (; count < MAX_EVENTS; count++) {
       const event = this.events.pop();
       if (!event || event.at > this.options.maxMs) break;
       this.now = event.at;
       event.run();
-      if (this.nodes.every((node) => node.kind !== "downloader" || node.complete)) break;
+      if (this.downloading === 0) break;
     }
     const downloadersList = this.nodes.filter((node) => node.kind === "downloader");
+    const endMs = this.now;
+    const seeder = this.nodes[0]!;
+    const downloaderBusyMs = downloadersList.reduce((sum, node) => sum + node.uplinkBusyMs, 0);
     return {
       finishMs: downloadersList.map((node) => (node.finishedAt === null ? null : node.finishedAt - node.startMs)),
       startMs: downloadersList.map((node) => node.startMs),
       idealMs: ((chunks * this.options.chunkBytes) / this.options.uplinkBytesPerSecond) * 1000,
       seederChunksSent: this.seederSent,
       rejectedChunks: this.rejected,
+      profile: {
+        seederAllSentMs: this.seederAllSentMs,
+        seederEarlyDuplicates: this.seederEarlyDuplicates,
+        seederIdleMs: endMs - seeder.uplinkBusyMs,
+        downloaderUplinkUse: downloaderBusyMs / Math.max(1, downloadersList.length * endMs),
+        busyAnswers: this.busyAnswers,
+        notYetAnswers: this.notYetAnswers,
+        events: count,
+      },
     };
   }
 
@@ -164,9 +191,10 @@ class SwarmSimulation {
       finishedAt: null,
       following: new Set(),
       followers: new Set(),
-      uplink: new UplinkQueue(),
+      uplink: new Uplink(),
       wakeAt: null,
       sent: new Uint32Array(this.options.chunks),
+      uplinkBusyMs: 0,
     });
   }
 
@@ -186,7 +214,7 @@ class SwarmSimulation {
       const snapshot = complete ? null : other.have.copy();
       other.followers.add(node.id);
       node.following.add(other.id);
-      this.events.push(this.now + 2 * this.options.latencyMs, () => {
+      this.events.push(this.now + this.delay() + this.delay(), () => {
         node.scheduler?.setPeer(other.address, snapshot);
         this.pump(node);
       });
@@ -204,7 +232,7 @@ class SwarmSimulation {
       const holder = this.nodes[Number(assignment.peer.slice(5))]!;
       const request: PendingRequest =
         assignment.index === null ? { from: node.id, index: null, wanted: assignment.wanted } : { from: node.id, index: assignment.index };
-      this.events.push(this.now + this.options.latencyMs, () => this.arrive(holder, request));
+      this.events.push(this.now + this.delay(), () => this.arrive(holder, request));
     }
     const wake = scheduler.nextWakeAt();
     if (wake !== null && (node.wakeAt === null || wake < node.wakeAt || node.wakeAt <= this.now)) {
@@ -216,44 +244,84 @@ class SwarmSimulation {
     }
   }
 
-  /** A request reaches a holder: answered "not yet" at once, or queued for its uplink. */
+  /** A request reaches a holder: answered "not yet" or "busy" at once, or queued for its uplink. */
   private arrive(holder: SimNode, request: PendingRequest): void {
     if (holder.kind === "downloader" && request.index !== null && !holder.have.has(request.index)) {
-      this.events.push(this.now + this.options.latencyMs, () => this.answerNotYet(holder, request));
+      this.events.push(this.now + this.delay(), () => this.answerNotYet(holder, request));
       return;
     }
-    if (holder.uplink.size >= this.options.queueLimit) {
-      this.events.push(this.now + this.options.latencyMs, () => {
-        const node = this.nodes[request.from]!;
-        node.scheduler?.failed(holder.address, request.index, "busy");
-        this.pump(node);
-      });
-      return;
+    const { uplink } = holder;
+    const behindOthers = uplink.turns.size - uplink.turns.waitingOf(String(request.from));
+    if (uplink.taken.length >= MAX_CONCURRENT_CHUNK_READS && (uplink.turns.size >= this.options.maxWaiting || behindOthers >= MAX_WAITING_BEHIND_OTHERS)) {
+      const evicted = uplink.turns.evictFor(String(request.from));
+      if (!evicted) return this.answerBusy(holder, request);
+      this.answerBusy(holder, evicted.item);
     }
-    holder.uplink.push(request);
-    this.serveNext(holder);
+    uplink.turns.push(String(request.from), request);
+    this.take(holder);
   }
 
-  private serveNext(holder: SimNode): void {
-    if (holder.uplink.busy) return;
-    const request = holder.uplink.next();
-    if (!request) return;
-    const index = request.index ?? this.leastSent(holder, request.wanted!);
-    if (index === null) {
-      this.events.push(this.now + this.options.latencyMs, () => this.answerNotYet(holder, request));
-      this.serveNext(holder);
-      return;
-    }
-    holder.sent[index]!++;
-    holder.uplink.busy = true;
-    const sendMs = (this.options.chunkBytes / this.options.uplinkBytesPerSecond) * 1000;
-    if (holder.kind === "seeder") this.seederSent++;
-    this.events.push(this.now + sendMs, () => {
-      holder.uplink.busy = false;
-      const genuine = holder.kind !== "liar";
-      this.events.push(this.now + this.options.latencyMs, () => this.receive(this.nodes[request.from]!, holder, index, genuine, request.index === null));
-      this.serveNext(holder);
+  private answerBusy(holder: SimNode, request: PendingRequest): void {
+    this.busyAnswers++;
+    this.events.push(this.now + this.delay(), () => {
+      const node = this.nodes[request.from]!;
+      node.scheduler?.failed(holder.address, request.index, "busy");
+      this.pump(node);
     });
+  }
+
+  /** Requests leave the turns as reads free up; a chosen chunk is chosen then, as the ChunkServer does. */
+  private take(holder: SimNode): void {
+    const { uplink } = holder;
+    while (uplink.taken.length < MAX_CONCURRENT_CHUNK_READS) {
+      const turn = uplink.turns.next();
+      if (!turn) break;
+      const request = turn.item;
+      const index = request.index ?? this.leastSent(holder, request.wanted!);
+      if (index === null) {
+        this.events.push(this.now + this.delay(), () => this.answerNotYet(holder, request));
+        continue;
+      }
+      holder.sent[index]!++;
+      uplink.taken.push({ request, index });
+    }
+    this.sendNext(holder);
+  }
+
+  /** The first request taken goes on the wire, paced at the uplink's rate. */
+  private sendNext(holder: SimNode): void {
+    const { uplink } = holder;
+    const first = uplink.taken[0];
+    if (uplink.sending || !first) return;
+    const { request, index } = first;
+    uplink.sending = true;
+    const sendMs = (this.options.chunkBytes / this.options.uplinkBytesPerSecond) * 1000;
+    holder.uplinkBusyMs += sendMs;
+    if (holder.kind === "seeder") this.countSeederSend(index);
+    this.events.push(this.now + sendMs, () => {
+      uplink.sending = false;
+      uplink.taken.shift();
+      const genuine = holder.kind !== "liar";
+      this.events.push(this.now + this.delay(), () => this.receive(this.nodes[request.from]!, holder, index, genuine, request.index === null));
+      this.take(holder);
+    });
+  }
+
+  /**
+   * One message's one-way delay: the latency, give or take `jitter` of it. Without jitter, messages
+   * sent at once arrive in the order sent, so requests for a new chunk reach its holder in the
+   * order of node ids, and the same few nodes would win every race as no real network lets them.
+   */
+  private delay(): number {
+    const { latencyMs, jitter } = this.options;
+    return jitter === 0 ? latencyMs : latencyMs * (1 - jitter + 2 * jitter * this.random());
+  }
+
+  private countSeederSend(index: number): void {
+    this.seederSent++;
+    const copies = ++this.seederCopies[index]!;
+    if (copies > 1 && this.seederUnsent > 0) this.seederEarlyDuplicates++;
+    if (copies === 1 && --this.seederUnsent === 0) this.seederAllSentMs = this.now;
   }
 
   /** The holder's choice: of the chunks wanted that it has, the one it sent least (random among equals). */
@@ -274,6 +342,7 @@ class SwarmSimulation {
   }
 
   private answerNotYet(holder: SimNode, request: PendingRequest): void {
+    this.notYetAnswers++;
     const node = this.nodes[request.from]!;
     node.scheduler?.failed(holder.address, request.index, "not-yet");
     this.pump(node);
@@ -292,21 +361,21 @@ class SwarmSimulation {
     if (scheduler.delivered(holder.address, index, chosen) === "write") {
       scheduler.stored(index);
       node.have.set(index);
-      if (node.announcedAt === null) node.announcedAt = this.now + this.options.latencyMs;
+      if (node.announcedAt === null) node.announcedAt = this.now + this.delay();
       for (const followerId of node.followers) {
         const follower = this.nodes[followerId]!;
-        this.events.push(this.now + this.options.latencyMs, () => {
-          follower.scheduler?.peerHas(node.address, index);
-          this.pump(follower);
+        this.events.push(this.now + this.delay(), () => {
+          if (follower.scheduler?.peerHas(node.address, index)) this.pump(follower);
         });
       }
       if (scheduler.complete) {
         node.complete = true;
+        this.downloading--;
         node.finishedAt = this.now;
         // Now a complete holder: its followers see it so at their next update.
         for (const followerId of node.followers) {
           const follower = this.nodes[followerId]!;
-          this.events.push(this.now + this.options.latencyMs, () => follower.scheduler?.setPeer(node.address, null));
+          this.events.push(this.now + this.delay(), () => follower.scheduler?.setPeer(node.address, null));
         }
         return;
       }
@@ -314,48 +383,3 @@ class SwarmSimulation {
     this.pump(node);
   }
 }
-
-// A binary heap of timed events; ties run in the order they were pushed, so every run is the same.
-class EventQueue {
-  private readonly heap: Array<{ at: number; seq: number; run: () => void }> = [];
-  private seq = 0;
-
-  push(at: number, run: () => void): void {
-    const heap = this.heap;
-    heap.push({ at, seq: this.seq++, run });
-    let index = heap.length - 1;
-    while (index > 0) {
-      const parent = (index - 1) >> 1;
-      if (!before(heap[index]!, heap[parent]!)) break;
-      [heap[index], heap[parent]] = [heap[parent]!, heap[index]!];
-      index = parent;
-    }
-  }
-
-  pop(): { at: number; run: () => void } | undefined {
-    const heap = this.heap;
-    const top = heap[0];
-    const last = heap.pop();
-    if (top === undefined || last === undefined) return undefined;
-    if (heap.length > 0) {
-      heap[0] = last;
-      let index = 0;
-      for (;;) {
-        const left = 2 * index + 1;
-        const right = left + 1;
-        let smallest = index;
-        if (left < heap.length && before(heap[left]!, heap[smallest]!)) smallest = left;
-        if (right < heap.length && before(heap[right]!, heap[smallest]!)) smallest = right;
-        if (smallest === index) break;
-        [heap[index], heap[smallest]] = [heap[smallest]!, heap[index]!];
-        index = smallest;
-      }
-    }
-    return top;
-  }
-}
-
-function before(a: { at: number; seq: number }, b: { at: number; seq: number }): boolean {
-  return a.at < b.at || (a.at === b.at && a.seq < b.seq);
-}
-

@@ -2,12 +2,13 @@
 
 import { describe, expect, test } from "bun:test";
 import { Bitfield } from "../../../../src/node/files/swarm/bitfield";
-import { type Assignment, ChunkScheduler } from "../../../../src/node/files/swarm/scheduler";
+import { type Assignment, ChunkScheduler, type SchedulerLimits } from "../../../../src/node/files/swarm/scheduler";
 import { mulberry32 } from "../../../../src/random";
 
-function scheduler(chunkCount: number, limits = {}) {
+/** Reading from complete holders starts at chunk 0 unless a test asks for the random start. */
+function scheduler(chunkCount: number, limits: Partial<SchedulerLimits> = {}) {
   const clock = { now: 0 };
-  const instance = new ChunkScheduler({ chunkCount, clock: () => clock.now, random: mulberry32(7), limits });
+  const instance = new ChunkScheduler({ chunkCount, clock: () => clock.now, random: mulberry32(7), limits: { randomStart: false, ...limits } });
   return { scheduler: instance, clock };
 }
 
@@ -109,15 +110,32 @@ describe("ChunkScheduler", () => {
     expect(s.assign()).toEqual([]);
   });
 
-  test("'busy' makes the holder wait a moment, then it is asked again", () => {
+  test("'busy' makes the holder wait a moment, half to one and a half times the pause at random, then it is asked again", () => {
     const { scheduler: s, clock } = scheduler(2, { busyRetryMs: 250 });
     s.setPeer("h", null);
     s.assign();
     s.failed("h", 0, "busy");
     s.failed("h", 1, "busy");
     expect(s.assign()).toEqual([]);
-    clock.now = 250;
+    const wake = s.nextWakeAt()!;
+    expect(wake).toBeGreaterThanOrEqual(125);
+    expect(wake).toBeLessThan(375);
+    clock.now = wake - 1;
+    expect(s.assign()).toEqual([]);
+    clock.now = 375;
     expect(fixed(s.assign())).toEqual(["h:0", "h:1"]);
+  });
+
+  test("requesters told busy at once come back at different times", () => {
+    const wakes = new Set<number>();
+    for (let seed = 1; seed <= 5; seed++) {
+      const s = new ChunkScheduler({ chunkCount: 1, clock: () => 0, random: mulberry32(seed), limits: { busyRetryMs: 250 } });
+      s.setPeer("h", null);
+      s.assign();
+      s.failed("h", 0, "busy");
+      wakes.add(s.nextWakeAt()!);
+    }
+    expect(wakes.size).toBeGreaterThan(1);
   });
 
   test("endgame: a chunk held long by one holder is also asked of another; the later copy is dropped", () => {
@@ -156,5 +174,57 @@ describe("ChunkScheduler", () => {
     expect(fixed(s.assign())).toEqual(["p:1"]);
     s.setPeer("p", null);
     expect(s.hasPeer("p")).toBe(true);
+  });
+
+  test("with complete holders only, reading starts at a random chunk, goes on in order and wraps round", () => {
+    const starts = new Set<number>();
+    for (let seed = 1; seed <= 8; seed++) {
+      const s = new ChunkScheduler({ chunkCount: 10, clock: () => 0, random: mulberry32(seed), limits: { randomStart: true } });
+      s.setPeer("seeder", null);
+      const asked = s.assign().map((a) => a.index as number);
+      const first = asked[0]!;
+      expect(asked).toEqual([0, 1, 2, 3].map((step) => (first + step) % 10));
+      starts.add(first);
+    }
+    // Downloads that start together ask the seeder for different chunks.
+    expect(starts.size).toBeGreaterThan(1);
+  });
+
+  test("a chunk that failed before the reading position is asked again before those after it", () => {
+    const { scheduler: s } = scheduler(6, { inFlightPerPeer: 2 });
+    s.setPeer("h", null);
+    expect(fixed(s.assign())).toEqual(["h:0", "h:1"]);
+    s.failed("h", 0, "not-yet");
+    expect(s.delivered("h", 1)).toBe("write");
+    s.stored(1);
+    expect(fixed(s.assign())).toEqual(["h:0", "h:2"]);
+  });
+
+  test("news of a chunk this download already has changes nothing, and says so", () => {
+    const { scheduler: s } = scheduler(4, { randomFirst: 0 });
+    s.setPeer("p", bits(4, [0]));
+    expect(fixed(s.assign())).toEqual(["p:0"]);
+    expect(s.delivered("p", 0)).toBe("write");
+    s.stored(0);
+    s.setPeer("q", new Bitfield(4));
+    expect(s.peerHas("q", 0)).toBe(false); // already on disk
+    expect(s.peerHas("q", 0)).toBe(false); // nor news twice
+    expect(s.peerHas("q", 2)).toBe(true);
+    expect(fixed(s.assign())).toEqual(["q:2"]);
+  });
+
+  test("once every free slot is filled, assign has nothing more until an outcome, news or the end of a pause", () => {
+    const { scheduler: s, clock } = scheduler(4, { randomFirst: 0, busyRetryMs: 250 });
+    s.setPeer("p", bits(4, [0, 1]));
+    const [asked] = s.assign();
+    expect(asked).toBeDefined();
+    expect(s.assign()).toEqual([]);
+    s.failed("p", asked!.index, "busy");
+    expect(s.assign()).toEqual([]); // paused
+    const wake = s.nextWakeAt()!;
+    clock.now = wake - 1;
+    expect(s.assign()).toEqual([]);
+    clock.now = wake;
+    expect(s.assign()).toHaveLength(1);
   });
 });

@@ -11,13 +11,23 @@ function slowestRatio(result: ReturnType<typeof simulateSwarm>): number {
 }
 
 describe("swarm simulation", () => {
-  test("one seeder and 50 downloaders: every download completes, the slowest close to F/X", () => {
+  test("one seeder and 50 downloaders: every download completes, every chunk verified, the slowest within 1.3 × F/X", () => {
     const result = simulateSwarm({ ...FILE, downloaders: 50, seed: 1 });
     expect(result.finishMs.every((ms) => ms !== null)).toBe(true);
-    // Without swarming the seeder's one uplink would need 50 × F/X.
-    expect(slowestRatio(result)).toBeLessThan(1.5);
+    expect(result.rejectedChunks).toBe(0);
+    // Without swarming the seeder's one uplink would need 50 × F/X. (Issue 9's target; 1.22 measured.)
+    expect(slowestRatio(result)).toBeLessThan(1.3);
     // The seeder sends the file about once, not once per downloader.
-    expect(result.seederChunksSent).toBeLessThan(2 * FILE.chunks);
+    expect(result.seederChunksSent).toBeLessThan(1.3 * FILE.chunks);
+  }, 30_000);
+
+  test("the seeder's uplink never idles and carries every chunk once by about F/X, hardly any twice before", () => {
+    const result = simulateSwarm({ ...FILE, downloaders: 50, seed: 2 });
+    const { profile } = result;
+    expect(profile.seederAllSentMs).not.toBeNull();
+    expect(profile.seederAllSentMs!).toBeLessThan(1.05 * result.idealMs);
+    expect(profile.seederEarlyDuplicates).toBeLessThanOrEqual(2);
+    expect(profile.seederIdleMs).toBeLessThan(0.05 * result.idealMs);
   }, 30_000);
 
   test("a crowd of 8 finishes within 1.5 × F/X whatever the seed", () => {
