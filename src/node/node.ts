@@ -8,7 +8,6 @@ import { type ProtocolServer, serve } from "../protocol/server";
 import { controlOps } from "./control-ops";
 import { Introducers } from "./dns-client";
 import { CatalogStore } from "./files/catalog";
-import { ChunkHasher } from "./files/chunk-hasher";
 import { fileClientOps, filePeerOps } from "./files/file-ops";
 import { RateLimiter } from "./files/rate-limiter";
 import { KnownPeers } from "./known-peers";
@@ -54,7 +53,6 @@ export function createNode(options: NodeOptions): P2PNode {
   const self: Peer = { id: nodeId(`${options.ip}:${port}`), address: `${options.ip}:${port}` };
   const socketPath = join(options.dataDir, "node.sock");
   const transport = new TcpTransport({ rpcTimeoutMs: options.rpcTimeoutMs ?? DEFAULT_RPC_TIMEOUT_MS, networkKey: options.networkKey });
-  const chunkHasher = new ChunkHasher((message) => log.warn(message));
   const dns = new Introducers(Array.isArray(options.dns) ? options.dns : [options.dns as { hostname: string; port: number }], { networkKey: options.networkKey });
   const knownPeers = new KnownPeers(options.dataDir);
   /** Peers from known-peers.json at start; a node that had to found a ring keeps probing them for the ring it lost. */
@@ -137,7 +135,6 @@ export function createNode(options: NodeOptions): P2PNode {
       ring: chord,
       transport,
       catalog,
-      chunkHasher,
       uploadLimiter: new RateLimiter(options.uploadLimitBytesPerSecond ?? 0),
       announceIntervalMs: options.announceIntervalMs ?? DEFAULT_ANNOUNCE_INTERVAL_MS,
       warn,
@@ -362,7 +359,6 @@ export function createNode(options: NodeOptions): P2PNode {
     clearTimeout(confirmTimer);
     ring?.stop();
     transport.close();
-    chunkHasher.close();
     await peerServer?.stop();
     await controlServer?.stop();
     store?.close();

@@ -1,6 +1,4 @@
 // Reused buffers for large reply bodies: a download receives a gigabyte in 1 MiB bodies, and fresh ones pile up as garbage faster than it is collected.
-//
-// The buffers are shared memory, so a worker thread can hash a body where it lies (src/node/files/chunk-hasher.ts).
 
 /**
  * Buffers of one capacity, handed out for bodies that fill most of one and taken back by whoever
@@ -10,8 +8,8 @@
 export class BodyPool {
   readonly capacity: number;
   private readonly max: number;
-  private readonly free: SharedArrayBuffer[] = [];
-  private readonly handedOut = new WeakSet<SharedArrayBuffer>();
+  private readonly free: ArrayBuffer[] = [];
+  private readonly handedOut = new WeakSet<ArrayBuffer>();
 
   constructor(capacity: number, max: number) {
     this.capacity = capacity;
@@ -21,7 +19,7 @@ export class BodyPool {
   /** A buffer of `length` bytes: a pooled one when it fits well, else a fresh one. */
   take(length: number): Uint8Array {
     if (length > this.capacity || length < this.capacity / 2) return new Uint8Array(length);
-    const buffer = this.free.pop() ?? new SharedArrayBuffer(this.capacity);
+    const buffer = this.free.pop() ?? new ArrayBuffer(this.capacity);
     this.handedOut.add(buffer);
     return new Uint8Array(buffer, 0, length);
   }
@@ -29,7 +27,7 @@ export class BodyPool {
   /** Gives back the buffer under `bytes` (any view of it); its contents must not be used again. */
   release(bytes: Uint8Array): void {
     const buffer = bytes.buffer;
-    if (!(buffer instanceof SharedArrayBuffer) || !this.handedOut.has(buffer)) return;
+    if (!(buffer instanceof ArrayBuffer) || !this.handedOut.has(buffer)) return;
     this.handedOut.delete(buffer);
     if (this.free.length < this.max) this.free.push(buffer);
   }

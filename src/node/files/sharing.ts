@@ -6,7 +6,6 @@ import { P2PError, isP2PError } from "../../protocol/errors";
 import type { RecordEntry } from "../ring/records";
 import { type Announcement, type FileSummary, holdersOf, summarize } from "./announcements";
 import type { CatalogStore, SharedFile } from "./catalog";
-import type { ChunkHasher } from "./chunk-hasher";
 import { ChunkServer } from "./chunk-server";
 import { runDownload } from "./download";
 import { FileLister, type ListerOptions } from "./file-list";
@@ -32,7 +31,6 @@ const MAX_REMEMBERED_NAMES = 10_000;
 export interface SharingOptions extends ListerOptions {
   catalog: CatalogStore;
   uploadLimiter: RateLimiter;
-  chunkHasher: ChunkHasher;
   announceIntervalMs?: number;
 }
 
@@ -157,7 +155,6 @@ export class FileSharing {
         outPath: out,
         catalog: this.options.catalog,
         peers,
-        hashChunk: (bytes) => this.options.chunkHasher.hash(bytes),
         onProgress: (progress) => {
           this.transfers.progress(target.id, progress.bytes, progress.addresses);
           options.onProgress?.({ ...progress, name, id: target.id });
