@@ -1,6 +1,6 @@
 // `npm run demo`: a DNS and five nodes from dist/p2p on loopback; alpha shares a file, echo finds it, downloads it, checks it.
 //
-// bun scripts/demo.ts [--keep] [--subnet 127.x.y] [--state path]
+// bun scripts/demo.ts [--keep] [--key] [--subnet 127.x.y] [--state path]
 
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -14,9 +14,10 @@ import { Lifecycle, settled } from "./localnet/lifecycle";
 import { commandPath, formatBytes, ringTable, seconds, table } from "./localnet/render";
 import { defaultStatePath, recordNetwork } from "./localnet/state";
 
-const USAGE = `usage: bun scripts/demo.ts [--keep] [--subnet 127.x.y] [--state path]
+const USAGE = `usage: bun scripts/demo.ts [--keep] [--key] [--subnet 127.x.y] [--state path]
 
   --keep            leave the network running and print commands to try
+  --key             a private network: a new key (p2p keygen) given to the DNS and every node
   --subnet 127.x.y  run on 127.x.y.1-6 instead of 127.0.0.1-6 (e.g. beside another demo)
   --state path      where --keep records the pids for \`npm run cluster -- stop\``;
 
@@ -28,6 +29,7 @@ const BINARY = join(import.meta.dir, "..", "dist", "p2p");
 
 interface DemoOptions {
   keep: boolean;
+  key: boolean;
   subnet: string;
   statePath: string;
 }
@@ -42,6 +44,7 @@ function parseOptions(argv: string[]): DemoOptions {
       args: argv,
       options: {
         keep: { type: "boolean", default: false },
+        key: { type: "boolean", default: false },
         subnet: { type: "string", default: "127.0.0" },
         state: { type: "string" },
         help: { type: "boolean", default: false },
@@ -56,7 +59,7 @@ function parseOptions(argv: string[]): DemoOptions {
     console.log(USAGE);
     process.exit(0);
   }
-  return { keep: values.keep, subnet: parseSubnet(values.subnet), statePath: values.state ?? defaultStatePath() };
+  return { keep: values.keep, key: values.key, subnet: parseSubnet(values.subnet), statePath: values.state ?? defaultStatePath() };
 }
 
 /** Prints one finished step: who did it, what happened, how long it took. */
@@ -119,6 +122,7 @@ async function runDemo(options: DemoOptions): Promise<void> {
     nodes: NAMES.length,
     subnet,
     executable: [BINARY],
+    key: options.key,
     // With --keep the network outlives this script: own sessions, logs in files.
     detached: options.keep,
     onSpawn: (role, proc) => {
@@ -145,7 +149,9 @@ async function runDemo(options: DemoOptions): Promise<void> {
       ...nodeAddresses.map((address) => [nameOf(address), address, `pid ${pids.get(address)}`, `id ${byAddress.get(address)!.id.slice(0, 12)}`]),
     ]),
   );
-  console.log(`  P2P_HOME ${net.home}\n`);
+  console.log(`  P2P_HOME ${net.home}`);
+  if (net.keyFile) console.log(`  P2P_KEY  ${net.keyFile}: a private network, every link authenticated and encrypted with it`);
+  console.log("");
   step("ring", `${NAMES.length} nodes joined; each knows the next ${SUCCESSORS_SHOWN}`, startMs);
 
   const alpha = nodeAddresses[0]!.split(":")[0]!;

@@ -37,6 +37,17 @@ describe("npm run demo", () => {
     expect(existsSync(reportedHome(run.stdout)!)).toBe(false);
   }, 60_000);
 
+  test("the demo with --key runs the same steps on a private network and leaves nothing behind", async () => {
+    const run = await runScript(["demo.ts", "--key", "--subnet", testSubnet()], { env, timeoutMs: 45_000 });
+    outputs.push(run.stdout);
+    expect(run.stderr).toBe("");
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/^  P2P_KEY  \S+network\.key: a private network/m);
+    expect(run.stdout).toMatch(/^sha256\s+[0-9a-f]{64}\s+verified$/m);
+    expect(reportedProcesses(run.stdout).filter(({ pid }) => isRunning(pid))).toEqual([]);
+    expect(existsSync(reportedHome(run.stdout)!)).toBe(false);
+  }, 60_000);
+
   test("the demo with --keep leaves the network running, and cluster stop then stops exactly its processes", async () => {
     const run = await runScript(["demo.ts", "--keep", "--subnet", testSubnet()], { env, timeoutMs: 45_000 });
     outputs.push(run.stdout);
