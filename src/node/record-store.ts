@@ -5,7 +5,7 @@ import { P2PError } from "../protocol/errors";
 import { openDatabase } from "../sqlite";
 import type { RingId } from "./ring/id";
 import { type QuotaLimits, RecordQuota, entrySize } from "./ring/record-quota";
-import type { RecordEntry, RecordStore } from "./ring/records";
+import type { RecordCursor, RecordEntry, RecordStore } from "./ring/records";
 
 /**
  * Owns one SQLite file: WAL, statements prepared once, merges in one synchronous transaction.
@@ -24,6 +24,8 @@ export class SqliteRecordStore implements RecordStore {
   private readonly selectBetween: Statement<RecordRow, [string, string]>;
   private readonly selectOutside: Statement<RecordRow, [string, string]>;
   private readonly selectAll: Statement<RecordRow, []>;
+  private readonly selectLiveFirst: Statement<RecordRow, [number, number]>;
+  private readonly selectLiveAfter: Statement<RecordRow, [string, string, number, number]>;
   private readonly countAll: Statement<{ n: number }, []>;
   private readonly deleteExpired: Statement;
   private readonly mergeTransaction: (entries: readonly RecordEntry[]) => { changed: number; refusal: string | null; refused: number };
@@ -50,6 +52,13 @@ export class SqliteRecordStore implements RecordStore {
     this.selectBetween = this.db.prepare("SELECT * FROM records WHERE key > ?1 AND key <= ?2");
     this.selectOutside = this.db.prepare("SELECT * FROM records WHERE key > ?1 OR key <= ?2");
     this.selectAll = this.db.prepare("SELECT * FROM records");
+    // Scans in primary-key order from a cursor: a page costs its own rows, not a pass over the store.
+    this.selectLiveFirst = this.db.prepare(
+      "SELECT * FROM records WHERE deleted = 0 AND (expires_at IS NULL OR expires_at > ?1) ORDER BY key, member LIMIT ?2",
+    );
+    this.selectLiveAfter = this.db.prepare(
+      "SELECT * FROM records WHERE (key, member) > (?1, ?2) AND deleted = 0 AND (expires_at IS NULL OR expires_at > ?3) ORDER BY key, member LIMIT ?4",
+    );
     this.countAll = this.db.prepare("SELECT count(*) AS n FROM records");
     this.deleteExpired = this.db.prepare("DELETE FROM records WHERE expires_at IS NOT NULL AND expires_at <= ?");
     this.selectStored = this.db.prepare("SELECT updated_at, length(member) + length(value) AS size FROM records WHERE key = ?1 AND member = ?2");
@@ -120,6 +129,11 @@ export class SqliteRecordStore implements RecordStore {
 
   all(): RecordEntry[] {
     return this.selectAll.all().map(fromRow);
+  }
+
+  liveAfter(after: RecordCursor | null, now: number, limit: number): RecordEntry[] {
+    const rows = after === null ? this.selectLiveFirst.all(now, limit) : this.selectLiveAfter.all(after.key, after.member, now, limit);
+    return rows.map(fromRow);
   }
 
   count(): number {

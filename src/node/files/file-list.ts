@@ -1,9 +1,9 @@
 // The LIST_ALL_FILES broadcast: every node visited once over the fingers, each read a page at a time, each entry believed only if its holder signed it.
 
-import { isP2PError } from "../../protocol/errors";
+import { P2PError, isP2PError } from "../../protocol/errors";
 import type { ChordNode } from "../ring/chord";
-import { inOpenInterval, ringDistance, type RingId } from "../ring/id";
-import type { RecordEntry } from "../ring/records";
+import { ID_HEX_LENGTH, inOpenInterval, isRingId, ringDistance, type RingId } from "../ring/id";
+import type { RecordCursor, RecordEntry } from "../ring/records";
 import type { Peer } from "../ring/transport";
 import { checkEntries, type HolderKeys } from "../signed-records";
 import type { TcpTransport } from "../tcp-transport";
@@ -17,6 +17,13 @@ const MAX_LIST_VISITS = 4096;
 export const LIST_PAGE_BYTES = 1024 * 1024;
 /** Pages one LIST reads from one node (a node stores at most MAX_STORED_RECORD_BYTES of records). */
 const MAX_LIST_PAGES_PER_NODE = 128;
+/**
+ * Records one page reads at most (file entries or not), so answering a page costs a bounded slice of
+ * the store: 100,000 records (MAX_STORED_ENTRIES) take 5 pages of pure scanning, well within the pages allowed.
+ */
+export const LIST_SCAN_PER_PAGE = 20_000;
+/** Records read from the store at a time while a page is filled. */
+const LIST_SCAN_BATCH = 512;
 /** How long a node answering one LIST_ALL_FILES page may stay silent. */
 const LIST_STEP_TIMEOUT_MS = 10_000;
 
@@ -41,24 +48,34 @@ export class FileLister {
   /**
    * This node's share of LIST_ALL_FILES: one page of its file entries (those after the cursor
    * `after`, in key/member order), the routing peers in (self, limit), and the cursor of the next
-   * page (null on the last).
+   * page (null on the last). A page reads the store from the cursor on, never the whole store: at
+   * most `scanLimit` entries (words and other records are skipped over), so a page may hold few
+   * files or none and still name a next cursor.
    */
-  step(limit: RingId, after: string | null = null, pageBytes = LIST_PAGE_BYTES): ListStep {
+  step(limit: RingId, after: string | null = null, pageBytes = LIST_PAGE_BYTES, scanLimit = LIST_SCAN_PER_PAGE): ListStep {
     const self = this.options.self;
     const children = this.options.ring.routingPeers().filter((peer) => inOpenInterval(peer.id, self.id, limit) || limit === self.id);
-    const cursorOf = (entry: RecordEntry) => `${entry.key}/${entry.member}`;
-    const all = this.localFileEntries()
-      .filter((entry) => after === null || cursorOf(entry) > after)
-      .sort((a, b) => (cursorOf(a) < cursorOf(b) ? -1 : 1));
     const files: RecordEntry[] = [];
+    let cursor = parseCursor(after);
     let bytes = 0;
-    for (const entry of all) {
-      // About what the entry takes as JSON: its strings plus the field names and numbers.
-      bytes += entry.key.length + entry.member.length + entry.value.length + 100;
-      if (bytes > pageBytes && files.length > 0) return { files, children, next: cursorOf(files.at(-1)!) };
-      files.push(entry);
+    let scanned = 0;
+    while (scanned < scanLimit) {
+      const batch = this.options.ring.localRecordsAfter(cursor, Math.min(LIST_SCAN_BATCH, scanLimit - scanned));
+      for (const entry of batch) {
+        // A cheap look before parsing: most records are word entries, and a page should cost its own rows.
+        if (entry.value.includes('"file"') && kindOf(entry) === "file") {
+          // About what the entry takes as JSON: its strings plus the field names and numbers.
+          const size = entry.key.length + entry.member.length + entry.value.length + 100;
+          if (bytes + size > pageBytes && files.length > 0) return { files, children, next: cursorString(cursor) };
+          files.push(entry);
+          bytes += size;
+        }
+        cursor = { key: entry.key, member: entry.member };
+      }
+      scanned += batch.length;
+      if (batch.length < LIST_SCAN_BATCH) return { files, children, next: null };
     }
-    return { files, children, next: null };
+    return { files, children, next: cursorString(cursor) };
   }
 
   /**
@@ -136,14 +153,21 @@ export class FileLister {
     // This node's own entries cross no frame: one pass, not a page at a time. Each page reads every
     // entry again, and pages read in a row here would hold the event loop long enough for this
     // node's pings to go unanswered and its neighbours to drop it.
-    if (peer.address === this.options.self.address) return this.step(limit, after, Number.POSITIVE_INFINITY);
+    if (peer.address === this.options.self.address) return this.step(limit, after, Number.POSITIVE_INFINITY, Number.POSITIVE_INFINITY);
     return this.options.transport.send(peer.address, FILES.LIST_ALL_FILES, { limit, after }, { channel: "bulk", timeoutMs: LIST_STEP_TIMEOUT_MS });
   }
+}
 
-  private localFileEntries(): RecordEntry[] {
-    const now = Date.now();
-    return this.options.ring.localRecords().filter((entry) => !entry.deleted && (entry.expiresAt === null || entry.expiresAt > now) && kindOf(entry) === "file");
-  }
+/** `<key>/<member>` of the last entry a page read: keys are fixed-width, so the first '/' after them splits it. */
+function parseCursor(after: string | null): RecordCursor | null {
+  if (after === null) return null;
+  const key = after.slice(0, ID_HEX_LENGTH);
+  if (!isRingId(key) || after[ID_HEX_LENGTH] !== "/") throw new P2PError("MALFORMED", `invalid LIST_ALL_FILES cursor '${after.slice(0, 80)}': expected <key>/<member>`);
+  return { key, member: after.slice(ID_HEX_LENGTH + 1) };
+}
+
+function cursorString(cursor: RecordCursor | null): string | null {
+  return cursor === null ? null : `${cursor.key}/${cursor.member}`;
 }
 
 function concurrencyLimit(max: number) {

@@ -6,7 +6,7 @@ import { type ChordOptions, type ChordStatus, DEFAULTS } from "./chord-options";
 import { isRingId, type RingId } from "./id";
 import { Lookup, type LookupResult } from "./lookup";
 import { type JoinResult, Membership } from "./membership";
-import { isLive, type RecordEntry, type RecordStore } from "./records";
+import { isLive, type RecordCursor, type RecordEntry, type RecordStore } from "./records";
 import { Replicator } from "./replicator";
 import { RoutingTable } from "./routing-table";
 import { Stabilizer } from "./stabilizer";
@@ -258,6 +258,11 @@ export class ChordNode implements RingHandlers {
   /** Every entry this node stores, as primary or replica, tombstones included. */
   localRecords(): RecordEntry[] {
     return this.store.all();
+  }
+
+  /** One page of a scan of this node's live records, in (key, member) order after `after`. */
+  localRecordsAfter(after: RecordCursor | null, limit: number): RecordEntry[] {
+    return this.store.liveAfter(after, Date.now(), limit);
   }
 
   /** Every distinct peer in this node's routing tables (fingers and successors), nearest first. */

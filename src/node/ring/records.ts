@@ -33,10 +33,18 @@ export interface RecordStore {
   inRange(from: RingId, to: RingId): RecordEntry[];
   /** Every entry, tombstones included. */
   all(): RecordEntry[];
+  /** Up to `limit` live entries after `after` in (key, member) order (from the first when null): one page of a scan. */
+  liveAfter(after: RecordCursor | null, now: number, limit: number): RecordEntry[];
   /** How many entries are stored, tombstones included. */
   count(): number;
   /** Drops entries (live or tombstones) whose expiresAt has passed; returns how many. */
   pruneExpired(now: number): number;
+}
+
+/** A position in a scan of the store: the (key, member) of the last entry read. */
+export interface RecordCursor {
+  key: RingId;
+  member: string;
 }
 
 export function isLive(entry: RecordEntry, now: number): boolean {
@@ -87,6 +95,18 @@ export class MemoryRecordStore implements RecordStore {
     const members = this.byKey.get(key);
     if (members === undefined) return [];
     return [...members.values()].filter((entry) => isLive(entry, now)).map((entry) => ({ ...entry }));
+  }
+
+  liveAfter(after: RecordCursor | null, now: number, limit: number): RecordEntry[] {
+    // Byte order, as SQLite's BINARY collation sorts: UTF-16 order differs for some members.
+    const bytes = (text: string) => Buffer.from(text);
+    const order = (a: { key: string; member: string }, b: { key: string; member: string }) => (a.key !== b.key ? (a.key < b.key ? -1 : 1) : Buffer.compare(bytes(a.member), bytes(b.member)));
+    return [...this.byKey.values()]
+      .flatMap((members) => [...members.values()])
+      .filter((entry) => isLive(entry, now) && (after === null || order(entry, after) > 0))
+      .sort(order)
+      .slice(0, limit)
+      .map((entry) => ({ ...entry }));
   }
 
   inRange(from: RingId, to: RingId): RecordEntry[] {
