@@ -8,6 +8,7 @@ import { createHash } from "node:crypto";
 import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { writeNetworkKey } from "../src/protocol/network-key";
 import { ScriptError, flagError } from "./localnet/errors";
 import { Lifecycle } from "./localnet/lifecycle";
 import { bootImage, cacheDir } from "./vms/image";
@@ -17,10 +18,11 @@ import { run } from "./vms/shell";
 import { DNS_ADDRESS, MACHINES } from "./vms/machines";
 import { Vm } from "./vms/vm";
 
-const USAGE = `usage: npm run vms [-- --cpu MODEL]
+const USAGE = `usage: npm run vms [-- --cpu MODEL] [--key]
 
   --cpu MODEL   QEMU CPU model of the VMs (default Nehalem: SSE4.2, no AVX). --cpu qemu64 shows install.sh refusing a CPU
-                p2p cannot run on.`;
+                p2p cannot run on.
+  --key         a private network: a new network key (p2p keygen) on every VM, as P2P_KEY_FILE does for vagrant up`;
 
 const ROOT = join(import.meta.dir, "..");
 const BINARY = join(ROOT, "dist", "p2p");
@@ -53,11 +55,11 @@ async function timed<T>(label: string, work: () => Promise<T>): Promise<T> {
   return value;
 }
 
-function options(): { cpu: string } {
+function options(): { cpu: string; key: boolean } {
   try {
     const { values } = parseArgs({
       args: process.argv.slice(2),
-      options: { cpu: { type: "string", default: "Nehalem" }, help: { type: "boolean", default: false } },
+      options: { cpu: { type: "string", default: "Nehalem" }, key: { type: "boolean", default: false }, help: { type: "boolean", default: false } },
       strict: true,
     });
     if (values.help) {
@@ -65,7 +67,7 @@ function options(): { cpu: string } {
       process.exit(0);
     }
     if (!/^[A-Za-z0-9_.,+=-]+$/.test(values.cpu)) throw new ScriptError(`--cpu: not a QEMU CPU model: ${values.cpu}`);
-    return { cpu: values.cpu };
+    return { cpu: values.cpu, key: values.key };
   } catch (error) {
     throw error instanceof ScriptError ? error : flagError(error);
   }
@@ -89,10 +91,11 @@ async function ensureTools(): Promise<void> {
 }
 
 /** dist/p2p, install.sh and the two units on a small read-only disk: one copy for six VMs (the synced-folder idea). */
-async function buildPayload(runDir: string): Promise<string> {
+async function buildPayload(runDir: string, withKey: boolean): Promise<string> {
   const staging = join(runDir, "payload");
   mkdirSync(staging);
   cpSync(BINARY, join(staging, "p2p"));
+  if (withKey) writeNetworkKey(join(staging, "network.key"));
   for (const file of ["install.sh", "p2p-dns.service", "p2p-node.service"]) cpSync(join(TEMPLATES, file), join(staging, file));
   const image = join(runDir, "payload.img");
   const sizeMiB = Math.ceil(statSync(BINARY).size / 1024 / 1024) + 32;
@@ -114,6 +117,8 @@ function provisionScript(vm: Vm): string {
     "cp /mnt/p2p/p2p /tmp/p2p",
     `cp /mnt/p2p/p2p-${role}.service /tmp/p2p-${role}.service`,
     "cp /mnt/p2p/install.sh /tmp/vagrant-shell",
+    // As the Vagrantfile's P2P_KEY_FILE does: the key where install.sh looks for it.
+    "if [ -f /mnt/p2p/network.key ]; then cp /mnt/p2p/network.key /tmp/p2p-network.key; fi",
     "umount /mnt/p2p",
     `sh /tmp/vagrant-shell ${role} ${vm.spec.address} ${DNS_ADDRESS}`,
     // The power-off below pulls the plug: what install.sh wrote must be on the disk by then.
@@ -126,7 +131,7 @@ async function mainPid(vm: Vm): Promise<number> {
 }
 
 async function main(): Promise<void> {
-  const { cpu } = options();
+  const { cpu, key } = options();
   if (process.getuid?.() !== 0) throw new ScriptError("needs root (network namespace, taps, debootstrap): run it with sudo");
   if (!existsSync(BINARY)) throw new ScriptError("dist/p2p is missing: run `npm install && npm run build` first");
   const elf = readFileSync(BINARY).subarray(0, 20);
@@ -160,7 +165,7 @@ async function main(): Promise<void> {
     rmSync(runDir, { recursive: true, force: true });
   });
 
-  const payload = await timed("payload disk (dist/p2p, install.sh, units)", () => buildPayload(runDir));
+  const payload = await timed("payload disk (dist/p2p, install.sh, units)", () => buildPayload(runDir, key));
   const vms = MACHINES.map(
     (spec) => new Vm(spec, { image, payload, runDir, network, cpu, memoryMiB: MEMORY_MIB, track: (proc) => life.track(proc) }),
   );
@@ -198,6 +203,19 @@ async function main(): Promise<void> {
   const nodes = vms.filter((vm) => vm.name !== "dns");
   const ring = await timed("ring of 5 consistent", () => waitForRing(nodes, RING_TIMEOUT_MS, say));
   say(`one ring: ${ringOrder(ring, vms)}`);
+  if (key) {
+    await timed("private network: all keyed, plain PING unanswered", async () => {
+      const open = ring.filter((status) => status.privateNetwork !== true);
+      if (open.length > 0) throw new ScriptError(`${open.length} node(s) do not run the private network although --key was given`);
+      // From alpha, speak the plain protocol to beta's port: a keyed node sends nothing back and closes.
+      const beta = byName("beta");
+      const answer = await byName("alpha").agent.run(
+        `bash -c 'exec 3<>/dev/tcp/${beta.spec.address}/7495 && printf "PING\\r\\n" >&3 && timeout 5 cat <&3; true'`,
+      );
+      if (answer.trim() !== "") throw new ScriptError(`beta answered a clear-text PING on a private network: ${answer.trim().slice(0, 80)}`);
+    });
+    say("private network: all 5 nodes keyed; beta sent nothing back to a clear-text PING");
+  }
 
   const alpha = byName("alpha");
   const echo = byName("echo");

@@ -1,6 +1,7 @@
 #!/bin/sh
 # Runs as root in each VM (the Vagrantfile's shell provisioner, and `npm run vms`): installs /usr/local/bin/p2p and starts p2p-<role>.
 # usage: install.sh dns|node <this VM's address> <DNS host:port>
+#        (a network key at /tmp/p2p-network.key, if the provisioner copied one, makes the network private)
 #        install.sh check-cpu    only the CPU check (P2P_CPUINFO=<file> reads another cpuinfo: the tests use it)
 set -eu
 
@@ -45,11 +46,26 @@ fi
 install -m 0755 /tmp/p2p /usr/local/bin/p2p
 install -d -o vagrant -g vagrant -m 0755 /var/lib/p2p
 
+# A private network (P2P_KEY_FILE for the Vagrantfile, --key for npm run vms): the key is readable only by the
+# services' user. A key installed once stays when later provisions bring none, so a private network never opens by
+# accident; delete /var/lib/p2p/network.key and provision again to open it.
+key="/var/lib/p2p/network.key"
+if [ -f /tmp/p2p-network.key ]; then
+  if ! grep -Eq '^[0-9a-f]{64}$' /tmp/p2p-network.key; then
+    echo "install.sh: /tmp/p2p-network.key is not a p2p network key (64 hex digits on one line, from p2p keygen)" >&2
+    exit 5
+  fi
+  install -m 0600 -o vagrant -g vagrant /tmp/p2p-network.key "$key"
+  rm -f /tmp/p2p-network.key
+fi
+if [ -f "$key" ]; then network_key="$key"; else network_key=""; fi
+
 cat > /etc/default/p2p <<CONF
 # Written by scripts/vagrant/install.sh; read by p2p-$role.service (restart it after editing).
 P2P_HOME=/var/lib/p2p
 P2P_ADDRESS=$address
 P2P_DNS=$dns
+P2P_KEY=$network_key
 CONF
 
 # Login shells (vagrant ssh, vagrant ssh -c) look for the node's socket where the unit keeps it.
@@ -62,4 +78,5 @@ systemctl daemon-reload
 systemctl enable "p2p-$role.service"
 # restart, not start: `vagrant provision` after a rebuild must run the new binary.
 systemctl restart "p2p-$role.service"
-echo "p2p-$role $version is running on $address (DNS $dns)"
+if [ -n "$network_key" ]; then network="private network"; else network="open network"; fi
+echo "p2p-$role $version is running on $address (DNS $dns, $network)"

@@ -5,6 +5,7 @@ import type { Vm } from "./vm";
 
 /** The part of `p2p client status --json` this script reads. */
 export interface RingStatus {
+  privateNetwork?: boolean;
   id: string;
   address: string;
   predecessor: { address: string } | null;

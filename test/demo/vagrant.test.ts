@@ -161,10 +161,28 @@ describe("the Vagrantfile's check of dist/p2p", () => {
     expect(badArch.stderr.trim()).toBe('Vagrantfile: P2P_BOX_ARCH must be x86_64 or arm64, got "riscv64"');
   });
 
+  test.skipIf(!ruby)(`vagrant up takes a network key from P2P_KEY_FILE and refuses one that is not a file, with one line${rubySkip}`, () => {
+    const keyFile = join(copies.path, "net.key");
+    writeFileSync(keyFile, `${"ab".repeat(32)}\n`);
+    expect(up(elfHeader(0x3e), { P2P_KEY_FILE: keyFile })).toEqual({ code: 0, stderr: "" });
+    const missing = up(elfHeader(0x3e), { P2P_KEY_FILE: join(copies.path, "nowhere.key") });
+    expect(missing.code).toBe(1);
+    expect(missing.stderr.trim()).toBe(`Vagrantfile: P2P_KEY_FILE=${join(copies.path, "nowhere.key")} is not a file: make one with \`dist/p2p keygen --out ${join(copies.path, "nowhere.key")}\``);
+  });
+
   test("libvirt guests get a CPU p2p runs on: the host's with KVM, Nehalem under software emulation", () => {
     const libvirt = /config\.vm\.provider "libvirt" do \|lv\|([\s\S]*?)\n  end/.exec(vagrantfile)?.[1] ?? "";
     expect(libvirt).toContain('lv.cpu_mode = "host-passthrough"');
     expect(libvirt).toMatch(/if ENV\["P2P_LIBVIRT_DRIVER"\] == "qemu"\n\s+lv\.driver = "qemu"\n\s+lv\.cpu_mode = "custom"\n\s+lv\.cpu_model = "Nehalem"/);
+  });
+
+  test("install.sh gives a copied network key to the services' user alone, checks it, and never opens a private network by itself", () => {
+    expect(installScript).toContain('grep -Eq \'^[0-9a-f]{64}$\' /tmp/p2p-network.key');
+    expect(installScript).toContain('install -m 0600 -o vagrant -g vagrant /tmp/p2p-network.key "$key"');
+    expect(installScript).toContain("rm -f /tmp/p2p-network.key");
+    expect(installScript).toContain("P2P_KEY=$network_key");
+    // A later provision without a key keeps the installed one: the key file decides, not the provision.
+    expect(installScript).toMatch(/if \[ -f "\$key" \]; then network_key="\$key"; else network_key=""; fi/);
   });
 
   test("install.sh checks the CPU and runs the copied binary before it installs anything", () => {
