@@ -8,6 +8,8 @@ import type { RecordEntry } from "../node/ring/records";
 import type { Peer } from "../node/ring/transport";
 import { encodeJson } from "./codec";
 import { defineOp, NO_ARGS, PING, replyLines } from "./op";
+import { parseRecordEntries } from "./ring";
+import { type Shape, PEER_SHAPE, checkShape, nullable } from "./shape";
 
 /** Longest record value accepted from the local client. */
 export const MAX_VALUE_BYTES = 16 * 1024;
@@ -86,10 +88,54 @@ export interface SharedEntry {
 export type PutArgs = { key: string; member: string; value: string; ttlMs?: number };
 export type DownloadArgs = { ref: string; out?: string; force: boolean; noShare?: boolean };
 
+// What the client reads of each JSON reply, checked before it renders anything (src/wire/shape.ts).
+const STATUS_SHAPE: Shape = {
+  id: "string",
+  address: "string",
+  predecessor: nullable(PEER_SHAPE),
+  successors: [PEER_SHAPE],
+  fingers: [PEER_SHAPE],
+  records: { primary: "number", replica: "number" },
+  dns: "string",
+  dataDir: "string",
+  uptimeSeconds: "number",
+  privateNetwork: "boolean?",
+};
+const FILE_SUMMARY_SHAPE: Shape = { name: "string", size: "number", id: "string", holders: "number", folder: "boolean?", files: "number?" };
+const SHARED_REPORT_SHAPE: Shape = { name: "string", size: "number", id: "string", folder: "boolean?", files: "number?" };
+const DOWNLOAD_REPORT_SHAPE: Shape = {
+  name: "string",
+  size: "number",
+  id: "string",
+  path: "string",
+  sources: "string[]",
+  badSources: "string[]",
+  resumedChunks: "number",
+  milliseconds: "number",
+  folder: "boolean?",
+  files: "number?",
+};
+const TRANSFER_SHAPE: Shape = {
+  id: "string",
+  name: "string",
+  path: "string",
+  size: "number",
+  bytes: "number",
+  rate: "number",
+  etaSeconds: "number|null",
+  sources: "string[]",
+  state: "string",
+  startedAt: "number",
+  endedAt: "number?",
+  error: "string?",
+};
+const TRANSFERS_SHAPE: Shape = { downloads: [TRANSFER_SHAPE], serving: [{ id: "string", name: "string", requests: "number", servedBytes: "number" }] };
+const SHARED_ENTRY_SHAPE: Shape = { name: "string", id: "string", size: "number", path: "string", since: "number|null", servedBytes: "number", folder: "boolean?" };
+
 export const CONTROL = {
   PING,
 
-  STATUS: defineOp<void, NodeStatus>({ name: "STATUS", usage: "STATUS", ...NO_ARGS, ...jsonReply<NodeStatus>() }),
+  STATUS: defineOp<void, NodeStatus>({ name: "STATUS", usage: "STATUS", ...NO_ARGS, ...jsonReply<NodeStatus>("STATUS", STATUS_SHAPE) }),
 
   /** The node leaves the ring (records handed over) and exits once it has answered. */
   LEAVE: defineOp<void, string>({
@@ -108,7 +154,7 @@ export const CONTROL = {
     maxArgs: 1,
     encodeArgs: (key) => ({ args: [key] }),
     decodeArgs: (args) => args[0]!,
-    ...jsonReply<{ key: RingId; successor: Peer; hops: number }>(),
+    ...jsonReply<{ key: RingId; successor: Peer; hops: number }>("LOOKUP", { key: "string", successor: PEER_SHAPE, hops: "number" }),
   }),
 
   PUT: defineOp<PutArgs, { primary: Peer }>({
@@ -127,7 +173,7 @@ export const CONTROL = {
       }
       return ttlMs === undefined ? { key, member, value } : { key, member, value, ttlMs };
     },
-    ...jsonReply<{ primary: Peer }>(),
+    ...jsonReply<{ primary: Peer }>("PUT", { primary: PEER_SHAPE }),
   }),
 
   GET: defineOp<string, RecordEntry[]>({
@@ -137,7 +183,9 @@ export const CONTROL = {
     maxArgs: 1,
     encodeArgs: (key) => ({ args: [key] }),
     decodeArgs: (args) => args[0]!,
-    ...jsonReply<RecordEntry[]>(),
+    encodeReply: (entries: RecordEntry[]) => ({ body: encodeJson(entries) }),
+    // The entries as the ring link checks them: every field of every entry.
+    decodeReply: (body: Uint8Array) => parseRecordEntries(decodeReplyJson(body, "GET"), Number.MAX_SAFE_INTEGER),
   }),
 
   /** Share a file in place; progress events while it is hashed. */
@@ -148,10 +196,10 @@ export const CONTROL = {
     maxArgs: 2,
     encodeArgs: ({ path, name }) => ({ args: name ? [path, name] : [path] }),
     decodeArgs: (args) => (args[1] === undefined ? { path: args[0]! } : { path: args[0]!, name: args[1] }),
-    ...jsonReply<SharedReport>(),
+    ...jsonReply<SharedReport>("UPLOAD", SHARED_REPORT_SHAPE),
   }),
 
-  LIST: defineOp<void, FileSummary[]>({ name: "LIST", usage: "LIST", ...NO_ARGS, ...jsonReply<FileSummary[]>() }),
+  LIST: defineOp<void, FileSummary[]>({ name: "LIST", usage: "LIST", ...NO_ARGS, ...jsonReply<FileSummary[]>("LIST", [FILE_SUMMARY_SHAPE]) }),
 
   SEARCH: defineOp<string, FileSummary[]>({
     name: "SEARCH",
@@ -160,7 +208,7 @@ export const CONTROL = {
     maxArgs: 1,
     encodeArgs: (term) => ({ args: [term] }),
     decodeArgs: (args) => args[0]!,
-    ...jsonReply<FileSummary[]>(),
+    ...jsonReply<FileSummary[]>("SEARCH", [FILE_SUMMARY_SHAPE]),
   }),
 
   /** Download from every holder at once; progress events while it runs. An empty out path means the default. */
@@ -180,11 +228,11 @@ export const CONTROL = {
       if (flags.includes("noshare")) decoded.noShare = true;
       return decoded;
     },
-    ...jsonReply<DownloadReport>(),
+    ...jsonReply<DownloadReport>("DOWNLOAD", DOWNLOAD_REPORT_SHAPE),
   }),
 
   /** Downloads under way and recent ones, and what this node serves right now. */
-  TRANSFERS: defineOp<void, TransfersReport>({ name: "TRANSFERS", usage: "TRANSFERS", ...NO_ARGS, ...jsonReply<TransfersReport>() }),
+  TRANSFERS: defineOp<void, TransfersReport>({ name: "TRANSFERS", usage: "TRANSFERS", ...NO_ARGS, ...jsonReply<TransfersReport>("TRANSFERS", TRANSFERS_SHAPE) }),
 
   /** Stops a download under way (by name or id prefix); its .part and verified chunks stay unless `discard`. */
   CANCEL: defineOp<{ ref: string; discard: boolean }, TransferEntry>({
@@ -197,11 +245,11 @@ export const CONTROL = {
       if (args[1] !== undefined && args[1] !== "discard") throw new P2PError("MALFORMED", `unknown CANCEL flag '${args[1].slice(0, 40)}': expected discard`);
       return { ref: args[0]!, discard: args[1] === "discard" };
     },
-    ...jsonReply<TransferEntry>(),
+    ...jsonReply<TransferEntry>("CANCEL", TRANSFER_SHAPE),
   }),
 
   /** What this node shares whole. */
-  SHARED: defineOp<void, SharedEntry[]>({ name: "SHARED", usage: "SHARED", ...NO_ARGS, ...jsonReply<SharedEntry[]>() }),
+  SHARED: defineOp<void, SharedEntry[]>({ name: "SHARED", usage: "SHARED", ...NO_ARGS, ...jsonReply<SharedEntry[]>("SHARED", [SHARED_ENTRY_SHAPE]) }),
 
   /** Stops sharing a file (by name or id prefix) and withdraws its announcement at once. */
   UNSHARE: defineOp<string, SharedEntry[]>({
@@ -211,14 +259,25 @@ export const CONTROL = {
     maxArgs: 1,
     encodeArgs: (ref) => ({ args: [ref] }),
     decodeArgs: (args) => args[0]!,
-    ...jsonReply<SharedEntry[]>(),
+    ...jsonReply<SharedEntry[]>("UNSHARE", [SHARED_ENTRY_SHAPE]),
   }),
 };
 
-/** A JSON reply from the node this client trusts (its own, over a 0600 socket): encoded and read back as is. */
-function jsonReply<T>() {
+/**
+ * A JSON reply from the node this client trusts (its own, over a 0600 socket). It is still checked for the
+ * fields the client reads: a node started from an older or newer binary is then one clear line, not a crash.
+ */
+function jsonReply<T>(op: string, shape: Shape | [Shape]) {
   return {
     encodeReply: (value: T) => ({ body: encodeJson(value) }),
-    decodeReply: (body: Uint8Array): T => JSON.parse(new TextDecoder().decode(body)) as T,
+    decodeReply: (body: Uint8Array): T => checkShape<T>(decodeReplyJson(body, op), shape, `the node's ${op} reply`),
   };
+}
+
+function decodeReplyJson(body: Uint8Array, op: string): unknown {
+  try {
+    return JSON.parse(new TextDecoder().decode(body));
+  } catch {
+    throw new P2PError("ERROR", `the node's ${op} reply is not JSON; the node may run another version of p2p: restart it with this binary`);
+  }
 }

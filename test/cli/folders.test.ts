@@ -121,6 +121,8 @@ describe("folders", () => {
   }, 60_000);
 
   test("a folder manifest with '../escape' or '/abs' paths is refused with a clear line and nothing is written", async () => {
+    // The entries are put on the primary alpha names: the ring must agree on it (the test before restarts alpha).
+    await net.waitForConsistentRing(30_000);
     // An insider: a real key, a server at its own address answering KEY and GET_FOLDER with a hostile manifest.
     const insider = loadIdentity(join(dir.path, "insider"));
     const fileId = "a".repeat(64);

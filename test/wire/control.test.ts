@@ -88,4 +88,20 @@ describe("the control link", () => {
     expect(requestRoundTrip(CONTROL.UNSHARE, "b")).toBe("b");
     expect(replyRoundTrip(CONTROL.UNSHARE, shared, "b")).toEqual(shared);
   });
+
+  test("a reply without a field the client reads is one clear error naming the field, not a crash while rendering", () => {
+    const olderStatus = { id: peer.id, address: peer.address, predecessor: null, successors: [peer], dns: "127.0.0.1:7494" }; // no fingers, no records
+    const decode = (op: OpDef<unknown, unknown>, value: unknown) => () => op.decodeReply(new TextEncoder().encode(JSON.stringify(value)), "the node", undefined);
+    expect(decode(CONTROL.STATUS as OpDef<unknown, unknown>, olderStatus)).toThrow(
+      "the node's STATUS reply has 'fingers' missing or not a list; the node may run another version of p2p: restart it with this binary",
+    );
+    const list = [{ name: "a.txt", size: 3, id: "ab", holders: 1 }, { name: "b.txt", size: "3", id: "cd", holders: 1 }];
+    expect(decode(CONTROL.LIST as OpDef<unknown, unknown>, list)).toThrow("the node's LIST reply has '[1].size' missing or not a number");
+    const transfers = { downloads: [{ id: "ab", name: "x", path: "/x", size: 1, bytes: 0, rate: 0, etaSeconds: "soon", sources: [], state: "downloading", startedAt: 1 }], serving: [] };
+    expect(decode(CONTROL.TRANSFERS as OpDef<unknown, unknown>, transfers)).toThrow("'downloads[0].etaSeconds' missing or not a number");
+    expect(() => CONTROL.SHARED.decodeReply(new TextEncoder().encode("<html>"), "the node", undefined)).toThrow("the node's SHARED reply is not JSON");
+    // Fields the client does not know are left alone: a newer node may add some.
+    const newer = { ...{ id: peer.id, address: peer.address, predecessor: null, successors: [], fingers: [], records: { primary: 0, replica: 0 }, dns: "d", dataDir: "/d", uptimeSeconds: 1 }, load: 0.5 };
+    expect(decode(CONTROL.STATUS as OpDef<unknown, unknown>, newer)()).toEqual(newer);
+  });
 });
