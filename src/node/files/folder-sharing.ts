@@ -38,15 +38,16 @@ export async function shareFolder(
   signal?: AbortSignal,
 ): Promise<FileSummary> {
   const folderName = checkShareName(name ?? basename(absolute));
-  const files = walkFolder(absolute);
-  const sizes = files.map((file) => statSync(file.absolute).size);
+  const files = stillThere(() => walkFolder(absolute), null, folderName);
+  const sizes = files.map((file) => stillThere(() => statSync(file.absolute), file.path, folderName).size);
   const total = sizes.reduce((sum, size) => sum + size, 0);
   const entries: FolderEntry[] = [];
   let done = 0;
   for (const file of files) {
-    const stat = statSync(file.absolute);
+    const stat = stillThere(() => statSync(file.absolute), file.path, folderName);
     const known = host.options.catalog.byPath(file.absolute).find((shared) => shared.size === stat.size && shared.mtimeMs === stat.mtimeMs);
-    const manifest = known ?? (await hashFile(file.absolute, { onProgress: (bytes) => onProgress?.(done + bytes, total), signal }));
+    const manifest =
+      known ?? (await stillThereAsync(() => hashFile(file.absolute, { onProgress: (bytes) => onProgress?.(done + bytes, total), signal }), file.path, folderName));
     // Catalogued under `<folder>/<path>`, which no announced name can be: served by id, never announced alone.
     host.markShared({ ...manifest, name: `${folderName}/${file.path}`, path: file.absolute, mtimeMs: manifest.mtimeMs });
     entries.push({ path: file.path, size: manifest.size, fileId: manifest.fileId });
@@ -196,6 +197,30 @@ export async function downloadFolder(
     folder: true,
     files: manifest.entries.length,
   };
+}
+
+/** A file of the folder that vanished between the walk and its turn (a download renaming its .part): a conflict to retry, not a crash. */
+function stillThere<T>(read: () => T, path: string | null, folderName: string): T {
+  try {
+    return read();
+  } catch (error) {
+    throw vanished(error, path, folderName);
+  }
+}
+
+async function stillThereAsync<T>(read: () => Promise<T>, path: string, folderName: string): Promise<T> {
+  try {
+    return await read();
+  } catch (error) {
+    throw vanished(error, path, folderName);
+  }
+}
+
+function vanished(error: unknown, path: string | null, folderName: string): unknown {
+  const system = error as { code?: string; path?: string };
+  if (system.code !== "ENOENT") return error;
+  const what = path ?? system.path ?? "a file";
+  return new P2PError("CONFLICT", `${what} vanished from ${folderName} while it was being shared; share the folder again once it stops changing`);
 }
 
 /** The first manifest a holder sends that checks out; a bad one (a path out of the folder, a wrong hash) is named in the error. */
