@@ -137,6 +137,7 @@ export class FileSharing {
       selfAddress: this.options.self.address,
       transport: this.options.transport,
       holders: async () => (await job.holders()).filter((holder) => holder.address !== this.options.self.address),
+      stream: job.stream,
       local: {
         chunk: (fileId, index) => this.server.chunk(fileId, index, undefined),
         chosenChunk: (fileId, wanted) => this.server.chosenChunk(fileId, wanted, undefined),

@@ -28,10 +28,12 @@ export function tcpFilePeers(options: {
   transport: TcpTransport;
   holders: () => Promise<Holder[]>;
   local: LocalHolder;
+  /** A stream the caller owns and closes (a folder's files share one); by default the download gets its own. */
+  stream?: string;
 }): FilePeers {
   const { fileId, chunkCount, selfAddress, transport, local } = options;
   // This download's own connections: closing them when it ends drops whatever its holders still had queued for it.
-  const stream = `download-${++downloadCount}`;
+  const stream = options.stream ?? newDownloadStream();
   return {
     holders: options.holders,
     async chunk(address, index) {
@@ -50,8 +52,14 @@ export function tcpFilePeers(options: {
       if (report === null) throw new P2PError("MALFORMED", `${address} answered GET_HAVE with a bitfield for a different number of chunks`);
       return report;
     },
-    close: () => transport.closeStream(stream),
+    close: () => {
+      if (options.stream === undefined) transport.closeStream(stream);
+    },
   };
 }
 
+/** A name for a new set of download connections (see TcpTransport.closeStream). */
+export function newDownloadStream(): string {
+  return `download-${++downloadCount}`;
+}
 let downloadCount = 0;
