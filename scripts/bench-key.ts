@@ -2,11 +2,10 @@
 //
 // bun scripts/bench-key.ts [--size-mib 512] [--json]   (builds dist/p2p first)
 
-import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import type { Testnet, TestnetNode } from "../src/testnet";
-import { benchWorkspace, buildBinary, mbps, median, peakRss, sameContent, writeRandomFile } from "./lib/bench";
+import { benchWorkspace, buildBinary, cpuMs, curlSeconds, mbps, median, peakRss, sameContent, writeRandomFile } from "./lib/bench";
 
 const { values } = parseArgs({
   args: process.argv.slice(2),
@@ -100,25 +99,4 @@ try {
   }
 } finally {
   await cleanup();
-}
-
-/** User + system CPU time of a process so far, in milliseconds (Linux clock ticks of 10 ms). */
-function cpuMs(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-  return (Number(fields[11]) + Number(fields[12])) * 10;
-}
-
-/** curl fetching the same file over loopback from Bun's static file server, to the same disk. */
-async function curlSeconds(file: string, out: string): Promise<number> {
-  const hostname = "127.0.0.1";
-  const server = Bun.serve({ hostname, port: 0, fetch: () => new Response(Bun.file(file)) });
-  try {
-    const started = performance.now();
-    // Async: this process is also the server, so it must keep serving while curl runs.
-    const curl = Bun.spawn(["curl", "-sS", "--max-time", "600", "-o", out, `http://${hostname}:${server.port}/source.bin`], { stderr: "pipe" });
-    if ((await curl.exited) !== 0) throw new Error(`curl failed: ${await new Response(curl.stderr).text()}`);
-    return (performance.now() - started) / 1000;
-  } finally {
-    server.stop(true);
-  }
 }

@@ -2,11 +2,10 @@
 //
 // bun scripts/bench-transfer.ts [--size-mib 1024] [--limit-mb 20] [--json]   (builds dist/p2p first)
 
-import { open } from "node:fs/promises";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import type { TestnetNode } from "../src/testnet";
-import { benchWorkspace, buildBinary, mbps, median, peakRss, residentMemory, sameContent, sampleMemory, writeRandomFile } from "./lib/bench";
+import { benchWorkspace, buildBinary, curlSeconds, mbps, median, peakRss, residentMemory, sameContent, sampleMemory, writeRandomFile } from "./lib/bench";
 
 const { values } = parseArgs({
   args: process.argv.slice(2),
@@ -50,8 +49,8 @@ try {
     const idle = residentMemory(downloader.process.pid);
     let firstRun: { rssMb: number; anonMb: number } | null = null;
     const runs = await repeat(async () => {
-      curlRuns.push(await curlBaseline(source, join(work, "curl.out"), false));
-      curlSyncRuns.push(await curlBaseline(source, join(work, "curl.out"), true));
+      curlRuns.push(await curlSeconds(source, join(work, "curl.out")));
+      curlSyncRuns.push(await curlSeconds(source, join(work, "curl.out"), { fsync: true }));
       const memory = sampleMemory(downloader.process.pid);
       const report = await client<{ milliseconds: number }>(net, downloader, ["download", "source.bin", "--out", out, "--force"]);
       firstRun ??= memory.stop();
@@ -61,9 +60,9 @@ try {
     });
     return { hashSeconds, seconds: median(runs), peakRssMb: peakRss(downloader.process.pid), idle, firstRun: firstRun! };
   });
-  const curlSeconds = median(curlRuns);
-  const curlRate = bytes / curlSeconds;
-  say(`baseline: curl -o from Bun.serve      ${mbps(curlRate)} MB/s (${curlSeconds.toFixed(2)} s for ${sizeMiB} MiB)`);
+  const curlMedian = median(curlRuns);
+  const curlRate = bytes / curlMedian;
+  say(`baseline: curl -o from Bun.serve      ${mbps(curlRate)} MB/s (${curlMedian.toFixed(2)} s for ${sizeMiB} MiB)`);
   const curlSyncSeconds = median(curlSyncRuns);
   const curlSyncRate = bytes / curlSyncSeconds;
   say(`baseline: curl -o, then fsync        ${mbps(curlSyncRate)} MB/s (${curlSyncSeconds.toFixed(2)} s)`);
@@ -110,25 +109,6 @@ try {
   }
 } finally {
   await cleanup();
-}
-
-async function curlBaseline(file: string, out: string, fsync: boolean): Promise<number> {
-  const hostname = "127.0.0.1";
-  const server = Bun.serve({ hostname, port: 0, fetch: () => new Response(Bun.file(file)) });
-  try {
-    const started = performance.now();
-    // Async: this process is also the server, so it must keep serving while curl runs.
-    const curl = Bun.spawn(["curl", "-sS", "--max-time", "600", "-o", out, `http://${hostname}:${server.port}/source.bin`], { stderr: "pipe" });
-    if ((await curl.exited) !== 0) throw new Error(`curl failed: ${await new Response(curl.stderr).text()}`);
-    if (fsync) {
-      const handle = await open(out, "r+");
-      await handle.sync();
-      await handle.close();
-    }
-    return (performance.now() - started) / 1000;
-  } finally {
-    server.stop(true);
-  }
 }
 
 async function repeat(run: () => Promise<number>): Promise<number[]> {

@@ -2,6 +2,7 @@
 
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
 import { randomBytes } from "node:crypto";
+import { open } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createTestnet, type Testnet, type TestnetNode } from "../../src/testnet";
@@ -118,6 +119,35 @@ export function sampleMemory(pid: number, everyMs = 20): { stop(): { rssMb: numb
       return peak;
     },
   };
+}
+
+/**
+ * Seconds for `curl -o out` to fetch `file` over loopback from a Bun.serve static server (the transfer
+ * baseline), with an fsync of `out` after it when `fsync`, since p2p fsyncs every finished download.
+ */
+export async function curlSeconds(file: string, out: string, options: { fsync?: boolean } = {}): Promise<number> {
+  const hostname = "127.0.0.1";
+  const server = Bun.serve({ hostname, port: 0, fetch: () => new Response(Bun.file(file)) });
+  try {
+    const started = performance.now();
+    // Async: this process is also the server, so it must keep serving while curl runs.
+    const curl = Bun.spawn(["curl", "-sS", "--max-time", "600", "-o", out, `http://${hostname}:${server.port}/source.bin`], { stderr: "pipe" });
+    if ((await curl.exited) !== 0) throw new Error(`curl failed: ${await new Response(curl.stderr).text()}`);
+    if (options.fsync) {
+      const handle = await open(out, "r+");
+      await handle.sync();
+      await handle.close();
+    }
+    return (performance.now() - started) / 1000;
+  } finally {
+    server.stop(true);
+  }
+}
+
+/** User + system CPU time of a process so far, in milliseconds (Linux clock ticks of 10 ms). */
+export function cpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+  return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
 export function mbps(bytesPerSecond: number): string {
