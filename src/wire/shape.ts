@@ -4,15 +4,14 @@ import { P2PError } from "../protocol/errors";
 
 /**
  * A field's expected type: "string", "number", "boolean", "string[]", or a nested shape; `[shape]` for an
- * array of objects. A trailing "?" (or the `optional()` wrapper) allows the field to be absent, "|null"
- * allows null. Fields not named are not looked at: a newer node may add fields freely.
+ * array of that type. A trailing "?" allows the field to be absent, "|null" (or the `nullable()` wrapper,
+ * for a nested shape) allows null. Fields not named are not looked at: a newer node may add fields freely.
  */
-export type FieldType = string | Shape | [Shape] | { optional: FieldType } | { nullable: FieldType };
+export type FieldType = string | Shape | [FieldType] | { nullable: FieldType };
 export interface Shape {
   [field: string]: FieldType;
 }
 
-export const optional = (type: FieldType): FieldType => ({ optional: type });
 export const nullable = (type: FieldType): FieldType => ({ nullable: type });
 
 /** A peer as JSON replies carry it. */
@@ -36,14 +35,7 @@ function mismatch(value: unknown, type: FieldType, path: string): string | null 
   if (typeof type === "string") {
     if (type.endsWith("?")) return value === undefined ? null : mismatch(value, type.slice(0, -1), path);
     if (type.endsWith("|null")) return value === null ? null : mismatch(value, type.slice(0, -"|null".length), path);
-    if (type.endsWith("[]")) {
-      if (!Array.isArray(value)) return `has ${here} missing or not a list`;
-      for (let index = 0; index < value.length; index++) {
-        const problem = mismatch(value[index], type.slice(0, -2), `${path}[${index}]`);
-        if (problem !== null) return problem;
-      }
-      return null;
-    }
+    if (type.endsWith("[]")) return mismatch(value, [type.slice(0, -2)], path);
     return typeof value === type ? null : `has ${here} missing or not a ${type}`;
   }
   if (Array.isArray(type)) {
@@ -54,7 +46,6 @@ function mismatch(value: unknown, type: FieldType, path: string): string | null 
     }
     return null;
   }
-  if ("optional" in type && Object.keys(type).length === 1) return value === undefined ? null : mismatch(value, type.optional as FieldType, path);
   if ("nullable" in type && Object.keys(type).length === 1) return value === null ? null : mismatch(value, type.nullable as FieldType, path);
   if (typeof value !== "object" || value === null || Array.isArray(value)) return `has ${here} missing or not an object`;
   for (const [field, fieldType] of Object.entries(type as Shape)) {
