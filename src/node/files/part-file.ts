@@ -4,6 +4,7 @@ import { existsSync } from "node:fs";
 import { type FileHandle, open, rename } from "node:fs/promises";
 import { P2PError } from "../../protocol/errors";
 import type { CatalogStore } from "./catalog";
+import { DirectWriter } from "./direct-write";
 import type { Manifest } from "./manifest";
 import { Bitfield } from "./swarm/bitfield";
 
@@ -20,6 +21,8 @@ export class PartFile {
   /** Chunks that were already on disk when this download started. */
   readonly resumedChunks: number;
   private readonly handle: FileHandle;
+  /** Whole chunks go through this one where the file system takes direct writes. */
+  private readonly direct: DirectWriter | null;
   private readonly catalog: CatalogStore;
   private closed = false;
 
@@ -37,23 +40,26 @@ export class PartFile {
     } catch (error) {
       throw diskError(error, path);
     }
+    const direct = await DirectWriter.open(path);
     catalog.startDownload({ fileId: manifest.fileId, name: options.name, partPath: path, manifest, verified: verified.bytes });
-    return new PartFile(path, manifest, verified, handle, catalog);
+    return new PartFile(path, manifest, verified, handle, direct, catalog);
   }
 
-  private constructor(path: string, manifest: Manifest, verified: Bitfield, handle: FileHandle, catalog: CatalogStore) {
+  private constructor(path: string, manifest: Manifest, verified: Bitfield, handle: FileHandle, direct: DirectWriter | null, catalog: CatalogStore) {
     this.path = path;
     this.manifest = manifest;
     this.verified = verified;
     this.resumedChunks = verified.count();
     this.handle = handle;
+    this.direct = direct;
     this.catalog = catalog;
   }
 
   /** Writes a verified chunk at its place, then records it as verified. */
   async write(index: number, bytes: Uint8Array): Promise<void> {
+    const position = index * this.manifest.chunkSize;
     try {
-      await this.handle.write(bytes, 0, bytes.length, index * this.manifest.chunkSize);
+      if (!(await this.direct?.write(bytes, position))) await writeAll(this.handle, bytes, position);
     } catch (error) {
       throw diskError(error, this.path);
     }
@@ -95,12 +101,22 @@ export class PartFile {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.handle.close();
+    await Promise.all([this.handle.close(), this.direct?.close()]);
   }
 }
 
 export function chunkLength(manifest: Manifest, index: number): number {
   return Math.min(manifest.chunkSize, manifest.size - index * manifest.chunkSize);
+}
+
+/** A write can be short (a full disk, a signal): the rest is written until none is left or the disk says why not. */
+async function writeAll(handle: FileHandle, bytes: Uint8Array, position: number): Promise<void> {
+  let done = 0;
+  while (done < bytes.length) {
+    const { bytesWritten } = await handle.write(bytes, done, bytes.length - done, position + done);
+    if (bytesWritten <= 0) throw Object.assign(new Error("no bytes written"), { code: "ENOSPC" });
+    done += bytesWritten;
+  }
 }
 
 /** File-system failures as errors a user can act on. */
