@@ -80,6 +80,7 @@ export class TcpTransport implements RingTransport {
   /** Closes every pooled connection; later calls fail with CLOSED. */
   close(): void {
     this.closed = true;
+    this.bodies.close();
     for (const pending of this.pool.values()) pending.then((client) => client.close(), () => {});
     this.pool.clear();
   }

@@ -2,6 +2,7 @@
 
 import { describe, expect, test } from "bun:test";
 import { BodyPool } from "../../src/protocol/body-pool";
+import { waitFor } from "../helpers/wait";
 
 describe("BodyPool", () => {
   test("a buffer given back is handed out again for the next body that fits", () => {
@@ -35,5 +36,35 @@ describe("BodyPool", () => {
     expect(c.buffer).toBe(a.buffer);
     expect(d.buffer).not.toBe(a.buffer);
     expect(d.buffer).not.toBe(b.buffer);
+  });
+
+  test("kept buffers are let go once no body has needed one for the idle time, and not while bodies keep coming", async () => {
+    const pool = new BodyPool(1024, 4, 200);
+    try {
+      pool.release(pool.take(1024));
+      expect(pool.kept).toBe(1);
+      // Busy: a body every 50 ms keeps the buffer in use well past 200 ms.
+      const busyUntil = performance.now() + 400;
+      while (performance.now() < busyUntil) {
+        const body = pool.take(1024);
+        await Bun.sleep(50);
+        pool.release(body);
+        expect(pool.kept).toBe(1);
+      }
+      await waitFor("the idle pool to let its buffer go", () => pool.kept === 0, 5_000);
+      expect(pool.take(1024).length).toBe(1024); // and it still hands out buffers afterwards
+    } finally {
+      pool.close();
+    }
+  });
+
+  test("a closed pool keeps nothing, even buffers given back after it closed", () => {
+    const pool = new BodyPool(1024, 4);
+    const late = pool.take(1024);
+    pool.release(pool.take(1024));
+    pool.close();
+    expect(pool.kept).toBe(0);
+    pool.release(late);
+    expect(pool.kept).toBe(0);
   });
 });
