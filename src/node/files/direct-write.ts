@@ -10,13 +10,16 @@ import { type FileHandle, open } from "node:fs/promises";
 /** Direct writes must start, end and sit in memory on this boundary (the largest logical block in common use). */
 export const DIRECT_WRITE_ALIGNMENT = 4096;
 
+/** What a direct writer needs of its file handle. */
+export type DirectHandle = Pick<FileHandle, "write" | "close">;
+
 /**
  * A second handle on a file, for its aligned writes only. Where direct writes are refused (a file
- * system without them, a buffer the kernel finds misaligned), `write` answers false once and from
- * then on, and the caller writes through its ordinary handle: nothing is lost, only the shortcut.
+ * system without them, a buffer the kernel finds misaligned, any error), `write` answers false then
+ * and from then on, and the caller writes through its ordinary handle: nothing is lost, only the shortcut.
  */
 export class DirectWriter {
-  private handle: FileHandle | null;
+  private handle: DirectHandle | null;
   private usable = true;
 
   /** Null where the platform or the file system has no direct writes. */
@@ -31,7 +34,8 @@ export class DirectWriter {
     }
   }
 
-  private constructor(handle: FileHandle) {
+  /** `handle`: opened with O_DIRECT; `open` is the usual way to get one. */
+  constructor(handle: DirectHandle) {
     this.handle = handle;
   }
 
@@ -42,9 +46,10 @@ export class DirectWriter {
       const { bytesWritten } = await this.handle.write(bytes, 0, bytes.length, position);
       // A short direct write leaves an unaligned rest: the caller writes the whole chunk again, which is harmless.
       return bytesWritten === bytes.length;
-    } catch (error) {
-      if ((error as { code?: string }).code !== "EINVAL") throw error;
-      // Misaligned after all (the kernel checks the buffer's address, which JavaScript cannot see).
+    } catch {
+      // EINVAL most often: misaligned after all (the kernel checks the buffer's address, which JavaScript
+      // cannot see), or a file system that opens with O_DIRECT and then refuses it (EOPNOTSUPP on some FUSE
+      // ones). Whatever it was, the caller's ordinary write follows at once and reports a failure that is real.
       this.usable = false;
       return false;
     }
@@ -58,5 +63,5 @@ export class DirectWriter {
 }
 
 function isAligned(bytes: Uint8Array, position: number): boolean {
-  return bytes.length > 0 && bytes.length % DIRECT_WRITE_ALIGNMENT === 0 && bytes.byteOffset % DIRECT_WRITE_ALIGNMENT === 0 && position % DIRECT_WRITE_ALIGNMENT === 0;
+  return position >= 0 && bytes.length > 0 && bytes.length % DIRECT_WRITE_ALIGNMENT === 0 && bytes.byteOffset % DIRECT_WRITE_ALIGNMENT === 0 && position % DIRECT_WRITE_ALIGNMENT === 0;
 }

@@ -4,7 +4,7 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { CatalogStore } from "../../../src/node/files/catalog";
-import { DIRECT_WRITE_ALIGNMENT, DirectWriter } from "../../../src/node/files/direct-write";
+import { DIRECT_WRITE_ALIGNMENT, type DirectHandle, DirectWriter } from "../../../src/node/files/direct-write";
 import { type Manifest, fileIdOf, sha256Hex } from "../../../src/node/files/manifest";
 import { PartFile } from "../../../src/node/files/part-file";
 import { tempDir } from "../../helpers/wait";
@@ -89,5 +89,23 @@ describe("DirectWriter", () => {
     expect(await writer!.write(block.subarray(0, DIRECT_WRITE_ALIGNMENT), 512)).toBe(false); // position off the boundary
     expect(await writer!.write(block.subarray(16, 16 + DIRECT_WRITE_ALIGNMENT), 0)).toBe(false); // buffer off the boundary
     expect(readFileSync(path).length).toBe(0);
+  });
+
+  test("after a direct write the file system refuses, it and every later one answer false and write nothing", async () => {
+    const attempts: number[] = [];
+    const refusing = {
+      write: async (_bytes: Uint8Array, _offset: number, _length: number, position: number) => {
+        attempts.push(position);
+        throw Object.assign(new Error("operation not supported"), { code: "EOPNOTSUPP" });
+      },
+      close: async () => {},
+    } as unknown as DirectHandle;
+    const writer = new DirectWriter(refusing);
+    const block = new Uint8Array(DIRECT_WRITE_ALIGNMENT);
+
+    expect(await writer.write(block, 0)).toBe(false);
+    expect(await writer.write(block, DIRECT_WRITE_ALIGNMENT)).toBe(false);
+    expect(attempts).toEqual([0]); // the caller writes both itself; the refusing handle is not asked again
+    await writer.close();
   });
 });
