@@ -19,7 +19,10 @@ export class PeerStore {
   private readonly deleteSameAddress: Statement;
   private readonly deletePeer: Statement;
   private readonly selectLive: Statement<PeerRow, [number]>;
-  private readonly selectOthers: Statement<PeerRow, [string, number, number, number]>;
+  private readonly selectConfirmed: Statement<PeerRow, [string, number, number, number]>;
+  private readonly selectUnconfirmedFrom: Statement<PeerRow, [string, number, number, number, number]>;
+  private readonly selectUnconfirmedBefore: Statement<PeerRow, [string, number, number, number, number]>;
+  private readonly selectTopRowid: Statement<{ top: number | null }, []>;
   private readonly updateConfirmed: Statement;
   private readonly countConfirmedAt: Statement<{ count: number }, [string, number, number, string]>;
   private readonly deleteExpired: Statement;
@@ -39,10 +42,14 @@ export class PeerStore {
     this.deleteSameAddress = this.db.prepare("DELETE FROM peers WHERE ip = $ip AND port = $port AND peer_id != $peerId");
     this.deletePeer = this.db.prepare("DELETE FROM peers WHERE peer_id = ?");
     this.selectLive = this.db.prepare(`SELECT ${COLUMNS} FROM peers WHERE last_seen >= ? ORDER BY peer_id`);
-    // Confirmed peers first (at random among them), then the others (at random) to fill the sample.
-    this.selectOthers = this.db.prepare(
-      `SELECT ${COLUMNS} FROM peers WHERE peer_id != ? AND last_seen >= ? ORDER BY confirmed_at >= ? DESC, random() LIMIT ?`,
+    this.selectConfirmed = this.db.prepare(
+      `SELECT ${COLUMNS} FROM peers WHERE peer_id != ? AND last_seen >= ? AND confirmed_at >= ? ORDER BY random() LIMIT ?`,
     );
+    // The unconfirmed may be a flood of thousands: a run of them from a random row, not a sort of them all per JOIN.
+    const unconfirmed = `SELECT ${COLUMNS} FROM peers WHERE peer_id != ? AND last_seen >= ? AND confirmed_at < ?`;
+    this.selectUnconfirmedFrom = this.db.prepare(`${unconfirmed} AND rowid >= ? ORDER BY rowid LIMIT ?`);
+    this.selectUnconfirmedBefore = this.db.prepare(`${unconfirmed} AND rowid < ? ORDER BY rowid LIMIT ?`);
+    this.selectTopRowid = this.db.prepare("SELECT max(rowid) AS top FROM peers");
     this.updateConfirmed = this.db.prepare("UPDATE peers SET confirmed_at = $at WHERE peer_id = $peerId AND ip = $ip AND port = $port");
     this.countConfirmedAt = this.db.prepare(
       "SELECT COUNT(*) AS count FROM peers WHERE ip = ? AND last_seen >= ? AND confirmed_at >= ? AND peer_id != ?",
@@ -89,11 +96,17 @@ export class PeerStore {
   }
 
   /**
-   * Up to `limit` live peers other than `peerId`: those confirmed since `confirmedSince` first, each
-   * group in random order so joins spread over the ring.
+   * Up to `limit` live peers other than `peerId`: those confirmed since `confirmedSince` first, in random
+   * order so joins spread over the ring, then, to fill the sample, a run of the others from a random row.
    */
   sampleOthers(peerId: string, liveSince: number, confirmedSince: number, limit: number): PeerEntry[] {
-    return this.selectOthers.all(peerId, liveSince, confirmedSince, limit).map(fromRow);
+    const confirmed = this.selectConfirmed.all(peerId, liveSince, confirmedSince, limit);
+    const missing = limit - confirmed.length;
+    if (missing <= 0) return confirmed.map(fromRow);
+    const start = Math.floor(Math.random() * ((this.selectTopRowid.get()?.top ?? 0) + 1));
+    const others = this.selectUnconfirmedFrom.all(peerId, liveSince, confirmedSince, start, missing);
+    if (others.length < missing) others.push(...this.selectUnconfirmedBefore.all(peerId, liveSince, confirmedSince, start, missing - others.length));
+    return [...confirmed, ...others].map(fromRow);
   }
 
   live(liveSince: number): PeerEntry[] {
@@ -141,4 +154,5 @@ function fromRow(row: PeerRow): PeerEntry {
 function addConfirmedAt(db: Database): void {
   const columns = db.query<{ name: string }, []>("PRAGMA table_info(peers)").all();
   if (!columns.some((column) => column.name === "confirmed_at")) db.exec("ALTER TABLE peers ADD COLUMN confirmed_at INTEGER NOT NULL DEFAULT 0");
+  db.exec("CREATE INDEX IF NOT EXISTS peers_confirmed ON peers (confirmed_at)");
 }
