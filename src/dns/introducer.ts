@@ -2,8 +2,9 @@
 
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
+import { log } from "../log";
 import { DNS_PORT } from "../protocol/address";
-import { P2PError } from "../protocol/errors";
+import { isP2PError, P2PError } from "../protocol/errors";
 import { type OpTable, type ProtocolServer, serve } from "../protocol/server";
 import type { Request } from "../protocol/ops";
 import { DNS, type DnsJoinArgs, type DnsPeerRows } from "../wire/dns";
@@ -63,7 +64,7 @@ export function createIntroducer(options: IntroducerOptions): Introducer {
     const peers = store;
     try {
       const probe = options.probe ?? ((ip: string, port: number) => answersPing(ip, port, { networkKey: options.networkKey }));
-      server = await serve({ listen: { hostname, port }, ops: introducerOps(peers, liveSince, clock, probe), warn: options.warn, networkKey: options.networkKey });
+      server = await serve({ listen: { hostname, port }, ops: introducerOps(peers, liveSince, clock, probe, options.warn ?? ((message) => log.warn(message))), warn: options.warn, networkKey: options.networkKey });
     } catch (error) {
       peers.close();
       store = null;
@@ -100,7 +101,13 @@ export function createIntroducer(options: IntroducerOptions): Introducer {
  * to another id, is refused. Every connect-back is paid from one `ConnectBudget` and its answer cached, so
  * no request, however repeated, makes the DNS flood or scan an address (docs/SECURITY.md).
  */
-function introducerOps(peers: PeerStore, liveSince: () => number, clock: () => number, probe: (ip: string, port: number) => Promise<boolean>): OpTable {
+function introducerOps(
+  peers: PeerStore,
+  liveSince: () => number,
+  clock: () => number,
+  probe: (ip: string, port: number) => Promise<boolean>,
+  warn: (message: string) => void,
+): OpTable {
   const checks = new CachedChecks(new ConnectBudget(clock), (address) => probe(hostOf(address), Number(address.slice(address.lastIndexOf(":") + 1))), clock);
   /** Whether the peer still answers PING at its address (throws UNAVAILABLE, a 503, when the budget is spent). */
   const stillAnswers = (peer: PeerEntry, request: Request) => checks.ask(`${peer.ip}:${peer.port}`, sourceOf(request));
@@ -124,8 +131,10 @@ function introducerOps(peers: PeerStore, liveSince: () => number, clock: () => n
       (answers) => {
         if (answers) peers.confirm(entry, clock());
       },
-      // Over budget: the peer stays unconfirmed until a later heartbeat finds room.
-      () => {},
+      (error) => {
+        // Over budget (a P2PError): the peer stays unconfirmed until a later heartbeat finds room.
+        if (!isP2PError(error)) warn(`confirming ${entry.ip}:${entry.port} failed: ${(error as Error).message}`);
+      },
     );
   };
 
