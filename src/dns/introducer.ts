@@ -2,19 +2,27 @@
 
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
+import { log } from "../log";
 import { DNS_PORT } from "../protocol/address";
-import { P2PError } from "../protocol/errors";
+import { isP2PError, P2PError } from "../protocol/errors";
 import { type OpTable, type ProtocolServer, serve } from "../protocol/server";
 import type { Request } from "../protocol/ops";
 import { DNS, type DnsJoinArgs, type DnsPeerRows } from "../wire/dns";
 import { opTable, serveOp } from "../wire/op";
-import { isListening, MAX_LIVENESS_PROBES } from "./liveness";
+import { CachedChecks, ConnectBudget, hostOf } from "../protocol/connect-budget";
+import { answersPing } from "./liveness";
 import { type PeerEntry, PeerStore } from "./peer-store";
 
 /** How many peers a JOIN hands back, as in the original design. */
 export const JOIN_SAMPLE_SIZE = 5;
 export const DEFAULT_TTL_SECONDS = 60;
 export const MAX_TTL_SECONDS = 7 * 24 * 3600;
+/** A peer proven to be at its address within this long is handed out before the others. */
+export const CONFIRMATION_VALID_MS = 5 * 60_000;
+/** A peer registered from another address is checked again (a connect-back) once its proof is older than this. */
+export const RECONFIRM_AFTER_MS = 60_000;
+/** Peers at one IP that JOINs sent from that IP confirm without a connect-back (a node of this project has at most 8 ids per IP). */
+export const MAX_SELF_CONFIRMED_PER_IP = 8;
 
 export interface IntroducerOptions {
   hostname?: string;
@@ -27,7 +35,7 @@ export interface IntroducerOptions {
   clock?: () => number;
   /** Private network: every connection must hold this key (src/protocol/secure-link.ts). */
   networkKey?: Uint8Array;
-  /** Whether something listens at a peer's address (tests replace the connect-back). */
+  /** Whether a p2p peer answers PING at an address (tests replace the connect-back). */
   probe?: (ip: string, port: number) => Promise<boolean>;
 }
 
@@ -55,7 +63,8 @@ export function createIntroducer(options: IntroducerOptions): Introducer {
     store = openStore(options.dbPath);
     const peers = store;
     try {
-      server = await serve({ listen: { hostname, port }, ops: introducerOps(peers, liveSince, clock, options.probe ?? isListening), warn: options.warn, networkKey: options.networkKey });
+      const probe = options.probe ?? ((ip: string, port: number) => answersPing(ip, port, { networkKey: options.networkKey }));
+      server = await serve({ listen: { hostname, port }, ops: introducerOps(peers, liveSince, clock, probe, options.warn ?? ((message) => log.warn(message))), warn: options.warn, networkKey: options.networkKey });
     } catch (error) {
       peers.close();
       store = null;
@@ -87,45 +96,73 @@ export function createIntroducer(options: IntroducerOptions): Introducer {
  * The introducer's ops: one handler each, over the DNS link's definitions (src/wire/dns.ts).
  *
  * Nobody may evict or impersonate a live peer: LEAVE/DELETE of a peer is honoured when it comes from the
- * peer's own IP address, or when the DNS connects back to the peer's address and nothing answers; a JOIN
- * that would move a live id to another address, or give a live peer's address to another id, is refused.
+ * peer's own IP address, when the peer was never confirmed, or when the DNS connects back and the peer
+ * does not answer PING; a JOIN that would move a confirmed live id to another address, or give its address
+ * to another id, is refused. Every connect-back is paid from one `ConnectBudget` and its answer cached, so
+ * no request, however repeated, makes the DNS flood or scan an address (docs/SECURITY.md).
  */
-function introducerOps(peers: PeerStore, liveSince: () => number, clock: () => number, probe: (ip: string, port: number) => Promise<boolean>): OpTable {
-  let probing = 0;
-  /** Whether the peer still answers at its address; bounded in number so a flood of LEAVEs cannot pile up sockets. */
-  const stillAnswers = async (peer: PeerEntry): Promise<boolean> => {
-    if (probing >= MAX_LIVENESS_PROBES) throw new P2PError("UNAVAILABLE", "too many liveness checks under way; try again shortly");
-    probing++;
-    try {
-      return await probe(peer.ip, peer.port);
-    } finally {
-      probing--;
-    }
-  };
+function introducerOps(
+  peers: PeerStore,
+  liveSince: () => number,
+  clock: () => number,
+  probe: (ip: string, port: number) => Promise<boolean>,
+  warn: (message: string) => void,
+): OpTable {
+  const checks = new CachedChecks(new ConnectBudget(clock), (address) => probe(hostOf(address), Number(address.slice(address.lastIndexOf(":") + 1))), clock);
+  /** Whether the peer still answers PING at its address (throws UNAVAILABLE, a 503, when the budget is spent). */
+  const stillAnswers = (peer: PeerEntry, request: Request) => checks.ask(`${peer.ip}:${peer.port}`, sourceOf(request));
   const isLive = (peer: PeerEntry) => peer.lastSeen >= liveSince();
+  const confirmedSince = () => clock() - CONFIRMATION_VALID_MS;
+  const isConfirmed = (peer: PeerEntry) => peer.confirmedAt >= confirmedSince();
+
+  /**
+   * Proof that the peer JOIN named is at its address: the JOIN came from its IP (for a few peers per
+   * IP), or, in the background so the reply neither waits for it nor tells anything of it, it answered a
+   * connect-back's PING. A peer without proof is handed out only after the confirmed ones.
+   */
+  const confirm = (entry: DnsJoinArgs, request: Request) => {
+    if (sentFrom(request, entry.ip) && peers.confirmedAtIp(entry.ip, liveSince(), confirmedSince(), entry.peerId) < MAX_SELF_CONFIRMED_PER_IP) {
+      peers.confirm(entry, clock());
+      return;
+    }
+    const current = peers.byId(entry.peerId);
+    if (!current || current.confirmedAt >= clock() - RECONFIRM_AFTER_MS) return;
+    checks.ask(`${entry.ip}:${entry.port}`, sourceOf(request)).then(
+      (answers) => {
+        if (answers) peers.confirm(entry, clock());
+      },
+      (error) => {
+        // Over budget (a P2PError): the peer stays unconfirmed until a later heartbeat finds room.
+        if (!isP2PError(error)) warn(`confirming ${entry.ip}:${entry.port} failed: ${(error as Error).message}`);
+      },
+    );
+  };
 
   const leave = async (peerId: string, request: Request): Promise<string> => {
     const peer = peers.byId(peerId);
     if (!peer) throw new P2PError("NOT_FOUND", `peer ${peerId} is not registered`);
-    if (!sentFrom(request, peer.ip) && (await stillAnswers(peer))) {
-      throw new P2PError("CONFLICT", `peer ${peerId} still answers at ${peer.ip}:${peer.port}: only the peer itself, from its own address, may remove it`);
+    if (sentFrom(request, peer.ip) || !isConfirmed(peer) || !(await stillAnswers(peer, request))) {
+      peers.remove(peerId);
+      return peerId;
     }
-    peers.remove(peerId);
-    return peerId;
+    throw new P2PError("CONFLICT", `peer ${peerId} still answers at ${peer.ip}:${peer.port}: only the peer itself, from its own address, may remove it`);
   };
 
-  const join = async ({ peerId, ip, port }: DnsJoinArgs): Promise<DnsPeerRows> => {
+  const join = async (args: DnsJoinArgs, request: Request): Promise<DnsPeerRows> => {
+    const { peerId, ip, port } = args;
     const registered = peers.byId(peerId);
-    if (registered && (registered.ip !== ip || registered.port !== port) && isLive(registered) && (await stillAnswers(registered))) {
+    const moved = registered !== null && (registered.ip !== ip || registered.port !== port);
+    if (registered && moved && isLive(registered) && isConfirmed(registered) && (await stillAnswers(registered, request))) {
       throw new P2PError("CONFLICT", `peer id ${peerId} is registered by a live peer at ${registered.ip}:${registered.port}`);
     }
     for (const holder of peers.atAddress(ip, port)) {
-      if (holder.peerId !== peerId && isLive(holder) && (await stillAnswers(holder))) {
+      if (holder.peerId !== peerId && isLive(holder) && isConfirmed(holder) && (await stillAnswers(holder, request))) {
         throw new P2PError("CONFLICT", `${ip}:${port} is held by live peer ${holder.peerId}; one address is one peer`);
       }
     }
     peers.register({ peerId, ip, port, lastSeen: clock() });
-    return { rows: peers.sampleOthers(peerId, liveSince(), JOIN_SAMPLE_SIZE), skipped: [] };
+    confirm(args, request);
+    return { rows: peers.sampleOthers(peerId, liveSince(), confirmedSince(), JOIN_SAMPLE_SIZE), skipped: [] };
   };
 
   return opTable(
@@ -137,9 +174,14 @@ function introducerOps(peers: PeerStore, liveSince: () => number, clock: () => n
   );
 }
 
+/** The IP a request came from (an IPv4 peer may show as `::ffff:a.b.c.d` on a dual-stack listener). */
+function sourceOf(request: Request): string {
+  return request.remoteAddress.replace(/^::ffff:/, "");
+}
+
 /** Whether the request came from `ip` (an IPv4 peer may show as `::ffff:a.b.c.d` on a dual-stack listener). */
 function sentFrom(request: Request, ip: string): boolean {
-  return request.remoteAddress.replace(/^::ffff:/, "") === ip;
+  return sourceOf(request) === ip;
 }
 
 function openStore(path: string): PeerStore {

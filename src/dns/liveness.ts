@@ -1,46 +1,34 @@
-// Whether something still listens at a peer's address: the introducer's connect-back before it believes a peer is gone.
+// Whether a p2p peer still answers at an address: the introducer's connect-back before it believes a peer is there or gone.
 
-/** How long a connect-back waits for the peer's address to accept a connection. */
+import { connect } from "../protocol/client";
+import { isP2PError } from "../protocol/errors";
+
+/** How long a connect-back may take, connection and PING together. */
 export const LIVENESS_PROBE_TIMEOUT_MS = 2_000;
-/** Most connect-backs in flight at once; past it a LEAVE or contested JOIN is answered 503 (retry later). */
-export const MAX_LIVENESS_PROBES = 32;
 
 /**
- * Connects to `ip:port` and resolves true if the connection opens, false if it is refused, fails or does
- * not open within `timeoutMs`. Nothing is sent: an open port is what a live node looks like from outside.
+ * Connects to `ip:port`, sends PING and resolves true only if the answer is PONG; false if the
+ * connection is refused, fails, or nothing answers PONG within `timeoutMs`. A port that accepts
+ * connections but does not speak p2p counts as no peer, so the DNS's answers never tell whether an
+ * arbitrary port listens (see docs/SECURITY.md).
  */
-export function isListening(ip: string, port: number, timeoutMs = LIVENESS_PROBE_TIMEOUT_MS): Promise<boolean> {
-  return new Promise((resolve) => {
-    let settled = false;
-    const settle = (alive: boolean) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      resolve(alive);
-    };
-    const timer = setTimeout(() => settle(false), timeoutMs);
-    Bun.connect({
-      hostname: ip,
-      port,
-      socket: {
-        open(socket) {
-          settle(true);
-          socket.end();
-        },
-        data() {},
-        connectError() {
-          settle(false);
-        },
-        error() {
-          settle(false);
-        },
-      },
-    }).then(
-      (socket) => {
-        // A connection that opened after the timeout is closed at once.
-        if (settled) socket.end();
-      },
-      () => settle(false),
-    );
-  });
+export async function answersPing(ip: string, port: number, options: { timeoutMs?: number; networkKey?: Uint8Array } = {}): Promise<boolean> {
+  const timeoutMs = options.timeoutMs ?? LIVENESS_PROBE_TIMEOUT_MS;
+  const started = Date.now();
+  let client;
+  try {
+    client = await connect({ hostname: ip, port }, { connectTimeoutMs: timeoutMs, networkKey: options.networkKey });
+  } catch (error) {
+    if (!isP2PError(error)) throw error;
+    return false;
+  }
+  try {
+    const reply = await client.send("PING", [], { timeoutMs: Math.max(1, timeoutMs - (Date.now() - started)) });
+    return reply.status === 200 && new TextDecoder().decode(reply.body).startsWith("PONG");
+  } catch (error) {
+    if (!isP2PError(error)) throw error;
+    return false;
+  } finally {
+    client.close();
+  }
 }

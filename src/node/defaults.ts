@@ -19,6 +19,11 @@ export const MAX_JOIN_ROUNDS = 80;
  * predate it; it announces once more after this long, when its neighbours have caught up.
  */
 export const REANNOUNCE_AFTER_JOIN_MS = 5_000;
+/**
+ * Join rounds in a row in which every peer listed (and known) was dead before a node founds a ring of
+ * its own: a DNS flooded with dead entries must not cut a newcomer off (it hands out confirmed peers first).
+ */
+export const ALL_DEAD_ROUNDS_BEFORE_FOUNDING = 3;
 /** Known peers tried per join round, nearest first: each dead one can cost an RPC timeout. */
 export const MAX_KNOWN_PEERS_PER_JOIN = 8;
 

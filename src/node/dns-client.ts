@@ -12,13 +12,16 @@ import type { Peer } from "./ring/transport";
 /** Most introducers one node may be given (--dns a,b,...). */
 export const MAX_INTRODUCERS = 8;
 
+/** `localAddress`: the IP to connect from, so the DNS sees a JOIN come from the address it names. */
+export type DnsClientOptions = { timeoutMs?: number; networkKey?: Uint8Array; localAddress?: string };
+
 /** Every introducer a node was given, asked together. */
 export class Introducers {
   readonly clients: DnsClient[];
   /** "host:port,host:port", as given. */
   readonly address: string;
 
-  constructor(targets: readonly { hostname: string; port: number }[], options: { timeoutMs?: number; networkKey?: Uint8Array } = {}) {
+  constructor(targets: readonly { hostname: string; port: number }[], options: DnsClientOptions = {}) {
     if (targets.length === 0 || targets.length > MAX_INTRODUCERS) {
       throw new P2PError("MALFORMED", `a node takes 1 to ${MAX_INTRODUCERS} DNS addresses, not ${targets.length}`);
     }
@@ -62,12 +65,14 @@ export class DnsClient {
   private readonly target: { hostname: string; port: number };
   private readonly timeoutMs: number;
   private readonly networkKey: Uint8Array | undefined;
+  private readonly localAddress: string | undefined;
 
-  constructor(target: { hostname: string; port: number }, options: { timeoutMs?: number; networkKey?: Uint8Array } = {}) {
+  constructor(target: { hostname: string; port: number }, options: DnsClientOptions = {}) {
     this.target = target;
     this.address = `${target.hostname}:${target.port}`;
     this.timeoutMs = options.timeoutMs ?? DEFAULT_DNS_TIMEOUT_MS;
     this.networkKey = options.networkKey;
+    this.localAddress = options.localAddress;
   }
 
   /**
@@ -100,7 +105,7 @@ export class DnsClient {
 
   private async send<Args, Result>(op: OpDef<Args, Result>, args: Args): Promise<Result> {
     const request = op.encodeArgs(args);
-    const client = await connect(this.target, { connectTimeoutMs: this.timeoutMs, networkKey: this.networkKey });
+    const client = await connect(this.target, { connectTimeoutMs: this.timeoutMs, networkKey: this.networkKey, localAddress: this.localAddress });
     try {
       return op.decodeReply((await client.request(op.name, request.args, { timeoutMs: this.timeoutMs, body: request.body })).body, this.address, args);
     } finally {

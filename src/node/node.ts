@@ -19,11 +19,11 @@ import { MERGE_CONFIRM_MS, RingMerger } from "./ring/merge";
 import type { Peer } from "./ring/transport";
 import { ringOps } from "../wire/ring";
 import { nodeTrust } from "./peer-checks";
-import { TcpTransport } from "./tcp-transport";
+import { ownSourceAddress, TcpTransport } from "./tcp-transport";
 import { PEER_PORT } from "../protocol/address";
 import type { NodeStatus } from "../wire/control";
 import { DEFAULT_HEARTBEAT_MS, DEFAULT_REPLICAS, DEFAULT_RPC_TIMEOUT_MS, DEFAULT_STABILIZE_MS, DEFAULT_SUCCESSORS } from "./defaults";
-import { MAX_JOIN_ROUNDS, MAX_KNOWN_PEERS_PER_JOIN, MAX_RETRY_DELAY_MS, REANNOUNCE_AFTER_JOIN_MS, type NodeOptions } from "./defaults";
+import { ALL_DEAD_ROUNDS_BEFORE_FOUNDING, MAX_JOIN_ROUNDS, MAX_KNOWN_PEERS_PER_JOIN, MAX_RETRY_DELAY_MS, REANNOUNCE_AFTER_JOIN_MS, type NodeOptions } from "./defaults";
 
 export * from "./defaults";
 
@@ -52,8 +52,9 @@ export function createNode(options: NodeOptions): P2PNode {
   const port = options.port ?? PEER_PORT;
   const self: Peer = { id: nodeId(`${options.ip}:${port}`), address: `${options.ip}:${port}` };
   const socketPath = join(options.dataDir, "node.sock");
-  const transport = new TcpTransport({ rpcTimeoutMs: options.rpcTimeoutMs ?? DEFAULT_RPC_TIMEOUT_MS, networkKey: options.networkKey });
-  const dns = new Introducers(Array.isArray(options.dns) ? options.dns : [options.dns as { hostname: string; port: number }], { networkKey: options.networkKey });
+  const localAddress = ownSourceAddress(options.ip);
+  const transport = new TcpTransport({ rpcTimeoutMs: options.rpcTimeoutMs ?? DEFAULT_RPC_TIMEOUT_MS, networkKey: options.networkKey, localAddress });
+  const dns = new Introducers(Array.isArray(options.dns) ? options.dns : [options.dns as { hostname: string; port: number }], { networkKey: options.networkKey, localAddress });
   const knownPeers = new KnownPeers(options.dataDir);
   /** Peers from known-peers.json at start; a node that had to found a ring keeps probing them for the ring it lost. */
   let rememberedPeers: Peer[] = [];
@@ -176,6 +177,7 @@ export function createNode(options: NodeOptions): P2PNode {
    */
   async function joinRing(chord: ChordNode): Promise<void> {
     let delay = options.retryMs ?? 500;
+    let allDeadRounds = 0;
     for (let round = 1; round <= MAX_JOIN_ROUNDS; round++) {
       if (abort.signal.aborted) throw new P2PError("CLOSED", "stopped while joining");
       // null: no DNS answered.
@@ -212,16 +214,18 @@ export function createNode(options: NodeOptions): P2PNode {
         await reportDead(result.failed);
         return;
       }
-      // Nobody let us in: if they are all dead, we are alone; if some are alive but busy joining, wait.
+      // Nobody let us in: if they are all dead round after round, we are alone; if some are alive but busy joining, wait.
+      // One round of dead peers may be a flood of dead entries at the DNS: ask it again before founding a ring.
       const dead = await reportDead(result.failed);
-      if (dead === candidates.length && listed !== null) {
+      allDeadRounds = dead === candidates.length ? allDeadRounds + 1 : 0;
+      if (allDeadRounds >= ALL_DEAD_ROUNDS_BEFORE_FOUNDING && listed !== null) {
         chord.create();
         foundedRing = true;
         log.info(rememberedPeers.length > 0 ? "no peer the DNS listed or this node knew is alive: starting a new ring" : "no peer the DNS listed is alive: starting a new ring");
         return;
       }
       if (dead === candidates.length) {
-        log.warn(`none of the peers this node knew answers and no DNS does; retrying in ${(delay / 1000).toFixed(1)} s`);
+        log.warn(listed === null ? `none of the peers this node knew answers and no DNS does; retrying in ${(delay / 1000).toFixed(1)} s` : `none of the ${candidates.length} peers listed answers; asking again in ${(delay / 1000).toFixed(1)} s`);
         await pause(delay);
         delay = Math.min(delay * 2, MAX_RETRY_DELAY_MS);
         continue;

@@ -1,42 +1,45 @@
 // How a node checks what a message claims about another peer: by asking that peer over its own connection.
 
+import { ConnectBudget, hostOf } from "../protocol/connect-budget";
 import { isP2PError } from "../protocol/errors";
 import type { PeerChecks } from "../wire/ring";
 import { type Identity, loadIdentity } from "./identity";
-import type { RingTransport } from "./ring/transport";
+import type { Peer, RingTransport } from "./ring/transport";
 import { admitEntries, checkingReads, HolderKeys } from "./signed-records";
 import type { TcpTransport } from "./tcp-transport";
 
-/** Claims checked with one call each to the peer named; any failure to answer counts as "not there". */
-export function peerChecks(transport: RingTransport, identity: Identity, keys: HolderKeys, warn: (message: string) => void): PeerChecks {
+/**
+ * Claims checked with one call each to the peer named; any failure to answer counts as "not there".
+ * Every call is paid from `budget`: whoever sends the claims, this node connects to one host only a few
+ * times a second and on one requester's behalf only so often (src/protocol/connect-budget.ts).
+ */
+export function peerChecks(transport: RingTransport, identity: Identity, keys: HolderKeys, warn: (message: string) => void, budget: ConnectBudget): PeerChecks {
+  const ask = async (peer: Peer, requester: string, call: () => Promise<unknown>): Promise<boolean> => {
+    let asked = false;
+    try {
+      await budget.spend(hostOf(peer.address), requester, () => {
+        asked = true;
+        return call();
+      });
+      return true;
+    } catch (error) {
+      if (!isP2PError(error) || !asked) throw error;
+      return false;
+    }
+  };
   return {
     publicKey: identity.publicKey,
     admit: (entries) => admitEntries(entries, keys, Date.now(), warn),
-    async answers(peer) {
-      try {
-        await transport.ping(peer);
-        return true;
-      } catch (error) {
-        if (!isP2PError(error)) throw error;
-        return false;
-      }
-    },
-    async hasLeft(peer) {
-      try {
-        await transport.getNeighbours(peer);
-        return false;
-      } catch (error) {
-        if (!isP2PError(error)) throw error;
-        return true;
-      }
-    },
+    answers: (peer, requester) => ask(peer, requester, () => transport.ping(peer)),
+    hasLeft: async (peer, requester) => !(await ask(peer, requester, () => transport.getNeighbours(peer))),
   };
 }
 
 /** A node's trust machinery in one piece: its key pair, the holders' keys it learnt, checked reads, checked writes. */
 export function nodeTrust(dataDir: string, self: { address: string }, transport: TcpTransport, warn: (message: string) => void) {
   const identity = loadIdentity(dataDir);
-  const keys = new HolderKeys(transport, { address: self.address, publicKey: identity.publicKey });
+  const budget = new ConnectBudget();
+  const keys = new HolderKeys(transport, { address: self.address, publicKey: identity.publicKey }, Date.now, budget);
   return {
     identity,
     /** The ring's transport, with GET_RECORDS answers checked. */
@@ -44,6 +47,6 @@ export function nodeTrust(dataDir: string, self: { address: string }, transport:
     signEntry: identity.signEntry,
     /** Holders' keys, learnt from their own addresses and cached: for checking entries outside the ring's ops too (LIST_ALL_FILES pages). */
     keys,
-    checks: peerChecks(transport, identity, keys, warn),
+    checks: peerChecks(transport, identity, keys, warn, budget),
   };
 }

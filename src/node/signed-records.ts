@@ -1,5 +1,6 @@
 // Which record entries a node believes: signed by the holder their member names (its key learnt from its own address), and not dated ahead.
 
+import { ConnectBudget, hostOf } from "../protocol/connect-budget";
 import { isP2PError, P2PError } from "../protocol/errors";
 import { parseAddress } from "../wire/codec";
 import { RING } from "../wire/ring";
@@ -19,6 +20,12 @@ const UNREACHABLE_HOLDER_RETRY_MS = 2_000;
 const KEY_REFRESH_MS = 10_000;
 /** Holders asked for their key at once while checking one batch. */
 const KEY_FETCH_CONCURRENCY = 16;
+/**
+ * Holders at one IP whose keys one batch may make this node ask for (those it already knows do not
+ * count); entries naming more holders at that IP are refused for now. A real host runs one node or a
+ * few, so only a batch aimed at making this node connect to one address many times is cut short.
+ */
+export const MAX_KEY_FETCHES_PER_HOST_PER_BATCH = 4;
 
 /**
  * Holders' public keys, learnt by asking each holder's own address (KEY) and remembered: trust on first
@@ -32,14 +39,25 @@ export class HolderKeys {
     private readonly transport: Pick<TcpTransport, "send">,
     private readonly self: { address: string; publicKey: string },
     private readonly clock: () => number = Date.now,
+    /** Pays for every KEY request, shared with the node's other checks of peers named by others. */
+    private readonly budget = new ConnectBudget(clock),
   ) {}
 
-  /** The key of the node at `address`, or null when it does not answer. `fresh` asks again unless asked recently. */
-  async keyOf(address: string, fresh = false): Promise<string | null> {
-    if (address === this.self.address) return this.self.publicKey;
+  /** Whether `keyOf(address, fresh)` would answer from what this node already knows, without asking the holder. */
+  knows(address: string, fresh = false): boolean {
+    if (address === this.self.address) return true;
     const cached = this.known.get(address);
     const age = cached ? this.clock() - cached.at : Infinity;
-    if (cached && (cached.key === null ? age < UNREACHABLE_HOLDER_RETRY_MS : !fresh || age < KEY_REFRESH_MS)) return cached.key;
+    return cached !== undefined && (cached.key === null ? age < UNREACHABLE_HOLDER_RETRY_MS : !fresh || age < KEY_REFRESH_MS);
+  }
+
+  /**
+   * The key of the node at `address`, or null when it does not answer. `fresh` asks again unless asked
+   * recently. Throws UNAVAILABLE when asking would overspend the connection budget (nothing is sent).
+   */
+  async keyOf(address: string, fresh = false): Promise<string | null> {
+    if (address === this.self.address) return this.self.publicKey;
+    if (this.knows(address, fresh)) return this.known.get(address)!.key;
     let asking = this.pending.get(address);
     if (!asking) {
       asking = this.fetch(address).finally(() => this.pending.delete(address));
@@ -50,10 +68,17 @@ export class HolderKeys {
 
   private async fetch(address: string): Promise<string | null> {
     let key: string | null = null;
+    let asked = false;
     try {
-      key = await this.transport.send(address, RING.KEY, undefined);
+      // The holder is named by whoever sent the entry: one connection per holder address, paid from the budget.
+      key = await this.budget.spend(hostOf(address), null, () => {
+        asked = true;
+        return this.transport.send(address, RING.KEY, undefined);
+      });
     } catch (error) {
       if (!isP2PError(error)) throw error;
+      // Refused by the budget: nothing was asked, so nothing is learnt (the holder is not taken as silent).
+      if (!asked) throw error;
     }
     if (this.known.size >= MAX_KNOWN_HOLDER_KEYS) this.known.clear();
     this.known.set(address, { key, at: this.clock() });
@@ -96,16 +121,35 @@ export async function checkEntries(entries: readonly RecordEntry[], keys: Holder
     else byHolder.set(holder, [index]);
   });
   const holders = [...byHolder.keys()];
+  // Each KEY request this batch may cause counts against its host's share, a fresh one (after a failed signature) too.
+  const fetchesAt = new Map<string, number>();
+  const mayAsk = (holder: string, fresh: boolean) => {
+    if (keys.knows(holder, fresh)) return true;
+    const host = hostOf(holder);
+    const asked = fetchesAt.get(host) ?? 0;
+    if (asked >= MAX_KEY_FETCHES_PER_HOST_PER_BATCH) return false;
+    fetchesAt.set(host, asked + 1);
+    return true;
+  };
+  const notAsked = (index: number, holder: string, why: string) =>
+    `record ${index} names holder ${holder}, whose key this node did not ask for now (${why}); send it again later`;
   for (let at = 0; at < holders.length; at += KEY_FETCH_CONCURRENCY) {
     await Promise.all(
       holders.slice(at, at + KEY_FETCH_CONCURRENCY).map(async (holder) => {
         const indexes = byHolder.get(holder)!;
-        let key = await keys.keyOf(holder);
-        const fails = (index: number) => key === null || !verifyEntry(entries[index]!, key);
-        if (key !== null && indexes.some(fails)) key = await keys.keyOf(holder, true);
-        for (const index of indexes) {
-          if (key === null) verdicts[index] = `record ${index} names holder ${holder}, which does not answer KEY`;
-          else if (fails(index)) verdicts[index] = `record ${index} is not signed by its holder ${holder}`;
+        const refuse = (reason: (index: number) => string) => indexes.forEach((index) => (verdicts[index] = reason(index)));
+        try {
+          if (!mayAsk(holder, false)) return refuse((index) => notAsked(index, holder, `more than ${MAX_KEY_FETCHES_PER_HOST_PER_BATCH} unknown holders at ${hostOf(holder)} in one batch`));
+          let key = await keys.keyOf(holder);
+          const fails = (index: number) => key === null || !verifyEntry(entries[index]!, key);
+          if (key !== null && indexes.some(fails) && mayAsk(holder, true)) key = await keys.keyOf(holder, true);
+          for (const index of indexes) {
+            if (key === null) verdicts[index] = `record ${index} names holder ${holder}, which does not answer KEY`;
+            else if (fails(index)) verdicts[index] = `record ${index} is not signed by its holder ${holder}`;
+          }
+        } catch (error) {
+          if (!isP2PError(error)) throw error;
+          refuse((index) => notAsked(index, holder, error.message));
         }
       }),
     );

@@ -24,6 +24,16 @@ export const BULK_BODY_CAPACITY = 1024 * 1024 + 64;
 /** Buffers the pool keeps: a download holds at most 16 chunks, and a few downloads may run at once. */
 const MAX_POOLED_BODIES = 48;
 
+/**
+ * The IP a node at `ip` connects from: its own when it is a loopback address, where Linux would
+ * otherwise send every connection from 127.0.0.1, so peers and the DNS see each node of a local testnet
+ * as itself (the DNS then takes a JOIN as coming from the node it names). Elsewhere the system chooses,
+ * which on a host that listens on its own address is that address.
+ */
+export function ownSourceAddress(ip: string): string | undefined {
+  return ip.startsWith("127.") || ip === "::1" ? ip : undefined;
+}
+
 export class TcpTransport implements RingTransport {
   private readonly pool = new Map<string, Promise<ProtocolClient>>();
   private readonly rpcTimeoutMs: number;
@@ -31,11 +41,16 @@ export class TcpTransport implements RingTransport {
   private readonly bodies = new BodyPool(BULK_BODY_CAPACITY, MAX_POOLED_BODIES);
   private closed = false;
   private readonly networkKey: Uint8Array | undefined;
+  private readonly localAddress: string | undefined;
 
-  /** `networkKey`: the private network's key; every connection then runs the handshake first. */
-  constructor(options: { rpcTimeoutMs?: number; networkKey?: Uint8Array } = {}) {
+  /**
+   * `networkKey`: the private network's key; every connection then runs the handshake first.
+   * `localAddress`: the IP every connection is made from (see `ownSourceAddress`).
+   */
+  constructor(options: { rpcTimeoutMs?: number; networkKey?: Uint8Array; localAddress?: string } = {}) {
     this.rpcTimeoutMs = options.rpcTimeoutMs ?? DEFAULT_RPC_TIMEOUT_MS;
     this.networkKey = options.networkKey;
+    this.localAddress = options.localAddress;
   }
 
   /** Hands a bulk reply body back for reuse; its bytes must not be used afterwards. */
@@ -113,7 +128,7 @@ export class TcpTransport implements RingTransport {
       if (this.pool.get(poolKey) === pending) this.pool.delete(poolKey);
     }
     const { ip, port } = splitAddress(address);
-    pending = connect({ hostname: ip, port }, { connectTimeoutMs: this.rpcTimeoutMs, bodyPool, networkKey: this.networkKey });
+    pending = connect({ hostname: ip, port }, { connectTimeoutMs: this.rpcTimeoutMs, bodyPool, networkKey: this.networkKey, localAddress: this.localAddress });
     this.pool.set(poolKey, pending);
     try {
       return await pending;

@@ -37,6 +37,8 @@ export interface ConnectOptions {
    * the peer proved it holds the same key; a peer without it rejects with REFUSED (src/protocol/secure-link.ts).
    */
   networkKey?: Uint8Array;
+  /** The local IP to connect from (a node on a loopback address connects from it, not from 127.0.0.1). */
+  localAddress?: string;
 }
 
 /** Opens a connection; rejects with UNREACHABLE (nothing listens) or TIMEOUT. */
@@ -47,6 +49,7 @@ export async function connect(target: ConnectTarget, options: ConnectOptions = {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const opening = Bun.connect<FramedConnection<ResponseHead>>({
     ...target,
+    ...(options.localAddress !== undefined && !("unix" in target) ? { localAddress: options.localAddress } : {}),
     socket: handlers,
   } as Parameters<typeof Bun.connect<FramedConnection<ResponseHead>>>[0]);
   const timeout = new Promise<never>((_, reject) => {

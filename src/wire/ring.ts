@@ -22,6 +22,8 @@ export const MAX_AVOID = 32;
 export const MAX_SIGNATURE_LENGTH = 128;
 /** Most successors a LEAVING hand-over may name. */
 export const MAX_HANDOVER_SUCCESSORS = 64;
+/** Successors of a LEAVING hand-over that the receiver checks (PING) and takes; the rest are ignored. */
+export const MAX_CHECKED_HANDOVER_SUCCESSORS = 8;
 
 export type LeavingArgs = { leaver: Peer; predecessor: Peer | null; successors: Peer[] };
 
@@ -136,10 +138,13 @@ export const RING = {
  * it (`ringOps(ring)` alone, as in-process tests do) every claim is believed.
  */
 export interface PeerChecks {
-  /** Whether `peer` answers PING at its address. */
-  answers(peer: Peer): Promise<boolean>;
-  /** Whether `peer` is out of the ring: it answers ring ops UNAVAILABLE (it has left), or nothing at all. */
-  hasLeft(peer: Peer): Promise<boolean>;
+  /**
+   * Whether `peer` answers PING at its address, asked because a request from `requester` (an IP) named
+   * it. Throws UNAVAILABLE, sending nothing, when that would overspend the node's connection budget.
+   */
+  answers(peer: Peer, requester: string): Promise<boolean>;
+  /** Whether `peer` is out of the ring: it answers ring ops UNAVAILABLE (it has left), or nothing at all. Throws as `answers`. */
+  hasLeft(peer: Peer, requester: string): Promise<boolean>;
   /** This node's public key, the answer to KEY. */
   readonly publicKey: string;
   /** What of a PUT_RECORDS batch this node agrees to store (signed by their holders, not dated ahead); throws when it refuses it all. */
@@ -156,27 +161,28 @@ export function ringOps(ring: RingHandlers, checks?: PeerChecks): OpTable {
     }),
     serveOp(RING.FIND_SUCCESSOR, ({ key, avoid }) => ring.handleFindSuccessorStep(key, avoid)),
     serveOp(RING.GET_NEIGHBOURS, () => ring.handleGetNeighbours()),
-    serveOp(RING.UPDATE_PREDECESSOR, async (candidate) => {
+    serveOp(RING.UPDATE_PREDECESSOR, async (candidate, request) => {
       // A range moves to a predecessor only if it is really there: anyone may send this op, naming anyone.
-      if (checks && ring.handleGetNeighbours().predecessor?.address !== candidate.address && !(await checks.answers(candidate))) {
+      if (checks && ring.handleGetNeighbours().predecessor?.address !== candidate.address && !(await checks.answers(candidate, request.remoteAddress))) {
         throw new P2PError("CONFLICT", `${candidate.address} does not answer PING; not taken as predecessor`);
       }
       ring.handleNotify(candidate);
     }),
     serveOp(RING.PUT_RECORDS, async (entries) => ring.handlePutRecords(checks ? await checks.admit(entries) : entries)),
     serveOp(RING.GET_RECORDS, (key) => ring.handleGetRecords(key)),
-    serveOp(RING.LEAVING, async ({ leaver, predecessor, successors }) => {
+    serveOp(RING.LEAVING, async ({ leaver, predecessor, successors }, request) => {
       if (!checks) return ring.handleLeaving(leaver, predecessor, successors);
       // Only a node that has really gone may be closed over, and only onto peers that answer.
-      if (!(await checks.hasLeft(leaver))) throw new P2PError("CONFLICT", `${leaver.address} is still in the ring; LEAVING refused`);
-      const [predecessorAnswers, ...successorsAnswer] = await Promise.all([
-        predecessor ? checks.answers(predecessor) : false,
-        ...successors.map((peer) => checks.answers(peer)),
-      ]);
+      if (!(await checks.hasLeft(leaver, request.remoteAddress))) throw new P2PError("CONFLICT", `${leaver.address} is still in the ring; LEAVING refused`);
+      // Each peer handed over costs a PING: only the first few are checked (and taken); a peer the budget
+      // does not let this node check now is not taken, and stabilization finds it if it is there.
+      const checked = successors.slice(0, MAX_CHECKED_HANDOVER_SUCCESSORS);
+      const answers = (peer: Peer) => checks.answers(peer, request.remoteAddress).catch(() => false);
+      const [predecessorAnswers, ...successorsAnswer] = await Promise.all([predecessor ? answers(predecessor) : false, ...checked.map(answers)]);
       ring.handleLeaving(
         leaver,
         predecessorAnswers ? predecessor : null,
-        successors.filter((_, index) => successorsAnswer[index]),
+        checked.filter((_, index) => successorsAnswer[index]),
       );
     }),
   );

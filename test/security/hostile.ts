@@ -3,6 +3,7 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { connect, type ProtocolClient } from "../../src/protocol/client";
+import { encodeLines, encodeResponse } from "../../src/protocol/frame";
 import type { Testnet, TestnetNode } from "../../src/testnet";
 import { ChordNode } from "../../src/node/ring/chord";
 import { MemoryRecordStore, type RecordEntry } from "../../src/node/ring/records";
@@ -14,12 +15,49 @@ import { FILES } from "../../src/wire/files";
 import { opTable, serveOp } from "../../src/wire/op";
 import { ringOps } from "../../src/wire/ring";
 
-/** Opens a raw protocol connection to `ip:port`, as any outsider can; closed by `closeAll`. */
-export async function hostileLink(address: string, opened: ProtocolClient[]): Promise<ProtocolClient> {
+/** Opens a raw protocol connection to `ip:port` (from `localAddress` if given), as any outsider can; the caller closes what `opened` holds. */
+export async function hostileLink(address: string, opened: ProtocolClient[], localAddress?: string): Promise<ProtocolClient> {
   const colon = address.lastIndexOf(":");
-  const client = await connect({ hostname: address.slice(0, colon), port: Number(address.slice(colon + 1)) });
+  const client = await connect({ hostname: address.slice(0, colon), port: Number(address.slice(colon + 1)) }, { localAddress });
   opened.push(client);
   return client;
+}
+
+/** A listener the test owns: it counts the connections it accepts. */
+export type CountingListener = { ip: string; port: number; address: string; accepted(): number; stop(): void };
+
+/**
+ * Listens at `ip` (port 0: any free one) and counts every connection it accepts. `speaks`: "p2p" answers
+ * each PING with PONG as a peer does (and nothing else); "ssh" greets with an SSH banner, as a port that
+ * listens but is no peer; "nothing" stays silent.
+ */
+export function countingListener(ip: string, speaks: "p2p" | "ssh" | "nothing", port = 0): CountingListener {
+  let accepted = 0;
+  const pong = Buffer.concat(encodeResponse(200, "OK", encodeLines(["PONG"])));
+  const listener = Bun.listen<{ text: string }>({
+    hostname: ip,
+    port,
+    data: { text: "" },
+    socket: {
+      open(socket) {
+        accepted++;
+        socket.data = { text: "" };
+        socket.timeout(10);
+        if (speaks === "ssh") socket.write("SSH-2.0-OpenSSH_9.2\r\n");
+      },
+      data(socket, bytes) {
+        if (speaks !== "p2p") return;
+        socket.data.text += bytes.toString();
+        const lines = socket.data.text.split("\r\n");
+        socket.data.text = lines.pop()!.slice(-4096);
+        for (const line of lines) if (line.toUpperCase() === "PING") socket.write(pong);
+      },
+      timeout(socket) {
+        socket.end();
+      },
+    },
+  });
+  return { ip, port: listener.port, address: `${ip}:${listener.port}`, accepted: () => accepted, stop: () => listener.stop(true) };
 }
 
 /** Writes `bytes` as `name` in `dir`, uploads it from `node`; returns its file id. */
