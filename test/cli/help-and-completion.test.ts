@@ -6,6 +6,10 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { CLIENT_COMMANDS } from "../../src/cli/client";
 import { EXIT } from "../../src/cli/exit-codes";
+import { CONTROL } from "../../src/wire/control";
+import { DNS } from "../../src/wire/dns";
+import { FILES } from "../../src/wire/files";
+import { RING } from "../../src/wire/ring";
 import { builtBinary } from "../helpers/binary";
 import { runP2P, stopAllProcesses } from "../helpers/processes";
 import { tempDir } from "../helpers/wait";
@@ -17,6 +21,16 @@ afterAll(() => dir.remove());
 async function p2p(args: string[], env: Record<string, string> = {}) {
   return runP2P(args, { executable: [await builtBinary()], env: { P2P_HOME: join(dir.path, "empty-home"), ...env } });
 }
+
+/** `p2p <words> --help` once per command. */
+const helps = new Map<string, Promise<string>>();
+function helpOf(words: string[]): Promise<string> {
+  const key = words.join(" ");
+  if (!helps.has(key)) helps.set(key, p2p([...words, "--help"]).then((result) => (expect(result.code).toBe(0), result.stdout)));
+  return helps.get(key)!;
+}
+
+const OP_NAMES = [CONTROL, DNS, FILES, RING].flatMap((ops) => Object.values(ops).map((op) => op.name));
 
 const COMMANDS = [["dns"], ["node"], ["keygen"], ["completion"], ["client"], ...CLIENT_COMMANDS.map((name) => ["client", name])];
 
@@ -39,19 +53,33 @@ describe("help and completion", () => {
   test("every option and argument of every command's --help has a description", async () => {
     const undescribed: string[] = [];
     for (const words of COMMANDS) {
-      const help = await p2p([...words, "--help"]);
-      expect(help.code).toBe(0);
-      for (const row of [...section(help.stdout, "OPTIONS"), ...section(help.stdout, "ARGUMENTS")]) {
+      const help = await helpOf(words);
+      for (const row of [...section(help, "OPTIONS"), ...section(help, "ARGUMENTS")]) {
         if (row.description.trim() === "") undescribed.push(`p2p ${words.join(" ")}: ${row.name}`);
       }
     }
     expect(undescribed).toEqual([]);
   }, 120_000);
 
+  test("no help names an internal detail: a .part file, a snake_case placeholder or a wire op", async () => {
+    expect(OP_NAMES).toContain("GET_CHUNK");
+    const leaks: string[] = [];
+    for (const words of [[], ...COMMANDS]) {
+      const help = await helpOf(words);
+      const found = [
+        ...(help.match(/\.part\b/g) ?? []),
+        ...(help.match(/<\w+_\w+>/g) ?? []),
+        ...OP_NAMES.filter((name) => new RegExp(`\\b${name}\\b`).test(help)),
+      ];
+      leaks.push(...found.map((leak) => `p2p ${words.join(" ")} --help: ${leak}`));
+    }
+    expect(leaks).toEqual([]);
+  }, 120_000);
+
   test("search's usage says it takes words, and several unquoted words are one search", async () => {
-    const help = await p2p(["client", "search", "--help"]);
-    expect(help.stdout).toContain("USAGE p2p client search [OPTIONS] <WORDS>");
-    expect(section(help.stdout, "ARGUMENTS")).toEqual([{ name: "WORDS", description: expect.stringMatching(/^One or more words/) }]);
+    const help = await helpOf(["client", "search"]);
+    expect(help).toContain("USAGE p2p client search [OPTIONS] <WORDS>");
+    expect(section(help, "ARGUMENTS")).toEqual([{ name: "WORDS", description: expect.stringMatching(/^One or more words/) }]);
     // No node runs: the command line is accepted and the failure is about the node, not the words.
     const search = await p2p(["client", "search", "holiday", "photos"]);
     expect(search.code).toBe(EXIT.NOT_FOUND);
@@ -64,7 +92,7 @@ describe("help and completion", () => {
     const missing: string[] = [];
     let offeredCount = 0;
     for (const words of COMMANDS.filter(([first]) => first !== "completion")) {
-      const options = section((await p2p([...words, "--help"])).stdout, "OPTIONS").map((row) => row.name.replace(/=.*$/, ""));
+      const options = section(await helpOf(words), "OPTIONS").map((row) => row.name.replace(/=.*$/, ""));
       const line = ["p2p", ...words, "--"];
       const shell = Bun.spawn(["bash", "-c", `source ${script}; COMP_WORDS=(${line.join(" ")}); COMP_CWORD=${line.length - 1}; _p2p; echo "\${COMPREPLY[@]}"`], {
         env: { PATH: "/usr/bin:/bin", P2P_HOME: join(dir.path, "empty-home") },
