@@ -17,7 +17,7 @@ const BENCHMARKS = [
 
 let failed = 0;
 for (const { name, script } of BENCHMARKS) {
-  console.log(`\n== ${name}: bun scripts/${script}`);
+  console.log(`\n== ${name}: npx bun scripts/${script}`);
   const run = Bun.spawn([process.execPath, join(import.meta.dir, script)], { stdio: ["ignore", "inherit", "inherit"] });
   if ((await run.exited) !== 0) failed++;
 }

@@ -11,7 +11,7 @@ import { parseArgs } from "node:util";
 /** What --target accepts: Bun's own target names without the `bun-` prefix. */
 export const BUILD_TARGETS = ["linux-x64", "linux-x64-baseline", "linux-arm64"] as const;
 
-const USAGE = `usage: bun scripts/build.ts [--target ${BUILD_TARGETS.join("|")}] [--outfile path]
+const USAGE = `usage: npm run build -- [--target ${BUILD_TARGETS.join("|")}] [--outfile path]
 
   --target   build for another Linux machine (default: this machine, nothing downloaded)
   --outfile  where to write the executable (default: dist/p2p)`;

@@ -1,4 +1,4 @@
-// `npm run cluster`: start, list or stop local p2p networks of any size on loopback addresses, for trying things by hand.
+// `npm run cluster`: start, list or stop local p2p networks of up to MAX_NODES nodes on loopback addresses, for trying things by hand.
 //
 // npm run cluster -- [start] [--nodes N] [--base 127.0.0.10]   DNS on the base address, N nodes on the next ones
 // npm run cluster -- status                                     the recorded networks and how many of their processes run

@@ -14,7 +14,7 @@ import { Lifecycle, settled } from "./localnet/lifecycle";
 import { commandPath, formatBytes, ringTable, seconds, table } from "./localnet/render";
 import { defaultStatePath, recordNetwork } from "./localnet/state";
 
-const USAGE = `usage: bun scripts/demo.ts [--keep] [--key] [--subnet 127.x.y] [--state path]
+const USAGE = `usage: npm run demo -- [--keep] [--key] [--subnet 127.x.y] [--state path]
 
   --keep            leave the network running and print commands to try
   --key             a private network: a new key (p2p keygen) given to the DNS and every node

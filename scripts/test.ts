@@ -1,4 +1,4 @@
-// `npm test`: runs the whole suite and ends with one plain line `N passed, N failed` for CI.
+// `npm test`: runs the whole suite and ends with one plain line `N passed, N failed` (`, N skipped` when some were) for CI.
 
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";

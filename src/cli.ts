@@ -11,7 +11,7 @@ const main = defineCommand({
   meta: {
     name: "p2p",
     version: VERSION,
-    description: "Peer-to-peer file sharing over a Chord ring. Run `p2p <command> --help` for details.",
+    description: "Peer-to-peer file sharing over a Chord ring",
   },
   subCommands: {
     dns: () => import("./cli/dns").then((module) => module.default),

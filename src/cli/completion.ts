@@ -14,9 +14,9 @@ export default defineCommand({
       const commands = await describe(client as AnyCommand, "client");
       const tops = ["dns", "node", "client", "keygen", "completion", "version"];
       const top: Record<string, string[]> = {
-        dns: Object.keys(await optionsOf((await import("./dns")).default as AnyCommand)),
-        node: Object.keys(await optionsOf((await import("./node")).default as AnyCommand)),
-        keygen: Object.keys(await optionsOf((await import("./keygen")).default as AnyCommand)),
+        dns: await flagsOf((await import("./dns")).default as AnyCommand),
+        node: await flagsOf((await import("./node")).default as AnyCommand),
+        keygen: await flagsOf((await import("./keygen")).default as AnyCommand),
       };
       process.stdout.write(script(String(args.shell), tops, top, commands));
     }),
@@ -24,14 +24,20 @@ export default defineCommand({
 
 const SHELLS = ["bash", "zsh", "fish"];
 
+/** A command's option names, with `no-<name>` for a boolean that is on by default (`--no-share`), as its help lists them. */
+async function flagsOf(command: AnyCommand): Promise<string[]> {
+  const options = Object.entries(await optionsOf(command));
+  return options.flatMap(([name, def]) => (def.type === "boolean" && def.default === true ? [name, `no-${name}`] : [name]));
+}
+
 type Described = { name: string; options: string[] }[];
 
 async function describe(command: AnyCommand, name: string): Promise<Described> {
   const subCommands = (await subCommandsOf(command)) ?? {};
-  const out: Described = [{ name, options: Object.keys(await optionsOf(command)) }];
+  const out: Described = [{ name, options: await flagsOf(command) }];
   for (const [sub, lazy] of Object.entries(subCommands)) {
     const resolved = (await resolveValue(lazy)) as AnyCommand;
-    out.push({ name: sub, options: Object.keys(await optionsOf(resolved)) });
+    out.push({ name: sub, options: await flagsOf(resolved) });
   }
   return out;
 }
@@ -55,6 +61,7 @@ _p2p() {
     client) COMPREPLY=( $(compgen -W "${clientCommands.join(" ")} ${clientOptions.join(" ")} --help" -- "$cur") ) ;;
     dns) COMPREPLY=( $(compgen -W "${optionsFor("dns")} --help" -- "$cur") ) ;;
     node) COMPREPLY=( $(compgen -W "${optionsFor("node")} --help" -- "$cur") ) ;;
+    keygen) COMPREPLY=( $(compgen -W "${optionsFor("keygen")} --help" -- "$cur") ) ;;
     completion) COMPREPLY=( $(compgen -W "bash zsh fish" -- "$cur") ) ;;
   esac
 }
@@ -67,7 +74,7 @@ complete -o default -F _p2p p2p
     `complete -c p2p -n __fish_use_subcommand -a '${tops.join(" ")}'`,
     `complete -c p2p -n '__fish_seen_subcommand_from client' -a '${clientCommands.join(" ")}'`,
     ...[...new Set(client.flatMap((entry) => entry.options))].map((option) => `complete -c p2p -n '__fish_seen_subcommand_from client' -l ${option}`),
-    ...(["dns", "node"] as const).flatMap((name) => (top[name] ?? []).map((option) => `complete -c p2p -n '__fish_seen_subcommand_from ${name}' -l ${option}`)),
+    ...(["dns", "node", "keygen"] as const).flatMap((name) => (top[name] ?? []).map((option) => `complete -c p2p -n '__fish_seen_subcommand_from ${name}' -l ${option}`)),
     `complete -c p2p -n '__fish_seen_subcommand_from completion' -a 'bash zsh fish'`,
     `complete -c p2p -l node -x -a '(for s in (string replace -r "^\$" ~/.p2p -- "$P2P_HOME")/*/node.sock; basename (dirname $s); end)'`,
   ];

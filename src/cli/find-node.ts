@@ -8,8 +8,8 @@ import { p2pHome } from "../node/home";
 import { logArgs } from "./common";
 
 export const targetArgs = {
-  node: { type: "string", description: "The node's address (its directory under $P2P_HOME), e.g. 127.0.0.2" },
-  socket: { type: "string", description: "Path to the node's control socket (overrides --node)" },
+  node: { type: "string", valueHint: "ip", description: "The node's address (its directory under $P2P_HOME), e.g. 127.0.0.2" },
+  socket: { type: "string", valueHint: "path", description: "Path to the node's control socket (overrides --node)" },
 } as const;
 
 /** The options every client command takes, before or after its name. */
@@ -43,10 +43,11 @@ export async function findNodeSocket(options: { node?: string; socket?: string }
   );
 }
 
-/** The nodes under $P2P_HOME whose control socket answers: their directory name (the address) and socket path. */
+/** The nodes under $P2P_HOME whose control socket answers, by address (127.0.0.9 before 127.0.0.10): directory name and socket path. */
 export async function liveNodes(home = p2pHome()): Promise<{ name: string; path: string }[]> {
   const candidates = existsSync(home)
     ? readdirSync(home)
+        .sort((a, b) => a.localeCompare(b, "en", { numeric: true }))
         .slice(0, MAX_NODE_DIRS)
         .map((name) => ({ name, path: join(home, name, "node.sock") }))
         .filter((candidate) => existsSync(candidate.path))

@@ -32,7 +32,7 @@ export interface NodeOptions {
   port?: number;
   /** The introducer, or several: the node registers with every one that answers and joins the union of their peers. */
   dns: { hostname: string; port: number } | readonly { hostname: string; port: number }[];
-  /** Holds node.sock, records.db, catalog.db and known-peers.json; created with mode 0700. */
+  /** Holds node.sock, records.db, catalog.db, identity.pem and known-peers.json; created with mode 0700. */
   dataDir: string;
   successors?: number;
   replicas?: number;

@@ -115,14 +115,14 @@ export const list = defineCommand({
 });
 
 // Several unquoted words are one search for all of them, as quoted words are.
-const terms = { type: "positional", description: "Words of the name (all must match), or part of a name", required: true, variadic: true } as const;
+const words = { type: "positional", description: "One or more words of the name (a file must have all of them), or part of a name", required: true, variadic: true } as const;
 
 export const search = defineCommand({
   meta: { name: "search", description: "Find files by words of their name (case-insensitive; several words: all of them) or any part of it" },
-  args: { term: terms, ...clientArgs },
+  args: { words, ...clientArgs },
   run: ({ args }) =>
     runCommand(args, async () => {
-      const term = String(args.term).trim();
+      const term = String(args.words).trim();
       if (term.length === 0) throw usage("search needs a word to look for, e.g. p2p client search report", ["client", "search"]);
       const files = await searchFiles(args, term);
       print(args.json, files, renderFiles(files));
@@ -137,9 +137,14 @@ export const download = defineCommand({
   args: {
     name: { type: "positional", description: "The file's name, or name@id to pick one of several files of that name", required: true },
     path: { type: "positional", description: "Where to write it (same as --out)", required: false },
-    out: { type: "string", description: "Where to write it: a file path, or an existing folder to save inside (default: ./<name>)" },
+    out: { type: "string", valueHint: "path", description: "Where to write it: a file path, or an existing folder to save inside (default: ./<name>)" },
     force: { type: "boolean", description: "Overwrite the output file if it exists", default: false },
-    share: { type: "boolean", description: "Share the downloaded copy on the ring (--no-share: keep it to yourself)", default: true },
+    share: {
+      type: "boolean",
+      description: "Share the downloaded copy on the ring",
+      negativeDescription: "Keep the copy to yourself: it is neither offered to others while it downloads nor shared afterwards",
+      default: true,
+    },
     ...clientArgs,
   },
   run: ({ args }) =>

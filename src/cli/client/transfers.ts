@@ -21,8 +21,8 @@ export const transfers = defineCommand({
 });
 
 export const cancel = defineCommand({
-  meta: { name: "cancel", description: "Stop a download under way; its .part and verified chunks are kept for a later resume (unless --discard)" },
-  args: { ref, discard: { type: "boolean", description: "Delete the .part and the saved progress too", default: false }, ...clientArgs },
+  meta: { name: "cancel", description: "Stop a download under way; what it fetched is kept, and downloading it again resumes (unless --discard)" },
+  args: { ref, discard: { type: "boolean", description: "Delete what it fetched so far too", default: false }, ...clientArgs },
   run: ({ args }) =>
     runCommand(args, async () => {
       const entry = await askNodeOp(args, CONTROL.CANCEL, { ref: args.ref, discard: args.discard });
