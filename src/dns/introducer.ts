@@ -2,7 +2,8 @@
 
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
-import { DNS_PORT } from "../protocol/address";
+import { DNS_PORT, formatAddress } from "../protocol/address";
+import { canonicalIp } from "../protocol/ip";
 import { P2PError } from "../protocol/errors";
 import { type OpTable, type ProtocolServer, serve } from "../protocol/server";
 import type { Request } from "../protocol/ops";
@@ -108,7 +109,7 @@ function introducerOps(peers: PeerStore, liveSince: () => number, clock: () => n
     const peer = peers.byId(peerId);
     if (!peer) throw new P2PError("NOT_FOUND", `peer ${peerId} is not registered`);
     if (!sentFrom(request, peer.ip) && (await stillAnswers(peer))) {
-      throw new P2PError("CONFLICT", `peer ${peerId} still answers at ${peer.ip}:${peer.port}: only the peer itself, from its own address, may remove it`);
+      throw new P2PError("CONFLICT", `peer ${peerId} still answers at ${formatAddress(peer.ip, peer.port)}: only the peer itself, from its own address, may remove it`);
     }
     peers.remove(peerId);
     return peerId;
@@ -117,11 +118,11 @@ function introducerOps(peers: PeerStore, liveSince: () => number, clock: () => n
   const join = async ({ peerId, ip, port }: DnsJoinArgs): Promise<DnsPeerRows> => {
     const registered = peers.byId(peerId);
     if (registered && (registered.ip !== ip || registered.port !== port) && isLive(registered) && (await stillAnswers(registered))) {
-      throw new P2PError("CONFLICT", `peer id ${peerId} is registered by a live peer at ${registered.ip}:${registered.port}`);
+      throw new P2PError("CONFLICT", `peer id ${peerId} is registered by a live peer at ${formatAddress(registered.ip, registered.port)}`);
     }
     for (const holder of peers.atAddress(ip, port)) {
       if (holder.peerId !== peerId && isLive(holder) && (await stillAnswers(holder))) {
-        throw new P2PError("CONFLICT", `${ip}:${port} is held by live peer ${holder.peerId}; one address is one peer`);
+        throw new P2PError("CONFLICT", `${formatAddress(ip, port)} is held by live peer ${holder.peerId}; one address is one peer`);
       }
     }
     peers.register({ peerId, ip, port, lastSeen: clock() });
@@ -137,9 +138,9 @@ function introducerOps(peers: PeerStore, liveSince: () => number, clock: () => n
   );
 }
 
-/** Whether the request came from `ip` (an IPv4 peer may show as `::ffff:a.b.c.d` on a dual-stack listener). */
+/** Whether the request came from `ip`, canonical as rows are (an IPv4 peer shows as `::ffff:a.b.c.d` on a dual-stack listener). */
 function sentFrom(request: Request, ip: string): boolean {
-  return request.remoteAddress.replace(/^::ffff:/, "") === ip;
+  return canonicalIp(request.remoteAddress) === ip;
 }
 
 function openStore(path: string): PeerStore {

@@ -20,7 +20,7 @@ import type { Peer } from "./ring/transport";
 import { ringOps } from "../wire/ring";
 import { nodeTrust } from "./peer-checks";
 import { TcpTransport } from "./tcp-transport";
-import { PEER_PORT } from "../protocol/address";
+import { formatAddress, parsePeerIp, PEER_PORT } from "../protocol/address";
 import type { NodeStatus } from "../wire/control";
 import { DEFAULT_HEARTBEAT_MS, DEFAULT_REPLICAS, DEFAULT_RPC_TIMEOUT_MS, DEFAULT_STABILIZE_MS, DEFAULT_SUCCESSORS } from "./defaults";
 import { MAX_JOIN_ROUNDS, MAX_KNOWN_PEERS_PER_JOIN, MAX_RETRY_DELAY_MS, REANNOUNCE_AFTER_JOIN_MS, type NodeOptions } from "./defaults";
@@ -50,7 +50,8 @@ export interface P2PNode {
 
 export function createNode(options: NodeOptions): P2PNode {
   const port = options.port ?? PEER_PORT;
-  const self: Peer = { id: nodeId(`${options.ip}:${port}`), address: `${options.ip}:${port}` };
+  const address = formatAddress(parsePeerIp(options.ip), port);
+  const self: Peer = { id: nodeId(address), address };
   const socketPath = join(options.dataDir, "node.sock");
   const transport = new TcpTransport({ rpcTimeoutMs: options.rpcTimeoutMs ?? DEFAULT_RPC_TIMEOUT_MS, networkKey: options.networkKey });
   const dns = new Introducers(Array.isArray(options.dns) ? options.dns : [options.dns as { hostname: string; port: number }], { networkKey: options.networkKey });

@@ -1,6 +1,7 @@
 // Which record entries a node believes: signed by the holder their member names (its key learnt from its own address), and not dated ahead.
 
 import { isP2PError, P2PError } from "../protocol/errors";
+import { formatAddress } from "../protocol/address";
 import { parseAddress } from "../wire/codec";
 import { RING } from "../wire/ring";
 import { verifyEntry } from "./identity";
@@ -61,19 +62,23 @@ export class HolderKeys {
   }
 }
 
-/** The address an entry's member names as its holder (`<item>@<ip:port>`), or null for a member that names none. */
+/**
+ * The address an entry's member names as its holder (`<item>@<ip:port>`), in its one spelling
+ * (`[ip]:port` for IPv6), or null for a member that names none.
+ */
 export function holderAddress(member: string): string | null {
   if (!member.includes("@")) return null;
   try {
     const [ip, port] = parseAddress(holderOf(member), "holder");
-    return `${ip}:${port}`;
+    return formatAddress(ip, port);
   } catch {
     return null;
   }
 }
 
 /**
- * Splits entries into those to believe and the reasons for the rest. An entry naming a holder must carry
+ * Splits entries into those to believe and the reasons for the rest. An entry naming a holder must name
+ * it in its one spelling (else one holder could be many members: `::ffff:127.0.0.1:7495`, ...) and carry
  * that holder's signature; one without a holder address is a plain record (the generic PUT) and is taken
  * unsigned. Nothing may be dated more than MAX_CLOCK_SKEW_MS ahead.
  */
@@ -87,6 +92,11 @@ export async function checkEntries(entries: readonly RecordEntry[], keys: Holder
     }
     const holder = holderAddress(entry.member);
     if (holder === null) return;
+    const written = holderOf(entry.member);
+    if (written !== holder) {
+      verdicts[index] = `record ${index} names holder ${written.slice(0, 80)}, which is not how that address is written: ${holder}`;
+      return;
+    }
     if (entry.signature === undefined) {
       verdicts[index] = `record ${index} names holder ${holder} but is not signed`;
       return;

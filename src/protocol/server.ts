@@ -2,6 +2,7 @@
 
 import type { Socket, SocketListener } from "bun";
 import { chmodSync, existsSync, unlinkSync } from "node:fs";
+import { formatAddress } from "./address";
 import { FramedConnection, connectionHandlers } from "./connection";
 import { P2PError } from "./errors";
 import type { RequestHead } from "./frame";
@@ -204,9 +205,9 @@ async function listenOn(target: ListenTarget, socketHandlers: Handlers): Promise
   if ("unix" in target) return { listener: await listenOnUnix(target.unix, socketHandlers), address: target.unix, port: 0 };
   try {
     const listener = Bun.listen<FramedConnection<RequestHead>>({ hostname: target.hostname, port: target.port, socket: socketHandlers });
-    return { listener, address: `${listener.hostname}:${listener.port}`, port: listener.port };
+    return { listener, address: formatAddress(listener.hostname, listener.port), port: listener.port };
   } catch (error) {
-    throw listenError(`${target.hostname}:${target.port}`, error);
+    throw listenError(formatAddress(target.hostname, target.port), error);
   }
 }
 
