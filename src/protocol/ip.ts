@@ -28,7 +28,7 @@ export function unreachableReason(ip: string): string | null {
 
 /**
  * What names one host for ids and holder counts: an IPv4 address itself, an IPv6 address's /64
- * (`2001:db8:0:1::/64`), since one host is routinely given a whole /64 (BEP 42's reasoning).
+ * (`fd12:3456:789a:1::/64`), since one host is routinely given a whole /64 (BEP 42's reasoning).
  * `ip` is canonical.
  */
 export function hostOf(ip: string): string {

@@ -15,7 +15,7 @@ const ID_PATTERN = /^[0-9a-f]{40}$/;
 /**
  * How many ring ids one host can have: one IPv4 address, or one IPv6 /64. A node's id is bound to its
  * host (as BitTorrent's BEP 42 binds DHT ids): `SHA-1("<ip>/<port mod IDS_PER_IP>")` for IPv4,
- * `SHA-1("<its /64, e.g. 2001:db8:0:1::/64>/<port mod IDS_PER_IP>")` for IPv6, always of the canonical
+ * `SHA-1("<its /64, e.g. fd12:3456:789a:1::/64>/<port mod IDS_PER_IP>")` for IPv6, always of the canonical
  * spelling (src/protocol/ip.ts). Grinding ports or spellings yields at most this many ids per host, and
  * placing a node just after a chosen key costs about 2^160 / (N * IDS_PER_IP) hosts.
  */
