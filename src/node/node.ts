@@ -50,7 +50,9 @@ export interface P2PNode {
 
 export function createNode(options: NodeOptions): P2PNode {
   const port = options.port ?? PEER_PORT;
-  const address = formatAddress(parsePeerIp(options.ip), port);
+  // One spelling for what it listens on, is named by and is hashed from (src/protocol/ip.ts).
+  const ip = parsePeerIp(options.ip);
+  const address = formatAddress(ip, port);
   const self: Peer = { id: nodeId(address), address };
   const socketPath = join(options.dataDir, "node.sock");
   const transport = new TcpTransport({ rpcTimeoutMs: options.rpcTimeoutMs ?? DEFAULT_RPC_TIMEOUT_MS, networkKey: options.networkKey });
@@ -143,7 +145,7 @@ export function createNode(options: NodeOptions): P2PNode {
     });
     sharing = files;
     try {
-      peerServer = await serve({ listen: { hostname: options.ip, port }, ops: { ...ringOps(chord, trust.checks), ...filePeerOps(files) }, warn, networkKey: options.networkKey });
+      peerServer = await serve({ listen: { hostname: ip, port }, ops: { ...ringOps(chord, trust.checks), ...filePeerOps(files) }, warn, networkKey: options.networkKey });
       controlServer = await serve({ listen: { unix: socketPath }, ops: { ...controlOps(node), ...fileClientOps(files) }, warn });
       await joinRing(chord);
     } catch (error) {
