@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { ringId } from "../../src/node/ring/id";
 import { connect } from "../../src/protocol/client";
 import { type Testnet, createTestnet } from "../../src/testnet";
-import { startP2P, stopAllProcesses } from "../helpers/processes";
+import { runP2P, startP2P, stopAllProcesses } from "../helpers/processes";
 import { tempDir, waitFor } from "../helpers/wait";
 
 const FAST = ["--stabilize", "200", "--rpc-timeout", "1000"];
@@ -33,18 +33,23 @@ async function control(socket: string, op: string, args: string[] = []): Promise
 }
 
 describe("a node on IPv6 loopback", () => {
-  test("joins a ring of IPv4 nodes as [::1]:port under its /64's id, and a file it shares lists with 1 holder and downloads intact", async () => {
+  test("joins a ring of IPv4 nodes as [::1]:port under its /64's id, the client finds it by that address, and a file it shares lists with 1 holder and downloads intact", async () => {
     net = await createTestnet({ nodes: 2, nodeArgs: FAST });
     // ::1 is one address for the whole machine: a random high port keeps this test clear of others.
     const port = 20_000 + Math.floor(Math.random() * 30_000);
-    const data = join(dir.path, "v6");
-    const node = startP2P(["node", "::1", "--port", String(port), "--dns", net.dnsAddress, "--data", data, ...FAST], { env: { P2P_HOME: net.home } });
+    const node = startP2P(["node", "::1", "--port", String(port), "--dns", net.dnsAddress, ...FAST], { env: { P2P_HOME: net.home } });
     await node.waitForStderr(/is in the ring/, 30_000);
-    const socket = join(data, "node.sock");
+    const socket = join(net.home, `::1-${port}`, "node.sock");
     const status = JSON.parse(await control(socket, "STATUS")) as { id: string; address: string };
     expect(status.address).toBe(`[::1]:${port}`);
     expect(status.id).toBe(ringId(`::/64/${port % 8}`));
     expect(node.stderr()).toContain(`at [::1]:${port} is in the ring`);
+    // The client finds each node by its address in any spelling.
+    for (const [spelling, address] of [[`[::1]:${port}`, `[::1]:${port}`], [`::ffff:${net.nodes[0]!.ip}`, net.nodes[0]!.address]] as const) {
+      const found = await runP2P(["client", "status", "--json", "--node", spelling], { env: net.env });
+      expect(`${spelling}: ${found.code} ${found.stderr}`).toBe(`${spelling}: 0 `);
+      expect((JSON.parse(found.stdout) as { address: string }).address).toBe(address);
+    }
 
     const bytes = new Uint8Array(randomBytes(40_000));
     const path = join(dir.path, "from-v6.bin");
