@@ -100,8 +100,9 @@ export async function serve(options: ServeOptions): Promise<ProtocolServer> {
   const handlers = {
     ...connectionHandlers<RequestHead>(),
     open(socket: Socket<FramedConnection<RequestHead>>) {
-      const peer = `${socket.remoteAddress}:${(socket as { remotePort?: number }).remotePort ?? 0}`;
-      const link = networkKey ? new SecureLink({ key: networkKey, initiator: false, peer, onRefused: refuseOutsider }) : undefined;
+      // Only TCP links are keyed: a Unix socket has no remote address to name.
+      const peer = () => formatAddress(socket.remoteAddress, (socket as { remotePort?: number }).remotePort ?? 0);
+      const link = networkKey ? new SecureLink({ key: networkKey, initiator: false, peer: peer(), onRefused: refuseOutsider }) : undefined;
       const session = new ServerSession(socket, ops, bodyOps, limits, warn, (dropped) => release(session.connection, dropped), link);
       const address = session.connection.remoteAddress;
       const held = perAddress.get(address) ?? 0;
