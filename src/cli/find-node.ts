@@ -3,8 +3,10 @@
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { connect } from "../protocol/client";
-import { P2PError } from "../protocol/errors";
-import { p2pHome } from "../node/home";
+import { isP2PError, P2PError } from "../protocol/errors";
+import { defaultDataDir, p2pHome } from "../node/home";
+import { PEER_PORT, parsePeerAddress } from "../protocol/address";
+import { canonicalIp } from "../protocol/ip";
 import { logArgs } from "./common";
 
 export const targetArgs = {
@@ -26,7 +28,7 @@ export async function findNodeSocket(options: { node?: string; socket?: string }
   if (options.socket) return options.socket;
   const home = p2pHome();
   if (options.node) {
-    const path = join(home, options.node.replace(":", "-"), "node.sock");
+    const path = join(nodeDirectory(home, options.node), "node.sock");
     if (!existsSync(path)) {
       throw new P2PError("NOT_FOUND", `no node for ${options.node} under ${home} (no ${path}); start one with: p2p node ${options.node}`);
     }
@@ -64,5 +66,27 @@ async function answers(path: string): Promise<boolean> {
     return true;
   } catch {
     return false;
+  }
+}
+
+/**
+ * The directory `--node` names: an address in any spelling (`127.0.0.2`, `::ffff:127.0.0.2`, `127.0.0.2:7496`,
+ * `[::1]:7497`) is read as the node reads its own, so it finds the directory the node chose; anything else is
+ * a directory name as it is (`127.0.0.2-7496`).
+ */
+function nodeDirectory(home: string, value: string): string {
+  const address = readAddress(value);
+  return address ? defaultDataDir(address.ip, address.port, home) : join(home, value.replace(":", "-"));
+}
+
+/** `value` as an IP address with or without a port, or null when it is neither. */
+function readAddress(value: string): { ip: string; port: number } | null {
+  const ip = canonicalIp(value);
+  if (ip !== null) return { ip, port: PEER_PORT };
+  try {
+    return parsePeerAddress(value);
+  } catch (error) {
+    if (isP2PError(error)) return null;
+    throw error;
   }
 }

@@ -49,6 +49,7 @@ export default defineCommand({
   run: ({ args }) =>
     runCommand(args, async () => {
       const ip = parsePeerIp(args.ip);
+      if (ip !== args.ip) log.info(`${args.ip} is written ${ip}: the node uses that spelling (its id and data directory follow it)`);
       const port = parsePort(args.port, "--port");
       const dns = parseDnsList(args.dns ?? process.env.P2P_DNS ?? `127.0.0.1:${DNS_PORT}`);
       const dataDir = resolve(args.data ?? defaultDataDir(ip, port, p2pHome()));

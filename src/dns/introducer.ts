@@ -3,13 +3,14 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { log } from "../log";
-import { DNS_PORT } from "../protocol/address";
+import { DNS_PORT, formatAddress, splitAddress } from "../protocol/address";
+import { canonicalIp } from "../protocol/ip";
 import { isP2PError, P2PError } from "../protocol/errors";
 import { type OpTable, type ProtocolServer, serve } from "../protocol/server";
 import type { Request } from "../protocol/ops";
 import { DNS, type DnsJoinArgs, type DnsPeerRows } from "../wire/dns";
 import { opTable, serveOp } from "../wire/op";
-import { CachedChecks, ConnectBudget, hostOf } from "../protocol/connect-budget";
+import { CachedChecks, ConnectBudget } from "../protocol/connect-budget";
 import { answersPing } from "./liveness";
 import { type PeerEntry, PeerStore } from "./peer-store";
 
@@ -108,9 +109,9 @@ function introducerOps(
   probe: (ip: string, port: number) => Promise<boolean>,
   warn: (message: string) => void,
 ): OpTable {
-  const checks = new CachedChecks(new ConnectBudget(clock), (address) => probe(hostOf(address), Number(address.slice(address.lastIndexOf(":") + 1))), clock);
+  const checks = new CachedChecks(new ConnectBudget(clock), (address) => { const { ip, port } = splitAddress(address); return probe(ip, port); }, clock);
   /** Whether the peer still answers PING at its address (throws UNAVAILABLE, a 503, when the budget is spent). */
-  const stillAnswers = (peer: PeerEntry, request: Request) => checks.ask(`${peer.ip}:${peer.port}`, sourceOf(request));
+  const stillAnswers = (peer: PeerEntry, request: Request) => checks.ask(`${formatAddress(peer.ip, peer.port)}`, sourceOf(request));
   const isLive = (peer: PeerEntry) => peer.lastSeen >= liveSince();
   const confirmedSince = () => clock() - CONFIRMATION_VALID_MS;
   const isConfirmed = (peer: PeerEntry) => peer.confirmedAt >= confirmedSince();
@@ -127,13 +128,13 @@ function introducerOps(
     }
     const current = peers.byId(entry.peerId);
     if (!current || current.confirmedAt >= clock() - RECONFIRM_AFTER_MS) return;
-    checks.ask(`${entry.ip}:${entry.port}`, sourceOf(request)).then(
+    checks.ask(`${formatAddress(entry.ip, entry.port)}`, sourceOf(request)).then(
       (answers) => {
         if (answers) peers.confirm(entry, clock());
       },
       (error) => {
         // Over budget (a P2PError): the peer stays unconfirmed until a later heartbeat finds room.
-        if (!isP2PError(error)) warn(`confirming ${entry.ip}:${entry.port} failed: ${(error as Error).message}`);
+        if (!isP2PError(error)) warn(`confirming ${formatAddress(entry.ip, entry.port)} failed: ${(error as Error).message}`);
       },
     );
   };
@@ -145,7 +146,7 @@ function introducerOps(
       peers.remove(peerId);
       return peerId;
     }
-    throw new P2PError("CONFLICT", `peer ${peerId} still answers at ${peer.ip}:${peer.port}: only the peer itself, from its own address, may remove it`);
+    throw new P2PError("CONFLICT", `peer ${peerId} still answers at ${formatAddress(peer.ip, peer.port)}: only the peer itself, from its own address, may remove it`);
   };
 
   const join = async (args: DnsJoinArgs, request: Request): Promise<DnsPeerRows> => {
@@ -153,11 +154,11 @@ function introducerOps(
     const registered = peers.byId(peerId);
     const moved = registered !== null && (registered.ip !== ip || registered.port !== port);
     if (registered && moved && isLive(registered) && isConfirmed(registered) && (await stillAnswers(registered, request))) {
-      throw new P2PError("CONFLICT", `peer id ${peerId} is registered by a live peer at ${registered.ip}:${registered.port}`);
+      throw new P2PError("CONFLICT", `peer id ${peerId} is registered by a live peer at ${formatAddress(registered.ip, registered.port)}`);
     }
     for (const holder of peers.atAddress(ip, port)) {
       if (holder.peerId !== peerId && isLive(holder) && isConfirmed(holder) && (await stillAnswers(holder, request))) {
-        throw new P2PError("CONFLICT", `${ip}:${port} is held by live peer ${holder.peerId}; one address is one peer`);
+        throw new P2PError("CONFLICT", `${formatAddress(ip, port)} is held by live peer ${holder.peerId}; one address is one peer`);
       }
     }
     peers.register({ peerId, ip, port, lastSeen: clock() });
@@ -174,12 +175,12 @@ function introducerOps(
   );
 }
 
-/** The IP a request came from (an IPv4 peer may show as `::ffff:a.b.c.d` on a dual-stack listener). */
+/** The IP a request came from, canonical as rows are (an IPv4 peer shows as `::ffff:a.b.c.d` on a dual-stack listener). */
 function sourceOf(request: Request): string {
-  return request.remoteAddress.replace(/^::ffff:/, "");
+  return canonicalIp(request.remoteAddress) ?? request.remoteAddress;
 }
 
-/** Whether the request came from `ip` (an IPv4 peer may show as `::ffff:a.b.c.d` on a dual-stack listener). */
+/** Whether the request came from `ip`. */
 function sentFrom(request: Request, ip: string): boolean {
   return sourceOf(request) === ip;
 }

@@ -1,6 +1,7 @@
 // The node's side of the P2P DNS: register (and heartbeat), learn peers to join through, report dead ones.
 // A node may name several introducers: it registers with each one that answers and joins the union of their peers.
 
+import { formatAddress } from "../protocol/address";
 import { connect } from "../protocol/client";
 import { P2PError, isP2PError } from "../protocol/errors";
 import { checkedPeer, splitAddress } from "../wire/codec";
@@ -69,7 +70,7 @@ export class DnsClient {
 
   constructor(target: { hostname: string; port: number }, options: DnsClientOptions = {}) {
     this.target = target;
-    this.address = `${target.hostname}:${target.port}`;
+    this.address = formatAddress(target.hostname, target.port);
     this.timeoutMs = options.timeoutMs ?? DEFAULT_DNS_TIMEOUT_MS;
     this.networkKey = options.networkKey;
     this.localAddress = options.localAddress;

@@ -20,7 +20,7 @@ import type { Peer } from "./ring/transport";
 import { ringOps } from "../wire/ring";
 import { nodeTrust } from "./peer-checks";
 import { ownSourceAddress, TcpTransport } from "./tcp-transport";
-import { PEER_PORT } from "../protocol/address";
+import { formatAddress, parsePeerIp, PEER_PORT } from "../protocol/address";
 import type { NodeStatus } from "../wire/control";
 import { DEFAULT_HEARTBEAT_MS, DEFAULT_REPLICAS, DEFAULT_RPC_TIMEOUT_MS, DEFAULT_STABILIZE_MS, DEFAULT_SUCCESSORS } from "./defaults";
 import { ALL_DEAD_ROUNDS_BEFORE_FOUNDING, MAX_JOIN_ROUNDS, MAX_KNOWN_PEERS_PER_JOIN, MAX_RETRY_DELAY_MS, REANNOUNCE_AFTER_JOIN_MS, type NodeOptions } from "./defaults";
@@ -50,9 +50,12 @@ export interface P2PNode {
 
 export function createNode(options: NodeOptions): P2PNode {
   const port = options.port ?? PEER_PORT;
-  const self: Peer = { id: nodeId(`${options.ip}:${port}`), address: `${options.ip}:${port}` };
+  // One spelling for what it listens on, is named by and is hashed from (src/protocol/ip.ts).
+  const ip = parsePeerIp(options.ip);
+  const address = formatAddress(ip, port);
+  const self: Peer = { id: nodeId(address), address };
   const socketPath = join(options.dataDir, "node.sock");
-  const localAddress = ownSourceAddress(options.ip);
+  const localAddress = ownSourceAddress(ip);
   const transport = new TcpTransport({ rpcTimeoutMs: options.rpcTimeoutMs ?? DEFAULT_RPC_TIMEOUT_MS, networkKey: options.networkKey, localAddress });
   const dns = new Introducers(Array.isArray(options.dns) ? options.dns : [options.dns as { hostname: string; port: number }], { networkKey: options.networkKey, localAddress });
   const knownPeers = new KnownPeers(options.dataDir);
@@ -143,7 +146,7 @@ export function createNode(options: NodeOptions): P2PNode {
     });
     sharing = files;
     try {
-      peerServer = await serve({ listen: { hostname: options.ip, port }, ops: { ...ringOps(chord, trust.checks), ...filePeerOps(files) }, warn, networkKey: options.networkKey });
+      peerServer = await serve({ listen: { hostname: ip, port }, ops: { ...ringOps(chord, trust.checks), ...filePeerOps(files) }, warn, networkKey: options.networkKey });
       controlServer = await serve({ listen: { unix: socketPath }, ops: { ...controlOps(node), ...fileClientOps(files) }, warn });
       await joinRing(chord);
     } catch (error) {

@@ -1,6 +1,6 @@
 // How a node checks what a message claims about another peer: by asking that peer over its own connection.
 
-import { ConnectBudget, hostOf } from "../protocol/connect-budget";
+import { ConnectBudget, hostOfAddress } from "../protocol/connect-budget";
 import { isP2PError } from "../protocol/errors";
 import type { PeerChecks } from "../wire/ring";
 import { type Identity, loadIdentity } from "./identity";
@@ -17,7 +17,7 @@ export function peerChecks(transport: RingTransport, identity: Identity, keys: H
   const ask = async (peer: Peer, requester: string, call: () => Promise<unknown>): Promise<boolean> => {
     let asked = false;
     try {
-      await budget.spend(hostOf(peer.address), requester, () => {
+      await budget.spend(hostOfAddress(peer.address), requester, () => {
         asked = true;
         return call();
       });

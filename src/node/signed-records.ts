@@ -1,7 +1,8 @@
 // Which record entries a node believes: signed by the holder their member names (its key learnt from its own address), and not dated ahead.
 
-import { ConnectBudget, hostOf } from "../protocol/connect-budget";
+import { ConnectBudget, hostOfAddress } from "../protocol/connect-budget";
 import { isP2PError, P2PError } from "../protocol/errors";
+import { formatAddress } from "../protocol/address";
 import { parseAddress } from "../wire/codec";
 import { RING } from "../wire/ring";
 import { verifyEntry } from "./identity";
@@ -71,7 +72,7 @@ export class HolderKeys {
     let asked = false;
     try {
       // The holder is named by whoever sent the entry: one connection per holder address, paid from the budget.
-      key = await this.budget.spend(hostOf(address), null, () => {
+      key = await this.budget.spend(hostOfAddress(address), null, () => {
         asked = true;
         return this.transport.send(address, RING.KEY, undefined);
       });
@@ -86,19 +87,23 @@ export class HolderKeys {
   }
 }
 
-/** The address an entry's member names as its holder (`<item>@<ip:port>`), or null for a member that names none. */
+/**
+ * The address an entry's member names as its holder (`<item>@<ip:port>`), in its one spelling
+ * (`[ip]:port` for IPv6), or null for a member that names none.
+ */
 export function holderAddress(member: string): string | null {
   if (!member.includes("@")) return null;
   try {
     const [ip, port] = parseAddress(holderOf(member), "holder");
-    return `${ip}:${port}`;
+    return formatAddress(ip, port);
   } catch {
     return null;
   }
 }
 
 /**
- * Splits entries into those to believe and the reasons for the rest. An entry naming a holder must carry
+ * Splits entries into those to believe and the reasons for the rest. An entry naming a holder must name
+ * it in its one spelling (else one holder could be many members: `::ffff:127.0.0.1:7495`, ...) and carry
  * that holder's signature; one without a holder address is a plain record (the generic PUT) and is taken
  * unsigned. Nothing may be dated more than MAX_CLOCK_SKEW_MS ahead.
  */
@@ -112,6 +117,11 @@ export async function checkEntries(entries: readonly RecordEntry[], keys: Holder
     }
     const holder = holderAddress(entry.member);
     if (holder === null) return;
+    const written = holderOf(entry.member);
+    if (written !== holder) {
+      verdicts[index] = `record ${index} names holder ${written.slice(0, 80)}, which is not how that address is written: ${holder}`;
+      return;
+    }
     if (entry.signature === undefined) {
       verdicts[index] = `record ${index} names holder ${holder} but is not signed`;
       return;
@@ -125,7 +135,7 @@ export async function checkEntries(entries: readonly RecordEntry[], keys: Holder
   const fetchesAt = new Map<string, number>();
   const mayAsk = (holder: string, fresh: boolean) => {
     if (keys.knows(holder, fresh)) return true;
-    const host = hostOf(holder);
+    const host = hostOfAddress(holder);
     const asked = fetchesAt.get(host) ?? 0;
     if (asked >= MAX_KEY_FETCHES_PER_HOST_PER_BATCH) return false;
     fetchesAt.set(host, asked + 1);
@@ -139,7 +149,7 @@ export async function checkEntries(entries: readonly RecordEntry[], keys: Holder
         const indexes = byHolder.get(holder)!;
         const refuse = (reason: (index: number) => string) => indexes.forEach((index) => (verdicts[index] = reason(index)));
         try {
-          if (!mayAsk(holder, false)) return refuse((index) => notAsked(index, holder, `more than ${MAX_KEY_FETCHES_PER_HOST_PER_BATCH} unknown holders at ${hostOf(holder)} in one batch`));
+          if (!mayAsk(holder, false)) return refuse((index) => notAsked(index, holder, `more than ${MAX_KEY_FETCHES_PER_HOST_PER_BATCH} unknown holders at ${hostOfAddress(holder)} in one batch`));
           let key = await keys.keyOf(holder);
           const fails = (index: number) => key === null || !verifyEntry(entries[index]!, key);
           if (key !== null && indexes.some(fails) && mayAsk(holder, true)) key = await keys.keyOf(holder, true);

@@ -2,6 +2,7 @@
 
 import { isIP } from "node:net";
 import { P2PError } from "./errors";
+import { canonicalIp, unreachableReason } from "./ip";
 
 export const DNS_PORT = 7494;
 export const PEER_PORT = 7495;
@@ -16,14 +17,46 @@ export function parsePeerId(value: string): string {
   return value;
 }
 
-/** A unicast IP address a peer can be reached at (not 0.0.0.0, not multicast). */
+/**
+ * A unicast IP address a peer can be reached at, in its one spelling (`canonicalIp`): every address that
+ * enters (wire, CLI, DNS) goes through here, so ids, holders and DNS rows see one text per address.
+ * IPv4 written as IPv6 (`::ffff:127.0.0.1`, `::127.0.0.1`) becomes the IPv4 address; zone ids, `::`,
+ * 0.0.0.0/8, multicast and the other forms `unreachableReason` names are refused.
+ */
 export function parsePeerIp(value: string): string {
-  const version = isIP(value);
-  if (version === 0) throw new P2PError("MALFORMED", `invalid IP address '${value.slice(0, 80)}'`);
-  if (value === "0.0.0.0" || value === "::" || value === "255.255.255.255" || isMulticast(value, version)) {
-    throw new P2PError("MALFORMED", `${value} is not an address a peer can be reached at`);
+  const ip = canonicalIp(value);
+  if (ip === null) {
+    const zone = value.includes("%") && isIP(value) === 6 ? ": a zone id (%...) names an interface of one host, not an address a peer can use" : "";
+    throw new P2PError("MALFORMED", `invalid IP address '${value.slice(0, 80)}'${zone}`);
   }
-  return value;
+  const reason = unreachableReason(ip);
+  if (reason !== null) throw new P2PError("MALFORMED", `${value.slice(0, 80)} is not an address a peer can be reached at: ${reason}`);
+  return ip;
+}
+
+/** A peer's address as text: `ip:port`, IPv6 in brackets (`[::1]:7495`). `ip` is canonical, so the text is too. */
+export function formatAddress(ip: string, port: number): string {
+  return ip.includes(":") ? `[${ip}]:${port}` : `${ip}:${port}`;
+}
+
+/** The parts of an address this program wrote (`formatAddress`); not a check, see `parsePeerAddress`. */
+export function splitAddress(address: string): { ip: string; port: number } {
+  const colon = address.lastIndexOf(":");
+  const host = address.slice(0, colon);
+  const ip = host.startsWith("[") && host.endsWith("]") ? host.slice(1, -1) : host;
+  return { ip, port: Number(address.slice(colon + 1)) };
+}
+
+/**
+ * `ip:port` as a peer is named on the wire, in records and files: IPv6 as `[ip]:port` (or, as older
+ * nodes wrote it, bare before the last colon). The result is canonical; `formatAddress` writes it back.
+ */
+export function parsePeerAddress(address: string, what = "address"): { ip: string; port: number } {
+  const bracketed = /^\[([^\]]*)\]:([^:]*)$/.exec(address);
+  const colon = address.lastIndexOf(":");
+  if (!bracketed && (colon <= 0 || address.startsWith("["))) throw new P2PError("MALFORMED", `invalid ${what} '${address.slice(0, 80)}': expected ip:port ([ip]:port for IPv6)`);
+  const [ip, port] = bracketed ? [bracketed[1]!, bracketed[2]!] : [address.slice(0, colon), address.slice(colon + 1)];
+  return { ip: parsePeerIp(ip), port: parsePort(port, `${what} port`) };
 }
 
 /** A TCP port given as text; `what` names the flag or argument in the message. */
@@ -50,14 +83,7 @@ export function parseHostPort(value: string, defaultPort: number, what = "addres
 }
 
 function parseHost(value: string, what: string): string {
-  if (isIP(value) !== 0 || /^[A-Za-z0-9]([A-Za-z0-9.-]{0,252})$/.test(value)) return value;
+  if (isIP(value) !== 0) return parsePeerIp(value);
+  if (/^[A-Za-z0-9]([A-Za-z0-9.-]{0,252})$/.test(value)) return value;
   throw new P2PError("MALFORMED", `invalid ${what} '${value.slice(0, 80)}': expected host[:port]`);
-}
-
-function isMulticast(value: string, version: number): boolean {
-  if (version === 4) {
-    const first = Number(value.split(".")[0]);
-    return first >= 224 && first <= 239;
-  }
-  return value.toLowerCase().startsWith("ff");
 }

@@ -1,6 +1,8 @@
 // The allowance of outbound connections that other parties' requests may make this process open: per target host, per requester, in all, with results cached.
 
+import { splitAddress } from "./address";
 import { P2PError } from "./errors";
+import { hostOf } from "./ip";
 
 /** A target host (IP) may be sent this many connections at once, then one per TARGET_HOST_INTERVAL_MS. */
 export const TARGET_HOST_BURST = 4;
@@ -75,7 +77,7 @@ export class CachedChecks<T> {
     if (cached && this.clock() - cached.at < CHECK_CACHE_MS) return cached.value;
     let asking = this.pending.get(address);
     if (!asking) {
-      asking = this.budget.spend(hostOf(address), requester, () => this.check(address)).then((value) => {
+      asking = this.budget.spend(hostOfAddress(address), requester, () => this.check(address)).then((value) => {
         if (this.answers.size >= MAX_TRACKED) this.answers.delete(this.answers.keys().next().value!);
         this.answers.delete(address);
         this.answers.set(address, { value, at: this.clock() });
@@ -90,8 +92,9 @@ export class CachedChecks<T> {
 }
 
 /** The host part of `ip:port` (an IPv6 address keeps its colons). */
-export function hostOf(address: string): string {
-  return address.slice(0, address.lastIndexOf(":"));
+/** The host an `ip:port` this program wrote belongs to, as budgets count it: an IPv4 address, an IPv6 /64. */
+export function hostOfAddress(address: string): string {
+  return hostOf(splitAddress(address).ip);
 }
 
 function overBudget(why: string): P2PError {

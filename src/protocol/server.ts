@@ -2,6 +2,7 @@
 
 import type { Socket, SocketListener } from "bun";
 import { chmodSync, existsSync, unlinkSync } from "node:fs";
+import { formatAddress } from "./address";
 import { FramedConnection, connectionHandlers } from "./connection";
 import { P2PError } from "./errors";
 import type { RequestHead } from "./frame";
@@ -99,8 +100,9 @@ export async function serve(options: ServeOptions): Promise<ProtocolServer> {
   const handlers = {
     ...connectionHandlers<RequestHead>(),
     open(socket: Socket<FramedConnection<RequestHead>>) {
-      const peer = `${socket.remoteAddress}:${(socket as { remotePort?: number }).remotePort ?? 0}`;
-      const link = networkKey ? new SecureLink({ key: networkKey, initiator: false, peer, onRefused: refuseOutsider }) : undefined;
+      // Only TCP links are keyed: a Unix socket has no remote address to name.
+      const peer = () => formatAddress(socket.remoteAddress, (socket as { remotePort?: number }).remotePort ?? 0);
+      const link = networkKey ? new SecureLink({ key: networkKey, initiator: false, peer: peer(), onRefused: refuseOutsider }) : undefined;
       const session = new ServerSession(socket, ops, bodyOps, limits, warn, (dropped) => release(session.connection, dropped), link);
       const address = session.connection.remoteAddress;
       const held = perAddress.get(address) ?? 0;
@@ -204,9 +206,9 @@ async function listenOn(target: ListenTarget, socketHandlers: Handlers): Promise
   if ("unix" in target) return { listener: await listenOnUnix(target.unix, socketHandlers), address: target.unix, port: 0 };
   try {
     const listener = Bun.listen<FramedConnection<RequestHead>>({ hostname: target.hostname, port: target.port, socket: socketHandlers });
-    return { listener, address: `${listener.hostname}:${listener.port}`, port: listener.port };
+    return { listener, address: formatAddress(listener.hostname, listener.port), port: listener.port };
   } catch (error) {
-    throw listenError(`${target.hostname}:${target.port}`, error);
+    throw listenError(formatAddress(target.hostname, target.port), error);
   }
 }
 

@@ -1,8 +1,9 @@
 // What several links share on the wire: peers as arguments, lines and JSON, keys, addresses and JSON bodies, checked on arrival.
 
-import { parsePeerIp, parsePort } from "../protocol/address";
+import { formatAddress, parsePeerAddress, parsePeerIp, parsePort, splitAddress } from "../protocol/address";
+import { hostOf } from "../protocol/ip";
 import { P2PError } from "../protocol/errors";
-import { IDS_PER_IP, isRingId, nodeId, type RingId } from "../node/ring/id";
+import { IDS_PER_IP, isRingId, nodeIdAt, type RingId } from "../node/ring/id";
 import type { Peer } from "../node/ring/transport";
 
 /** A peer as three request arguments: id, ip, port. */
@@ -29,10 +30,7 @@ export function parsePeerLine(line: string): { role: string; peer: Peer } {
   return { role, peer: checkedPeer(id, parsePeerIp(ip), parsePort(port)) };
 }
 
-export function splitAddress(address: string): { ip: string; port: number } {
-  const colon = address.lastIndexOf(":");
-  return { ip: address.slice(0, colon), port: Number(address.slice(colon + 1)) };
-}
+export { splitAddress };
 
 export function parseKey(value: string): RingId {
   const key = value.toLowerCase();
@@ -60,18 +58,21 @@ export function parsePeerJson(value: unknown): Peer {
   return checkedPeer(peer.id, ...parseAddress(peer.address, "peer address"));
 }
 
-/** `ip:port` as a peer is named on the wire; IPv6 in brackets is not used by nodes, so a bare last colon splits. */
+/** `ip:port` as a peer is named on the wire (IPv6 as `[ip]:port`), canonical (src/protocol/ip.ts). */
 export function parseAddress(address: string, what: string): [string, number] {
-  const colon = address.lastIndexOf(":");
-  if (colon <= 0) throw new P2PError("MALFORMED", `invalid ${what} '${address.slice(0, 80)}': expected ip:port`);
-  return [parsePeerIp(address.slice(0, colon)), parsePort(address.slice(colon + 1), what + " port")];
+  const { ip, port } = parsePeerAddress(address, what);
+  return [ip, port];
 }
 
-/** A peer whose id must be the one bound to its address (`nodeId`), so nobody picks where it sits on the ring. */
+/**
+ * A peer whose id must be the one bound to its address (`nodeId`), so nobody picks where it sits on the
+ * ring. `ip` is made canonical (parsePeerIp): every spelling of one address is the same peer.
+ */
 export function checkedPeer(id: string, ip: string, port: number): Peer {
-  const address = `${ip}:${port}`;
-  if (id !== nodeId(address)) {
-    throw new P2PError("MALFORMED", `peer id ${id.slice(0, 40)} is not the id of ${address} (SHA-1 of "${ip}/${port % IDS_PER_IP}")`);
+  const canonical = parsePeerIp(ip);
+  const address = formatAddress(canonical, port);
+  if (id !== nodeIdAt(canonical, port)) {
+    throw new P2PError("MALFORMED", `peer id ${id.slice(0, 40)} is not the id of ${address} (SHA-1 of "${hostOf(canonical)}/${port % IDS_PER_IP}")`);
   }
   return { id, address };
 }

@@ -1,5 +1,6 @@
 // The ring link (node to node over TCP): every op's arguments and reply, encoded and checked in one place, with the server table and the client built on them.
 
+import { formatAddress } from "../protocol/address";
 import { P2PError } from "../protocol/errors";
 import type { OpTable } from "../protocol/server";
 import { PUBLIC_KEY_PATTERN } from "../node/identity";
@@ -261,7 +262,7 @@ export function parseAvoid(value: string | undefined): string[] {
   if (items.length > MAX_AVOID) throw new P2PError("MALFORMED", `avoid lists ${items.length} addresses, at most ${MAX_AVOID}`);
   return items.map((item) => {
     const [ip, port] = parseAddress(item, "avoid address");
-    return `${ip}:${port}`;
+    return formatAddress(ip, port);
   });
 }
 

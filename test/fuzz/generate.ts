@@ -225,7 +225,7 @@ function argGenerators(target: FuzzTarget, random: Random): ArgGenerators {
   const ip = () =>
     random.chance(0.8)
       ? `${target.subnet}.${random.int(1, 254)}`
-      : random.pick([`${target.subnet}.999`, `${target.subnet}`, "127.x.0.1", "not-an-ip", "", "127..0.1", `${target.subnet}.1.2`, "%zz"]);
+      : random.pick([`${target.subnet}.999`, `${target.subnet}`, "127.x.0.1", "not-an-ip", "", "127..0.1", `${target.subnet}.1.2`, "%zz", `::FFFF:${target.subnet}.2`, "::1", "fe80::1%lo", "::", "[::1]"]);
   const port = () => (random.chance(0.7) ? String(random.pick([...target.ports, 9, 1])) : random.pick(["0", "65536", "-1", "abc", "99999999", "7495x", ""]));
   const text = () => {
     switch (random.int(0, 4)) {
@@ -239,9 +239,17 @@ function argGenerators(target: FuzzTarget, random: Random): ArgGenerators {
         return random.pick(["a", "holiday photos", "ünïcode", "a/b", "..", "%", "\u0000", "\r\n", "null", "{}", "[]", hex(40), String(random.int(-5, 1e6))]);
     }
   };
+  // nodeId refuses what is not an address; the junk stands in for the id a confused client would send.
+  const idOrJunk = (address: string) => {
+    try {
+      return nodeId(address);
+    } catch {
+      return hex(40);
+    }
+  };
   const scratch = target.scratchDir ?? "/nonexistent-p2p-fuzz";
   return {
-    peerId: () => (random.chance(0.5) ? nodeId(`${ip()}:${port()}`) : random.pick([String(random.int(0, 999)), hex(random.int(1, 70)), "bad id!", "", "_-_"])),
+    peerId: () => (random.chance(0.5) ? idOrJunk(`${ip()}:${port()}`) : random.pick([String(random.int(0, 999)), hex(random.int(1, 70)), "bad id!", "", "_-_"])),
     peer: () => {
       const host = `${target.subnet}.${random.int(1, 254)}`;
       const peerPort = String(random.pick(target.ports));

@@ -1,6 +1,7 @@
 // A hostile peer for the attack tests: raw wire requests to a real node or DNS, a lying ring member, and the files they attack.
 
 import { writeFileSync } from "node:fs";
+import { isIP } from "node:net";
 import { join } from "node:path";
 import { connect, type ProtocolClient } from "../../src/protocol/client";
 import { encodeLines, encodeResponse } from "../../src/protocol/frame";
@@ -15,10 +16,10 @@ import { FILES } from "../../src/wire/files";
 import { opTable, serveOp } from "../../src/wire/op";
 import { ringOps } from "../../src/wire/ring";
 
-/** Opens a raw protocol connection to `ip:port` (from `localAddress` if given), as any outsider can; the caller closes what `opened` holds. */
+/** Opens a raw protocol connection to `ip:port` (`[ip]:port` for IPv6), from `localAddress` if given, as any outsider can; the caller closes what `opened` holds. */
 export async function hostileLink(address: string, opened: ProtocolClient[], localAddress?: string): Promise<ProtocolClient> {
-  const colon = address.lastIndexOf(":");
-  const client = await connect({ hostname: address.slice(0, colon), port: Number(address.slice(colon + 1)) }, { localAddress });
+  const { ip, port } = splitAddress(address);
+  const client = await connect({ hostname: ip, port }, { localAddress });
   opened.push(client);
   return client;
 }
@@ -58,6 +59,19 @@ export function countingListener(ip: string, speaks: "p2p" | "ssh" | "nothing", 
     },
   });
   return { ip, port: listener.port, address: `${ip}:${listener.port}`, accepted: () => accepted, stop: () => listener.stop(true) };
+}
+
+/**
+ * Ways to write one IPv4 address as IPv6 that `isIP` accepts (mapped and compatible forms, in several
+ * cases and compressions): before addresses were canonical, each was a peer and a holder of its own.
+ */
+export function ipv6Spellings(ipv4: string): string[] {
+  const [a, b, c, d] = ipv4.split(".").map(Number) as [number, number, number, number];
+  const [high, low] = [((a << 8) | b).toString(16), ((c << 8) | d).toString(16)];
+  const tails = [ipv4, `${high}:${low}`, `${high}:${low}`.toUpperCase(), `${high.padStart(4, "0")}:${low.padStart(4, "0")}`];
+  const prefixes = ["::ffff:", "::FFFF:", "::FfFf:", "0::ffff:", "0:0::ffff:", "0:0:0::ffff:", "0:0:0:0::ffff:", "0:0:0:0:0:ffff:", "::0:ffff:", "::0:0:ffff:", "::0:0:0:ffff:", "::0:0:0:0:ffff:", "0000::ffff:", "0:0:0:0:0:FFFF:", "00:0:0:0:0:ffff:"];
+  const spellings = [...prefixes.flatMap((prefix) => tails.map((tail) => prefix + tail)), `::${ipv4}`, `::${high}:${low}`, `0:0:0:0:0:0:${ipv4}`];
+  return spellings.filter((text) => isIP(text) === 6);
 }
 
 /** Writes `bytes` as `name` in `dir`, uploads it from `node`; returns its file id. */

@@ -40,10 +40,14 @@ describe("a node's identity", () => {
     expect(() => loadIdentity(path)).toThrow(/cannot load the node's key/);
   });
 
-  test("an entry's holder is the ip:port after its last @, and the clock-skew allowance is a minute", () => {
+  test("an entry's holder is the ip:port after its last @, in its one spelling, and the clock-skew allowance is a minute", () => {
     expect(holderAddress(`${"a".repeat(64)}@127.0.0.2:7495`)).toBe("127.0.0.2:7495");
     expect(holderAddress("plain-member")).toBeNull();
     expect(holderAddress("x@not-an-address")).toBeNull();
+    // Any spelling reads as the address's one spelling, which the store then insists on (test/security/addresses.test.ts).
+    expect(holderAddress("x@::FFFF:127.0.0.2:7495")).toBe("127.0.0.2:7495");
+    expect(holderAddress("x@[0:0:0:0:0:0:0:1]:7495")).toBe("[::1]:7495");
+    expect(holderAddress("x@fe80::1%x1:7495")).toBeNull();
     expect(MAX_CLOCK_SKEW_MS).toBe(60_000);
   });
 });

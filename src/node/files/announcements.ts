@@ -1,5 +1,7 @@
 // Announcements: the record values that say who holds which file, and how list and search read them.
 
+import { splitAddress } from "../../protocol/address";
+import { hostOf } from "../../protocol/ip";
 import type { RecordEntry } from "../ring/records";
 import { holderAddress } from "../signed-records";
 import type { Holder } from "./swarm/file-peers";
@@ -29,7 +31,11 @@ export interface Announcement {
   folder?: boolean;
 }
 
-/** Groups announcement entries of one kind by file: name, size, id and how many distinct live complete holders. */
+/**
+ * Groups announcement entries of one kind by file: name, size, id and how many distinct live complete
+ * holders, counted by host (an IPv4 address, an IPv6 /64: `hostOf`) as ids are bound, so one address
+ * listening on many ports is one holder.
+ */
 export function summarize(entries: readonly RecordEntry[], kind: Announcement["kind"]): FileSummary[] {
   const files = new Map<string, FileSummary & { holderSet: Set<string> }>();
   for (const entry of entries) {
@@ -42,7 +48,7 @@ export function summarize(entries: readonly RecordEntry[], kind: Announcement["k
       if (announcement.folder === true) file.folder = true;
       files.set(key, file);
     }
-    if (announcement.partial !== true) file.holderSet.add(announcement.holder);
+    if (announcement.partial !== true) file.holderSet.add(hostOf(splitAddress(announcement.holder).ip));
     file.holders = file.holderSet.size;
   }
   return [...files.values()]
@@ -69,8 +75,8 @@ export function parseAnnouncement(entry: RecordEntry): Announcement | null {
       return null;
     }
     // The member names the holder whose signature the ring checked (src/node/signed-records.ts): the value must say the same,
-    // and it must be an address: an entry naming none is a plain record nobody signed, and leads to no holder.
-    if (entry.member !== `${value.fileId}@${value.holder}` || holderAddress(entry.member) === null) return null;
+    // and it must be an address in its one spelling: an entry naming none is a plain record nobody signed, and leads to no holder.
+    if (entry.member !== `${value.fileId}@${value.holder}` || holderAddress(entry.member) !== value.holder) return null;
     return value;
   } catch {
     return null;

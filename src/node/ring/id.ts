@@ -1,5 +1,8 @@
 // 160-bit ring identifiers: hashing names onto the circle and reasoning about arcs of it.
 
+import { parsePeerAddress } from "../../protocol/address";
+import { hostOf } from "../../protocol/ip";
+
 /** An identifier as it appears on the API and the wire: 40 lowercase hex digits. */
 export type RingId = string;
 
@@ -10,17 +13,23 @@ export const RING_SIZE = 1n << BigInt(ID_BITS);
 const ID_PATTERN = /^[0-9a-f]{40}$/;
 
 /**
- * How many ring ids one IP address can have. A node's id is bound to its IP (as BitTorrent's BEP 42 binds
- * DHT ids): `SHA-1("<ip>/<port mod IDS_PER_IP>")`, so grinding ports yields at most this many ids per
- * address, and placing a node just after a chosen key costs about 2^160 / (N * IDS_PER_IP) addresses.
+ * How many ring ids one host can have: one IPv4 address, or one IPv6 /64. A node's id is bound to its
+ * host (as BitTorrent's BEP 42 binds DHT ids): `SHA-1("<ip>/<port mod IDS_PER_IP>")` for IPv4,
+ * `SHA-1("<its /64, e.g. fd12:3456:789a:1::/64>/<port mod IDS_PER_IP>")` for IPv6, always of the canonical
+ * spelling (src/protocol/ip.ts). Grinding ports or spellings yields at most this many ids per host, and
+ * placing a node just after a chosen key costs about 2^160 / (N * IDS_PER_IP) hosts.
  */
 export const IDS_PER_IP = 8;
 
-/** The one id a node listening at "ip:port" may have; every peer named on the wire is checked against it. */
+/** The one id a node listening at "ip:port" (IPv6 as "[ip]:port") may have; every peer named on the wire is checked against it. */
 export function nodeId(address: string): RingId {
-  const colon = address.lastIndexOf(":");
-  const port = Number(address.slice(colon + 1));
-  return ringId(`${address.slice(0, colon)}/${port % IDS_PER_IP}`);
+  const { ip, port } = parsePeerAddress(address);
+  return nodeIdAt(ip, port);
+}
+
+/** `nodeId` of a canonical `ip` (parsePeerIp) and a port. */
+export function nodeIdAt(ip: string, port: number): RingId {
+  return ringId(`${hostOf(ip)}/${port % IDS_PER_IP}`);
 }
 
 /** The SHA-1 of `text` as a ring id (record keys); a node's id is `nodeId("ip:port")`. */
