@@ -1,5 +1,6 @@
 // The calling side of a link: one persistent connection, requests answered in the order they were sent.
 
+import { isIP } from "node:net";
 import type { Socket } from "bun";
 import { FramedConnection, type LinkLayer, connectionHandlers } from "./connection";
 import { P2PError, statusName } from "./errors";
@@ -37,7 +38,10 @@ export interface ConnectOptions {
    * the peer proved it holds the same key; a peer without it rejects with REFUSED (src/protocol/secure-link.ts).
    */
   networkKey?: Uint8Array;
-  /** The local IP to connect from (a node on a loopback address connects from it, not from 127.0.0.1). */
+  /**
+   * The local IP to connect from (a node on a loopback address connects from it, not from 127.0.0.1). Used only
+   * for a target of the same family: a node on ::1 reaches an IPv4 peer from whatever address the system picks.
+   */
   localAddress?: string;
 }
 
@@ -49,7 +53,7 @@ export async function connect(target: ConnectTarget, options: ConnectOptions = {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const opening = Bun.connect<FramedConnection<ResponseHead>>({
     ...target,
-    ...(options.localAddress !== undefined && !("unix" in target) ? { localAddress: options.localAddress } : {}),
+    ...(bindsTo(target, options.localAddress) ? { localAddress: options.localAddress } : {}),
     socket: handlers,
   } as Parameters<typeof Bun.connect<FramedConnection<ResponseHead>>>[0]);
   const timeout = new Promise<never>((_, reject) => {
@@ -225,4 +229,11 @@ interface Waiter {
 
 export function describeTarget(target: ConnectTarget): string {
   return "unix" in target ? target.unix : `${target.hostname}:${target.port}`;
+}
+
+/** Whether a connection to `target` can be made from `localAddress`: an IP literal target of the same family. */
+function bindsTo(target: ConnectTarget, localAddress: string | undefined): boolean {
+  if (localAddress === undefined || "unix" in target) return false;
+  const family = isIP(target.hostname);
+  return family !== 0 && family === isIP(localAddress);
 }

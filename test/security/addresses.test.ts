@@ -1,7 +1,6 @@
 // Spellings of one address replayed against real nodes and a real DNS: ::FFFF:a.b.c.d and its kin are that IPv4 address, so they mint no ids, no holders, no DNS rows.
 
 import { afterAll, afterEach, describe, expect, test } from "bun:test";
-import type { TCPSocketListener } from "bun";
 import { join } from "node:path";
 import { loadIdentity } from "../../src/node/identity";
 import { IDS_PER_IP, inOpenInterval, nodeId, ringId } from "../../src/node/ring/id";
@@ -14,12 +13,12 @@ import { opTable, serveOp } from "../../src/wire/op";
 import { RING } from "../../src/wire/ring";
 import { startP2P, stopAllProcesses } from "../helpers/processes";
 import { loopbackAddress, tempDir, waitFor } from "../helpers/wait";
-import { hostileLink, ipv6Spellings, share } from "./hostile";
+import { countingListener, hostileLink, ipv6Spellings, share } from "./hostile";
 
 const FAST = ["--stabilize", "200", "--rpc-timeout", "1000"];
 const clients: ProtocolClient[] = [];
 const servers: ProtocolServer[] = [];
-const listeners: TCPSocketListener[] = [];
+const listeners: { stop(closeActive?: boolean): void }[] = [];
 const dir = tempDir();
 let net: Testnet | null = null;
 
@@ -147,12 +146,14 @@ describe("spellings of one address", () => {
   test("the DNS keeps one row per address, in its IPv4 form, whatever spelling a JOIN uses", async () => {
     net = await createTestnet({ nodes: 0 });
     const ip = loopbackAddress();
-    const listener = Bun.listen({ hostname: ip, port: 0, socket: { data() {}, open(socket) { socket.end(); } } });
-    listeners.push(listener);
-    const port = String(listener.port);
+    // A live peer (it answers PING) that registers from its own address, so the DNS counts it as confirmed.
+    const peer = countingListener(ip, "p2p");
+    listeners.push(peer);
+    const port = String(peer.port);
     const [first, second, third] = ipv6Spellings(ip);
+    const own = await hostileLink(net.dnsAddress, clients, ip);
     const dns = await hostileLink(net.dnsAddress, clients);
-    expect((await dns.send("JOIN", ["holder", ip, port])).status).toBe(200);
+    expect((await own.send("JOIN", ["holder", ip, port])).status).toBe(200);
     // Other ids at other spellings of the same live address: the same address, so refused.
     for (const [id, spelling] of [["spelled-1", first!], ["spelled-2", second!]] as const) {
       const reply = await dns.send("JOIN", [id, spelling, port]);
@@ -160,7 +161,7 @@ describe("spellings of one address", () => {
       expect(decodeLines(reply.body)[0]).toContain(`${ip}:${port} is held by live peer holder`);
     }
     // The holder itself under a spelling is its heartbeat, stored as IPv4.
-    expect((await dns.send("JOIN", ["holder", third!, port])).status).toBe(200);
+    expect((await own.send("JOIN", ["holder", third!, port])).status).toBe(200);
     expect(decodeLines((await dns.request("PEERS", [])).body)).toEqual([`1,holder,${ip},${port}`]);
   }, 30_000);
 });
