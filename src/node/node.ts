@@ -119,13 +119,14 @@ export function createNode(options: NodeOptions): P2PNode {
     chmodSync(options.dataDir, 0o700);
     rememberedPeers = knownPeers.load((message) => log.warn(message)).slice(0, MAX_KNOWN_PEERS_PER_JOIN);
     store = new SqliteRecordStore(join(options.dataDir, "records.db"));
-    const trust = nodeTrust(options.dataDir, self, transport, (message) => log.warn(message));
+    const trust = nodeTrust(options.dataDir, self, transport, (message) => log.warn(message), (key) => ring?.holdsKey(key) ?? false);
     ring = new ChordNode(self, trust.ringTransport, store, {
       successorListLength: options.successors ?? DEFAULT_SUCCESSORS,
       replicas: options.replicas ?? DEFAULT_REPLICAS,
       onError: (error) => log.warn(`ring maintenance: ${(error as Error).message ?? error}`),
       onWarning: (message) => log.warn(message),
       signEntry: trust.signEntry,
+      learnReplicaRange: true,
     });
     const chord = ring;
     const warn = (message: string) => log.warn(message);

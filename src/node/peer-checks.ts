@@ -3,15 +3,20 @@
 import { isP2PError } from "../protocol/errors";
 import type { PeerChecks } from "../wire/ring";
 import { type Identity, loadIdentity } from "./identity";
+import { admitScreened } from "./ring/admission";
+import type { RingId } from "./ring/id";
 import type { RingTransport } from "./ring/transport";
 import { admitEntries, checkingReads, HolderKeys } from "./signed-records";
 import type { TcpTransport } from "./tcp-transport";
 
-/** Claims checked with one call each to the peer named; any failure to answer counts as "not there". */
-export function peerChecks(transport: RingTransport, identity: Identity, keys: HolderKeys, warn: (message: string) => void): PeerChecks {
+/**
+ * Claims checked with one call each to the peer named; any failure to answer counts as "not there".
+ * Records are taken only for keys this node holds (`holdsKey`), with a bounded lifetime, and signed.
+ */
+export function peerChecks(transport: RingTransport, identity: Identity, keys: HolderKeys, warn: (message: string) => void, holdsKey: (key: RingId) => boolean = () => true): PeerChecks {
   return {
     publicKey: identity.publicKey,
-    admit: (entries) => admitEntries(entries, keys, Date.now(), warn),
+    admit: (entries) => admitEntries(admitScreened(entries, holdsKey, warn), keys, Date.now(), warn),
     async answers(peer) {
       try {
         await transport.ping(peer);
@@ -34,7 +39,7 @@ export function peerChecks(transport: RingTransport, identity: Identity, keys: H
 }
 
 /** A node's trust machinery in one piece: its key pair, the holders' keys it learnt, checked reads, checked writes. */
-export function nodeTrust(dataDir: string, self: { address: string }, transport: TcpTransport, warn: (message: string) => void) {
+export function nodeTrust(dataDir: string, self: { address: string }, transport: TcpTransport, warn: (message: string) => void, holdsKey?: (key: RingId) => boolean) {
   const identity = loadIdentity(dataDir);
   const keys = new HolderKeys(transport, { address: self.address, publicKey: identity.publicKey });
   return {
@@ -44,6 +49,6 @@ export function nodeTrust(dataDir: string, self: { address: string }, transport:
     signEntry: identity.signEntry,
     /** Holders' keys, learnt from their own addresses and cached: for checking entries outside the ring's ops too (LIST_ALL_FILES pages). */
     keys,
-    checks: peerChecks(transport, identity, keys, warn),
+    checks: peerChecks(transport, identity, keys, warn, holdsKey),
   };
 }

@@ -4,6 +4,7 @@ import type { Database, Statement } from "bun:sqlite";
 import { P2PError } from "../protocol/errors";
 import { openDatabase } from "../sqlite";
 import type { RingId } from "./ring/id";
+import { MAX_RECORD_LIFETIME_MS } from "./ring/admission";
 import { type QuotaLimits, RecordQuota, entrySize } from "./ring/record-quota";
 import type { RecordCursor, RecordEntry, RecordStore } from "./ring/records";
 
@@ -37,6 +38,8 @@ export class SqliteRecordStore implements RecordStore {
     if (!this.db.query<{ name: string }, []>("PRAGMA table_info(records)").all().some((column) => column.name === "signature")) {
       this.db.run("ALTER TABLE records ADD COLUMN signature TEXT");
     }
+    // Entries stored before every record had to expire (a flood of never-expiring ones among them) now expire too.
+    this.db.query("UPDATE records SET expires_at = updated_at + ?1 WHERE expires_at IS NULL").run(MAX_RECORD_LIFETIME_MS);
     this.quota = new RecordQuota(quotaLimits);
     // The WHERE makes the write conditional: an older or equal update never replaces a newer one.
     this.upsert = this.db.prepare(
@@ -91,7 +94,7 @@ export class SqliteRecordStore implements RecordStore {
           signature: entry.signature ?? null,
         });
         if (stored === null) this.quota.added(entry.member, entrySize(entry));
-        else this.quota.replaced(stored.size, entrySize(entry));
+        else this.quota.replaced(entry.member, stored.size, entrySize(entry));
         changed++;
       }
       return { changed, refusal, refused };

@@ -1,6 +1,7 @@
 // Where a ring node's records go: to the key's primary, from the primary to its replicas, and misplaced ones handed on.
 
 import { isP2PError, P2PError } from "../../protocol/errors";
+import { MAX_RECORD_LIFETIME_MS } from "./admission";
 import type { BackgroundWork } from "./background";
 import { bigIntToId, idToBigInt, inHalfOpenInterval, inOpenInterval, ringDistance, type RingId } from "./id";
 import type { Lookup } from "./lookup";
@@ -82,10 +83,13 @@ export class Replicator {
     this.replicatedTo = new Set();
   }
 
-  /** Stores `value` for `member` under `key` on its primary (checked by the caller), which replicates it. */
+  /**
+   * Stores `value` for `member` under `key` on its primary (checked by the caller), which replicates it.
+   * It lives `ttlMs`, at most (and by default) MAX_RECORD_LIFETIME_MS: peers store nothing that lives longer.
+   */
   put(key: RingId, member: string, value: string, ttlMs?: number): Promise<Peer> {
     const updatedAt = this.stamp();
-    const expiresAt = ttlMs === undefined ? null : updatedAt + ttlMs;
+    const expiresAt = updatedAt + Math.min(ttlMs ?? MAX_RECORD_LIFETIME_MS, MAX_RECORD_LIFETIME_MS);
     return this.sendToPrimary(key, [this.signEntry({ key, member, value, updatedAt, expiresAt, deleted: false })]);
   }
 

@@ -123,6 +123,35 @@ export class Stabilizer {
   }
 
   /**
+   * Asks the predecessor for its predecessor, and so on back, until `replicas` predecessors are known
+   * (or the walk comes back round a smaller ring): the keys this node replicates begin at the last one.
+   * One GET_NEIGHBOURS per step; a step that fails keeps what was known.
+   */
+  async learnPredecessors(replicas: number): Promise<void> {
+    const predecessor = this.table.predecessor;
+    if (predecessor === null || replicas <= 1) return;
+    const chain: Peer[] = [];
+    let current = predecessor;
+    for (let step = 1; step < replicas; step++) {
+      let earlier: Peer | null;
+      try {
+        earlier = (await this.transport.getNeighbours(current)).predecessor;
+      } catch (error) {
+        this.table.noteFailure(error, current);
+        return;
+      }
+      if (earlier === null) return;
+      if (earlier.address === this.table.self.address || earlier.address === predecessor.address || chain.some((peer) => peer.address === earlier!.address)) {
+        this.table.setEarlierPredecessors(predecessor, chain, true);
+        return;
+      }
+      chain.push(earlier);
+      current = earlier;
+    }
+    this.table.setEarlierPredecessors(predecessor, chain, false);
+  }
+
+  /**
    * Refreshes the next distinct finger with one lookup; the following fingers that fall before
    * the same node are filled from that answer. Returns true when this call finished a pass.
    */
