@@ -12,6 +12,9 @@ const MAX_CLOCK_PEERS = 64;
 /** Peers asked for their time in one probe, and how often a probe runs. */
 const PEERS_PER_PROBE = 5;
 export const CLOCK_PROBE_INTERVAL_MS = 30_000;
+/** Until this many peers (or every known one) have told their time, probes come every CLOCK_TICK_MS. */
+const MIN_CLOCK_PEERS = 3;
+const CLOCK_TICK_MS = 2_000;
 /** A probe waits at most this long for its answers (each PING has the transport's own timeout too). */
 const PROBE_TIMEOUT_MS = 3_000;
 
@@ -66,22 +69,39 @@ export function formatSkew(ms: number): string {
   return `${(abs / 1000).toFixed(1)} s`;
 }
 
+/** A repeated clock warning in the node's log: at most this often. */
+const CLOCK_WARNING_INTERVAL_MS = 10 * 60_000;
+
 /**
- * Keeps the estimate fresh: every CLOCK_PROBE_INTERVAL_MS it PINGs a few peers of the routing tables
- * (the transport samples their answers), and on demand when a command failed and no sample is fresh.
+ * Keeps the estimate fresh: every CLOCK_PROBE_INTERVAL_MS it asks a few peers of the routing tables for
+ * their time (`PING time`), and on demand when a command failed and no sample is fresh. It warns in the
+ * log when the clock is further off than the network tolerates.
  */
 export class ClockWatch {
+  readonly clocks: PeerClocks;
   private timer: ReturnType<typeof setInterval> | undefined;
   private next = 0;
+  private warnedAt = -Infinity;
+  private probedAt = -Infinity;
+  private probing = false;
 
   constructor(
-    readonly clocks: PeerClocks,
     private readonly peers: () => Peer[],
-    private readonly ping: (peer: Peer) => Promise<unknown>,
-  ) {}
+    /** The peer's clock, from its `PING time` reply (null: it gave none). */
+    private readonly timeOf: (peer: Peer) => Promise<number | null>,
+    private readonly warn: (message: string) => void,
+    private readonly clock: () => number = Date.now,
+  ) {
+    this.clocks = new PeerClocks(clock);
+  }
 
   start(): void {
-    this.timer ??= setInterval(() => void this.probe(), CLOCK_PROBE_INTERVAL_MS);
+    this.timer ??= setInterval(() => {
+      // Soon after a join the tables fill: ask again quickly until a few peers have told their time.
+      const known = this.peers().length;
+      const due = this.clock() - this.probedAt >= CLOCK_PROBE_INTERVAL_MS || this.estimate().peers < Math.min(MIN_CLOCK_PEERS, known);
+      if (due && !this.probing) void this.probe();
+    }, CLOCK_TICK_MS);
     void this.probe();
   }
 
@@ -90,21 +110,45 @@ export class ClockWatch {
     this.timer = undefined;
   }
 
-  /** PINGs the next few known peers in turn, waiting at most PROBE_TIMEOUT_MS; peers that fail add nothing. */
+  estimate(): ClockEstimate {
+    return this.clocks.estimate();
+  }
+
+  /** Asks the next few known peers in turn, waiting at most PROBE_TIMEOUT_MS; peers that fail add nothing. */
   async probe(): Promise<void> {
     const known = this.peers();
     if (known.length === 0) return;
+    this.probedAt = this.clock();
+    this.probing = true;
+    try {
+      await this.ask(known);
+    } finally {
+      this.probing = false;
+    }
+    const note = clockNote(this.estimate());
+    if (note !== null && this.clock() - this.warnedAt >= CLOCK_WARNING_INTERVAL_MS) {
+      this.warnedAt = this.clock();
+      this.warn(`${note}; until then its announcements are refused or expire early, and it cannot see others' new ones`);
+    }
+  }
+
+  private async ask(known: Peer[]): Promise<void> {
     const picked = Array.from({ length: Math.min(PEERS_PER_PROBE, known.length) }, (_, index) => known[(this.next + index) % known.length]!);
     this.next = (this.next + picked.length) % known.length;
+    const ask = async (peer: Peer) => {
+      const sent = this.clock();
+      const time = await this.timeOf(peer);
+      if (time !== null) this.clocks.sample(peer.address, time, sent, this.clock());
+    };
     let timeout: ReturnType<typeof setTimeout> | undefined;
     const deadline = new Promise<void>((resolve) => (timeout = setTimeout(resolve, PROBE_TIMEOUT_MS)));
-    await Promise.race([Promise.allSettled(picked.map((peer) => this.ping(peer))), deadline]);
+    await Promise.race([Promise.allSettled(picked.map(ask)), deadline]);
     clearTimeout(timeout);
   }
 
-  /** The note for a failed command: probes first when no peer's time is known yet. */
+  /** The note for a failed command, or null when the clock is in step: probes first when no peer's time is known yet. */
   async note(): Promise<string | null> {
-    if (this.clocks.estimate().peers === 0) await this.probe();
-    return clockNote(this.clocks.estimate());
+    if (this.estimate().peers === 0) await this.probe();
+    return clockNote(this.estimate());
   }
 }

@@ -5,6 +5,8 @@ import { join } from "node:path";
 import { log } from "../log";
 import { P2PError, isP2PError } from "../protocol/errors";
 import { type ProtocolServer, serve } from "../protocol/server";
+import { ClockWatch } from "./clock-skew";
+import { withClockNote } from "./clock-ops";
 import { controlOps } from "./control-ops";
 import { Introducers } from "./dns-client";
 import { CatalogStore } from "./files/catalog";
@@ -17,7 +19,7 @@ import { ChordNode } from "./ring/chord";
 import { nodeId } from "./ring/id";
 import { MERGE_CONFIRM_MS, RingMerger } from "./ring/merge";
 import type { Peer } from "./ring/transport";
-import { ringOps } from "../wire/ring";
+import { RING, ringOps } from "../wire/ring";
 import { nodeTrust } from "./peer-checks";
 import { TcpTransport } from "./tcp-transport";
 import { PEER_PORT } from "../protocol/address";
@@ -68,6 +70,7 @@ export function createNode(options: NodeOptions): P2PNode {
   let catalog: CatalogStore | null = null;
   let ring: ChordNode | null = null;
   let sharing: FileSharing | null = null;
+  let clockWatch: ClockWatch | null = null;
   let announceTimer: ReturnType<typeof setInterval> | undefined;
   let reannounceTimer: ReturnType<typeof setTimeout> | undefined;
   let joined = false;
@@ -107,7 +110,8 @@ export function createNode(options: NodeOptions): P2PNode {
     },
     status() {
       const uptimeSeconds = Math.round((Date.now() - startedAt) / 1000);
-      return { ...node.ring.status(), dns: dns.address, dataDir: options.dataDir, uptimeSeconds, privateNetwork: options.networkKey !== undefined };
+      const clock = clockWatch?.estimate();
+      return { ...node.ring.status(), dns: dns.address, dataDir: options.dataDir, uptimeSeconds, privateNetwork: options.networkKey !== undefined, clockSkewMs: clock?.skewMs ?? null, clockPeers: clock?.peers ?? 0, clockToleranceMs: clock?.toleranceMs };
     },
   };
 
@@ -130,6 +134,7 @@ export function createNode(options: NodeOptions): P2PNode {
     });
     const chord = ring;
     const warn = (message: string) => log.warn(message);
+    clockWatch = new ClockWatch(() => chord.routingPeers(), (peer) => transport.send(peer.address, RING.PING, true), warn);
     catalog = new CatalogStore(join(options.dataDir, "catalog.db"));
     const files = new FileSharing({
       self,
@@ -144,7 +149,7 @@ export function createNode(options: NodeOptions): P2PNode {
     sharing = files;
     try {
       peerServer = await serve({ listen: { hostname: options.ip, port }, ops: { ...ringOps(chord, trust.checks), ...filePeerOps(files) }, warn, networkKey: options.networkKey });
-      controlServer = await serve({ listen: { unix: socketPath }, ops: { ...controlOps(node), ...fileClientOps(files) }, warn });
+      controlServer = await serve({ listen: { unix: socketPath }, ops: withClockNote({ ...controlOps(node), ...fileClientOps(files) }, clockWatch), warn });
       await joinRing(chord);
     } catch (error) {
       await releaseResources();
@@ -153,6 +158,7 @@ export function createNode(options: NodeOptions): P2PNode {
     joined = true;
     merger = new RingMerger(chord);
     chord.start(options.stabilizeMs ?? DEFAULT_STABILIZE_MS);
+    clockWatch.start();
     saveKnownPeers();
     heartbeatTimer = setInterval(() => void heartbeat(), options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS);
     // Files shared before a restart are announced again now, then on every interval.
@@ -359,6 +365,7 @@ export function createNode(options: NodeOptions): P2PNode {
     clearTimeout(reannounceTimer);
     clearTimeout(confirmTimer);
     ring?.stop();
+    clockWatch?.stop();
     transport.close();
     await peerServer?.stop();
     await controlServer?.stop();

@@ -6,17 +6,32 @@ import { type Identity, loadIdentity } from "./identity";
 import { admitScreened } from "./ring/admission";
 import type { RingId } from "./ring/id";
 import type { RingTransport } from "./ring/transport";
-import { admitEntries, checkingReads, HolderKeys } from "./signed-records";
+import { admitEntries, checkingReads, HolderKeys, MAX_CLOCK_SKEW_MS } from "./signed-records";
 import type { TcpTransport } from "./tcp-transport";
+
+/** Refusals for a writer's clock are logged at most this often. */
+const CLOCK_REFUSAL_WARNING_MS = 60_000;
 
 /**
  * Claims checked with one call each to the peer named; any failure to answer counts as "not there".
  * Records are taken only for keys this node holds (`holdsKey`), with a bounded lifetime, and signed.
  */
 export function peerChecks(transport: RingTransport, identity: Identity, keys: HolderKeys, warn: (message: string) => void, holdsKey: (key: RingId) => boolean = () => true): PeerChecks {
+  let clockWarnedAt = -Infinity;
   return {
     publicKey: identity.publicKey,
-    admit: (entries) => admitEntries(admitScreened(entries, holdsKey, warn), keys, Date.now(), warn),
+    admit: async (entries) => {
+      try {
+        return await admitEntries(admitScreened(entries, holdsKey, warn), keys, Date.now(), warn);
+      } catch (error) {
+        // A writer whose clock runs ahead has every record refused: say so here too, not only to it.
+        if (isP2PError(error) && /ahead of this node's clock/.test(error.message) && Date.now() - clockWarnedAt >= CLOCK_REFUSAL_WARNING_MS) {
+          clockWarnedAt = Date.now();
+          warn(`${error.message}: the writer's clock (or this node's) is off; the network tolerates ${MAX_CLOCK_SKEW_MS / 1000} s`);
+        }
+        throw error;
+      }
+    },
     async answers(peer) {
       try {
         await transport.ping(peer);

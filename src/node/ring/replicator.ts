@@ -107,6 +107,7 @@ export class Replicator {
    */
   async sendToPrimary(key: RingId, entries: RecordEntry[]): Promise<Peer> {
     const avoid = new Set<string>();
+    let refusal: string | null = null;
     for (let attempt = 0; attempt <= this.table.successorListLength; attempt++) {
       const { peer, neighbours } = await this.lookup.route(null, key, avoid, { confirm: true });
       if (peer.address === this.table.self.address) {
@@ -117,13 +118,15 @@ export class Replicator {
         await this.transport.putRecords(peer, entries);
       } catch (error) {
         this.table.noteFailure(error, peer);
+        if (isP2PError(error)) refusal = `${peer.address} answered: ${error.message}`;
         avoid.add(peer.address);
         continue;
       }
       await this.pushToAll(this.replicasAfter(peer, await this.successorsOf(peer, neighbours), avoid), entries);
       return peer;
     }
-    throw new P2PError("UNAVAILABLE", `no live node accepts records for key ${key}`);
+    // The last answer says why (a quota, a clock): "no live node" alone would hide it.
+    throw new P2PError("UNAVAILABLE", `no live node accepts records for key ${key}${refusal === null ? "" : ` (${refusal})`}`);
   }
 
   /** The live members of `key`, read from its primary (or the next live replica) and merged with what its replicas hold. */
