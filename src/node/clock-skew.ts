@@ -64,7 +64,7 @@ export function clockNote(estimate: ClockEstimate): string | null {
 /** `2 min`, `45 s`, `0.3 s`: a skew as a person reads it. */
 export function formatSkew(ms: number): string {
   const abs = Math.abs(ms);
-  if (abs >= 120_000) return `${Math.round(abs / 60_000)} min`;
+  if (abs >= 90_000) return `${Math.round(abs / 60_000)} min`;
   if (abs >= 10_000) return `${Math.round(abs / 1000)} s`;
   return `${(abs / 1000).toFixed(1)} s`;
 }

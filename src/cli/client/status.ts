@@ -48,7 +48,7 @@ export function renderClock(status: Pick<NodeStatus, "clockSkewMs" | "clockPeers
 
 function seconds(ms: number): string {
   const abs = Math.abs(ms);
-  if (abs >= 120_000) return `${Math.round(abs / 60_000)} min`;
+  if (abs >= 90_000) return `${Math.round(abs / 60_000)} min`;
   if (abs >= 10_000) return `${Math.round(abs / 1000)} s`;
   return `${(abs / 1000).toFixed(1)} s`;
 }
