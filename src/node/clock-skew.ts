@@ -49,7 +49,7 @@ export class PeerClocks {
     offsets.sort((a, b) => a - b);
     const middle = offsets.length >> 1;
     const median = offsets.length % 2 === 1 ? offsets[middle]! : (offsets[middle - 1]! + offsets[middle]!) / 2;
-    return { skewMs: Math.round(-median), peers: offsets.length, toleranceMs: MAX_CLOCK_SKEW_MS };
+    return { skewMs: 0 - Math.round(median), peers: offsets.length, toleranceMs: MAX_CLOCK_SKEW_MS };
   }
 }
 
