@@ -32,7 +32,7 @@ export class RoutingTable {
    * The predecessors before the predecessor, nearest first, as asked of each (`learnPredecessors`),
    * and the predecessor they were learnt behind: with it, where the keys this node replicates begin.
    */
-  private earlier: { behind: string; peers: Peer[]; wraps: boolean } | null = null;
+  private earlier: { behind: string; peers: Peer[]; wraps: boolean; at: number } | null = null;
 
   constructor(self: Peer, successorListLength: number, clock: () => number) {
     this.self = self;
@@ -158,7 +158,13 @@ export class RoutingTable {
 
   /** Remembers the predecessors before `behind` (the predecessor asked first); `wraps`: the walk came back round, the ring is that small. */
   setEarlierPredecessors(behind: Peer, peers: readonly Peer[], wraps: boolean): void {
-    this.earlier = { behind: behind.address, peers: peers.map((peer) => ({ id: peer.id, address: peer.address })), wraps };
+    this.earlier = { behind: behind.address, peers: peers.map((peer) => ({ id: peer.id, address: peer.address })), wraps, at: this.clock() };
+  }
+
+  /** How long ago the earlier predecessors were learnt behind the current predecessor (Infinity: never, or behind another). */
+  earlierPredecessorsAge(): number {
+    if (this.earlier === null || this.earlier.behind !== this.predecessorPeer?.address) return Infinity;
+    return this.clock() - this.earlier.at;
   }
 
   /**

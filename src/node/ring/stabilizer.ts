@@ -6,6 +6,9 @@ import type { Lookup } from "./lookup";
 import type { RoutingTable } from "./routing-table";
 import type { Neighbours, Peer, RingTransport } from "./transport";
 
+/** The predecessors before the predecessor are asked again this often while the predecessor stays the same (at once when it changes). */
+const EARLIER_PREDECESSORS_REFRESH_MS = 5_000;
+
 /** Bound on calls one stabilize makes, walking back towards the true successor included. */
 const MAX_STABILIZE_CALLS = 2 * ID_BITS;
 /** How many known nodes a node without live successors asks for its way back into the ring. */
@@ -125,11 +128,11 @@ export class Stabilizer {
   /**
    * Asks the predecessor for its predecessor, and so on back, until `replicas` predecessors are known
    * (or the walk comes back round a smaller ring): the keys this node replicates begin at the last one.
-   * One GET_NEIGHBOURS per step; a step that fails keeps what was known.
+   * One GET_NEIGHBOURS per step, at most every EARLIER_PREDECESSORS_REFRESH_MS; a step that fails keeps what was known.
    */
   async learnPredecessors(replicas: number): Promise<void> {
     const predecessor = this.table.predecessor;
-    if (predecessor === null || replicas <= 1) return;
+    if (predecessor === null || replicas <= 1 || this.table.earlierPredecessorsAge() < EARLIER_PREDECESSORS_REFRESH_MS) return;
     const chain: Peer[] = [];
     let current = predecessor;
     for (let step = 1; step < replicas; step++) {
