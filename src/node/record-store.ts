@@ -18,8 +18,8 @@ export class SqliteRecordStore implements RecordStore {
   private readonly quota: RecordQuota;
   private readonly selectStored: Statement<{ updated_at: number; size: number }, [string, string]>;
   private readonly countKey: Statement<{ n: number }, [string]>;
-  private readonly selectSizes: Statement<{ member: string; size: number }, []>;
-  private readonly selectExpiredSizes: Statement<{ member: string; size: number }, [number]>;
+  private readonly selectSizes: Statement<{ key: string; member: string; size: number }, []>;
+  private readonly selectExpiredSizes: Statement<{ key: string; member: string; size: number }, [number]>;
   private readonly upsert: Statement;
   private readonly selectKey: Statement<RecordRow, [string, number]>;
   private readonly selectBetween: Statement<RecordRow, [string, string]>;
@@ -66,11 +66,11 @@ export class SqliteRecordStore implements RecordStore {
     this.deleteExpired = this.db.prepare("DELETE FROM records WHERE expires_at IS NOT NULL AND expires_at <= ?");
     this.selectStored = this.db.prepare("SELECT updated_at, length(member) + length(value) AS size FROM records WHERE key = ?1 AND member = ?2");
     this.countKey = this.db.prepare("SELECT count(*) AS n FROM records WHERE key = ?1");
-    this.selectSizes = this.db.prepare("SELECT member, length(member) + length(value) AS size FROM records");
+    this.selectSizes = this.db.prepare("SELECT key, member, length(member) + length(value) AS size FROM records");
     this.selectExpiredSizes = this.db.prepare(
-      "SELECT member, length(member) + length(value) AS size FROM records WHERE expires_at IS NOT NULL AND expires_at <= ?1",
+      "SELECT key, member, length(member) + length(value) AS size FROM records WHERE expires_at IS NOT NULL AND expires_at <= ?1",
     );
-    for (const row of this.selectSizes.iterate()) this.quota.added(row.member, row.size);
+    for (const row of this.selectSizes.iterate()) this.quota.added(row.key, row.member, row.size);
     this.mergeTransaction = this.db.transaction((entries: readonly RecordEntry[]) => {
       let changed = 0;
       let refused = 0;
@@ -93,7 +93,7 @@ export class SqliteRecordStore implements RecordStore {
           deleted: entry.deleted ? 1 : 0,
           signature: entry.signature ?? null,
         });
-        if (stored === null) this.quota.added(entry.member, entrySize(entry));
+        if (stored === null) this.quota.added(entry.key, entry.member, entrySize(entry));
         else this.quota.replaced(entry.member, stored.size, entrySize(entry));
         changed++;
       }
@@ -101,7 +101,7 @@ export class SqliteRecordStore implements RecordStore {
     });
     this.pruneTransaction = this.db.transaction((now: number) => {
       const expired = this.selectExpiredSizes.all(now);
-      for (const row of expired) this.quota.removed(row.member, row.size);
+      for (const row of expired) this.quota.removed(row.key, row.member, row.size);
       return this.deleteExpired.run(now).changes;
     });
   }

@@ -7,6 +7,7 @@ import type { RecordEntry } from "../../src/node/ring/records";
 import type { ProtocolClient } from "../../src/protocol/client";
 import { decodeLines } from "../../src/protocol/frame";
 import { type Testnet, type TestnetNode, createTestnet } from "../../src/testnet";
+import { MAX_MEMBERS_PER_KEY } from "../../src/node/ring/record-quota";
 import { MAX_RECORDS_PER_MESSAGE } from "../../src/wire/ring";
 import { tempDir, waitFor } from "../helpers/wait";
 import { fetchFile, hostileLink, share } from "./hostile";
@@ -41,9 +42,19 @@ async function ringOrder(testnet: Testnet): Promise<{ node: TestnetNode; predece
 }
 
 describe("record floods", () => {
-  test("after a flood of unsigned and never-expiring records sent to every node, an honest upload and its download succeed on every node", async () => {
+  test("after a flood of unsigned and never-expiring records sent to every node, and of members under the names about to be shared, an honest upload and its download succeed on every node", async () => {
     net = await createTestnet({ nodes: 4, nodeArgs: FAST });
     await net.waitForConsistentRing(30_000);
+    // Every name about to be shared crowded with as many plain members as a key may hold, at its primary.
+    const nodes = net.nodes;
+    for (let index = 0; index < nodes.length; index++) {
+      const key = ringId(`name:honest-${index}.txt`);
+      const primary = (JSON.parse(text(await net.control(nodes[0]!, "LOOKUP", [key]))) as { successor: { address: string } }).successor.address;
+      const now = Date.now();
+      const crowd = Array.from({ length: MAX_MEMBERS_PER_KEY }, (_, at) => ({ key, member: `crowd-${at}`, value: "{}", updatedAt: now, expiresAt: now + 3_600_000, deleted: false }));
+      const reply = await (await hostileLink(primary, clients)).send("PUT_RECORDS", [], { body: json(crowd) });
+      expect(`${reply.status} ${decodeLines(reply.body)[0]}`).toBe(`200 ${MAX_MEMBERS_PER_KEY}`);
+    }
     const outcomes: string[] = [];
     for (const { node, predecessor } of await ringOrder(net)) {
       const link = await hostileLink(node.address, clients);
@@ -59,7 +70,6 @@ describe("record floods", () => {
       }
     }
 
-    const nodes = net.nodes;
     const ids: string[] = [];
     for (const [index, node] of nodes.entries()) {
       ids.push(await share(net, node, dir.path, `honest-${index}.txt`, new TextEncoder().encode(`honest file ${index}\n`)));

@@ -50,6 +50,8 @@ export class RecordQuota {
   private readonly signed: Totals = { entries: 0, bytes: 0 };
   private readonly unsigned: Totals = { entries: 0, bytes: 0 };
   private readonly perHolder = new Map<string, number>();
+  /** Unsigned members of each key that has any (at most `unsignedEntries` in all), so they never crowd signed ones out of a key. */
+  private readonly unsignedPerKey = new Map<string, number>();
   /** Entries refused since start, for status. */
   refused = 0;
 
@@ -70,7 +72,9 @@ export class RecordQuota {
     }
     if (totals.entries >= maxEntries) return `this node already stores ${maxEntries} ${kind}, its limit`;
     if (totals.bytes + size > maxBytes) return bytesFull();
-    if (membersOfKey >= this.limits.membersPerKey) {
+    // Unsigned members may fill a key; signed ones count only among themselves, so a key crowded by plain puts still takes announcements.
+    const crowd = holder === null ? membersOfKey : membersOfKey - (this.unsignedPerKey.get(entry.key) ?? 0);
+    if (crowd >= this.limits.membersPerKey) {
       return `key ${entry.key.slice(0, 12)} already has ${this.limits.membersPerKey} members, the most one key may hold`;
     }
     if (holder !== null && (this.perHolder.get(holder) ?? 0) >= this.limits.entriesPerHolder) {
@@ -79,27 +83,25 @@ export class RecordQuota {
     return null;
   }
 
-  added(member: string, size: number): void {
+  added(key: string, member: string, size: number): void {
     const holder = signerOf(member);
     const totals = holder === null ? this.unsigned : this.signed;
     totals.entries++;
     totals.bytes += size;
     if (holder !== null) this.perHolder.set(holder, (this.perHolder.get(holder) ?? 0) + 1);
+    else this.unsignedPerKey.set(key, (this.unsignedPerKey.get(key) ?? 0) + 1);
   }
 
   replaced(member: string, oldSize: number, newSize: number): void {
     (signerOf(member) === null ? this.unsigned : this.signed).bytes += newSize - oldSize;
   }
 
-  removed(member: string, size: number): void {
+  removed(key: string, member: string, size: number): void {
     const holder = signerOf(member);
     const totals = holder === null ? this.unsigned : this.signed;
     totals.entries--;
     totals.bytes -= size;
-    if (holder === null) return;
-    const left = (this.perHolder.get(holder) ?? 1) - 1;
-    if (left > 0) this.perHolder.set(holder, left);
-    else this.perHolder.delete(holder);
+    decrement(holder === null ? this.unsignedPerKey : this.perHolder, holder ?? key);
   }
 }
 /** Bytes an entry costs in the quota: its member and value (the key and numbers are fixed-size). */
@@ -126,4 +128,10 @@ export function signerOf(member: string): string | null {
   } catch {
     return null;
   }
+}
+
+function decrement(counts: Map<string, number>, name: string): void {
+  const left = (counts.get(name) ?? 1) - 1;
+  if (left > 0) counts.set(name, left);
+  else counts.delete(name);
 }

@@ -72,6 +72,18 @@ describe("SqliteRecordStore quota", () => {
     expect(() => store.merge([entry("k7", "h@127.0.0.70:7000")])).toThrow(/already stores 2 records, its limit/);
   });
 
+  test("plain puts that fill a key's members do not crowd out members that name their holder, and the count survives a reopen", () => {
+    const store = open("crowded.db", { membersPerKey: 2 });
+    store.merge([entry("k", "plain-1"), entry("k", "plain-2")]);
+    expect(() => store.merge([entry("k", "plain-3")])).toThrow(/already has 2 members/);
+    expect(store.merge([entry("k", "a@127.0.0.71:7000"), entry("k", "b@127.0.0.72:7000")])).toBe(2);
+    expect(() => store.merge([entry("k", "c@127.0.0.73:7000")])).toThrow(/already has 2 members/);
+    store.close();
+    stores.splice(stores.indexOf(store), 1);
+    const again = open("crowded.db", { membersPerKey: 3 });
+    expect(again.merge([entry("k", "c@127.0.0.73:7000")])).toBe(1);
+  });
+
   test("entries stored never to expire, as older versions kept them, expire after the longest lifetime once the store is reopened", () => {
     const first = open("forever.db");
     first.merge([{ ...entry("k", "plain"), expiresAt: null }]);
