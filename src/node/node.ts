@@ -5,6 +5,8 @@ import { join } from "node:path";
 import { log } from "../log";
 import { P2PError, isP2PError } from "../protocol/errors";
 import { type ProtocolServer, serve } from "../protocol/server";
+import { ClockWatch } from "./clock-skew";
+import { withClockNote } from "./clock-ops";
 import { controlOps } from "./control-ops";
 import { Introducers } from "./dns-client";
 import { CatalogStore } from "./files/catalog";
@@ -17,13 +19,14 @@ import { ChordNode } from "./ring/chord";
 import { nodeId } from "./ring/id";
 import { MERGE_CONFIRM_MS, RingMerger } from "./ring/merge";
 import type { Peer } from "./ring/transport";
-import { ringOps } from "../wire/ring";
+import { RING, ringOps } from "../wire/ring";
 import { nodeTrust } from "./peer-checks";
 import { ownSourceAddress, TcpTransport } from "./tcp-transport";
 import { formatAddress, parsePeerIp, PEER_PORT } from "../protocol/address";
 import type { NodeStatus } from "../wire/control";
 import { DEFAULT_HEARTBEAT_MS, DEFAULT_REPLICAS, DEFAULT_RPC_TIMEOUT_MS, DEFAULT_STABILIZE_MS, DEFAULT_SUCCESSORS } from "./defaults";
-import { ALL_DEAD_ROUNDS_BEFORE_FOUNDING, MAX_JOIN_ROUNDS, MAX_KNOWN_PEERS_PER_JOIN, MAX_RETRY_DELAY_MS, REANNOUNCE_AFTER_JOIN_MS, type NodeOptions } from "./defaults";
+import { MAX_KNOWN_PEERS_PER_JOIN, REANNOUNCE_AFTER_JOIN_MS, type NodeOptions } from "./defaults";
+import { joinRing, uniquePeers } from "./join-ring";
 
 export * from "./defaults";
 
@@ -72,6 +75,7 @@ export function createNode(options: NodeOptions): P2PNode {
   let catalog: CatalogStore | null = null;
   let ring: ChordNode | null = null;
   let sharing: FileSharing | null = null;
+  let clockWatch: ClockWatch | null = null;
   let announceTimer: ReturnType<typeof setInterval> | undefined;
   let reannounceTimer: ReturnType<typeof setTimeout> | undefined;
   let joined = false;
@@ -111,7 +115,8 @@ export function createNode(options: NodeOptions): P2PNode {
     },
     status() {
       const uptimeSeconds = Math.round((Date.now() - startedAt) / 1000);
-      return { ...node.ring.status(), dns: dns.address, dataDir: options.dataDir, uptimeSeconds, privateNetwork: options.networkKey !== undefined };
+      const clock = clockWatch?.estimate();
+      return { ...node.ring.status(), dns: dns.address, dataDir: options.dataDir, uptimeSeconds, privateNetwork: options.networkKey !== undefined, clockSkewMs: clock?.skewMs ?? null, clockPeers: clock?.peers ?? 0, clockToleranceMs: clock?.toleranceMs };
     },
   };
 
@@ -123,16 +128,18 @@ export function createNode(options: NodeOptions): P2PNode {
     chmodSync(options.dataDir, 0o700);
     rememberedPeers = knownPeers.load((message) => log.warn(message)).slice(0, MAX_KNOWN_PEERS_PER_JOIN);
     store = new SqliteRecordStore(join(options.dataDir, "records.db"));
-    const trust = nodeTrust(options.dataDir, self, transport, (message) => log.warn(message));
+    const trust = nodeTrust(options.dataDir, self, transport, (message) => log.warn(message), (key) => ring?.holdsKey(key) ?? false);
     ring = new ChordNode(self, trust.ringTransport, store, {
       successorListLength: options.successors ?? DEFAULT_SUCCESSORS,
       replicas: options.replicas ?? DEFAULT_REPLICAS,
       onError: (error) => log.warn(`ring maintenance: ${(error as Error).message ?? error}`),
       onWarning: (message) => log.warn(message),
       signEntry: trust.signEntry,
+      learnReplicaRange: true,
     });
     const chord = ring;
     const warn = (message: string) => log.warn(message);
+    clockWatch = new ClockWatch(() => chord.routingPeers(), (peer) => transport.send(peer.address, RING.PING, true), warn);
     catalog = new CatalogStore(join(options.dataDir, "catalog.db"));
     const files = new FileSharing({
       self,
@@ -147,8 +154,8 @@ export function createNode(options: NodeOptions): P2PNode {
     sharing = files;
     try {
       peerServer = await serve({ listen: { hostname: ip, port }, ops: { ...ringOps(chord, trust.checks), ...filePeerOps(files) }, warn, networkKey: options.networkKey });
-      controlServer = await serve({ listen: { unix: socketPath }, ops: { ...controlOps(node), ...fileClientOps(files) }, warn });
-      await joinRing(chord);
+      controlServer = await serve({ listen: { unix: socketPath }, ops: withClockNote({ ...controlOps(node), ...fileClientOps(files) }, clockWatch), warn });
+      foundedRing = (await joinRing({ chord, dns, transport, self, rememberedPeers, retryMs: options.retryMs ?? 500, signal: abort.signal })).founded;
     } catch (error) {
       await releaseResources();
       throw error;
@@ -156,6 +163,7 @@ export function createNode(options: NodeOptions): P2PNode {
     joined = true;
     merger = new RingMerger(chord);
     chord.start(options.stabilizeMs ?? DEFAULT_STABILIZE_MS);
+    clockWatch.start();
     saveKnownPeers();
     heartbeatTimer = setInterval(() => void heartbeat(), options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS);
     // Files shared before a restart are announced again now, then on every interval.
@@ -172,87 +180,6 @@ export function createNode(options: NodeOptions): P2PNode {
   /** Re-announces every shared file (now, and whenever the node's place in the ring changed). */
   function announce(): void {
     void sharing?.refreshAll().catch((error) => log.warn(`re-announcing shared files failed: ${error.message}`));
-  }
-
-  /**
-   * Asks the DNS for peers and joins through one, or through the peers this node knew (known-peers.json)
-   * when the DNS is down or knows nobody; creates a new ring only when nobody else is alive.
-   */
-  async function joinRing(chord: ChordNode): Promise<void> {
-    let delay = options.retryMs ?? 500;
-    let allDeadRounds = 0;
-    for (let round = 1; round <= MAX_JOIN_ROUNDS; round++) {
-      if (abort.signal.aborted) throw new P2PError("CLOSED", "stopped while joining");
-      // null: no DNS answered.
-      let listed: Peer[] | null = null;
-      try {
-        const answer = await dns.join(self);
-        listed = answer.peers;
-        for (const failure of answer.failed) log.warn(`DNS at ${failure.address} did not answer (${failure.error.message}); using the others`);
-      } catch (error) {
-        if (!isP2PError(error)) throw error;
-        // Another key (or none) at the DNS does not go away by retrying: say so and stop.
-        if (error.code === "REFUSED") throw error;
-        const fallback = rememberedPeers.length > 0 ? `trying the ${rememberedPeers.length} peers this node knew` : `retrying in ${(delay / 1000).toFixed(1)} s`;
-        log.warn(`DNS at ${dns.address} did not answer (${error.message}); ${fallback}`);
-      }
-      if (listed !== null && listed.length === 0 && rememberedPeers.length > 0) {
-        log.info(`the DNS knows no other peer; trying the ${rememberedPeers.length} peers this node knew`);
-      }
-      const candidates = uniquePeers([...(listed ?? []), ...rememberedPeers]);
-      if (candidates.length === 0) {
-        if (listed !== null) {
-          chord.create();
-          foundedRing = true;
-          log.info("no other live peer: starting a new ring");
-          return;
-        }
-        await pause(delay);
-        delay = Math.min(delay * 2, MAX_RETRY_DELAY_MS);
-        continue;
-      }
-      const result = await chord.join(candidates);
-      if (result.joinedVia) {
-        log.info(`joined the ring through ${result.joinedVia.address}`);
-        await reportDead(result.failed);
-        return;
-      }
-      // Nobody let us in: if they are all dead round after round, we are alone; if some are alive but busy joining, wait.
-      // One round of dead peers may be a flood of dead entries at the DNS: ask it again before founding a ring.
-      const dead = await reportDead(result.failed);
-      allDeadRounds = dead === candidates.length ? allDeadRounds + 1 : 0;
-      if (allDeadRounds >= ALL_DEAD_ROUNDS_BEFORE_FOUNDING && listed !== null) {
-        chord.create();
-        foundedRing = true;
-        log.info(rememberedPeers.length > 0 ? "no peer the DNS listed or this node knew is alive: starting a new ring" : "no peer the DNS listed is alive: starting a new ring");
-        return;
-      }
-      if (dead === candidates.length) {
-        log.warn(listed === null ? `none of the peers this node knew answers and no DNS does; retrying in ${(delay / 1000).toFixed(1)} s` : `none of the ${candidates.length} peers listed answers; asking again in ${(delay / 1000).toFixed(1)} s`);
-        await pause(delay);
-        delay = Math.min(delay * 2, MAX_RETRY_DELAY_MS);
-        continue;
-      }
-      log.info(`peers are still joining; retrying in ${(delay / 1000).toFixed(1)} s`);
-      await pause(delay);
-      delay = Math.min(delay * 2, MAX_RETRY_DELAY_MS);
-    }
-    throw new P2PError("UNAVAILABLE", `could not join the ring through the DNS at ${dns.address} after ${MAX_JOIN_ROUNDS} attempts`);
-  }
-
-  /** Pings each peer that failed us; the ones that do not answer are reported to the DNS. Returns how many. */
-  async function reportDead(failed: Peer[]): Promise<number> {
-    let dead = 0;
-    for (const peer of failed) {
-      try {
-        await transport.ping(peer);
-      } catch {
-        dead++;
-        log.warn(`peer ${peer.address} does not answer; reporting it to the DNS`);
-        await dns.leave(peer.id).catch(() => {});
-      }
-    }
-    return dead;
   }
 
   /** Refreshes the DNS registrations, saves the peers this node knows, and looks for another ring to merge with. */
@@ -335,10 +262,7 @@ export function createNode(options: NodeOptions): P2PNode {
   async function leaveRing(): Promise<void> {
     abort.abort();
     await starting?.catch(() => {});
-    clearInterval(heartbeatTimer);
-    clearInterval(announceTimer);
-    clearTimeout(reannounceTimer);
-    clearTimeout(confirmTimer);
+    clearTimers();
     if (!joined || !ring) return;
     saveKnownPeers();
     joined = false;
@@ -360,11 +284,9 @@ export function createNode(options: NodeOptions): P2PNode {
 
   async function releaseResources(): Promise<void> {
     joined = false;
-    clearInterval(heartbeatTimer);
-    clearInterval(announceTimer);
-    clearTimeout(reannounceTimer);
-    clearTimeout(confirmTimer);
+    clearTimers();
     ring?.stop();
+    clockWatch?.stop();
     transport.close();
     await peerServer?.stop();
     await controlServer?.stop();
@@ -376,22 +298,12 @@ export function createNode(options: NodeOptions): P2PNode {
     catalog = null;
   }
 
-  function pause(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(resolve, ms);
-      abort.signal.addEventListener("abort", () => {
-        clearTimeout(timer);
-        resolve();
-      });
-    });
+  function clearTimers(): void {
+    clearInterval(heartbeatTimer);
+    clearInterval(announceTimer);
+    clearTimeout(reannounceTimer);
+    clearTimeout(confirmTimer);
   }
 
   return node;
-}
-
-/** Each peer once, first occurrence kept. */
-function uniquePeers(peers: readonly Peer[]): Peer[] {
-  const byAddress = new Map<string, Peer>();
-  for (const peer of peers) if (!byAddress.has(peer.address)) byAddress.set(peer.address, peer);
-  return [...byAddress.values()];
 }

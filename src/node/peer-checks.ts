@@ -4,16 +4,30 @@ import { ConnectBudget, hostOfAddress } from "../protocol/connect-budget";
 import { isP2PError } from "../protocol/errors";
 import type { PeerChecks } from "../wire/ring";
 import { type Identity, loadIdentity } from "./identity";
+import { admitScreened } from "./ring/admission";
+import type { RingId } from "./ring/id";
 import type { Peer, RingTransport } from "./ring/transport";
-import { admitEntries, checkingReads, HolderKeys } from "./signed-records";
+import { admitEntries, checkingReads, HolderKeys, MAX_CLOCK_SKEW_MS } from "./signed-records";
 import type { TcpTransport } from "./tcp-transport";
+
+/** Refusals for a writer's clock are logged at most this often. */
+const CLOCK_REFUSAL_WARNING_MS = 60_000;
 
 /**
  * Claims checked with one call each to the peer named; any failure to answer counts as "not there".
  * Every call is paid from `budget`: whoever sends the claims, this node connects to one host only a few
  * times a second and on one requester's behalf only so often (src/protocol/connect-budget.ts).
+ * Records are taken only for keys this node holds (`holdsKey`), with a bounded lifetime, and signed.
  */
-export function peerChecks(transport: RingTransport, identity: Identity, keys: HolderKeys, warn: (message: string) => void, budget: ConnectBudget): PeerChecks {
+export function peerChecks(
+  transport: RingTransport,
+  identity: Identity,
+  keys: HolderKeys,
+  warn: (message: string) => void,
+  budget: ConnectBudget,
+  holdsKey: (key: RingId) => boolean = () => true,
+): PeerChecks {
+  let clockWarnedAt = -Infinity;
   const ask = async (peer: Peer, requester: string, call: () => Promise<unknown>): Promise<boolean> => {
     let asked = false;
     try {
@@ -29,14 +43,25 @@ export function peerChecks(transport: RingTransport, identity: Identity, keys: H
   };
   return {
     publicKey: identity.publicKey,
-    admit: (entries) => admitEntries(entries, keys, Date.now(), warn),
+    admit: async (entries) => {
+      try {
+        return await admitEntries(admitScreened(entries, holdsKey, warn), keys, Date.now(), warn);
+      } catch (error) {
+        // A writer whose clock runs ahead has every record refused: say so here too, not only to it.
+        if (isP2PError(error) && /ahead of this node's clock/.test(error.message) && Date.now() - clockWarnedAt >= CLOCK_REFUSAL_WARNING_MS) {
+          clockWarnedAt = Date.now();
+          warn(`${error.message}: the writer's clock (or this node's) is off; the network tolerates ${MAX_CLOCK_SKEW_MS / 1000} s`);
+        }
+        throw error;
+      }
+    },
     answers: (peer, requester) => ask(peer, requester, () => transport.ping(peer)),
     hasLeft: async (peer, requester) => !(await ask(peer, requester, () => transport.getNeighbours(peer))),
   };
 }
 
 /** A node's trust machinery in one piece: its key pair, the holders' keys it learnt, checked reads, checked writes. */
-export function nodeTrust(dataDir: string, self: { address: string }, transport: TcpTransport, warn: (message: string) => void) {
+export function nodeTrust(dataDir: string, self: { address: string }, transport: TcpTransport, warn: (message: string) => void, holdsKey?: (key: RingId) => boolean) {
   const identity = loadIdentity(dataDir);
   const budget = new ConnectBudget();
   const keys = new HolderKeys(transport, { address: self.address, publicKey: identity.publicKey }, Date.now, budget);
@@ -47,6 +72,6 @@ export function nodeTrust(dataDir: string, self: { address: string }, transport:
     signEntry: identity.signEntry,
     /** Holders' keys, learnt from their own addresses and cached: for checking entries outside the ring's ops too (LIST_ALL_FILES pages). */
     keys,
-    checks: peerChecks(transport, identity, keys, warn, budget),
+    checks: peerChecks(transport, identity, keys, warn, budget, holdsKey),
   };
 }

@@ -4,6 +4,7 @@ import type { Database, Statement } from "bun:sqlite";
 import { P2PError } from "../protocol/errors";
 import { openDatabase } from "../sqlite";
 import type { RingId } from "./ring/id";
+import { MAX_RECORD_LIFETIME_MS } from "./ring/admission";
 import { type QuotaLimits, RecordQuota, entrySize } from "./ring/record-quota";
 import type { RecordCursor, RecordEntry, RecordStore } from "./ring/records";
 
@@ -17,8 +18,8 @@ export class SqliteRecordStore implements RecordStore {
   private readonly quota: RecordQuota;
   private readonly selectStored: Statement<{ updated_at: number; size: number }, [string, string]>;
   private readonly countKey: Statement<{ n: number }, [string]>;
-  private readonly selectSizes: Statement<{ member: string; size: number }, []>;
-  private readonly selectExpiredSizes: Statement<{ member: string; size: number }, [number]>;
+  private readonly selectSizes: Statement<{ key: string; member: string; size: number }, []>;
+  private readonly selectExpiredSizes: Statement<{ key: string; member: string; size: number }, [number]>;
   private readonly upsert: Statement;
   private readonly selectKey: Statement<RecordRow, [string, number]>;
   private readonly selectBetween: Statement<RecordRow, [string, string]>;
@@ -37,6 +38,8 @@ export class SqliteRecordStore implements RecordStore {
     if (!this.db.query<{ name: string }, []>("PRAGMA table_info(records)").all().some((column) => column.name === "signature")) {
       this.db.run("ALTER TABLE records ADD COLUMN signature TEXT");
     }
+    // Entries stored before every record had to expire (a flood of never-expiring ones among them) now expire too.
+    this.db.query("UPDATE records SET expires_at = updated_at + ?1 WHERE expires_at IS NULL").run(MAX_RECORD_LIFETIME_MS);
     this.quota = new RecordQuota(quotaLimits);
     // The WHERE makes the write conditional: an older or equal update never replaces a newer one.
     this.upsert = this.db.prepare(
@@ -63,11 +66,11 @@ export class SqliteRecordStore implements RecordStore {
     this.deleteExpired = this.db.prepare("DELETE FROM records WHERE expires_at IS NOT NULL AND expires_at <= ?");
     this.selectStored = this.db.prepare("SELECT updated_at, length(member) + length(value) AS size FROM records WHERE key = ?1 AND member = ?2");
     this.countKey = this.db.prepare("SELECT count(*) AS n FROM records WHERE key = ?1");
-    this.selectSizes = this.db.prepare("SELECT member, length(member) + length(value) AS size FROM records");
+    this.selectSizes = this.db.prepare("SELECT key, member, length(member) + length(value) AS size FROM records");
     this.selectExpiredSizes = this.db.prepare(
-      "SELECT member, length(member) + length(value) AS size FROM records WHERE expires_at IS NOT NULL AND expires_at <= ?1",
+      "SELECT key, member, length(member) + length(value) AS size FROM records WHERE expires_at IS NOT NULL AND expires_at <= ?1",
     );
-    for (const row of this.selectSizes.iterate()) this.quota.added(row.member, row.size);
+    for (const row of this.selectSizes.iterate()) this.quota.added(row.key, row.member, row.size);
     this.mergeTransaction = this.db.transaction((entries: readonly RecordEntry[]) => {
       let changed = 0;
       let refused = 0;
@@ -90,15 +93,15 @@ export class SqliteRecordStore implements RecordStore {
           deleted: entry.deleted ? 1 : 0,
           signature: entry.signature ?? null,
         });
-        if (stored === null) this.quota.added(entry.member, entrySize(entry));
-        else this.quota.replaced(stored.size, entrySize(entry));
+        if (stored === null) this.quota.added(entry.key, entry.member, entrySize(entry));
+        else this.quota.replaced(entry.member, stored.size, entrySize(entry));
         changed++;
       }
       return { changed, refusal, refused };
     });
     this.pruneTransaction = this.db.transaction((now: number) => {
       const expired = this.selectExpiredSizes.all(now);
-      for (const row of expired) this.quota.removed(row.member, row.size);
+      for (const row of expired) this.quota.removed(row.key, row.member, row.size);
       return this.deleteExpired.run(now).changes;
     });
   }

@@ -23,6 +23,12 @@ export interface NodeStatus extends ChordStatus {
   uptimeSeconds: number;
   /** Started with --key: every link to peers and the DNS is a private-network link. */
   privateNetwork?: boolean;
+  /** This node's clock minus the median of its peers' (`PING time`), positive when ahead; null until a peer answered. */
+  clockSkewMs?: number | null;
+  /** How many peers' clocks that median is over. */
+  clockPeers?: number;
+  /** How far apart clocks may be before records are refused (MAX_CLOCK_SKEW_MS). */
+  clockToleranceMs?: number;
 }
 
 /** The DOWNLOAD reply: what was fetched, from whom, and how long it took. */
@@ -100,6 +106,9 @@ const STATUS_SHAPE: Shape = {
   dataDir: "string",
   uptimeSeconds: "number",
   privateNetwork: "boolean?",
+  clockSkewMs: "number|null?",
+  clockPeers: "number?",
+  clockToleranceMs: "number?",
 };
 const FILE_SUMMARY_SHAPE: Shape = { name: "string", size: "number", id: "string", holders: "number", folder: "boolean?", files: "number?" };
 const SHARED_REPORT_SHAPE: Shape = { name: "string", size: "number", id: "string", folder: "boolean?", files: "number?" };

@@ -8,7 +8,7 @@ import { isRingId, type RingId } from "../node/ring/id";
 import type { RecordEntry } from "../node/ring/records";
 import type { LookupStep, Neighbours, Peer, RingHandlers, RingTransport } from "../node/ring/transport";
 import { decodeJson, encodeJson, parseAddress, parseKey, parsePeerJson, parsePeerLine, peerArgs, peerFromArgs, peerLine } from "./codec";
-import { defineOp, EMPTY_REPLY, NO_ARGS, opTable, PING, replyLines, serveOp, type SendOp } from "./op";
+import { defineOp, EMPTY_REPLY, NO_ARGS, opTable, replyLines, serveOp, type SendOp } from "./op";
 
 /** Most record entries one PUT_RECORDS or reply may carry; bigger hand-overs are sent in batches. */
 export const MAX_RECORDS_PER_MESSAGE = 2_000;
@@ -29,7 +29,24 @@ export const MAX_CHECKED_HANDOVER_SUCCESSORS = 8;
 export type LeavingArgs = { leaver: Peer; predecessor: Peer | null; successors: Peer[] };
 
 export const RING = {
-  PING,
+  /**
+   * PING answers PONG, as on every link. `PING time` (true) asks for the answerer's clock too: PONG, then
+   * `time,<ms since the epoch>`, so a node can tell how far its clock is from its peers'.
+   */
+  PING: defineOp<boolean, number | null>({
+    name: "PING",
+    usage: "PING [time]",
+    minArgs: 0,
+    maxArgs: 1,
+    encodeArgs: (askTime) => ({ args: askTime ? ["time"] : [] }),
+    decodeArgs: (args) => {
+      if (args[0] === undefined) return false;
+      if (args[0].toLowerCase() === "time") return true;
+      throw new P2PError("MALFORMED", `PING takes nothing or 'time', not '${args[0].slice(0, 40)}'`);
+    },
+    encodeReply: (time) => ({ lines: time === null ? ["PONG"] : ["PONG", `time,${time}`] }),
+    decodeReply: (body, from, askTime) => (askTime ? parsePeerTime(replyLines(body), from) : null),
+  }),
 
   /** One hop of a lookup; the peer skips every address in `avoid` (known dead). */
   FIND_SUCCESSOR: defineOp<{ key: RingId; avoid: string[] }, LookupStep>({
@@ -155,7 +172,7 @@ export interface PeerChecks {
 /** The server side: each op parsed, handed to the ring, its result encoded. The ring answers UNAVAILABLE itself while joining or after leaving. */
 export function ringOps(ring: RingHandlers, checks?: PeerChecks): OpTable {
   return opTable(
-    serveOp(RING.PING, () => undefined),
+    serveOp(RING.PING, (askTime) => (askTime ? Date.now() : null)),
     serveOp(RING.KEY, () => {
       if (!checks) throw new P2PError("NOT_FOUND", "this node has no key");
       return checks.publicKey;
@@ -195,7 +212,9 @@ export function ringCalls(send: SendOp<Peer>): RingTransport {
     findSuccessorStep: (to, key, avoid) => send(to, RING.FIND_SUCCESSOR, { key, avoid }),
     getNeighbours: (to) => send(to, RING.GET_NEIGHBOURS, undefined),
     notify: (to, candidate) => send(to, RING.UPDATE_PREDECESSOR, candidate),
-    ping: (to) => send(to, RING.PING, undefined),
+    ping: async (to) => {
+      await send(to, RING.PING, false);
+    },
     putRecords: async (to, entries) => {
       let changed = 0;
       for (const batch of recordBatches(entries)) changed += await send(to, RING.PUT_RECORDS, batch);
@@ -237,6 +256,14 @@ export function parseRecordEntries(value: unknown, maxEntries = MAX_RECORDS_PER_
       ...(entry.signature === undefined ? {} : { signature: entry.signature as string }),
     };
   });
+}
+
+/** The answerer's clock from a `PING time` reply: the `time,<ms>` line after PONG. */
+function parsePeerTime(lines: string[], from: string): number {
+  const line = lines.find((candidate) => candidate.startsWith("time,")) ?? "";
+  const time = Number(line.slice("time,".length));
+  if (!Number.isSafeInteger(time) || time <= 0) throw new P2PError("MALFORMED", `${from} answered PING time without a valid 'time,<ms>' line`);
+  return time;
 }
 
 /** The LEAVING body: `{"predecessor": peer or null, "successors": [peer, ...]}`, every field checked. */

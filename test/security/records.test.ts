@@ -11,7 +11,7 @@ import { type ProtocolServer, serve } from "../../src/protocol/server";
 import { type Testnet, createTestnet } from "../../src/testnet";
 import { opTable, serveOp } from "../../src/wire/op";
 import { RING } from "../../src/wire/ring";
-import { loopbackAddress, tempDir } from "../helpers/wait";
+import { loopbackAddress, tempDir, waitFor } from "../helpers/wait";
 import { fetchFile, hostileLink, share } from "./hostile";
 
 const FAST = ["--stabilize", "200", "--rpc-timeout", "1000"];
@@ -65,6 +65,9 @@ describe("poisoned announcements", () => {
       expect(`${what}: ${reply.status}`).toBe(`${what}: 422`);
       expect(decodeLines(reply.body)[0]).toMatch(reason);
     }
+    // The refusal for the date is in the receiver's log too, not only in the reply: a writer's wrong clock shows on both sides.
+    const primaryNode = net.nodes.find((node) => node.address === primaryAddress)!;
+    await waitFor("the primary to log the future-dated refusal", () => /ahead of this node's clock.*the writer's clock \(or this node's\) is off/.test(primaryNode.log()));
     const fetched = await fetchFile(net, downloader, "small.txt", join(dir.path, "small-1.txt"));
     expect(fetched.id).toBe(realId);
     expect(text(fetched.bytes)).toBe(text(realBytes));

@@ -26,9 +26,18 @@ function requestRoundTrip<A, R>(op: OpDef<A, R>, args: A): A {
 
 describe("the ring link", () => {
   test("PING carries nothing and answers PONG", () => {
-    expect(RING.PING.encodeArgs(undefined)).toEqual({ args: [] });
-    expect(decodeLines(replyBody(RING.PING.encodeReply(undefined)))).toEqual(["PONG"]);
-    expect(replyRoundTrip(RING.PING, undefined)).toBeUndefined();
+    expect(RING.PING.encodeArgs(false)).toEqual({ args: [] });
+    expect(decodeLines(replyBody(RING.PING.encodeReply(null)))).toEqual(["PONG"]);
+    expect(replyRoundTrip(RING.PING, null, false)).toBeNull();
+  });
+
+  test("PING time answers PONG and then the answerer's clock; a reply without it, or any other argument, is 422", () => {
+    expect(RING.PING.encodeArgs(true)).toEqual({ args: ["time"] });
+    expect(RING.PING.decodeArgs(["TIME"], new Uint8Array())).toBe(true);
+    expect(decodeLines(replyBody(RING.PING.encodeReply(1_700_000_000_000)))).toEqual(["PONG", "time,1700000000000"]);
+    expect(replyRoundTrip(RING.PING, 1_700_000_000_000, true)).toBe(1_700_000_000_000);
+    expect(() => RING.PING.decodeReply(replyBody(RING.PING.encodeReply(null)), "peer", true)).toThrow(/without a valid 'time,<ms>' line/);
+    expect(() => RING.PING.decodeArgs(["soon"], new Uint8Array())).toThrow(/PING takes nothing or 'time'/);
   });
 
   test("FIND_SUCCESSOR round-trips its key, avoid list and both kinds of answer", () => {

@@ -26,10 +26,29 @@ export function renderStatus(status: NodeStatus): string {
     `fingers      ${status.fingers.length} distinct`,
     ...status.fingers.map((entry) => `  ${peer(entry)}`),
     `records      ${status.records.primary} primary, ${status.records.replica} replica`,
+    `clock        ${renderClock(status)}`,
     `dns          ${status.dns}`,
     `network      ${status.privateNetwork ? "private (--key): links to peers and the DNS are encrypted" : "open"}`,
     `data         ${status.dataDir}`,
     `uptime       ${status.uptimeSeconds} s`,
   ];
   return `${lines.join("\n")}\n`;
+}
+
+/** The clock line: in step, or how far ahead or behind the peers' median, and what to do past the network's tolerance. */
+export function renderClock(status: Pick<NodeStatus, "clockSkewMs" | "clockPeers" | "clockToleranceMs">): string {
+  const skew = status.clockSkewMs;
+  if (skew === undefined || skew === null) return "not compared yet (no peer has told its time)";
+  const peers = status.clockPeers === 1 ? "its one peer that answered" : `its peers (median of ${status.clockPeers ?? 0})`;
+  const tolerance = status.clockToleranceMs ?? 60_000;
+  const side = `${seconds(skew)} ${skew >= 0 ? "ahead of" : "behind"} ${peers}`;
+  if (Math.abs(skew) <= tolerance) return `in step: ${side}`;
+  return `OFF: this node's clock is ${side}; fix the clock (NTP): the network tolerates ${seconds(tolerance)}, and until then its announcements are refused or expire early`;
+}
+
+function seconds(ms: number): string {
+  const abs = Math.abs(ms);
+  if (abs >= 90_000) return `${Math.round(abs / 60_000)} min`;
+  if (abs >= 10_000) return `${Math.round(abs / 1000)} s`;
+  return `${(abs / 1000).toFixed(1)} s`;
 }

@@ -63,7 +63,8 @@ export class FileLister {
       const batch = this.options.ring.localRecordsAfter(cursor, Math.min(LIST_SCAN_BATCH, scanLimit - scanned));
       for (const entry of batch) {
         // A cheap look before parsing: most records are word entries, and a page should cost its own rows.
-        if (entry.value.includes('"file"') && kindOf(entry) === "file") {
+        // Only keys this node holds: an entry replayed to it for a key it does not look after is no listing of the ring's.
+        if (entry.value.includes('"file"') && kindOf(entry) === "file" && this.options.ring.holdsKey(entry.key)) {
           // About what the entry takes as JSON: its strings plus the field names and numbers.
           const size = entry.key.length + entry.member.length + entry.value.length + 100;
           if (bytes + size > pageBytes && files.length > 0) return { files, children, next: cursorString(cursor) };

@@ -24,6 +24,11 @@ export type ChordOptions = {
   onError?: (error: unknown) => void;
   /** A peer misbehaved (a lookup answer contradicted by what this node knows): worth a line in the log, never a failure. */
   onWarning?: (message: string) => void;
+  /**
+   * Learn the predecessors before the predecessor every round (one GET_NEIGHBOURS each), so this node
+   * knows exactly which keys it holds as a replica (`holdsKey`); without it, only its own tables tell.
+   */
+  learnReplicaRange?: boolean;
   /** Signs the entries this node writes (puts and tombstones) as their holder; none: entries go unsigned (in-memory rings). */
   signEntry?: (entry: RecordEntry) => RecordEntry;
 };

@@ -34,6 +34,8 @@ export class ChordNode implements RingHandlers {
   private readonly clock: () => number;
   private readonly random: () => number;
   private readonly deadPeerTtlMs: number;
+  private readonly replicas: number;
+  private readonly learnReplicaRange: boolean;
 
   private readonly membership: Membership;
   private timer: ReturnType<typeof setTimeout> | null = null;
@@ -44,6 +46,8 @@ export class ChordNode implements RingHandlers {
     this.clock = options.clock ?? Date.now;
     this.random = options.random ?? Math.random;
     this.deadPeerTtlMs = options.deadPeerTtlMs ?? DEFAULTS.deadPeerTtlMs;
+    this.replicas = Math.max(1, options.replicas ?? DEFAULTS.replicas);
+    this.learnReplicaRange = options.learnReplicaRange ?? false;
     const successorListLength = Math.max(1, options.successorListLength ?? DEFAULTS.successorListLength);
     this.table = new RoutingTable(this.self, successorListLength, this.clock);
     // Any answer at all proves a peer alive: it leaves the dead list at once, not after its TTL.
@@ -62,7 +66,7 @@ export class ChordNode implements RingHandlers {
       lookup: this.routing,
       store,
       background: this.background,
-      replicas: Math.max(1, options.replicas ?? DEFAULTS.replicas),
+      replicas: this.replicas,
       maxEntriesPerCall: options.maxEntriesPerCall ?? DEFAULTS.maxEntriesPerCall,
       tombstoneTtlMs: options.tombstoneTtlMs ?? DEFAULTS.tombstoneTtlMs,
       clock: this.clock,
@@ -114,6 +118,7 @@ export class ChordNode implements RingHandlers {
   async maintain(): Promise<void> {
     this.table.forgetDeadPeersOlderThan(this.deadPeerTtlMs);
     await this.checkPredecessor();
+    if (this.learnReplicaRange) await this.stabilizer.learnPredecessors(this.replicas);
     await this.stabilize();
     await this.fixFingers();
     await this.replicate();
@@ -208,6 +213,11 @@ export class ChordNode implements RingHandlers {
   async lookupVia(via: Peer, key: RingId): Promise<LookupResult> {
     assertKey(key);
     return this.routing.route(via, key, new Set());
+  }
+
+  /** Whether this node holds `key` as its primary or one of its replicas, as far as it can tell (false only on evidence). */
+  holdsKey(key: RingId): boolean {
+    return this.table.holdsKey(key, this.replicas);
   }
 
   /** Whether `peer` is in this node's tables (predecessor, successors, fingers). */

@@ -1,6 +1,7 @@
 // Where a ring node's records go: to the key's primary, from the primary to its replicas, and misplaced ones handed on.
 
 import { isP2PError, P2PError } from "../../protocol/errors";
+import { MAX_RECORD_LIFETIME_MS } from "./admission";
 import type { BackgroundWork } from "./background";
 import { bigIntToId, idToBigInt, inHalfOpenInterval, inOpenInterval, ringDistance, type RingId } from "./id";
 import type { Lookup } from "./lookup";
@@ -82,10 +83,13 @@ export class Replicator {
     this.replicatedTo = new Set();
   }
 
-  /** Stores `value` for `member` under `key` on its primary (checked by the caller), which replicates it. */
+  /**
+   * Stores `value` for `member` under `key` on its primary (checked by the caller), which replicates it.
+   * It lives `ttlMs`, at most (and by default) MAX_RECORD_LIFETIME_MS: peers store nothing that lives longer.
+   */
   put(key: RingId, member: string, value: string, ttlMs?: number): Promise<Peer> {
     const updatedAt = this.stamp();
-    const expiresAt = ttlMs === undefined ? null : updatedAt + ttlMs;
+    const expiresAt = updatedAt + Math.min(ttlMs ?? MAX_RECORD_LIFETIME_MS, MAX_RECORD_LIFETIME_MS);
     return this.sendToPrimary(key, [this.signEntry({ key, member, value, updatedAt, expiresAt, deleted: false })]);
   }
 
@@ -103,6 +107,7 @@ export class Replicator {
    */
   async sendToPrimary(key: RingId, entries: RecordEntry[]): Promise<Peer> {
     const avoid = new Set<string>();
+    let refusal: string | null = null;
     for (let attempt = 0; attempt <= this.table.successorListLength; attempt++) {
       const { peer, neighbours } = await this.lookup.route(null, key, avoid, { confirm: true });
       if (peer.address === this.table.self.address) {
@@ -113,13 +118,15 @@ export class Replicator {
         await this.transport.putRecords(peer, entries);
       } catch (error) {
         this.table.noteFailure(error, peer);
+        if (isP2PError(error)) refusal = `${peer.address} answered: ${error.message}`;
         avoid.add(peer.address);
         continue;
       }
       await this.pushToAll(this.replicasAfter(peer, await this.successorsOf(peer, neighbours), avoid), entries);
       return peer;
     }
-    throw new P2PError("UNAVAILABLE", `no live node accepts records for key ${key}`);
+    // The last answer says why (a quota, a clock): "no live node" alone would hide it.
+    throw new P2PError("UNAVAILABLE", `no live node accepts records for key ${key}${refusal === null ? "" : ` (${refusal})`}`);
   }
 
   /** The live members of `key`, read from its primary (or the next live replica) and merged with what its replicas hold. */

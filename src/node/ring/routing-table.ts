@@ -28,6 +28,11 @@ export class RoutingTable {
   private rangeStart: RingId | null = null;
   /** address -> when it failed to answer. */
   private readonly deadPeers = new Map<string, number>();
+  /**
+   * The predecessors before the predecessor, nearest first, as asked of each (`learnPredecessors`),
+   * and the predecessor they were learnt behind: with it, where the keys this node replicates begin.
+   */
+  private earlier: { behind: string; peers: Peer[]; wraps: boolean; at: number } | null = null;
 
   constructor(self: Peer, successorListLength: number, clock: () => number) {
     this.self = self;
@@ -70,6 +75,7 @@ export class RoutingTable {
     this.nextFinger = 0;
     this.rangeStart = null;
     this.alone = false;
+    this.earlier = null;
   }
 
   /** Installs a predecessor without any range hand-over (a simulated ring built in one step). */
@@ -148,6 +154,36 @@ export class RoutingTable {
     if (this.alone) return true;
     if (this.predecessorPeer === null) return false;
     return inHalfOpenInterval(key, this.predecessorPeer.id, this.self.id);
+  }
+
+  /** Remembers the predecessors before `behind` (the predecessor asked first); `wraps`: the walk came back round, the ring is that small. */
+  setEarlierPredecessors(behind: Peer, peers: readonly Peer[], wraps: boolean): void {
+    this.earlier = { behind: behind.address, peers: peers.map((peer) => ({ id: peer.id, address: peer.address })), wraps, at: this.clock() };
+  }
+
+  /** How long ago the earlier predecessors were learnt behind the current predecessor (Infinity: never, or behind another). */
+  earlierPredecessorsAge(): number {
+    if (this.earlier === null || this.earlier.behind !== this.predecessorPeer?.address) return Infinity;
+    return this.clock() - this.earlier.at;
+  }
+
+  /**
+   * Whether this node holds `key` as its primary or one of the `replicas - 1` replicas after it, as far
+   * as it can tell: false only on evidence, i.e. `replicas` live nodes it knows lie between the key and
+   * it (the key's primary and the replicas are those nodes, not this one). Its earlier predecessors
+   * (learnt by `learnPredecessors`) give that evidence for every key; without them, its own tables.
+   */
+  holdsKey(key: RingId, replicas: number): boolean {
+    if (this.alone || this.isPrimaryFor(key)) return true;
+    const earlier = this.earlier !== null && this.earlier.behind === this.predecessorPeer?.address ? this.earlier : null;
+    if (earlier !== null && earlier.wraps) return true;
+    const before = new Set<string>();
+    const between = (peer: Peer | null | undefined): void => {
+      if (peer === null || peer === undefined || peer.address === this.self.address || this.deadPeers.has(peer.address)) return;
+      if (peer.id === key || inOpenInterval(peer.id, key, this.self.id)) before.add(peer.address);
+    };
+    for (const peer of [this.predecessorPeer, ...(earlier?.peers ?? []), ...this.successorList, ...this.fingers]) between(peer);
+    return before.size < replicas;
   }
 
   /** Whether `peer` is in this node's tables (predecessor, successors, fingers). */

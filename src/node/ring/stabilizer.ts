@@ -6,6 +6,9 @@ import type { Lookup } from "./lookup";
 import type { RoutingTable } from "./routing-table";
 import type { Neighbours, Peer, RingTransport } from "./transport";
 
+/** The predecessors before the predecessor are asked again this often while the predecessor stays the same (at once when it changes). */
+const EARLIER_PREDECESSORS_REFRESH_MS = 5_000;
+
 /** Bound on calls one stabilize makes, walking back towards the true successor included. */
 const MAX_STABILIZE_CALLS = 2 * ID_BITS;
 /** How many known nodes a node without live successors asks for its way back into the ring. */
@@ -120,6 +123,35 @@ export class Stabilizer {
     } catch (error) {
       this.table.noteFailure(error, predecessor);
     }
+  }
+
+  /**
+   * Asks the predecessor for its predecessor, and so on back, until `replicas` predecessors are known
+   * (or the walk comes back round a smaller ring): the keys this node replicates begin at the last one.
+   * One GET_NEIGHBOURS per step, at most every EARLIER_PREDECESSORS_REFRESH_MS; a step that fails keeps what was known.
+   */
+  async learnPredecessors(replicas: number): Promise<void> {
+    const predecessor = this.table.predecessor;
+    if (predecessor === null || replicas <= 1 || this.table.earlierPredecessorsAge() < EARLIER_PREDECESSORS_REFRESH_MS) return;
+    const chain: Peer[] = [];
+    let current = predecessor;
+    for (let step = 1; step < replicas; step++) {
+      let earlier: Peer | null;
+      try {
+        earlier = (await this.transport.getNeighbours(current)).predecessor;
+      } catch (error) {
+        this.table.noteFailure(error, current);
+        return;
+      }
+      if (earlier === null) return;
+      if (earlier.address === this.table.self.address || earlier.address === predecessor.address || chain.some((peer) => peer.address === earlier!.address)) {
+        this.table.setEarlierPredecessors(predecessor, chain, true);
+        return;
+      }
+      chain.push(earlier);
+      current = earlier;
+    }
+    this.table.setEarlierPredecessors(predecessor, chain, false);
   }
 
   /**

@@ -13,7 +13,7 @@ const self = peerAt("127.0.0.2:7495");
 const now = Date.now();
 
 /** A node's records: `files` file announcements among `words` word entries, and a count of the rows each page reads. */
-function listerOver(files: number, words: number) {
+function listerOver(files: number, words: number, holdsKey: (key: string) => boolean = () => true) {
   const store = new MemoryRecordStore();
   const entries: RecordEntry[] = [];
   for (let index = 0; index < files; index++) {
@@ -30,6 +30,7 @@ function listerOver(files: number, words: number) {
   const reads = { rows: 0 };
   const ring = {
     routingPeers: () => [],
+    holdsKey,
     localRecordsAfter: (after: RecordCursor | null, limit: number) => {
       const batch = store.liveAfter(after, Date.now(), limit);
       reads.rows += batch.length;
@@ -41,6 +42,13 @@ function listerOver(files: number, words: number) {
 }
 
 describe("FileLister.step", () => {
+  test("a page leaves out the entries of keys the node holds neither as primary nor as replica", () => {
+    const stray = ringId("name:file-3.bin");
+    const { lister } = listerOver(6, 0, (key) => key !== stray);
+    const names = lister.step(self.id).files.map((entry) => JSON.parse(entry.value).name as string);
+    expect(names.sort()).toEqual(["file-0.bin", "file-1.bin", "file-2.bin", "file-4.bin", "file-5.bin"]);
+  });
+
   test("following the cursor lists every file entry exactly once, and no page reads more rows than its scan limit", () => {
     const { lister, reads } = listerOver(40, 3_000);
     const listed: string[] = [];

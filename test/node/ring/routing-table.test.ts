@@ -161,4 +161,34 @@ describe("RoutingTable", () => {
     // The range start went too: the next predecessor takes nothing from a range no longer known.
     expect(t.setPredecessor(at(3))).toBe(false);
   });
+
+  test("holdsKey: the keys of this node and of the replicas - 1 predecessors before it, once the earlier predecessors are known", () => {
+    const t = table(8);
+    t.setPredecessor(at(6));
+    const key = (n: number) => bigIntToId((BigInt(n) << 156n) - 1n); // just before place n: its node is the key's primary
+    // Only the predecessor known: keys further back cannot be proven to be others'.
+    expect(t.holdsKey(key(2), 3)).toBe(true);
+    t.setEarlierPredecessors(at(6), [at(4), at(2)], false);
+    expect(t.holdsKey(key(8), 3)).toBe(true); // primary
+    expect(t.holdsKey(key(6), 3)).toBe(true); // replica of 6
+    expect(t.holdsKey(key(4), 3)).toBe(true); // replica of 4
+    expect(t.holdsKey(key(2), 3)).toBe(false); // 2, 4 and 6 hold it
+    expect(t.holdsKey(key(12), 3)).toBe(false);
+    // Learnt behind another predecessor: stale, so only the tables count again.
+    t.setPredecessor(at(7));
+    expect(t.holdsKey(key(2), 3)).toBe(true);
+    // A ring of three: every node holds every key.
+    t.setEarlierPredecessors(at(7), [at(2)], true);
+    expect(t.holdsKey(key(12), 3)).toBe(true);
+  });
+
+  test("holdsKey without earlier predecessors refuses a key only when replicas known live nodes lie between it and this node", () => {
+    const t = table(8, 4);
+    t.setPredecessor(at(6));
+    t.setSuccessors([at(10), at(12), at(14), at(0)]);
+    const key = (n: number) => bigIntToId((BigInt(n) << 156n) - 1n);
+    expect(t.holdsKey(key(13), 3)).toBe(false); // 14, 0 and 6 lie between
+    t.markDead(at(14));
+    expect(t.holdsKey(key(13), 3)).toBe(true); // a dead node is no evidence
+  });
 });
