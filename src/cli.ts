@@ -41,8 +41,9 @@ try {
     // citty names only the direct parent in the usage line: give it the whole chain ("p2p client download").
     const parent = line.names.length > 0 ? { meta: { name: ["p2p", ...line.names.slice(0, -1)].join(" ") } } : undefined;
     process.stdout.write(`${plain(await renderUsage(command, parent))}\n`);
-  } else if (line.names[0] === "client" && line.path.length > 2) {
-    // Ctrl-C during a client command (a download, a hash): the node keeps what it has; we report the interruption.
+  } else if (line.names[0] === "client") {
+    // Ctrl-C during a client command or the menu's download (a hash, a download): the node keeps what it has;
+    // we end the progress line and say what stopped. (The menu's prompts read Ctrl-C as a key themselves.)
     process.on("SIGINT", exitInterrupted);
     await command.run!({ args: line.args as never, rawArgs: argv, cmd: command as AnyCommand, data: undefined });
   } else {
