@@ -2,10 +2,11 @@
 //
 // bun scripts/build.ts [--target linux-x64|linux-x64-baseline|linux-arm64] [--outfile path] [path]
 //
-// Without --target it builds for the machine it runs on and downloads nothing. Any --target fetches that Bun runtime
-// from npm (@oven/bun-<target>) once; linux-arm64 is for VMs on an arm64 host (Vagrant on Apple silicon).
+// Without --target it builds dist/p2p for the machine it runs on and downloads nothing. Any --target writes
+// dist/p2p-<target> (dist/p2p stays this machine's) and fetches that Bun runtime from npm (@oven/bun-<target>)
+// once; linux-arm64 is for VMs on an arm64 host (Vagrant on Apple silicon).
 
-import { join } from "node:path";
+import { join, relative } from "node:path";
 import { parseArgs } from "node:util";
 
 /** What --target accepts: Bun's own target names without the `bun-` prefix. */
@@ -13,8 +14,8 @@ export const BUILD_TARGETS = ["linux-x64", "linux-x64-baseline", "linux-arm64"] 
 
 const USAGE = `usage: npm run build -- [--target ${BUILD_TARGETS.join("|")}] [--outfile path]
 
-  --target   build for another Linux machine (default: this machine, nothing downloaded)
-  --outfile  where to write the executable (default: dist/p2p)`;
+  --target   build for another Linux machine, into dist/p2p-<target> (default: this machine, nothing downloaded)
+  --outfile  where to write the executable (default: dist/p2p, or dist/p2p-<target> with --target)`;
 
 const root = join(import.meta.dir, "..");
 
@@ -40,7 +41,9 @@ function options(argv: string[]): { target: string | undefined; outfile: string 
   if (target !== undefined && !(BUILD_TARGETS as readonly string[]).includes(target)) {
     fail(`--target must be one of ${BUILD_TARGETS.join(", ")}, got "${target}"`);
   }
-  return { target, outfile: values.outfile ?? positionals[0] ?? join(root, "dist", "p2p") };
+  // Another target's build goes beside dist/p2p, never over it: `npm run cluster` and the tests run dist/p2p here.
+  const defaultOut = join(root, "dist", target ? `p2p-${target}` : "p2p");
+  return { target, outfile: values.outfile ?? positionals[0] ?? defaultOut };
 }
 
 function fail(message: string): never {
@@ -71,3 +74,4 @@ if (build.exitCode !== 0) {
   console.error(`build failed (exit ${build.exitCode})${target ? `: building for ${target} downloads @oven/bun-${target} from npm once` : ""}`);
   process.exit(build.exitCode ?? 1);
 }
+if (target) console.log(`built ${relative(process.cwd(), outfile) || outfile} for ${target}`);

@@ -5,22 +5,25 @@
 // npm run cluster -- stop [--base 127.0.0.10]                   stop every recorded network (or the one at that base)
 // Every command takes --state path (default $P2P_CLUSTER_STATE or <tmpdir>/p2p-cluster-<user>.json).
 
-import { existsSync, rmSync } from "node:fs";
-import { join } from "node:path";
+import { rmSync } from "node:fs";
+import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { createTestnet } from "../src/testnet";
+import { liveNodes } from "../src/cli/find-node";
+import { connect } from "../src/protocol/client";
 import { DNS_PORT, PEER_PORT, busyAddresses, parseBase } from "./localnet/addresses";
+import { checkBinary } from "./localnet/binary";
 import { ScriptError, flagError } from "./localnet/errors";
 import { Lifecycle, settled } from "./localnet/lifecycle";
 import { belongsTo, isRunning, stopPids } from "./localnet/pids";
 import { commandPath, seconds, table } from "./localnet/render";
 import { type RecordedNetwork, defaultStatePath, forgetNetwork, readNetworks, recordNetwork } from "./localnet/state";
 
-const USAGE = `usage: npm run cluster -- [start] [--nodes N] [--base 127.0.0.10] [--state path]
+const USAGE = `usage: npm run cluster -- [start] [--nodes N] [--base 127.0.0.10] [--binary path] [--state path]
        npm run cluster -- status [--state path]
        npm run cluster -- stop [--base 127.x.y.z] [--state path]
 
-  start   a DNS on --base (default 127.0.0.10) and N nodes (default 5) on the next addresses, from dist/p2p
+  start   a DNS on --base (default 127.0.0.10) and N nodes (default 5) on the next addresses, from dist/p2p (or --binary)
   status  the networks recorded in the state file, and how many of their processes still run
   stop    stops exactly the recorded processes (all networks, or the one whose DNS is --base) and removes their P2P_HOME`;
 
@@ -35,6 +38,7 @@ interface ClusterOptions {
   nodes: number;
   base: string | undefined;
   statePath: string;
+  binary: string;
 }
 
 function parseOptions(argv: string[]): ClusterOptions {
@@ -46,6 +50,7 @@ function parseOptions(argv: string[]): ClusterOptions {
         nodes: { type: "string" },
         base: { type: "string" },
         state: { type: "string" },
+        binary: { type: "string" },
         help: { type: "boolean", default: false },
       },
       strict: true,
@@ -68,7 +73,8 @@ function parseOptions(argv: string[]): ClusterOptions {
   const nodes = values.nodes === undefined ? DEFAULT_NODES : /^\d+$/.test(values.nodes.trim()) ? Number(values.nodes) : Number.NaN;
   if (!(nodes >= 1 && nodes <= MAX_NODES)) throw new ScriptError(`invalid --nodes '${values.nodes}': expected a whole number from 1 to ${MAX_NODES}`);
   if (values.base !== undefined) parseBase(values.base);
-  return { command, nodes, base: values.base, statePath: values.state ?? defaultStatePath() };
+  if (command !== "start" && values.binary !== undefined) throw new ScriptError(`--binary goes with start, not ${command}`);
+  return { command, nodes, base: values.base, statePath: values.state ?? defaultStatePath(), binary: resolve(values.binary ?? BINARY) };
 }
 
 /** Everything `start` spawns goes through here, so Ctrl-C or a failure while starting leaves nothing behind. */
@@ -79,7 +85,7 @@ async function start(options: ClusterOptions): Promise<void> {
   if (octet + options.nodes > 254) {
     throw new ScriptError(`${options.nodes} nodes after ${subnet}.${octet} do not fit in ${subnet}.0/24: use at most ${254 - octet}, or a lower --base`);
   }
-  if (!existsSync(BINARY)) throw new ScriptError(`${commandPath(BINARY)} is missing: build it first with npm run build`);
+  checkBinary(options.binary);
   const dnsAddress = `${subnet}.${octet}:${DNS_PORT}`;
   const ips = Array.from({ length: options.nodes }, (_, index) => `${subnet}.${octet + 1 + index}`);
   const busy = await busyAddresses([dnsAddress, ...ips.map((ip) => `${ip}:${PEER_PORT}`)]);
@@ -96,7 +102,7 @@ async function start(options: ClusterOptions): Promise<void> {
     nodes: options.nodes,
     subnet,
     firstOctet: octet,
-    executable: [BINARY],
+    executable: [options.binary],
     detached: true,
     onSpawn: (role, proc) => {
       life.track(proc);
@@ -125,7 +131,7 @@ async function start(options: ClusterOptions): Promise<void> {
 
   const ids = new Map(net.nodes.map((node) => [node.address, node.id]));
   console.log(
-    `${options.nodes} ${options.nodes === 1 ? "node" : "nodes"} and a DNS running from ${commandPath(BINARY)}; ` +
+    `${options.nodes} ${options.nodes === 1 ? "node" : "nodes"} and a DNS running from ${commandPath(options.binary)}; ` +
       (ringSettled ? `ring consistent after ${seconds(performance.now() - begin)}` : "the ring is still settling (see p2p client status)"),
   );
   console.log(
@@ -134,7 +140,7 @@ async function start(options: ClusterOptions): Promise<void> {
       ...ips.map((ip, index) => [`node ${index + 1}`, `${ip}:${PEER_PORT}`, `pid ${pids.get(`${ip}:${PEER_PORT}`)}`, `id ${ids.get(`${ip}:${PEER_PORT}`)!.slice(0, 12)}`]),
     ]),
   );
-  const p2p = commandPath(BINARY);
+  const p2p = commandPath(options.binary);
   const stateFlag = options.statePath === defaultStatePath() ? "" : ` --state ${options.statePath}`;
   console.log(`
 logs in ${join(net.home, "logs")}. Try:
@@ -147,17 +153,53 @@ logs in ${join(net.home, "logs")}. Try:
 stop it with:  npm run cluster -- stop${stateFlag}`);
 }
 
-/** Stops one recorded network: only pids that are still its processes, nodes before the DNS so they can say goodbye. */
+/**
+ * Stops one recorded network: only pids that are still its processes, nodes before the DNS so they can say goodbye.
+ * Nodes started by hand with its P2P_HOME (the hint `start` prints) are asked to leave through their control socket;
+ * the home is removed only once no node answers under it, so no node is left running on deleted files.
+ */
 async function stopNetwork(network: RecordedNetwork, statePath: string): Promise<string> {
   const ours = network.processes.filter((entry) => belongsTo(entry.pid, network.home, entry.address));
   const nodes = ours.filter((entry) => entry.role !== "dns").map((entry) => entry.pid);
   const dns = ours.filter((entry) => entry.role === "dns").map((entry) => entry.pid);
-  const left = [...(await stopPids(nodes)), ...(await stopPids(dns))];
+  const [left, extra] = await Promise.all([stopPids(nodes), stopUnrecordedNodes(network.home, network.processes)]);
+  left.push(...(await stopPids(dns)));
   if (left.length > 0) throw new ScriptError(`could not stop pids ${left.join(" ")} of the network at ${network.dns}`);
+  if (extra.stillRunning.length > 0) {
+    throw new ScriptError(
+      `node ${extra.stillRunning.join(", ")} under ${network.home} did not leave; stop it (p2p client leave --node <ip>) and run stop again (${network.home} kept)`,
+    );
+  }
   rmSync(network.home, { recursive: true, force: true });
   forgetNetwork(statePath, network.dns);
   const gone = network.processes.length - ours.length;
-  return `stopped ${ours.length} processes of the ${network.startedBy} network at ${network.dns}${gone > 0 ? ` (${gone} had already exited)` : ""}; removed ${network.home}`;
+  const byHand = extra.left.length > 0 ? `, and ${extra.left.length} started by hand (${extra.left.join(", ")})` : "";
+  return `stopped ${ours.length} processes of the ${network.startedBy} network at ${network.dns}${byHand}${gone > 0 ? ` (${gone} had already exited)` : ""}; removed ${network.home}`;
+}
+
+/** How long a node started by hand gets to leave the ring and close its control socket. */
+const HAND_STARTED_LEAVE_MS = 15_000;
+
+/** Asks every node that answers under `home` but is not recorded to leave; returns those that left and those still running. */
+async function stopUnrecordedNodes(home: string, recorded: RecordedNetwork["processes"]): Promise<{ left: string[]; stillRunning: string[] }> {
+  const recordedDirs = new Set(recorded.map((entry) => entry.address.replace(`:${PEER_PORT}`, "").replace(":", "-")));
+  const extra = (await liveNodes(home)).filter((node) => !recordedDirs.has(node.name));
+  await Promise.all(
+    extra.map(async (node) => {
+      const client = await connect({ unix: node.path }).catch(() => null);
+      await client?.request("LEAVE", [], { timeoutMs: HAND_STARTED_LEAVE_MS }).catch(() => undefined);
+      client?.close();
+    }),
+  );
+  const deadline = Date.now() + HAND_STARTED_LEAVE_MS;
+  let running = extra;
+  for (let round = 0; round < 1_000 && running.length > 0 && Date.now() < deadline; round++) {
+    await Bun.sleep(100);
+    const live = new Set((await liveNodes(home)).map((node) => node.name));
+    running = running.filter((node) => live.has(node.name));
+  }
+  const stillRunning = running.map((node) => node.name);
+  return { left: extra.map((node) => node.name).filter((name) => !stillRunning.includes(name)), stillRunning };
 }
 
 async function stop(options: ClusterOptions): Promise<void> {

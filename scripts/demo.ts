@@ -3,11 +3,12 @@
 // bun scripts/demo.ts [--keep] [--key] [--subnet 127.x.y] [--state path]
 
 import { createHash, randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { type Testnet, createTestnet } from "../src/testnet";
 import { DNS_PORT, PEER_PORT, busyAddresses, parseSubnet } from "./localnet/addresses";
+import { checkBinary } from "./localnet/binary";
 import { clientRunner } from "./localnet/client";
 import { ScriptError, flagError } from "./localnet/errors";
 import { Lifecycle, settled } from "./localnet/lifecycle";
@@ -102,7 +103,7 @@ const sha256 = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest(
 
 async function runDemo(options: DemoOptions): Promise<void> {
   const demoStart = performance.now();
-  if (!existsSync(BINARY)) throw new ScriptError(`${commandPath(BINARY)} is missing: build it first with npm run build (npm run demo does both)`);
+  checkBinary(BINARY);
 
   const { subnet } = options;
   const dnsAddress = `${subnet}.1:${DNS_PORT}`;

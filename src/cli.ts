@@ -4,8 +4,7 @@
 import { defineCommand, renderUsage } from "citty";
 import { VERSION } from "./version";
 import { parseLine, type AnyCommand } from "./cli/argv";
-import { failAndExit } from "./cli/common";
-import { EXIT } from "./cli/exit-codes";
+import { exitInterrupted, failAndExit } from "./cli/common";
 
 const main = defineCommand({
   meta: {
@@ -19,7 +18,11 @@ const main = defineCommand({
     client: () => import("./cli/client").then((module) => module.default),
     keygen: () => import("./cli/keygen").then((module) => module.default),
     completion: () => import("./cli/completion").then((module) => module.default),
-    version: defineCommand({ meta: { name: "version", description: "Print the version" }, run: () => void process.stdout.write(`${VERSION}\n`) }),
+    version: defineCommand({
+      meta: { name: "version", description: "Print the version" },
+      args: { json: { type: "boolean", description: "Print {\"version\": ...} instead of text", default: false } },
+      run: ({ args }) => printVersion(args.json),
+    }),
   },
 });
 
@@ -33,20 +36,25 @@ try {
   const line = await parseLine(main, argv);
   const command = line.path[line.path.length - 1]!;
   if (line.version) {
-    process.stdout.write(`${VERSION}\n`);
+    printVersion(json);
   } else if (line.help || (!command.run && line.path.length === 1)) {
     // citty names only the direct parent in the usage line: give it the whole chain ("p2p client download").
     const parent = line.names.length > 0 ? { meta: { name: ["p2p", ...line.names.slice(0, -1)].join(" ") } } : undefined;
     process.stdout.write(`${plain(await renderUsage(command, parent))}\n`);
-  } else if (line.names[0] === "client" && line.path.length > 2) {
-    // Ctrl-C during a client command (a download, a hash): the node keeps what it has; we report the interruption.
-    process.on("SIGINT", () => process.exit(EXIT.INTERRUPTED));
+  } else if (line.names[0] === "client") {
+    // Ctrl-C during a client command or the menu's download (a hash, a download): the node keeps what it has;
+    // we end the progress line and say what stopped. (The menu's prompts read Ctrl-C as a key themselves.)
+    process.on("SIGINT", exitInterrupted);
     await command.run!({ args: line.args as never, rawArgs: argv, cmd: command as AnyCommand, data: undefined });
   } else {
     await command.run!({ args: line.args as never, rawArgs: argv, cmd: command as AnyCommand, data: undefined });
   }
 } catch (error) {
   failAndExit(error, json);
+}
+
+function printVersion(asJson: boolean): void {
+  process.stdout.write(asJson ? `${JSON.stringify({ version: VERSION })}\n` : `${VERSION}\n`);
 }
 
 /** Help without colours off a terminal or under NO_COLOR. */

@@ -21,7 +21,8 @@ const options = {
   stderr: process.stderr,
   // Boxes and blank lines help at a terminal; a service's log file wants one plain line per event.
   fancy: Boolean(process.stderr.isTTY),
-  formatOptions: { date: false },
+  // columns 0: consola would otherwise pad every line on a terminal with spaces up to its width (to right-align a date).
+  formatOptions: { date: false, columns: 0 },
 };
 
 export const log: ConsolaInstance = createConsola(options);

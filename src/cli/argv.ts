@@ -70,6 +70,8 @@ export async function parseLine(root: AnyCommand, argv: readonly string[]): Prom
       }
       const value = inline ?? argv[++index];
       if (value === undefined) throw usage(`--${key} needs a value`, names);
+      // An empty name, path or address is never what was meant (`--out ""` would write to the current folder).
+      if (value.trim().length === 0) throw usage(`--${key} is empty: give it ${def.valueHint ? `a ${def.valueHint}` : "a value"}`, names);
       if (def.type === "enum" && !(def.options ?? []).includes(value)) {
         throw usage(`invalid --${key} '${value.slice(0, 80)}': expected ${(def.options ?? []).join(", ")}`, names);
       }
@@ -174,6 +176,8 @@ function assignPositionals(defs: Record<string, ArgDef>, words: string[], args: 
       if (def.default !== undefined) args[name] = def.default;
       continue;
     }
+    // `upload ""` would share the current folder and `cancel ""` match nothing: an empty word is a usage error.
+    if (word.trim().length === 0) throw usage(`<${name}> is empty: ${def.description ?? name}`, names);
     args[name] = word;
     index++;
   }

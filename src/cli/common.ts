@@ -2,7 +2,7 @@
 
 import { P2PError } from "../protocol/errors";
 import { setLogLevel } from "../log";
-import { exitCodeFor } from "./exit-codes";
+import { EXIT, exitCodeFor } from "./exit-codes";
 
 export const logArgs = {
   verbose: { type: "boolean", description: "Log debugging detail to stderr", default: false },
@@ -40,6 +40,27 @@ export function oneLine(error: unknown): string {
   const text = error instanceof Error ? error.message : String(error);
   const line = text.split("\n").find((part) => part.trim().length > 0) ?? "unexpected failure";
   return line.replace(/[\x00-\x1f\x7f]/g, " ").trim();
+}
+
+/** What runs on Ctrl-C before a client command exits 130: a progress line ended, one line saying what was stopped. */
+const interruptCleanups = new Set<() => void>();
+
+/** Registers `cleanup` for Ctrl-C; the returned function unregisters it (call it when the work ends). */
+export function onInterrupt(cleanup: () => void): () => void {
+  interruptCleanups.add(cleanup);
+  return () => interruptCleanups.delete(cleanup);
+}
+
+/** Ctrl-C during a client command: run the registered cleanups, then exit 130 (src/cli/exit-codes.ts). */
+export function exitInterrupted(): never {
+  for (const cleanup of interruptCleanups) {
+    try {
+      cleanup();
+    } catch {
+      // Exiting anyway: a cleanup that cannot write (stderr closed) must not keep the process alive.
+    }
+  }
+  process.exit(EXIT.INTERRUPTED);
 }
 
 /** Parses a positive number of seconds given to `flag`. */

@@ -1,7 +1,9 @@
 // `p2p keygen`: writes a new private-network key file for `p2p dns --key` and `p2p node --key`.
 
 import { defineCommand } from "citty";
-import { resolve } from "node:path";
+import { existsSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { P2PError } from "../protocol/errors";
 import { writeNetworkKey } from "../protocol/network-key";
 import { runCommand } from "./common";
 
@@ -20,6 +22,8 @@ export default defineCommand({
   run: ({ args }) =>
     runCommand({}, async () => {
       const path = resolve(args.out);
+      // The same code and words as a download into a missing folder (exit 3), not a generic failure.
+      if (!existsSync(dirname(path))) throw new P2PError("NOT_FOUND", `the folder ${dirname(path)} does not exist; create it first or choose another --out`);
       writeNetworkKey(path, { force: args.force });
       process.stdout.write(`wrote a new network key to ${path}\nstart every p2p dns and p2p node of the network with --key ${path} (or P2P_KEY=${path}); copy it to other machines privately\n`);
     }),

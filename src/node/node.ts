@@ -10,6 +10,7 @@ import { withClockNote } from "./clock-ops";
 import { controlOps } from "./control-ops";
 import { Introducers } from "./dns-client";
 import { CatalogStore } from "./files/catalog";
+import { ServedStore } from "./files/served-store";
 import { fileClientOps, filePeerOps } from "./files/file-ops";
 import { RateLimiter } from "./files/rate-limiter";
 import { KnownPeers } from "./known-peers";
@@ -73,6 +74,7 @@ export function createNode(options: NodeOptions): P2PNode {
   const startedAt = Date.now();
   let store: SqliteRecordStore | null = null;
   let catalog: CatalogStore | null = null;
+  let served: ServedStore | null = null;
   let ring: ChordNode | null = null;
   let sharing: FileSharing | null = null;
   let clockWatch: ClockWatch | null = null;
@@ -141,11 +143,13 @@ export function createNode(options: NodeOptions): P2PNode {
     const warn = (message: string) => log.warn(message);
     clockWatch = new ClockWatch(() => chord.routingPeers(), (peer) => transport.send(peer.address, RING.PING, true), warn);
     catalog = new CatalogStore(join(options.dataDir, "catalog.db"));
+    served = new ServedStore(join(options.dataDir, "catalog.db"));
     const files = new FileSharing({
       self,
       ring: chord,
       transport,
       catalog,
+      served,
       uploadLimiter: new RateLimiter(options.uploadLimitBytesPerSecond ?? 0),
       announceIntervalMs: options.announceIntervalMs ?? DEFAULT_ANNOUNCE_INTERVAL_MS,
       warn,
@@ -292,10 +296,12 @@ export function createNode(options: NodeOptions): P2PNode {
     await controlServer?.stop();
     store?.close();
     catalog?.close();
+    served?.close();
     peerServer = null;
     controlServer = null;
     store = null;
     catalog = null;
+    served = null;
   }
 
   function clearTimers(): void {

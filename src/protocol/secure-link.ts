@@ -152,14 +152,21 @@ export class SecureLink implements LinkLayer {
 
   close(reason: P2PError | null): void {
     clearTimeout(this.timer);
-    const wasOpen = this.state === "open";
+    const previous = this.state;
+    const wasOpen = previous === "open";
     this.state = "closed";
     this.held = [];
     this.record = null;
     this.gather = null;
     if (wasOpen) return;
-    // A hang-up mid-handshake is how a responder with another key answers our message 3.
-    this.rejectReady(reason && reason.code !== "CLOSED" ? reason : this.mismatch("closed the connection during the handshake"));
+    if (reason && reason.code !== "CLOSED") return this.rejectReady(reason);
+    // A responder with any key answers message 1 (the key counts from message 3 on): a hang-up before that
+    // answer is a peer closing or stopping, not a key mismatch.
+    if (previous === "reply") {
+      return this.rejectReady(new P2PError("CLOSED", `${this.options.peer} closed the connection before answering the handshake (is it stopping?)`));
+    }
+    // A hang-up later in the handshake is how a responder with another key answers our message 3.
+    this.rejectReady(this.mismatch("closed the connection during the handshake"));
   }
 
   /** Refuses a record length before its bytes arrive: a clear-text peer shows in its first two bytes. */

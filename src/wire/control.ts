@@ -52,7 +52,7 @@ export type SharedReport = { name: string; size: number; id: string; folder?: bo
 /** A 202 progress event of UPLOAD ("hashing") or DOWNLOAD ("downloading"), one JSON object a line. */
 export type ProgressEvent = { phase: string; bytes?: number; total?: number; [field: string]: unknown };
 
-/** One download in TRANSFERS: under way ("downloading") or ended ("done", "failed", "cancelled"). */
+/** One download in TRANSFERS: under way ("downloading") or ended ("done", "failed", "cancelled" by CANCEL, "stopped" when its client went away: resumable). */
 export interface TransferEntry {
   id: string;
   name: string;
@@ -64,7 +64,7 @@ export interface TransferEntry {
   /** Seconds left at that rate, or null when unknown. */
   etaSeconds: number | null;
   sources: string[];
-  state: "downloading" | "done" | "failed" | "cancelled";
+  state: "downloading" | "done" | "failed" | "cancelled" | "stopped";
   startedAt: number;
   endedAt?: number;
   error?: string;

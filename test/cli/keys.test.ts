@@ -58,7 +58,7 @@ describe("--key and P2P_KEY", () => {
       [["dns", "--host", host, "--port", "0", "--key", malformed], {}, /malformed\.key is not a network key: expected 64 hex digits/],
       [["node", host, "--data", join(dir.path, "node")], { P2P_KEY: malformed }, /malformed\.key is not a network key/],
       [["node", host, "--data", join(dir.path, "node"), "--key", dir.path], {}, /is not a file/],
-      [["dns", "--host", host, "--port", "0", "--key", ""], {}, /--key needs a file/],
+      [["dns", "--host", host, "--port", "0", "--key", ""], {}, /--key is empty: give it a file/],
     ];
     for (const [args, env, message] of cases) {
       const result = await p2p(args, env);

@@ -1,11 +1,12 @@
-// `npm run cluster`: flags checked with one clear line; start records exactly the pids that stop then stops.
+// `npm run cluster`: flags checked with one clear line; start records exactly the pids that stop then stops, and nodes started by hand in its home too.
 
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { isRunning } from "../../scripts/localnet/pids";
 import { builtBinary } from "../helpers/binary";
-import { tempDir } from "../helpers/wait";
+import { startP2P, stopAllProcesses } from "../helpers/processes";
+import { tempDir, waitFor } from "../helpers/wait";
 import { killLeftovers, reportedHome, reportedProcesses, runScript, testSubnet } from "./scripts";
 
 const outputs: string[] = [];
@@ -13,11 +14,14 @@ const state = tempDir("p2p-cluster-state-");
 const statePath = join(state.path, "cluster.json");
 const env = { P2P_CLUSTER_STATE: statePath };
 
+let binary: string;
+
 beforeAll(async () => {
-  await builtBinary();
+  binary = await builtBinary();
 }, 120_000);
 
-afterEach(() => {
+afterEach(async () => {
+  await stopAllProcesses();
   for (const stdout of outputs.splice(0)) killLeftovers(stdout);
 });
 afterAll(() => state.remove());
@@ -63,4 +67,40 @@ describe("npm run cluster", () => {
     expect(existsSync(reportedHome(start.stdout)!)).toBe(false);
     expect(existsSync(statePath)).toBe(false);
   }, 60_000);
+
+  test("cluster stop also stops a node started by hand from the cluster's hint, before removing the home it runs in", async () => {
+    const base = `${testSubnet()}.30`;
+    const prefix = base.replace(/\.30$/, "");
+    const start = await runScript(["cluster.ts", "--nodes", "1", "--base", base], { env, timeoutMs: 30_000 });
+    outputs.push(start.stdout);
+    expect(start.code).toBe(0);
+    const home = reportedHome(start.stdout)!;
+    // The hint: `export P2P_HOME=<home>` and `p2p node <next address> --dns <dns> &`.
+    expect(start.stdout).toContain(`node ${prefix}.32 --dns ${base}:7494 &`);
+    const byHand = startP2P(["node", `${prefix}.32`, "--dns", `${base}:7494`], { executable: [binary], env: { P2P_HOME: home } });
+    await byHand.waitForStderr(/is in the ring/, 20_000);
+
+    const stop = await runScript(["cluster.ts", "stop", "--base", base], { env, timeoutMs: 30_000 });
+    expect(stop.stderr).toBe("");
+    expect(stop.stdout).toContain(`stopped 2 processes of the cluster network at ${base}:7494, and 1 started by hand (${prefix}.32)`);
+    // It left the ring and exited: nothing keeps running on a deleted records.db.
+    await waitFor("the node started by hand to exit", () => byHand.proc.exitCode !== null || byHand.proc.signalCode !== null, 5_000);
+    expect(byHand.proc.exitCode).toBe(0);
+    expect(existsSync(home)).toBe(false);
+  }, 60_000);
+
+  test("cluster start refuses a binary built for another CPU with one line instead of failing to spawn it", async () => {
+    const other = process.arch === "arm64" ? { machine: 0x3e, name: "x64" } : { machine: 0xb7, name: "arm64" };
+    const header = new Uint8Array(64);
+    header.set([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1]);
+    header[18] = other.machine;
+    const fake = join(state.path, "p2p-other-cpu");
+    writeFileSync(fake, header, { mode: 0o755 });
+    const run = await runScript(["cluster.ts", "--nodes", "1", "--base", `${testSubnet()}.40`, "--binary", fake], { env });
+    outputs.push(run.stdout);
+    expect({ code: run.code, stderr: run.stderr }).toEqual({
+      code: 1,
+      stderr: `cluster failed: ${fake} is built for ${other.name} but this machine is ${process.arch}: rebuild it here with npm run build\n`,
+    });
+  }, 30_000);
 });

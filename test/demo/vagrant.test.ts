@@ -56,7 +56,7 @@ describe("Vagrantfile", () => {
   });
 
   test("provisioning copies dist/p2p to /usr/local/bin/p2p and stops early with a clear message when it is missing", () => {
-    expect(vagrantfile).toContain('BINARY = File.join(__dir__, "dist", "p2p")');
+    expect(vagrantfile).toContain('BINARY = File.file?(TARGET_BINARY) ? TARGET_BINARY : File.join(__dir__, "dist", "p2p")');
     expect(vagrantfile).toContain('machine.vm.provision "file", source: BINARY, destination: "/tmp/p2p"');
     expect(vagrantfile).toMatch(/abort "Vagrantfile: dist\/p2p is missing: build it first with `npm install && npm run build`" unless File\.file\?\(BINARY\)/);
     expect(installScript).toContain("install -m 0755 /tmp/p2p /usr/local/bin/p2p");
@@ -123,13 +123,12 @@ describe("the Vagrantfile's check of dist/p2p", () => {
    * Evaluates the Vagrantfile as `vagrant up` would read it, in a copy of the repository's layout with the given
    * dist/p2p, under plain Ruby with Vagrant.configure stubbed: the check runs before any Vagrant API is used.
    */
-  function up(binary: Uint8Array | null, env: Record<string, string> = {}): { code: number; stderr: string } {
+  function up(binary: Uint8Array | null, env: Record<string, string> = {}, others: Record<string, Uint8Array> = {}): { code: number; stderr: string } {
     const dir = mkdtempSync(join(copies.path, "repo-"));
     writeFileSync(join(dir, "Vagrantfile"), vagrantfile);
-    if (binary) {
-      mkdirSync(join(dir, "dist"));
-      writeFileSync(join(dir, "dist", "p2p"), binary);
-    }
+    mkdirSync(join(dir, "dist"));
+    if (binary) writeFileSync(join(dir, "dist", "p2p"), binary);
+    for (const [name, bytes] of Object.entries(others)) writeFileSync(join(dir, "dist", name), bytes);
     const script = `module Vagrant; def self.configure(*); end; end; ARGV.replace(["up"]); load ${JSON.stringify(join(dir, "Vagrantfile"))}`;
     const result = Bun.spawnSync([ruby!, "-e", script], { env: { PATH: process.env.PATH ?? "", ...env }, stdout: "pipe", stderr: "pipe" });
     return { code: result.exitCode, stderr: result.stderr.toString() };
@@ -138,6 +137,8 @@ describe("the Vagrantfile's check of dist/p2p", () => {
   test.skipIf(!ruby)(`vagrant up accepts an x86-64 dist/p2p for the x86-64 box and an arm64 one for P2P_BOX_ARCH=arm64${rubySkip}`, () => {
     expect(up(elfHeader(0x3e))).toEqual({ code: 0, stderr: "" });
     expect(up(elfHeader(0xb7), { P2P_BOX_ARCH: "arm64" })).toEqual({ code: 0, stderr: "" });
+    // `npm run build -- --target linux-arm64` writes dist/p2p-linux-arm64 beside this machine's dist/p2p.
+    expect(up(elfHeader(0x3e), { P2P_BOX_ARCH: "arm64" }, { "p2p-linux-arm64": elfHeader(0xb7) })).toEqual({ code: 0, stderr: "" });
   });
 
   test.skipIf(!ruby)(`vagrant up refuses a binary for the other architecture with one line giving the build command${rubySkip}`, () => {

@@ -1,11 +1,11 @@
 // `p2p client upload|list|search|download`: the file-sharing commands, and the actions the menu reuses.
 
 import { defineCommand } from "citty";
-import { existsSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, statSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { P2PError } from "../../protocol/errors";
 import type { FileSummary } from "../../node/files/announcements";
-import { runCommand } from "../common";
+import { onInterrupt, runCommand } from "../common";
 import { clientArgs } from "../find-node";
 import { usage } from "../argv";
 import { ProgressLine, formatBytes, renderFiles } from "./render";
@@ -22,6 +22,7 @@ export type { DownloadReport };
 export async function shareFile(target: Target, path: string, name: string | undefined, showProgress: boolean) {
   const progress = new ProgressLine(showProgress);
   const request = name ? { path: resolve(path), name } : { path: resolve(path) };
+  const stopQuietly = onInterrupt(() => progress.done());
   try {
     return await askNodeOp(target, CONTROL.UPLOAD, request, {
       timeoutMs: LONG_OP_TIMEOUT_MS,
@@ -30,6 +31,7 @@ export async function shareFile(target: Target, path: string, name: string | und
       },
     });
   } finally {
+    stopQuietly();
     progress.done();
   }
 }
@@ -45,26 +47,40 @@ export async function searchFiles(target: Target, term: string): Promise<FileSum
 export async function downloadFile(target: Target, ref: string, out: string | undefined, force: boolean, showProgress: boolean, share = true) {
   const progress = new ProgressLine(showProgress);
   const path = outputPath(ref, out);
+  // Ctrl-C: the node keeps the .part and its verified chunks; the download is stopped, not failed.
+  let sources = "finding sources";
+  const sayStopped = onInterrupt(() => {
+    progress.done();
+    process.stderr.write(`stopped the download of ${ref}; run it again to resume\n`);
+  });
   try {
     return await askNodeOp(target, CONTROL.DOWNLOAD, share ? { ref, out: path, force } : { ref, out: path, force, noShare: true }, {
       timeoutMs: LONG_OP_TIMEOUT_MS,
       onProgress: (event) => {
-        if (event.phase === "downloading") {
-          progress.update("downloading", event.bytes as number, event.total as number, describeSources(event));
-        }
+        if (event.phase !== "downloading") return;
+        // Between the files of a folder, or before the first holder answers, an event names no source:
+        // keep showing the last ones rather than "from 0 sources".
+        if (Number(event.sources ?? 0) > 0) sources = describeSources(event);
+        progress.update("downloading", event.bytes as number, event.total as number, sources);
       },
     });
   } finally {
+    sayStopped();
     progress.done();
   }
 }
 
-/** Where a download goes: --out as given, inside it when it is a folder, else ./<name>; a missing folder is named as such. */
+/**
+ * Where a download goes: --out as given, inside it when it is a folder, else ./<name>; a missing folder is named as such.
+ * A path ending in '/' is a folder: created if missing (as `curl --create-dirs` does), never taken for a file name.
+ */
 export function outputPath(ref: string, out: string | undefined): string {
   const name = ref.replace(/@[0-9a-f]{4,64}$/i, "");
   if (out === undefined) return resolve(name);
   const path = resolve(out);
+  if (/[/\\]$/.test(out) && !existsSync(path)) mkdirSync(path, { recursive: true });
   if (existsSync(path) && statSync(path).isDirectory()) return join(path, name);
+  if (/[/\\]$/.test(out)) throw new P2PError("CONFLICT", `${path} is a file, not a folder; drop the trailing '/' to overwrite it (with --force) or choose another --out`);
   if (!existsSync(dirname(path))) throw new P2PError("NOT_FOUND", `the folder ${dirname(path)} does not exist; create it first or choose another --out`);
   return path;
 }

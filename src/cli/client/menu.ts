@@ -22,6 +22,8 @@ type Target = { node?: string; socket?: string };
 
 export async function runMenu(given: Target): Promise<void> {
   const target = await chooseNode(given);
+  // No node running (or one that does not answer): say so now, not after every action fails.
+  await askNodeOp(target, CONTROL.PING, undefined);
   for (let action = 0; action < MAX_ACTIONS; action++) {
     const choice = await select("What do you want to do?", [
       { value: "list", label: "list", hint: "every file in the network" },
@@ -81,7 +83,7 @@ async function perform(target: Target, choice: string): Promise<"stop" | void> {
         const ref = sameName(file.name) ? `${file.name}@${file.id.slice(0, 12)}` : file.name;
         return { value: ref, label: ref, hint: `${formatBytes(file.size)}, ${file.holders} ${file.holders === 1 ? "holder" : "holders"}` };
       });
-      const ref = await select("Which file?", [...options, { value: "", label: "(back)" }]);
+      const ref = await select("Which file?", [...options, { value: "", label: "(back)" }], "back");
       if (!ref) return;
       const out = await ask("Save as (empty: ./<name>, or a folder to save inside):");
       if (out === null) return;
@@ -101,7 +103,7 @@ async function perform(target: Target, choice: string): Promise<"stop" | void> {
       const sure = await select("Make this node leave the ring and stop?", [
         { value: "no", label: "no" },
         { value: "yes", label: "yes, leave" },
-      ]);
+      ], "back");
       if (sure !== "yes") return;
       process.stdout.write(`${await askNodeOp(target, CONTROL.LEAVE, undefined, { timeoutMs: 60_000 })}\n`);
       return "stop";
@@ -109,22 +111,34 @@ async function perform(target: Target, choice: string): Promise<"stop" | void> {
   }
 }
 
-/** A pick list; Ctrl-C (or Escape) ends the program with 130, as an interrupted command does. */
-async function select(message: string, options: { value: string; label: string; hint?: string }[]): Promise<string> {
+/**
+ * A pick list. Escape or Ctrl-C at the menu itself ends the program with 130, as an interrupted command does;
+ * in a question of an action (`onCancel: "back"`) they go back to the menu.
+ */
+async function select(message: string, options: { value: string; label: string; hint?: string }[], onCancel: "exit" | "back" = "exit"): Promise<string> {
   const choice = await consola.prompt(message, { type: "select", options, cancel: "symbol" });
-  if (typeof choice !== "string") process.exit(EXIT.INTERRUPTED);
-  return choice;
+  if (typeof choice === "string") return choice;
+  if (onCancel === "back") return "";
+  process.exit(EXIT.INTERRUPTED);
 }
 
 // consola's text prompt returns undefined under Bun (its select prompt works), so text is read with readline.
+/** A line of text; null (back to the menu) on Escape or Ctrl-D; Ctrl-C ends the program with 130. */
 async function ask(message: string): Promise<string | null> {
   const reader = createInterface({ input: process.stdin, output: process.stdout });
   reader.on("SIGINT", () => process.exit(EXIT.INTERRUPTED));
+  const escape = new AbortController();
+  const onKey = (_text: string | undefined, key: { name?: string } | undefined) => {
+    if (key?.name === "escape") escape.abort();
+  };
+  process.stdin.on("keypress", onKey);
   try {
-    return (await reader.question(`${message} `)).trim();
+    return (await reader.question(`${message} `, { signal: escape.signal })).trim();
   } catch {
-    return null; // Ctrl-D
+    if (escape.signal.aborted) process.stdout.write("\n");
+    return null;
   } finally {
+    process.stdin.off("keypress", onKey);
     reader.close();
   }
 }

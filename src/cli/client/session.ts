@@ -5,6 +5,9 @@ import { P2PError } from "../../protocol/errors";
 import type { OpDef } from "../../wire/op";
 import { findNodeSocket } from "../find-node";
 
+/** How long a node may take to answer a PING before a client command gives up on it (README, "Errors, exit codes"). */
+export const NODE_ANSWER_TIMEOUT_MS = 5_000;
+
 /** Sends one op of the control link (src/wire/control.ts) and returns its typed reply. */
 export async function askNodeOp<Args, Result>(
   target: { node?: string; socket?: string },
@@ -33,6 +36,12 @@ export async function askNode(
     throw new P2PError("UNREACHABLE", `the node at ${path} does not answer (${(error as Error).message}); is it running?`);
   }
   try {
+    // A node that is stopped (SIGSTOP) or hung still accepts the connection: ask it a PING first, so the user
+    // waits a few seconds for one clear line instead of the long op's whole deadline.
+    // Any other failure of the PING shows again, with more to say, when the op itself is sent.
+    await client.request("PING", [], { timeoutMs: NODE_ANSWER_TIMEOUT_MS }).catch((error: P2PError) => {
+      if (error.code === "TIMEOUT") throw new P2PError("UNREACHABLE", `the node at ${path} did not answer within ${NODE_ANSWER_TIMEOUT_MS / 1000} s; is it stopped (kill -STOP) or stuck?`);
+    });
     const progress = onProgress ? (lines: string[]) => lines.forEach((line) => onProgress(JSON.parse(line))) : undefined;
     return (await client.request(op, args, { timeoutMs, onProgress: progress })).body;
   } finally {

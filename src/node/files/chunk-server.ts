@@ -10,6 +10,7 @@ import type { HaveReport } from "./swarm/file-peers";
 import { HAVE_WAIT_MS } from "./tcp-file-peers";
 import { UploadQueue } from "./upload-queue";
 import { ServingStats } from "./transfers";
+import type { ServedStore } from "./served-store";
 
 /** Files whose per-chunk send counts are remembered (for GET_ANY_CHUNK); the least recently served are forgotten. */
 const MAX_FILES_WITH_SEND_COUNTS = 64;
@@ -25,9 +26,10 @@ export class ChunkServer {
   private readonly partials = new Map<string, Partial>();
   private readonly sendCounts = new Map<string, Uint32Array>();
   /** What peers fetched from here, for TRANSFERS and SHARED. */
-  readonly stats = new ServingStats();
+  readonly stats: ServingStats;
 
-  constructor(options: { uploadLimiter: RateLimiter; servable: (fileId: string) => SharedFile | null }) {
+  constructor(options: { uploadLimiter: RateLimiter; servable: (fileId: string) => SharedFile | null; served?: ServedStore }) {
+    this.stats = new ServingStats(options.served);
     this.uploads = new UploadQueue(options.uploadLimiter);
     this.servable = options.servable;
   }

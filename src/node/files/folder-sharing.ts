@@ -151,6 +151,8 @@ export async function downloadFolder(
   out = folderDestination(catalog, target.name, out, options.force === true);
   const holders = async () => holdersOf(await ring.get(nameKey(target.name)), target.id).filter((holder) => !holder.partial);
   const manifest = await fetchFolderManifest(host, target, (await holders()).map((holder) => holder.address));
+  const existed = existsSync(out);
+  let fetched = 0;
   mkdirSync(out, { recursive: true });
   const root = realpathSync(out);
   const sources = new Set<string>();
@@ -181,6 +183,7 @@ export async function downloadFolder(
           onProgress: (progress) => options.onProgress?.({ ...progress, bytes: done + progress.bytes, total: target.size, name: target.name, id: target.id }),
         },
       );
+      fetched++;
       for (const source of report.sources) sources.add(source);
       for (const source of report.badSources) badSources.add(source);
       resumedChunks += report.resumedChunks;
@@ -188,6 +191,10 @@ export async function downloadFolder(
     }
   } finally {
     host.options.transport.closeStream(stream);
+  }
+  // Complete already: the same answer (and exit code) as downloading a file that is already there.
+  if (existed && fetched === 0 && manifest.entries.length > 0 && options.force !== true) {
+    throw new P2PError("CONFLICT", `${out} already holds all of folder ${target.name}; use --force to download it again`);
   }
   if (!options.noShare) {
     catalog.shareFolder({ folderId: target.id, name: target.name, path: root, size: done, manifest });

@@ -15,7 +15,8 @@ export function checkShareName(name: string): string {
     throw new P2PError("MALFORMED", `shared name is over ${MAX_NAME_BYTES} bytes`);
   }
   if (name.includes("/") || name.includes("\\")) throw new P2PError("MALFORMED", `'${name}' is a path; a shared name cannot contain '/' or '\\'`);
-  if (name === "." || name === ".." || name.includes("..")) throw new P2PError("MALFORMED", `shared name '${name}' cannot contain '..'`);
+  if (name === "." || name === "..") throw new P2PError("MALFORMED", `a shared name cannot be '${name}' (it means a folder, not a file)`);
+  if (name.includes("..")) throw new P2PError("MALFORMED", `shared name '${name}' cannot contain '..'`);
   // biome-ignore lint: control characters are exactly what this rejects
   if (/[\u0000-\u001f\u007f]/.test(name)) throw new P2PError("MALFORMED", "a shared name cannot contain NUL or control characters");
   return name;

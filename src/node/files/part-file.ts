@@ -2,6 +2,7 @@
 
 import { existsSync } from "node:fs";
 import { type FileHandle, open, rename } from "node:fs/promises";
+import { dirname } from "node:path";
 import { P2PError } from "../../protocol/errors";
 import type { CatalogStore } from "./catalog";
 import { DirectWriter } from "./direct-write";
@@ -119,11 +120,16 @@ async function writeAll(handle: FileHandle, bytes: Uint8Array, position: number)
   }
 }
 
-/** File-system failures as errors a user can act on. */
-function diskError(error: unknown, path: string): unknown {
+/** File-system failures as errors a user can act on, naming the output file the user chose (not its .part). */
+function diskError(error: unknown, partPath: string): unknown {
+  const path = partPath.replace(/\.part$/, "");
   const code = (error as { code?: string }).code;
   if (code === "ENOSPC") return new P2PError("ERROR", `disk full while writing ${path}; free some space and run the download again to resume`);
   if (code === "EACCES" || code === "EPERM") return new P2PError("ERROR", `no permission to write ${path}`);
-  if (code === "ENOENT") return new P2PError("NOT_FOUND", `the folder of ${path} does not exist`);
+  if (code === "ENOENT") {
+    const folder = dirname(path);
+    if (existsSync(folder)) return new P2PError("ERROR", `cannot create ${path}: ${folder} does not take new files`);
+    return new P2PError("NOT_FOUND", `the folder ${folder} does not exist; create it first or choose another --out`);
+  }
   return error;
 }

@@ -6,6 +6,7 @@ import { P2PError, isP2PError } from "../../protocol/errors";
 import type { RecordEntry } from "../ring/records";
 import { type Announcement, type FileSummary, holdersOf, summarize } from "./announcements";
 import type { CatalogStore, SharedFile } from "./catalog";
+import type { ServedStore } from "./served-store";
 import { ChunkServer } from "./chunk-server";
 import { runDownload } from "./download";
 import { FileLister, type ListerOptions } from "./file-list";
@@ -30,6 +31,8 @@ const MAX_REMEMBERED_NAMES = 10_000;
 
 export interface SharingOptions extends ListerOptions {
   catalog: CatalogStore;
+  /** Bytes served per file, across restarts (absent: counted from start only). */
+  served?: ServedStore;
   uploadLimiter: RateLimiter;
   announceIntervalMs?: number;
 }
@@ -52,7 +55,7 @@ export class FileSharing {
 
   constructor(options: SharingOptions) {
     this.options = options;
-    this.server = new ChunkServer({ uploadLimiter: options.uploadLimiter, servable: (fileId) => this.servable(fileId) });
+    this.server = new ChunkServer({ uploadLimiter: options.uploadLimiter, servable: (fileId) => this.servable(fileId), served: options.served });
     this.lister = new FileLister(options);
     this.announceIntervalMs = options.announceIntervalMs ?? DEFAULT_ANNOUNCE_INTERVAL_MS;
     this.announceTtlMs = this.announceIntervalMs * ANNOUNCE_TTL_FACTOR;
@@ -171,7 +174,8 @@ export class FileSharing {
         signal,
       });
     } catch (error) {
-      this.transfers.end(target.id, "failed", (error as Error).message);
+      // The client went away (Ctrl-C): stopped, resumable from the .part; not a failure.
+      this.transfers.end(target.id, options.signal?.aborted ? "stopped" : "failed", (error as Error).message);
       this.downloading.delete(target.id);
       this.server.endPartial(target.id);
       if (announcedPartial && !options.noShare) await this.withdrawPartial(target.id, name).catch(() => {});

@@ -2,6 +2,7 @@
 
 import { P2PError } from "../../protocol/errors";
 import type { TransferEntry } from "../../wire/control";
+import type { ServedStore } from "./served-store";
 
 /** Ended downloads remembered for TRANSFERS. */
 export const MAX_RECENT_TRANSFERS = 20;
@@ -47,14 +48,15 @@ export class TransferLog {
     entry.sources = [...sources];
   }
 
-  end(id: string, state: "done" | "failed", error?: string): void {
+  /** Ends a download: "stopped" when its client went away (Ctrl-C), which keeps the .part for a rerun to resume. */
+  end(id: string, state: "done" | "failed" | "stopped", error?: string): void {
     const active = this.active.get(id);
     if (!active) return;
     this.active.delete(id);
     const cancelled = active.controller.signal.aborted;
     const entry: TransferEntry = { ...active.entry, state: cancelled ? "cancelled" : state, endedAt: Date.now(), rate: 0, etaSeconds: null };
     if (state === "done") entry.bytes = entry.size;
-    if (error !== undefined && !cancelled) entry.error = error;
+    if (error !== undefined && !cancelled && state === "failed") entry.error = error;
     this.recent.unshift(entry);
     this.recent.length = Math.min(this.recent.length, MAX_RECENT_TRANSFERS);
   }
@@ -74,10 +76,14 @@ export class TransferLog {
   }
 }
 
-/** Bytes served and requests in flight, per file, since the node started. */
+/** Bytes served per file (kept across restarts when given a store) and requests in flight now. */
 export class ServingStats {
-  private readonly served = new Map<string, number>();
+  private readonly served: Map<string, number>;
   private readonly inFlight = new Map<string, number>();
+
+  constructor(private readonly store?: Pick<ServedStore, "load" | "add">) {
+    this.served = store?.load() ?? new Map();
+  }
 
   started(fileId: string): void {
     this.inFlight.set(fileId, (this.inFlight.get(fileId) ?? 0) + 1);
@@ -87,7 +93,9 @@ export class ServingStats {
     const left = (this.inFlight.get(fileId) ?? 1) - 1;
     if (left > 0) this.inFlight.set(fileId, left);
     else this.inFlight.delete(fileId);
-    if (bytes > 0) this.served.set(fileId, (this.served.get(fileId) ?? 0) + bytes);
+    if (bytes <= 0) return;
+    this.served.set(fileId, (this.served.get(fileId) ?? 0) + bytes);
+    this.store?.add(fileId, bytes);
   }
 
   servedBytes(fileId: string): number {
