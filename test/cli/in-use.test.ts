@@ -171,7 +171,7 @@ describe("the binary, as people used it", () => {
     }, 20_000, 500);
     // A node that never saw it listed is told there is no such file; one that did, that no holder is online.
     const download = await p2p(["client", "download", "stale.txt", "--out", join(dir.path, "stale.out"), "--node", beta.ip]);
-    expect([EXIT.NOT_FOUND, EXIT.UNREACHABLE]).toContain(download.code);
+    expect([EXIT.NOT_FOUND, EXIT.UNREACHABLE] as number[]).toContain(download.code);
     expect(download.stderr).toMatch(/^error: no (file named|holder of) 'stale\.txt'/);
   }, 120_000);
 });
