@@ -117,13 +117,14 @@ describe("the binary, as people used it", () => {
     expect(again.stdout).toContain(`resumed after ${verified.length - 1} chunks (1 chunk of the .part no longer matched and was fetched again); every chunk verified`);
   }, 90_000);
 
-  test("a damaged catalog: a wrong stored hash is dropped with a warning at start, and a file that is not a database is named with what to do", async () => {
+  test("a damaged catalog: a wrong stored hash is dropped and withdrawn with a warning at start, and a file that is not a database is named with what to do", async () => {
     const gamma = net.nodes[2]!;
     const path = write("catalogued.bin", randomBytes(50_000));
     await json(["client", "upload", path, "--node", gamma.ip]);
     const { dataDir } = await json<{ dataDir: string }>(["client", "status", "--node", gamma.ip]);
     const catalogPath = join(dataDir, "catalog.db");
-    await net.stopNode(gamma);
+    // Killed, so its announcement of the file stays in the ring.
+    await net.stopNode(gamma, "SIGKILL");
     // One stored chunk hash changed by one hex digit.
     const db = new Database(catalogPath);
     const { chunks } = db.query("SELECT chunks FROM shared WHERE name = 'catalogued.bin'").get() as { chunks: string };
@@ -133,6 +134,8 @@ describe("the binary, as people used it", () => {
     const restarted = await net.restartNode(gamma);
     expect(restarted.log()).toContain(`catalog.db is damaged: its entry for catalogued.bin (${path}) does not match its file id; no longer sharing it; share it again with: p2p client upload ${path}`);
     expect(names(await json<SharedEntry[]>(["client", "shared", "--node", restarted.ip]))).not.toContain("catalogued.bin");
+    // What it announced before is withdrawn once it is back in the ring: nobody is sent to it for a file it no longer serves.
+    await waitFor("the damaged entry's old announcement to be withdrawn", async () => !names(await json(["client", "list", "--node", alpha.ip])).includes("catalogued.bin"), 20_000, 250);
     const download = await p2p(["client", "download", "catalogued.bin", "--out", join(dir.path, "catalogued.out"), "--node", alpha.ip]);
     expect(download.code).not.toBe(0);
     expect(download.stderr).not.toMatch(/manifest does not match/);

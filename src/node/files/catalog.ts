@@ -29,6 +29,12 @@ export interface SharedFile extends Manifest {
   sharedAt?: number | null;
 }
 
+/** A catalog entry dropped at start: what to tell the user, and what this node may still have announced of it before. */
+export interface DamagedEntry {
+  message: string;
+  announced: { name: string; fileId?: string; folderId?: string } | null;
+}
+
 export interface DownloadState {
   fileId: string;
   name: string;
@@ -181,9 +187,9 @@ export class CatalogStore {
   /**
    * Drops every entry whose stored manifest does not hash to its id (a byte of the file changed under
    * SQLite's feet): served, it would only make downloaders fail with "the manifest does not match".
-   * Returns one line per entry dropped, saying what to do.
+   * Returns each entry dropped with a line saying what to do, and the announcement to withdraw (none for a download).
    */
-  dropDamaged(): string[] {
+  dropDamaged(): DamagedEntry[] {
     try {
       return this.dropDamagedEntries();
     } catch (error) {
@@ -191,24 +197,27 @@ export class CatalogStore {
     }
   }
 
-  private dropDamagedEntries(): string[] {
-    const dropped: string[] = [];
+  private dropDamagedEntries(): DamagedEntry[] {
+    const dropped: DamagedEntry[] = [];
     for (const file of this.allShared()) {
       if (chunkCount(file.size, file.chunkSize) === file.chunks.length && fileIdOf(file.chunks) === file.fileId) continue;
       this.unshare(file.fileId, file.name);
-      dropped.push(`catalog.db is damaged: its entry for ${file.name} (${file.path}) does not match its file id; no longer sharing it; share it again with: p2p client upload ${file.path}`);
+      const message = `catalog.db is damaged: its entry for ${file.name} (${file.path}) does not match its file id; no longer sharing it; share it again with: p2p client upload ${file.path}`;
+      // A folder's file is announced only through its folder.
+      dropped.push({ message, announced: file.name.includes("/") ? null : { name: file.name, fileId: file.fileId } });
     }
     const folders = this.db.query("SELECT folder_id, name, path, manifest FROM folders").all() as Array<{ folder_id: string; name: string; path: string; manifest: string }>;
     for (const row of folders) {
       if (folderMatches(row.manifest, row.folder_id)) continue;
       this.unshareFolder(row.folder_id, row.name);
-      dropped.push(`catalog.db is damaged: its entry for the folder ${row.name} (${row.path}) does not match its id; no longer sharing it; share it again with: p2p client upload ${row.path}`);
+      const message = `catalog.db is damaged: its entry for the folder ${row.name} (${row.path}) does not match its id; no longer sharing it; share it again with: p2p client upload ${row.path}`;
+      dropped.push({ message, announced: { name: row.name, folderId: row.folder_id } });
     }
     const downloads = this.db.query("SELECT file_id, name, part_path, manifest FROM downloads").all() as Array<{ file_id: string; name: string; part_path: string; manifest: string }>;
     for (const row of downloads) {
       if (manifestMatches(row.manifest, row.file_id)) continue;
       this.finishDownload(row.file_id);
-      dropped.push(`catalog.db is damaged: its record of the download of ${row.name} (${row.part_path}) does not match its file id; that download starts over`);
+      dropped.push({ message: `catalog.db is damaged: its record of the download of ${row.name} (${row.part_path}) does not match its file id; that download starts over`, announced: null });
     }
     return dropped;
   }

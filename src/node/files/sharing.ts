@@ -42,6 +42,8 @@ export interface SharingOptions extends ListerOptions {
 export class FileSharing {
   readonly options: SharingOptions;
   private readonly announcer: Announcer;
+  /** Entries dropped from a damaged catalog at start: what this node announced of them before is withdrawn once it is in the ring. */
+  private damaged: Array<{ name: string; fileId?: string; folderId?: string }> = [];
   private readonly announceIntervalMs: number;
   private readonly refreshing = new Set<string>();
   /** Serves chunks of files shared whole and of downloads under way. */
@@ -62,7 +64,10 @@ export class FileSharing {
     this.announceIntervalMs = options.announceIntervalMs ?? DEFAULT_ANNOUNCE_INTERVAL_MS;
     this.announcer = new Announcer({ self: options.self, ring: options.ring, ttlMs: this.announceIntervalMs * ANNOUNCE_TTL_FACTOR });
     // Checked before anything is announced or served: a damaged entry is dropped with a warning saying what to do.
-    for (const warning of options.catalog.dropDamaged()) options.warn(warning);
+    for (const damaged of options.catalog.dropDamaged()) {
+      options.warn(damaged.message);
+      if (damaged.announced) this.damaged.push(damaged.announced);
+    }
   }
 
   get interval(): number {
@@ -298,6 +303,7 @@ export class FileSharing {
 
   /** Re-announces everything shared; withdraws files that vanished and re-hashes files that changed. */
   async refreshAll(): Promise<void> {
+    for (const item of this.damaged.splice(0)) await this.withdraw(item).catch((error) => this.options.warn(`could not withdraw ${item.name}: ${(error as Error).message}`));
     for (const [fileId, download] of this.downloading) {
       await this.announcer.announcePartial(fileId, download.name, download.size).catch((error) => this.options.warn(`could not re-announce ${download.name} as partly held: ${error.message}`));
     }
