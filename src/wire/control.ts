@@ -40,6 +40,8 @@ export interface DownloadReport {
   sources: string[];
   badSources: string[];
   resumedChunks: number;
+  /** Chunks an earlier attempt had verified that no longer matched on disk, fetched again (absent: none). */
+  corruptChunks?: number;
   milliseconds: number;
   /** A folder: `path` is the folder written, `files` how many files it holds. */
   folder?: boolean;
@@ -120,6 +122,7 @@ const DOWNLOAD_REPORT_SHAPE: Shape = {
   sources: "string[]",
   badSources: "string[]",
   resumedChunks: "number",
+  corruptChunks: "number?",
   milliseconds: "number",
   folder: "boolean?",
   files: "number?",

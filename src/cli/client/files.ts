@@ -98,7 +98,8 @@ export function describeShared(file: { name: string; size: number; id: string; f
 }
 
 export function describeDownload(result: DownloadReport): string {
-  const resumed = result.resumedChunks > 0 ? `, resumed after ${result.resumedChunks} chunks` : "";
+  const corrupt = result.corruptChunks ? ` (${result.corruptChunks} ${result.corruptChunks === 1 ? "chunk" : "chunks"} kept from the earlier attempt no longer matched and ${result.corruptChunks === 1 ? "was" : "were"} fetched again)` : "";
+  const resumed = result.resumedChunks > 0 || corrupt ? `, resumed after ${result.resumedChunks} chunks${corrupt}` : "";
   const what = result.folder ? `folder ${result.name}/ (${result.files} ${result.files === 1 ? "file" : "files"}, ` : `${result.name} (`;
   return `downloaded ${what}${formatBytes(result.size)}) to ${result.path} in ${(result.milliseconds / 1000).toFixed(1)} s from ${result.sources.length} ${result.sources.length === 1 ? "source" : "sources"}${resumed}; every chunk verified\n`;
 }

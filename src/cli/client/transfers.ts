@@ -26,7 +26,7 @@ export const cancel = defineCommand({
   run: ({ args }) =>
     runCommand(args, async () => {
       const entry = await askNodeOp(args, CONTROL.CANCEL, { ref: args.ref, discard: args.discard });
-      const kept = args.discard ? "its partial download was deleted" : `${formatBytes(entry.bytes)} kept in ${entry.path}.part; download it again to resume`;
+      const kept = args.discard ? "its partial download was deleted" : `${formatBytes(entry.bytes)} kept; download it again to resume`;
       print(args.json, entry, `cancelled the download of ${entry.name} (${kept})\n`);
     }),
 });

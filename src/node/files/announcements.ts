@@ -68,6 +68,18 @@ export function holdersOf(entries: readonly RecordEntry[], fileId: string): Hold
   return [...holders.values()];
 }
 
+/**
+ * The member of a word entry: `<fileId>.<name tag>@<holder>`. Two names with the same bytes on one
+ * holder are two entries under a word they share; with `<fileId>@<holder>` alone the second
+ * announced replaced the first, and search showed only one of them (and withdrawing one hid both).
+ */
+export function wordMember(fileId: string, name: string, holder: string): string {
+  const tag = new Bun.CryptoHasher("sha256").update(name).digest("hex").slice(0, NAME_TAG_HEX);
+  return `${fileId}.${tag}@${holder}`;
+}
+/** Hex digits of SHA-256(name) in a word entry's member: 64 bits, so two names of one file on one holder do not collide. */
+const NAME_TAG_HEX = 16;
+
 export function parseAnnouncement(entry: RecordEntry): Announcement | null {
   try {
     const value = JSON.parse(entry.value) as Announcement;
@@ -76,7 +88,9 @@ export function parseAnnouncement(entry: RecordEntry): Announcement | null {
     }
     // The member names the holder whose signature the ring checked (src/node/signed-records.ts): the value must say the same,
     // and it must be an address in its one spelling: an entry naming none is a plain record nobody signed, and leads to no holder.
-    if (entry.member !== `${value.fileId}@${value.holder}` || holderAddress(entry.member) !== value.holder) return null;
+    const member = value.kind === "word" ? wordMember(value.fileId, value.name, value.holder) : `${value.fileId}@${value.holder}`;
+    // Word entries written before names had members of their own (`<fileId>@<holder>`) are still read until they expire.
+    if ((entry.member !== member && entry.member !== `${value.fileId}@${value.holder}`) || holderAddress(entry.member) !== value.holder) return null;
     return value;
   } catch {
     return null;

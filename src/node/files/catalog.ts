@@ -1,9 +1,13 @@
 // The node's catalog.db: the files it shares (served in place) and the verified chunks of downloads under way.
 
 import type { Database, Statement } from "bun:sqlite";
-import { openDatabase } from "../../sqlite";
-import type { FolderManifest } from "./folder";
-import type { Manifest } from "./manifest";
+import { damagedDatabase, openDatabase } from "../../sqlite";
+import { type FolderManifest, folderIdOf } from "./folder";
+import { type Manifest, chunkCount, fileIdOf } from "./manifest";
+
+/** What to do with a catalog.db that is not a database any more, and what that costs. */
+const CATALOG_ADVICE =
+  "move it aside (rename it) and start the node again: a new, empty catalog is created; share your files again with p2p client upload (downloads under way start over)";
 
 /** A folder shared as one item: its files are in `shared` under `<name>/<path>`, never announced one by one. */
 export interface SharedFolder {
@@ -25,6 +29,12 @@ export interface SharedFile extends Manifest {
   sharedAt?: number | null;
 }
 
+/** A catalog entry dropped at start: what to tell the user, and what this node may still have announced of it before. */
+export interface DamagedEntry {
+  message: string;
+  announced: { name: string; fileId?: string; folderId?: string } | null;
+}
+
 export interface DownloadState {
   fileId: string;
   name: string;
@@ -37,6 +47,7 @@ export interface DownloadState {
 /** Owns one SQLite file: WAL, statements prepared once, writes in synchronous transactions. */
 export class CatalogStore {
   private readonly db: Database;
+  private readonly path: string;
   private readonly upsertShared: Statement;
   private readonly deleteShared: Statement;
   private readonly selectShared: Statement<SharedRow, [string]>;
@@ -51,7 +62,8 @@ export class CatalogStore {
   private readonly sharedByFileId = new Map<string, SharedFile[]>();
 
   constructor(path: string) {
-    this.db = openDatabase(path, SCHEMA);
+    this.path = path;
+    this.db = openDatabase(path, SCHEMA, CATALOG_ADVICE);
     // catalog.db files written before `shared_at` existed gain the column; their rows say "unknown" (null).
     for (const table of ["shared", "folders"]) addColumnIfMissing(this.db, table, "shared_at", "INTEGER");
     this.upsertShared = this.db.prepare(
@@ -172,8 +184,63 @@ export class CatalogStore {
     return rows.map((row) => ({ folderId: row.folder_id, name: row.name, path: row.path, size: row.size, manifest: JSON.parse(row.manifest) as FolderManifest, sharedAt: row.shared_at }));
   }
 
+  /**
+   * Drops every entry whose stored manifest does not hash to its id (a byte of the file changed under
+   * SQLite's feet): served, it would only make downloaders fail with "the manifest does not match".
+   * Returns each entry dropped with a line saying what to do, and the announcement to withdraw (none for a download).
+   */
+  dropDamaged(): DamagedEntry[] {
+    try {
+      return this.dropDamagedEntries();
+    } catch (error) {
+      throw damagedDatabase(error, this.path, CATALOG_ADVICE) ?? error;
+    }
+  }
+
+  private dropDamagedEntries(): DamagedEntry[] {
+    const dropped: DamagedEntry[] = [];
+    for (const file of this.allShared()) {
+      if (chunkCount(file.size, file.chunkSize) === file.chunks.length && fileIdOf(file.chunks) === file.fileId) continue;
+      this.unshare(file.fileId, file.name);
+      const message = `catalog.db is damaged: its entry for ${file.name} (${file.path}) does not match its file id; no longer sharing it; share it again with: p2p client upload ${file.path}`;
+      // A folder's file is announced only through its folder.
+      dropped.push({ message, announced: file.name.includes("/") ? null : { name: file.name, fileId: file.fileId } });
+    }
+    const folders = this.db.query("SELECT folder_id, name, path, manifest FROM folders").all() as Array<{ folder_id: string; name: string; path: string; manifest: string }>;
+    for (const row of folders) {
+      if (folderMatches(row.manifest, row.folder_id)) continue;
+      this.unshareFolder(row.folder_id, row.name);
+      const message = `catalog.db is damaged: its entry for the folder ${row.name} (${row.path}) does not match its id; no longer sharing it; share it again with: p2p client upload ${row.path}`;
+      dropped.push({ message, announced: { name: row.name, folderId: row.folder_id } });
+    }
+    const downloads = this.db.query("SELECT file_id, name, part_path, manifest FROM downloads").all() as Array<{ file_id: string; name: string; part_path: string; manifest: string }>;
+    for (const row of downloads) {
+      if (manifestMatches(row.manifest, row.file_id)) continue;
+      this.finishDownload(row.file_id);
+      dropped.push({ message: `catalog.db is damaged: its record of the download of ${row.name} (${row.part_path}) does not match its file id; that download starts over`, announced: null });
+    }
+    return dropped;
+  }
+
   close(): void {
     this.db.close();
+  }
+}
+
+function folderMatches(json: string, folderId: string): boolean {
+  try {
+    return folderIdOf(JSON.parse(json) as FolderManifest) === folderId;
+  } catch {
+    return false;
+  }
+}
+
+function manifestMatches(json: string, fileId: string): boolean {
+  try {
+    const manifest = JSON.parse(json) as Manifest;
+    return Array.isArray(manifest.chunks) && fileIdOf(manifest.chunks) === fileId;
+  } catch {
+    return false;
   }
 }
 

@@ -58,6 +58,8 @@ export interface DownloadJob {
 export interface DownloadResult {
   sourcesUsed: string[];
   resumedChunks: number;
+  /** Chunks an earlier attempt had verified whose bytes in the .part file no longer matched: fetched again. */
+  corruptChunks: number;
   /** Holders dropped for serving bytes that failed verification. */
   badSources: string[];
 }
@@ -65,20 +67,24 @@ export interface DownloadResult {
 /** Fetches every missing chunk from the swarm, then fsyncs and renames `<out>.part` into place. */
 export async function runDownload(job: DownloadJob): Promise<DownloadResult> {
   const part = await PartFile.open({ outPath: job.outPath, name: job.name, manifest: job.manifest, catalog: job.catalog });
+  let done = false;
   try {
     job.onOpen?.(part);
     const swarm = new SwarmDownload(job, part);
     await swarm.run();
     await part.finish(job.outPath);
+    done = true;
     const peers = swarm.peerSummaries();
     return {
       sourcesUsed: peers.filter((peer) => peer.delivered > 0).map((peer) => peer.address),
       resumedChunks: part.resumedChunks,
+      corruptChunks: part.corruptChunks,
       badSources: peers.filter((peer) => peer.bad).map((peer) => peer.address),
     };
   } finally {
     job.peers.close?.();
-    await part.close();
+    if (done) await part.close();
+    else await part.discardIfEmpty().finally(() => part.close());
   }
 }
 

@@ -158,6 +158,7 @@ export async function downloadFolder(
   const sources = new Set<string>();
   const badSources = new Set<string>();
   let resumedChunks = 0;
+  let corruptChunks = 0;
   let done = 0;
   // One set of connections for all the folder's files: a folder of 10,000 small files is not 20,000 connections
   // (and as many handshakes with --key); closed when the folder is done, as a single download's are.
@@ -169,8 +170,10 @@ export async function downloadFolder(
       // The paths were checked, but a folder already there may hold links: never write through one out of `out`.
       const parent = realpathSync(dirname(dest));
       if (parent !== root && !parent.startsWith(root + sep)) throw new P2PError("MALFORMED", `${entry.path} would be written outside ${out}; refused`);
-      // Resuming a folder: a file already fetched whole to this path is kept (its chunks count as resumed), a .part resumes.
-      if (catalog.byFileId(entry.fileId).some((file) => file.path === dest) && existsSync(dest) && statSync(dest).size === entry.size) {
+      // Resuming a folder: a file already fetched whole to this path and not changed since (size and mtime as catalogued)
+      // is kept (its chunks count as resumed); anything else is fetched again, a .part resumes (and is checked).
+      const onDisk = existsSync(dest) ? statSync(dest) : null;
+      if (onDisk && catalog.byFileId(entry.fileId).some((file) => file.path === dest && file.size === onDisk.size && file.mtimeMs === onDisk.mtimeMs) && onDisk.size === entry.size) {
         done += entry.size;
         resumedChunks += Math.ceil(entry.size / CHUNK_SIZE);
         continue;
@@ -187,6 +190,7 @@ export async function downloadFolder(
       for (const source of report.sources) sources.add(source);
       for (const source of report.badSources) badSources.add(source);
       resumedChunks += report.resumedChunks;
+      corruptChunks += report.corruptChunks ?? 0;
       done += entry.size;
     }
   } finally {
@@ -208,6 +212,7 @@ export async function downloadFolder(
     sources: [...sources],
     badSources: [...badSources],
     resumedChunks,
+    ...(corruptChunks > 0 ? { corruptChunks } : {}),
     milliseconds: Math.round(performance.now() - started),
     folder: true,
     files: manifest.entries.length,

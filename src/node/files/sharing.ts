@@ -4,7 +4,7 @@ import { existsSync, rmSync, statSync } from "node:fs";
 import { basename, resolve } from "node:path";
 import { P2PError, isP2PError } from "../../protocol/errors";
 import type { RecordEntry } from "../ring/records";
-import { type Announcement, type FileSummary, holdersOf, summarize } from "./announcements";
+import { type FileSummary, holdersOf, summarize } from "./announcements";
 import type { CatalogStore, SharedFile } from "./catalog";
 import type { ServedStore } from "./served-store";
 import { ChunkServer } from "./chunk-server";
@@ -12,13 +12,13 @@ import { runDownload } from "./download";
 import { FileLister, type ListerOptions } from "./file-list";
 import { type Manifest, hashFile } from "./manifest";
 import { MAX_INDEXED_WORDS, checkShareName, foldText, nameKey, parseNameRef, wordKey, wordsOf } from "./names";
-import type { PartFile } from "./part-file";
+import { type AnnouncedItem, Announcer } from "./announcer";
 import type { RateLimiter } from "./rate-limiter";
 import { tcpFilePeers } from "./tcp-file-peers";
 import type { DownloadReport, SharedEntry, TransferEntry, TransfersReport } from "../../wire/control";
 import { TransferLog } from "./transfers";
 import { notFound, statOrThrow } from "./not-found";
-import { FILES } from "../../wire/files";
+import { ManifestUnavailable, fetchManifest } from "./manifest-fetch";
 import { type DownloadOptions, type FetchJob, downloadFolder, refreshFolder, refreshFolderOf, shareFolder, sharedFolders, unshareFolders } from "./folder-sharing";
 
 export const DEFAULT_ANNOUNCE_INTERVAL_MS = 5 * 60_000;
@@ -26,6 +26,11 @@ export const DEFAULT_ANNOUNCE_INTERVAL_MS = 5 * 60_000;
 export const ANNOUNCE_TTL_FACTOR = 2;
 /** Files one LIST answers the client with; past it the reply would outgrow a frame: search instead. */
 export const MAX_LIST_FILES = 50_000;
+/** Times a download by name follows its file to a new id (its holder changed it on disk and announced it again). */
+const MAX_ID_CHANGES = 1;
+/** How long a download waits for a changed file's new id to be announced, and how often it looks. */
+const ID_CHANGE_WAIT_MS = 10_000;
+const ID_CHANGE_POLL_MS = 250;
 /** Names whose last sighting is remembered for "no holder online". */
 const MAX_REMEMBERED_NAMES = 10_000;
 
@@ -39,7 +44,9 @@ export interface SharingOptions extends ListerOptions {
 
 export class FileSharing {
   readonly options: SharingOptions;
-  private readonly announceTtlMs: number;
+  private readonly announcer: Announcer;
+  /** Entries dropped from a damaged catalog at start: what this node announced of them before is withdrawn once it is in the ring. */
+  private damaged: Array<{ name: string; fileId?: string; folderId?: string }> = [];
   private readonly announceIntervalMs: number;
   private readonly refreshing = new Set<string>();
   /** Serves chunks of files shared whole and of downloads under way. */
@@ -58,7 +65,12 @@ export class FileSharing {
     this.server = new ChunkServer({ uploadLimiter: options.uploadLimiter, servable: (fileId) => this.servable(fileId), served: options.served });
     this.lister = new FileLister(options);
     this.announceIntervalMs = options.announceIntervalMs ?? DEFAULT_ANNOUNCE_INTERVAL_MS;
-    this.announceTtlMs = this.announceIntervalMs * ANNOUNCE_TTL_FACTOR;
+    this.announcer = new Announcer({ self: options.self, ring: options.ring, ttlMs: this.announceIntervalMs * ANNOUNCE_TTL_FACTOR });
+    // Checked before anything is announced or served: a damaged entry is dropped with a warning saying what to do.
+    for (const damaged of options.catalog.dropDamaged()) {
+      options.warn(damaged.message);
+      if (damaged.announced) this.damaged.push(damaged.announced);
+    }
   }
 
   get interval(): number {
@@ -113,6 +125,28 @@ export class FileSharing {
     const started = performance.now();
     const { name, idPrefix } = parseNameRef(ref);
     checkShareName(name);
+    let target = await this.target(name, idPrefix);
+    const out = resolve(outPath ?? name);
+    if (target.folder === true) return downloadFolder(this, { name, id: target.id, size: target.size }, out, options, started);
+    if (existsSync(out) && !options.force) throw new P2PError("CONFLICT", `${out} already exists; use --force to overwrite it`);
+    for (let attempt = 0; ; attempt++) {
+      const id = target.id;
+      const holders = async () => holdersOf(await this.options.ring.get(nameKey(name)), id);
+      try {
+        return await this.fetchFile({ name, id, out, holders, announce: true }, options, started);
+      } catch (error) {
+        // Every holder said it no longer has this id: the file changed on disk and is being announced
+        // again under its new id. Asked by name, the new id is what the user wants: wait for it.
+        if (!(error instanceof ManifestUnavailable && error.allMissing) || idPrefix !== null || attempt >= MAX_ID_CHANGES) throw error;
+        const next = await this.newTarget(name, id);
+        if (next === null || next.folder === true) throw error;
+        target = next;
+      }
+    }
+  }
+
+  /** The one file `name` (with an id starting with `idPrefix`) names now; not found and several are errors that say what to do. */
+  private async target(name: string, idPrefix: string | null): Promise<FileSummary> {
     const entries = await this.options.ring.get(nameKey(name));
     const candidates = summarize(entries, "file").filter((file) => idPrefix === null || file.id.startsWith(idPrefix));
     this.remember(candidates);
@@ -121,25 +155,32 @@ export class FileSharing {
       const choices = candidates.map((file) => `${file.name}@${file.id.slice(0, 12)} (${file.size} bytes, ${file.holders} holders)`);
       throw new P2PError("CONFLICT", `'${name}' names ${candidates.length} different files; pick one with name@id: ${choices.join(", ")}`);
     }
-    const target = candidates[0]!;
-    const out = resolve(outPath ?? name);
-    if (target.folder === true) return downloadFolder(this, { name, id: target.id, size: target.size }, out, options, started);
-    if (existsSync(out) && !options.force) throw new P2PError("CONFLICT", `${out} already exists; use --force to overwrite it`);
-    const holders = async () => holdersOf(await this.options.ring.get(nameKey(name)), target.id);
-    return this.fetchFile({ name, id: target.id, out, holders, announce: true }, options, started);
+    return candidates[0]!;
+  }
+
+  /** Waits (bounded) for `name` to be announced under an id other than `oldId`, as a holder that re-hashed a changed file does. */
+  private async newTarget(name: string, oldId: string): Promise<FileSummary | null> {
+    const deadline = performance.now() + ID_CHANGE_WAIT_MS;
+    while (performance.now() < deadline) {
+      await Bun.sleep(ID_CHANGE_POLL_MS);
+      const candidates = summarize(await this.options.ring.get(nameKey(name)), "file").filter((file) => file.holders > 0);
+      if (candidates.length > 0 && candidates.every((file) => file.id !== oldId)) return this.target(name, null);
+    }
+    return null;
   }
 
   /** Fetches one file by id from `holders` into `out`; `announce: false` for a file of a folder (catalogued, announced through its folder). */
   async fetchFile(job: FetchJob, options: DownloadOptions, started = performance.now()): Promise<DownloadReport> {
     const { name, out } = job;
     const target = { id: job.id };
-    const manifest = await this.fetchManifest(target.id, (await job.holders()).map((holder) => holder.address));
+    const manifest = await fetchManifest(this.options, this.server, name, target.id, (await job.holders()).map((holder) => holder.address));
     const peers = tcpFilePeers({
       fileId: target.id,
       chunkCount: manifest.chunks.length,
       selfAddress: this.options.self.address,
       transport: this.options.transport,
-      holders: async () => (await job.holders()).filter((holder) => holder.address !== this.options.self.address),
+      // This node is a source only of a file it shares whole: then the download is a verified local copy.
+      holders: async () => (await job.holders()).filter((holder) => holder.address !== this.options.self.address || (!holder.partial && this.servable(target.id) !== null)),
       stream: job.stream,
       local: {
         chunk: (fileId, index) => this.server.chunk(fileId, index, undefined),
@@ -169,7 +210,7 @@ export class FileSharing {
           if (announcedPartial) return;
           // From its first verified chunk on, this node serves the file to the rest of the swarm.
           announcedPartial = true;
-          void this.announcePartial(part, name).catch((error) => this.options.warn(`could not announce ${name} as partly held: ${error.message}`));
+          void this.announcer.announcePartial(part.manifest.fileId, name, part.manifest.size).catch((error) => this.options.warn(`could not announce ${name} as partly held: ${error.message}`));
         },
         signal,
       });
@@ -178,17 +219,20 @@ export class FileSharing {
       this.transfers.end(target.id, options.signal?.aborted ? "stopped" : "failed", (error as Error).message);
       this.downloading.delete(target.id);
       this.server.endPartial(target.id);
-      if (announcedPartial && !options.noShare) await this.withdrawPartial(target.id, name).catch(() => {});
+      if (announcedPartial && !options.noShare) await this.announcer.withdrawPartial(target.id, name).catch(() => {});
       if (cancelled.aborted) throw cancelled.reason;
       throw error;
     }
     this.transfers.end(target.id, "done");
+    if (result.corruptChunks > 0) this.options.warn(`${result.corruptChunks} chunks of ${out}.part no longer matched their hashes (changed on disk since they were written); fetched them again`);
     this.downloading.delete(target.id);
     // Now a holder itself: no re-hash, the manifest was verified chunk by chunk.
     const stat = statSync(out);
     const file: SharedFile = { ...manifest, name, path: out, mtimeMs: stat.mtimeMs };
     this.server.endPartial(target.id);
-    if (!options.noShare) this.markShared(file);
+    // A copy of a file this node already shares under this name: the catalog keeps serving the original.
+    const sharedAlready = this.options.catalog.byFileId(file.fileId).some((shared) => shared.name === name && shared.path !== out && this.servable(file.fileId) !== null);
+    if (!options.noShare && !sharedAlready) this.markShared(file);
     if (!options.noShare && job.announce) await this.announce(file).catch((error) => this.options.warn(`downloaded ${name} but could not announce it: ${(error as Error).message}`));
     return {
       name,
@@ -198,6 +242,7 @@ export class FileSharing {
       sources: result.sourcesUsed,
       badSources: result.badSources,
       resumedChunks: result.resumedChunks,
+      ...(result.corruptChunks > 0 ? { corruptChunks: result.corruptChunks } : {}),
       milliseconds: Math.round(performance.now() - started),
     };
   }
@@ -262,8 +307,9 @@ export class FileSharing {
 
   /** Re-announces everything shared; withdraws files that vanished and re-hashes files that changed. */
   async refreshAll(): Promise<void> {
+    for (const item of this.damaged.splice(0)) await this.withdraw(item).catch((error) => this.options.warn(`could not withdraw ${item.name}: ${(error as Error).message}`));
     for (const [fileId, download] of this.downloading) {
-      await this.putPartial(fileId, download.name, download.size).catch((error) => this.options.warn(`could not re-announce ${download.name} as partly held: ${error.message}`));
+      await this.announcer.announcePartial(fileId, download.name, download.size).catch((error) => this.options.warn(`could not re-announce ${download.name} as partly held: ${error.message}`));
     }
     for (const folder of this.options.catalog.allFolders()) {
       await refreshFolder(this, folder).catch((error) => this.options.warn(`could not re-announce the folder ${folder.name}: ${error.message}`));
@@ -287,6 +333,8 @@ export class FileSharing {
   }
 
   private async refresh(file: SharedFile): Promise<void> {
+    // refreshAll walks a list read before it started: a file unshared since then is not announced again.
+    if (!this.options.catalog.byFileId(file.fileId).some((shared) => shared.name === file.name)) return;
     let stat: { size: number; mtimeMs: number } | null = null;
     try {
       stat = statSync(file.path);
@@ -316,38 +364,12 @@ export class FileSharing {
     await this.announce(file);
   }
 
-  async announce(item: { name: string; size: number; fileId?: string; folderId?: string }, folder = false): Promise<void> {
-    const file = { name: item.name, size: item.size, fileId: (item.fileId ?? item.folderId)! };
-    const member = `${file.fileId}@${this.options.self.address}`;
-    const extra = folder ? { folder: true } : {};
-    const value = (kind: Announcement["kind"]) =>
-      JSON.stringify({ kind, name: file.name, size: file.size, fileId: file.fileId, holder: this.options.self.address, ...extra } satisfies Announcement);
-    await this.options.ring.put(nameKey(file.name), member, value("file"), this.announceTtlMs);
-    for (const word of wordsOf(file.name).slice(0, MAX_INDEXED_WORDS)) {
-      await this.options.ring.put(wordKey(word), member, value("word"), this.announceTtlMs);
-    }
+  announce(item: AnnouncedItem, folder = false): Promise<void> {
+    return this.announcer.announce(item, folder);
   }
 
-  /** A download under way is announced under its name only: search shows complete files, downloads find every source. */
-  private async announcePartial(part: PartFile, name: string): Promise<void> {
-    await this.putPartial(part.manifest.fileId, name, part.manifest.size);
-  }
-
-  private async putPartial(fileId: string, name: string, size: number): Promise<void> {
-    const holder = this.options.self.address;
-    const value = JSON.stringify({ kind: "file", name, size, fileId, holder, partial: true } satisfies Announcement);
-    await this.options.ring.put(nameKey(name), `${fileId}@${holder}`, value, this.announceTtlMs);
-  }
-
-  private async withdrawPartial(fileId: string, name: string): Promise<void> {
-    await this.options.ring.remove(nameKey(name), `${fileId}@${this.options.self.address}`);
-  }
-
-  async withdraw(item: { name: string; fileId?: string; folderId?: string }): Promise<void> {
-    const file = { name: item.name, fileId: (item.fileId ?? item.folderId)! };
-    const member = `${file.fileId}@${this.options.self.address}`;
-    await this.options.ring.remove(nameKey(file.name), member);
-    for (const word of wordsOf(file.name).slice(0, MAX_INDEXED_WORDS)) await this.options.ring.remove(wordKey(word), member);
+  withdraw(item: { name: string; fileId?: string; folderId?: string }): Promise<void> {
+    return this.announcer.withdraw(item);
   }
 
   /** A shared file whose bytes are unchanged; a changed one is re-hashed in the background, never served as the old file. */
@@ -373,18 +395,5 @@ export class FileSharing {
       .catch((error) => this.options.warn(`could not refresh ${file.name}: ${(error as Error).message}`))
       .finally(() => this.refreshing.delete(key));
   }
-
-  private async fetchManifest(fileId: string, holders: string[]): Promise<Manifest> {
-    const failures: string[] = [];
-    for (const address of holders) {
-      try {
-        if (address === this.options.self.address) return this.server.manifestFor(fileId);
-        return await this.options.transport.send(address, FILES.GET_MANIFEST, fileId, { channel: "bulk" });
-      } catch (error) {
-        if (!(isP2PError(error) || error instanceof SyntaxError)) throw error;
-        failures.push(`${address}: ${(error as Error).message}`);
-      }
-    }
-    throw new P2PError("UNAVAILABLE", `no reachable holder of ${fileId.slice(0, 12)} (${failures.join("; ") || "none announced"})`);
-  }
 }
+

@@ -7,6 +7,7 @@ import { CatalogStore } from "../../../src/node/files/catalog";
 import { DIRECT_WRITE_ALIGNMENT, type DirectHandle, DirectWriter } from "../../../src/node/files/direct-write";
 import { type Manifest, fileIdOf, sha256Hex } from "../../../src/node/files/manifest";
 import { PartFile } from "../../../src/node/files/part-file";
+import { Bitfield } from "../../../src/node/files/swarm/bitfield";
 import { tempDir } from "../../helpers/wait";
 
 const cleanups: Array<() => unknown> = [];
@@ -45,6 +46,29 @@ describe("PartFile", () => {
 
     expect(new Uint8Array(readFileSync(out))).toEqual(file.bytes);
     expect(catalog.download(file.manifest.fileId)).toBeNull();
+  });
+
+  test("on resume, a verified chunk whose bytes changed on disk is no longer counted as verified; the others are", async () => {
+    const dir = workDir();
+    const catalog = new CatalogStore(join(dir, "catalog.db"));
+    cleanups.push(() => catalog.close());
+    const chunkSize = DIRECT_WRITE_ALIGNMENT;
+    const file = randomFile(3 * chunkSize + 10, chunkSize);
+    const out = join(dir, "resumed.bin");
+    const first = await PartFile.open({ outPath: out, name: "resumed.bin", manifest: file.manifest, catalog });
+    for (const index of [0, 1, 3]) await first.write(index, file.chunk(index));
+    await first.close();
+    // One byte flipped inside chunk 1, as a disk or another program might.
+    const onDisk = readFileSync(`${out}.part`);
+    onDisk[chunkSize + 17]! ^= 0xff;
+    writeFileSync(`${out}.part`, onDisk);
+
+    const resumed = await PartFile.open({ outPath: out, name: "resumed.bin", manifest: file.manifest, catalog });
+    cleanups.push(() => resumed.close());
+    expect(resumed.resumedChunks).toBe(2);
+    expect(resumed.corruptChunks).toBe(1);
+    expect([...resumed.verified.indices()]).toEqual([0, 3]);
+    expect(new Bitfield(4, catalog.download(file.manifest.fileId)!.verified).has(1)).toBe(false);
   });
 
   test("a chunk written again reads back as the new bytes, not as the old ones the page cache held", async () => {

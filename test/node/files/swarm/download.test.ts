@@ -100,7 +100,7 @@ describe("runDownload over in-memory peers", () => {
     for (const request of peers.asked.filter((entry) => entry.startsWith("early:"))) expect(Number(request.split(":")[1])).toBeLessThan(8);
   });
 
-  test("when every holder says it lacks the file, the download fails at once and keeps its chunks for later", async () => {
+  test("when every holder says it lacks the file, the download fails at once and leaves no empty .part behind", async () => {
     const { bytes, manifest } = makeFile(4);
     const out = join(dir.path, "gone.bin");
     // The test's own timeout is far below the 60 s a stalled download waits: this must not stall.
@@ -110,6 +110,8 @@ describe("runDownload over in-memory peers", () => {
     );
     expect(failure?.code).toBe("UNAVAILABLE");
     expect(failure?.message).toMatch(/no reachable holder has the rest of gone\.bin; 0 verified chunks are kept/);
-    expect(existsSync(`${out}.part`)).toBe(true);
+    // No verified chunk: neither the .part nor its record is worth keeping (a .part with chunks is kept: see the resume tests).
+    expect(existsSync(`${out}.part`)).toBe(false);
+    expect(catalog.download(manifest.fileId)).toBeNull();
   });
 });

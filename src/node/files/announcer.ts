@@ -1,0 +1,80 @@
+// Puts and withdraws this node's announcements in the ring, one (id, name) at a time, so a withdrawal is never overtaken by an announce in flight.
+
+import type { ChordNode } from "../ring/chord";
+import type { Peer } from "../ring/transport";
+import { type Announcement, wordMember } from "./announcements";
+import { MAX_INDEXED_WORDS, nameKey, wordKey, wordsOf } from "./names";
+
+/** What is announced: a file (by its file id) or a folder (by its folder id). */
+export type AnnouncedItem = { name: string; size: number; fileId?: string; folderId?: string };
+
+export class Announcer {
+  private readonly self: Peer;
+  private readonly ring: ChordNode;
+  private readonly ttlMs: number;
+  /**
+   * The last put or withdrawal of each `<id>/<name>`, chained: a withdrawal waits for an announce
+   * already under way (the re-announce after a restart walks every shared file and takes seconds),
+   * so its tombstones are stamped after that announce's entries and win. Without this an unshare
+   * during that walk was undone by it until the entries expired (2 × the announce interval).
+   */
+  private readonly pending = new Map<string, Promise<void>>();
+
+  constructor(options: { self: Peer; ring: ChordNode; ttlMs: number }) {
+    this.self = options.self;
+    this.ring = options.ring;
+    this.ttlMs = options.ttlMs;
+  }
+
+  /** Announces a complete holder under the item's name and each of its words. */
+  announce(item: AnnouncedItem, folder = false): Promise<void> {
+    const file = { name: item.name, size: item.size, fileId: idOf(item) };
+    const holder = this.self.address;
+    const extra = folder ? { folder: true } : {};
+    const value = (kind: Announcement["kind"]) => JSON.stringify({ kind, name: file.name, size: file.size, fileId: file.fileId, holder, ...extra } satisfies Announcement);
+    return this.serially(file.fileId, file.name, async () => {
+      await this.ring.put(nameKey(file.name), `${file.fileId}@${holder}`, value("file"), this.ttlMs);
+      for (const word of wordsOf(file.name).slice(0, MAX_INDEXED_WORDS)) {
+        await this.ring.put(wordKey(word), wordMember(file.fileId, file.name, holder), value("word"), this.ttlMs);
+      }
+    });
+  }
+
+  /** A download under way, under its name only: search shows complete files, downloads find every source. */
+  announcePartial(fileId: string, name: string, size: number): Promise<void> {
+    const holder = this.self.address;
+    const value = JSON.stringify({ kind: "file", name, size, fileId, holder, partial: true } satisfies Announcement);
+    return this.serially(fileId, name, () => this.ring.put(nameKey(name), `${fileId}@${holder}`, value, this.ttlMs).then(() => {}));
+  }
+
+  withdrawPartial(fileId: string, name: string): Promise<void> {
+    return this.serially(fileId, name, () => this.ring.remove(nameKey(name), `${fileId}@${this.self.address}`).then(() => {}));
+  }
+
+  /** Tombstones the item's entries under its name and each of its words. */
+  withdraw(item: { name: string; fileId?: string; folderId?: string }): Promise<void> {
+    const fileId = idOf(item);
+    const holder = this.self.address;
+    return this.serially(fileId, item.name, async () => {
+      await this.ring.remove(nameKey(item.name), `${fileId}@${holder}`);
+      for (const word of wordsOf(item.name).slice(0, MAX_INDEXED_WORDS)) await this.ring.remove(wordKey(word), wordMember(fileId, item.name, holder));
+    });
+  }
+
+  /** Runs `task` after every earlier put or withdrawal of the same id and name, whether that one failed or not. */
+  private serially(fileId: string, name: string, task: () => Promise<void>): Promise<void> {
+    const key = `${fileId}/${name}`;
+    const previous = this.pending.get(key) ?? Promise.resolve();
+    const run = previous.catch(() => {}).then(task);
+    const settled = run.catch(() => {});
+    this.pending.set(key, settled);
+    void settled.then(() => {
+      if (this.pending.get(key) === settled) this.pending.delete(key);
+    });
+    return run;
+  }
+}
+
+function idOf(item: { fileId?: string; folderId?: string }): string {
+  return (item.fileId ?? item.folderId)!;
+}

@@ -1,0 +1,43 @@
+// A download's first step: the file's manifest from the first holder that gives one matching its id, or an error that says why none did.
+
+import { P2PError, isP2PError } from "../../protocol/errors";
+import type { Peer } from "../ring/transport";
+import type { TcpTransport } from "../tcp-transport";
+import { FILES } from "../../wire/files";
+import type { ChunkServer } from "./chunk-server";
+import type { Manifest } from "./manifest";
+
+/** No holder gave the manifest; `allMissing`: each one answered that it does not have this id (any more). */
+export class ManifestUnavailable extends P2PError {
+  readonly allMissing: boolean;
+  constructor(message: string, allMissing: boolean) {
+    super("UNAVAILABLE", message);
+    this.allMissing = allMissing;
+  }
+}
+
+/** Asks each holder in turn (this node answers for itself); the wire checks the manifest against `fileId`. */
+export async function fetchManifest(
+  node: { self: Peer; transport: TcpTransport },
+  server: ChunkServer,
+  name: string,
+  fileId: string,
+  holders: string[],
+): Promise<Manifest> {
+  const failures: string[] = [];
+  let missing = 0;
+  for (const address of holders) {
+    try {
+      if (address === node.self.address) return server.manifestFor(fileId);
+      return await node.transport.send(address, FILES.GET_MANIFEST, fileId, { channel: "bulk" });
+    } catch (error) {
+      if (!(isP2PError(error) || error instanceof SyntaxError)) throw error;
+      if (isP2PError(error, "NOT_FOUND")) missing++;
+      failures.push(`${address}: ${(error as Error).message}`);
+    }
+  }
+  const allMissing = holders.length > 0 && missing === holders.length;
+  const why = allMissing ? "it changed on disk or is no longer shared there; run the download again in a moment" : failures.join("; ") || "none announced";
+  const message = `no reachable holder of ${name} (id ${fileId.slice(0, 12)}): ${why}`;
+  throw new ManifestUnavailable(allMissing ? `${message} (${failures.join("; ")})` : message, allMissing);
+}
