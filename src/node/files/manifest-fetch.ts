@@ -41,3 +41,21 @@ export async function fetchManifest(
   const message = `no reachable holder of ${name} (id ${fileId.slice(0, 12)}): ${why}`;
   throw new ManifestUnavailable(allMissing ? `${message} (${failures.join("; ")})` : message, allMissing);
 }
+
+/** How long a download waits for a changed file's new id to be announced, and how often it looks. */
+const ID_CHANGE_WAIT_MS = 10_000;
+const ID_CHANGE_POLL_MS = 250;
+
+/**
+ * Waits until the files a name leads to (`read`) are held under ids other than `oldId` only: the holder
+ * changed the file on disk and announced it again. False when that does not happen within ID_CHANGE_WAIT_MS.
+ */
+export async function waitForNewId(read: () => Promise<Array<{ id: string; holders: number }>>, oldId: string): Promise<boolean> {
+  const deadline = performance.now() + ID_CHANGE_WAIT_MS;
+  while (performance.now() < deadline) {
+    await Bun.sleep(ID_CHANGE_POLL_MS);
+    const held = (await read()).filter((file) => file.holders > 0);
+    if (held.length > 0 && held.every((file) => file.id !== oldId)) return true;
+  }
+  return false;
+}

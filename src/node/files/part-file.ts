@@ -1,6 +1,6 @@
 // A download's `<out>.part` file and its record of verified chunks: written in place, resumable, renamed into place when whole.
 
-import { existsSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
 import { type FileHandle, open, rename, rm } from "node:fs/promises";
 import { dirname } from "node:path";
 import { P2PError } from "../../protocol/errors";
@@ -170,4 +170,11 @@ function diskError(error: unknown, partPath: string): unknown {
     return new P2PError("NOT_FOUND", `the folder ${folder} does not exist; create it first or choose another --out`);
   }
   return error;
+}
+
+/** A file download may write `out`: nothing is there, or a file that `force` lets it replace; never a folder. */
+export function checkOutputPath(out: string, force: boolean): void {
+  if (!existsSync(out)) return;
+  if (statSync(out).isDirectory()) throw new P2PError("CONFLICT", `${out} is a folder; a download never replaces a folder: choose another --out (or end it with / to save inside it)`);
+  if (!force) throw new P2PError("CONFLICT", `${out} already exists; use --force to overwrite it`);
 }

@@ -9,6 +9,7 @@ import type { CatalogStore, SharedFile } from "./catalog";
 import type { ServedStore } from "./served-store";
 import { ChunkServer } from "./chunk-server";
 import { runDownload } from "./download";
+import { checkOutputPath } from "./part-file";
 import { FileLister, type ListerOptions } from "./file-list";
 import { type Manifest, hashFile } from "./manifest";
 import { MAX_INDEXED_WORDS, checkShareName, foldText, nameKey, parseNameRef, wordKey, wordsOf } from "./names";
@@ -18,7 +19,7 @@ import { tcpFilePeers } from "./tcp-file-peers";
 import type { DownloadReport, SharedEntry, TransferEntry, TransfersReport } from "../../wire/control";
 import { TransferLog } from "./transfers";
 import { notFound, statOrThrow } from "./not-found";
-import { ManifestUnavailable, fetchManifest } from "./manifest-fetch";
+import { ManifestUnavailable, fetchManifest, waitForNewId } from "./manifest-fetch";
 import { type DownloadOptions, type FetchJob, downloadFolder, refreshFolder, refreshFolderOf, shareFolder, sharedFolders, unshareFolders } from "./folder-sharing";
 
 export const DEFAULT_ANNOUNCE_INTERVAL_MS = 5 * 60_000;
@@ -28,9 +29,6 @@ export const ANNOUNCE_TTL_FACTOR = 2;
 export const MAX_LIST_FILES = 50_000;
 /** Times a download by name follows its file to a new id (its holder changed it on disk and announced it again). */
 const MAX_ID_CHANGES = 1;
-/** How long a download waits for a changed file's new id to be announced, and how often it looks. */
-const ID_CHANGE_WAIT_MS = 10_000;
-const ID_CHANGE_POLL_MS = 250;
 /** Names whose last sighting is remembered for "no holder online". */
 const MAX_REMEMBERED_NAMES = 10_000;
 
@@ -128,7 +126,7 @@ export class FileSharing {
     let target = await this.target(name, idPrefix);
     const out = resolve(outPath ?? name);
     if (target.folder === true) return downloadFolder(this, { name, id: target.id, size: target.size }, out, options, started);
-    if (existsSync(out) && !options.force) throw new P2PError("CONFLICT", `${out} already exists; use --force to overwrite it`);
+    checkOutputPath(out, options.force === true);
     for (let attempt = 0; ; attempt++) {
       const id = target.id;
       const holders = async () => holdersOf(await this.options.ring.get(nameKey(name)), id);
@@ -160,13 +158,8 @@ export class FileSharing {
 
   /** Waits (bounded) for `name` to be announced under an id other than `oldId`, as a holder that re-hashed a changed file does. */
   private async newTarget(name: string, oldId: string): Promise<FileSummary | null> {
-    const deadline = performance.now() + ID_CHANGE_WAIT_MS;
-    while (performance.now() < deadline) {
-      await Bun.sleep(ID_CHANGE_POLL_MS);
-      const candidates = summarize(await this.options.ring.get(nameKey(name)), "file").filter((file) => file.holders > 0);
-      if (candidates.length > 0 && candidates.every((file) => file.id !== oldId)) return this.target(name, null);
-    }
-    return null;
+    const changed = await waitForNewId(async () => summarize(await this.options.ring.get(nameKey(name)), "file"), oldId);
+    return changed ? this.target(name, null) : null;
   }
 
   /** Fetches one file by id from `holders` into `out`; `announce: false` for a file of a folder (catalogued, announced through its folder). */
