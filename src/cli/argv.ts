@@ -71,7 +71,7 @@ export async function parseLine(root: AnyCommand, argv: readonly string[]): Prom
       const value = inline ?? argv[++index];
       if (value === undefined) throw usage(`--${key} needs a value`, names);
       // An empty name, path or address is never what was meant (`--out ""` would write to the current folder).
-      if (value.trim().length === 0) throw usage(`--${key} is empty: give it ${def.valueHint ? `a ${def.valueHint}` : "a value"}`, names);
+      if (value.trim().length === 0) throw usage(`--${key} is empty: give it ${def.valueHint ? `${/^[aeiou]/i.test(def.valueHint) ? "an" : "a"} ${def.valueHint}` : "a value"}`, names);
       if (def.type === "enum" && !(def.options ?? []).includes(value)) {
         throw usage(`invalid --${key} '${value.slice(0, 80)}': expected ${(def.options ?? []).join(", ")}`, names);
       }
