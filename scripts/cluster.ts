@@ -15,7 +15,7 @@ import { DNS_PORT, PEER_PORT, busyAddresses, parseBase } from "./localnet/addres
 import { checkBinary } from "./localnet/binary";
 import { ScriptError, flagError } from "./localnet/errors";
 import { Lifecycle, settled } from "./localnet/lifecycle";
-import { belongsTo, isRunning, stopPids } from "./localnet/pids";
+import { belongsTo, isRunning, stopPids } from "../src/testnet/pids";
 import { commandPath, seconds, table } from "./localnet/render";
 import { type RecordedNetwork, defaultStatePath, forgetNetwork, readNetworks, recordNetwork } from "./localnet/state";
 

@@ -9,7 +9,7 @@ import { parseArgs } from "node:util";
 import { type Testnet, createTestnet } from "../src/testnet";
 import { DNS_PORT, PEER_PORT, busyAddresses, parseSubnet } from "./localnet/addresses";
 import { checkBinary } from "./localnet/binary";
-import { clientRunner } from "./localnet/client";
+import { type ClientRunner, clientRunner } from "./localnet/client";
 import { ScriptError, flagError } from "./localnet/errors";
 import { Lifecycle, settled } from "./localnet/lifecycle";
 import { commandPath, formatBytes, ringTable, seconds, table } from "./localnet/render";
@@ -104,8 +104,38 @@ const sha256 = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest(
 async function runDemo(options: DemoOptions): Promise<void> {
   const demoStart = performance.now();
   checkBinary(BINARY);
+  const addresses = await demoAddresses(options.subnet);
+  life.checkpoint();
+  console.log(`p2p demo: a DNS and five nodes, each a ${commandPath(BINARY)} process on its own loopback address\n`);
+  const { net, pids, startMs } = await startRing(options, addresses);
+  const client = clientRunner([BINARY], net.env);
+  life.onStop(() => client.killAll());
+  const downloadMs = await shareFindDownload(net, client, addresses);
 
-  const { subnet } = options;
+  const statuses = await Promise.all(net.nodes.map((node) => net.status(node)));
+  console.log(`\nthe ring, clockwise by id (records: the entries announcing the file, each kept on 3 nodes)\n${ringTable(statuses, addresses.nameOf)}\n`);
+  const rate = FILE_BYTES / 1e6 / (downloadMs / 1000);
+  console.log(
+    `done in ${seconds(performance.now() - demoStart)}: ring up in ${seconds(startMs)}, ${formatBytes(FILE_BYTES)} from alpha to echo in ${seconds(downloadMs)} (${rate.toFixed(0)} MB/s), checksum verified`,
+  );
+  if (options.keep) {
+    keepRunning(net, options, pids, addresses.nameOf);
+    return;
+  }
+  await net.close();
+  console.log(`stopped all ${pids.size} processes and removed ${net.home}`);
+}
+
+interface DemoAddresses {
+  dnsAddress: string;
+  /** alpha's to echo's, in NAMES order. */
+  nodeAddresses: string[];
+  /** "dns", a node's name, or the address itself. */
+  nameOf: (address: string) => string;
+}
+
+/** The demo's fixed addresses on the subnet; refused when something already listens on one. */
+async function demoAddresses(subnet: string): Promise<DemoAddresses> {
   const dnsAddress = `${subnet}.1:${DNS_PORT}`;
   const nodeAddresses = NAMES.map((_, index) => `${subnet}.${index + 2}:${PEER_PORT}`);
   const busy = await busyAddresses([dnsAddress, ...nodeAddresses]);
@@ -114,14 +144,16 @@ async function runDemo(options: DemoOptions): Promise<void> {
       `${busy[0]}${busy.length > 1 ? ` and ${busy.length - 1} more of the demo's addresses are` : " is"} already in use (another demo or p2p network?): stop it (npm run cluster -- stop) or pick another --subnet, e.g. 127.0.1`,
     );
   }
-  life.checkpoint();
   const nameOf = (address: string) => (address === dnsAddress ? "dns" : (NAMES[nodeAddresses.indexOf(address)] ?? address));
+  return { dnsAddress, nodeAddresses, nameOf };
+}
 
-  console.log(`p2p demo: a DNS and five nodes, each a ${commandPath(BINARY)} process on its own loopback address\n`);
+/** Starts the DNS and the nodes, waits for a ring with full successor lists, and prints who is where. */
+async function startRing(options: DemoOptions, { dnsAddress, nodeAddresses, nameOf }: DemoAddresses): Promise<{ net: Testnet; pids: Map<string, number>; startMs: number }> {
   const pids = new Map<string, number>();
   const startup = createTestnet({
     nodes: NAMES.length,
-    subnet,
+    subnet: options.subnet,
     executable: [BINARY],
     key: options.key,
     // With --keep the network outlives this script: own sessions, logs in files.
@@ -140,9 +172,6 @@ async function runDemo(options: DemoOptions): Promise<void> {
     return net;
   });
   life.checkpoint();
-  const client = clientRunner([BINARY], net.env);
-  life.onStop(() => client.killAll());
-
   const byAddress = new Map(net.nodes.map((node) => [node.address, node]));
   console.log(
     table([
@@ -154,7 +183,11 @@ async function runDemo(options: DemoOptions): Promise<void> {
   if (net.keyFile) console.log(`  P2P_KEY  ${net.keyFile}: a private network, every link authenticated and encrypted with it`);
   console.log("");
   step("ring", `${NAMES.length} nodes joined; each knows the next ${SUCCESSORS_SHOWN}`, startMs);
+  return { net, pids, startMs };
+}
 
+/** alpha shares a file of random bytes, echo finds and downloads it, and the copy is checked; returns the download's time. */
+async function shareFindDownload(net: Testnet, client: ClientRunner, { nodeAddresses, nameOf }: DemoAddresses): Promise<number> {
   const alpha = nodeAddresses[0]!.split(":")[0]!;
   const echo = nodeAddresses[4]!.split(":")[0]!;
   const original = randomBytes(FILE_BYTES);
@@ -191,21 +224,7 @@ async function runDemo(options: DemoOptions): Promise<void> {
   const actual = sha256(readFileSync(download.path));
   if (actual !== expected) throw new ScriptError(`the downloaded copy differs: sha256 ${actual} instead of ${expected}`);
   step("sha256", `${expected}  verified`);
-
-  const statuses = await Promise.all(net.nodes.map((node) => net.status(node)));
-  console.log(`\nthe ring, clockwise by id (records: the entries announcing the file, each kept on 3 nodes)\n${ringTable(statuses, nameOf)}\n`);
-
-  const rate = FILE_BYTES / 1e6 / (downloadMs / 1000);
-  console.log(
-    `done in ${seconds(performance.now() - demoStart)}: ring up in ${seconds(startMs)}, ${formatBytes(FILE_BYTES)} from alpha to echo in ${seconds(downloadMs)} (${rate.toFixed(0)} MB/s), checksum verified`,
-  );
-
-  if (options.keep) {
-    keepRunning(net, options, pids, nameOf);
-    return;
-  }
-  await net.close();
-  console.log(`stopped all ${pids.size} processes and removed ${net.home}`);
+  return downloadMs;
 }
 
 /** --keep: record the pids for `cluster stop` and show what to try next. */

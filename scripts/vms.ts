@@ -13,9 +13,10 @@ import { ScriptError, flagError } from "./localnet/errors";
 import { Lifecycle } from "./localnet/lifecycle";
 import { bootImage, cacheDir } from "./vms/image";
 import { PrivateNetwork, removeStaleRuns, runDirectory } from "./vms/network";
-import { type RingStatus, clientJson, waitForRing } from "./vms/ring";
+import type { RingStatus } from "../src/testnet/vm-ring";
+import { clientJson, waitForRing } from "./vms/ring";
 import { run } from "./vms/shell";
-import { DNS_ADDRESS, MACHINES } from "./vms/machines";
+import { DNS_ADDRESS, MACHINES } from "../src/testnet/vm-machines";
 import { Vm } from "./vms/vm";
 
 const USAGE = `usage: npm run vms [-- --cpu MODEL] [--key]

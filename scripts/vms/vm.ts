@@ -6,7 +6,7 @@ import { appendFileSync } from "node:fs";
 import { join } from "node:path";
 import { GuestAgent } from "./agent";
 import type { BootImage } from "./image";
-import type { VmSpec } from "./machines";
+import type { VmSpec } from "../../src/testnet/vm-machines";
 import type { PrivateNetwork } from "./network";
 import { PIDS_FILE } from "./network";
 import { run } from "./shell";

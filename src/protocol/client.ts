@@ -2,7 +2,9 @@
 
 import { isIP } from "node:net";
 import type { Socket } from "bun";
-import { FramedConnection, type LinkLayer, connectionHandlers } from "./connection";
+import { FramedConnection } from "./connection";
+import type { LinkLayer } from "./link-layer";
+import { connectionHandlers } from "./socket-handlers";
 import { P2PError, statusName } from "./errors";
 import type { BodyPool } from "./body-pool";
 import { type ResponseHead, decodeLines, encodeRequest, responseDecoder } from "./frame";

@@ -3,6 +3,7 @@
 import type { Socket } from "bun";
 import { P2PError } from "./errors";
 import type { Frame, FrameDecoder } from "./frame";
+import type { LinkLayer } from "./link-layer";
 
 export interface ConnectionEvents<Head> {
   /** Called once per complete frame, in arrival order. */
@@ -15,29 +16,6 @@ export interface ConnectionEvents<Head> {
   received?(): void;
   /** Called when the kernel took queued bytes after a `drain`. */
   drained?(): void;
-}
-
-/**
- * An optional layer between the socket and the framing that sees every byte both ways: the private
- * network's cipher (src/protocol/secure-link.ts). The connection stays the only writer to the socket:
- * the layer hands its own bytes (handshake messages) to `LinkIo.send`, which queues them like any other.
- */
-export interface LinkLayer {
-  /** Called once by the connection's constructor. */
-  start(io: LinkIo): void;
-  /** Bytes read from the socket in, plaintext for the frame decoder out (none while it handshakes). Throws a P2PError to end the connection. */
-  receive(chunk: Uint8Array): Uint8Array[];
-  /** Plaintext to send in, bytes for the socket out; the layer may hold plaintext back (and return nothing) until it is ready. */
-  seal(parts: readonly Uint8Array[]): Uint8Array[];
-  /** The connection is gone. */
-  close(reason: P2PError | null): void;
-}
-
-export interface LinkIo {
-  /** Queues bytes for the socket as they are, in order with everything else. */
-  send(bytes: Uint8Array): void;
-  /** Ends the connection now (a handshake that timed out). */
-  fail(reason: P2PError): void;
 }
 
 export interface ConnectionTimeouts {
@@ -297,27 +275,6 @@ export class FramedConnection<Head> {
     this.flushWaiters = [];
     for (const resolve of waiters) resolve();
   }
-}
-
-/** The socket handlers every listener and connector shares: each forwards to the connection in `socket.data`. */
-export function connectionHandlers<Head>() {
-  return {
-    data(socket: Socket<FramedConnection<Head>>, chunk: Uint8Array) {
-      socket.data?.onData(chunk);
-    },
-    drain(socket: Socket<FramedConnection<Head>>) {
-      socket.data?.onDrain();
-    },
-    timeout(socket: Socket<FramedConnection<Head>>) {
-      socket.data?.onTimeout();
-    },
-    close(socket: Socket<FramedConnection<Head>>, error?: Error) {
-      socket.data?.onClose(error);
-    },
-    error(socket: Socket<FramedConnection<Head>>, error: Error) {
-      socket.data?.onClose(error);
-    },
-  };
 }
 
 export function asP2PError(error: unknown): P2PError {

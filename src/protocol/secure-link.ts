@@ -1,11 +1,11 @@
 // The private network's secure channel under the framing: a Noise_XXpsk3 handshake, then every byte in AES-GCM records.
 
-import { createCipheriv, createDecipheriv } from "node:crypto";
-import type { LinkIo, LinkLayer } from "./connection";
+import type { LinkIo, LinkLayer } from "./link-layer";
 import { P2PError } from "./errors";
-import { HANDSHAKE_TIMEOUT_MS, MAX_RECORD_BYTES } from "./limits";
+import { HANDSHAKE_TIMEOUT_MS } from "./limits";
 import { HANDSHAKE_MESSAGE_BYTES, HandshakeState } from "./noise/handshake";
-import { AuthenticationError, TAGLEN, nonce } from "./noise/primitives";
+import { AuthenticationError, TAGLEN } from "./noise/primitives";
+import { LENGTH_PREFIX, lengthPrefixed, openRecord, sealRecords } from "./noise/records";
 import type { CipherState } from "./noise/symmetric";
 
 /**
@@ -16,10 +16,6 @@ import type { CipherState } from "./noise/symmetric";
  */
 export const PREAMBLE = new TextEncoder().encode("P2P/1 NOISE_XXpsk3_25519_AESGCM_SHA256\n");
 
-/** Plaintext bytes one record carries at most. */
-export const MAX_RECORD_PLAINTEXT = MAX_RECORD_BYTES - TAGLEN;
-
-const LENGTH_PREFIX = 2;
 const EMPTY = new Uint8Array(0);
 
 export interface SecureLinkOptions {
@@ -92,7 +88,7 @@ export class SecureLink implements LinkLayer {
     const timeoutMs = this.options.handshakeTimeoutMs ?? HANDSHAKE_TIMEOUT_MS;
     this.timer = setTimeout(() => io.fail(this.timedOut(timeoutMs)), timeoutMs);
     this.timer.unref?.();
-    if (this.options.initiator) io.send(Buffer.concat([PREAMBLE, framed(this.handshake.writeMessage(EMPTY))]));
+    if (this.options.initiator) io.send(Buffer.concat([PREAMBLE, lengthPrefixed(this.handshake.writeMessage(EMPTY))]));
   }
 
   seal(parts: readonly Uint8Array[]): Uint8Array[] {
@@ -197,7 +193,7 @@ export class SecureLink implements LinkLayer {
       switch (this.state) {
         case "hello": {
           if (this.handshake.readMessage(record).length !== 0) throw new AuthenticationError();
-          this.io!.send(framed(this.handshake.writeMessage(EMPTY)));
+          this.io!.send(lengthPrefixed(this.handshake.writeMessage(EMPTY)));
           this.state = "finish";
           return;
         }
@@ -211,7 +207,7 @@ export class SecureLink implements LinkLayer {
         }
         case "reply": {
           this.handshake.readMessage(record);
-          this.io!.send(framed(this.handshake.writeMessage(EMPTY)));
+          this.io!.send(lengthPrefixed(this.handshake.writeMessage(EMPTY)));
           this.takeCiphers();
           this.state = "confirm";
           return;
@@ -264,74 +260,4 @@ export class SecureLink implements LinkLayer {
   private timedOut(timeoutMs: number): P2PError {
     return new P2PError("TIMEOUT", `${this.options.peer} did not complete the private-network handshake within ${timeoutMs} ms; does it use this network's key (--key)?`);
   }
-}
-
-/** A handshake message on the wire: its length as two big-endian bytes, then the message. */
-function framed(message: Uint8Array): Uint8Array {
-  const out = new Uint8Array(LENGTH_PREFIX + message.length);
-  out[0] = message.length >> 8;
-  out[1] = message.length & 0xff;
-  out.set(message, LENGTH_PREFIX);
-  return out;
-}
-
-/**
- * Seals the parts as one stream cut into records of at most MAX_RECORD_PLAINTEXT bytes, into one buffer
- * (one socket write, not one per record). No parts at all make one empty record (the confirmation).
- * A record may span parts: GCM takes its plaintext in pieces, so the parts are never joined first.
- */
-function sealRecords(cipher: CipherState, parts: readonly Uint8Array[]): Uint8Array {
-  const key = cipher.keyBytes!;
-  let total = 0;
-  for (const part of parts) total += part.length;
-  const records = Math.max(1, Math.ceil(total / MAX_RECORD_PLAINTEXT));
-  const out = Buffer.allocUnsafe(total + records * (LENGTH_PREFIX + TAGLEN));
-  let partIndex = 0;
-  let partOffset = 0;
-  let at = 0;
-  let remaining = total;
-  for (let record = 0; record < records; record++) {
-    const size = Math.min(remaining, MAX_RECORD_PLAINTEXT);
-    out.writeUInt16BE(size + TAGLEN, at);
-    at += LENGTH_PREFIX;
-    const gcm = createCipheriv("aes-256-gcm", key, nonce(cipher.nonce));
-    cipher.advance();
-    let need = size;
-    while (need > 0) {
-      const part = parts[partIndex]!;
-      const take = Math.min(need, part.length - partOffset);
-      if (take > 0) {
-        const sealed = gcm.update(part.subarray(partOffset, partOffset + take));
-        out.set(sealed, at);
-        at += sealed.length;
-        need -= take;
-        partOffset += take;
-      }
-      if (partOffset === part.length) {
-        partIndex++;
-        partOffset = 0;
-      }
-    }
-    const rest = gcm.final();
-    out.set(rest, at);
-    at += rest.length;
-    out.set(gcm.getAuthTag(), at);
-    at += TAGLEN;
-    remaining -= size;
-  }
-  return out;
-}
-
-/** One transport record's plaintext; AuthenticationError when it does not verify. */
-function openRecord(cipher: CipherState, record: Uint8Array): Uint8Array {
-  const gcm = createDecipheriv("aes-256-gcm", cipher.keyBytes!, nonce(cipher.nonce));
-  gcm.setAuthTag(record.subarray(record.length - TAGLEN));
-  const plaintext = gcm.update(record.subarray(0, record.length - TAGLEN));
-  try {
-    gcm.final();
-  } catch {
-    throw new AuthenticationError();
-  }
-  cipher.advance();
-  return plaintext;
 }

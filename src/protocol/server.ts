@@ -3,11 +3,13 @@
 import type { Socket, SocketListener } from "bun";
 import { chmodSync, existsSync, unlinkSync } from "node:fs";
 import { formatAddress } from "./address";
-import { FramedConnection, connectionHandlers } from "./connection";
+import { FramedConnection } from "./connection";
+import { connectionHandlers } from "./socket-handlers";
 import { P2PError } from "./errors";
 import type { RequestHead } from "./frame";
 import { FIRST_REQUEST_TIMEOUT_MS, IDLE_TIMEOUT_SECONDS, KEEPALIVE_INTERVAL_MS, MAX_CONNECTIONS, MAX_CONNECTIONS_PER_ADDRESS } from "./limits";
 import type { OpTable } from "./ops";
+import { ConnectionSlots } from "./connection-slots";
 import { SecureLink } from "./secure-link";
 import { ServerSession, type SessionLimits } from "./session";
 
@@ -53,49 +55,16 @@ export interface ProtocolServer {
 export async function serve(options: ServeOptions): Promise<ProtocolServer> {
   const ops = normaliseOps(options.ops);
   const bodyOps = new Set(Object.entries(ops).filter(([, spec]) => spec.body).map(([op]) => op));
-  // Replies dropped with a connection are garbage the engine would only collect on later allocation; an
-  // idle server would keep the memory a reader that never read made it take. Collect once things settle.
-  let collectTimer: ReturnType<typeof setTimeout> | undefined;
-  let collectedAt = 0;
-  let stopped = false;
-  const collectSoon = () => {
-    if (collectTimer || stopped) return;
-    const delay = Math.max(COLLECT_DELAY_MS, collectedAt + COLLECT_INTERVAL_MS - performance.now());
-    collectTimer = setTimeout(() => {
-      collectTimer = undefined;
-      collectedAt = performance.now();
-      Bun.gc(true);
-    }, delay);
-    collectTimer.unref?.();
-  };
-
-  const idleTimeoutMs = (options.idleTimeoutSeconds ?? IDLE_TIMEOUT_SECONDS) * 1000;
-  const limits: SessionLimits = {
-    collectGarbage: collectSoon,
-    idleTimeoutMs,
-    firstRequestTimeoutMs: options.firstRequestTimeoutMs ?? FIRST_REQUEST_TIMEOUT_MS,
-    // A keepalive must land well inside the caller's idle timeout, which is usually the same as ours.
-    keepaliveIntervalMs: options.keepaliveIntervalMs ?? Math.min(KEEPALIVE_INTERVAL_MS, idleTimeoutMs / 3),
-  };
-  const maxConnections = options.maxConnections ?? MAX_CONNECTIONS;
-  const maxPerAddress = options.maxConnectionsPerAddress ?? MAX_CONNECTIONS_PER_ADDRESS;
   const warn = options.warn ?? (() => {});
-  // Insertion order is age order: eviction scans from the oldest.
-  const connections = new Set<FramedConnection<RequestHead>>();
-  const perAddress = new Map<string, number>();
-  /** Counts refusals and evictions, so a flood is reported once per hundred, not once per connection. */
-  let refusalsWarned = 0;
+  const collector = new GarbageCollector();
+  const limits = sessionLimits(options, collector);
+  const slots = new ConnectionSlots({
+    maxConnections: options.maxConnections ?? MAX_CONNECTIONS,
+    maxPerAddress: options.maxConnectionsPerAddress ?? MAX_CONNECTIONS_PER_ADDRESS,
+    warn,
+  });
   const networkKey = "unix" in options.listen ? undefined : options.networkKey;
   const refuseOutsider = refusalLog(warn);
-
-  const release = (connection: FramedConnection<RequestHead>, droppedBytes = 0) => {
-    if (droppedBytes >= COLLECT_AFTER_DROPPED_BYTES) collectSoon();
-    if (!connections.delete(connection)) return;
-    const address = connection.remoteAddress;
-    const left = (perAddress.get(address) ?? 1) - 1;
-    if (left > 0) perAddress.set(address, left);
-    else perAddress.delete(address);
-  };
 
   const handlers = {
     ...connectionHandlers<RequestHead>(),
@@ -103,27 +72,12 @@ export async function serve(options: ServeOptions): Promise<ProtocolServer> {
       // Only TCP links are keyed: a Unix socket has no remote address to name.
       const peer = () => formatAddress(socket.remoteAddress, (socket as { remotePort?: number }).remotePort ?? 0);
       const link = networkKey ? new SecureLink({ key: networkKey, initiator: false, peer: peer(), onRefused: refuseOutsider }) : undefined;
-      const session = new ServerSession(socket, ops, bodyOps, limits, warn, (dropped) => release(session.connection, dropped), link);
-      const address = session.connection.remoteAddress;
-      const held = perAddress.get(address) ?? 0;
-      if (held >= maxPerAddress && !EXEMPT_ADDRESSES.has(address)) {
-        // A flood would log one line per connection: say it once per burst.
-        if (refusalsWarned++ % 100 === 0) warn(`${address} holds ${held} connections, the limit; refusing more`);
-        session.refuse(new P2PError("UNAVAILABLE", `too many connections from ${address} (at most ${maxPerAddress}); reuse one or close some`));
-        return;
-      }
-      if (connections.size >= maxConnections) {
-        const victim = leastUseful(connections);
-        if (!victim) {
-          session.refuse(new P2PError("UNAVAILABLE", `server is at its limit of ${maxConnections} connections; try again later`));
-          return;
-        }
-        if (refusalsWarned++ % 100 === 0) warn(`at the limit of ${maxConnections} connections: closing the least useful to serve newcomers`);
-        release(victim);
-        victim.destroy(new P2PError("UNAVAILABLE", `connection from ${victim.remoteAddress} evicted: the server is full`));
-      }
-      connections.add(session.connection);
-      perAddress.set(address, held + 1);
+      const closed = (dropped: number) => {
+        if (dropped >= COLLECT_AFTER_DROPPED_BYTES) collector.collectSoon();
+        slots.release(session.connection);
+      };
+      const session = new ServerSession(socket, ops, bodyOps, limits, warn, closed, link);
+      slots.admit(session);
     },
   };
 
@@ -132,24 +86,62 @@ export async function serve(options: ServeOptions): Promise<ProtocolServer> {
     address,
     port,
     get connectionCount() {
-      return connections.size;
+      return slots.size;
     },
     /** Stops accepting; open connections are closed once what is queued for them is sent. */
     async stop() {
-      stopped = true;
-      clearTimeout(collectTimer);
+      collector.stop();
       listener.stop();
-      const open = [...connections];
-      connections.clear();
-      perAddress.clear();
-      for (const connection of open) connection.end();
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const grace = new Promise<void>((resolve) => (timer = setTimeout(resolve, STOP_GRACE_MS)));
-      await Promise.race([Promise.all(open.map((connection) => connection.whenClosed)), grace]);
-      clearTimeout(timer);
-      for (const connection of open) connection.destroy();
+      await closeGracefully(slots.releaseAll());
     },
   };
+}
+
+function sessionLimits(options: ServeOptions, collector: GarbageCollector): SessionLimits {
+  const idleTimeoutMs = (options.idleTimeoutSeconds ?? IDLE_TIMEOUT_SECONDS) * 1000;
+  return {
+    collectGarbage: () => collector.collectSoon(),
+    idleTimeoutMs,
+    firstRequestTimeoutMs: options.firstRequestTimeoutMs ?? FIRST_REQUEST_TIMEOUT_MS,
+    // A keepalive must land well inside the caller's idle timeout, which is usually the same as ours.
+    keepaliveIntervalMs: options.keepaliveIntervalMs ?? Math.min(KEEPALIVE_INTERVAL_MS, idleTimeoutMs / 3),
+  };
+}
+
+/**
+ * Replies dropped with a connection are garbage the engine would only collect on later allocation; an idle
+ * server would keep the memory a reader that never read made it take. Collects once things settle.
+ */
+class GarbageCollector {
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private collectedAt = 0;
+  private stopped = false;
+
+  collectSoon(): void {
+    if (this.timer || this.stopped) return;
+    const delay = Math.max(COLLECT_DELAY_MS, this.collectedAt + COLLECT_INTERVAL_MS - performance.now());
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.collectedAt = performance.now();
+      Bun.gc(true);
+    }, delay);
+    this.timer.unref?.();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.timer);
+  }
+}
+
+/** Ends each connection once its queue is sent, and cuts whatever is still open after STOP_GRACE_MS. */
+async function closeGracefully(open: FramedConnection<RequestHead>[]): Promise<void> {
+  for (const connection of open) connection.end();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const grace = new Promise<void>((resolve) => (timer = setTimeout(resolve, STOP_GRACE_MS)));
+  await Promise.race([Promise.all(open.map((connection) => connection.whenClosed)), grace]);
+  clearTimeout(timer);
+  for (const connection of open) connection.destroy();
 }
 
 /** Peers refused for not holding the network key are each logged, up to this many a minute (a flood is summed up). */
@@ -169,22 +161,6 @@ function refusalLog(warn: (message: string) => void): (peer: string) => void {
     }
     if (++inWindow <= KEY_REFUSALS_LOGGED_PER_MINUTE) warn(`refused ${peer}: it does not use this network's key (--key)`);
   };
-}
-
-/**
- * Unix-socket clients, and 127.0.0.1: Linux sends every loopback connection a machine makes to itself from
- * 127.0.0.1, whatever address it targets, so all nodes of a local testnet share it.
- */
-const EXEMPT_ADDRESSES = new Set(["local", "127.0.0.1", "::1", "::ffff:127.0.0.1"]);
-
-/** The connection to give up for a newcomer: one that never completed a request (oldest first), else the longest idle. */
-function leastUseful(connections: ReadonlySet<FramedConnection<RequestHead>>): FramedConnection<RequestHead> | null {
-  let idlest: FramedConnection<RequestHead> | null = null;
-  for (const connection of connections) {
-    if (!connection.hasCompletedFrame) return connection;
-    if (!idlest || connection.lastActivityAt < idlest.lastActivityAt) idlest = connection;
-  }
-  return idlest;
 }
 
 function normaliseOps(ops: OpTable): OpTable {

@@ -1,7 +1,8 @@
 // One connection of a protocol server: a few requests run at once, replies leave in request order, unread replies are bounded.
 
 import type { Socket } from "bun";
-import { FramedConnection, type LinkLayer, asP2PError } from "./connection";
+import { FramedConnection, asP2PError } from "./connection";
+import type { LinkLayer } from "./link-layer";
 import { P2PError, STATUS } from "./errors";
 import { type RequestHead, encodeLines, encodeResponse, requestDecoder } from "./frame";
 import { MAX_CONCURRENT_REQUESTS_PER_CONNECTION, MAX_PIPELINED_REQUESTS, MAX_QUEUED_REPLY_BYTES, MAX_QUEUED_REQUEST_BYTES } from "./limits";

@@ -3,7 +3,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { isRunning } from "../../scripts/localnet/pids";
+import { isRunning } from "../../src/testnet/pids";
 import { builtBinary } from "../helpers/binary";
 import { startP2P, stopAllProcesses } from "../helpers/processes";
 import { tempDir, waitFor } from "../helpers/wait";

@@ -3,7 +3,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { isRunning } from "../../scripts/localnet/pids";
+import { isRunning } from "../../src/testnet/pids";
 import { builtBinary } from "../helpers/binary";
 import { tempDir } from "../helpers/wait";
 import { killLeftovers, reportedHome, reportedProcesses, runScript, testSubnet } from "./scripts";

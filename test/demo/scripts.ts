@@ -2,7 +2,7 @@
 // test can still stop them.
 
 import { join } from "node:path";
-import { belongsTo } from "../../scripts/localnet/pids";
+import { belongsTo } from "../../src/testnet/pids";
 import { REPO_ROOT } from "../helpers/processes";
 import { loopbackAddress } from "../helpers/wait";
 

@@ -4,7 +4,7 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { DNS_PORT, MACHINES } from "../../scripts/vms/machines";
+import { DNS_PORT, MACHINES } from "../../src/testnet/vm-machines";
 import { builtBinary } from "../helpers/binary";
 import { REPO_ROOT, runP2P } from "../helpers/processes";
 import { tempDir } from "../helpers/wait";

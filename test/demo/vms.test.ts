@@ -2,7 +2,7 @@
 // statuses make one consistent ring, and how each VM is provisioned.
 
 import { describe, expect, test } from "bun:test";
-import { type RingStatus, ringProblem } from "../../scripts/vms/ring";
+import { type RingStatus, ringProblem } from "../../src/testnet/vm-ring";
 
 /** A ring of these host addresses in this id order, each node reporting itself as host:7495 like a real node. */
 function ring(hosts: string[]): RingStatus[] {

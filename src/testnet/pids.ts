@@ -1,4 +1,4 @@
-// Stopping processes by pid that this shell may not have started (cluster stop): check they are still ours first.
+// Stopping processes by pid that this shell may not have started (cluster stop; tests cleaning up after the scripts): check they are still ours first.
 
 import { existsSync, readFileSync } from "node:fs";
 

@@ -1,0 +1,88 @@
+// The nodes of one testnet: started on their loopback address against its DNS, restarted the way they were started.
+
+import { join } from "node:path";
+import { defaultDataDir } from "../node/home";
+import { nodeId } from "../node/ring/id";
+import { PEER_PORT } from "../protocol/address";
+import { connect } from "../protocol/client";
+import { P2PError } from "../protocol/errors";
+import type { NodeStatus } from "../node/node";
+import { type TestnetProcesses, hasExited, waitUntil } from "./processes";
+import type { AddNodeOptions, TestnetNode } from "./types";
+
+/** The line a node logs once it is in the ring. */
+const IN_RING = / is in the ring/;
+
+export interface NodeSettings {
+  processes: TestnetProcesses;
+  dnsAddress: string;
+  home: string;
+  /** Extra flags for every node. */
+  nodeArgs: string[];
+}
+
+export class NodeStarter {
+  /** How each node was started, so a restart starts it the same way. */
+  private readonly started = new Map<string, AddNodeOptions>();
+  private readonly settings: NodeSettings;
+
+  constructor(settings: NodeSettings) {
+    this.settings = settings;
+  }
+
+  start(ip: string, nodeOptions: AddNodeOptions = {}): TestnetNode {
+    const { processes, dnsAddress, home, nodeArgs } = this.settings;
+    this.started.set(ip, nodeOptions);
+    const dns = nodeOptions.dns === undefined ? dnsAddress : nodeOptions.dns;
+    const dnsArgs = dns === null ? [] : ["--dns", dns];
+    const { proc, log } = processes.spawn(ip, ["node", ip, ...dnsArgs, ...nodeArgs, ...(nodeOptions.args ?? [])], nodeOptions.env);
+    return { ip, address: `${ip}:${PEER_PORT}`, id: nodeId(`${ip}:${PEER_PORT}`), socketPath: join(defaultDataDir(ip, PEER_PORT, home), "node.sock"), process: proc, log };
+  }
+
+  /** Starts a stopped node again with the options it was first started with. */
+  restart(previous: TestnetNode): TestnetNode {
+    if (!hasExited(previous.process)) throw new P2PError("CONFLICT", `node ${previous.ip} is still running; stop it first`);
+    return this.start(previous.ip, this.started.get(previous.ip));
+  }
+}
+
+/** Resolves once the node says it is in the ring; rejects at once if it exits. */
+export function waitForJoin(node: TestnetNode): Promise<void> {
+  return waitUntil(`node ${node.ip} to join`, 30_000, async () => {
+    const proc = node.process;
+    if (hasExited(proc)) throw new P2PError("ERROR", `node ${node.ip} exited (${proc.exitCode ?? proc.signalCode}):\n${node.log()}`);
+    return IN_RING.test(node.log());
+  });
+}
+
+export function isInRing(node: TestnetNode): boolean {
+  return IN_RING.test(node.log());
+}
+
+/** One op on a node's control socket. */
+export async function controlOp(node: TestnetNode, op: string, args: string[] = []): Promise<Uint8Array> {
+  const client = await connect({ unix: node.socketPath });
+  try {
+    return (await client.request(op, args)).body;
+  } finally {
+    client.close();
+  }
+}
+
+export async function nodeStatus(node: TestnetNode): Promise<NodeStatus> {
+  return JSON.parse(new TextDecoder().decode(await controlOp(node, "STATUS"))) as NodeStatus;
+}
+
+/** Resolves when every live node's successor and predecessor are the true ones; rejects at the deadline. */
+export function waitForConsistentRing(liveNodes: () => TestnetNode[], timeoutMs: number): Promise<void> {
+  return waitUntil("a consistent ring", timeoutMs, async () => {
+    const live = liveNodes().sort((a, b) => (a.id < b.id ? -1 : 1));
+    const statuses = await Promise.all(live.map((node) => nodeStatus(node)));
+    return statuses.every((status, index) => {
+      const successor = live[(index + 1) % live.length]!;
+      const predecessor = live[(index - 1 + live.length) % live.length]!;
+      if (live.length === 1) return status.successors.length === 0 || status.successors[0]!.address === status.address;
+      return status.successors[0]?.address === successor.address && status.predecessor?.address === predecessor.address;
+    });
+  });
+}
