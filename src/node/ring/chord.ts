@@ -1,103 +1,62 @@
 // A Chord ring node (Stoica et al.): the front that composes its routing table, lookups, upkeep and records.
 
 import { P2PError } from "../../protocol/errors";
-import { BackgroundWork } from "./background";
-import { type ChordOptions, type ChordStatus, DEFAULTS } from "./chord-options";
+import type { ChordOptions, ChordStatus } from "./chord-options";
 import { isRingId, type RingId } from "./id";
-import { Lookup, type LookupResult } from "./lookup";
-import { type JoinResult, Membership } from "./membership";
+import type { LookupResult } from "./lookup";
+import type { JoinResult } from "./membership";
 import { isLive, type RecordCursor, type RecordEntry, type RecordStore } from "./records";
-import { Replicator } from "./replicator";
-import { RoutingTable } from "./routing-table";
-import { Stabilizer } from "./stabilizer";
-import { revivingTransport, type LookupStep, type Neighbours, type Peer, type RingHandlers, type RingTransport } from "./transport";
+import { buildRingParts, type RingParts, type RingSettings, ringSettings } from "./ring-parts";
+import type { LookupStep, Neighbours, Peer, RingHandlers, RingTransport } from "./transport";
 
 export type { ChordOptions, ChordStatus } from "./chord-options";
 export type { LookupResult } from "./lookup";
 export type { JoinResult } from "./membership";
 
 /**
- * One ring member. The parts, each in its own file: `RoutingTable` (the state, synchronous),
- * `Lookup` (iterative routing), `Stabilizer` (periodic upkeep of the table), `Replicator`
- * (records to their primary, replicas and hand-offs). Handlers trust their arguments: the wire
+ * One ring member. The parts, each in its own file and wired in ring-parts.ts: `RoutingTable` (the
+ * state, synchronous), `Lookup` (iterative routing), `Stabilizer` (periodic upkeep of the table),
+ * `Membership` (create, join, leave), and for records `RecordClient` (reads and writes),
+ * `RecordIntake` (records received), `Replicator` (periodic replication, hand-over) and `HandOff`
+ * (misplaced entries to their primary). Handlers trust their arguments: the wire
  * (src/wire/ring.ts) has parsed and checked them already.
  */
 export class ChordNode implements RingHandlers {
   readonly self: Peer;
-  private readonly table: RoutingTable;
-  private readonly transport: RingTransport;
-  private readonly routing: Lookup;
-  private readonly stabilizer: Stabilizer;
-  private readonly replicator: Replicator;
-  private readonly background: BackgroundWork;
+  private readonly parts: RingParts;
+  private readonly settings: RingSettings;
   private readonly store: RecordStore;
-  private readonly clock: () => number;
-  private readonly random: () => number;
-  private readonly deadPeerTtlMs: number;
-  private readonly replicas: number;
-  private readonly learnReplicaRange: boolean;
-
-  private readonly membership: Membership;
   private timer: ReturnType<typeof setTimeout> | null = null;
 
   constructor(self: Peer, transport: RingTransport, store: RecordStore, options: ChordOptions = {}) {
     this.self = { id: self.id, address: self.address };
     this.store = store;
-    this.clock = options.clock ?? Date.now;
-    this.random = options.random ?? Math.random;
-    this.deadPeerTtlMs = options.deadPeerTtlMs ?? DEFAULTS.deadPeerTtlMs;
-    this.replicas = Math.max(1, options.replicas ?? DEFAULTS.replicas);
-    this.learnReplicaRange = options.learnReplicaRange ?? false;
-    const successorListLength = Math.max(1, options.successorListLength ?? DEFAULTS.successorListLength);
-    this.table = new RoutingTable(this.self, successorListLength, this.clock);
-    // Any answer at all proves a peer alive: it leaves the dead list at once, not after its TTL.
-    this.transport = revivingTransport(transport, (peer) => this.table.revive(peer.address));
-    this.routing = new Lookup(this.table, this.transport, {
-      maxLookupCalls: options.maxLookupCalls ?? DEFAULTS.maxLookupCalls,
-      clock: this.clock,
-      warn: options.onWarning ?? (() => {}),
-    });
-    // A new predecessor inside our range gets what it now owns, and the replicas before it.
-    this.stabilizer = new Stabilizer(this.table, this.transport, this.routing, (candidate) => this.replicator.handOverTo(candidate));
-    this.background = new BackgroundWork(options.onError ?? ((error) => console.error("chord background work failed:", error)));
-    this.replicator = new Replicator({
-      table: this.table,
-      transport: this.transport,
-      lookup: this.routing,
-      store,
-      background: this.background,
-      replicas: this.replicas,
-      maxEntriesPerCall: options.maxEntriesPerCall ?? DEFAULTS.maxEntriesPerCall,
-      tombstoneTtlMs: options.tombstoneTtlMs ?? DEFAULTS.tombstoneTtlMs,
-      clock: this.clock,
-      isMember: () => this.membership.isMember,
-      signEntry: options.signEntry ?? ((entry) => entry),
-    });
-    this.membership = new Membership(this.table, this.transport, this.routing, this.replicator, store);
+    this.settings = ringSettings(options);
+    this.parts = buildRingParts(this.self, transport, store, options, this.settings);
   }
 
   // ---- membership -------------------------------------------------------------------------
 
   /** Starts a new ring with this node alone in it. */
   create(): void {
-    this.membership.create();
+    this.parts.membership.create();
   }
 
   /** Joins through the first bootstrap peer that answers, trying each in turn. */
   join(bootstrapPeers: readonly Peer[]): Promise<JoinResult> {
-    return this.membership.join(bootstrapPeers);
+    return this.parts.membership.join(bootstrapPeers);
   }
 
   /** Leaves gracefully: hands every record to the successor and closes the ring around this node. */
   async leave(): Promise<{ handedTo: Peer | null }> {
     this.stop();
     await this.idle();
-    return this.membership.leave();
+    return this.parts.membership.leave();
   }
 
   /** Installs known-correct neighbours without any call: a simulated ring built in one step; `fixFingers` fills the fingers. */
   adoptNeighbours(predecessor: Peer | null, successors: readonly Peer[]): void {
-    this.membership.adopt(predecessor, successors);
+    this.parts.membership.adopt(predecessor, successors);
   }
 
   /**
@@ -116,26 +75,26 @@ export class ChordNode implements RingHandlers {
 
   /** One round of all periodic work. */
   async maintain(): Promise<void> {
-    this.table.forgetDeadPeersOlderThan(this.deadPeerTtlMs);
+    this.parts.table.forgetDeadPeersOlderThan(this.settings.deadPeerTtlMs);
     await this.checkPredecessor();
-    if (this.learnReplicaRange) await this.stabilizer.learnPredecessors(this.replicas);
+    if (this.settings.learnReplicaRange) await this.parts.stabilizer.learnPredecessors(this.settings.replicas);
     await this.stabilize();
     await this.fixFingers();
     await this.replicate();
     await this.handOffMisplaced();
-    this.store.pruneExpired(this.clock());
+    this.store.pruneExpired(this.settings.clock());
   }
 
   /** Runs `maintain` every `intervalMs` (spread by ±10%) until `stop`. */
   start(intervalMs: number): void {
     if (this.timer !== null) return;
     const schedule = (): void => {
-      const delay = intervalMs * (0.9 + 0.2 * this.random());
+      const delay = intervalMs * (0.9 + 0.2 * this.settings.random());
       this.timer = setTimeout(async () => {
         try {
           await this.maintain();
         } catch (error) {
-          this.background.reportError(error);
+          this.parts.background.reportError(error);
         }
         // stop() during maintain cleared the timer handle: do not schedule again.
         if (this.timer !== null) schedule();
@@ -150,52 +109,52 @@ export class ChordNode implements RingHandlers {
   }
 
   stabilize(): Promise<void> {
-    return this.stabilizer.stabilize();
+    return this.parts.stabilizer.stabilize();
   }
 
   checkPredecessor(): Promise<void> {
-    return this.stabilizer.checkPredecessor();
+    return this.parts.stabilizer.checkPredecessor();
   }
 
   /** Refreshes the next distinct finger; true when this call finished a pass over the table. */
   fixFingers(): Promise<boolean> {
-    return this.stabilizer.fixFingers();
+    return this.parts.stabilizer.fixFingers();
   }
 
   /** Makes the next `fixFingers` calls walk the table from the first finger again. */
   restartFingerPass(): void {
-    this.table.nextFinger = 0;
+    this.parts.table.nextFinger = 0;
   }
 
   fixAllFingers(): Promise<void> {
-    return this.stabilizer.fixAllFingers();
+    return this.parts.stabilizer.fixAllFingers();
   }
 
   replicate(): Promise<void> {
-    return this.replicator.replicate();
+    return this.parts.replicator.replicate();
   }
 
   /** Queues every stored entry this node is not primary for, to be forwarded to its primary. */
   handOffEverything(): void {
-    this.replicator.handOffEverything();
+    this.parts.handOff.handOffEverything();
   }
 
   handOffMisplaced(): Promise<void> {
-    return this.replicator.handOffMisplaced();
+    return this.parts.handOff.handOffMisplaced();
   }
 
   /** How many keys wait to be forwarded to their primary. */
   get misplacedCount(): number {
-    return this.replicator.misplacedCount;
+    return this.parts.handOff.misplacedCount;
   }
 
   /** Resolves when the background work this node started (pushes, handovers) has finished. */
   idle(): Promise<void> {
-    return this.background.idle();
+    return this.parts.background.idle();
   }
 
   get busy(): boolean {
-    return this.background.busy;
+    return this.parts.background.busy;
   }
 
   // ---- lookups and records ------------------------------------------------------------------
@@ -203,7 +162,7 @@ export class ChordNode implements RingHandlers {
   /** The successor of `key`, found iteratively and checked; `hops` counts lookup calls, `checks` the calls that checked the answer. */
   async lookup(key: RingId): Promise<LookupResult> {
     assertKey(key);
-    return this.routing.route(null, key, new Set(), { confirm: true });
+    return this.parts.lookup.route(null, key, new Set(), { confirm: true });
   }
 
   /**
@@ -212,17 +171,17 @@ export class ChordNode implements RingHandlers {
    */
   async lookupVia(via: Peer, key: RingId): Promise<LookupResult> {
     assertKey(key);
-    return this.routing.route(via, key, new Set());
+    return this.parts.lookup.route(via, key, new Set());
   }
 
   /** Whether this node holds `key` as its primary or one of its replicas, as far as it can tell (false only on evidence). */
   holdsKey(key: RingId): boolean {
-    return this.table.holdsKey(key, this.replicas);
+    return this.parts.table.holdsKey(key, this.settings.replicas);
   }
 
   /** Whether `peer` is in this node's tables (predecessor, successors, fingers). */
   knows(peer: Peer): boolean {
-    return this.table.knows(peer);
+    return this.parts.table.knows(peer);
   }
 
   /** Stores `value` for `member` under `key` on its primary, which replicates it. */
@@ -231,36 +190,36 @@ export class ChordNode implements RingHandlers {
     if (ttlMs !== undefined && !(Number.isFinite(ttlMs) && ttlMs > 0)) {
       throw new P2PError("MALFORMED", `ttl must be a positive number of milliseconds, got ${ttlMs}`);
     }
-    return this.replicator.put(key, member, value, ttlMs);
+    return this.parts.client.put(key, member, value, ttlMs);
   }
 
   /** Removes `member` from `key` by storing a tombstone. */
   async remove(key: RingId, member: string): Promise<Peer> {
     assertKey(key);
-    return this.replicator.remove(key, member);
+    return this.parts.client.remove(key, member);
   }
 
   /** The live members of `key`, read from its primary (or the next live replica). */
   async get(key: RingId): Promise<RecordEntry[]> {
     assertKey(key);
-    return this.replicator.readFromPrimary(key);
+    return this.parts.client.readFromPrimary(key);
   }
 
   status(): ChordStatus {
-    const now = this.clock();
+    const now = this.settings.clock();
     let primary = 0;
     let replica = 0;
     for (const entry of this.store.all()) {
       if (!isLive(entry, now)) continue;
-      if (this.table.isPrimaryFor(entry.key)) primary++;
+      if (this.parts.table.isPrimaryFor(entry.key)) primary++;
       else replica++;
     }
     return {
       id: this.self.id,
       address: this.self.address,
-      predecessor: this.table.predecessor,
-      successors: [...this.table.successors],
-      fingers: this.table.distinctFingers(),
+      predecessor: this.parts.table.predecessor,
+      successors: [...this.parts.table.successors],
+      fingers: this.parts.table.distinctFingers(),
       records: { primary, replica },
     };
   }
@@ -277,19 +236,19 @@ export class ChordNode implements RingHandlers {
 
   /** Every distinct peer in this node's routing tables (fingers and successors), nearest first. */
   routingPeers(): Peer[] {
-    return this.table.nearestKnownPeers(new Set());
+    return this.parts.table.nearestKnownPeers(new Set());
   }
 
   /** This node's current view of its neighbours. */
   neighbours(): Neighbours {
-    return this.table.neighbours();
+    return this.parts.table.neighbours();
   }
 
   // ---- incoming calls (what the transport's server invokes, with arguments already checked) ----
 
   handleFindSuccessorStep(key: RingId, avoid: string[]): LookupStep {
     this.assertServing();
-    return this.table.nextStep(key, new Set(avoid));
+    return this.parts.table.nextStep(key, new Set(avoid));
   }
 
   handleGetNeighbours(): Neighbours {
@@ -299,30 +258,30 @@ export class ChordNode implements RingHandlers {
 
   handleNotify(candidate: Peer): void {
     this.assertServing();
-    this.stabilizer.notified(candidate);
+    this.parts.stabilizer.notified(candidate);
   }
 
   handlePutRecords(entries: RecordEntry[]): number {
     this.assertServing();
-    return this.replicator.accept(entries);
+    return this.parts.intake.accept(entries);
   }
 
   handleGetRecords(key: RingId): RecordEntry[] {
     this.assertServing();
-    return this.store.get(key, this.clock());
+    return this.store.get(key, this.settings.clock());
   }
 
   handleLeaving(leaver: Peer, predecessor: Peer | null, successors: Peer[]): void {
     this.assertServing();
-    this.stabilizer.neighbourLeft(leaver, predecessor, successors);
+    this.parts.stabilizer.neighbourLeft(leaver, predecessor, successors);
     // Our range grew or our replica set changed: push what the new holders lack.
-    this.background.start(() => this.replicate());
+    this.parts.background.start(() => this.replicate());
   }
 
   // ---- internals ----------------------------------------------------------------------------
 
   private assertServing(): void {
-    this.membership.assertServing();
+    this.parts.membership.assertServing();
   }
 }
 

@@ -2,6 +2,7 @@
 
 import { isP2PError, P2PError } from "../../protocol/errors";
 import type { Lookup } from "./lookup";
+import type { RecordPusher } from "./record-pusher";
 import type { RecordStore } from "./records";
 import type { Replicator } from "./replicator";
 import type { RoutingTable } from "./routing-table";
@@ -18,8 +19,9 @@ export class Membership {
   constructor(
     private readonly table: RoutingTable,
     private readonly transport: RingTransport,
-    private readonly routing: Lookup,
+    private readonly lookup: Lookup,
     private readonly replicator: Replicator,
+    private readonly pusher: RecordPusher,
     private readonly store: RecordStore,
   ) {}
 
@@ -44,7 +46,7 @@ export class Membership {
       const avoid = new Set([self.address]);
       let successor: Peer;
       try {
-        successor = (await this.routing.route(bootstrap, self.id, avoid)).peer;
+        successor = (await this.lookup.route(bootstrap, self.id, avoid)).peer;
       } catch (error) {
         if (!isP2PError(error)) throw error;
         failed.push(bootstrap);
@@ -64,7 +66,7 @@ export class Membership {
           if (!isP2PError(error)) throw error;
           avoid.add(successor.address);
           try {
-            successor = (await this.routing.route(bootstrap, self.id, avoid)).peer;
+            successor = (await this.lookup.route(bootstrap, self.id, avoid)).peer;
           } catch (retryError) {
             if (!isP2PError(retryError)) throw retryError;
             break;
@@ -83,7 +85,7 @@ export class Membership {
     const entries = this.store.all();
     let heir: Peer | null = null;
     for (const successor of successors) {
-      if (await this.replicator.pushRecords(successor, entries)) {
+      if (await this.pusher.pushRecords(successor, entries)) {
         heir = successor;
         break;
       }
