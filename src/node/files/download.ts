@@ -1,9 +1,9 @@
 // One download, wired: the scheduler decides, the file's peers answer, every chunk is verified, the .part file keeps it.
 
 import { P2PError, isP2PError } from "../../protocol/errors";
-import type { CatalogStore } from "./catalog";
 import { type Manifest, sha256Hex } from "./manifest";
-import { PartFile, chunkLength } from "./part-file";
+import { chunkLength } from "./part-file";
+import type { DownloadPart, PartFiles } from "./ports";
 import { Bitfield } from "./swarm/bitfield";
 import { type FilePeers, failureOf } from "./swarm/file-peers";
 import { type Assignment, ChunkScheduler } from "./swarm/scheduler";
@@ -45,13 +45,14 @@ export interface DownloadJob {
   manifest: Manifest;
   name: string;
   outPath: string;
-  catalog: CatalogStore;
+  /** Where the .part file is opened (or resumed). */
+  parts: PartFiles;
   peers: FilePeers;
   onProgress?: (progress: DownloadProgress) => void;
   /** The .part file is open: from now on this node may serve its verified chunks. */
-  onOpen?: (part: PartFile) => void;
+  onOpen?: (part: DownloadPart) => void;
   /** A chunk is verified and on disk. */
-  onStored?: (index: number, part: PartFile) => void;
+  onStored?: (index: number, part: DownloadPart) => void;
   signal?: AbortSignal;
 }
 
@@ -66,7 +67,7 @@ export interface DownloadResult {
 
 /** Fetches every missing chunk from the swarm, then fsyncs and renames `<out>.part` into place. */
 export async function runDownload(job: DownloadJob): Promise<DownloadResult> {
-  const part = await PartFile.open({ outPath: job.outPath, name: job.name, manifest: job.manifest, catalog: job.catalog });
+  const part = await job.parts.open({ outPath: job.outPath, name: job.name, manifest: job.manifest });
   let done = false;
   try {
     job.onOpen?.(part);
@@ -91,7 +92,7 @@ export async function runDownload(job: DownloadJob): Promise<DownloadResult> {
 // The event loop of one download: requests out, answers in, the scheduler told of each.
 class SwarmDownload {
   private readonly job: DownloadJob;
-  private readonly part: PartFile;
+  private readonly part: DownloadPart;
   private readonly scheduler: ChunkScheduler;
   private readonly following = new Set<string>();
   private wakeTimer: ReturnType<typeof setTimeout> | undefined;
@@ -105,7 +106,7 @@ class SwarmDownload {
   private resolve: () => void = () => {};
   private reject: (error: Error) => void = () => {};
 
-  constructor(job: DownloadJob, part: PartFile) {
+  constructor(job: DownloadJob, part: DownloadPart) {
     this.job = job;
     this.part = part;
     this.scheduler = new ChunkScheduler({ chunkCount: job.manifest.chunks.length, have: part.verified.copy(), clock: () => performance.now(), random: Math.random });
