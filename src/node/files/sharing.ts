@@ -52,8 +52,8 @@ export class FileSharing {
   private readonly warn: (message: string) => void;
   private readonly announceIntervalMs: number;
   private readonly announcer: Announcer;
-  private readonly files: FileShares;
-  private readonly folders: FolderShares;
+  private readonly fileShares: FileShares;
+  private readonly folderShares: FolderShares;
   private readonly finder: FileFinder;
   private readonly downloads: FileDownloads;
   private readonly folderDownloads: FolderDownloads;
@@ -66,12 +66,12 @@ export class FileSharing {
     this.warn = warn;
     this.announceIntervalMs = options.announceIntervalMs ?? DEFAULT_ANNOUNCE_INTERVAL_MS;
     this.announcer = new Announcer({ self, ring, ttlMs: this.announceIntervalMs * ANNOUNCE_TTL_FACTOR });
-    this.folders = new FolderShares({ catalog, announcer: this.announcer, warn });
-    this.files = new FileShares({ catalog, announcer: this.announcer, folders: this.folders, warn });
-    this.server = new ChunkServer({ uploadLimiter: options.uploadLimiter, servable: (fileId) => this.files.servable(fileId), served: options.served });
+    this.folderShares = new FolderShares({ catalog, announcer: this.announcer, warn });
+    this.fileShares = new FileShares({ catalog, announcer: this.announcer, folders: this.folderShares, warn });
+    this.server = new ChunkServer({ uploadLimiter: options.uploadLimiter, servable: (fileId) => this.fileShares.servable(fileId), served: options.served });
     this.lister = new FileLister({ self, ring, links, warn, holderKeys: options.holderKeys });
     this.finder = new FileFinder({ ring, lister: this.lister });
-    const servable = (fileId: string) => this.files.servable(fileId);
+    const servable = (fileId: string) => this.fileShares.servable(fileId);
     this.downloads = new FileDownloads({ selfAddress: self.address, ring, links, catalog, parts: options.parts, server: this.server, announcer: this.announcer, finder: this.finder, servable, warn });
     this.folderDownloads = new FolderDownloads({
       selfAddress: self.address,
@@ -80,7 +80,7 @@ export class FileSharing {
       catalog,
       announcer: this.announcer,
       fetchFile: (job, fetchOptions) => this.downloads.fetchFile(job, fetchOptions),
-      servedFolder: (folderId) => this.folders.served(folderId),
+      servedFolder: (folderId) => this.folderShares.served(folderId),
     });
     // Checked before anything is announced or served: a damaged entry is dropped with a warning saying what to do.
     for (const damaged of catalog.dropDamaged()) {
@@ -96,8 +96,8 @@ export class FileSharing {
   /** Shares a file or a folder in place: hashed (unless unchanged since last time), catalogued and announced. */
   share(path: string, name: string | undefined, onProgress?: (bytes: number, total: number) => void, signal?: AbortSignal): Promise<FileSummary> {
     const absolute = resolve(path);
-    if (existsSync(absolute) && statSync(absolute).isDirectory()) return this.folders.share(absolute, name, onProgress, signal);
-    return this.files.share(absolute, name, onProgress, signal);
+    if (existsSync(absolute) && statSync(absolute).isDirectory()) return this.folderShares.share(absolute, name, onProgress, signal);
+    return this.fileShares.share(absolute, name, onProgress, signal);
   }
 
   /** Every file in the network, each once. */
@@ -132,7 +132,7 @@ export class FileSharing {
 
   /** The manifest of a folder this node shares, for GET_FOLDER. */
   folderManifest(folderId: string): FolderManifest {
-    return this.folders.served(folderId);
+    return this.folderShares.served(folderId);
   }
 
   /** What this node shares whole. */
@@ -140,7 +140,7 @@ export class FileSharing {
     const servedBytes = (id: string) => this.server.stats.servedBytes(id);
     const files = this.catalog.allShared().filter((file) => !file.name.includes("/")); // a folder's files show as their folder
     return [
-      ...this.folders.list(servedBytes),
+      ...this.folderShares.list(servedBytes),
       ...files.map((file) => ({ name: file.name, id: file.fileId, size: file.size, path: file.path, since: file.sharedAt ?? null, servedBytes: servedBytes(file.fileId) })),
     ];
   }
@@ -150,7 +150,7 @@ export class FileSharing {
     const entries = this.shared();
     const matches = entries.filter((entry) => entry.name === ref || (ref.length >= 4 && entry.id.startsWith(ref.toLowerCase())));
     if (matches.length === 0) throw new P2PError("NOT_FOUND", `this node shares nothing named '${ref}'; see: p2p client shared`);
-    await this.folders.unshare(matches.filter((entry) => entry.folder === true));
+    await this.folderShares.unshare(matches.filter((entry) => entry.folder === true));
     const files = this.catalog.allShared().filter((file) => matches.some((entry) => entry.id === file.fileId && entry.name === file.name));
     for (const file of files) {
       this.catalog.unshare(file.fileId, file.name);
@@ -164,11 +164,11 @@ export class FileSharing {
     for (const item of this.damaged.splice(0)) await this.announcer.withdraw(item).catch((error) => this.warn(`could not withdraw ${item.name}: ${(error as Error).message}`));
     await this.downloads.renewPartials();
     for (const folder of this.catalog.allFolders()) {
-      await this.folders.refresh(folder).catch((error) => this.warn(`could not re-announce the folder ${folder.name}: ${error.message}`));
+      await this.folderShares.refresh(folder).catch((error) => this.warn(`could not re-announce the folder ${folder.name}: ${error.message}`));
     }
     for (const file of this.catalog.allShared()) {
       try {
-        await this.files.refresh(file);
+        await this.fileShares.refresh(file);
       } catch (error) {
         if (!isP2PError(error)) throw error;
         this.warn(`could not re-announce ${file.name}: ${error.message}`);
