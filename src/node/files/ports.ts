@@ -4,7 +4,7 @@ import type { RingId } from "../ring/id";
 import type { RecordCursor, RecordEntry } from "../ring/records";
 import type { Peer } from "../ring/transport";
 import type { ListStep } from "../../wire/files";
-import type { DamagedEntry, DownloadState, SharedFile, SharedFolder } from "./catalog";
+import type { DamagedEntry, SharedFile, SharedFolder } from "./catalog";
 import type { FolderManifest } from "./folder";
 import type { Manifest } from "./manifest";
 import type { Bitfield } from "./swarm/bitfield";
@@ -44,7 +44,7 @@ export interface FileLinks {
   closeStream(stream: string): void;
 }
 
-/** What this node shares, folders included, and the downloads it may resume (`CatalogStore` is one). */
+/** What this node shares, folders included, and the downloads it left unfinished (`CatalogStore` is one; `PartFile` keeps its own records there). */
 export interface FileCatalog {
   share(file: SharedFile): void;
   unshare(fileId: string, name: string): void;
@@ -55,7 +55,6 @@ export interface FileCatalog {
   unshareFolder(folderId: string, name: string): void;
   folder(folderId: string): SharedFolder | null;
   allFolders(): SharedFolder[];
-  download(fileId: string): DownloadState | null;
   downloadsUnder(folder: string): string[];
   finishDownload(fileId: string): void;
   dropDamaged(): DamagedEntry[];
