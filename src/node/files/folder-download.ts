@@ -136,9 +136,12 @@ export class FolderDownloads {
 /**
  * Where a folder download goes. Running a download again resumes it without --force: the client
  * puts a download inside an --out that is a folder, so the second run of `--out dir` arrives here as
- * `dir/<name>`, and `dir` itself holds the first run's files. Anything else already there is refused.
+ * `dir/<name>`, and `dir` itself holds the first run's files. Anything else already there is refused, and a file always.
  */
 function folderDestination(catalog: FileCatalog, name: string, out: string, force: boolean): string {
+  if (existsSync(out) && !statSync(out).isDirectory()) {
+    throw new P2PError("CONFLICT", `${out} is a file; a folder download never replaces a file: choose another --out (or end it with / to save inside it)`);
+  }
   if (!existsSync(out) && basename(out) === name && resumableFolder(catalog, name, dirname(out))) return dirname(out);
   if (existsSync(out) && !force && !resumableFolder(catalog, name, out)) throw new P2PError("CONFLICT", `${out} already exists; use --force to overwrite it`);
   return out;

@@ -66,6 +66,15 @@ describe("FileSharing over an in-memory ring", () => {
     expect(listed).toEqual([{ name: "album", size: shared.size, id: shared.id, holders: 2, folder: true }]);
   });
 
+  test("a folder download onto a file is a CONFLICT, --force or not, and the file stays as it was", async () => {
+    const out = join(carol.dir, "not-a-folder");
+    writeFileSync(out, "mine");
+    const failure = await failureOf(carol.sharing.download("album", out, { force: true }));
+    expect(isP2PError(failure, "CONFLICT")).toBe(true);
+    expect((failure as Error).message).toContain("is a file; a folder download never replaces a file");
+    expect(readFileSync(out, "utf8")).toBe("mine");
+  });
+
   test("a file unshared is withdrawn at once: a download of it then finds no such file", async () => {
     const path = join(alice.dir, "draft.txt");
     writeFileSync(path, "not for long");
