@@ -15,6 +15,8 @@ import { fileClientOps, filePeerOps } from "./files/file-ops";
 import { RateLimiter } from "./files/rate-limiter";
 import { KnownPeers } from "./known-peers";
 import { DEFAULT_ANNOUNCE_INTERVAL_MS, FileSharing } from "./files/sharing";
+import { partFilesIn } from "./files/part-file";
+import { tcpFileLinks } from "./files/tcp-file-peers";
 import { SqliteRecordStore } from "./record-store";
 import { ChordNode } from "./ring/chord";
 import { nodeId } from "./ring/id";
@@ -147,8 +149,9 @@ export function createNode(options: NodeOptions): P2PNode {
     const files = new FileSharing({
       self,
       ring: chord,
-      transport,
+      links: tcpFileLinks(transport),
       catalog,
+      parts: partFilesIn(catalog),
       served,
       uploadLimiter: new RateLimiter(options.uploadLimitBytesPerSecond ?? 0),
       announceIntervalMs: options.announceIntervalMs ?? DEFAULT_ANNOUNCE_INTERVAL_MS,

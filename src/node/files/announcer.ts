@@ -1,16 +1,16 @@
 // Puts and withdraws this node's announcements in the ring, one (id, name) at a time, so a withdrawal is never overtaken by an announce in flight.
 
-import type { ChordNode } from "../ring/chord";
 import type { Peer } from "../ring/transport";
 import { type Announcement, wordMember } from "./announcements";
 import { MAX_INDEXED_WORDS, nameKey, wordKey, wordsOf } from "./names";
+import type { FileRecords } from "./ports";
 
 /** What is announced: a file (by its file id) or a folder (by its folder id). */
 export type AnnouncedItem = { name: string; size: number; fileId?: string; folderId?: string };
 
 export class Announcer {
   private readonly self: Peer;
-  private readonly ring: ChordNode;
+  private readonly ring: FileRecords;
   private readonly ttlMs: number;
   /**
    * The last put or withdrawal of each `<id>/<name>`, chained: a withdrawal waits for an announce
@@ -20,7 +20,7 @@ export class Announcer {
    */
   private readonly pending = new Map<string, Promise<void>>();
 
-  constructor(options: { self: Peer; ring: ChordNode; ttlMs: number }) {
+  constructor(options: { self: Peer; ring: FileRecords; ttlMs: number }) {
     this.self = options.self;
     this.ring = options.ring;
     this.ttlMs = options.ttlMs;

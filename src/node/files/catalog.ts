@@ -2,7 +2,8 @@
 
 import type { Database, Statement } from "bun:sqlite";
 import { damagedDatabase, openDatabase } from "../../sqlite";
-import { type FolderManifest, folderIdOf } from "./folder";
+import { type DownloadRow, SCHEMA, type SharedRow, addColumnIfMissing, folderMatches, manifestMatches } from "./catalog-schema";
+import type { FolderManifest } from "./folder";
 import { type Manifest, chunkCount, fileIdOf } from "./manifest";
 
 /** What to do with a catalog.db that is not a database any more, and what that costs. */
@@ -227,74 +228,6 @@ export class CatalogStore {
   }
 }
 
-function folderMatches(json: string, folderId: string): boolean {
-  try {
-    return folderIdOf(JSON.parse(json) as FolderManifest) === folderId;
-  } catch {
-    return false;
-  }
-}
-
-function manifestMatches(json: string, fileId: string): boolean {
-  try {
-    const manifest = JSON.parse(json) as Manifest;
-    return Array.isArray(manifest.chunks) && fileIdOf(manifest.chunks) === fileId;
-  } catch {
-    return false;
-  }
-}
-
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS shared (
-  file_id    TEXT NOT NULL,
-  name       TEXT NOT NULL,
-  path       TEXT NOT NULL,
-  size       INTEGER NOT NULL,
-  mtime_ms   REAL NOT NULL,
-  chunk_size INTEGER NOT NULL,
-  chunks     TEXT NOT NULL,
-  shared_at  INTEGER,
-  PRIMARY KEY (file_id, name)
-);
-CREATE INDEX IF NOT EXISTS shared_path ON shared (path);
-CREATE TABLE IF NOT EXISTS folders (
-  folder_id  TEXT NOT NULL,
-  name       TEXT NOT NULL,
-  path       TEXT NOT NULL,
-  size       INTEGER NOT NULL,
-  manifest   TEXT NOT NULL,
-  shared_at  INTEGER,
-  PRIMARY KEY (folder_id, name)
-);
-CREATE TABLE IF NOT EXISTS downloads (
-  file_id    TEXT PRIMARY KEY,
-  name       TEXT NOT NULL,
-  part_path  TEXT NOT NULL,
-  manifest   TEXT NOT NULL,
-  verified   BLOB NOT NULL,
-  updated_at INTEGER NOT NULL
-);
-`;
-
-interface SharedRow {
-  file_id: string;
-  name: string;
-  path: string;
-  size: number;
-  mtime_ms: number;
-  chunk_size: number;
-  chunks: string;
-  shared_at: number | null;
-}
-
-interface DownloadRow {
-  file_id: string;
-  name: string;
-  part_path: string;
-  manifest: string;
-  verified: Uint8Array;
-}
-
 function fromSharedRow(row: SharedRow): SharedFile {
   return {
     fileId: row.file_id,
@@ -306,9 +239,4 @@ function fromSharedRow(row: SharedRow): SharedFile {
     chunks: row.chunks.match(/.{64}/g) ?? [],
     sharedAt: row.shared_at,
   };
-}
-
-function addColumnIfMissing(db: Database, table: string, column: string, type: string): void {
-  const columns = db.query(`PRAGMA table_info(${table})`).all() as Array<{ name: string }>;
-  if (!columns.some((existing) => existing.name === column)) db.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${type}`);
 }

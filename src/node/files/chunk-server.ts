@@ -3,15 +3,17 @@
 import { P2PError } from "../../protocol/errors";
 import type { SharedFile } from "./catalog";
 import type { Manifest } from "./manifest";
-import { type PartFile, chunkLength } from "./part-file";
+import { chunkLength } from "./part-file";
+import type { ServedPart } from "./ports";
 import type { RateLimiter } from "./rate-limiter";
 import { Bitfield } from "./swarm/bitfield";
 import type { HaveReport } from "./swarm/file-peers";
-import { HAVE_WAIT_MS } from "./tcp-file-peers";
 import { UploadQueue } from "./upload-queue";
 import { ServingStats } from "./transfers";
 import type { ServedStore } from "./served-store";
 
+/** How long a GET_HAVE with nothing new is held open waiting for news (callers wait a little longer). */
+export const HAVE_WAIT_MS = 2_000;
 /** Files whose per-chunk send counts are remembered (for GET_ANY_CHUNK); the least recently served are forgotten. */
 const MAX_FILES_WITH_SEND_COUNTS = 64;
 
@@ -117,7 +119,7 @@ export class ChunkServer {
   }
 
   /** A download's .part file is open: its verified chunks may be served from now on. */
-  startPartial(part: PartFile): void {
+  startPartial(part: ServedPart): void {
     this.partials.set(part.manifest.fileId, { part, version: 0, waiters: new Set() });
   }
 
@@ -187,7 +189,7 @@ export class ChunkServer {
 }
 
 interface Partial {
-  part: PartFile;
+  part: ServedPart;
   /** Bumped with every chunk stored; a follower's GET_HAVE names the version it knows. */
   version: number;
   waiters: Set<() => void>;

@@ -1,35 +1,15 @@
 // One download, wired: the scheduler decides, the file's peers answer, every chunk is verified, the .part file keeps it.
 
 import { P2PError, isP2PError } from "../../protocol/errors";
-import type { CatalogStore } from "./catalog";
 import { type Manifest, sha256Hex } from "./manifest";
-import { PartFile, chunkLength } from "./part-file";
+import { chunkLength } from "./part-file";
+import type { DownloadPart, PartFiles } from "./ports";
 import { Bitfield } from "./swarm/bitfield";
 import { type FilePeers, failureOf } from "./swarm/file-peers";
 import { type Assignment, ChunkScheduler } from "./swarm/scheduler";
+import { HAVE_RETRY_MS, MAX_REPORTED_SOURCES, MAX_STALL_MS, PROGRESS_INTERVAL_MS, holderRefreshDelay } from "./download-timing";
 
-/**
- * How often the ring is asked for the file's holders during a download, so newcomers join the
- * swarm: often at first, when a crowd that started together is finding itself (the simulation
- * puts 50 downloaders at 1.22 × F/X with 250 ms, 1.25 × with 500 ms, 1.28 × with 1 s), then less.
- */
-export function holderRefreshDelay(elapsedMs: number): number {
-  return elapsedMs < FAST_REFRESH_FOR_MS ? FAST_REFRESH_MS : SLOW_REFRESH_MS;
-}
-export const FAST_REFRESH_MS = 250;
-export const FAST_REFRESH_FOR_MS = 10_000;
-export const SLOW_REFRESH_MS = 1_000;
-/**
- * A download gives up only when no chunk arrived for this long and no holder is working on one:
- * a slow holder is waited for as long as it keeps answering, however slow it is.
- */
-export const MAX_STALL_MS = 60_000;
-/** Pause before asking a partial holder for its availability again after that request failed. */
-const HAVE_RETRY_MS = 1_000;
-/** Least time between two progress events. */
-const PROGRESS_INTERVAL_MS = 200;
-/** Source addresses named in a progress event. */
-const MAX_REPORTED_SOURCES = 8;
+export { holderRefreshDelay } from "./download-timing";
 
 export interface DownloadProgress {
   bytes: number;
@@ -45,13 +25,14 @@ export interface DownloadJob {
   manifest: Manifest;
   name: string;
   outPath: string;
-  catalog: CatalogStore;
+  /** Where the .part file is opened (or resumed). */
+  parts: PartFiles;
   peers: FilePeers;
   onProgress?: (progress: DownloadProgress) => void;
   /** The .part file is open: from now on this node may serve its verified chunks. */
-  onOpen?: (part: PartFile) => void;
+  onOpen?: (part: DownloadPart) => void;
   /** A chunk is verified and on disk. */
-  onStored?: (index: number, part: PartFile) => void;
+  onStored?: (index: number, part: DownloadPart) => void;
   signal?: AbortSignal;
 }
 
@@ -66,7 +47,7 @@ export interface DownloadResult {
 
 /** Fetches every missing chunk from the swarm, then fsyncs and renames `<out>.part` into place. */
 export async function runDownload(job: DownloadJob): Promise<DownloadResult> {
-  const part = await PartFile.open({ outPath: job.outPath, name: job.name, manifest: job.manifest, catalog: job.catalog });
+  const part = await job.parts.open({ outPath: job.outPath, name: job.name, manifest: job.manifest });
   let done = false;
   try {
     job.onOpen?.(part);
@@ -91,7 +72,7 @@ export async function runDownload(job: DownloadJob): Promise<DownloadResult> {
 // The event loop of one download: requests out, answers in, the scheduler told of each.
 class SwarmDownload {
   private readonly job: DownloadJob;
-  private readonly part: PartFile;
+  private readonly part: DownloadPart;
   private readonly scheduler: ChunkScheduler;
   private readonly following = new Set<string>();
   private wakeTimer: ReturnType<typeof setTimeout> | undefined;
@@ -105,7 +86,7 @@ class SwarmDownload {
   private resolve: () => void = () => {};
   private reject: (error: Error) => void = () => {};
 
-  constructor(job: DownloadJob, part: PartFile) {
+  constructor(job: DownloadJob, part: DownloadPart) {
     this.job = job;
     this.part = part;
     this.scheduler = new ChunkScheduler({ chunkCount: job.manifest.chunks.length, have: part.verified.copy(), clock: () => performance.now(), random: Math.random });

@@ -1,14 +1,13 @@
 // The LIST_ALL_FILES broadcast: every node visited once over the fingers, each read a page at a time, each entry believed only if its holder signed it.
 
 import { P2PError, isP2PError } from "../../protocol/errors";
-import type { ChordNode } from "../ring/chord";
 import { ID_HEX_LENGTH, inOpenInterval, isRingId, ringDistance, type RingId } from "../ring/id";
 import type { RecordCursor, RecordEntry } from "../ring/records";
 import type { Peer } from "../ring/transport";
 import { checkEntries, type HolderKeys } from "../signed-records";
-import type { TcpTransport } from "../tcp-transport";
-import { FILES, type ListStep } from "../../wire/files";
+import type { ListStep } from "../../wire/files";
 import { kindOf } from "./announcements";
+import type { FileLinks, LocalListing } from "./ports";
 
 /** Nodes one LIST visits at once, and at most in all. */
 const LIST_CONCURRENCY = 16;
@@ -24,15 +23,13 @@ const MAX_LIST_PAGES_PER_NODE = 128;
 export const LIST_SCAN_PER_PAGE = 20_000;
 /** Records read from the store at a time while a page is filled. */
 const LIST_SCAN_BATCH = 512;
-/** How long a node answering one LIST_ALL_FILES page may stay silent. */
-const LIST_STEP_TIMEOUT_MS = 10_000;
 
 export type { ListStep };
 
 export interface ListerOptions {
   self: Peer;
-  ring: ChordNode;
-  transport: TcpTransport;
+  ring: LocalListing;
+  links: FileLinks;
   warn: (message: string) => void;
   /** Holders' keys (learnt from each holder's own address): another node's page is believed entry by entry. */
   holderKeys: HolderKeys;
@@ -155,7 +152,7 @@ export class FileLister {
     // entry again, and pages read in a row here would hold the event loop long enough for this
     // node's pings to go unanswered and its neighbours to drop it.
     if (peer.address === this.options.self.address) return this.step(limit, after, Number.POSITIVE_INFINITY, Number.POSITIVE_INFINITY);
-    return this.options.transport.send(peer.address, FILES.LIST_ALL_FILES, { limit, after }, { channel: "bulk", timeoutMs: LIST_STEP_TIMEOUT_MS });
+    return this.options.links.listPage(peer.address, limit, after);
   }
 }
 

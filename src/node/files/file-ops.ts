@@ -5,7 +5,6 @@ import type { OpTable, Request } from "../../protocol/server";
 import { CONTROL } from "../../wire/control";
 import { FILES, haveToWire } from "../../wire/files";
 import { opTable, serveOp } from "../../wire/op";
-import { servedFolder } from "./folder-sharing";
 import type { FileSharing } from "./sharing";
 import { Bitfield } from "./swarm/bitfield";
 
@@ -13,7 +12,7 @@ import { Bitfield } from "./swarm/bitfield";
 export function filePeerOps(sharing: FileSharing): OpTable {
   return opTable(
     serveOp(FILES.GET_MANIFEST, (fileId) => sharing.server.manifestFor(fileId)),
-    serveOp(FILES.GET_FOLDER, (folderId) => servedFolder(sharing.options.catalog, folderId)),
+    serveOp(FILES.GET_FOLDER, (folderId) => sharing.folderManifest(folderId)),
     serveOp(FILES.GET_CHUNK, ({ fileId, index }, request) => sharing.server.chunk(fileId, index, { requester: requesterOf(request), signal: request.signal })),
     serveOp(FILES.GET_ANY_CHUNK, async ({ fileId, wanted }, request) => {
       const chunkCount = sharing.server.manifestFor(fileId).chunks.length;

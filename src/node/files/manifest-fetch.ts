@@ -1,11 +1,9 @@
 // A download's first step: the file's manifest from the first holder that gives one matching its id, or an error that says why none did.
 
 import { P2PError, isP2PError } from "../../protocol/errors";
-import type { Peer } from "../ring/transport";
-import type { TcpTransport } from "../tcp-transport";
-import { FILES } from "../../wire/files";
 import type { ChunkServer } from "./chunk-server";
 import type { Manifest } from "./manifest";
+import type { FileLinks } from "./ports";
 
 /** No holder gave the manifest; `allMissing`: each one answered that it does not have this id (any more). */
 export class ManifestUnavailable extends P2PError {
@@ -18,7 +16,7 @@ export class ManifestUnavailable extends P2PError {
 
 /** Asks each holder in turn (this node answers for itself); the wire checks the manifest against `fileId`. */
 export async function fetchManifest(
-  node: { self: Peer; transport: TcpTransport },
+  node: { selfAddress: string; links: FileLinks },
   server: ChunkServer,
   name: string,
   fileId: string,
@@ -28,8 +26,8 @@ export async function fetchManifest(
   let missing = 0;
   for (const address of holders) {
     try {
-      if (address === node.self.address) return server.manifestFor(fileId);
-      return await node.transport.send(address, FILES.GET_MANIFEST, fileId, { channel: "bulk" });
+      if (address === node.selfAddress) return server.manifestFor(fileId);
+      return await node.links.manifest(address, fileId);
     } catch (error) {
       if (!(isP2PError(error) || error instanceof SyntaxError)) throw error;
       if (isP2PError(error, "NOT_FOUND")) missing++;

@@ -7,7 +7,13 @@ import { P2PError } from "../../protocol/errors";
 import type { CatalogStore } from "./catalog";
 import { DirectWriter } from "./direct-write";
 import { type Manifest, sha256Hex } from "./manifest";
+import type { DownloadPart, PartFiles } from "./ports";
 import { Bitfield } from "./swarm/bitfield";
+
+/** Part files on disk, their records in `catalog`. */
+export function partFilesIn(catalog: CatalogStore): PartFiles {
+  return { open: (options) => PartFile.open({ ...options, catalog }) };
+}
 
 /**
  * Owns one `.part` file. A chunk counts as verified only once its bytes are written, and the
@@ -15,7 +21,7 @@ import { Bitfield } from "./swarm/bitfield";
  * On resume every chunk recorded as verified is hashed again from the file (anything may have
  * written to it in between); those that no longer match are fetched again.
  */
-export class PartFile {
+export class PartFile implements DownloadPart {
   readonly path: string;
   readonly manifest: Manifest;
   /** Chunks verified and on disk. */

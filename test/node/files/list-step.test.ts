@@ -6,7 +6,7 @@ import { ringId } from "../../../src/node/ring/id";
 import { MemoryRecordStore, type RecordCursor, type RecordEntry } from "../../../src/node/ring/records";
 import { peerAt } from "../../../src/node/ring/transport";
 import { FileLister } from "../../../src/node/files/file-list";
-import type { TcpTransport } from "../../../src/node/tcp-transport";
+import type { FileLinks } from "../../../src/node/files/ports";
 import { isP2PError } from "../../../src/protocol/errors";
 
 const self = peerAt("127.0.0.2:7495");
@@ -37,7 +37,7 @@ function listerOver(files: number, words: number, holdsKey: (key: string) => boo
       return batch;
     },
   } as unknown as ChordNode;
-  const lister = new FileLister({ self, ring, transport: {} as TcpTransport, warn: () => {}, holderKeys: {} as never });
+  const lister = new FileLister({ self, ring, links: {} as FileLinks, warn: () => {}, holderKeys: {} as never });
   return { lister, reads };
 }
 

@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { CatalogStore } from "../../../../src/node/files/catalog";
 import { runDownload } from "../../../../src/node/files/download";
 import { type Manifest, sha256Hex } from "../../../../src/node/files/manifest";
+import { partFilesIn } from "../../../../src/node/files/part-file";
 import { Bitfield } from "../../../../src/node/files/swarm/bitfield";
 import type { FilePeers, HaveReport, Holder } from "../../../../src/node/files/swarm/file-peers";
 import { P2PError } from "../../../../src/protocol/errors";
@@ -73,7 +74,7 @@ describe("runDownload over in-memory peers", () => {
   test("every chunk is verified, written in place, and the file renamed into place", async () => {
     const { bytes, manifest } = makeFile(12);
     const out = join(dir.path, "whole.bin");
-    const result = await runDownload({ manifest, name: "whole.bin", outPath: out, catalog, peers: memoryPeers(bytes, { a: { have: null }, b: { have: null } }, 12) });
+    const result = await runDownload({ manifest, name: "whole.bin", outPath: out, parts: partFilesIn(catalog), peers: memoryPeers(bytes, { a: { have: null }, b: { have: null } }, 12) });
     expect(Buffer.compare(readFileSync(out), bytes)).toBe(0);
     expect(existsSync(`${out}.part`)).toBe(false);
     expect(result.sourcesUsed.sort()).toEqual(["a", "b"]);
@@ -92,7 +93,7 @@ describe("runDownload over in-memory peers", () => {
       },
       16,
     );
-    const result = await runDownload({ manifest, name: "swarm.bin", outPath: out, catalog, peers });
+    const result = await runDownload({ manifest, name: "swarm.bin", outPath: out, parts: partFilesIn(catalog), peers });
     expect(Buffer.compare(readFileSync(out), bytes)).toBe(0);
     expect(result.badSources).toEqual(["liar"]);
     expect(result.sourcesUsed).toContain("early");
@@ -104,7 +105,7 @@ describe("runDownload over in-memory peers", () => {
     const { bytes, manifest } = makeFile(4);
     const out = join(dir.path, "gone.bin");
     // The test's own timeout is far below the 60 s a stalled download waits: this must not stall.
-    const failure = await runDownload({ manifest, name: "gone.bin", outPath: out, catalog, peers: memoryPeers(bytes, { a: { have: null, missing: true } }, 4) }).then(
+    const failure = await runDownload({ manifest, name: "gone.bin", outPath: out, parts: partFilesIn(catalog), peers: memoryPeers(bytes, { a: { have: null, missing: true } }, 4) }).then(
       () => null,
       (error) => error as P2PError,
     );

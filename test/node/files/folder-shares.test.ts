@@ -3,33 +3,31 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { CatalogStore } from "../../../src/node/files/catalog";
-import { type FolderHost, shareFolder } from "../../../src/node/files/folder-sharing";
+import type { Announcer } from "../../../src/node/files/announcer";
+import { FolderShares } from "../../../src/node/files/folder-shares";
+import type { FileCatalog } from "../../../src/node/files/ports";
 import { isP2PError } from "../../../src/protocol/errors";
 import { tempDir } from "../../helpers/wait";
 
 const dir = tempDir();
 afterAll(() => dir.remove());
 
-describe("shareFolder", () => {
+describe("FolderShares.share", () => {
   test("a file that vanishes after the folder was walked is a CONFLICT naming it, with what to do", async () => {
     const root = join(dir.path, "moving");
     mkdirSync(root);
     writeFileSync(join(root, "a.txt"), "first");
     writeFileSync(join(root, "b.txt.part"), "second");
-    const host = {
-      options: { catalog: { byPath: () => [] } as unknown as CatalogStore, warn: () => {} },
+    const catalog = {
+      byPath: () => [],
       // While a.txt is catalogued, a download renames b.txt.part into place.
-      markShared: () => rmSync(join(root, "b.txt.part"), { force: true }),
-      announce: async () => {},
-      withdraw: async () => {},
-      fetchFile: async () => {
-        throw new Error("not used");
-      },
-    } as unknown as FolderHost;
+      share: () => rmSync(join(root, "b.txt.part"), { force: true }),
+    } as unknown as FileCatalog;
+    const announcer = { announce: async () => {}, withdraw: async () => {} } as unknown as Announcer;
+    const folders = new FolderShares({ catalog, announcer, warn: () => {} });
     let failure: unknown = null;
     try {
-      await shareFolder(host, root, "moving");
+      await folders.share(root, "moving");
     } catch (error) {
       failure = error;
     }

@@ -1,0 +1,84 @@
+// Finding files in the ring: the list of every file, a search by words, and the one file a name (or name@id) leads to now.
+
+import { P2PError } from "../../protocol/errors";
+import type { RecordEntry } from "../ring/records";
+import { type FileSummary, summarize } from "./announcements";
+import type { FileLister } from "./file-list";
+import { MAX_INDEXED_WORDS, foldText, nameKey, wordKey, wordsOf } from "./names";
+import { notFound } from "./not-found";
+import { waitForNewId } from "./manifest-fetch";
+import type { FileRecords } from "./ports";
+
+/** Files one LIST answers the client with; past it the reply would outgrow a frame: search instead. */
+export const MAX_LIST_FILES = 50_000;
+/** Names whose last sighting is remembered for "no holder online". */
+const MAX_REMEMBERED_NAMES = 10_000;
+
+export class FileFinder {
+  private readonly ring: FileRecords;
+  private readonly lister: FileLister;
+  /** When each name was last seen with a holder, so "no holder online" can say when (bounded, oldest dropped). */
+  private readonly lastSeen = new Map<string, number>();
+
+  constructor(options: { ring: FileRecords; lister: FileLister }) {
+    this.ring = options.ring;
+    this.lister = options.lister;
+  }
+
+  /** Every file in the network, each once, gathered by a broadcast over the fingers. */
+  async list(): Promise<FileSummary[]> {
+    const entries = new Map<string, RecordEntry>();
+    for (const entry of await this.lister.collect()) entries.set(`${entry.key}/${entry.member}`, entry);
+    const files = summarize([...entries.values()], "file");
+    if (files.length > MAX_LIST_FILES) {
+      throw new P2PError("UNAVAILABLE", `the network shares ${files.length} files, more than list shows (${MAX_LIST_FILES}); use search`);
+    }
+    this.remember(files);
+    return files;
+  }
+
+  /** Whole words cost one lookup each; anything else falls back to matching over the list. */
+  async search(term: string): Promise<FileSummary[]> {
+    const needle = foldText(term.trim());
+    if (needle.length === 0) throw new P2PError("MALFORMED", "search for what? give a word or part of a name");
+    const words = wordsOf(needle);
+    if (words.length > 0 && words.length <= MAX_INDEXED_WORDS) {
+      let found: FileSummary[] | null = null;
+      for (const word of words) {
+        const hits = summarize(await this.ring.get(wordKey(word)), "word");
+        found = found === null ? hits : found.filter((file) => hits.some((hit) => hit.id === file.id && hit.name === file.name));
+      }
+      const exact = (found ?? []).filter((file) => foldText(file.name).includes(needle) || words.every((word) => wordsOf(file.name).includes(word)));
+      if (exact.length > 0) return exact;
+    }
+    return (await this.list()).filter((file) => foldText(file.name).includes(needle) || (words.length > 0 && words.every((word) => wordsOf(file.name).includes(word))));
+  }
+
+  /** The one file `name` (with an id starting with `idPrefix`) names now; not found and several are errors that say what to do. */
+  async target(name: string, idPrefix: string | null): Promise<FileSummary> {
+    const entries = await this.ring.get(nameKey(name));
+    const candidates = summarize(entries, "file").filter((file) => idPrefix === null || file.id.startsWith(idPrefix));
+    this.remember(candidates);
+    if (candidates.length === 0) throw await notFound(name, idPrefix, () => this.list(), this.lastSeen.get(name));
+    if (candidates.length > 1) {
+      const choices = candidates.map((file) => `${file.name}@${file.id.slice(0, 12)} (${file.size} bytes, ${file.holders} holders)`);
+      throw new P2PError("CONFLICT", `'${name}' names ${candidates.length} different files; pick one with name@id: ${choices.join(", ")}`);
+    }
+    return candidates[0]!;
+  }
+
+  /** Waits (bounded) for `name` to be announced under an id other than `oldId`, as a holder that re-hashed a changed file does. */
+  async newTarget(name: string, oldId: string): Promise<FileSummary | null> {
+    const changed = await waitForNewId(async () => summarize(await this.ring.get(nameKey(name)), "file"), oldId);
+    return changed ? this.target(name, null) : null;
+  }
+
+  private remember(files: readonly FileSummary[]): void {
+    const now = Date.now();
+    for (const file of files) {
+      this.lastSeen.delete(file.name); // re-inserted: the map's order is recency
+      this.lastSeen.set(file.name, now);
+    }
+    while (this.lastSeen.size > MAX_REMEMBERED_NAMES) this.lastSeen.delete(this.lastSeen.keys().next().value!);
+  }
+}
