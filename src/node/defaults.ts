@@ -10,6 +10,8 @@ export const DEFAULT_HEARTBEAT_MS = 20_000;
 export const DEFAULT_RPC_TIMEOUT_MS = 2_000;
 /** How long a DNS may take to answer JOIN or LEAVE. */
 export const DEFAULT_DNS_TIMEOUT_MS = 3_000;
+/** First wait before asking the DNS again or retrying a join; it doubles each round. */
+export const DEFAULT_RETRY_MS = 500;
 /** Longest wait between two attempts to reach the DNS or join the ring. */
 export const MAX_RETRY_DELAY_MS = 10_000;
 /** The node gives up joining after this many rounds of asking the DNS (about ten minutes with backoff). */
@@ -19,6 +21,8 @@ export const MAX_JOIN_ROUNDS = 80;
  * predate it; it announces once more after this long, when its neighbours have caught up.
  */
 export const REANNOUNCE_AFTER_JOIN_MS = 5_000;
+/** known-peers.json is saved on joining, and again this long after, when the tables have filled; then at every heartbeat. */
+export const RESAVE_KNOWN_PEERS_AFTER_JOIN_MS = 5_000;
 /**
  * Join rounds in a row in which every peer listed (and known) was dead before a node founds a ring of
  * its own: a DNS flooded with dead entries must not cut a newcomer off (it hands out confirmed peers first).

@@ -1,35 +1,27 @@
-// A p2p node as a library: `createNode()` joins the ring through the DNS and serves peers and the local client.
+// A p2p node as a library: `createNode()` → `ready()` listens and joins the ring, `close()` leaves and releases everything.
+//
+// This file only wires the parts together and runs their lifecycle: the parts are built in node-parts.ts,
+// joining, heartbeats and merging live in `RingPresence` (ring-presence.ts), the ring in ring/, files in files/.
 
 import { chmodSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { log } from "../log";
-import { P2PError, isP2PError } from "../protocol/errors";
+import { P2PError } from "../protocol/errors";
 import { type ProtocolServer, serve } from "../protocol/server";
-import { ClockWatch } from "./clock-skew";
-import { withClockNote } from "./clock-ops";
-import { controlOps } from "./control-ops";
-import { Introducers } from "./dns-client";
-import { CatalogStore } from "./files/catalog";
-import { ServedStore } from "./files/served-store";
-import { fileClientOps, filePeerOps } from "./files/file-ops";
-import { RateLimiter } from "./files/rate-limiter";
-import { KnownPeers } from "./known-peers";
-import { DEFAULT_ANNOUNCE_INTERVAL_MS, FileSharing } from "./files/sharing";
-import { partFilesIn } from "./files/part-file";
-import { tcpFileLinks } from "./files/tcp-file-peers";
-import { SqliteRecordStore } from "./record-store";
-import { ChordNode } from "./ring/chord";
-import { nodeId } from "./ring/id";
-import { MERGE_CONFIRM_MS, RingMerger } from "./ring/merge";
-import type { Peer } from "./ring/transport";
-import { RING, ringOps } from "../wire/ring";
-import { nodeTrust } from "./peer-checks";
-import { ownSourceAddress, TcpTransport } from "./tcp-transport";
 import { formatAddress, parsePeerIp, PEER_PORT } from "../protocol/address";
 import type { NodeStatus } from "../wire/control";
-import { DEFAULT_HEARTBEAT_MS, DEFAULT_REPLICAS, DEFAULT_RPC_TIMEOUT_MS, DEFAULT_STABILIZE_MS, DEFAULT_SUCCESSORS } from "./defaults";
-import { MAX_KNOWN_PEERS_PER_JOIN, REANNOUNCE_AFTER_JOIN_MS, type NodeOptions } from "./defaults";
-import { joinRing, uniquePeers } from "./join-ring";
+import { ringOps } from "../wire/ring";
+import { withClockNote } from "./clock-ops";
+import { controlOps } from "./control-ops";
+import { DEFAULT_RPC_TIMEOUT_MS, type NodeOptions } from "./defaults";
+import { Introducers } from "./dns-client";
+import { fileClientOps, filePeerOps } from "./files/file-ops";
+import type { FileSharing } from "./files/sharing";
+import { type NodeBase, type NodeParts, openParts } from "./node-parts";
+import type { ChordNode } from "./ring/chord";
+import { nodeId } from "./ring/id";
+import type { Peer } from "./ring/transport";
+import { ownSourceAddress, TcpTransport } from "./tcp-transport";
 
 export * from "./defaults";
 
@@ -55,264 +47,143 @@ export interface P2PNode {
 }
 
 export function createNode(options: NodeOptions): P2PNode {
-  const port = options.port ?? PEER_PORT;
-  // One spelling for what it listens on, is named by and is hashed from (src/protocol/ip.ts).
-  const ip = parsePeerIp(options.ip);
-  const address = formatAddress(ip, port);
-  const self: Peer = { id: nodeId(address), address };
-  const socketPath = join(options.dataDir, "node.sock");
-  const localAddress = ownSourceAddress(ip);
-  const transport = new TcpTransport({ rpcTimeoutMs: options.rpcTimeoutMs ?? DEFAULT_RPC_TIMEOUT_MS, networkKey: options.networkKey, localAddress });
-  const dns = new Introducers(Array.isArray(options.dns) ? options.dns : [options.dns as { hostname: string; port: number }], { networkKey: options.networkKey, localAddress });
-  const knownPeers = new KnownPeers(options.dataDir);
-  /** Peers from known-peers.json at start; a node that had to found a ring keeps probing them for the ring it lost. */
-  let rememberedPeers: Peer[] = [];
-  let foundedRing = false;
-  let merger: RingMerger | null = null;
-  let heartbeating = false;
-  /** One check for another ring at a time: the heartbeat's and a confirmation's may otherwise overlap. */
-  let checkingRings = false;
-  let confirmTimer: ReturnType<typeof setTimeout> | undefined;
-  const startedAt = Date.now();
-  let store: SqliteRecordStore | null = null;
-  let catalog: CatalogStore | null = null;
-  let served: ServedStore | null = null;
-  let ring: ChordNode | null = null;
-  let sharing: FileSharing | null = null;
-  let clockWatch: ClockWatch | null = null;
-  let announceTimer: ReturnType<typeof setInterval> | undefined;
-  let reannounceTimer: ReturnType<typeof setTimeout> | undefined;
-  let joined = false;
-  let peerServer: ProtocolServer | null = null;
-  let controlServer: ProtocolServer | null = null;
-  let heartbeatTimer: ReturnType<typeof setInterval> | undefined;
-  let starting: Promise<void> | null = null;
-  let leaving: Promise<void> | null = null;
-  let closing: Promise<void> | null = null;
-  let resolveStopped: () => void = () => {};
-  const stopped = new Promise<void>((resolve) => (resolveStopped = resolve));
-  const abort = new AbortController();
+  return new NodeLifecycle(options);
+}
 
-  const node: P2PNode = {
-    self,
-    socketPath,
-    stopped,
-    get ring() {
-      if (!ring) throw new P2PError("UNAVAILABLE", "the node is not started");
-      return ring;
-    },
-    get sharing() {
-      if (!sharing) throw new P2PError("UNAVAILABLE", "the node is not started");
-      return sharing;
-    },
-    ready() {
-      starting ??= start();
-      return starting;
-    },
-    leave() {
-      leaving ??= leaveRing();
-      return leaving;
-    },
-    close() {
-      closing ??= shutdown();
-      return closing;
-    },
-    status() {
-      const uptimeSeconds = Math.round((Date.now() - startedAt) / 1000);
-      const clock = clockWatch?.estimate();
-      return { ...node.ring.status(), dns: dns.address, dataDir: options.dataDir, uptimeSeconds, privateNetwork: options.networkKey !== undefined, clockSkewMs: clock?.skewMs ?? null, clockPeers: clock?.peers ?? 0, clockToleranceMs: clock?.toleranceMs };
-    },
-  };
+class NodeLifecycle implements P2PNode {
+  readonly self: Peer;
+  readonly socketPath: string;
+  readonly stopped: Promise<void>;
+  private readonly base: NodeBase;
+  /** The peers' address and port, spelt once (src/protocol/address.ts). */
+  private readonly listen: { hostname: string; port: number };
+  private readonly startedAt = Date.now();
+  /** Aborted by `leave()`: joining, heartbeats and merging stop (RingPresence listens to it). */
+  private readonly stopping = new AbortController();
+  private parts: NodeParts | null = null;
+  private peerServer: ProtocolServer | null = null;
+  private controlServer: ProtocolServer | null = null;
+  private starting: Promise<void> | null = null;
+  private leaving: Promise<void> | null = null;
+  private closing: Promise<void> | null = null;
+  private resolveStopped: () => void = () => {};
 
-  async function start(): Promise<void> {
-    if (socketPath.length > MAX_SOCKET_PATH) {
-      throw new P2PError("MALFORMED", `data directory path is too long for a Unix socket (${socketPath.length} > ${MAX_SOCKET_PATH} bytes): choose a shorter --data`);
+  constructor(options: NodeOptions) {
+    const ip = parsePeerIp(options.ip);
+    const port = options.port ?? PEER_PORT;
+    const address = formatAddress(ip, port);
+    this.listen = { hostname: ip, port };
+    this.self = { id: nodeId(address), address };
+    this.socketPath = join(options.dataDir, "node.sock");
+    const localAddress = ownSourceAddress(ip);
+    const transport = new TcpTransport({ rpcTimeoutMs: options.rpcTimeoutMs ?? DEFAULT_RPC_TIMEOUT_MS, networkKey: options.networkKey, localAddress });
+    const targets = Array.isArray(options.dns) ? options.dns : [options.dns as { hostname: string; port: number }];
+    const dns = new Introducers(targets, { networkKey: options.networkKey, localAddress });
+    this.base = { options, self: this.self, transport, dns, signal: this.stopping.signal };
+    this.stopped = new Promise<void>((resolve) => (this.resolveStopped = resolve));
+  }
+
+  get ring(): ChordNode {
+    return this.started().ring;
+  }
+
+  get sharing(): FileSharing {
+    return this.started().sharing;
+  }
+
+  ready(): Promise<void> {
+    this.starting ??= this.start();
+    return this.starting;
+  }
+
+  leave(): Promise<void> {
+    this.leaving ??= this.leaveRing();
+    return this.leaving;
+  }
+
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  status(): NodeStatus {
+    const { ring, clockWatch } = this.started();
+    const { options, dns } = this.base;
+    const uptimeSeconds = Math.round((Date.now() - this.startedAt) / 1000);
+    const clock = clockWatch.estimate();
+    return { ...ring.status(), dns: dns.address, dataDir: options.dataDir, uptimeSeconds, privateNetwork: options.networkKey !== undefined, clockSkewMs: clock.skewMs, clockPeers: clock.peers, clockToleranceMs: clock.toleranceMs };
+  }
+
+  private started(): NodeParts {
+    if (!this.parts) throw new P2PError("UNAVAILABLE", "the node is not started");
+    return this.parts;
+  }
+
+  private async start(): Promise<void> {
+    const { options } = this.base;
+    if (this.socketPath.length > MAX_SOCKET_PATH) {
+      throw new P2PError("MALFORMED", `data directory path is too long for a Unix socket (${this.socketPath.length} > ${MAX_SOCKET_PATH} bytes): choose a shorter --data`);
     }
     mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
     chmodSync(options.dataDir, 0o700);
-    rememberedPeers = knownPeers.load((message) => log.warn(message)).slice(0, MAX_KNOWN_PEERS_PER_JOIN);
-    store = new SqliteRecordStore(join(options.dataDir, "records.db"));
-    const trust = nodeTrust(options.dataDir, self, transport, (message) => log.warn(message), (key) => ring?.holdsKey(key) ?? false);
-    ring = new ChordNode(self, trust.ringTransport, store, {
-      successorListLength: options.successors ?? DEFAULT_SUCCESSORS,
-      replicas: options.replicas ?? DEFAULT_REPLICAS,
-      onError: (error) => log.warn(`ring maintenance: ${(error as Error).message ?? error}`),
-      onWarning: (message) => log.warn(message),
-      signEntry: trust.signEntry,
-      learnReplicaRange: true,
-    });
-    const chord = ring;
-    const warn = (message: string) => log.warn(message);
-    clockWatch = new ClockWatch(() => chord.routingPeers(), (peer) => transport.send(peer.address, RING.PING, true), warn);
-    catalog = new CatalogStore(join(options.dataDir, "catalog.db"));
-    served = new ServedStore(join(options.dataDir, "catalog.db"));
-    const files = new FileSharing({
-      self,
-      ring: chord,
-      links: tcpFileLinks(transport),
-      catalog,
-      parts: partFilesIn(catalog),
-      served,
-      uploadLimiter: new RateLimiter(options.uploadLimitBytesPerSecond ?? 0),
-      announceIntervalMs: options.announceIntervalMs ?? DEFAULT_ANNOUNCE_INTERVAL_MS,
-      warn,
-      holderKeys: trust.keys,
-    });
-    sharing = files;
+    let parts: NodeParts;
     try {
-      peerServer = await serve({ listen: { hostname: ip, port }, ops: { ...ringOps(chord, trust.checks), ...filePeerOps(files) }, warn, networkKey: options.networkKey });
-      controlServer = await serve({ listen: { unix: socketPath }, ops: withClockNote({ ...controlOps(node), ...fileClientOps(files) }, clockWatch), warn });
-      foundedRing = (await joinRing({ chord, dns, transport, self, rememberedPeers, retryMs: options.retryMs ?? 500, signal: abort.signal })).founded;
+      parts = this.parts = openParts(this.base);
+      await this.listenAll(parts);
+      await parts.presence.start();
     } catch (error) {
-      await releaseResources();
+      await this.releaseResources();
       throw error;
     }
-    joined = true;
-    merger = new RingMerger(chord);
-    chord.start(options.stabilizeMs ?? DEFAULT_STABILIZE_MS);
-    clockWatch.start();
-    saveKnownPeers();
-    heartbeatTimer = setInterval(() => void heartbeat(), options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS);
-    // Files shared before a restart are announced again now, then on every interval.
-    announce();
-    reannounceTimer = setTimeout(() => {
-      announce();
-      // The tables are full by now; the heartbeat keeps the file current from here on.
-      saveKnownPeers();
-    }, Math.min(REANNOUNCE_AFTER_JOIN_MS, files.interval));
-    announceTimer = setInterval(announce, files.interval);
-    log.info(`node ${self.id.slice(0, 8)} at ${self.address} is in the ring (control socket ${socketPath})`);
+    parts.clockWatch.start();
+    parts.announcements.start();
+    log.info(`node ${this.self.id.slice(0, 8)} at ${this.self.address} is in the ring (control socket ${this.socketPath})`);
   }
 
-  /** Re-announces every shared file (now, and whenever the node's place in the ring changed). */
-  function announce(): void {
-    void sharing?.refreshAll().catch((error) => log.warn(`re-announcing shared files failed: ${error.message}`));
+  /** The peers' TCP server and the local client's Unix socket. */
+  private async listenAll({ ring, sharing, trust, clockWatch }: NodeParts): Promise<void> {
+    const { networkKey } = this.base.options;
+    const warn = (message: string) => log.warn(message);
+    this.peerServer = await serve({ listen: this.listen, ops: { ...ringOps(ring, trust.checks), ...filePeerOps(sharing) }, warn, networkKey });
+    const clientOps = withClockNote({ ...controlOps(this), ...fileClientOps(sharing) }, clockWatch);
+    this.controlServer = await serve({ listen: { unix: this.socketPath }, ops: clientOps, warn });
   }
 
-  /** Refreshes the DNS registrations, saves the peers this node knows, and looks for another ring to merge with. */
-  async function heartbeat(): Promise<void> {
-    if (heartbeating || !joined) return;
-    heartbeating = true;
-    try {
-      let listed: Peer[] = [];
-      try {
-        const answer = await dns.join(self);
-        listed = answer.peers;
-        for (const failure of answer.failed) log.warn(`DNS heartbeat to ${failure.address} failed: ${failure.error.message}`);
-      } catch (error) {
-        if (!isP2PError(error)) throw error;
-        log.warn(`DNS heartbeat failed: ${error.message}`);
-      }
-      saveKnownPeers();
-      await checkForOtherRing(foundedRing ? uniquePeers([...listed, ...rememberedPeers]) : listed);
-    } catch (error) {
-      log.warn(`heartbeat: ${(error as Error).message}`);
-    } finally {
-      heartbeating = false;
-    }
-  }
-
-  /** Merges with another ring the candidates belong to, when ours is the one that yields. */
-  async function checkForOtherRing(candidates: Peer[]): Promise<void> {
-    if (checkingRings) return;
-    checkingRings = true;
-    try {
-      await mergeWithOtherRing(candidates);
-    } finally {
-      checkingRings = false;
-    }
-  }
-
-  async function mergeWithOtherRing(candidates: Peer[]): Promise<void> {
-    const chord = ring;
-    if (!chord || !merger || !joined || candidates.length === 0) return;
-    const foreign = await merger.check(candidates);
-    if (merger.pendingConfirmation && confirmTimer === undefined && joined) {
-      // Confirm soon rather than at the next heartbeat, which may be minutes away.
-      confirmTimer = setTimeout(() => {
-        confirmTimer = undefined;
-        void checkForOtherRing(candidates).catch((error) => log.warn(`looking for another ring: ${(error as Error).message}`));
-      }, MERGE_CONFIRM_MS);
-    }
-    if (foreign === null || !joined) return;
-    const rings = `its smallest id ${foreign.theirSmallest.id.slice(0, 8)}, ours ${foreign.ourSmallest.id.slice(0, 8)}`;
-    if (!foreign.weYield) {
-      log.info(`found another ring through ${foreign.via.address} (${rings}); it will merge into ours`);
-      return;
-    }
-    log.info(`found another ring through ${foreign.via.address} (${rings}); merging into it`);
-    chord.stop();
-    try {
-      if (await chord.rejoinThrough(foreign.via)) {
-        foundedRing = false;
-        merger.joined();
-        log.info(`merged into the ring of ${foreign.via.address}; handing ${chord.misplacedCount} keys to their primaries there`);
-        announce();
-      } else {
-        log.warn(`could not join the other ring through ${foreign.via.address}; staying in ours`);
-      }
-    } finally {
-      if (joined) chord.start(options.stabilizeMs ?? DEFAULT_STABILIZE_MS);
-    }
-  }
-
-  /** known-peers.json: the peers in this node's tables now, nearest first. */
-  function saveKnownPeers(): void {
-    if (!ring) return;
-    try {
-      knownPeers.save(ring.routingPeers(), self);
-    } catch (error) {
-      log.warn(`could not save ${knownPeers.path}: ${(error as Error).message}`);
-    }
-  }
-
-  async function leaveRing(): Promise<void> {
-    abort.abort();
-    await starting?.catch(() => {});
-    clearTimers();
-    if (!joined || !ring) return;
-    saveKnownPeers();
-    joined = false;
+  private async leaveRing(): Promise<void> {
+    this.stopping.abort();
+    await this.starting?.catch(() => {});
+    // No parts: never started, or `start` failed and released them.
+    const parts = this.parts;
+    if (!parts) return;
+    // The presence stopped with `stopping`; these are the node's only other timers.
+    parts.announcements.stop();
+    parts.clockWatch.stop();
+    if (!parts.presence.joined) return;
+    parts.presence.saveKnownPeers();
     // Withdraw first: a holder that is leaving must stop being offered at once.
-    await sharing?.withdrawAll();
-    const { handedTo } = await ring.leave();
+    await parts.sharing.withdrawAll();
+    const { handedTo } = await parts.ring.leave();
     log.info(handedTo ? `left the ring; records handed to ${handedTo.address}` : "left the ring (no live successor to hand records to)");
     // The DNS honours a LEAVE only when nothing answers at our address any more (it connects back to check).
-    await peerServer?.stop();
-    peerServer = null;
-    await dns.leave(self.id).catch((error) => log.warn(`could not tell the DNS we left: ${error.message}`));
+    await this.peerServer?.stop();
+    this.peerServer = null;
+    await this.base.dns.leave(this.self.id).catch((error) => log.warn(`could not tell the DNS we left: ${error.message}`));
   }
 
-  async function shutdown(): Promise<void> {
-    await node.leave();
-    await releaseResources();
-    resolveStopped();
+  private async shutdown(): Promise<void> {
+    await this.leave();
+    await this.releaseResources();
+    this.resolveStopped();
   }
 
-  async function releaseResources(): Promise<void> {
-    joined = false;
-    clearTimers();
-    ring?.stop();
-    clockWatch?.stop();
-    transport.close();
-    await peerServer?.stop();
-    await controlServer?.stop();
-    store?.close();
-    catalog?.close();
-    served?.close();
-    peerServer = null;
-    controlServer = null;
-    store = null;
-    catalog = null;
-    served = null;
+  /** Sockets and databases; every timer has stopped before (in `leaveRing`, or none started when `start` failed). */
+  private async releaseResources(): Promise<void> {
+    this.base.transport.close();
+    await this.peerServer?.stop();
+    await this.controlServer?.stop();
+    this.parts?.closeStores();
+    this.parts = null;
+    this.peerServer = null;
+    this.controlServer = null;
   }
-
-  function clearTimers(): void {
-    clearInterval(heartbeatTimer);
-    clearInterval(announceTimer);
-    clearTimeout(reannounceTimer);
-    clearTimeout(confirmTimer);
-  }
-
-  return node;
 }

@@ -1,0 +1,105 @@
+// What a node opens when it starts, wired together: its stores, the ring, file sharing, the clock watch, its presence in the network.
+
+import { join } from "node:path";
+import { log } from "../log";
+import { ClockWatch } from "./clock-skew";
+import { DEFAULT_HEARTBEAT_MS, DEFAULT_REPLICAS, DEFAULT_RETRY_MS, DEFAULT_STABILIZE_MS, DEFAULT_SUCCESSORS, type NodeOptions } from "./defaults";
+import type { Introducers } from "./dns-client";
+import { AnnounceSchedule } from "./announce-schedule";
+import { CatalogStore } from "./files/catalog";
+import { RateLimiter } from "./files/rate-limiter";
+import { partFilesIn } from "./files/part-file";
+import { ServedStore } from "./files/served-store";
+import { tcpFileLinks } from "./files/tcp-file-peers";
+import { DEFAULT_ANNOUNCE_INTERVAL_MS, FileSharing } from "./files/sharing";
+import { KnownPeers } from "./known-peers";
+import { nodeTrust } from "./peer-checks";
+import { SqliteRecordStore } from "./record-store";
+import { RingPresence } from "./ring-presence";
+import { ChordNode } from "./ring/chord";
+import { RING } from "../wire/ring";
+import type { Peer } from "./ring/transport";
+import type { TcpTransport } from "./tcp-transport";
+import { realTimers } from "./timers";
+
+/** What `createNode` gives every part: made once, before the node starts. */
+export type NodeBase = {
+  options: NodeOptions;
+  self: Peer;
+  transport: TcpTransport;
+  dns: Introducers;
+  /** Aborted when the node stops. */
+  signal: AbortSignal;
+};
+
+export type NodeParts = {
+  ring: ChordNode;
+  sharing: FileSharing;
+  clockWatch: ClockWatch;
+  presence: RingPresence;
+  announcements: AnnounceSchedule;
+  /** For the peer server's ring ops: the checks of what peers claim. */
+  trust: ReturnType<typeof nodeTrust>;
+  /** Closes the databases; every part that uses them has stopped. */
+  closeStores(): void;
+};
+
+/** Opens the node's databases and builds its parts on them; nothing runs yet. On failure, what was opened is closed again. */
+export function openParts(base: NodeBase): NodeParts {
+  const { options, self, transport } = base;
+  const warn = (message: string) => log.warn(message);
+  const stores: { close(): void }[] = [];
+  const opening = <Store extends { close(): void }>(store: Store): Store => (stores.push(store), store);
+  const closeStores = () => stores.splice(0).forEach((store) => store.close());
+  try {
+    const store = opening(new SqliteRecordStore(join(options.dataDir, "records.db")));
+    const catalog = opening(new CatalogStore(join(options.dataDir, "catalog.db")));
+    const served = opening(new ServedStore(join(options.dataDir, "catalog.db")));
+    // Asked only when a peer's records arrive, by then the ring below exists.
+    const trust = nodeTrust(options.dataDir, self, transport, warn, (key) => ring.holdsKey(key));
+    const ring = new ChordNode(self, trust.ringTransport, store, {
+      successorListLength: options.successors ?? DEFAULT_SUCCESSORS,
+      replicas: options.replicas ?? DEFAULT_REPLICAS,
+      onError: (error) => log.warn(`ring maintenance: ${(error as Error).message ?? error}`),
+      onWarning: warn,
+      signEntry: trust.signEntry,
+      learnReplicaRange: true,
+    });
+    const sharing = new FileSharing({
+      self,
+      ring,
+      links: tcpFileLinks(transport),
+      catalog,
+      parts: partFilesIn(catalog),
+      served,
+      uploadLimiter: new RateLimiter(options.uploadLimitBytesPerSecond ?? 0),
+      announceIntervalMs: options.announceIntervalMs ?? DEFAULT_ANNOUNCE_INTERVAL_MS,
+      warn,
+      holderKeys: trust.keys,
+    });
+    const announcements = new AnnounceSchedule(sharing, realTimers);
+    const presence = openPresence(base, ring, () => announcements.announce());
+    const clockWatch = new ClockWatch(() => ring.routingPeers(), (peer) => transport.send(peer.address, RING.PING, true), warn);
+    return { ring, sharing, clockWatch, presence, announcements, trust, closeStores };
+  } catch (error) {
+    closeStores();
+    throw error;
+  }
+}
+
+function openPresence({ options, dns, transport, signal }: NodeBase, ring: ChordNode, onMerged: () => void): RingPresence {
+  const stabilizeMs = options.stabilizeMs ?? DEFAULT_STABILIZE_MS;
+  return new RingPresence({
+    ring,
+    maintenance: { start: () => ring.start(stabilizeMs), stop: () => ring.stop() },
+    dns,
+    transport,
+    knownPeers: new KnownPeers(options.dataDir),
+    heartbeatMs: options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS,
+    retryMs: options.retryMs ?? DEFAULT_RETRY_MS,
+    clock: Date.now,
+    timers: realTimers,
+    signal,
+    onMerged,
+  });
+}
