@@ -7,6 +7,7 @@ import type { RecordEntry } from "../../src/node/ring/records";
 import type { ProtocolClient } from "../../src/protocol/client";
 import { decodeLines } from "../../src/protocol/frame";
 import { type Testnet, type TestnetNode, createTestnet } from "../../src/testnet";
+import { DEFAULT_SUCCESSORS } from "../../src/node/defaults";
 import { MAX_MEMBERS_PER_KEY } from "../../src/node/ring/record-quota";
 import { MAX_RECORDS_PER_MESSAGE } from "../../src/wire/ring";
 import { tempDir, waitFor } from "../helpers/wait";
@@ -39,6 +40,17 @@ function keysIn(from: RingId, to: RingId, count: number, salt: number): RingId[]
 async function ringOrder(testnet: Testnet): Promise<{ node: TestnetNode; predecessor: RingId }[]> {
   const sorted = [...testnet.nodes].sort((a, b) => (a.id < b.id ? -1 : 1));
   return sorted.map((node, index) => ({ node, predecessor: sorted[(index - 1 + sorted.length) % sorted.length]!.id }));
+}
+
+/** Waits until every node's successor list holds the next DEFAULT_SUCCESSORS nodes of the ring (or all others), in order. */
+async function waitForFullSuccessorLists(testnet: Testnet, timeoutMs: number): Promise<void> {
+  const sorted = [...testnet.nodes].sort((a, b) => (a.id < b.id ? -1 : 1));
+  const wanted = Math.min(DEFAULT_SUCCESSORS, sorted.length - 1);
+  await waitFor("every successor list to be full", async () => {
+    const statuses = await Promise.all(sorted.map((node) => testnet.status(node)));
+    return statuses.every((status, index) =>
+      Array.from({ length: wanted }, (_, step) => sorted[(index + 1 + step) % sorted.length]!.address).join() === status.successors.slice(0, wanted).map((peer) => peer.address).join());
+  }, timeoutMs);
 }
 
 describe("record floods", () => {
@@ -90,6 +102,8 @@ describe("replayed entries", () => {
   test("a signed entry replayed after unshare to nodes that are not its key's primary or replicas is refused 409, and list and search do not show it", async () => {
     net = await createTestnet({ nodes: 6, nodeArgs: FAST });
     await net.waitForConsistentRing(30_000);
+    // A node refuses a key only on evidence: the nodes between the key and it, known from its successor list.
+    await waitForFullSuccessorLists(net, 30_000);
     const order = await ringOrder(net);
     const uploader = order[0]!.node;
     await share(net, uploader, dir.path, "replayed.txt", new TextEncoder().encode("shared once, then withdrawn\n"));

@@ -163,8 +163,8 @@ export class RoutingTable {
 
   /** How long ago the earlier predecessors were learnt behind the current predecessor (Infinity: never, or behind another). */
   earlierPredecessorsAge(): number {
-    if (this.earlier === null || this.earlier.behind !== this.predecessorPeer?.address) return Infinity;
-    return this.clock() - this.earlier.at;
+    const earlier = this.currentEarlier();
+    return earlier === null ? Infinity : this.clock() - earlier.at;
   }
 
   /**
@@ -175,7 +175,7 @@ export class RoutingTable {
    */
   holdsKey(key: RingId, replicas: number): boolean {
     if (this.alone || this.isPrimaryFor(key)) return true;
-    const earlier = this.earlier !== null && this.earlier.behind === this.predecessorPeer?.address ? this.earlier : null;
+    const earlier = this.currentEarlier();
     if (earlier !== null && earlier.wraps) return true;
     const before = new Set<string>();
     const between = (peer: Peer | null | undefined): void => {
@@ -184,6 +184,20 @@ export class RoutingTable {
     };
     for (const peer of [this.predecessorPeer, ...(earlier?.peers ?? []), ...this.successorList, ...this.fingers]) between(peer);
     return before.size < replicas;
+  }
+
+  /**
+   * The earlier predecessors while they still describe the ring: learnt behind the current predecessor,
+   * and, when the walk came back round, with no live node known outside it (a walk made while the ring
+   * was forming may wrap round the few nodes there were; one more node known proves the ring larger).
+   */
+  private currentEarlier(): { peers: Peer[]; wraps: boolean; at: number } | null {
+    const earlier = this.earlier;
+    if (earlier === null || earlier.behind !== this.predecessorPeer?.address) return null;
+    if (!earlier.wraps) return earlier;
+    const walked = new Set([this.self.address, earlier.behind, ...earlier.peers.map((peer) => peer.address)]);
+    const outside = [...this.successorList, ...this.fingers].some((peer) => peer !== null && !walked.has(peer.address) && !this.deadPeers.has(peer.address));
+    return outside ? null : earlier;
   }
 
   /** Whether `peer` is in this node's tables (predecessor, successors, fingers). */

@@ -191,4 +191,19 @@ describe("RoutingTable", () => {
     t.markDead(at(14));
     expect(t.holdsKey(key(13), 3)).toBe(true); // a dead node is no evidence
   });
+
+  test("a walk of earlier predecessors that came back round a ring still forming is dropped once a node outside it is known", () => {
+    const t = table(8, 4);
+    const key = (n: number) => bigIntToId((BigInt(n) << 156n) - 1n);
+    t.setPredecessor(at(6));
+    t.setSuccessors([at(2)]);
+    // Learnt when the ring was 8, 6 and 2: every node held every key.
+    t.setEarlierPredecessors(at(6), [at(2)], true);
+    expect(t.holdsKey(key(13), 3)).toBe(true);
+    expect(t.earlierPredecessorsAge()).toBe(0);
+    // Then 10, 12 and 14 joined, and stabilization named them as successors: the wrap is stale, to be walked again.
+    t.setSuccessors([at(10), at(12), at(14), at(2)]);
+    expect(t.earlierPredecessorsAge()).toBe(Infinity);
+    expect(t.holdsKey(key(13), 3)).toBe(false); // 14, 2 and 6 lie between
+  });
 });
