@@ -8,7 +8,7 @@ import { connect } from "./protocol/client";
 import { P2PError } from "./protocol/errors";
 import type { NodeStatus } from "./node/node";
 import { defaultDataDir } from "./node/home";
-import { nodeId } from "./node/ring/id";
+import { nodeId } from "./model/id";
 import { DNS_PORT, PEER_PORT } from "./protocol/address";
 import { writeNetworkKey } from "./protocol/network-key";
 

@@ -5,7 +5,7 @@ import { isP2PError, P2PError } from "../protocol/errors";
 import { ALL_DEAD_ROUNDS_BEFORE_FOUNDING, MAX_JOIN_ROUNDS, MAX_RETRY_DELAY_MS } from "./defaults";
 import type { Introducers } from "./dns-client";
 import type { ChordNode } from "./ring/chord";
-import type { Peer } from "./ring/transport";
+import type { Peer } from "../model/peer";
 import type { TcpTransport } from "./tcp-transport";
 
 export type JoinContext = {

@@ -2,8 +2,8 @@
 
 import type { Database, Statement } from "bun:sqlite";
 import { damagedDatabase, openDatabase } from "../../sqlite";
-import { type FolderManifest, folderIdOf } from "./folder";
-import { type Manifest, chunkCount, fileIdOf } from "./manifest";
+import { type FolderManifest, folderIdOf } from "../../model/folder";
+import { type Manifest, chunkCount, fileIdOf } from "../../model/manifest";
 
 /** What to do with a catalog.db that is not a database any more, and what that costs. */
 const CATALOG_ADVICE =

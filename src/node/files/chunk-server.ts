@@ -2,11 +2,10 @@
 
 import { P2PError } from "../../protocol/errors";
 import type { SharedFile } from "./catalog";
-import type { Manifest } from "./manifest";
+import type { Manifest } from "../../model/manifest";
 import { type PartFile, chunkLength } from "./part-file";
 import type { RateLimiter } from "./rate-limiter";
-import { Bitfield } from "./swarm/bitfield";
-import type { HaveReport } from "./swarm/file-peers";
+import { Bitfield, type HaveReport } from "../../model/bitfield";
 import { HAVE_WAIT_MS } from "./tcp-file-peers";
 import { UploadQueue } from "./upload-queue";
 import { ServingStats } from "./transfers";

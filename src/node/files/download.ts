@@ -2,9 +2,9 @@
 
 import { P2PError, isP2PError } from "../../protocol/errors";
 import type { CatalogStore } from "./catalog";
-import { type Manifest, sha256Hex } from "./manifest";
+import { type Manifest, sha256Hex } from "../../model/manifest";
 import { PartFile, chunkLength } from "./part-file";
-import { Bitfield } from "./swarm/bitfield";
+import { Bitfield } from "../../model/bitfield";
 import { type FilePeers, failureOf } from "./swarm/file-peers";
 import { type Assignment, ChunkScheduler } from "./swarm/scheduler";
 

@@ -2,9 +2,10 @@
 
 import { P2PError, isP2PError } from "../../protocol/errors";
 import type { ChordNode } from "../ring/chord";
-import { ID_HEX_LENGTH, inOpenInterval, isRingId, ringDistance, type RingId } from "../ring/id";
-import type { RecordCursor, RecordEntry } from "../ring/records";
-import type { Peer } from "../ring/transport";
+import { ID_HEX_LENGTH, inOpenInterval, isRingId, ringDistance, type RingId } from "../../model/id";
+import type { RecordCursor } from "../ring/records";
+import type { RecordEntry } from "../../model/record";
+import type { Peer } from "../../model/peer";
 import { checkEntries, type HolderKeys } from "../signed-records";
 import type { TcpTransport } from "../tcp-transport";
 import { FILES, type ListStep } from "../../wire/files";

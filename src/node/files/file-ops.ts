@@ -7,7 +7,7 @@ import { FILES, haveToWire } from "../../wire/files";
 import { opTable, serveOp } from "../../wire/op";
 import { servedFolder } from "./folder-sharing";
 import type { FileSharing } from "./sharing";
-import { Bitfield } from "./swarm/bitfield";
+import { Bitfield } from "../../model/bitfield";
 
 /** Peer ops (defined in src/wire/files.ts): a file's manifest, its chunks and availability, and one step of the LIST_ALL_FILES broadcast. */
 export function filePeerOps(sharing: FileSharing): OpTable {

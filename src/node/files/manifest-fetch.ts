@@ -1,11 +1,11 @@
 // A download's first step: the file's manifest from the first holder that gives one matching its id, or an error that says why none did.
 
 import { P2PError, isP2PError } from "../../protocol/errors";
-import type { Peer } from "../ring/transport";
+import type { Peer } from "../../model/peer";
 import type { TcpTransport } from "../tcp-transport";
 import { FILES } from "../../wire/files";
 import type { ChunkServer } from "./chunk-server";
-import type { Manifest } from "./manifest";
+import type { Manifest } from "../../model/manifest";
 
 /** No holder gave the manifest; `allMissing`: each one answered that it does not have this id (any more). */
 export class ManifestUnavailable extends P2PError {

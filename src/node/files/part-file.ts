@@ -6,8 +6,8 @@ import { dirname } from "node:path";
 import { P2PError } from "../../protocol/errors";
 import type { CatalogStore } from "./catalog";
 import { DirectWriter } from "./direct-write";
-import { type Manifest, sha256Hex } from "./manifest";
-import { Bitfield } from "./swarm/bitfield";
+import { type Manifest, sha256Hex } from "../../model/manifest";
+import { Bitfield } from "../../model/bitfield";
 
 /**
  * Owns one `.part` file. A chunk counts as verified only once its bytes are written, and the

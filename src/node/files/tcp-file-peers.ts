@@ -2,8 +2,8 @@
 
 import { P2PError } from "../../protocol/errors";
 import type { TcpTransport } from "../tcp-transport";
-import type { Bitfield } from "./swarm/bitfield";
-import type { FilePeers, HaveReport, Holder } from "./swarm/file-peers";
+import type { FilePeers, Holder } from "./swarm/file-peers";
+import type { HaveReport, Bitfield } from "../../model/bitfield";
 import { FILES, haveFromWire } from "../../wire/files";
 
 /**

@@ -2,17 +2,21 @@
 
 import { P2PError } from "../../protocol/errors";
 import { BackgroundWork } from "./background";
-import { type ChordOptions, type ChordStatus, DEFAULTS } from "./chord-options";
-import { isRingId, type RingId } from "./id";
+import { type ChordOptions, DEFAULTS } from "./chord-options";
+import { type ChordStatus } from "../../model/reports";
+import { isRingId, type RingId } from "../../model/id";
 import { Lookup, type LookupResult } from "./lookup";
 import { type JoinResult, Membership } from "./membership";
-import { isLive, type RecordCursor, type RecordEntry, type RecordStore } from "./records";
+import { isLive, type RecordEntry } from "../../model/record";
+import { type RecordCursor, type RecordStore } from "./records";
 import { Replicator } from "./replicator";
 import { RoutingTable } from "./routing-table";
 import { Stabilizer } from "./stabilizer";
-import { revivingTransport, type LookupStep, type Neighbours, type Peer, type RingHandlers, type RingTransport } from "./transport";
+import { revivingTransport } from "./transport";
+import { type LookupStep, type Neighbours, type RingHandlers, type RingTransport } from "../../model/ring-transport";
+import { type Peer } from "../../model/peer";
 
-export type { ChordOptions, ChordStatus } from "./chord-options";
+export type { ChordOptions } from "./chord-options";
 export type { LookupResult } from "./lookup";
 export type { JoinResult } from "./membership";
 

@@ -3,11 +3,13 @@
 import { isP2PError, P2PError } from "../../protocol/errors";
 import { MAX_RECORD_LIFETIME_MS } from "./admission";
 import type { BackgroundWork } from "./background";
-import { bigIntToId, idToBigInt, inHalfOpenInterval, inOpenInterval, ringDistance, type RingId } from "./id";
+import { bigIntToId, idToBigInt, inHalfOpenInterval, inOpenInterval, ringDistance, type RingId } from "../../model/id";
 import type { Lookup } from "./lookup";
-import type { RecordEntry, RecordStore } from "./records";
+import type { RecordEntry } from "../../model/record";
+import type { RecordStore } from "./records";
 import type { RoutingTable } from "./routing-table";
-import type { Neighbours, Peer, RingTransport } from "./transport";
+import type { Neighbours, RingTransport } from "../../model/ring-transport";
+import type { Peer } from "../../model/peer";
 
 /** Background work is re-run at most this often in a row when asked again while running. */
 const MAX_REPLICATION_PASSES = 4;

@@ -1,6 +1,6 @@
 // Which chunk to ask of which peer: rarest first among what the peers have, an endgame at the end, retries with backoff. Pure: no I/O, no timers, time from an injected clock.
 
-import { Bitfield } from "./bitfield";
+import { Bitfield } from "../../../model/bitfield";
 import { rarestOf, wantedChunks } from "./rarest";
 import { DEFAULT_LIMITS, type SchedulerLimits } from "./scheduler-limits";
 import { type Assignment, type PeerState, type PeerSummary, type RequestFailure, isUsable } from "./scheduler-types";

@@ -4,7 +4,7 @@ import { mulberry32 } from "../../../random";
 import { holderRefreshDelay } from "../download";
 import { FairTurns } from "../fair-turns";
 import { MAX_CONCURRENT_CHUNK_READS, MAX_WAITING_BEHIND_OTHERS, MAX_WAITING_CHUNK_REQUESTS } from "../upload-queue";
-import { Bitfield } from "./bitfield";
+import { Bitfield } from "../../../model/bitfield";
 import { EventQueue } from "./event-queue";
 import { ChunkScheduler, type SchedulerLimits } from "./scheduler";
 

@@ -1,10 +1,10 @@
 // Simulates a Chord ring of in-memory nodes: lookup correctness, hop counts and record survival (the library; scripts/sim.ts is its command line).
 
 import { ChordNode } from "../chord";
-import { ringId, type RingId } from "../id";
+import { ringId, type RingId } from "../../../model/id";
 import { MemoryNetwork } from "../memory-transport";
 import { MemoryRecordStore } from "../records";
-import { peerAt, type Peer } from "../transport";
+import { peerAt, type Peer } from "../../../model/peer";
 
 export type SimOptions = {
   nodes: number;

@@ -6,9 +6,9 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { CatalogStore } from "../../../../src/node/files/catalog";
 import { runDownload } from "../../../../src/node/files/download";
-import { type Manifest, sha256Hex } from "../../../../src/node/files/manifest";
-import { Bitfield } from "../../../../src/node/files/swarm/bitfield";
-import type { FilePeers, HaveReport, Holder } from "../../../../src/node/files/swarm/file-peers";
+import { type Manifest, sha256Hex } from "../../../../src/model/manifest";
+import { Bitfield, type HaveReport } from "../../../../src/model/bitfield";
+import type { FilePeers, Holder } from "../../../../src/node/files/swarm/file-peers";
 import { P2PError } from "../../../../src/protocol/errors";
 import { tempDir } from "../../../helpers/wait";
 
