@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { SqliteRecordStore } from "../../src/node/record-store";
 import { ringId } from "../../src/model/id";
 import { MemoryRecordStore, type RecordCursor, type RecordStore } from "../../src/node/ring/records";
-import { type RecordEntry } from "../../src/model/record";
+import type { RecordEntry } from "../../src/model/record";
 import { tempDir } from "../helpers/wait";
 
 const dir = tempDir();

@@ -8,7 +8,7 @@ import { FILES } from "../../wire/files";
 import type { ChordNode } from "../ring/chord";
 import type { Peer } from "../../model/peer";
 import type { TcpTransport } from "../tcp-transport";
-import { type FileSummary } from "../../model/reports";
+import type { FileSummary } from "../../model/reports";
 import { holdersOf } from "./announcements";
 import type { CatalogStore, SharedFile, SharedFolder } from "./catalog";
 import type { DownloadProgress } from "./download";

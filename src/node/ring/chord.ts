@@ -3,18 +3,18 @@
 import { P2PError } from "../../protocol/errors";
 import { BackgroundWork } from "./background";
 import { type ChordOptions, DEFAULTS } from "./chord-options";
-import { type ChordStatus } from "../../model/reports";
+import type { ChordStatus } from "../../model/reports";
 import { isRingId, type RingId } from "../../model/id";
 import { Lookup, type LookupResult } from "./lookup";
 import { type JoinResult, Membership } from "./membership";
 import { isLive, type RecordEntry } from "../../model/record";
-import { type RecordCursor, type RecordStore } from "./records";
+import type { RecordCursor, RecordStore } from "./records";
 import { Replicator } from "./replicator";
 import { RoutingTable } from "./routing-table";
 import { Stabilizer } from "./stabilizer";
 import { revivingTransport } from "./transport";
-import { type LookupStep, type Neighbours, type RingHandlers, type RingTransport } from "../../model/ring-transport";
-import { type Peer } from "../../model/peer";
+import type { LookupStep, Neighbours, RingHandlers, RingTransport } from "../../model/ring-transport";
+import type { Peer } from "../../model/peer";
 
 export type { ChordOptions } from "./chord-options";
 export type { LookupResult } from "./lookup";

@@ -4,7 +4,7 @@ import { describe, expect, test } from "bun:test";
 import type { ChordNode } from "../../../src/node/ring/chord";
 import { ringId } from "../../../src/model/id";
 import { MemoryRecordStore, type RecordCursor } from "../../../src/node/ring/records";
-import { type RecordEntry } from "../../../src/model/record";
+import type { RecordEntry } from "../../../src/model/record";
 import { peerAt } from "../../../src/model/peer";
 import { FileLister } from "../../../src/node/files/file-list";
 import type { TcpTransport } from "../../../src/node/tcp-transport";
