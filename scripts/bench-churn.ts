@@ -7,7 +7,7 @@
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { nameKey } from "../src/node/files/names";
-import type { RecordEntry } from "../src/node/ring/records";
+import type { RecordEntry } from "../src/model/record";
 import { createTestnet, type Testnet, type TestnetNode } from "../src/testnet";
 import { writeRandomFile } from "./lib/bench";
 

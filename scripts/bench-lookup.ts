@@ -8,10 +8,11 @@
 
 import { parseArgs } from "node:util";
 import { ChordNode } from "../src/node/ring/chord";
-import { nodeId, ringId } from "../src/node/ring/id";
+import { nodeId, ringId } from "../src/model/id";
 import { MemoryRecordStore } from "../src/node/ring/records";
 import { trueSuccessor } from "../src/node/ring/sim/simulation";
-import type { Peer, RingHandlers } from "../src/node/ring/transport";
+import type { Peer } from "../src/model/peer";
+import type { RingHandlers } from "../src/model/ring-transport";
 import { TcpTransport } from "../src/node/tcp-transport";
 import { type ProtocolServer, serve } from "../src/protocol/server";
 import { ringOps } from "../src/wire/ring";

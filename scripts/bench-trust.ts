@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { loadIdentity, verifyEntry } from "../src/node/identity";
-import { ringId } from "../src/node/ring/id";
+import { ringId } from "../src/model/id";
 import { createTestnet, type Testnet, type TestnetNode } from "../src/testnet";
 import { median } from "./lib/bench";
 

@@ -1,6 +1,6 @@
 // How far this node's clock is from its peers': measured from the time each peer puts in its PING reply, the median over peers, and what to tell the user.
 
-import type { Peer } from "./ring/transport";
+import type { Peer } from "../model/peer";
 import { MAX_CLOCK_SKEW_MS } from "./signed-records";
 
 /** A peer's sample counts this long; older ones are forgotten. */

@@ -3,7 +3,7 @@
 import type { OpTable } from "../protocol/server";
 import { CONTROL, type NodeStatus } from "../wire/control";
 import { opTable, serveOp } from "../wire/op";
-import { isRingId, ringId } from "./ring/id";
+import { isRingId, ringId } from "../model/id";
 import type { ChordNode } from "./ring/chord";
 import { parseKey } from "../wire/codec";
 

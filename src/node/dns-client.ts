@@ -8,7 +8,7 @@ import { checkedPeer, splitAddress } from "../wire/codec";
 import { DNS } from "../wire/dns";
 import type { OpDef } from "../wire/op";
 import { DEFAULT_DNS_TIMEOUT_MS } from "./defaults";
-import type { Peer } from "./ring/transport";
+import type { Peer } from "../model/peer";
 
 /** Most introducers one node may be given (--dns a,b,...). */
 export const MAX_INTRODUCERS = 8;

@@ -4,11 +4,10 @@ import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject,
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { P2PError } from "../protocol/errors";
-import type { RecordEntry } from "./ring/records";
+import { PUBLIC_KEY_PATTERN } from "../model/public-key";
+import type { RecordEntry } from "../model/record";
 
 export const IDENTITY_FILE = "identity.pem";
-/** An Ed25519 public key on the wire: its 32 raw bytes as 64 lowercase hex digits. */
-export const PUBLIC_KEY_PATTERN = /^[0-9a-f]{64}$/;
 
 export interface Identity {
   /** 64 hex digits. */

@@ -2,7 +2,7 @@
 
 import { readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { Peer } from "./ring/transport";
+import type { Peer } from "../model/peer";
 import { parsePeerJson } from "../wire/codec";
 
 /** How many peers the file keeps: enough that some are alive after a long absence, small enough to try them all. */

@@ -18,7 +18,7 @@ import { SqliteRecordStore } from "./record-store";
 import { RingPresence } from "./ring-presence";
 import { ChordNode } from "./ring/chord";
 import { RING } from "../wire/ring";
-import type { Peer } from "./ring/transport";
+import type { Peer } from "../model/peer";
 import type { TcpTransport } from "./tcp-transport";
 import { realTimers } from "./timers";
 

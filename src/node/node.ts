@@ -19,8 +19,8 @@ import { fileClientOps, filePeerOps } from "./files/file-ops";
 import type { FileSharing } from "./files/sharing";
 import { type NodeBase, type NodeParts, openParts } from "./node-parts";
 import type { ChordNode } from "./ring/chord";
-import { nodeId } from "./ring/id";
-import type { Peer } from "./ring/transport";
+import { nodeId } from "../model/id";
+import type { Peer } from "../model/peer";
 import { ownSourceAddress, TcpTransport } from "./tcp-transport";
 
 export * from "./defaults";

@@ -5,8 +5,9 @@ import { isP2PError } from "../protocol/errors";
 import type { PeerChecks } from "../wire/ring";
 import { type Identity, loadIdentity } from "./identity";
 import { admitScreened } from "./ring/admission";
-import type { RingId } from "./ring/id";
-import type { Peer, RingTransport } from "./ring/transport";
+import type { RingId } from "../model/id";
+import type { Peer } from "../model/peer";
+import type { RingTransport } from "../model/ring-transport";
 import { admitEntries, checkingReads, HolderKeys, MAX_CLOCK_SKEW_MS } from "./signed-records";
 import type { TcpTransport } from "./tcp-transport";
 

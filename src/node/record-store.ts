@@ -3,10 +3,11 @@
 import type { Database, Statement } from "bun:sqlite";
 import { P2PError } from "../protocol/errors";
 import { openDatabase } from "../sqlite";
-import type { RingId } from "./ring/id";
+import type { RingId } from "../model/id";
 import { MAX_RECORD_LIFETIME_MS } from "./ring/admission";
 import { type QuotaLimits, RecordQuota, entrySize } from "./ring/record-quota";
-import type { RecordCursor, RecordEntry, RecordStore } from "./ring/records";
+import type { RecordCursor, RecordStore } from "./ring/records";
+import type { RecordEntry } from "../model/record";
 
 /**
  * Owns one SQLite file: WAL, statements prepared once, merges in one synchronous transaction.

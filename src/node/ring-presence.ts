@@ -10,7 +10,8 @@ import type { Introducers } from "./dns-client";
 import type { KnownPeers } from "./known-peers";
 import type { ChordNode } from "./ring/chord";
 import { MERGE_CONFIRM_MS, RingMerger } from "./ring/merge";
-import type { Peer, RingTransport } from "./ring/transport";
+import type { Peer } from "../model/peer";
+import type { RingTransport } from "../model/ring-transport";
 import { TimerSet, type Timers } from "./timers";
 
 export type PresenceOptions = {

@@ -7,8 +7,8 @@ import { parseAddress } from "../wire/codec";
 import { RING } from "../wire/ring";
 import { verifyEntry } from "./identity";
 import { holderOf } from "./ring/record-quota";
-import type { RecordEntry } from "./ring/records";
-import type { RingTransport } from "./ring/transport";
+import type { RecordEntry } from "../model/record";
+import type { RingTransport } from "../model/ring-transport";
 import type { TcpTransport } from "./tcp-transport";
 
 /** How far ahead of this node's clock an entry's updatedAt may be: more is a forged "newest" write, refused. */

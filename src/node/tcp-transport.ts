@@ -7,7 +7,7 @@ import { splitAddress } from "../wire/codec";
 import type { OpDef } from "../wire/op";
 import { ringCalls } from "../wire/ring";
 import { DEFAULT_RPC_TIMEOUT_MS } from "./defaults";
-import type { RingTransport } from "./ring/transport";
+import type { RingTransport } from "../model/ring-transport";
 
 export { DEFAULT_RPC_TIMEOUT_MS };
 

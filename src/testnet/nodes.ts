@@ -2,7 +2,7 @@
 
 import { join } from "node:path";
 import { defaultDataDir } from "../node/home";
-import { nodeId } from "../node/ring/id";
+import { nodeId } from "../model/id";
 import { PEER_PORT } from "../protocol/address";
 import { connect } from "../protocol/client";
 import { P2PError } from "../protocol/errors";

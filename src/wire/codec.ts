@@ -3,8 +3,8 @@
 import { formatAddress, parsePeerAddress, parsePeerIp, parsePort, splitAddress } from "../protocol/address";
 import { hostOf } from "../protocol/ip";
 import { P2PError } from "../protocol/errors";
-import { IDS_PER_IP, isRingId, nodeIdAt, type RingId } from "../node/ring/id";
-import type { Peer } from "../node/ring/transport";
+import { IDS_PER_IP, isRingId, nodeIdAt, type RingId } from "../model/id";
+import type { Peer } from "../model/peer";
 
 /** A peer as three request arguments: id, ip, port. */
 export function peerArgs(peer: Peer): string[] {

@@ -1,14 +1,13 @@
 // The control link (p2p client to its node over node.sock): every op's arguments and reply in one place, for the node's op tables and the CLI.
 
 import { P2PError } from "../protocol/errors";
-import type { FileSummary } from "../node/files/announcements";
-import type { ChordStatus } from "../node/ring/chord";
-import type { RingId } from "../node/ring/id";
-import type { RecordEntry } from "../node/ring/records";
-import type { Peer } from "../node/ring/transport";
+import type { ChordStatus, FileSummary } from "../model/reports";
+import type { RingId } from "../model/id";
+import type { RecordEntry } from "../model/record";
+import type { Peer } from "../model/peer";
 import { encodeJson } from "./codec";
 import { defineOp, NO_ARGS, PING, replyLines } from "./op";
-import { parseRecordEntries } from "./ring";
+import { parseRecordEntries } from "./records";
 import { type Shape, PEER_SHAPE, checkShape, nullable } from "./shape";
 
 /** Longest record value accepted from the local client. */

@@ -1,16 +1,15 @@
 // The files link (node to node over TCP): manifests, chunks, availability and the LIST_ALL_FILES broadcast, each op's arguments and reply in one place.
 
 import { P2PError } from "../protocol/errors";
-import type { RingId } from "../node/ring/id";
-import type { RecordEntry } from "../node/ring/records";
-import type { Peer } from "../node/ring/transport";
-import { checkFolderManifest, type FolderManifest } from "../node/files/folder";
-import { checkManifest, type Manifest } from "../node/files/manifest";
-import { Bitfield } from "../node/files/swarm/bitfield";
-import type { HaveReport } from "../node/files/swarm/file-peers";
+import type { RingId } from "../model/id";
+import type { RecordEntry } from "../model/record";
+import type { Peer } from "../model/peer";
+import { checkFolderManifest, type FolderManifest } from "../model/folder";
+import { checkManifest, type Manifest } from "../model/manifest";
+import { Bitfield, type HaveReport } from "../model/bitfield";
 import { decodeJson, encodeJson, parseKey, parsePeerJson } from "./codec";
 import { defineOp } from "./op";
-import { parseRecordEntries } from "./ring";
+import { parseRecordEntries } from "./records";
 
 const FILE_ID = /^[0-9a-f]{64}$/;
 /** A key, a slash and a member of at most the 1,024 characters the wire allows. */

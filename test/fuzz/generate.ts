@@ -4,7 +4,7 @@
 // and `isSafe` rejects any input that still spells another address. Control-socket paths stay in the test's dir.
 
 import { isIP } from "node:net";
-import { nodeId, ringId } from "../../src/node/ring/id";
+import { nodeId, ringId } from "../../src/model/id";
 
 /** mulberry32: small, fast, and the same sequence for the same seed. */
 export function prng(seed: number): Random {

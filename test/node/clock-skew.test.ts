@@ -4,7 +4,7 @@ import { describe, expect, test } from "bun:test";
 import { ClockWatch, PeerClocks, clockNote, formatSkew } from "../../src/node/clock-skew";
 import { withClockNote } from "../../src/node/clock-ops";
 import { P2PError } from "../../src/protocol/errors";
-import { peerAt } from "../../src/node/ring/transport";
+import { peerAt } from "../../src/model/peer";
 
 describe("PeerClocks", () => {
   test("the skew is minus the median of the peers' offsets, each less the middle of its round trip: one wild peer moves it little", () => {

@@ -4,7 +4,7 @@ import { afterAll, afterEach, describe, expect, test } from "bun:test";
 import { randomBytes } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { ringId } from "../../src/node/ring/id";
+import { ringId } from "../../src/model/id";
 import { connect } from "../../src/protocol/client";
 import { type Testnet, createTestnet } from "../../src/testnet";
 import { runP2P, startP2P, stopAllProcesses } from "../helpers/processes";

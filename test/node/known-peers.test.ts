@@ -4,7 +4,7 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { KNOWN_PEERS_FILE, KnownPeers, MAX_KNOWN_PEERS } from "../../src/node/known-peers";
-import { peerAt } from "../../src/node/ring/transport";
+import { peerAt } from "../../src/model/peer";
 import { tempDir } from "../helpers/wait";
 
 const dirs: { remove(): void }[] = [];

@@ -3,8 +3,9 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { SqliteRecordStore } from "../../src/node/record-store";
-import { ringId } from "../../src/node/ring/id";
-import { MemoryRecordStore, type RecordCursor, type RecordEntry, type RecordStore } from "../../src/node/ring/records";
+import { ringId } from "../../src/model/id";
+import { MemoryRecordStore, type RecordCursor, type RecordStore } from "../../src/node/ring/records";
+import type { RecordEntry } from "../../src/model/record";
 import { tempDir } from "../helpers/wait";
 
 const dir = tempDir();

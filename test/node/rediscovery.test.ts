@@ -6,7 +6,7 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { nameKey } from "../../src/node/files/names";
 import { KNOWN_PEERS_FILE } from "../../src/node/known-peers";
-import type { RecordEntry } from "../../src/node/ring/records";
+import type { RecordEntry } from "../../src/model/record";
 import { connect } from "../../src/protocol/client";
 import { decodeLines } from "../../src/protocol/frame";
 import { type Testnet, type TestnetNode, createTestnet } from "../../src/testnet";

@@ -4,8 +4,8 @@ import { afterAll, afterEach, describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { nameKey } from "../../src/node/files/names";
-import { inHalfOpenInterval } from "../../src/node/ring/id";
-import type { RecordEntry } from "../../src/node/ring/records";
+import { inHalfOpenInterval } from "../../src/model/id";
+import type { RecordEntry } from "../../src/model/record";
 import { type Testnet, type TestnetNode, createTestnet } from "../../src/testnet";
 import { tempDir, waitFor } from "../helpers/wait";
 

@@ -2,8 +2,8 @@
 
 import { afterEach, describe, expect, test } from "bun:test";
 import { decodeLines } from "../../src/protocol/frame";
-import { ringId } from "../../src/node/ring/id";
-import type { RecordEntry } from "../../src/node/ring/records";
+import { ringId } from "../../src/model/id";
+import type { RecordEntry } from "../../src/model/record";
 import { type Testnet, createTestnet } from "../../src/testnet";
 import { runP2P } from "../helpers/processes";
 import { waitFor } from "../helpers/wait";

@@ -2,7 +2,7 @@
 
 import { describe, expect, test } from "bun:test";
 import { isIP } from "node:net";
-import { IDS_PER_IP, nodeId, ringId } from "../../src/node/ring/id";
+import { IDS_PER_IP, nodeId, ringId } from "../../src/model/id";
 import { formatAddress, parseHostPort, parsePeerAddress, parsePeerIp, splitAddress } from "../../src/protocol/address";
 import { canonicalIp, hostOf } from "../../src/protocol/ip";
 

@@ -2,14 +2,14 @@
 
 import { afterAll, afterEach, describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { bigIntToId, idToBigInt, ringDistance, ringId, type RingId } from "../../src/node/ring/id";
-import type { RecordEntry } from "../../src/node/ring/records";
+import { bigIntToId, idToBigInt, ringDistance, ringId, type RingId } from "../../src/model/id";
+import type { RecordEntry } from "../../src/model/record";
 import type { ProtocolClient } from "../../src/protocol/client";
 import { decodeLines } from "../../src/protocol/frame";
 import { type Testnet, type TestnetNode, createTestnet } from "../../src/testnet";
 import { DEFAULT_SUCCESSORS } from "../../src/node/defaults";
 import { MAX_MEMBERS_PER_KEY } from "../../src/node/ring/record-quota";
-import { MAX_RECORDS_PER_MESSAGE } from "../../src/wire/ring";
+import { MAX_RECORDS_PER_MESSAGE } from "../../src/wire/records";
 import { tempDir, waitFor } from "../helpers/wait";
 import { fetchFile, hostileLink, share } from "./hostile";
 

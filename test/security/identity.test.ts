@@ -4,8 +4,8 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { IDENTITY_FILE, loadIdentity, verifyEntry } from "../../src/node/identity";
-import { ringId } from "../../src/node/ring/id";
-import type { RecordEntry } from "../../src/node/ring/records";
+import { ringId } from "../../src/model/id";
+import type { RecordEntry } from "../../src/model/record";
 import { holderAddress, MAX_CLOCK_SKEW_MS } from "../../src/node/signed-records";
 import { tempDir } from "../helpers/wait";
 

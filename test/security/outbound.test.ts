@@ -3,9 +3,9 @@
 import { afterAll, afterEach, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { loadIdentity } from "../../src/node/identity";
-import { ringId } from "../../src/node/ring/id";
-import type { RecordEntry } from "../../src/node/ring/records";
-import { peerAt } from "../../src/node/ring/transport";
+import { ringId } from "../../src/model/id";
+import type { RecordEntry } from "../../src/model/record";
+import { peerAt } from "../../src/model/peer";
 import type { ProtocolClient, Response } from "../../src/protocol/client";
 import { decodeLines } from "../../src/protocol/frame";
 import { type Testnet, createTestnet } from "../../src/testnet";

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { Socket } from "bun";
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
-import { ringId } from "../../src/node/ring/id";
+import { ringId } from "../../src/model/id";
 import { connect, type ProtocolClient } from "../../src/protocol/client";
 import { isP2PError } from "../../src/protocol/errors";
 import { writeNetworkKey } from "../../src/protocol/network-key";

@@ -3,8 +3,8 @@
 import { afterAll, afterEach, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { loadIdentity } from "../../src/node/identity";
-import { ringId } from "../../src/node/ring/id";
-import type { RecordEntry } from "../../src/node/ring/records";
+import { ringId } from "../../src/model/id";
+import type { RecordEntry } from "../../src/model/record";
 import type { ProtocolClient } from "../../src/protocol/client";
 import { decodeLines } from "../../src/protocol/frame";
 import { type ProtocolServer, serve } from "../../src/protocol/server";

@@ -3,7 +3,7 @@
 import { afterAll, afterEach, describe, expect, test } from "bun:test";
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
-import { bigIntToId, idToBigInt, nodeId, IDS_PER_IP, ringId } from "../../src/node/ring/id";
+import { bigIntToId, idToBigInt, nodeId, IDS_PER_IP, ringId } from "../../src/model/id";
 import type { ProtocolClient } from "../../src/protocol/client";
 import { decodeLines } from "../../src/protocol/frame";
 import { type Testnet, createTestnet } from "../../src/testnet";

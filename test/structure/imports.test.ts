@@ -1,4 +1,4 @@
-// The module graph of src/: no import cycle (type-only imports included), and no source file over 400 lines.
+// The module graph of src/: no import cycle (type-only imports included), folders layered with no import back up, and no source file over 400 lines.
 
 import { describe, expect, test } from "bun:test";
 import { readdirSync, readFileSync } from "node:fs";
@@ -33,6 +33,50 @@ function importsOf(file: string, known: ReadonlySet<string>): string[] {
     if (found) targets.push(found);
   }
   return targets;
+}
+
+/**
+ * What each folder of src/ (or file directly in it) may import besides itself: the layers below it, never
+ * one above. protocol <- model <- wire <- node <- cli: the wire speaks the model's data and knows no node;
+ * the introducer (dns/) speaks protocol and wire and knows no node; a node knows no CLI.
+ */
+const LAYERS: Record<string, readonly string[]> = {
+  "log.ts": [],
+  "random.ts": [],
+  "version.ts": [],
+  protocol: [],
+  "sqlite.ts": ["protocol"],
+  model: ["protocol"],
+  wire: ["protocol", "model"],
+  dns: ["protocol", "model", "wire", "log.ts", "sqlite.ts"],
+  node: ["protocol", "model", "wire", "log.ts", "random.ts", "sqlite.ts"],
+  testnet: ["protocol", "model", "wire", "node"],
+  "testnet.ts": ["protocol", "model", "wire", "node", "testnet"],
+  cli: ["protocol", "model", "wire", "dns", "node", "log.ts", "version.ts"],
+  "cli.ts": ["cli", "version.ts"],
+};
+
+/** The layer a file of src/ belongs to: its top folder, or its own name for a file directly in src/. */
+function layerOf(file: string): string {
+  return relative(SRC, file).split("/")[0]!;
+}
+
+/** Every import that crosses layers in a direction `layers` does not allow, as "from -> to"; a file of no layer is one too. */
+function layerViolations(graph: Map<string, string[]>, layerOfFile: (file: string) => string, layers: Record<string, readonly string[]>): string[] {
+  const violations: string[] = [];
+  for (const [file, targets] of graph) {
+    const from = layerOfFile(file);
+    const allowed = layers[from];
+    if (allowed === undefined) {
+      violations.push(`${file}: ${from} has no place in the layering`);
+      continue;
+    }
+    for (const target of targets) {
+      const to = layerOfFile(target);
+      if (to !== from && !allowed.includes(to)) violations.push(`${file} -> ${target} (${from} may not import ${to})`);
+    }
+  }
+  return violations;
 }
 
 /** Every cycle found by a depth-first walk, each as the list of files around it. */
@@ -72,6 +116,30 @@ describe("the structure of src/", () => {
       ["d", ["a"]],
     ]);
     expect(findCycles(graph)).toEqual([["a", "b", "c", "a"]]);
+  });
+
+  test("no folder imports from a layer above it", () => {
+    const graph = new Map(files.map((file) => [relative(REPO_ROOT, file), importsOf(file, known).map((target) => relative(REPO_ROOT, target))]));
+    const violations = layerViolations(graph, (file) => layerOf(join(REPO_ROOT, file)), LAYERS);
+    expect(violations).toEqual([]);
+  });
+
+  test("the layers themselves only point down: no two may import each other", () => {
+    expect(findCycles(new Map(Object.entries(LAYERS).map(([layer, below]) => [layer, [...below]])))).toEqual([]);
+  });
+
+  test("the layer rule catches an import back up, and a folder with no place in it", () => {
+    const graph = new Map([
+      ["src/wire/ring.ts", ["src/model/id.ts", "src/protocol/errors.ts"]],
+      ["src/model/id.ts", ["src/node/ring/chord.ts"]],
+      ["src/node/ring/chord.ts", ["src/wire/ring.ts", "src/model/id.ts"]],
+      ["src/gui/app.ts", ["src/wire/ring.ts"]],
+    ]);
+    const layer = (file: string) => file.split("/")[1]!;
+    expect(layerViolations(graph, layer, LAYERS)).toEqual([
+      "src/model/id.ts -> src/node/ring/chord.ts (model may not import node)",
+      "src/gui/app.ts: gui has no place in the layering",
+    ]);
   });
 
   test(`no source file is over ${MAX_LINES} lines`, () => {

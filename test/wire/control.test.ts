@@ -1,8 +1,8 @@
 // The control link's ops: every request and reply survives encode then decode, and the node's checks on PUT stay where they were.
 
 import { describe, expect, test } from "bun:test";
-import { ringId } from "../../src/node/ring/id";
-import { peerAt } from "../../src/node/ring/transport";
+import { ringId } from "../../src/model/id";
+import { peerAt } from "../../src/model/peer";
 import { decodeLines } from "../../src/protocol/frame";
 import { CONTROL, MAX_MEMBER_LENGTH, MAX_VALUE_BYTES, type DownloadReport, type NodeStatus, type SharedEntry, type TransferEntry, type TransfersReport } from "../../src/wire/control";
 import { type OpDef, replyBody } from "../../src/wire/op";

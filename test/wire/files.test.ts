@@ -1,11 +1,11 @@
 // The files link's ops: every request and reply survives encode then decode, binary bodies keep their layout, bad input is refused.
 
 import { describe, expect, test } from "bun:test";
-import { type FolderManifest, MAX_FOLDER_DEPTH, folderIdOf } from "../../src/node/files/folder";
-import { fileIdOf, sha256Hex, type Manifest } from "../../src/node/files/manifest";
-import { Bitfield } from "../../src/node/files/swarm/bitfield";
-import { ringId } from "../../src/node/ring/id";
-import { peerAt } from "../../src/node/ring/transport";
+import { type FolderManifest, MAX_FOLDER_DEPTH, folderIdOf } from "../../src/model/folder";
+import { fileIdOf, sha256Hex, type Manifest } from "../../src/model/manifest";
+import { Bitfield } from "../../src/model/bitfield";
+import { ringId } from "../../src/model/id";
+import { peerAt } from "../../src/model/peer";
 import { FILES, haveFromWire, haveToWire, type ListStep, MAX_LIST_CHILDREN } from "../../src/wire/files";
 import { type OpDef, replyBody } from "../../src/wire/op";
 import { requestRoundTrip, replyRoundTrip as sharedReplyRoundTrip } from "./round-trip";

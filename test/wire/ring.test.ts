@@ -1,13 +1,14 @@
 // The ring link's ops: every request and reply survives encode then decode, the bytes are the documented ones, and senders keep to the receivers' limits.
 
 import { describe, expect, test } from "bun:test";
-import { ringId } from "../../src/node/ring/id";
-import type { RecordEntry } from "../../src/node/ring/records";
-import { peerAt, type Peer } from "../../src/node/ring/transport";
+import { ringId } from "../../src/model/id";
+import type { RecordEntry } from "../../src/model/record";
+import { peerAt, type Peer } from "../../src/model/peer";
 import { decodeLines } from "../../src/protocol/frame";
 import { type OpDef, replyBody } from "../../src/wire/op";
 import { requestRoundTrip as sharedRequestRoundTrip, replyRoundTrip } from "./round-trip";
-import { MAX_AVOID, MAX_HANDOVER_SUCCESSORS, MAX_RECORD_MESSAGE_BYTES, MAX_RECORDS_PER_MESSAGE, RING, ringCalls } from "../../src/wire/ring";
+import { MAX_AVOID, MAX_HANDOVER_SUCCESSORS, RING, ringCalls } from "../../src/wire/ring";
+import { MAX_RECORD_MESSAGE_BYTES, MAX_RECORDS_PER_MESSAGE } from "../../src/wire/records";
 import { MAX_BODY_BYTES } from "../../src/protocol/limits";
 
 const a = peerAt("127.0.0.2:7495");

@@ -4,7 +4,7 @@ import { defineCommand } from "citty";
 import { existsSync, mkdirSync, statSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { P2PError } from "../../protocol/errors";
-import type { FileSummary } from "../../node/files/announcements";
+import type { FileSummary } from "../../model/reports";
 import { onInterrupt, runCommand } from "../common";
 import { clientArgs } from "../find-node";
 import { usage } from "../argv";

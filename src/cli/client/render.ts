@@ -1,6 +1,6 @@
 // How client commands draw things: tables, sizes, durations, and a progress line on a terminal.
 
-import type { FileSummary } from "../../node/files/announcements";
+import type { FileSummary } from "../../model/reports";
 
 export function formatBytes(bytes: number): string {
   const units = ["B", "KiB", "MiB", "GiB", "TiB"];

@@ -2,21 +2,10 @@
 
 import { splitAddress } from "../../protocol/address";
 import { hostOf } from "../../protocol/ip";
-import type { RecordEntry } from "../ring/records";
+import type { RecordEntry } from "../../model/record";
+import type { FileSummary } from "../../model/reports";
 import { holderAddress } from "../signed-records";
 import type { Holder } from "./swarm/file-peers";
-
-/** What list and search return per file. */
-export interface FileSummary {
-  name: string;
-  size: number;
-  id: string;
-  holders: number;
-  /** A shared folder: `id` is its folder id, `size` the total of its files. */
-  folder?: boolean;
-  /** How many files the folder holds (in an UPLOAD reply only). */
-  files?: number;
-}
 
 /** The value of an announcement entry; its member is `<fileId>@<holder>`. */
 export interface Announcement {

@@ -1,6 +1,6 @@
 // Puts and withdraws this node's announcements in the ring, one (id, name) at a time, so a withdrawal is never overtaken by an announce in flight.
 
-import type { Peer } from "../ring/transport";
+import type { Peer } from "../../model/peer";
 import { type Announcement, wordMember } from "./announcements";
 import { MAX_INDEXED_WORDS, nameKey, wordKey, wordsOf } from "./names";
 import type { FileRecords } from "./ports";

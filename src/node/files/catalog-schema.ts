@@ -1,8 +1,8 @@
 // catalog.db's tables, its rows as SQLite returns them, and the checks that a stored manifest still hashes to its id.
 
 import type { Database } from "bun:sqlite";
-import { type FolderManifest, folderIdOf } from "./folder";
-import { type Manifest, fileIdOf } from "./manifest";
+import { type FolderManifest, folderIdOf } from "../../model/folder";
+import { type Manifest, fileIdOf } from "../../model/manifest";
 
 export function folderMatches(json: string, folderId: string): boolean {
   try {

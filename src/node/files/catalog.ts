@@ -3,8 +3,8 @@
 import type { Database, Statement } from "bun:sqlite";
 import { damagedDatabase, openDatabase } from "../../sqlite";
 import { type DownloadRow, SCHEMA, type SharedRow, addColumnIfMissing, folderMatches, manifestMatches } from "./catalog-schema";
-import type { FolderManifest } from "./folder";
-import { type Manifest, chunkCount, fileIdOf } from "./manifest";
+import type { FolderManifest } from "../../model/folder";
+import { type Manifest, chunkCount, fileIdOf } from "../../model/manifest";
 
 /** What to do with a catalog.db that is not a database any more, and what that costs. */
 const CATALOG_ADVICE =

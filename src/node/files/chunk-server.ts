@@ -2,12 +2,11 @@
 
 import { P2PError } from "../../protocol/errors";
 import type { SharedFile } from "./catalog";
-import type { Manifest } from "./manifest";
+import type { Manifest } from "../../model/manifest";
 import { chunkLength } from "./part-file";
 import type { ServedPart } from "./ports";
 import type { RateLimiter } from "./rate-limiter";
-import { Bitfield } from "./swarm/bitfield";
-import type { HaveReport } from "./swarm/file-peers";
+import { Bitfield, type HaveReport } from "../../model/bitfield";
 import { UploadQueue } from "./upload-queue";
 import { ServingStats } from "./transfers";
 import type { ServedStore } from "./served-store";

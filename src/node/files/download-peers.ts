@@ -1,8 +1,8 @@
 // The peers of one file as a download asks them: other holders over the node's file links, this node itself in process.
 
 import type { FileLinks } from "./ports";
-import type { Bitfield } from "./swarm/bitfield";
-import type { FilePeers, HaveReport, Holder } from "./swarm/file-peers";
+import type { FilePeers, Holder } from "./swarm/file-peers";
+import type { HaveReport, Bitfield } from "../../model/bitfield";
 
 /** What this node answers for itself, without a round trip. */
 export interface LocalHolder {

@@ -1,10 +1,10 @@
 // One download, wired: the scheduler decides, the file's peers answer, every chunk is verified, the .part file keeps it.
 
 import { P2PError, isP2PError } from "../../protocol/errors";
-import { type Manifest, sha256Hex } from "./manifest";
+import { type Manifest, sha256Hex } from "../../model/manifest";
 import { chunkLength } from "./part-file";
 import type { DownloadPart, PartFiles } from "./ports";
-import { Bitfield } from "./swarm/bitfield";
+import { Bitfield } from "../../model/bitfield";
 import { type FilePeers, failureOf } from "./swarm/file-peers";
 import { type Assignment, ChunkScheduler } from "./swarm/scheduler";
 import { HAVE_RETRY_MS, MAX_REPORTED_SOURCES, MAX_STALL_MS, PROGRESS_INTERVAL_MS, holderRefreshDelay } from "./download-timing";

@@ -2,14 +2,15 @@
 
 import { rmSync, statSync } from "node:fs";
 import type { DownloadReport, TransferEntry, TransfersReport } from "../../wire/control";
-import { type FileSummary, holdersOf } from "./announcements";
+import type { FileSummary } from "../../model/reports";
+import { holdersOf } from "./announcements";
 import type { Announcer } from "./announcer";
 import type { SharedFile } from "./catalog";
 import type { ChunkServer } from "./chunk-server";
 import { type DownloadProgress, type DownloadResult, runDownload } from "./download";
 import { downloadPeers } from "./download-peers";
 import type { FileFinder } from "./file-finder";
-import type { Manifest } from "./manifest";
+import type { Manifest } from "../../model/manifest";
 import { ManifestUnavailable, fetchManifest } from "./manifest-fetch";
 import { nameKey } from "./names";
 import { checkOutputPath } from "./part-file";

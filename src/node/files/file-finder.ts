@@ -1,8 +1,9 @@
 // Finding files in the ring: the list of every file, a search by words, and the one file a name (or name@id) leads to now.
 
 import { P2PError } from "../../protocol/errors";
-import type { RecordEntry } from "../ring/records";
-import { type FileSummary, summarize } from "./announcements";
+import type { RecordEntry } from "../../model/record";
+import type { FileSummary } from "../../model/reports";
+import { summarize } from "./announcements";
 import type { FileLister } from "./file-list";
 import { MAX_INDEXED_WORDS, foldText, nameKey, wordKey, wordsOf } from "./names";
 import { notFound } from "./not-found";

@@ -1,9 +1,10 @@
 // The LIST_ALL_FILES broadcast: every node visited once over the fingers, each read a page at a time, each entry believed only if its holder signed it.
 
 import { P2PError, isP2PError } from "../../protocol/errors";
-import { ID_HEX_LENGTH, inOpenInterval, isRingId, ringDistance, type RingId } from "../ring/id";
-import type { RecordCursor, RecordEntry } from "../ring/records";
-import type { Peer } from "../ring/transport";
+import { ID_HEX_LENGTH, inOpenInterval, isRingId, ringDistance, type RingId } from "../../model/id";
+import type { RecordCursor } from "../ring/records";
+import type { RecordEntry } from "../../model/record";
+import type { Peer } from "../../model/peer";
 import { checkEntries, type HolderKeys } from "../signed-records";
 import type { ListStep } from "../../wire/files";
 import { kindOf } from "./announcements";

@@ -6,7 +6,7 @@ import { CONTROL } from "../../wire/control";
 import { FILES, haveToWire } from "../../wire/files";
 import { opTable, serveOp } from "../../wire/op";
 import type { FileSharing } from "./sharing";
-import { Bitfield } from "./swarm/bitfield";
+import { Bitfield } from "../../model/bitfield";
 
 /** Peer ops (defined in src/wire/files.ts): a file's manifest, its chunks and availability, and one step of the LIST_ALL_FILES broadcast. */
 export function filePeerOps(sharing: FileSharing): OpTable {

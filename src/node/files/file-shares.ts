@@ -2,12 +2,13 @@
 
 import { basename } from "node:path";
 import { statSync } from "node:fs";
-import type { FileSummary } from "./announcements";
+import type { FileSummary } from "../../model/reports";
 import type { Announcer } from "./announcer";
 import type { SharedFile } from "./catalog";
 import type { FolderShares } from "./folder-shares";
-import { type Manifest, hashFile } from "./manifest";
-import { checkShareName } from "./names";
+import type { Manifest } from "../../model/manifest";
+import { hashFile } from "./manifest";
+import { checkShareName } from "../../model/share-name";
 import { statOrThrow } from "./not-found";
 import type { FileCatalog } from "./ports";
 

@@ -4,12 +4,13 @@ import { existsSync, statSync } from "node:fs";
 import { basename } from "node:path";
 import { P2PError } from "../../protocol/errors";
 import type { SharedEntry } from "../../wire/control";
-import type { FileSummary } from "./announcements";
+import type { FileSummary } from "../../model/reports";
 import type { Announcer } from "./announcer";
 import type { SharedFolder } from "./catalog";
-import { type FolderEntry, type FolderManifest, folderIdOf, walkFolder } from "./folder";
+import { type FolderEntry, type FolderManifest, folderIdOf } from "../../model/folder";
+import { walkFolder } from "./folder";
 import { hashFile } from "./manifest";
-import { checkShareName } from "./names";
+import { checkShareName } from "../../model/share-name";
 import type { FileCatalog } from "./ports";
 
 export class FolderShares {

@@ -2,7 +2,7 @@
 
 import { P2PError, isP2PError } from "../../protocol/errors";
 import type { ChunkServer } from "./chunk-server";
-import type { Manifest } from "./manifest";
+import type { Manifest } from "../../model/manifest";
 import type { FileLinks } from "./ports";
 
 /** No holder gave the manifest; `allMissing`: each one answered that it does not have this id (any more). */

@@ -1,26 +1,9 @@
-// Shared names: what a valid name is, the ring keys a name and its words are stored under, and `name@id` references.
+// Shared names: the ring keys a name and its words are stored under, and `name@id` references.
 
-import { P2PError } from "../../protocol/errors";
-import { ringId, type RingId } from "../ring/id";
+import { ringId, type RingId } from "../../model/id";
 
-/** Longest shared name, in UTF-8 bytes (a common file-system limit). */
-export const MAX_NAME_BYTES = 255;
 /** Most words of one name indexed for search; the rest are found by the list fallback. */
 export const MAX_INDEXED_WORDS = 16;
-
-/** A name is a name, never a path: no '/', no '..', no NUL or control characters. */
-export function checkShareName(name: string): string {
-  if (name.length === 0 || name.trim().length === 0) throw new P2PError("MALFORMED", "a shared name cannot be empty");
-  if (new TextEncoder().encode(name).length > MAX_NAME_BYTES) {
-    throw new P2PError("MALFORMED", `shared name is over ${MAX_NAME_BYTES} bytes`);
-  }
-  if (name.includes("/") || name.includes("\\")) throw new P2PError("MALFORMED", `'${name}' is a path; a shared name cannot contain '/' or '\\'`);
-  if (name === "." || name === "..") throw new P2PError("MALFORMED", `a shared name cannot be '${name}' (it means a folder, not a file)`);
-  if (name.includes("..")) throw new P2PError("MALFORMED", `shared name '${name}' cannot contain '..'`);
-  // biome-ignore lint: control characters are exactly what this rejects
-  if (/[\u0000-\u001f\u007f]/.test(name)) throw new P2PError("MALFORMED", "a shared name cannot contain NUL or control characters");
-  return name;
-}
 
 /** The ring key of a name's record: every holder of a file with this name announces under it. */
 export function nameKey(name: string): RingId {

@@ -2,7 +2,7 @@
 
 import { statSync } from "node:fs";
 import { P2PError, isP2PError } from "../../protocol/errors";
-import type { FileSummary } from "./announcements";
+import type { FileSummary } from "../../model/reports";
 import { foldText } from "./names";
 
 /** Close matches offered when a name is not found. */

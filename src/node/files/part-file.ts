@@ -6,9 +6,9 @@ import { dirname } from "node:path";
 import { P2PError } from "../../protocol/errors";
 import type { CatalogStore } from "./catalog";
 import { DirectWriter } from "./direct-write";
-import { type Manifest, sha256Hex } from "./manifest";
+import { type Manifest, sha256Hex } from "../../model/manifest";
 import type { DownloadPart, PartFiles } from "./ports";
-import { Bitfield } from "./swarm/bitfield";
+import { Bitfield } from "../../model/bitfield";
 
 /** Part files on disk, their records in `catalog`. */
 export function partFilesIn(catalog: CatalogStore): PartFiles {

@@ -1,14 +1,14 @@
 // What files/ needs from the rest of the node, as small interfaces: the ring's records and listing, the other nodes' file ops, and storage.
 
-import type { RingId } from "../ring/id";
-import type { RecordCursor, RecordEntry } from "../ring/records";
-import type { Peer } from "../ring/transport";
+import type { RingId } from "../../model/id";
+import type { RecordCursor } from "../ring/records";
+import type { RecordEntry } from "../../model/record";
+import type { Peer } from "../../model/peer";
 import type { ListStep } from "../../wire/files";
 import type { DamagedEntry, SharedFile, SharedFolder } from "./catalog";
-import type { FolderManifest } from "./folder";
-import type { Manifest } from "./manifest";
-import type { Bitfield } from "./swarm/bitfield";
-import type { HaveReport } from "./swarm/file-peers";
+import type { FolderManifest } from "../../model/folder";
+import type { Manifest } from "../../model/manifest";
+import type { HaveReport, Bitfield } from "../../model/bitfield";
 
 /** The ring's records, as announcing, searching and finding holders use them (`ChordNode` is one). */
 export interface FileRecords {

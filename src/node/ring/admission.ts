@@ -1,8 +1,8 @@
 // Which entries a node takes in from peers at all, before their signatures are checked: only for keys it holds, and only with a bounded lifetime.
 
 import { P2PError } from "../../protocol/errors";
-import type { RingId } from "./id";
-import type { RecordEntry } from "./records";
+import type { RingId } from "../../model/id";
+import type { RecordEntry } from "../../model/record";
 
 /**
  * Longest lifetime an entry may have when it arrives: `expiresAt` at most this far past its `updatedAt`

@@ -1,8 +1,6 @@
-// What a ChordNode can be tuned with, its defaults, and the status it reports.
+// What a ChordNode can be tuned with, and its defaults (the status it reports is ChordStatus, src/model/reports.ts).
 
-import type { RecordEntry } from "./records";
-import type { RingId } from "./id";
-import type { Peer } from "./transport";
+import type { RecordEntry } from "../../model/record";
 
 export type ChordOptions = {
   /** How many successors each node tracks; the ring survives this many minus one adjacent failures. */
@@ -31,17 +29,6 @@ export type ChordOptions = {
   learnReplicaRange?: boolean;
   /** Signs the entries this node writes (puts and tombstones) as their holder; none: entries go unsigned (in-memory rings). */
   signEntry?: (entry: RecordEntry) => RecordEntry;
-};
-
-export type ChordStatus = {
-  id: RingId;
-  address: string;
-  predecessor: Peer | null;
-  successors: Peer[];
-  /** Distinct finger peers, nearest first. */
-  fingers: Peer[];
-  /** Live entries this node holds as the primary for their key, and as a replica. */
-  records: { primary: number; replica: number };
 };
 
 export const DEFAULTS = {

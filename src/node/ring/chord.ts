@@ -1,15 +1,18 @@
 // A Chord ring node (Stoica et al.): the front that composes its routing table, lookups, upkeep and records.
 
 import { P2PError } from "../../protocol/errors";
-import type { ChordOptions, ChordStatus } from "./chord-options";
-import { isRingId, type RingId } from "./id";
+import type { ChordOptions } from "./chord-options";
+import type { ChordStatus } from "../../model/reports";
+import { isRingId, type RingId } from "../../model/id";
 import type { LookupResult } from "./lookup";
 import type { JoinResult } from "./membership";
-import { isLive, type RecordCursor, type RecordEntry, type RecordStore } from "./records";
+import { isLive, type RecordEntry } from "../../model/record";
+import type { RecordCursor, RecordStore } from "./records";
 import { buildRingParts, type RingParts, type RingSettings, ringSettings } from "./ring-parts";
-import type { LookupStep, Neighbours, Peer, RingHandlers, RingTransport } from "./transport";
+import type { LookupStep, Neighbours, RingHandlers, RingTransport } from "../../model/ring-transport";
+import type { Peer } from "../../model/peer";
 
-export type { ChordOptions, ChordStatus } from "./chord-options";
+export type { ChordOptions } from "./chord-options";
 export type { LookupResult } from "./lookup";
 export type { JoinResult } from "./membership";
 

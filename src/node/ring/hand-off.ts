@@ -1,12 +1,13 @@
 // Hand-off: entries this node holds for keys it is not primary for, remembered and forwarded to each key's current primary.
 
 import { isP2PError } from "../../protocol/errors";
-import { bigIntToId, idToBigInt, inHalfOpenInterval, type RingId } from "./id";
+import { bigIntToId, idToBigInt, inHalfOpenInterval, type RingId } from "../../model/id";
 import type { Lookup } from "./lookup";
 import type { RecordPusher } from "./record-pusher";
 import type { RecordStore } from "./records";
 import type { RoutingTable } from "./routing-table";
-import type { Neighbours, Peer, RingTransport } from "./transport";
+import type { Neighbours, RingTransport } from "../../model/ring-transport";
+import type { Peer } from "../../model/peer";
 
 /** Keys of misplaced entries remembered for hand-off; beyond this the oldest are dropped (their holders re-announce). */
 const MAX_MISPLACED_KEYS = 10_000;

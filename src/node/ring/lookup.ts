@@ -1,9 +1,10 @@
 // Iterative Chord lookups: ask the closest known node, step by step, routing around nodes that do not answer, and check the answer before believing it.
 
 import { isP2PError, P2PError } from "../../protocol/errors";
-import { inOpenInterval, type RingId } from "./id";
+import { inOpenInterval, type RingId } from "../../model/id";
 import type { RoutingTable } from "./routing-table";
-import type { LookupStep, Neighbours, Peer, RingTransport } from "./transport";
+import type { LookupStep, Neighbours, RingTransport } from "../../model/ring-transport";
+import type { Peer } from "../../model/peer";
 
 /** Contradicted answers one lookup sets aside (each time avoiding the peer that gave it) before it takes the last one anyway. */
 export const MAX_CONTRADICTIONS = 3;

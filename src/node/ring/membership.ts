@@ -6,7 +6,8 @@ import type { RecordPusher } from "./record-pusher";
 import type { RecordStore } from "./records";
 import type { Replicator } from "./replicator";
 import type { RoutingTable } from "./routing-table";
-import type { Peer, RingTransport } from "./transport";
+import type { Peer } from "../../model/peer";
+import type { RingTransport } from "../../model/ring-transport";
 
 /** `joinedVia` is null when no bootstrap peer could bring this node in; `failed` never answered. */
 export type JoinResult = { joinedVia: Peer | null; failed: Peer[] };

@@ -2,9 +2,10 @@
 
 import { mulberry32 } from "../../random";
 import { isP2PError, P2PError } from "../../protocol/errors";
-import type { RingId } from "./id";
-import type { RecordEntry } from "./records";
-import type { LookupStep, Neighbours, Peer, RingHandlers, RingTransport } from "./transport";
+import type { RingId } from "../../model/id";
+import type { RecordEntry } from "../../model/record";
+import type { LookupStep, Neighbours, RingHandlers, RingTransport } from "../../model/ring-transport";
+import type { Peer } from "../../model/peer";
 
 /**
  * Delivers every call on a later microtask, with arguments and results copied so no object is

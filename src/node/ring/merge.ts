@@ -8,8 +8,8 @@
 
 import { isP2PError } from "../../protocol/errors";
 import type { ChordNode } from "./chord";
-import type { RingId } from "./id";
-import type { Peer } from "./transport";
+import type { RingId } from "../../model/id";
+import type { Peer } from "../../model/peer";
 
 /** A separate ring must be seen twice, this far apart, before a node leaves its own ring for it. */
 export const MERGE_CONFIRM_MS = 2_000;

@@ -2,13 +2,15 @@
 
 import { isP2PError, P2PError } from "../../protocol/errors";
 import { MAX_RECORD_LIFETIME_MS } from "./admission";
-import { ringDistance, type RingId } from "./id";
+import { ringDistance, type RingId } from "../../model/id";
 import type { Lookup } from "./lookup";
 import type { RecordIntake } from "./record-intake";
 import type { RecordPusher } from "./record-pusher";
-import type { RecordEntry, RecordStore } from "./records";
+import type { RecordEntry } from "../../model/record";
+import type { RecordStore } from "./records";
 import type { RoutingTable } from "./routing-table";
-import type { Neighbours, Peer, RingTransport } from "./transport";
+import type { Neighbours, RingTransport } from "../../model/ring-transport";
+import type { Peer } from "../../model/peer";
 
 export type RecordClientOptions = {
   table: RoutingTable;

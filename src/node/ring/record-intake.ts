@@ -2,7 +2,8 @@
 
 import type { BackgroundWork } from "./background";
 import type { HandOff } from "./hand-off";
-import type { RecordEntry, RecordStore } from "./records";
+import type { RecordEntry } from "../../model/record";
+import type { RecordStore } from "./records";
 import type { Replicator } from "./replicator";
 import type { RoutingTable } from "./routing-table";
 

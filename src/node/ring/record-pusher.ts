@@ -1,8 +1,9 @@
 // Sends record entries to one peer in batches of one PUT_RECORDS each: how replication, hand-off, hand-over and leaving reach a peer.
 
-import type { RecordEntry } from "./records";
+import type { RecordEntry } from "../../model/record";
 import type { RoutingTable } from "./routing-table";
-import type { Peer, RingTransport } from "./transport";
+import type { Peer } from "../../model/peer";
+import type { RingTransport } from "../../model/ring-transport";
 
 export class RecordPusher {
   private readonly table: RoutingTable;

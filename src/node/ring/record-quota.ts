@@ -1,7 +1,7 @@
 // What one node agrees to store for the ring: bounds per key, per holder and in all, so a flood of fake records costs it a bounded amount.
 
 import { parseAddress } from "../../wire/codec";
-import type { RecordEntry } from "./records";
+import type { RecordEntry } from "../../model/record";
 
 /** Members one key may have on a node, tombstones included (a popular file's holders, a common word's files). */
 export const MAX_MEMBERS_PER_KEY = 1_000;

@@ -1,11 +1,12 @@
 // Periodic replication: a primary's records pushed to the replica holders that may lack them, and a new predecessor's share handed over.
 
 import type { BackgroundWork } from "./background";
-import { inOpenInterval, type RingId } from "./id";
+import { inOpenInterval, type RingId } from "../../model/id";
 import type { RecordPusher } from "./record-pusher";
-import type { RecordEntry, RecordStore } from "./records";
+import type { RecordEntry } from "../../model/record";
+import type { RecordStore } from "./records";
 import type { RoutingTable } from "./routing-table";
-import type { Peer } from "./transport";
+import type { Peer } from "../../model/peer";
 
 /** Background work is re-run at most this often in a row when asked again while running. */
 const MAX_REPLICATION_PASSES = 4;

@@ -12,7 +12,9 @@ import type { RecordStore } from "./records";
 import { Replicator } from "./replicator";
 import { RoutingTable } from "./routing-table";
 import { Stabilizer } from "./stabilizer";
-import { revivingTransport, type Peer, type RingTransport } from "./transport";
+import { revivingTransport } from "./transport";
+import type { Peer } from "../../model/peer";
+import type { RingTransport } from "../../model/ring-transport";
 
 /** Each part holds one concern; a part's name is also the name every other part holds it by. */
 export type RingParts = {

@@ -1,8 +1,9 @@
 // A Chord node's routing state (predecessor, successor list, fingers, dead peers): synchronous, no I/O.
 
 import { isP2PError } from "../../protocol/errors";
-import { ID_BITS, inHalfOpenInterval, inOpenInterval, type RingId } from "./id";
-import type { LookupStep, Neighbours, Peer } from "./transport";
+import { ID_BITS, inHalfOpenInterval, inOpenInterval, type RingId } from "../../model/id";
+import type { LookupStep, Neighbours } from "../../model/ring-transport";
+import type { Peer } from "../../model/peer";
 
 /**
  * What a call fails with when the peer did not answer at all: the only evidence that it is dead.

@@ -1,10 +1,11 @@
 // Chord's upkeep of the routing table: stabilize, notify (received), check_predecessor, fix_fingers, a neighbour leaving, and recovery when every successor is dead.
 
 import { isP2PError } from "../../protocol/errors";
-import { fingerStart, ID_BITS, inHalfOpenInterval, inOpenInterval, ringDistance, type RingId } from "./id";
+import { fingerStart, ID_BITS, inHalfOpenInterval, inOpenInterval, ringDistance, type RingId } from "../../model/id";
 import type { Lookup } from "./lookup";
 import type { RoutingTable } from "./routing-table";
-import type { Neighbours, Peer, RingTransport } from "./transport";
+import type { Neighbours, RingTransport } from "../../model/ring-transport";
+import type { Peer } from "../../model/peer";
 
 /** The predecessors before the predecessor are asked again this often while the predecessor stays the same (at once when it changes). */
 const EARLIER_PREDECESSORS_REFRESH_MS = 5_000;

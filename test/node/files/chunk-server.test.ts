@@ -6,9 +6,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { SharedFile } from "../../../src/node/files/catalog";
 import { ChunkServer } from "../../../src/node/files/chunk-server";
-import { sha256Hex } from "../../../src/node/files/manifest";
+import { sha256Hex } from "../../../src/model/manifest";
 import { RateLimiter } from "../../../src/node/files/rate-limiter";
-import { Bitfield } from "../../../src/node/files/swarm/bitfield";
+import { Bitfield } from "../../../src/model/bitfield";
 
 const dir = mkdtempSync(join(tmpdir(), "p2p-chunk-server-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -4,7 +4,7 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { nameKey } from "../../../src/node/files/names";
 import { defaultDataDir } from "../../../src/node/home";
 import { loadIdentity } from "../../../src/node/identity";
-import type { RecordEntry } from "../../../src/node/ring/records";
+import type { RecordEntry } from "../../../src/model/record";
 import { connect } from "../../../src/protocol/client";
 import { MAX_BODY_BYTES } from "../../../src/protocol/limits";
 import { type Testnet, createTestnet } from "../../../src/testnet";

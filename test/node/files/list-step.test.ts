@@ -2,9 +2,10 @@
 
 import { describe, expect, test } from "bun:test";
 import type { ChordNode } from "../../../src/node/ring/chord";
-import { ringId } from "../../../src/node/ring/id";
-import { MemoryRecordStore, type RecordCursor, type RecordEntry } from "../../../src/node/ring/records";
-import { peerAt } from "../../../src/node/ring/transport";
+import { ringId } from "../../../src/model/id";
+import { MemoryRecordStore, type RecordCursor } from "../../../src/node/ring/records";
+import type { RecordEntry } from "../../../src/model/record";
+import { peerAt } from "../../../src/model/peer";
 import { FileLister } from "../../../src/node/files/file-list";
 import type { FileLinks } from "../../../src/node/files/ports";
 import { isP2PError } from "../../../src/protocol/errors";

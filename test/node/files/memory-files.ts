@@ -7,9 +7,9 @@ import { partFilesIn } from "../../../src/node/files/part-file";
 import type { FileLinks, FileRing } from "../../../src/node/files/ports";
 import { RateLimiter } from "../../../src/node/files/rate-limiter";
 import { FileSharing } from "../../../src/node/files/sharing";
-import type { RingId } from "../../../src/node/ring/id";
+import type { RingId } from "../../../src/model/id";
 import { MemoryRecordStore, type RecordCursor } from "../../../src/node/ring/records";
-import { peerAt } from "../../../src/node/ring/transport";
+import { peerAt } from "../../../src/model/peer";
 import { P2PError } from "../../../src/protocol/errors";
 
 export interface MemoryNode {

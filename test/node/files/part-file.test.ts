@@ -5,9 +5,9 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { CatalogStore } from "../../../src/node/files/catalog";
 import { DIRECT_WRITE_ALIGNMENT, type DirectHandle, DirectWriter } from "../../../src/node/files/direct-write";
-import { type Manifest, fileIdOf, sha256Hex } from "../../../src/node/files/manifest";
+import { type Manifest, fileIdOf, sha256Hex } from "../../../src/model/manifest";
 import { PartFile } from "../../../src/node/files/part-file";
-import { Bitfield } from "../../../src/node/files/swarm/bitfield";
+import { Bitfield } from "../../../src/model/bitfield";
 import { tempDir } from "../../helpers/wait";
 
 const cleanups: Array<() => unknown> = [];

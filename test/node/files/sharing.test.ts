@@ -5,7 +5,7 @@ import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { isP2PError } from "../../../src/protocol/errors";
-import { CHUNK_SIZE } from "../../../src/node/files/manifest";
+import { CHUNK_SIZE } from "../../../src/model/manifest";
 import { tempDir } from "../../helpers/wait";
 import { memoryFileNetwork } from "./memory-files";
 

@@ -2,7 +2,7 @@
 
 import { describe, expect, test } from "bun:test";
 import type { ChordNode } from "../../../src/node/ring/chord";
-import { ringId } from "../../../src/node/ring/id";
+import { ringId } from "../../../src/model/id";
 import { MERGE_CONFIRM_MS, MIN_MEMBERSHIP_MS, RingMerger } from "../../../src/node/ring/merge";
 import { settle, simAddress } from "../../../src/node/ring/sim/simulation";
 import { type TestRing, addNode, emptyRing, isStable, maintainAll, maintainUntilStable, sortedById } from "./fixture";

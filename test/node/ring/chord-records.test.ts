@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { inHalfOpenInterval, ringId } from "../../../src/node/ring/id";
+import { inHalfOpenInterval, ringId } from "../../../src/model/id";
 import { killNodes, refreshFingers, repairUntilStable, settle, storeRecords, type SimRing } from "../../../src/node/ring/sim/simulation";
 import { addNode, buildRing, isStable, joinRing, maintainAll, sortedById } from "./fixture";
 

@@ -2,9 +2,9 @@
 
 import { describe, expect, test } from "bun:test";
 import { ChordNode } from "../../../src/node/ring/chord";
-import { ringId } from "../../../src/node/ring/id";
+import { ringId } from "../../../src/model/id";
 import { MemoryRecordStore } from "../../../src/node/ring/records";
-import { peerAt } from "../../../src/node/ring/transport";
+import { peerAt } from "../../../src/model/peer";
 import { killNodes, settle } from "../../../src/node/ring/sim/simulation";
 import { type TestRing, isStable, joinRing, maintainAll, maintainUntilStable, sortedById } from "./fixture";
 

@@ -1,8 +1,8 @@
 import { describe, expect, test } from "bun:test";
-import { inHalfOpenInterval, ringId } from "../../../src/node/ring/id";
+import { inHalfOpenInterval, ringId } from "../../../src/model/id";
 import { killNodes, killRandomNodes, refreshFingers, repairUntilStable, trueSuccessor } from "../../../src/node/ring/sim/simulation";
 import type { ChordNode } from "../../../src/node/ring/chord";
-import type { RingHandlers } from "../../../src/node/ring/transport";
+import type { RingHandlers } from "../../../src/model/ring-transport";
 import { addNode, buildRing, fixAllFingers, isStable, joinRing, measureLookups, sortedById } from "./fixture";
 
 describe("a Chord ring in memory", () => {

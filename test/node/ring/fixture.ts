@@ -3,7 +3,7 @@
 import { ChordNode, type ChordOptions } from "../../../src/node/ring/chord";
 import { MemoryNetwork } from "../../../src/node/ring/memory-transport";
 import { MemoryRecordStore } from "../../../src/node/ring/records";
-import { peerAt } from "../../../src/node/ring/transport";
+import { peerAt } from "../../../src/model/peer";
 import { isStable, maintainAll, settle, simAddress, type SimRing } from "../../../src/node/ring/sim/simulation";
 
 export { buildRing, isStable, maintainAll, measureLookups, settle, sortedById } from "../../../src/node/ring/sim/simulation";

@@ -1,8 +1,8 @@
 import { describe, expect, test } from "bun:test";
 import { isP2PError } from "../../../src/protocol/errors";
 import { MemoryNetwork, mulberry32 } from "../../../src/node/ring/memory-transport";
-import type { Neighbours, RingHandlers } from "../../../src/node/ring/transport";
-import { peerAt } from "../../../src/node/ring/transport";
+import type { Neighbours, RingHandlers } from "../../../src/model/ring-transport";
+import { peerAt } from "../../../src/model/peer";
 import { runSimulation, DEFAULT_OPTIONS } from "../../../src/node/ring/sim/simulation";
 
 const ROOT = `${import.meta.dir}/../../..`;

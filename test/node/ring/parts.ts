@@ -1,12 +1,14 @@
 // Hand-placed peers on a memory network for testing one ring part at a time: each peer a plain routing table and store that answers calls.
 
 import type { ChordOptions } from "../../../src/node/ring/chord-options";
-import { bigIntToId, type RingId } from "../../../src/node/ring/id";
+import { bigIntToId, type RingId } from "../../../src/model/id";
 import { MemoryNetwork } from "../../../src/node/ring/memory-transport";
-import { MemoryRecordStore, type RecordEntry } from "../../../src/node/ring/records";
+import { MemoryRecordStore } from "../../../src/node/ring/records";
+import type { RecordEntry } from "../../../src/model/record";
 import { buildRingParts, ringSettings, type RingParts } from "../../../src/node/ring/ring-parts";
 import { RoutingTable } from "../../../src/node/ring/routing-table";
-import type { LookupStep, Neighbours, Peer, RingHandlers } from "../../../src/node/ring/transport";
+import type { LookupStep, Neighbours, RingHandlers } from "../../../src/model/ring-transport";
+import type { Peer } from "../../../src/model/peer";
 
 /** A peer at position `n` of 16 evenly spaced places on the circle (ids chosen, not hashed). */
 export function at(n: number): Peer {

@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
-import { bigIntToId } from "../../../src/node/ring/id";
-import { MemoryRecordStore, type RecordEntry } from "../../../src/node/ring/records";
+import { bigIntToId } from "../../../src/model/id";
+import { MemoryRecordStore } from "../../../src/node/ring/records";
+import type { RecordEntry } from "../../../src/model/record";
 
 const KEY = bigIntToId(100n);
 

@@ -1,7 +1,7 @@
 // Replicator method by method, in-process on the memory network: periodic pushes of a primary's records, pushes of changes, hand-over.
 
 import { describe, expect, test } from "bun:test";
-import type { RingId } from "../../../src/node/ring/id";
+import type { RingId } from "../../../src/model/id";
 import { at, entry, fakeClock, keyAfter, MemoryNetwork, partsAt, setTrueNeighbours, stubCircle } from "./parts";
 
 const POSITIONS = [0, 2, 4, 6, 8, 10, 12, 14];

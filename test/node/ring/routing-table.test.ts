@@ -2,9 +2,9 @@
 
 import { describe, expect, test } from "bun:test";
 import { P2PError } from "../../../src/protocol/errors";
-import { bigIntToId, ID_BITS } from "../../../src/node/ring/id";
+import { bigIntToId, ID_BITS } from "../../../src/model/id";
 import { RoutingTable } from "../../../src/node/ring/routing-table";
-import type { Peer } from "../../../src/node/ring/transport";
+import type { Peer } from "../../../src/model/peer";
 
 /** A peer at position `n` of 16 evenly spaced places on the circle (ids chosen, not hashed). */
 function at(n: number): Peer {

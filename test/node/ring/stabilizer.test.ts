@@ -5,7 +5,7 @@ import { P2PError } from "../../../src/protocol/errors";
 import { Lookup } from "../../../src/node/ring/lookup";
 import { RoutingTable } from "../../../src/node/ring/routing-table";
 import { Stabilizer } from "../../../src/node/ring/stabilizer";
-import type { Peer } from "../../../src/node/ring/transport";
+import type { Peer } from "../../../src/model/peer";
 import { at, fakeClock, keyAfter, MemoryNetwork, setTrueNeighbours, stubCircle } from "./parts";
 
 const EVEN = [0, 2, 4, 6, 8, 10, 12, 14];

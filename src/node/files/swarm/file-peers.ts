@@ -1,7 +1,7 @@
 // The peers of one file as a download sees them: who holds it, fully or in part, and the three requests a download makes of a holder.
 
 import { isP2PError } from "../../../protocol/errors";
-import type { Bitfield } from "./bitfield";
+import type { Bitfield, HaveReport } from "../../../model/bitfield";
 import type { RequestFailure } from "./scheduler";
 
 export interface Holder {
@@ -9,12 +9,6 @@ export interface Holder {
   address: string;
   /** Announced while still downloading: it serves the chunks it has verified. */
   partial: boolean;
-}
-
-/** A holder's availability: `have` null means it has every chunk. */
-export interface HaveReport {
-  version: number;
-  have: Bitfield | null;
 }
 
 /**

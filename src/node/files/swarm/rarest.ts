@@ -1,6 +1,6 @@
 // Bit-level picks for the scheduler: which chunks are still wanted, and the rarest of them a peer has.
 
-import { Bitfield } from "./bitfield";
+import { Bitfield } from "../../../model/bitfield";
 
 /** Chunks not on disk (`have`) and in none of `taken` (being written, being fetched). */
 export function wantedChunks(have: Bitfield, ...taken: Iterable<number>[]): Bitfield {

@@ -1,6 +1,6 @@
 // The scheduler's vocabulary: the requests it asks for, why one failed, what it knows and tells of its peers.
 
-import type { Bitfield } from "./bitfield";
+import type { Bitfield } from "../../../model/bitfield";
 
 /** Why a request to a peer came back without a chunk. */
 export type RequestFailure =

@@ -1,6 +1,6 @@
 // Which chunk to ask of which peer: rarest first among what the peers have, an endgame at the end, retries with backoff. Pure: no I/O, no timers, time from an injected clock.
 
-import { Bitfield } from "./bitfield";
+import { Bitfield } from "../../../model/bitfield";
 import { InOrderReading } from "./in-order";
 import { Pauses } from "./pauses";
 import { rarestOf, wantedChunks } from "./rarest";

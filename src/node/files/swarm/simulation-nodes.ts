@@ -1,7 +1,7 @@
 // The swarm simulation's vocabulary (src/node/files/swarm/simulation.ts): its options and results, its nodes, and a holder's uplink.
 
 import { FairTurns } from "../fair-turns";
-import type { Bitfield } from "./bitfield";
+import type { Bitfield } from "../../../model/bitfield";
 import type { ChunkScheduler, SchedulerLimits } from "./scheduler";
 
 export interface SwarmSimOptions {

@@ -3,7 +3,7 @@
 import { mulberry32 } from "../../../random";
 import { holderRefreshDelay } from "../download";
 import { MAX_CONCURRENT_CHUNK_READS, MAX_WAITING_BEHIND_OTHERS, MAX_WAITING_CHUNK_REQUESTS } from "../upload-queue";
-import { Bitfield } from "./bitfield";
+import { Bitfield } from "../../../model/bitfield";
 import { EventQueue } from "./event-queue";
 import { ChunkScheduler } from "./scheduler";
 import { type PendingRequest, type SimNode, type SwarmSimOptions, type SwarmSimResult, Uplink, leastSent } from "./simulation-nodes";

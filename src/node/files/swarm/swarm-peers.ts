@@ -1,6 +1,6 @@
 // The peers of one download as the scheduler sees them: what each has, and how many partial peers have each chunk.
 
-import type { Bitfield } from "./bitfield";
+import type { Bitfield } from "../../../model/bitfield";
 import { type PeerState, type PeerSummary, isUsable } from "./scheduler-types";
 
 export class SwarmPeers {

@@ -3,7 +3,7 @@
 import { ChordNode } from "../chord";
 import { MemoryNetwork } from "../memory-transport";
 import { MemoryRecordStore } from "../records";
-import { peerAt, type Peer } from "../transport";
+import { peerAt, type Peer } from "../../../model/peer";
 
 /** Milliseconds of virtual time per maintenance round. */
 const ROUND_MS = 1000;

@@ -1,6 +1,6 @@
 // Simulates a Chord ring of in-memory nodes: lookup correctness, hop counts and record survival (the library; scripts/sim.ts is its command line).
 
-import { ringId, type RingId } from "../id";
+import { ringId, type RingId } from "../../../model/id";
 import { buildRing, killRandomNodes, refreshFingers, repairUntilStable, settle, sortedById, type SimRing } from "./sim-ring";
 
 export {

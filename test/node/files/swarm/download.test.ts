@@ -6,10 +6,10 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { CatalogStore } from "../../../../src/node/files/catalog";
 import { runDownload } from "../../../../src/node/files/download";
-import { type Manifest, sha256Hex } from "../../../../src/node/files/manifest";
+import { type Manifest, sha256Hex } from "../../../../src/model/manifest";
 import { partFilesIn } from "../../../../src/node/files/part-file";
-import { Bitfield } from "../../../../src/node/files/swarm/bitfield";
-import type { FilePeers, HaveReport, Holder } from "../../../../src/node/files/swarm/file-peers";
+import { Bitfield, type HaveReport } from "../../../../src/model/bitfield";
+import type { FilePeers, Holder } from "../../../../src/node/files/swarm/file-peers";
 import { P2PError } from "../../../../src/protocol/errors";
 import { tempDir } from "../../../helpers/wait";
 

@@ -1,7 +1,7 @@
 // The scheduler's parts on their own: in-order reading, peers' pauses, requests out and the endgame's picks.
 
 import { describe, expect, test } from "bun:test";
-import { Bitfield } from "../../../../src/node/files/swarm/bitfield";
+import { Bitfield } from "../../../../src/model/bitfield";
 import { InOrderReading } from "../../../../src/node/files/swarm/in-order";
 import { Pauses } from "../../../../src/node/files/swarm/pauses";
 import { RequestsOut } from "../../../../src/node/files/swarm/requests-out";

@@ -1,7 +1,7 @@
 // The download scheduler, method by method: which chunk goes to which peer, and what each outcome changes.
 
 import { describe, expect, test } from "bun:test";
-import { Bitfield } from "../../../../src/node/files/swarm/bitfield";
+import { Bitfield } from "../../../../src/model/bitfield";
 import { type Assignment, ChunkScheduler, type SchedulerLimits } from "../../../../src/node/files/swarm/scheduler";
 import { mulberry32 } from "../../../../src/random";
 

@@ -10,8 +10,8 @@ import {
   nodeId,
   ringDistance,
   ringId,
-} from "../../../src/node/ring/id";
-import { peerAt } from "../../../src/node/ring/transport";
+} from "../../src/model/id";
+import { peerAt } from "../../src/model/peer";
 
 const id = (n: bigint): string => bigIntToId(n);
 const MAX = (1n << 160n) - 1n;

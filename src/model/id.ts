@@ -1,7 +1,7 @@
 // 160-bit ring identifiers: hashing names onto the circle and reasoning about arcs of it.
 
-import { parsePeerAddress } from "../../protocol/address";
-import { hostOf } from "../../protocol/ip";
+import { parsePeerAddress } from "../protocol/address";
+import { hostOf } from "../protocol/ip";
 
 /** An identifier as it appears on the API and the wire: 40 lowercase hex digits. */
 export type RingId = string;

@@ -47,3 +47,9 @@ export class Bitfield {
     return new Bitfield(this.size, this.bytes.slice());
   }
 }
+
+/** A holder's availability: `have` null means it has every chunk. */
+export interface HaveReport {
+  version: number;
+  have: Bitfield | null;
+}

@@ -1,0 +1,28 @@
+// What a node reports of its place in the ring and of the files it finds: produced by node/, carried by the control link.
+
+import type { RingId } from "./id";
+import type { Peer } from "./peer";
+
+/** A ring node's view of its place: STATUS carries it. */
+export type ChordStatus = {
+  id: RingId;
+  address: string;
+  predecessor: Peer | null;
+  successors: Peer[];
+  /** Distinct finger peers, nearest first. */
+  fingers: Peer[];
+  /** Live entries this node holds as the primary for their key, and as a replica. */
+  records: { primary: number; replica: number };
+};
+
+/** What list and search return per file. */
+export interface FileSummary {
+  name: string;
+  size: number;
+  id: string;
+  holders: number;
+  /** A shared folder: `id` is its folder id, `size` the total of its files. */
+  folder?: boolean;
+  /** How many files the folder holds (in an UPLOAD reply only). */
+  files?: number;
+}
