@@ -1,4 +1,4 @@
-// The module graph of src/: no import cycle (type-only imports included), folders layered with no import back up, and no source file over 400 lines.
+// The module graph of src/: no import cycle (type-only imports included), and folders layered with no import back up (sizes: sizes.test.ts).
 
 import { describe, expect, test } from "bun:test";
 import { readdirSync, readFileSync } from "node:fs";
@@ -6,8 +6,6 @@ import { dirname, join, relative, resolve } from "node:path";
 import { REPO_ROOT } from "../helpers/processes";
 
 const SRC = join(REPO_ROOT, "src");
-/** Files over this many lines are split. */
-const MAX_LINES = 400;
 
 function sourceFiles(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
@@ -140,12 +138,5 @@ describe("the structure of src/", () => {
       "src/model/id.ts -> src/node/ring/chord.ts (model may not import node)",
       "src/gui/app.ts: gui has no place in the layering",
     ]);
-  });
-
-  test(`no source file is over ${MAX_LINES} lines`, () => {
-    const long = files
-      .map((file) => ({ file: relative(REPO_ROOT, file), lines: readFileSync(file, "utf8").split("\n").length }))
-      .filter(({ lines }) => lines > MAX_LINES);
-    expect(long).toEqual([]);
   });
 });
