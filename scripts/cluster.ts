@@ -16,6 +16,7 @@ import { checkBinary } from "./localnet/binary";
 import { ScriptError, flagError } from "./localnet/errors";
 import { Lifecycle, settled } from "./localnet/lifecycle";
 import { belongsTo, isRunning, stopPids } from "../src/testnet/pids";
+import { addressAt, subnetsOf, subnetsSpanned } from "../src/testnet/addresses";
 import { commandPath, seconds, table } from "./localnet/render";
 import { type RecordedNetwork, defaultStatePath, forgetNetwork, readNetworks, recordNetwork } from "./localnet/state";
 
@@ -30,8 +31,8 @@ const USAGE = `usage: npm run cluster -- [start] [--nodes N] [--base 127.0.0.10]
 const BINARY = join(import.meta.dir, "..", "dist", "p2p");
 const DEFAULT_BASE = "127.0.0.10";
 const DEFAULT_NODES = 5;
-/** Two shared cores run about this many nodes comfortably; a /24 could not hold more than 253 anyway. */
-const MAX_NODES = 100;
+/** Two shared cores run this many idle nodes; past the DNS's /24 the nodes take the next ones (127.0.1.x, ...). */
+const MAX_NODES = 500;
 
 interface ClusterOptions {
   command: "start" | "stop" | "status";
@@ -82,12 +83,13 @@ const life = new Lifecycle("cluster");
 
 async function start(options: ClusterOptions): Promise<void> {
   const { subnet, octet } = parseBase(options.base ?? DEFAULT_BASE);
-  if (octet + options.nodes > 254) {
-    throw new ScriptError(`${options.nodes} nodes after ${subnet}.${octet} do not fit in ${subnet}.0/24: use at most ${254 - octet}, or a lower --base`);
+  const lastPosition = octet + options.nodes;
+  if (Number(subnet.split(".")[2]) + subnetsSpanned(octet, options.nodes + 1) - 1 > 255) {
+    throw new ScriptError(`${options.nodes} nodes after ${subnet}.${octet} run past ${subnet.split(".").slice(0, 2).join(".")}.255.254: use a lower --base`);
   }
   checkBinary(options.binary);
   const dnsAddress = `${subnet}.${octet}:${DNS_PORT}`;
-  const ips = Array.from({ length: options.nodes }, (_, index) => `${subnet}.${octet + 1 + index}`);
+  const ips = Array.from({ length: options.nodes }, (_, index) => addressAt(subnet, octet + 1 + index));
   const busy = await busyAddresses([dnsAddress, ...ips.map((ip) => `${ip}:${PEER_PORT}`)]);
   if (busy.length > 0) {
     throw new ScriptError(
@@ -149,7 +151,7 @@ logs in ${join(net.home, "logs")}. Try:
   ${p2p} client upload ./README.md --node ${ips[0]}
   ${p2p} client list --node ${ips[ips.length - 1]}
   ${p2p} client download README.md --node ${ips[ips.length - 1]} --out /tmp/README.copy.md
-  ${p2p} node ${subnet}.${octet + options.nodes + 1} --dns ${dnsAddress} &    # one more node, by hand
+  ${p2p} node ${addressAt(subnet, lastPosition + 1)} --dns ${dnsAddress} &    # one more node, by hand
 stop it with:  npm run cluster -- stop${stateFlag}`);
 }
 
@@ -220,10 +222,11 @@ function status(options: ClusterOptions): void {
   }
   console.log(
     table([
-      ["dns", "started by", "since", "running", "P2P_HOME"],
+      ["dns", "started by", "since", "running", "addresses", "P2P_HOME"],
       ...networks.map((network) => {
         const running = network.processes.filter((entry) => isRunning(entry.pid) && belongsTo(entry.pid, network.home, entry.address)).length;
-        return [network.dns, network.startedBy, network.startedAt.replace("T", " ").slice(0, 19), `${running} of ${network.processes.length}`, network.home];
+        const subnets = subnetsOf(network.processes.map((entry) => entry.address)).map((subnet) => `${subnet}.0/24`);
+        return [network.dns, network.startedBy, network.startedAt.replace("T", " ").slice(0, 19), `${running} of ${network.processes.length}`, subnets.join(" "), network.home];
       }),
     ]),
   );

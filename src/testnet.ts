@@ -8,12 +8,16 @@ import { DNS_PORT } from "./protocol/address";
 import { writeNetworkKey } from "./protocol/network-key";
 import { NodeStarter, controlOp, isInRing, nodeStatus, waitForConsistentRing, waitForJoin } from "./testnet/nodes";
 import { TestnetProcesses, hasExited, waitUntil } from "./testnet/processes";
+import { addressAt, subnetsSpanned } from "./testnet/addresses";
 import type { Testnet, TestnetNode, TestnetOptions } from "./testnet/types";
 
 export type { AddNodeOptions, Testnet, TestnetNode, TestnetOptions } from "./testnet/types";
 
-/** Nodes one testnet may hold: one /24 of loopback addresses, .2 to .254. */
-export const MAX_TESTNET_NODES = 253;
+/**
+ * Nodes one testnet may hold. Past the DNS's /24 they take the next ones (src/testnet/addresses.ts); the bound is
+ * what one machine's processes and file descriptors carry (each node holds a few dozen sockets), not addresses.
+ */
+export const MAX_TESTNET_NODES = 1_000;
 /** Random subnets tried before giving up when addresses are in use. */
 const MAX_SUBNET_ATTEMPTS = 5;
 
@@ -37,16 +41,17 @@ function checkSize(options: TestnetOptions): void {
     throw new P2PError("MALFORMED", `a testnet holds 0 to ${MAX_TESTNET_NODES} nodes, not ${options.nodes}`);
   }
   const firstOctet = options.firstOctet ?? 1;
-  if (!(Number.isInteger(firstOctet) && firstOctet >= 1 && firstOctet + options.nodes <= 254)) {
-    throw new P2PError("MALFORMED", `${options.nodes} nodes after the DNS at .${firstOctet} do not fit below .255`);
+  if (!(Number.isInteger(firstOctet) && firstOctet >= 1 && firstOctet <= 254)) {
+    throw new P2PError("MALFORMED", `the DNS's last octet must be from 1 to 254, not ${firstOctet}`);
   }
+  if (options.subnet !== undefined) addressAt(options.subnet, firstOctet + options.nodes);
 }
 
 /** Another network (another test run, a demo) may hold a random subnet's addresses: draw again. */
 async function createOnRandomSubnet(options: TestnetOptions): Promise<Testnet> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await createTestnet({ ...options, subnet: randomSubnet() });
+      return await createTestnet({ ...options, subnet: randomSubnet(subnetsSpanned(options.firstOctet ?? 1, options.nodes + 1)) });
     } catch (error) {
       if (attempt >= MAX_SUBNET_ATTEMPTS || !/already in use/.test((error as Error).message)) throw error;
     }
@@ -91,7 +96,8 @@ function testnetOf(options: TestnetOptions, network: Network): Testnet {
   const nodes: TestnetNode[] = [];
   const starter = new NodeStarter({ processes: network.processes, dnsAddress: network.dnsAddress, home: network.home, nodeArgs: options.nodeArgs ?? [] });
   const liveNodes = () => nodes.filter((node) => !hasExited(node.process));
-  let nextOctet = network.firstOctet + 1;
+  // Positions count loopback addresses from the DNS's /24 on: past .254 the nodes take the next /24.
+  let nextPosition = network.firstOctet + 1;
   return {
     home: network.home,
     dnsAddress: network.dnsAddress,
@@ -100,9 +106,9 @@ function testnetOf(options: TestnetOptions, network: Network): Testnet {
     keyFile: network.keyFile,
     dnsLog: () => network.dnsLog(),
     env: network.env,
-    async addNode(octet = nextOctet, nodeOptions = {}) {
-      nextOctet = Math.max(nextOctet, octet + 1);
-      const node = starter.start(`${network.subnet}.${octet}`, nodeOptions);
+    async addNode(position = nextPosition, nodeOptions = {}) {
+      nextPosition = Math.max(nextPosition, position + 1);
+      const node = starter.start(addressAt(network.subnet, position), nodeOptions);
       nodes.push(node);
       await waitForJoin(node);
       return node;
@@ -131,7 +137,8 @@ function testnetOf(options: TestnetOptions, network: Network): Testnet {
   };
 }
 
-function randomSubnet(): string {
+/** A random 127.x.y with room for `subnets` consecutive /24s. */
+function randomSubnet(subnets: number): string {
   const octet = (low: number, high: number) => low + Math.floor(Math.random() * (high - low + 1));
-  return `127.${octet(64, 254)}.${octet(0, 255)}`;
+  return `127.${octet(64, 254)}.${octet(0, 256 - subnets)}`;
 }

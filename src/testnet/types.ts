@@ -61,7 +61,8 @@ export interface Testnet {
   /** What the DNS wrote to stderr so far. */
   dnsLog(): string;
   /** Starts one more node on the next free address (or the given last octet). */
-  addNode(octet?: number, options?: AddNodeOptions): Promise<TestnetNode>;
+  /** `position`: the node's address counted from the subnet (its last octet while it stays in the first /24; src/testnet/addresses.ts). */
+  addNode(position?: number, options?: AddNodeOptions): Promise<TestnetNode>;
   /**
    * Starts a stopped node again on the same address and data directory, replacing its entry in `nodes`;
    * resolves once it is in the ring (or, with `waitForJoin: false`, as soon as it is spawned).

@@ -29,12 +29,13 @@ afterAll(() => state.remove());
 describe("npm run cluster", () => {
   test("cluster rejects a bad node count, a base that is not 127.x.y.z and an unknown command with one clear line each", async () => {
     const cases: [string[], string][] = [
-      [["--nodes", "0"], "cluster failed: invalid --nodes '0': expected a whole number from 1 to 100"],
-      [["--nodes", "many"], "cluster failed: invalid --nodes 'many': expected a whole number from 1 to 100"],
+      [["--nodes", "0"], "cluster failed: invalid --nodes '0': expected a whole number from 1 to 500"],
+      [["--nodes", "many"], "cluster failed: invalid --nodes 'many': expected a whole number from 1 to 500"],
+      [["--nodes", "501"], "cluster failed: invalid --nodes '501': expected a whole number from 1 to 500"],
       // Nothing but 127.0.0.0/8 may reach a process, even as input to reject: a host name and a .0 stand in for "not 127.x.y.z".
       [["--base", "localhost"], "cluster failed: invalid --base 'localhost': expected a loopback address 127.x.y.z with z from 1 to 253, e.g. 127.0.0.10"],
       [["--base", "127.0.0.0"], "cluster failed: invalid --base '127.0.0.0': expected a loopback address 127.x.y.z with z from 1 to 253, e.g. 127.0.0.10"],
-      [["--base", "127.0.0.250", "--nodes", "9"], "cluster failed: 9 nodes after 127.0.0.250 do not fit in 127.0.0.0/24: use at most 4, or a lower --base"],
+      [["--base", "127.0.255.250", "--nodes", "9"], "cluster failed: 9 nodes after 127.0.255.250 run past 127.0.255.254: use a lower --base"],
       [["restart"], "cluster failed: unknown command 'restart': use start, status or stop (see --help)"],
       [["--frobnicate"], "cluster failed: unknown flag --frobnicate (see --help)"],
     ];
@@ -46,20 +47,23 @@ describe("npm run cluster", () => {
     });
   }, 30_000);
 
-  test("cluster start runs a DNS on the base address and N nodes after it, and stop kills exactly those pids", async () => {
-    const base = `${testSubnet()}.20`;
+  test("cluster start runs a DNS on the base address and N nodes after it, on into the next /24, and stop kills exactly those pids", async () => {
+    const [a, b, c] = testSubnet().split(".").map(Number) as [number, number, number];
+    const prefix = `${a}.${b}.${Math.min(c, 254)}`;
+    const next = `${a}.${b}.${Math.min(c, 254) + 1}`;
+    const base = `${prefix}.252`;
     const start = await runScript(["cluster.ts", "--nodes", "3", "--base", base], { env, timeoutMs: 30_000 });
     outputs.push(start.stdout);
     expect(start.stderr).toBe("");
     expect(start.code).toBe(0);
     const processes = reportedProcesses(start.stdout);
-    const prefix = base.replace(/\.20$/, "");
-    expect(processes.map(({ address }) => address)).toEqual([`${base}:7494`, `${prefix}.21:7495`, `${prefix}.22:7495`, `${prefix}.23:7495`]);
+    expect(processes.map(({ address }) => address)).toEqual([`${base}:7494`, `${prefix}.253:7495`, `${prefix}.254:7495`, `${next}.1:7495`]);
     expect(processes.filter(({ pid }) => !isRunning(pid))).toEqual([]);
-    expect(start.stdout).toContain(`client status --node ${prefix}.21`);
+    expect(start.stdout).toContain(`client status --node ${prefix}.253`);
+    expect(start.stdout).toContain(`node ${next}.2 --dns ${base}:7494 &`);
 
     const status = await runScript(["cluster.ts", "status"], { env });
-    expect(status.stdout).toMatch(new RegExp(`${base.replaceAll(".", "\\.")}:7494\\s+cluster\\s+.*4 of 4`));
+    expect(status.stdout).toMatch(new RegExp(`${base.replaceAll(".", "\\.")}:7494\\s+cluster\\s+.*4 of 4\\s+${prefix.replaceAll(".", "\\.")}\\.0/24 ${next.replaceAll(".", "\\.")}\\.0/24`));
 
     const stop = await runScript(["cluster.ts", "stop", "--base", base], { env, timeoutMs: 20_000 });
     expect(stop.stdout).toContain(`stopped 4 processes of the cluster network at ${base}:7494`);
