@@ -13,6 +13,7 @@ const BENCHMARKS = [
   { name: "swarm simulation (virtual time, 8 to 200 downloaders)", script: "bench-swarm-sim.ts" },
   { name: "memory under abuse (50 connections x 64 GET_CHUNK, never reading)", script: "bench-abuse.ts" },
   { name: "ring (simulation, standard table)", script: "sim-table.ts" },
+  { name: "DNS (JOIN and PING from 1,000 connections: back to back, and paced at 10,000/s)", script: "bench-dns.ts" },
   { name: "scale (100, 250 and 500 real nodes: ring, idle CPU, memory, idle bytes, latency)", script: "bench-scale.ts" },
 ];
 

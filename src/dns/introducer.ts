@@ -121,7 +121,9 @@ function introducerOps(
    * IP), or, in the background so the reply neither waits for it nor tells anything of it, it answered a
    * connect-back's PING. A peer without proof is handed out only after the confirmed ones.
    */
-  const confirm = (entry: DnsJoinArgs, request: Request) => {
+  const confirm = (entry: DnsJoinArgs, request: Request, registered: PeerEntry | null) => {
+    // A heartbeat of a peer proven at this address a moment ago: nothing to prove again (and nothing to write).
+    if (registered !== null && registered.ip === entry.ip && registered.port === entry.port && registered.confirmedAt >= clock() - RECONFIRM_AFTER_MS) return;
     if (sentFrom(request, entry.ip) && peers.confirmedAtIp(entry.ip, liveSince(), confirmedSince(), entry.peerId) < MAX_SELF_CONFIRMED_PER_IP) {
       peers.confirm(entry, clock());
       return;
@@ -156,13 +158,18 @@ function introducerOps(
     if (registered && moved && isLive(registered) && isConfirmed(registered) && (await stillAnswers(registered, request))) {
       throw new P2PError("CONFLICT", `peer id ${peerId} is registered by a live peer at ${formatAddress(registered.ip, registered.port)}`);
     }
-    for (const holder of peers.atAddress(ip, port)) {
-      if (holder.peerId !== peerId && isLive(holder) && isConfirmed(holder) && (await stillAnswers(holder, request))) {
-        throw new P2PError("CONFLICT", `${formatAddress(ip, port)} is held by live peer ${holder.peerId}; one address is one peer`);
+    if (registered !== null && !moved) {
+      // The heartbeat: the same peer at the same address, so no other can hold it.
+      peers.refresh(peerId, clock());
+    } else {
+      for (const holder of peers.atAddress(ip, port)) {
+        if (holder.peerId !== peerId && isLive(holder) && isConfirmed(holder) && (await stillAnswers(holder, request))) {
+          throw new P2PError("CONFLICT", `${formatAddress(ip, port)} is held by live peer ${holder.peerId}; one address is one peer`);
+        }
       }
+      peers.register({ peerId, ip, port, lastSeen: clock() });
     }
-    peers.register({ peerId, ip, port, lastSeen: clock() });
-    confirm(args, request);
+    confirm(args, request, registered);
     return { rows: peers.sampleOthers(peerId, liveSince(), confirmedSince(), JOIN_SAMPLE_SIZE), skipped: [] };
   };
 

@@ -12,9 +12,19 @@ export interface PeerEntry {
   confirmedAt: number;
 }
 
-/** Owns one SQLite file: WAL, statements prepared once, every write in a synchronous transaction. */
+/**
+ * Owns one SQLite file: WAL, statements prepared once, every write in a synchronous transaction. The confirmed
+ * peers are also kept in memory (`ConfirmedPeers`), so a JOIN samples them uniformly in a few steps instead of
+ * sorting them all at random; every write here updates both.
+ */
 export class PeerStore {
   private readonly db: Database;
+  private readonly confirmed = new ConfirmedPeers();
+  /** Heartbeats not yet written: peer id -> last seen. Written together, in one transaction, before any read of the file needs them. */
+  private readonly pendingSeen = new Map<string, number>();
+  private readonly writeSeen: (entries: [string, number][]) => void;
+  private readonly refreshPeer: Statement;
+  private readonly selectAllConfirmed: Statement<PeerRow, []>;
   private readonly upsertPeer: Statement;
   private readonly deleteSameAddress: Statement;
   private readonly deletePeer: Statement;
@@ -57,41 +67,73 @@ export class PeerStore {
     this.deleteExpired = this.db.prepare("DELETE FROM peers WHERE last_seen < ?");
     this.selectById = this.db.prepare(`SELECT ${COLUMNS} FROM peers WHERE peer_id = ?`);
     this.selectByAddress = this.db.prepare(`SELECT ${COLUMNS} FROM peers WHERE ip = ? AND port = ?`);
+    this.refreshPeer = this.db.prepare("UPDATE peers SET last_seen = $lastSeen WHERE peer_id = $peerId");
+    this.selectAllConfirmed = this.db.prepare(`SELECT ${COLUMNS} FROM peers WHERE confirmed_at > 0`);
     // One address is one peer: a node that restarts under a new id replaces its old entry.
     this.registerTransaction = this.db.transaction((entry: Omit<PeerEntry, "confirmedAt">) => {
       this.deleteSameAddress.run({ ip: entry.ip, port: entry.port, peerId: entry.peerId });
       this.upsertPeer.run({ peerId: entry.peerId, ip: entry.ip, port: entry.port, now: entry.lastSeen });
     });
+    this.writeSeen = this.db.transaction((entries: [string, number][]) => {
+      for (const [peerId, lastSeen] of entries) this.refreshPeer.run({ peerId, lastSeen });
+    });
+    for (const row of this.selectAllConfirmed.all()) this.confirmed.set(fromRow(row));
   }
 
   /** Registers a peer or refreshes its last-seen time (the heartbeat); its confirmation stays unless its address changed. */
   register(entry: Omit<PeerEntry, "confirmedAt">): void {
+    this.flushSeen();
     this.registerTransaction(entry);
+    this.confirmed.deleteAt(entry.ip, entry.port, entry.peerId);
+    const known = this.confirmed.get(entry.peerId);
+    if (known !== undefined && (known.ip !== entry.ip || known.port !== entry.port)) this.confirmed.delete(entry.peerId);
+    else if (known !== undefined) known.lastSeen = entry.lastSeen;
+  }
+
+  /**
+   * A heartbeat of a peer registered at the same address: only its last-seen time changes. Written with the
+   * next MAX_PENDING_HEARTBEATS - 1 others in one transaction (a crash loses only how recently they were seen).
+   */
+  refresh(peerId: string, lastSeen: number): void {
+    this.pendingSeen.set(peerId, lastSeen);
+    const known = this.confirmed.get(peerId);
+    if (known !== undefined) known.lastSeen = lastSeen;
+    if (this.pendingSeen.size >= MAX_PENDING_HEARTBEATS) this.flushSeen();
   }
 
   /** The peer registered under `peerId`, or null. */
   byId(peerId: string): PeerEntry | null {
     const row = this.selectById.get(peerId);
-    return row ? fromRow(row) : null;
+    if (!row) return null;
+    const peer = fromRow(row);
+    peer.lastSeen = Math.max(peer.lastSeen, this.pendingSeen.get(peerId) ?? 0);
+    return peer;
   }
 
   /** The peers registered at `ip:port` (at most one unless the file was written by an older version). */
   atAddress(ip: string, port: number): PeerEntry[] {
+    this.flushSeen();
     return this.selectByAddress.all(ip, port).map(fromRow);
   }
 
   /** Removes a peer; false when it was not registered. */
   remove(peerId: string): boolean {
+    this.pendingSeen.delete(peerId);
+    this.confirmed.delete(peerId);
     return this.deletePeer.run(peerId).changes > 0;
   }
 
   /** Records that `entry` (still at its address) was found there at `at`. */
   confirm(entry: { peerId: string; ip: string; port: number }, at: number): void {
-    this.updateConfirmed.run({ peerId: entry.peerId, ip: entry.ip, port: entry.port, at });
+    this.flushSeen();
+    if (this.updateConfirmed.run({ peerId: entry.peerId, ip: entry.ip, port: entry.port, at }).changes === 0) return;
+    const row = this.selectById.get(entry.peerId);
+    if (row) this.confirmed.set(fromRow(row));
   }
 
   /** Live peers other than `peerId` at `ip` confirmed since `confirmedSince`. */
   confirmedAtIp(ip: string, liveSince: number, confirmedSince: number, peerId: string): number {
+    this.flushSeen();
     return this.countConfirmedAt.get(ip, liveSince, confirmedSince, peerId)?.count ?? 0;
   }
 
@@ -100,7 +142,11 @@ export class PeerStore {
    * order so joins spread over the ring, then, to fill the sample, a run of the others from a random row.
    */
   sampleOthers(peerId: string, liveSince: number, confirmedSince: number, limit: number): PeerEntry[] {
-    const confirmed = this.selectConfirmed.all(peerId, liveSince, confirmedSince, limit);
+    let confirmed = this.confirmed.sample(limit, (peer) => peer.peerId !== peerId && peer.lastSeen >= liveSince && peer.confirmedAt >= confirmedSince).map(toRow);
+    if (confirmed.length >= limit) return confirmed.map(fromRow);
+    // Few confirmed peers (or most of them stale): the random probes found too few; ask the file, which then has few to sort.
+    this.flushSeen();
+    confirmed = this.selectConfirmed.all(peerId, liveSince, confirmedSince, limit);
     const missing = limit - confirmed.length;
     if (missing <= 0) return confirmed.map(fromRow);
     const start = Math.floor(Math.random() * ((this.selectTopRowid.get()?.top ?? 0) + 1));
@@ -110,16 +156,26 @@ export class PeerStore {
   }
 
   live(liveSince: number): PeerEntry[] {
+    this.flushSeen();
     return this.selectLive.all(liveSince).map(fromRow);
   }
 
   /** Deletes peers not heard from since `liveSince`; returns how many. */
   prune(liveSince: number): number {
+    this.flushSeen();
+    this.confirmed.deleteWhere((peer) => peer.lastSeen < liveSince);
     return this.deleteExpired.run(liveSince).changes;
   }
 
   close(): void {
+    this.flushSeen();
     this.db.close();
+  }
+
+  private flushSeen(): void {
+    if (this.pendingSeen.size === 0) return;
+    this.writeSeen([...this.pendingSeen]);
+    this.pendingSeen.clear();
   }
 }
 
@@ -148,6 +204,73 @@ interface PeerRow {
 
 function fromRow(row: PeerRow): PeerEntry {
   return { peerId: row.peer_id, ip: row.ip, port: row.port, lastSeen: row.last_seen, confirmedAt: row.confirmed_at };
+}
+
+function toRow(peer: PeerEntry): PeerRow {
+  return { peer_id: peer.peerId, ip: peer.ip, port: peer.port, last_seen: peer.lastSeen, confirmed_at: peer.confirmedAt };
+}
+
+/** Heartbeats held before they are written in one transaction (most are written sooner, by the next read that needs them). */
+const MAX_PENDING_HEARTBEATS = 512;
+
+/** Random probes per peer a sample asks for, before the sample falls back to the file. */
+const SAMPLE_PROBES_PER_PEER = 4;
+
+/** The peers ever confirmed, in memory: an array for uniform random picks, maps to find one by id and by address. */
+class ConfirmedPeers {
+  private readonly list: PeerEntry[] = [];
+  private readonly index = new Map<string, number>();
+  private readonly byAddress = new Map<string, string>();
+
+  get(peerId: string): PeerEntry | undefined {
+    const at = this.index.get(peerId);
+    return at === undefined ? undefined : this.list[at];
+  }
+
+  set(peer: PeerEntry): void {
+    this.delete(peer.peerId);
+    this.index.set(peer.peerId, this.list.length);
+    this.list.push(peer);
+    this.byAddress.set(addressKey(peer.ip, peer.port), peer.peerId);
+  }
+
+  delete(peerId: string): void {
+    const at = this.index.get(peerId);
+    if (at === undefined) return;
+    const peer = this.list[at]!;
+    if (this.byAddress.get(addressKey(peer.ip, peer.port)) === peerId) this.byAddress.delete(addressKey(peer.ip, peer.port));
+    // Swap with the last so the array stays dense.
+    const last = this.list.pop()!;
+    this.index.delete(peerId);
+    if (at < this.list.length) {
+      this.list[at] = last;
+      this.index.set(last.peerId, at);
+    }
+  }
+
+  /** Forgets any other peer held at `ip:port` (one address is one peer). */
+  deleteAt(ip: string, port: number, exceptPeerId: string): void {
+    const holder = this.byAddress.get(addressKey(ip, port));
+    if (holder !== undefined && holder !== exceptPeerId) this.delete(holder);
+  }
+
+  deleteWhere(matches: (peer: PeerEntry) => boolean): void {
+    for (const peer of this.list.filter(matches)) this.delete(peer.peerId);
+  }
+
+  /** Up to `limit` distinct peers that pass `wanted`, each drawn uniformly at random; fewer when probes run out. */
+  sample(limit: number, wanted: (peer: PeerEntry) => boolean): PeerEntry[] {
+    const picked = new Map<string, PeerEntry>();
+    for (let probe = 0; probe < limit * SAMPLE_PROBES_PER_PEER && picked.size < limit && this.list.length > 0; probe++) {
+      const peer = this.list[Math.floor(Math.random() * this.list.length)]!;
+      if (wanted(peer)) picked.set(peer.peerId, peer);
+    }
+    return [...picked.values()];
+  }
+}
+
+function addressKey(ip: string, port: number): string {
+  return `${ip} ${port}`;
 }
 
 /** A database written before confirmations existed gets the column (its peers start unconfirmed). */

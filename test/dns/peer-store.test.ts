@@ -51,4 +51,42 @@ describe("PeerStore", () => {
     expect(store.sampleOthers("x", 0, 50, 5).map((peer) => peer.peerId)).toEqual(["kept"]);
     store.close();
   });
+
+  test("heartbeats held in memory are seen by every read, and written to the file by close", () => {
+    const path = freshPath();
+    const store = new PeerStore(path);
+    store.register({ peerId: "beat", ip: "127.54.0.1", port: 7495, lastSeen: 10 });
+    store.refresh("beat", 20);
+    expect(store.byId("beat")!.lastSeen).toBe(20);
+    expect(store.live(15).map((peer) => peer.peerId)).toEqual(["beat"]);
+    store.refresh("beat", 30);
+    store.close();
+    const reopened = new PeerStore(path);
+    expect(reopened.byId("beat")!.lastSeen).toBe(30);
+    reopened.close();
+  });
+
+  test("among many confirmed peers a sample draws each about as often, and never one removed or gone silent", () => {
+    const store = new PeerStore(freshPath());
+    const now = 1_000_000;
+    for (let i = 0; i < 50; i++) {
+      const peer = { peerId: `c${i}`, ip: `127.55.0.${i + 1}`, port: 7495 };
+      store.register({ ...peer, lastSeen: now });
+      store.confirm(peer, now);
+    }
+    store.remove("c0");
+    store.register({ peerId: "c1", ip: "127.55.0.2", port: 7495, lastSeen: now - 120_000 });
+    const counts = new Map<string, number>();
+    for (let round = 0; round < 2_000; round++) {
+      const sample = store.sampleOthers("c2", now - 60_000, now - 300_000, 5).map((peer) => peer.peerId);
+      expect(new Set(sample).size).toBe(5);
+      for (const id of sample) counts.set(id, (counts.get(id) ?? 0) + 1);
+    }
+    expect([...counts.keys()].filter((id) => ["c0", "c1", "c2"].includes(id))).toEqual([]);
+    // 47 peers, 10,000 draws: about 213 each; uniform draws stay well inside half to twice that.
+    expect(counts.size).toBe(47);
+    for (const count of counts.values()) expect(count).toBeGreaterThan(106);
+    for (const count of counts.values()) expect(count).toBeLessThan(426);
+    store.close();
+  });
 });
