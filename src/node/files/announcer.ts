@@ -2,7 +2,7 @@
 
 import type { Peer } from "../../model/peer";
 import { type Announcement, wordMember } from "./announcements";
-import { MAX_INDEXED_WORDS, nameKey, wordKey, wordsOf } from "./names";
+import { indexedWordsOf, nameKey, wordKey } from "./names";
 import type { FileRecords } from "./ports";
 
 /** What is announced: a file (by its file id) or a folder (by its folder id). */
@@ -34,7 +34,7 @@ export class Announcer {
     const value = (kind: Announcement["kind"]) => JSON.stringify({ kind, name: file.name, size: file.size, fileId: file.fileId, holder, ...extra } satisfies Announcement);
     return this.serially(file.fileId, file.name, async () => {
       await this.ring.put(nameKey(file.name), `${file.fileId}@${holder}`, value("file"), this.ttlMs);
-      for (const word of wordsOf(file.name).slice(0, MAX_INDEXED_WORDS)) {
+      for (const word of indexedWordsOf(file.name)) {
         await this.ring.put(wordKey(word), wordMember(file.fileId, file.name, holder), value("word"), this.ttlMs);
       }
     });
@@ -57,7 +57,7 @@ export class Announcer {
     const holder = this.self.address;
     return this.serially(fileId, item.name, async () => {
       await this.ring.remove(nameKey(item.name), `${fileId}@${holder}`);
-      for (const word of wordsOf(item.name).slice(0, MAX_INDEXED_WORDS)) await this.ring.remove(wordKey(word), wordMember(fileId, item.name, holder));
+      for (const word of indexedWordsOf(item.name)) await this.ring.remove(wordKey(word), wordMember(fileId, item.name, holder));
     });
   }
 

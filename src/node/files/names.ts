@@ -20,6 +20,17 @@ export function foldText(text: string): string {
   return text.normalize("NFKD").replace(/\p{M}+/gu, "").toLowerCase();
 }
 
+/**
+ * The words a name is announced under, at most MAX_INDEXED_WORDS: its words, then the runs of letters and of
+ * digits inside a word that mixes them ("same1" also under "same", "2024report" under "report" and "2024"), so a
+ * search for the word a name was numbered after finds it with a lookup. Runs of one character are left out.
+ */
+export function indexedWordsOf(name: string): string[] {
+  const words = wordsOf(name);
+  const runs = words.flatMap((word) => (word.match(/\p{L}+|\p{N}+/gu) ?? []).filter((run) => run.length > 1 && run !== word));
+  return [...new Set([...words, ...runs])].slice(0, MAX_INDEXED_WORDS);
+}
+
 /** The folded words of a name: letters and digits of any script, split on everything else. */
 export function wordsOf(text: string): string[] {
   const words = foldText(text).split(/[^\p{L}\p{N}]+/u).filter((word) => word.length > 0);

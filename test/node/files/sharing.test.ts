@@ -42,6 +42,14 @@ describe("FileSharing over an in-memory ring", () => {
     expect(existsSync(`${out}.part`)).toBe(false);
   });
 
+  test("a search for a word finds a name that numbers it (same1.txt) beside one that has it whole (same.txt)", async () => {
+    for (const name of ["same.txt", "same1.txt", "2024same.txt"]) writeFileSync(join(alice.dir, name), randomBytes(100));
+    for (const name of ["same.txt", "same1.txt", "2024same.txt"]) await alice.sharing.share(join(alice.dir, name), undefined);
+    expect((await bob.sharing.search("same")).map((file) => file.name).sort()).toEqual(["2024same.txt", "same.txt", "same1.txt"]);
+    expect((await bob.sharing.search("same1")).map((file) => file.name)).toEqual(["same1.txt"]);
+    for (const name of ["same.txt", "same1.txt", "2024same.txt"]) await alice.sharing.unshare(name);
+  });
+
   test("a node that downloaded a file holds it from then on: listed twice over, shared, and a source for the next", async () => {
     const [file] = (await carol.sharing.list()).filter((entry) => entry.name === "holiday photos.bin");
     expect(file?.holders).toBe(2);
