@@ -67,7 +67,7 @@ export function exitInterrupted(): never {
 export function parseSeconds(value: string, flag: string, max: number): number {
   const seconds = Number(value);
   if (!/^\d+(\.\d+)?$/.test(value.trim()) || !(seconds > 0) || seconds > max) {
-    throw new P2PError("MALFORMED", `invalid --${flag} '${value}': expected seconds, more than 0 and at most ${max}`);
+    throw P2PError.invalid(`--${flag}`, value, `seconds, more than 0 and at most ${max}`);
   }
   return seconds;
 }
@@ -89,7 +89,7 @@ export function untilSignal(): Promise<NodeJS.Signals> {
 export function parseCount(value: string, flag: string, min: number, max: number): number {
   const count = /^\d+$/.test(value.trim()) ? Number(value) : Number.NaN;
   if (!(count >= min && count <= max)) {
-    throw new P2PError("MALFORMED", `invalid --${flag} '${value}': expected a whole number from ${min} to ${max}`);
+    throw P2PError.invalid(`--${flag}`, value, `a whole number from ${min} to ${max}`);
   }
   return count;
 }

@@ -43,6 +43,6 @@ export default defineCommand({
 /** --host: an IP address or a host name; a malformed one (127.0.77.300) is a usage error, as `p2p node notanip` is. */
 function parseListenHost(value: string): string {
   const hostName = /^(?=.*[a-z])[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i;
-  if (isIP(value) === 0 && !hostName.test(value)) throw new P2PError("MALFORMED", `invalid --host '${value.slice(0, 80)}': expected an IP address such as 127.0.0.1 or 0.0.0.0, or a host name`);
+  if (isIP(value) === 0 && !hostName.test(value)) throw P2PError.invalid("--host", value, "an IP address such as 127.0.0.1 or 0.0.0.0, or a host name");
   return value;
 }

@@ -23,7 +23,7 @@ export default defineCommand({
     runCommand({}, async () => {
       const path = resolve(args.out);
       // The same code and words as a download into a missing folder (exit 3), not a generic failure.
-      if (!existsSync(dirname(path))) throw new P2PError("NOT_FOUND", `the folder ${dirname(path)} does not exist; create it first or choose another --out`);
+      if (!existsSync(dirname(path))) throw P2PError.missingFolder(dirname(path));
       writeNetworkKey(path, { force: args.force });
       process.stdout.write(`wrote a new network key to ${path}\nstart every p2p dns and p2p node of the network with --key ${path} (or P2P_KEY=${path}); copy it to other machines privately\n`);
     }),

@@ -94,7 +94,7 @@ export default defineCommand({
 function parseRate(value: string): number {
   const rate = Number(value);
   if (!/^\d+(\.\d+)?$/.test(value.trim()) || !(rate >= 0) || rate > 100_000) {
-    throw new P2PError("MALFORMED", `invalid --upload-limit '${value}': expected MB/s, e.g. 5 or 0.5 (0 for no limit)`);
+    throw P2PError.invalid("--upload-limit", value, "MB/s, e.g. 5 or 0.5 (0 for no limit)");
   }
   return rate * 1_000_000;
 }

@@ -12,7 +12,7 @@ export const PEER_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 
 export function parsePeerId(value: string): string {
   if (!PEER_ID_PATTERN.test(value)) {
-    throw new P2PError("MALFORMED", `invalid peer id '${value.slice(0, 80)}': use 1-64 letters, digits, '-' or '_'`);
+    throw P2PError.invalid("peer id", value, "1-64 letters, digits, '-' or '_'");
   }
   return value;
 }
@@ -54,7 +54,7 @@ export function splitAddress(address: string): { ip: string; port: number } {
 export function parsePeerAddress(address: string, what = "address"): { ip: string; port: number } {
   const bracketed = /^\[([^\]]*)\]:([^:]*)$/.exec(address);
   const colon = address.lastIndexOf(":");
-  if (!bracketed && (colon <= 0 || address.startsWith("["))) throw new P2PError("MALFORMED", `invalid ${what} '${address.slice(0, 80)}': expected ip:port ([ip]:port for IPv6)`);
+  if (!bracketed && (colon <= 0 || address.startsWith("["))) throw P2PError.invalid(what, address, "ip:port ([ip]:port for IPv6)");
   const [ip, port] = bracketed ? [bracketed[1]!, bracketed[2]!] : [address.slice(0, colon), address.slice(colon + 1)];
   return { ip: parsePeerIp(ip), port: parsePort(port, `${what} port`) };
 }
@@ -64,7 +64,7 @@ export function parsePort(value: string, what = "port", { allowZero = false } = 
   const port = /^\d{1,5}$/.test(value) ? Number(value) : Number.NaN;
   const low = allowZero ? 0 : 1;
   if (!(port >= low && port <= 65535)) {
-    throw new P2PError("MALFORMED", `invalid ${what} '${value.slice(0, 80)}': expected a number from ${low} to 65535`);
+    throw P2PError.invalid(what, value, `a number from ${low} to 65535`);
   }
   return port;
 }
@@ -85,5 +85,5 @@ export function parseHostPort(value: string, defaultPort: number, what = "addres
 function parseHost(value: string, what: string): string {
   if (isIP(value) !== 0) return parsePeerIp(value);
   if (/^[A-Za-z0-9]([A-Za-z0-9.-]{0,252})$/.test(value)) return value;
-  throw new P2PError("MALFORMED", `invalid ${what} '${value.slice(0, 80)}': expected host[:port]`);
+  throw P2PError.invalid(what, value, "host[:port]");
 }

@@ -210,7 +210,7 @@ export class ProtocolClient {
       return;
     }
     // Replies are matched by order, so after a lost reply the connection cannot be trusted.
-    this.fail(new P2PError("TIMEOUT", `${this.target} did not answer ${head.op} within ${head.timeoutMs} ms`));
+    this.fail(P2PError.noAnswer(this.target, head.op, head.timeoutMs));
   }
 
   private fail(error: P2PError): void {

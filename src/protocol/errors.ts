@@ -34,6 +34,44 @@ export class P2PError extends Error {
     this.code = code;
   }
 
+  // Factories for the failures that recur, so one kind reads the same wherever it happens (dht-rpc's DHTError
+  // factories are the model), and text that came from outside is always quoted cut short.
+
+  /** A value that does not parse: `invalid <what> '<value>': expected <expected>`. */
+  static invalid(what: string, value: string, expected: string): P2PError {
+    return new P2PError("MALFORMED", `invalid ${what} '${quote(value)}': expected ${expected}`);
+  }
+
+  /** A peer's reply that breaks the op's contract: `<from> answered <op> <what>`. */
+  static badAnswer(from: string, op: string, what: string): P2PError {
+    return new P2PError("MALFORMED", `${from} answered ${op} ${what}`);
+  }
+
+  /** A request line that does not match its op's syntax. */
+  static usage(usage: string): P2PError {
+    return new P2PError("MALFORMED", `usage: ${usage}`);
+  }
+
+  /** A peer that kept silent past its deadline. */
+  static noAnswer(who: string, op: string, timeoutMs: number): P2PError {
+    return new P2PError("TIMEOUT", `${who} did not answer ${op} within ${timeoutMs} ms`);
+  }
+
+  /** An output path that is taken, where only --force may replace it. */
+  static alreadyExists(path: string): P2PError {
+    return new P2PError("CONFLICT", `${path} already exists; use --force to overwrite it`);
+  }
+
+  /** An output path whose folder is missing. */
+  static missingFolder(folder: string): P2PError {
+    return new P2PError("NOT_FOUND", `the folder ${folder} does not exist; create it first or choose another --out`);
+  }
+
+  /** A path to share or hash that is a device, socket or pipe rather than a file. */
+  static notAFile(path: string): P2PError {
+    return new P2PError("MALFORMED", `${path} is not a regular file`);
+  }
+
   /** The status line a server answers with for this error. */
   get wireStatus(): { status: number; reason: string } {
     if (this.code === "UNREACHABLE" || this.code === "CLOSED" || this.code === "REFUSED") return STATUS.UNAVAILABLE;
@@ -51,4 +89,12 @@ export function statusName(status: number): StatusName {
 
 export function isP2PError(error: unknown, code?: ErrorCode): error is P2PError {
   return error instanceof P2PError && (code === undefined || error.code === code);
+}
+
+/** Longest piece of outside text an error message quotes. */
+export const MAX_QUOTED_CHARS = 80;
+
+/** Outside text as an error quotes it: at most MAX_QUOTED_CHARS characters, so a hostile value cannot flood a log. */
+export function quote(value: string, maxChars = MAX_QUOTED_CHARS): string {
+  return value.length > maxChars ? `${value.slice(0, maxChars)}…` : value;
 }

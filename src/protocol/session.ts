@@ -161,7 +161,7 @@ export class ServerSession {
       return errorReply(new P2PError("UNKNOWN_OPERATION", `unknown operation '${head.op.slice(0, 32)}'; known: ${Object.keys(this.ops).join(", ")}`));
     }
     if (head.args.length < spec.minArgs || head.args.length > spec.maxArgs) {
-      return errorReply(new P2PError("MALFORMED", `usage: ${spec.usage}`));
+      return errorReply(P2PError.usage(spec.usage));
     }
     try {
       const progress = (lines: readonly string[]) => {

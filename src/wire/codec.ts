@@ -34,7 +34,7 @@ export { splitAddress };
 
 export function parseKey(value: string): RingId {
   const key = value.toLowerCase();
-  if (!isRingId(key)) throw new P2PError("MALFORMED", `invalid key '${value.slice(0, 60)}': expected 40 hex digits`);
+  if (!isRingId(key)) throw P2PError.invalid("key", value, "40 hex digits");
   return key;
 }
 

@@ -180,7 +180,7 @@ export const CONTROL = {
       if (value.length > MAX_VALUE_BYTES) throw new P2PError("MALFORMED", `value is over ${MAX_VALUE_BYTES} bytes`);
       const ttlMs = ttl === undefined ? undefined : Number(ttl);
       if (ttlMs !== undefined && !(Number.isSafeInteger(ttlMs) && ttlMs > 0)) {
-        throw new P2PError("MALFORMED", `invalid ttl '${ttl}': expected milliseconds`);
+        throw P2PError.invalid("ttl", String(ttl), "a whole number of milliseconds, more than 0");
       }
       return ttlMs === undefined ? { key, member, value } : { key, member, value, ttlMs };
     },

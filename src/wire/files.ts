@@ -112,13 +112,13 @@ export const FILES = {
 export function parseListStep(value: unknown, from: string): ListStep {
   const step = value as Record<string, unknown>;
   if (typeof step !== "object" || step === null || Array.isArray(step) || !Array.isArray(step.files) || !Array.isArray(step.children)) {
-    throw new P2PError("MALFORMED", `${from} answered LIST_ALL_FILES with something that is not a list step`);
+    throw P2PError.badAnswer(from, "LIST_ALL_FILES", "with something that is not a list step");
   }
   if (step.children.length > MAX_LIST_CHILDREN) {
-    throw new P2PError("MALFORMED", `${from} answered LIST_ALL_FILES with ${step.children.length} peers, at most ${MAX_LIST_CHILDREN}`);
+    throw P2PError.badAnswer(from, "LIST_ALL_FILES", `with ${step.children.length} peers, at most ${MAX_LIST_CHILDREN}`);
   }
   if (step.next !== undefined && step.next !== null && typeof step.next !== "string") {
-    throw new P2PError("MALFORMED", `${from} answered LIST_ALL_FILES with a cursor that is not a string`);
+    throw P2PError.badAnswer(from, "LIST_ALL_FILES", "with a cursor that is not a string");
   }
   return {
     files: parseRecordEntries(step.files, MAX_LIST_ENTRIES),
@@ -142,7 +142,7 @@ export function haveFromWire(wire: HaveWire, chunkCount: number): HaveReport | n
 
 export function parseFileId(value: string): string {
   const id = value.toLowerCase();
-  if (!FILE_ID.test(id)) throw new P2PError("MALFORMED", `invalid file id '${value.slice(0, 70)}': expected 64 hex digits`);
+  if (!FILE_ID.test(id)) throw P2PError.invalid("file id", value, "64 hex digits");
   return id;
 }
 
@@ -150,14 +150,14 @@ export function parseFileId(value: string): string {
 function parseCursor(value: string | undefined): string | null {
   if (value === undefined) return null;
   if (!/^[0-9a-f]{40}\//.test(value) || value.length > MAX_CURSOR_LENGTH) {
-    throw new P2PError("MALFORMED", `invalid LIST_ALL_FILES cursor '${value.slice(0, 60)}': expected <key>/<member> from the previous page`);
+    throw P2PError.invalid("LIST_ALL_FILES cursor", value, "<key>/<member> from the previous page");
   }
   return value;
 }
 
 function parseIndex(value: string): number {
   const index = /^\d{1,9}$/.test(value) ? Number(value) : Number.NaN;
-  if (!Number.isSafeInteger(index)) throw new P2PError("MALFORMED", `invalid chunk index '${value.slice(0, 20)}'`);
+  if (!Number.isSafeInteger(index)) throw P2PError.invalid("chunk index", value, "a whole number from 0");
   return index;
 }
 
@@ -171,7 +171,7 @@ function encodeHaveWire(have: HaveWire): Uint8Array {
 }
 
 function decodeHaveWire(body: Uint8Array, from: string): HaveWire {
-  if (body.length < 5) throw new P2PError("MALFORMED", `${from} answered GET_HAVE with a bitfield for a different number of chunks`);
+  if (body.length < 5) throw P2PError.badAnswer(from, "GET_HAVE", "with a bitfield for a different number of chunks");
   const version = new DataView(body.buffer, body.byteOffset, body.length).getUint32(0);
   return { version, complete: (body[4]! & 1) === 1, bits: body.slice(5) };
 }
@@ -185,7 +185,7 @@ function encodeChosenChunk(index: number, bytes: Uint8Array): Uint8Array {
 }
 
 function decodeChosenChunk(body: Uint8Array, from: string): { index: number; bytes: Uint8Array } {
-  if (body.length < 4) throw new P2PError("MALFORMED", `${from} answered GET_ANY_CHUNK without a chunk index`);
+  if (body.length < 4) throw P2PError.badAnswer(from, "GET_ANY_CHUNK", "without a chunk index");
   const index = new DataView(body.buffer, body.byteOffset, body.length).getUint32(0);
   return { index, bytes: body.subarray(4) };
 }

@@ -1,7 +1,7 @@
 // The ring link (node to node over TCP): every op's arguments and reply, encoded and checked in one place, with the server table and the client built on them.
 
 import { formatAddress } from "../protocol/address";
-import { P2PError } from "../protocol/errors";
+import { P2PError, quote } from "../protocol/errors";
 import type { OpTable } from "../protocol/server";
 import { PUBLIC_KEY_PATTERN } from "../model/public-key";
 import type { RingId } from "../model/id";
@@ -52,7 +52,7 @@ export const RING = {
     encodeReply: (step) => ({ lines: [peerLine(step.done ? "successor" : "next", step.peer)] }),
     decodeReply: (body, from) => {
       const [line] = replyLines(body);
-      if (!line) throw new P2PError("MALFORMED", `${from} answered FIND_SUCCESSOR with nothing`);
+      if (!line) throw P2PError.badAnswer(from, "FIND_SUCCESSOR", "with nothing");
       const { role, peer } = parsePeerLine(line);
       return { done: role === "successor", peer };
     },
@@ -123,7 +123,7 @@ export const RING = {
     encodeReply: (publicKey) => ({ lines: [publicKey] }),
     decodeReply: (body, from) => {
       const key = replyLines(body)[0] ?? "";
-      if (!PUBLIC_KEY_PATTERN.test(key)) throw new P2PError("MALFORMED", `${from} answered KEY with '${key.slice(0, 80)}', not 64 hex digits`);
+      if (!PUBLIC_KEY_PATTERN.test(key)) throw P2PError.badAnswer(from, "KEY", `with '${quote(key)}', not 64 hex digits`);
       return key;
     },
   }),
@@ -222,7 +222,7 @@ export function ringCalls(send: SendOp<Peer>): RingTransport {
 function parsePeerTime(lines: string[], from: string): number {
   const line = lines.find((candidate) => candidate.startsWith("time,")) ?? "";
   const time = Number(line.slice("time,".length));
-  if (!Number.isSafeInteger(time) || time <= 0) throw new P2PError("MALFORMED", `${from} answered PING time without a valid 'time,<ms>' line`);
+  if (!Number.isSafeInteger(time) || time <= 0) throw P2PError.badAnswer(from, "PING time", "without a valid 'time,<ms>' line");
   return time;
 }
 
