@@ -73,7 +73,7 @@ export class DownloadRequests {
         begun = true;
         resolveStart(entry);
       };
-      const running = this.download(ref, outPath, { ...options, signal: this.stopping.signal, onBegin }).then(
+      const running = this.download(ref, outPath, { ...options, signal: this.stopping.signal, onBegin, background: true }).then(
         (report) => onBegin({ id: report.id, name: report.name, path: report.path, size: report.size, bytes: report.size, rate: 0, etaSeconds: null, sources: report.sources, state: "done", startedAt: Date.now() }),
         (error) => {
           if (!begun) return rejectStart(error);

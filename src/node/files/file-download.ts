@@ -20,6 +20,7 @@ import type { FilePeers, Holder } from "./swarm/file-peers";
 import { TransferLog } from "./transfer-log";
 import type { RateLimiter } from "./rate-limiter";
 import { limitedPeers } from "./limited-peers";
+import { type Running, follow } from "./follow-download";
 
 /** A progress event of one file; `state` is set while it waits for a turn ("queued") or for RESUME ("paused"). */
 export type FileProgress = DownloadProgress & { name: string; id: string; state?: "queued" | "paused" };
@@ -30,6 +31,8 @@ export type DownloadOptions = {
   signal?: AbortSignal;
   /** Registered paused (a restart of a download that was paused): it waits for RESUME. */
   paused?: boolean;
+  /** Runs with no client (START, or resumed at start): a DOWNLOAD of the same file to the same path follows it. */
+  background?: boolean;
   /** Called once the transfer is registered (START replies then). */
   onBegin?: (entry: TransferEntry) => void;
 };
@@ -68,6 +71,8 @@ export class FileDownloads {
   private readonly downloading = new Map<string, { name: string; size: number }>();
   /** Downloads under way and recent, for TRANSFERS and CANCEL. */
   private readonly transfers: TransferLog;
+  /** File downloads running now, by file id, so a request for one that runs in the background follows it. */
+  private readonly running = new Map<string, Running<FileProgress>>();
 
   constructor(options: FileDownloadsOptions) {
     this.options = options;
@@ -98,6 +103,23 @@ export class FileDownloads {
    * through its folder). It waits for a turn under --max-active first, and again after each PAUSE (then RESUME).
    */
   async fetchFile(job: FetchJob, options: DownloadOptions, started = performance.now()): Promise<DownloadReport> {
+    const running = this.running.get(job.id);
+    if (running?.background && running.out === job.out) return follow(running, options);
+    const listeners = new Set<(progress: FileProgress) => void>();
+    const onProgress = (progress: FileProgress) => {
+      options.onProgress?.(progress);
+      for (const listener of listeners) listener(progress);
+    };
+    const own: Running<FileProgress> = { out: job.out, background: options.background === true, listeners, done: this.fetchOwn(job, { ...options, onProgress }, started) };
+    this.running.set(job.id, own);
+    try {
+      return await own.done;
+    } finally {
+      if (this.running.get(job.id) === own) this.running.delete(job.id);
+    }
+  }
+
+  private async fetchOwn(job: FetchJob, options: DownloadOptions, started: number): Promise<DownloadReport> {
     const cancelled = this.transfers.begin(job.id, job.name, job.out, job.size ?? job.linkSize ?? 0, options.paused === true && job.announce);
     const signal = options.signal ? AbortSignal.any([options.signal, cancelled]) : cancelled;
     options.onBegin?.(this.transfers.list().find((entry) => entry.id === job.id)!);
