@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { type Testnet, type TestnetNode, createTestnet } from "../../src/testnet";
 import type { DownloadReport, TransferEntry, TransfersReport } from "../../src/wire/control";
 import { builtBinary } from "../helpers/binary";
-import { runP2P, stopAllProcesses } from "../helpers/processes";
+import { runP2P, startP2P, stopAllProcesses } from "../helpers/processes";
 import { tempDir, waitFor } from "../helpers/wait";
 
 const dir = tempDir();
@@ -99,6 +99,22 @@ describe("transfers in the background", () => {
     expect(readFileSync(out).equals(readFileSync(original))).toBe(true);
   }, 120_000);
 
+  test("a foreground download paused from another shell keeps its client waiting, and finishes when resumed", async () => {
+    const original = await share(slow, "foreground.bin", 3 * MiB);
+    const out = join(dir.path, "foreground.out");
+    const download = startP2P(["client", "download", "foreground.bin", "--out", out, "--json", "--node", asker.ip], { executable: [binary], env: net.env });
+    await waitForState(asker, "foreground.bin", "downloading", 30_000, 1);
+    await json(["client", "pause", "foreground.bin", "--node", asker.ip]);
+    await waitForState(asker, "foreground.bin", "paused");
+    // The client is still there, waiting with its download.
+    expect(download.proc.exitCode).toBeNull();
+    await json(["client", "resume", "foreground.bin", "--node", asker.ip]);
+    expect(await download.proc.exited).toBe(0);
+    const report = JSON.parse(download.stdout()) as DownloadReport;
+    expect(report.resumedChunks).toBeGreaterThan(0);
+    expect(readFileSync(out).equals(readFileSync(original))).toBe(true);
+  }, 90_000);
+
   test("with --max-active 1 a second download waits queued until the first ends, then completes", async () => {
     const first = await share(slow, "first.bin", 3 * MiB);
     const second = await share(fast, "second.bin", 200_000);
@@ -124,7 +140,10 @@ describe("transfers in the background", () => {
     await net.stopNode(asker, "SIGKILL");
     asker = await net.restartNode(asker);
     await waitFor("the restarted node to say it resumes", () => /resuming the download of restart\.bin/.test(asker.log()), 30_000);
-    await waitForState(asker, "restart.bin", "done", 60_000);
+    // Running the download again follows the one the node resumed (at 1 MB/s it has seconds left): same file, same report.
+    const report = await json<DownloadReport>(["client", "download", "restart.bin", "--out", out, "--node", asker.ip]);
+    expect(report.resumedChunks).toBeGreaterThan(0);
+    expect((await transferOf(asker, "restart.bin"))?.state).toBe("done");
     expect(readFileSync(out).equals(readFileSync(original))).toBe(true);
   }, 120_000);
 

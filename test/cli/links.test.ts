@@ -2,7 +2,7 @@
 
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
 import { randomBytes } from "node:crypto";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { EXIT } from "../../src/cli/exit-codes";
 import { type ShareLink, formatLink, parseLink } from "../../src/model/link";
@@ -73,6 +73,21 @@ describe("links", () => {
     const report = await json<DownloadReport>(["client", "download", unannounced, "--out", out, "--no-share", "--node", beta.ip]);
     expect(report.sources).toEqual([alpha.address]);
     expect(readFileSync(out).equals(readFileSync(path))).toBe(true);
+  }, 60_000);
+
+  test("a link to a folder downloads the folder with its tree", async () => {
+    const root = join(dir.path, "album");
+    mkdirSync(join(root, "inner"), { recursive: true });
+    writeFileSync(join(root, "a.raw"), randomBytes(5_000));
+    writeFileSync(join(root, "inner", "b.raw"), randomBytes(7_000));
+    await json(["client", "upload", root, "--node", alpha.ip]);
+    const link = await json<LinkReport>(["client", "link", "album", "--node", alpha.ip]);
+    expect(link.folder).toBe(true);
+    expect(link.link).toStartWith("p2p:folder/");
+    const out = join(dir.path, "album copy");
+    const report = await json<DownloadReport>(["client", "download", link.link, "--out", out, "--node", beta.ip]);
+    expect(report.folder).toBe(true);
+    expect(readFileSync(join(out, "inner", "b.raw")).equals(readFileSync(join(root, "inner", "b.raw")))).toBe(true);
   }, 60_000);
 
   test("a malformed link is one line naming what is wrong, and nothing is written", async () => {

@@ -58,8 +58,9 @@ export class DownloadRequests {
     try {
       return await this.fetch(resolved, out, options, started);
     } finally {
-      // A node that is stopping keeps the row: its next start resumes the download.
-      if (!this.stopping.signal.aborted) this.options.queue?.remove(out);
+      // A node that is stopping keeps the row: its next start resumes the download. So does a download this
+      // request only followed (it runs in the background), which goes on after its follower left.
+      if (!this.stopping.signal.aborted && !this.options.files.activeAt(out)) this.options.queue?.remove(out);
     }
   }
 

@@ -166,8 +166,9 @@ export class FileDownloads {
     return this.transfers.clear();
   }
 
-  isPaused(fileId: string): boolean {
-    return this.transfers.isPaused(fileId);
+  /** Whether a download to `path` is under way, queued or paused (one this request only followed goes on). */
+  activeAt(path: string): boolean {
+    return this.transfers.activeAt(path);
   }
 
   private async manifestOf(job: FetchJob): Promise<Manifest> {

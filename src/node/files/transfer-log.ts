@@ -158,9 +158,9 @@ export class TransferLog {
     return { ...active.entry };
   }
 
-  /** Whether the download `id` is paused now (a restart keeps it paused). */
-  isPaused(id: string): boolean {
-    return this.active.get(id)?.paused === true;
+  /** Whether a download to `path` is under way, queued or paused. */
+  activeAt(path: string): boolean {
+    return [...this.active.values()].some(({ entry }) => entry.path === path);
   }
 
   /** Forgets the ended downloads; returns how many. */
