@@ -147,6 +147,18 @@ describe("transfers in the background", () => {
     expect(readFileSync(out).equals(readFileSync(original))).toBe(true);
   }, 120_000);
 
+  test("a node stopped gracefully (SIGTERM) in the middle of a detached download resumes it when started again", async () => {
+    const original = await share(slow, "graceful.bin", 4 * MiB);
+    const out = join(dir.path, "graceful.out");
+    await json(["client", "download", "graceful.bin", "--out", out, "--detach", "--node", asker.ip]);
+    await waitForState(asker, "graceful.bin", "downloading", 30_000, MiB);
+    expect(await net.stopNode(asker, "SIGTERM")).toBe(0);
+    expect(existsSync(out)).toBe(false);
+    asker = await net.restartNode(asker);
+    await waitForState(asker, "graceful.bin", "done", 60_000);
+    expect(readFileSync(out).equals(readFileSync(original))).toBe(true);
+  }, 120_000);
+
   test("--download-limit bounds the rate: 4 MiB at 1 MB/s takes at least 2 s", async () => {
     const limited = await net.addNode(undefined, { args: ["--download-limit", "1"] });
     await net.waitForConsistentRing(30_000);
