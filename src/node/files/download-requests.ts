@@ -104,7 +104,7 @@ export class DownloadRequests {
       this.start(queued.ref, queued.out, { force: queued.force, noShare: queued.noShare, paused: queued.paused }).then(
         (entry) => this.options.warn(`resuming the download of ${entry.name} into ${queued.out} (left unfinished when the node stopped)`),
         (error) => {
-          this.options.warn(`could not resume the download of ${queued.ref.slice(0, 200)} into ${queued.out}: ${(error as Error).message}`);
+          this.options.warn(`could not resume the download of ${queued.ref.slice(0, 200)} into ${queued.out}: ${(error as Error).message}; its verified chunks are kept: run the download again to resume`);
           this.options.queue?.remove(queued.out);
         },
       );

@@ -104,7 +104,11 @@ export class FileDownloads {
    */
   async fetchFile(job: FetchJob, options: DownloadOptions, started = performance.now()): Promise<DownloadReport> {
     const running = this.running.get(job.id);
-    if (running?.background && running.out === job.out) return follow(running, options);
+    if (running?.background && running.out === job.out) {
+      const entry = this.transfers.list().find((candidate) => candidate.id === job.id && candidate.endedAt === undefined);
+      if (entry) options.onBegin?.(entry);
+      return follow(running, options);
+    }
     const listeners = new Set<(progress: FileProgress) => void>();
     const onProgress = (progress: FileProgress) => {
       options.onProgress?.(progress);

@@ -145,6 +145,7 @@ export class TransferLog {
     active.entry.rate = 0;
     active.entry.etaSeconds = null;
     active.turn?.abort(new P2PError("CLOSED", `the download of ${active.entry.name} was paused`));
+    this.wakeAll(); // one queued behind it may go first now
     return { ...active.entry };
   }
 
