@@ -53,7 +53,8 @@ export async function downloadFile(target: Target, ref: string, out: string | un
   let sources = "finding sources";
   const sayStopped = onInterrupt(() => {
     progress.done();
-    process.stderr.write(`stopped the download of ${ref}; run it again to resume\n`);
+    // A link is long: the line names what it downloads.
+    process.stderr.write(`stopped the download of ${looksLikeLink(ref) ? parseLink(ref).name : ref}; run it again to resume\n`);
   });
   try {
     return await askNodeOp(target, CONTROL.DOWNLOAD, share ? { ref, out: path, force } : { ref, out: path, force, noShare: true }, {
