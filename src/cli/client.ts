@@ -5,7 +5,7 @@ import { P2PError } from "../protocol/errors";
 import { runCommand } from "./common";
 import { clientArgs } from "./find-node";
 
-export const CLIENT_COMMANDS = ["list", "search", "upload", "download", "transfers", "cancel", "shared", "unshare", "status", "leave"];
+export const CLIENT_COMMANDS = ["list", "search", "upload", "download", "link", "transfers", "pause", "resume", "cancel", "shared", "unshare", "status", "leave"];
 
 export default defineCommand({
   meta: {
@@ -18,7 +18,10 @@ export default defineCommand({
     search: () => import("./client/files").then((module) => module.search),
     upload: () => import("./client/files").then((module) => module.upload),
     download: () => import("./client/files").then((module) => module.download),
+    link: () => import("./client/link").then((module) => module.link),
     transfers: () => import("./client/transfers").then((module) => module.transfers),
+    pause: () => import("./client/link").then((module) => module.pause),
+    resume: () => import("./client/link").then((module) => module.resume),
     cancel: () => import("./client/transfers").then((module) => module.cancel),
     shared: () => import("./client/transfers").then((module) => module.shared),
     unshare: () => import("./client/transfers").then((module) => module.unshare),

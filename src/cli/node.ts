@@ -37,6 +37,8 @@ export default defineCommand({
     "rpc-timeout": { type: "string", valueHint: "ms", description: "Milliseconds to wait for a peer's answer", default: String(DEFAULT_RPC_TIMEOUT_MS) },
     heartbeat: { type: "string", valueHint: "ms", description: "Milliseconds between DNS heartbeats (keep below the DNS --ttl)", default: String(DEFAULT_HEARTBEAT_MS) },
     "upload-limit": { type: "string", valueHint: "MB/s", description: "Most MB/s (10^6 bytes) served to other peers; 0 for no limit", default: "0" },
+    "download-limit": { type: "string", valueHint: "MB/s", description: "Most MB/s (10^6 bytes) fetched, all downloads together; 0 for no limit", default: "0" },
+    "max-active": { type: "string", valueHint: "n", description: "Downloads at once; the rest wait, queued, in the order asked; 0 for no limit", default: "0" },
     "announce-interval": {
       type: "string",
       valueHint: "seconds",
@@ -67,7 +69,9 @@ export default defineCommand({
         stabilizeMs: parseCount(args.stabilize, "stabilize", 50, 600_000),
         rpcTimeoutMs: parseCount(args["rpc-timeout"], "rpc-timeout", 50, 600_000),
         heartbeatMs: parseCount(args.heartbeat, "heartbeat", 100, 3_600_000),
-        uploadLimitBytesPerSecond: parseRate(args["upload-limit"]),
+        uploadLimitBytesPerSecond: parseRate(args["upload-limit"], "upload-limit"),
+        downloadLimitBytesPerSecond: parseRate(args["download-limit"], "download-limit"),
+        maxActiveDownloads: parseCount(args["max-active"], "max-active", 0, MAX_ACTIVE_DOWNLOADS),
         announceIntervalMs: parseSeconds(args["announce-interval"], "announce-interval", 24 * 3600) * 1000,
         networkKey: networkKey?.key,
       });
@@ -90,11 +94,14 @@ export default defineCommand({
     }),
 });
 
-/** --upload-limit in MB/s (decimal megabytes, as network speeds are given) to bytes per second. */
-function parseRate(value: string): number {
+/** Most --max-active: each active download holds connections and a .part file open. */
+const MAX_ACTIVE_DOWNLOADS = 1_000;
+
+/** --upload-limit / --download-limit in MB/s (decimal megabytes, as network speeds are given) to bytes per second. */
+function parseRate(value: string, flag: string): number {
   const rate = Number(value);
   if (!/^\d+(\.\d+)?$/.test(value.trim()) || !(rate >= 0) || rate > 100_000) {
-    throw P2PError.invalid("--upload-limit", value, "MB/s, e.g. 5 or 0.5 (0 for no limit)");
+    throw P2PError.invalid(`--${flag}`, value, "MB/s, e.g. 5 or 0.5 (0 for no limit)");
   }
   return rate * 1_000_000;
 }

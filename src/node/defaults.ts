@@ -47,6 +47,10 @@ export interface NodeOptions {
   retryMs?: number;
   /** Cap on the bytes per second this node serves to peers; 0 or absent: no cap. */
   uploadLimitBytesPerSecond?: number;
+  /** Cap on the bytes per second this node fetches, all downloads together; 0 or absent: no cap. */
+  downloadLimitBytesPerSecond?: number;
+  /** Downloads at once; the rest wait queued. 0 or absent: no limit. */
+  maxActiveDownloads?: number;
   /** How often shared files are re-announced (their entries expire after twice this). */
   announceIntervalMs?: number;
   /** Private network (--key): every TCP link, to peers and to the DNS, runs the Noise handshake with this key. */

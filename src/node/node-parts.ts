@@ -10,6 +10,7 @@ import { CatalogStore } from "./files/catalog";
 import { RateLimiter } from "./files/rate-limiter";
 import { partFilesIn } from "./files/part-file";
 import { ServedStore } from "./files/served-store";
+import { QueueStore } from "./files/queue-store";
 import { tcpFileLinks } from "./files/tcp-file-peers";
 import { DEFAULT_ANNOUNCE_INTERVAL_MS, FileSharing } from "./files/sharing";
 import { KnownPeers } from "./known-peers";
@@ -73,6 +74,10 @@ export function openParts(base: NodeBase): NodeParts {
       parts: partFilesIn(catalog),
       served,
       uploadLimiter: new RateLimiter(options.uploadLimitBytesPerSecond ?? 0),
+      downloadLimiter: new RateLimiter(options.downloadLimitBytesPerSecond ?? 0),
+      maxActive: options.maxActiveDownloads ?? 0,
+      queue: opening(new QueueStore(join(options.dataDir, "catalog.db"))),
+      dns: () => base.dns.address.split(","),
       announceIntervalMs: options.announceIntervalMs ?? DEFAULT_ANNOUNCE_INTERVAL_MS,
       warn,
       holderKeys: trust.keys,

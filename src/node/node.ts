@@ -137,6 +137,8 @@ class NodeLifecycle implements P2PNode {
     }
     parts.clockWatch.start();
     parts.announcements.start();
+    // In the ring: downloads a stop (or crash) left unfinished can find their holders again.
+    parts.sharing.resumeQueued();
     log.info(`node ${this.self.id.slice(0, 8)} at ${this.self.address} is in the ring (control socket ${this.socketPath})`);
   }
 
@@ -158,6 +160,8 @@ class NodeLifecycle implements P2PNode {
     // The presence stopped with `stopping`; these are the node's only other timers.
     parts.announcements.stop();
     parts.clockWatch.stop();
+    // Before the stores close: background downloads end and stay queued for the next start.
+    await parts.sharing.stopDownloads();
     if (!parts.presence.joined) return;
     parts.presence.saveKnownPeers();
     // Withdraw first: a holder that is leaving must stop being offered at once.

@@ -53,7 +53,7 @@ export type SharedReport = { name: string; size: number; id: string; folder?: bo
 /** A 202 progress event of UPLOAD ("hashing") or DOWNLOAD ("downloading"), one JSON object a line. */
 export type ProgressEvent = { phase: string; bytes?: number; total?: number; [field: string]: unknown };
 
-/** One download in TRANSFERS: under way ("downloading") or ended ("done", "failed", "cancelled" by CANCEL, "stopped" when its client went away: resumable). */
+/** One download in TRANSFERS: waiting ("queued" for a turn under --max-active, "paused"), under way ("downloading") or ended ("done", "failed", "cancelled" by CANCEL, "stopped" when its client went away: resumable). */
 export interface TransferEntry {
   id: string;
   name: string;
@@ -65,7 +65,7 @@ export interface TransferEntry {
   /** Seconds left at that rate, or null when unknown. */
   etaSeconds: number | null;
   sources: string[];
-  state: "downloading" | "done" | "failed" | "cancelled" | "stopped";
+  state: "queued" | "downloading" | "paused" | "done" | "failed" | "cancelled" | "stopped";
   startedAt: number;
   endedAt?: number;
   error?: string;
@@ -126,7 +126,7 @@ const DOWNLOAD_REPORT_SHAPE: Shape = {
   folder: "boolean?",
   files: "number?",
 };
-const TRANSFER_SHAPE: Shape = {
+export const TRANSFER_SHAPE: Shape = {
   id: "string",
   name: "string",
   path: "string",
@@ -278,7 +278,7 @@ export const CONTROL = {
  * A JSON reply from the node this client trusts (its own, over a 0600 socket). It is still checked for the
  * fields the client reads: a node started from an older or newer binary is then one clear line, not a crash.
  */
-function jsonReply<T>(op: string, shape: Shape | [Shape]) {
+export function jsonReply<T>(op: string, shape: Shape | [Shape]) {
   return {
     encodeReply: (value: T) => ({ body: encodeJson(value) }),
     decodeReply: (body: Uint8Array): T => checkShape<T>(decodeReplyJson(body, op), shape, `the node's ${op} reply`),

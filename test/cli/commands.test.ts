@@ -130,7 +130,7 @@ describe("p2p client on a network of two nodes", () => {
     expect(twice.stderr).toMatch(/already downloading slow.iso to /);
 
     const text = await p2p(["client", "transfers", "--node", beta.ip]);
-    expect(text.stdout).toMatch(/^NAME\s+ID\s+DONE\s+RATE\s+ETA\s+SOURCES\s+STATE/);
+    expect(text.stdout).toMatch(/^NAME\s+ID\s+DONE\s+RATE\s+ETA\s+SOURCES\s+STARTED\s+ENDED\s+STATE/);
     expect(text.stdout).toMatch(/slow\.iso .* downloading/);
 
     const cancelled = await p2p(["client", "cancel", "slow.iso", "--node", beta.ip]);

@@ -33,7 +33,7 @@ async function control(socket: string, op: string, args: string[] = []): Promise
 }
 
 describe("a node on IPv6 loopback", () => {
-  test("joins a ring of IPv4 nodes as [::1]:port under its /64's id, the client finds it by that address, and a file it shares lists with 1 holder and downloads intact", async () => {
+  test("joins a ring of IPv4 nodes as [::1]:port under its /64's id, the client finds it by that address, and a file it shares lists with 1 holder and downloads intact, by name and by its link", async () => {
     net = await createTestnet({ nodes: 2, nodeArgs: FAST });
     // ::1 is one address for the whole machine: a random high port keeps this test clear of others.
     const port = 20_000 + Math.floor(Math.random() * 30_000);
@@ -65,5 +65,13 @@ describe("a node on IPv6 loopback", () => {
     const report = JSON.parse(text(await net.control(reader, "DOWNLOAD", ["from-v6.bin", out]))) as { id: string };
     expect(report.id).toBe(uploaded.id);
     expect(Buffer.from(await Bun.file(out).arrayBuffer()).equals(Buffer.from(bytes))).toBe(true);
+
+    // Its link names it bracketed, with the brackets percent-encoded (a bare [::1] is a glob in zsh); the link alone leads there.
+    const link = JSON.parse(await control(socket, "LINK", ["from-v6.bin"])) as { link: string; via: string[] };
+    expect(link.via[0]).toBe(`[::1]:${port}`);
+    expect(link.link).toContain(`%5B::1%5D:${port}`);
+    const unannounced = link.link.replace("/from-v6.bin/", "/v6-by-link.bin/");
+    const viaLink = JSON.parse(text(await net.control(reader, "DOWNLOAD", [unannounced, join(dir.path, "by-link.bin"), "noshare"]))) as { sources: string[] };
+    expect(viaLink.sources).toEqual([`[::1]:${port}`]);
   }, 90_000);
 });

@@ -11,6 +11,8 @@ import { usage } from "../argv";
 import { ProgressLine, formatBytes, renderFiles } from "./render";
 import { askNodeOp } from "./session";
 import { CONTROL, type DownloadReport } from "../../wire/control";
+import { TRANSFER_CONTROL } from "../../wire/control-transfers";
+import { looksLikeLink, parseLink } from "../../model/link";
 
 /** A download or a hash of a large file may run for hours; progress events keep the link alive meanwhile. */
 const LONG_OP_TIMEOUT_MS = 120_000;
@@ -51,13 +53,18 @@ export async function downloadFile(target: Target, ref: string, out: string | un
   let sources = "finding sources";
   const sayStopped = onInterrupt(() => {
     progress.done();
-    process.stderr.write(`stopped the download of ${ref}; run it again to resume\n`);
+    // A link is long: the line names what it downloads.
+    process.stderr.write(`stopped the download of ${looksLikeLink(ref) ? parseLink(ref).name : ref}; run it again to resume\n`);
   });
   try {
     return await askNodeOp(target, CONTROL.DOWNLOAD, share ? { ref, out: path, force } : { ref, out: path, force, noShare: true }, {
       timeoutMs: LONG_OP_TIMEOUT_MS,
       onProgress: (event) => {
         if (event.phase !== "downloading") return;
+        if (event.state === "queued" || event.state === "paused") {
+          const why = event.state === "queued" ? "waiting for a turn (--max-active)" : `paused; p2p client resume ${String(event.id).slice(0, 12)}`;
+          return progress.update(event.state, event.bytes as number, event.total as number, why);
+        }
         // Between the files of a folder, or before the first holder answers, an event names no source:
         // keep showing the last ones rather than "from 0 sources".
         if (Number(event.sources ?? 0) > 0) sources = describeSources(event);
@@ -75,7 +82,7 @@ export async function downloadFile(target: Target, ref: string, out: string | un
  * A path ending in '/' is a folder: created if missing (as `curl --create-dirs` does), never taken for a file name.
  */
 export function outputPath(ref: string, out: string | undefined): string {
-  const name = ref.replace(/@[0-9a-f]{4,64}$/i, "");
+  const name = looksLikeLink(ref) ? parseLink(ref).name : ref.replace(/@[0-9a-f]{4,64}$/i, "");
   if (out === undefined) return resolve(name);
   const path = resolve(out);
   if (/[/\\]$/.test(out) && !existsSync(path)) mkdirSync(path, { recursive: true });
@@ -152,10 +159,11 @@ export const download = defineCommand({
     description: "Download a file from all its holders at once, verifying every chunk; resumes if interrupted. The copy is shared on (unless --no-share)",
   },
   args: {
-    name: { type: "positional", description: "The file's name, or name@id to pick one of several files of that name", required: true },
+    name: { type: "positional", description: "The file's name, name@id to pick one of several files of that name, or a link from `p2p client link`", required: true },
     path: { type: "positional", description: "Where to write it (same as --out)", required: false },
     out: { type: "string", valueHint: "path", description: "Where to write it: a file path, or an existing folder to save inside (default: ./<name>)" },
     force: { type: "boolean", description: "Overwrite the output file if it exists", default: false },
+    detach: { type: "boolean", description: "Return at once with the transfer's id; the node downloads in the background (see: transfers, pause, resume, cancel)", default: false },
     share: {
       type: "boolean",
       description: "Share the downloaded copy on the ring",
@@ -168,6 +176,12 @@ export const download = defineCommand({
     runCommand(args, async () => {
       if (args.path !== undefined && args.out !== undefined) throw usage("give the output path once: as PATH or as --out", ["client", "download"]);
       const out = (args.out ?? args.path) as string | undefined;
+      if (args.detach) {
+        const request = { ref: args.name, out: outputPath(args.name, out), force: args.force, ...(args.share ? {} : { noShare: true }) };
+        const entry = await askNodeOp(args, TRANSFER_CONTROL.START, request);
+        print(args.json, entry, `started ${entry.name} in the background: transfer ${entry.id.slice(0, 12)}, ${entry.state}; see: p2p client transfers\n`);
+        return;
+      }
       const result = await downloadFile(args, args.name, out, args.force, terminal(args.json), args.share);
       print(args.json, result, describeDownload(result));
     }),

@@ -2,6 +2,7 @@
 
 import { defineCommand } from "citty";
 import { CONTROL, type SharedEntry, type TransfersReport } from "../../wire/control";
+import { TRANSFER_CONTROL } from "../../wire/control-transfers";
 import { runCommand } from "../common";
 import { clientArgs } from "../find-node";
 import { formatBytes, formatDuration, renderTable } from "./render";
@@ -11,10 +12,14 @@ const print = (json: boolean, value: unknown, text: string) => process.stdout.wr
 const ref = { type: "positional", description: "The name, or the start of the id (4+ hex digits)", required: true } as const;
 
 export const transfers = defineCommand({
-  meta: { name: "transfers", description: "List downloads under way and recent ones (%, rate, ETA, sources, state) and what the node serves now" },
-  args: clientArgs,
+  meta: { name: "transfers", description: "List downloads under way, queued, paused and recent (%, rate, ETA, sources, state, start and end times) and what the node serves now" },
+  args: { clear: { type: "boolean", description: "Forget the ended downloads (done, failed, cancelled, stopped) first", default: false }, ...clientArgs },
   run: ({ args }) =>
     runCommand(args, async () => {
+      if (args.clear) {
+        const { cleared } = await askNodeOp(args, TRANSFER_CONTROL.CLEAR, undefined);
+        process.stderr.write(`forgot ${cleared} ended ${cleared === 1 ? "download" : "downloads"}\n`);
+      }
       const report = await askNodeOp(args, CONTROL.TRANSFERS, undefined);
       print(args.json, report, renderTransfers(report));
     }),
@@ -56,7 +61,7 @@ export function renderTransfers(report: TransfersReport): string {
     report.downloads.length === 0
       ? "no downloads\n"
       : renderTable(
-          ["NAME", "ID", "DONE", "RATE", "ETA", "SOURCES", "STATE"],
+          ["NAME", "ID", "DONE", "RATE", "ETA", "SOURCES", "STARTED", "ENDED", "STATE"],
           report.downloads.map((entry) => [
             entry.name,
             entry.id.slice(0, 12),
@@ -64,6 +69,8 @@ export function renderTransfers(report: TransfersReport): string {
             entry.state === "downloading" && entry.rate > 0 ? `${formatBytes(entry.rate)}/s` : "-",
             entry.etaSeconds === null ? "-" : formatDuration(entry.etaSeconds),
             entry.sources.length === 0 ? "-" : entry.sources.join(","),
+            clockTime(entry.startedAt),
+            entry.endedAt === undefined ? "-" : clockTime(entry.endedAt),
             entry.error ? `${entry.state}: ${entry.error}` : entry.state,
           ]),
         );
@@ -72,6 +79,12 @@ export function renderTransfers(report: TransfersReport): string {
       ? "serving nothing right now\n"
       : renderTable(["SERVING", "ID", "REQUESTS", "SERVED"], report.serving.map((entry) => [entry.name, entry.id.slice(0, 12), String(entry.requests), formatBytes(entry.servedBytes)]));
   return `${downloads}${serving}`;
+}
+
+/** A time of day in UTC, as the node's logs write it; a date too when it is not today's. */
+function clockTime(ms: number): string {
+  const iso = new Date(ms).toISOString();
+  return iso.slice(0, 10) === new Date().toISOString().slice(0, 10) ? iso.slice(11, 19) : `${iso.slice(0, 10)} ${iso.slice(11, 19)}`;
 }
 
 export function renderShared(entries: readonly SharedEntry[]): string {

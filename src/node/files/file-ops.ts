@@ -3,6 +3,7 @@
 import { P2PError } from "../../protocol/errors";
 import type { OpTable, Request } from "../../protocol/server";
 import { CONTROL } from "../../wire/control";
+import { TRANSFER_CONTROL } from "../../wire/control-transfers";
 import { FILES, haveToWire } from "../../wire/files";
 import { opTable, serveOp } from "../../wire/op";
 import type { FileSharing } from "./sharing";
@@ -54,8 +55,13 @@ export function fileClientOps(sharing: FileSharing): OpTable {
         signal,
       }),
     ),
+    serveOp(TRANSFER_CONTROL.START, ({ ref, out, force, noShare }) => sharing.start(ref, out, { force, noShare })),
+    serveOp(TRANSFER_CONTROL.LINK, (ref) => sharing.link(ref)),
     serveOp(CONTROL.TRANSFERS, () => sharing.transfersReport()),
     serveOp(CONTROL.CANCEL, ({ ref, discard }) => sharing.cancel(ref, discard)),
+    serveOp(TRANSFER_CONTROL.PAUSE, (ref) => sharing.pause(ref)),
+    serveOp(TRANSFER_CONTROL.RESUME, (ref) => sharing.resume(ref)),
+    serveOp(TRANSFER_CONTROL.CLEAR, () => sharing.clearTransfers()),
     serveOp(CONTROL.SHARED, () => sharing.shared()),
     serveOp(CONTROL.UNSHARE, (ref) => sharing.unshare(ref)),
   );

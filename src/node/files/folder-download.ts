@@ -36,11 +36,14 @@ export class FolderDownloads {
     this.options = options;
   }
 
-  /** Downloads the folder `target` into `out`, resuming what an earlier run left there. */
-  async download(target: Target, out: string, options: DownloadOptions, started: number): Promise<DownloadReport> {
+  /** Downloads the folder `target` into `out`, resuming what an earlier run left there; `via`: holders a link named, asked besides the ring's. */
+  async download(target: Target, out: string, options: DownloadOptions, started: number, via: readonly Holder[] = []): Promise<DownloadReport> {
     const { ring, catalog, links } = this.options;
     out = folderDestination(catalog, target.name, out, options.force === true);
-    const holders = async () => holdersOf(await ring.get(nameKey(target.name)), target.id).filter((holder) => !holder.partial);
+    const holders = async () => {
+      const announced = holdersOf(await ring.get(nameKey(target.name)), target.id).filter((holder) => !holder.partial);
+      return [...announced, ...via.filter((holder) => !announced.some((known) => known.address === holder.address)).map((holder) => ({ address: holder.address, partial: false }))];
+    };
     const manifest = await this.fetchManifest(target, (await holders()).map((holder) => holder.address));
     const existed = existsSync(out);
     mkdirSync(out, { recursive: true });

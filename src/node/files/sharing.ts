@@ -16,8 +16,9 @@ import { FolderDownloads } from "./folder-download";
 import type { FolderManifest } from "../../model/folder";
 import { FolderShares } from "./folder-shares";
 import type { HolderKeys } from "../signed-records";
-import { checkShareName } from "../../model/share-name";
-import { parseNameRef } from "./names";
+import { DownloadRequests } from "./download-requests";
+import type { QueueStore } from "./queue-store";
+import type { LinkReport } from "../../wire/control-transfers";
 import type { FileCatalog, FileLinks, FileRing, PartFiles } from "./ports";
 import type { RateLimiter } from "./rate-limiter";
 import type { ServedStore } from "./served-store";
@@ -38,6 +39,14 @@ export interface SharingOptions {
   /** Bytes served per file, across restarts (absent: counted from start only). */
   served?: ServedStore;
   uploadLimiter: RateLimiter;
+  /** Paces every chunk this node fetches (--download-limit); absent: no limit. */
+  downloadLimiter?: RateLimiter;
+  /** Downloads at once (--max-active), the rest queued; 0 or absent: no limit. */
+  maxActive?: number;
+  /** Where downloads under way are kept, so a restart resumes them (catalog.db's queue table). */
+  queue?: QueueStore;
+  /** The DNS addresses this node joined through, for links. */
+  dns?: () => string[];
   announceIntervalMs?: number;
   warn: (message: string) => void;
   /** Holders' keys (learnt from each holder's own address): another node's LIST page is believed entry by entry. */
@@ -58,6 +67,7 @@ export class FileSharing {
   private readonly finder: FileFinder;
   private readonly downloads: FileDownloads;
   private readonly folderDownloads: FolderDownloads;
+  private readonly requests: DownloadRequests;
   /** Entries dropped from a damaged catalog at start: what this node announced of them before is withdrawn once it is in the ring. */
   private readonly damaged: Array<{ name: string; fileId?: string; folderId?: string }> = [];
 
@@ -73,7 +83,10 @@ export class FileSharing {
     this.lister = new FileLister({ self, ring, links, warn, holderKeys: options.holderKeys });
     this.finder = new FileFinder({ ring, lister: this.lister });
     const servable = (fileId: string) => this.fileShares.servable(fileId);
-    this.downloads = new FileDownloads({ selfAddress: self.address, ring, links, catalog, parts: options.parts, server: this.server, announcer: this.announcer, finder: this.finder, servable, warn });
+    this.downloads = new FileDownloads({
+      ...{ selfAddress: self.address, ring, links, catalog, parts: options.parts, server: this.server, announcer: this.announcer, finder: this.finder, servable, warn },
+      ...{ maxActive: options.maxActive, downloadLimiter: options.downloadLimiter },
+    });
     this.folderDownloads = new FolderDownloads({
       selfAddress: self.address,
       ring,
@@ -82,6 +95,10 @@ export class FileSharing {
       announcer: this.announcer,
       fetchFile: (job, fetchOptions) => this.downloads.fetchFile(job, fetchOptions),
       servedFolder: (folderId) => this.folderShares.served(folderId),
+    });
+    this.requests = new DownloadRequests({
+      ...{ selfAddress: self.address, ring, finder: this.finder, files: this.downloads, folders: this.folderDownloads },
+      ...{ dns: options.dns ?? (() => []), queue: options.queue, warn },
     });
     // Checked before anything is announced or served: a damaged entry is dropped with a warning saying what to do.
     for (const damaged of catalog.dropDamaged()) {
@@ -110,15 +127,42 @@ export class FileSharing {
     return this.finder.search(term);
   }
 
-  /** Downloads `ref` (a name, or `name@idprefix`) to `outPath`, a file or a folder; resumes what an earlier attempt left. */
-  async download(ref: string, outPath: string | undefined, options: DownloadOptions = {}): Promise<DownloadReport> {
-    const started = performance.now();
-    const { name, idPrefix } = parseNameRef(ref);
-    checkShareName(name);
-    const target = await this.finder.target(name, idPrefix);
-    const out = resolve(outPath ?? name);
-    if (target.folder === true) return this.folderDownloads.download({ name, id: target.id, size: target.size }, out, options, started);
-    return this.downloads.byName(name, idPrefix, target, out, options, started);
+  /** Downloads `ref` (a name, `name@idprefix` or a link) to `outPath`, a file or a folder; resumes what an earlier attempt left. */
+  download(ref: string, outPath: string | undefined, options: DownloadOptions = {}): Promise<DownloadReport> {
+    return this.requests.download(ref, outPath, options);
+  }
+
+  /** The same download, detached: resolves with its transfer as soon as it is registered. */
+  start(ref: string, outPath: string | undefined, options: DownloadOptions = {}): Promise<TransferEntry> {
+    return this.requests.start(ref, outPath, options);
+  }
+
+  /** A link to what `ref` (name or name@id) names. */
+  link(ref: string): Promise<LinkReport> {
+    return this.requests.link(ref);
+  }
+
+  pause(ref: string): TransferEntry {
+    return this.requests.pause(ref);
+  }
+
+  resume(ref: string): TransferEntry {
+    return this.requests.resume(ref);
+  }
+
+  /** Forgets ended downloads in TRANSFERS. */
+  clearTransfers(): { cleared: number } {
+    return { cleared: this.downloads.clear() };
+  }
+
+  /** The node is in the ring: downloads left unfinished when it stopped start again. */
+  resumeQueued(): void {
+    this.requests.resumeQueued();
+  }
+
+  /** The node is stopping: background downloads end, resumable, and stay queued for the next start. */
+  stopDownloads(): Promise<void> {
+    return this.requests.stop();
   }
 
   /** Downloads under way and recent, and the files peers are fetching from here now. */
