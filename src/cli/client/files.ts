@@ -88,7 +88,7 @@ export function outputPath(ref: string, out: string | undefined): string {
   if (/[/\\]$/.test(out) && !existsSync(path)) mkdirSync(path, { recursive: true });
   if (existsSync(path) && statSync(path).isDirectory()) return join(path, name);
   if (/[/\\]$/.test(out)) throw new P2PError("CONFLICT", `${path} is a file, not a folder; drop the trailing '/' to overwrite it (with --force) or choose another --out`);
-  if (!existsSync(dirname(path))) throw new P2PError("NOT_FOUND", `the folder ${dirname(path)} does not exist; create it first or choose another --out`);
+  if (!existsSync(dirname(path))) throw P2PError.missingFolder(dirname(path));
   return path;
 }
 

@@ -146,7 +146,7 @@ function folderDestination(catalog: FileCatalog, name: string, out: string, forc
     throw new P2PError("CONFLICT", `${out} is a file; a folder download never replaces a file: choose another --out (or end it with / to save inside it)`);
   }
   if (!existsSync(out) && basename(out) === name && resumableFolder(catalog, name, dirname(out))) return dirname(out);
-  if (existsSync(out) && !force && !resumableFolder(catalog, name, out)) throw new P2PError("CONFLICT", `${out} already exists; use --force to overwrite it`);
+  if (existsSync(out) && !force && !resumableFolder(catalog, name, out)) throw P2PError.alreadyExists(out);
   return out;
 }
 

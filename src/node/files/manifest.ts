@@ -13,7 +13,7 @@ export async function hashFile(
   const handle = await open(path, "r");
   try {
     const before = await handle.stat();
-    if (!before.isFile()) throw new P2PError("MALFORMED", `${path} is not a regular file`);
+    if (!before.isFile()) throw P2PError.notAFile(path);
     if (before.size > MAX_FILE_BYTES) throw new P2PError("MALFORMED", `${path} is larger than ${MAX_FILE_BYTES} bytes`);
     const chunks: string[] = [];
     const buffer = Buffer.allocUnsafe(chunkSize);

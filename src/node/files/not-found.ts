@@ -32,7 +32,7 @@ export function statOrThrow(path: string): { size: number; mtimeMs: number } {
   try {
     const stat = statSync(path);
     if (stat.isDirectory()) throw new P2PError("MALFORMED", `${path} is a folder; this version shares files only: share the files in it one by one`);
-    if (!stat.isFile()) throw new P2PError("MALFORMED", `${path} is not a regular file`);
+    if (!stat.isFile()) throw P2PError.notAFile(path);
     return stat;
   } catch (error) {
     if (isP2PError(error)) throw error;

@@ -173,7 +173,7 @@ function diskError(error: unknown, partPath: string): unknown {
   if (code === "ENOENT") {
     const folder = dirname(path);
     if (existsSync(folder)) return new P2PError("ERROR", `cannot create ${path}: ${folder} does not take new files`);
-    return new P2PError("NOT_FOUND", `the folder ${folder} does not exist; create it first or choose another --out`);
+    return P2PError.missingFolder(folder);
   }
   return error;
 }
@@ -182,5 +182,5 @@ function diskError(error: unknown, partPath: string): unknown {
 export function checkOutputPath(out: string, force: boolean): void {
   if (!existsSync(out)) return;
   if (statSync(out).isDirectory()) throw new P2PError("CONFLICT", `${out} is a folder; a download never replaces a folder: choose another --out (or end it with / to save inside it)`);
-  if (!force) throw new P2PError("CONFLICT", `${out} already exists; use --force to overwrite it`);
+  if (!force) throw P2PError.alreadyExists(out);
 }

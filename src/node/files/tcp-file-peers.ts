@@ -27,7 +27,7 @@ export function tcpFileLinks(transport: TcpTransport): FileLinks {
     async have(address, fileId, knownVersion, chunkCount, stream) {
       const wire = await transport.send(address, FILES.GET_HAVE, { fileId, knownVersion }, { timeoutMs: HAVE_WAIT_MS + 5_000, channel: "have", stream });
       const report = haveFromWire(wire, chunkCount);
-      if (report === null) throw new P2PError("MALFORMED", `${address} answered GET_HAVE with a bitfield for a different number of chunks`);
+      if (report === null) throw P2PError.badAnswer(address, "GET_HAVE", "with a bitfield for a different number of chunks");
       return report;
     },
     release: (bytes) => transport.releaseBody(bytes),
