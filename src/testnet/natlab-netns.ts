@@ -78,13 +78,26 @@ function deleteNamespaces(namespaces: string[]): string[] {
   return left;
 }
 
-/** Deletes the namespaces of earlier runs whose process is gone (a lab killed with SIGKILL); returns their names. */
+/**
+ * Deletes the namespaces of earlier runs whose process is gone (a lab killed with SIGKILL), after killing by
+ * pid the processes still running inside them (`ip netns del` alone would leave them, and the namespace, alive).
+ * Returns the namespaces removed.
+ */
 export function removeStaleRuns(): string[] {
   const stale = labNamespaces().filter((namespace) => {
     const pid = Number(/^p2pnl-(\d+)_/.exec(namespace)?.[1] ?? Number.NaN);
     return Number.isInteger(pid) && pid !== process.pid && !isRunning(pid);
   });
-  for (const namespace of stale) run(["ip", "netns", "del", namespace]);
+  for (const namespace of stale) {
+    for (const pid of run(["ip", "netns", "pids", namespace]).split("\n").filter(Boolean).map(Number)) {
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {
+        // Exited between the listing and the signal: what we wanted.
+      }
+    }
+    run(["ip", "netns", "del", namespace]);
+  }
   return stale;
 }
 

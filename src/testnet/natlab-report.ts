@@ -42,11 +42,11 @@ export function renderReport(report: LabReport): string {
   const counts = modeCounts(report.pairs);
   lines.push("", `${report.pairs.length} ordered pairs: ${Object.entries(counts).map(([mode, count]) => `${count} ${mode}`).join(", ")}`);
   if (report.upnp) lines.push(report.upnp);
-  lines.push("", `${"holder".padEnd(width)}${"downloader".padEnd(12)}${"mode".padEnd(9)}${"1st byte".padStart(9)}${"total".padStart(9)}${"rate".padStart(12)}  reason`);
+  lines.push("", `${"holder".padEnd(width + 2)}${"downloader".padEnd(12)}${"mode".padEnd(9)}${"1st byte".padStart(9)}${"total".padStart(9)}${"rate".padStart(12)}  reason`);
   for (const pair of report.pairs) {
     const rate = pair.bytesPerSecond === null ? "-" : `${(pair.bytesPerSecond / 1e6).toFixed(1)} MB/s`;
     const firstByte = pair.firstByteMs === null ? "-" : seconds(pair.firstByteMs);
-    lines.push(`${pair.from.padEnd(width)}${pair.to.padEnd(12)}${pair.mode.padEnd(9)}${firstByte.padStart(9)}${seconds(pair.totalMs).padStart(9)}${rate.padStart(12)}  ${pair.reason}`.trimEnd());
+    lines.push(`${pair.from.padEnd(width + 2)}${pair.to.padEnd(12)}${pair.mode.padEnd(9)}${firstByte.padStart(9)}${seconds(pair.totalMs).padStart(9)}${rate.padStart(12)}  ${pair.reason}`.trimEnd());
   }
   return lines.join("\n");
 }

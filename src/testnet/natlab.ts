@@ -85,7 +85,7 @@ async function measureAll(settings: LabSettings, plan: LabPlan, nodes: LabNode[]
       if (from === to) continue;
       const file = files.get(from.host.name);
       const exited = [from, to].find((node) => hasExited(node.proc));
-      if (exited) pairs.push(untried(from.host.name, to.host.name, `${exited.host.name} exited: ${nodeProblems.get(exited.host.name) ?? lastErrorLine(exited.log())}`));
+      if (exited) pairs.push(untried(from.host.name, to.host.name, `${exited.host.name}: ${nodeProblems.get(exited.host.name) ?? `exited: ${lastErrorLine(exited.log())}`}`));
       else if (!file) pairs.push(untried(from.host.name, to.host.name, problems.get(from.host.name) ?? "nothing shared"));
       else pairs.push(await measurePair(settings, from, to, file, options.pairTimeoutMs));
       const last = pairs.at(-1)!;

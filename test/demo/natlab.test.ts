@@ -8,6 +8,7 @@ import { PATH_MODES } from "../../src/testnet/natlab-matrix";
 import type { LabReport } from "../../src/testnet/natlab-report";
 import { isRunning } from "../../src/testnet/pids";
 import { builtBinary } from "../helpers/binary";
+import { waitFor } from "../helpers/wait";
 
 const unavailable = labUnavailableReason();
 const skipped = unavailable ? ` (skipped: ${unavailable})` : "";
@@ -90,15 +91,20 @@ describe.skipIf(unavailable !== null)("the NAT lab", () => {
   });
 });
 
-test.skipIf(unavailable !== null)(`a namespace left by a lab whose process is gone is removed at the next start${skipped}`, async () => {
+test.skipIf(unavailable !== null)(`a namespace left by a lab whose process is gone is removed at the next start, with the processes still in it${skipped}`, async () => {
   const gone = Bun.spawn(["true"]);
   await gone.exited;
   const stale = `${NAMESPACE_PREFIX}${gone.pid}_1-leftover`;
   run(["ip", "netns", "add", stale]);
+  const orphan = Bun.spawn(["ip", "netns", "exec", stale, "sleep", "30"], { stdin: "ignore", stdout: "ignore", stderr: "ignore" });
   try {
+    await waitFor("the orphan to run in the namespace", () => run(["ip", "netns", "pids", stale]).trim() !== "", 5_000);
     expect(removeStaleRuns()).toContain(stale);
     expect(labNamespaces(stale)).toEqual([]);
+    expect(await Promise.race([orphan.exited.then(() => orphan.signalCode), Bun.sleep(3_000).then(() => "still running")])).toBe("SIGKILL");
   } finally {
+    orphan.kill("SIGKILL");
+    await orphan.exited;
     if (labNamespaces(stale).length > 0) run(["ip", "netns", "del", stale]);
   }
 });
