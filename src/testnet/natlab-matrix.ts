@@ -92,7 +92,7 @@ export function untried(from: string, to: string, reason: string): PairResult {
  * The path a finished download took, as the node reports it: a `mode` field on its TRANSFERS entry
  * (none today: every download is a direct TCP connection from the downloader to each holder).
  */
-function modeOf(entry: TransferEntry | null): PathMode {
+export function modeOf(entry: TransferEntry | null): PathMode {
   const reported = (entry as { mode?: unknown } | null)?.mode;
   return typeof reported === "string" && (PATH_MODES as readonly string[]).includes(reported) ? (reported as PathMode) : "direct";
 }

@@ -31,8 +31,13 @@ let runPrefix = "";
 const pair = (from: string, to: string): PairResult => report!.pairs.find((candidate) => candidate.from === from && candidate.to === to)!;
 
 describe.skipIf(unavailable !== null)("the NAT lab", () => {
+  let binary = "";
+  // Building is not the lab's time: dist/p2p may be built already (shared by every test of the run), or take a while under load.
   beforeAll(async () => {
-    const binary = await builtBinary();
+    binary = await builtBinary();
+  }, 120_000);
+
+  beforeAll(async () => {
     hostBefore = hostNetwork();
     try {
       lab = await startLab({
