@@ -55,7 +55,7 @@ function parseOptions(argv: string[]): NatlabOptions {
     process.exit(0);
   }
   return {
-    sizeMiB: boundedNumber(values.size, "--size", 1 / 1024, MAX_SIZE_MIB),
+    sizeMiB: boundedNumber(values.size, "--size", 0.001, MAX_SIZE_MIB),
     pairTimeoutS: boundedNumber(values["pair-timeout"], "--pair-timeout", 1, MAX_PAIR_TIMEOUT_S),
     layout: values.small ? SMALL_LAB : FULL_LAB,
   };
