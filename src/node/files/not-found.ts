@@ -17,6 +17,13 @@ export async function notFound(name: string, idPrefix: string | null, list: () =
     return new P2PError("UNAVAILABLE", `no holder of '${name}' is online (last seen ${new Date(lastSeenAt).toISOString().replace(/\.\d+Z$/, "Z")}); try again later`);
   }
   const all = await list().catch(() => [] as FileSummary[]);
+  if (all.some((file) => file.name === name)) {
+    // Listed by its holders, yet its name's record is out of reach: suggesting the same name back would send the user in a circle.
+    return new P2PError(
+      "NOT_FOUND",
+      `'${name}' is listed, but its record is not reachable from this node: its announcement has not spread yet, or its holders are in a part of the network this node cannot reach; try again in a few seconds`,
+    );
+  }
   const wanted = foldText(name);
   const close = all
     .map((file) => ({ file, score: similarity(wanted, foldText(file.name)) }))
