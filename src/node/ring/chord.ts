@@ -103,6 +103,11 @@ export class ChordNode implements RingHandlers {
     this.parts.period.disturbed(reason);
   }
 
+  /** A hint that may be nothing (a link to a neighbour closed): the next round comes soon, the period unchanged. */
+  checkSoon(): void {
+    this.upkeep.checkSoon();
+  }
+
   /** `listener` hears each change that cut a grown maintenance period back to the fast one (and why). */
   onSnapBack(listener: (reason: string) => void): void {
     this.parts.period.onSnapBack(listener);
@@ -221,6 +226,7 @@ export class ChordNode implements RingHandlers {
       successors: [...this.parts.table.successors],
       fingers: this.parts.table.distinctFingers(),
       records: { primary, replica },
+      maintenanceMs: this.parts.period.current(),
     };
   }
 

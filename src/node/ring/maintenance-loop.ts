@@ -32,10 +32,16 @@ export class MaintenanceLoop {
 
   constructor(private readonly options: LoopOptions) {
     // A change while waiting out a long period: the next round comes within the fast period, not at the old time.
-    options.period.onSnapBack(() => {
-      if (!this.active || this.running || this.cancel === null) return;
-      if (this.dueAt - this.options.clock() > this.options.period.fast) this.schedule();
-    });
+    options.period.onSnapBack(() => this.soon());
+  }
+
+  /**
+   * The next round within the fast period, the period itself unchanged: for a hint that may be nothing
+   * (a link closed, perhaps only idle). The round decides; a real change then snaps the period back.
+   */
+  soon(): void {
+    if (!this.active || this.running || this.cancel === null) return;
+    if (this.dueAt - this.options.clock() > this.options.period.fast) this.schedule(this.options.period.fast);
   }
 
   /** Starts the rounds, the first one fast period from now; `fastMs` is --stabilize, `maxMs` the longest wait. */
@@ -56,10 +62,10 @@ export class MaintenanceLoop {
     return this.active;
   }
 
-  private schedule(): void {
+  private schedule(periodMs = this.options.period.current()): void {
     this.cancel?.();
-    const { period, random, timers, clock } = this.options;
-    const delay = period.current() * (0.9 + 0.2 * random());
+    const { random, timers, clock } = this.options;
+    const delay = periodMs * (0.9 + 0.2 * random());
     this.dueAt = clock() + delay;
     this.cancel = timers.after(delay, () => void this.run());
   }

@@ -86,7 +86,7 @@ export function buildRingParts(self: Peer, transport: RingTransport, store: Reco
   const replicator = new Replicator({ table, store, pusher, background, replicas });
   // A new predecessor inside our range gets what it now owns, and the replicas before it.
   const stabilizer = new Stabilizer(table, reviving, lookup, (candidate) => replicator.handOverTo(candidate));
-  const membership = new Membership(table, reviving, lookup, replicator, pusher, store);
+  const membership = new Membership(table, reviving, lookup, replicator, pusher, store, replicas);
   const handOff = new HandOff({ table, transport: reviving, lookup, store, pusher, isMember: () => membership.isMember });
   const intake = new RecordIntake({ table, store, replicator, handOff, background });
   const client = new RecordClient({

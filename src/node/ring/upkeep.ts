@@ -63,6 +63,11 @@ export class Upkeep {
     this.loop.stop();
   }
 
+  /** The next round within the fast period, without resetting the period (see MaintenanceLoop.soon). */
+  checkSoon(): void {
+    this.loop.soon();
+  }
+
   /** A NOTIFY arrived: the caller is alive; a new predecessor, or a caller that is not one, is a change. */
   notified(candidate: Peer): void {
     const { heard, stabilizer, table, period } = this.parts;
