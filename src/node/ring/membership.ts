@@ -24,6 +24,8 @@ export class Membership {
     private readonly replicator: Replicator,
     private readonly pusher: RecordPusher,
     private readonly store: RecordStore,
+    /** Copies of each record: the leave hands over only what the heir will hold once this node is gone. */
+    private readonly replicas: number,
   ) {}
 
   /** Joined and not left. */
@@ -83,7 +85,9 @@ export class Membership {
     const self = this.table.self;
     const predecessor = this.table.predecessor;
     const successors = [...this.table.successors];
-    const entries = this.store.all();
+    // Replicas of keys farther back than the heir will hold (it still counts this node among their holders,
+    // and would refuse them): the primaries of those keys re-replicate them once the ring closes.
+    const entries = this.store.all().filter((entry) => this.table.holdsKey(entry.key, this.replicas - 1));
     let heir: Peer | null = null;
     for (const successor of successors) {
       if (await this.pusher.pushRecords(successor, entries)) {
