@@ -64,6 +64,7 @@ export class Membership {
           // From here on the tables are sound: answer the successor, who may call back at once.
           this.member = true;
           await this.transport.notify(successor, self);
+          await this.hintPredecessor(neighbours.predecessor, successor);
           return { joinedVia: bootstrap, failed };
         } catch (error) {
           if (!isP2PError(error)) throw error;
@@ -111,6 +112,20 @@ export class Membership {
     this.left = true;
     this.member = false;
     return { handedTo: heir };
+  }
+
+  /**
+   * The node before this one learns of it at its next stabilize, which on a ring at rest may be seconds
+   * away: a NOTIFY from a node just after it brings that round forward (Upkeep.notified). Only a hint, so
+   * its failure changes nothing.
+   */
+  private async hintPredecessor(predecessor: Peer | null, successor: Peer): Promise<void> {
+    if (predecessor === null || predecessor.address === this.table.self.address || predecessor.address === successor.address) return;
+    try {
+      await this.transport.notify(predecessor, this.table.self);
+    } catch (error) {
+      if (!isP2PError(error)) throw error;
+    }
   }
 
   /** Installs known-correct neighbours without any call (a simulated ring built in one step). */

@@ -1,5 +1,6 @@
 // A ring node's periodic upkeep: one round of every maintenance task, run on an adaptive period that backs off while nothing changes.
 
+import { inOpenInterval } from "../../model/id";
 import type { RecordStore } from "./records";
 import type { RingParts, RingSettings } from "./ring-parts";
 import { ChangeWatch, type LoopTimers, MaintenanceLoop, realLoopTimers } from "./maintenance-loop";
@@ -72,6 +73,12 @@ export class Upkeep {
   notified(candidate: Peer): void {
     const { heard, stabilizer, table, period } = this.parts;
     heard.note(candidate.address);
+    const successor = table.successor;
+    if (successor !== undefined && inOpenInterval(candidate.id, table.self.id, successor.id)) {
+      // A node that just joined after this one says so (Membership's hint): the next stabilize adopts it.
+      period.disturbed(`${candidate.address} joined after it`);
+      return;
+    }
     stabilizer.notified(candidate);
     this.watch.check(`${candidate.address} joined before it`);
     // Someone else takes this node for its successor: its own successor went away, or it is joining.

@@ -56,14 +56,17 @@ describe("adaptive maintenance", () => {
     expect(previous.maintenancePeriod).toBe(FAST);
   });
 
-  test("a node joining snaps its new successor back to the fast period at once (a new neighbour)", async () => {
+  test("a node joining snaps its new successor and its new predecessor back to the fast period at once (a new neighbour)", async () => {
     const ring = await joinRing(6, 5);
     await calmDown(ring);
     const newcomer = addNode(ring, simAddress(20));
     await newcomer.join([ring.live[0]!.self]);
     await settle(ring.live);
-    const { next } = neighboursOf(ring, newcomer);
-    expect(next.maintenancePeriod).toBe(FAST);
+    const { next, previous } = neighboursOf(ring, newcomer);
+    expect([previous.maintenancePeriod, next.maintenancePeriod]).toEqual([FAST, FAST]);
+    // The predecessor's next round, fast now, takes the newcomer as its successor.
+    await previous.maintain();
+    expect(previous.neighbours().successors[0]!.address).toBe(newcomer.self.address);
   });
 
   test("a graceful leave snaps both neighbours of the leaver back to the fast period at once", async () => {
