@@ -76,6 +76,7 @@ export function openParts(base: NodeBase): NodeParts {
       signEntry: trust.signEntry,
       learnReplicaRange: true,
     });
+    ring.onSnapBack((reason) => log.debug(`ring maintenance is fast again: ${reason}`));
     // A neighbour that crashed shows as its link closing: maintenance looks at once, not at the end of a long wait.
     transport.onRingLinkLost = (address) => {
       const { predecessor, successors } = ring.neighbours();

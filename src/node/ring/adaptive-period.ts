@@ -2,6 +2,11 @@
 
 /** Each calm round multiplies the period by this much, up to its maximum. */
 export const BACKOFF_FACTOR = 2;
+/**
+ * Calm rounds in a row before the period first grows: a ring that is forming or repairing has lulls of a
+ * round or two between changes, and backing off in them would slow what follows.
+ */
+export const CALM_ROUNDS_BEFORE_BACKOFF = 4;
 
 export type AdaptivePeriodOptions = {
   /** The period while things change, and the one it snaps back to. */
@@ -22,6 +27,7 @@ export class AdaptivePeriod {
   private readonly clock: () => number;
   private periodMs: number;
   private disturbances = 0;
+  private calmStreak = 0;
   private last: { reason: string; at: number } | null = null;
   private readonly listeners: ((reason: string) => void)[] = [];
 
@@ -60,9 +66,10 @@ export class AdaptivePeriod {
     return this.last;
   }
 
-  /** A round saw no change: the next wait is longer, up to the maximum. Returns it. */
+  /** A round saw no change: after CALM_ROUNDS_BEFORE_BACKOFF in a row, each makes the next wait longer, up to the maximum. Returns it. */
   calm(): number {
-    this.periodMs = Math.min(this.maxMs, this.periodMs * BACKOFF_FACTOR);
+    this.calmStreak++;
+    if (this.calmStreak >= CALM_ROUNDS_BEFORE_BACKOFF) this.periodMs = Math.min(this.maxMs, this.periodMs * BACKOFF_FACTOR);
     return this.periodMs;
   }
 
@@ -70,6 +77,7 @@ export class AdaptivePeriod {
   disturbed(reason: string): void {
     this.disturbances++;
     this.last = { reason, at: this.clock() };
+    this.calmStreak = 0;
     const wasSlow = this.periodMs > this.fastMs;
     this.periodMs = this.fastMs;
     if (wasSlow) for (const listener of this.listeners) listener(reason);
@@ -85,6 +93,7 @@ export class AdaptivePeriod {
     this.fastMs = positive(fastMs);
     this.maxMs = Math.max(this.fastMs, maxMs);
     this.periodMs = this.fastMs;
+    this.calmStreak = 0;
   }
 }
 

@@ -49,7 +49,7 @@ export const DEFAULTS = {
   fastMaintenanceMs: 500,
   /**
    * The longest wait between maintenance rounds while nothing changes (a node's --stabilize-max): 16 x the
-   * fast 500 ms, reached after four calm rounds (about 7.5 s). Below the 60 s idle timeout of a pooled
+   * fast 500 ms, reached after seven calm rounds (about 9 s). Below the 60 s idle timeout of a pooled
    * connection, so the links to the neighbours stay open and a crash still shows as a closed link at once.
    */
   maxMaintenanceMs: 8_000,
