@@ -48,7 +48,7 @@ export function peerChecks(
     publicKey: identity.publicKey,
     admit: async (entries) => {
       try {
-        return await admitEntries(admitScreened(entries, holdsKey, (message, onlyUnheld) => refusals.note(message, onlyUnheld)), keys, Date.now(), warn);
+        return await admitEntries(admitScreened(entries, holdsKey, (message, onlyUnheld) => refusals.note(message, onlyUnheld)), keys, Date.now(), warn, (message) => log.debug(message));
       } catch (error) {
         // A writer whose clock runs ahead has every record refused: say so here too, not only to it.
         if (isP2PError(error) && /ahead of this node's clock/.test(error.message) && Date.now() - clockWarnedAt >= CLOCK_REFUSAL_WARNING_MS) {
