@@ -41,7 +41,12 @@ export default defineCommand({
       default: String(DEFAULT_STABILIZE_MAX_MS),
     },
     "rpc-timeout": { type: "string", valueHint: "ms", description: "Milliseconds to wait for a peer's answer", default: String(DEFAULT_RPC_TIMEOUT_MS) },
-    heartbeat: { type: "string", valueHint: "ms", description: "Milliseconds between DNS heartbeats (keep below the DNS --ttl)", default: String(DEFAULT_HEARTBEAT_MS) },
+    heartbeat: {
+      type: "string",
+      valueHint: "ms",
+      description: "Milliseconds between DNS heartbeats; twice this (at most 40 s) while nothing changes, so keep it below half the DNS --ttl",
+      default: String(DEFAULT_HEARTBEAT_MS),
+    },
     "upload-limit": { type: "string", valueHint: "MB/s", description: "Most MB/s (10^6 bytes) served to other peers; 0 for no limit", default: "0" },
     "announce-interval": {
       type: "string",
