@@ -73,9 +73,10 @@ export class Upkeep {
   notified(candidate: Peer): void {
     const { heard, stabilizer, table, period } = this.parts;
     heard.note(candidate.address);
-    const successor = table.successor;
-    if (successor !== undefined && inOpenInterval(candidate.id, table.self.id, successor.id)) {
-      // A node that just joined after this one says so (Membership's hint): the next stabilize adopts it.
+    const { successor, predecessor, self } = table;
+    const betweenUsAndSuccessor = successor !== undefined && inOpenInterval(candidate.id, self.id, successor.id);
+    if (betweenUsAndSuccessor && (predecessor === null || !inOpenInterval(candidate.id, predecessor.id, self.id))) {
+      // A node that just joined after this one says so (Membership's hint): the next stabilize adopts it as successor.
       period.disturbed(`${candidate.address} joined after it`);
       return;
     }
