@@ -170,4 +170,32 @@ describe("the maintenance timer", () => {
     await time.advance(1.1 * FAST, idle);
     expect(rounds.get(node)!).toBe(waiting + 1);
   });
+
+  test("a hint that may be nothing (a neighbour's link closed) runs the next round within the fast period and keeps the grown period when it finds no change", async () => {
+    const time = new ManualTime();
+    const ring = await joinRing(4, 5, { clock: time.clock, timers: time });
+    const node = ring.live[0]!;
+    let rounds = 0;
+    const original = node.maintain.bind(node);
+    node.maintain = async () => {
+      rounds++;
+      await original();
+    };
+    for (const each of ring.live) {
+      each.start(FAST);
+      started.push(each);
+    }
+    const idle = async () => {
+      await flush();
+      await settle(ring.live);
+    };
+    await time.advance(60_000, idle);
+    expect(node.maintenancePeriod).toBe(MAX);
+    await time.advance(FAST, idle);
+    const waiting = rounds;
+    node.checkSoon();
+    await time.advance(1.1 * FAST, idle);
+    expect(rounds).toBe(waiting + 1);
+    expect(node.maintenancePeriod).toBe(MAX);
+  });
 });
