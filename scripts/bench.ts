@@ -4,6 +4,7 @@ import { join } from "node:path";
 
 const BENCHMARKS = [
   { name: "ring (real processes)", script: "bench-ring.ts" },
+  { name: "ring at rest (idle CPU per node from /proc, 16 nodes; one kill -9 at rest repaired)", script: "bench-idle.ts" },
   { name: "signed records (sign/verify, put/get/lookup latency)", script: "bench-trust.ts" },
   { name: "checked lookups (cost and effect, honest ring and one liar, over TCP)", script: "bench-lookup.ts" },
   { name: "churn (12 nodes, kill -9 + restart every 2 s for 60 s; 200 MiB download through it)", script: "bench-churn.ts" },

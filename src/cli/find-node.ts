@@ -34,6 +34,10 @@ export async function findNodeSocket(options: { node?: string; socket?: string }
     }
     return path;
   }
+  // One socket file: the command's own connection tells whether a node answers there (and says so if not);
+  // probing it first would cost a connection more on every command.
+  const sockets = socketFiles(home);
+  if (sockets.length === 1) return sockets[0]!.path;
   const live = await liveNodes(home);
   if (live.length === 1) return live[0]!.path;
   if (live.length === 0) {
@@ -47,16 +51,20 @@ export async function findNodeSocket(options: { node?: string; socket?: string }
 
 /** The nodes under $P2P_HOME whose control socket answers, by address (127.0.0.9 before 127.0.0.10): directory name and socket path. */
 export async function liveNodes(home = p2pHome()): Promise<{ name: string; path: string }[]> {
-  const candidates = existsSync(home)
-    ? readdirSync(home)
-        .sort((a, b) => a.localeCompare(b, "en", { numeric: true }))
-        .slice(0, MAX_NODE_DIRS)
-        .map((name) => ({ name, path: join(home, name, "node.sock") }))
-        .filter((candidate) => existsSync(candidate.path))
-    : [];
+  const candidates = socketFiles(home);
   return (await Promise.all(candidates.map(async (candidate) => ((await answers(candidate.path)) ? candidate : null)))).filter(
     (candidate) => candidate !== null,
   );
+}
+
+/** The node directories under `home` that hold a control socket file, live or left behind by a crash. */
+function socketFiles(home: string): { name: string; path: string }[] {
+  if (!existsSync(home)) return [];
+  return readdirSync(home)
+    .sort((a, b) => a.localeCompare(b, "en", { numeric: true }))
+    .slice(0, MAX_NODE_DIRS)
+    .map((name) => ({ name, path: join(home, name, "node.sock") }))
+    .filter((candidate) => existsSync(candidate.path));
 }
 
 async function answers(path: string): Promise<boolean> {

@@ -4,7 +4,7 @@ import { defineCommand } from "citty";
 import { resolve } from "node:path";
 import { log } from "../log";
 import { DNS_PORT, PEER_PORT, parseHostPort, parsePeerIp, parsePort } from "../protocol/address";
-import { DEFAULT_HEARTBEAT_MS, DEFAULT_REPLICAS, DEFAULT_STABILIZE_MS, DEFAULT_SUCCESSORS, createNode } from "../node/node";
+import { DEFAULT_HEARTBEAT_MS, DEFAULT_REPLICAS, DEFAULT_STABILIZE_MAX_MS, DEFAULT_STABILIZE_MS, DEFAULT_SUCCESSORS, createNode } from "../node/node";
 import { defaultDataDir, p2pHome } from "../node/home";
 import { DEFAULT_RPC_TIMEOUT_MS } from "../node/tcp-transport";
 import { P2PError } from "../protocol/errors";
@@ -33,9 +33,20 @@ export default defineCommand({
     },
     successors: { type: "string", valueHint: "n", description: "Successor list length", default: String(DEFAULT_SUCCESSORS) },
     replicas: { type: "string", valueHint: "n", description: "Copies of every record (primary + replicas)", default: String(DEFAULT_REPLICAS) },
-    stabilize: { type: "string", valueHint: "ms", description: "Milliseconds between ring maintenance rounds", default: String(DEFAULT_STABILIZE_MS) },
+    stabilize: { type: "string", valueHint: "ms", description: "Milliseconds between ring maintenance rounds while the ring changes", default: String(DEFAULT_STABILIZE_MS) },
+    "stabilize-max": {
+      type: "string",
+      valueHint: "ms",
+      description: "Longest wait between maintenance rounds while nothing changes (the wait doubles from --stabilize)",
+      default: String(DEFAULT_STABILIZE_MAX_MS),
+    },
     "rpc-timeout": { type: "string", valueHint: "ms", description: "Milliseconds to wait for a peer's answer", default: String(DEFAULT_RPC_TIMEOUT_MS) },
-    heartbeat: { type: "string", valueHint: "ms", description: "Milliseconds between DNS heartbeats (keep below the DNS --ttl)", default: String(DEFAULT_HEARTBEAT_MS) },
+    heartbeat: {
+      type: "string",
+      valueHint: "ms",
+      description: "Milliseconds between DNS heartbeats; twice this (at most 40 s) while nothing changes, so keep it below half the DNS --ttl",
+      default: String(DEFAULT_HEARTBEAT_MS),
+    },
     "upload-limit": { type: "string", valueHint: "MB/s", description: "Most MB/s (10^6 bytes) served to other peers; 0 for no limit", default: "0" },
     "download-limit": { type: "string", valueHint: "MB/s", description: "Most MB/s (10^6 bytes) fetched, all downloads together; 0 for no limit", default: "0" },
     "max-active": { type: "string", valueHint: "n", description: "Downloads at once; the rest wait, queued, in the order asked; 0 for no limit", default: "0" },
@@ -67,6 +78,7 @@ export default defineCommand({
         successors,
         replicas,
         stabilizeMs: parseCount(args.stabilize, "stabilize", 50, 600_000),
+        stabilizeMaxMs: parseCount(args["stabilize-max"], "stabilize-max", 50, 600_000),
         rpcTimeoutMs: parseCount(args["rpc-timeout"], "rpc-timeout", 50, 600_000),
         heartbeatMs: parseCount(args.heartbeat, "heartbeat", 100, 3_600_000),
         uploadLimitBytesPerSecond: parseRate(args["upload-limit"], "upload-limit"),

@@ -13,6 +13,8 @@ export type ChordStatus = {
   fingers: Peer[];
   /** Live entries this node holds as the primary for their key, and as a replica. */
   records: { primary: number; replica: number };
+  /** The wait before its next maintenance round (ms): --stabilize while the ring changes, up to --stabilize-max while it does not. */
+  maintenanceMs?: number;
 };
 
 /** What list and search return per file. */

@@ -5,7 +5,20 @@ export { DNS_PORT, PEER_PORT } from "../protocol/address";
 export const DEFAULT_SUCCESSORS = 4;
 export const DEFAULT_REPLICAS = 3;
 export const DEFAULT_STABILIZE_MS = 500;
+/** The longest wait between ring maintenance rounds while nothing changes (--stabilize-max); the fast one is --stabilize. */
+export const DEFAULT_STABILIZE_MAX_MS = 8_000;
 export const DEFAULT_HEARTBEAT_MS = 20_000;
+/**
+ * DNS heartbeats back off too, to this many times --heartbeat and never past MAX_CALM_HEARTBEAT_MS: a node
+ * must stay listed under the DNS's default 60 s TTL (a --heartbeat above 40 s therefore does not back off).
+ */
+export const HEARTBEAT_BACKOFF_LIMIT = 2;
+export const MAX_CALM_HEARTBEAT_MS = 40_000;
+
+/** The longest wait between heartbeats while nothing changes, for a fast period of `heartbeatMs`. */
+export function calmHeartbeatMs(heartbeatMs: number): number {
+  return Math.max(heartbeatMs, Math.min(HEARTBEAT_BACKOFF_LIMIT * heartbeatMs, MAX_CALM_HEARTBEAT_MS));
+}
 /** How long a peer may stay silent while a ring call's reply is due. */
 export const DEFAULT_RPC_TIMEOUT_MS = 2_000;
 /** How long a DNS may take to answer JOIN or LEAVE. */
@@ -40,7 +53,10 @@ export interface NodeOptions {
   dataDir: string;
   successors?: number;
   replicas?: number;
+  /** Ring maintenance while the ring changes (--stabilize). */
   stabilizeMs?: number;
+  /** The longest wait between maintenance rounds while nothing changes (--stabilize-max). */
+  stabilizeMaxMs?: number;
   heartbeatMs?: number;
   rpcTimeoutMs?: number;
   /** First retry delay when the DNS is down or no peer lets us in; doubles up to MAX_RETRY_DELAY_MS. */

@@ -3,7 +3,16 @@
 import { join } from "node:path";
 import { log } from "../log";
 import { ClockWatch } from "./clock-skew";
-import { DEFAULT_HEARTBEAT_MS, DEFAULT_REPLICAS, DEFAULT_RETRY_MS, DEFAULT_STABILIZE_MS, DEFAULT_SUCCESSORS, type NodeOptions } from "./defaults";
+import {
+  calmHeartbeatMs,
+  DEFAULT_HEARTBEAT_MS,
+  DEFAULT_REPLICAS,
+  DEFAULT_RETRY_MS,
+  DEFAULT_STABILIZE_MAX_MS,
+  DEFAULT_STABILIZE_MS,
+  DEFAULT_SUCCESSORS,
+  type NodeOptions,
+} from "./defaults";
 import type { Introducers } from "./dns-client";
 import { AnnounceSchedule } from "./announce-schedule";
 import { CatalogStore } from "./files/catalog";
@@ -63,9 +72,17 @@ export function openParts(base: NodeBase): NodeParts {
       replicas: options.replicas ?? DEFAULT_REPLICAS,
       onError: (error) => log.warn(`ring maintenance: ${(error as Error).message ?? error}`),
       onWarning: warn,
+      onDebug: (message) => log.debug(message),
+      maxMaintenanceMs: options.stabilizeMaxMs ?? DEFAULT_STABILIZE_MAX_MS,
       signEntry: trust.signEntry,
       learnReplicaRange: true,
     });
+    ring.onSnapBack((reason) => log.debug(`ring maintenance is fast again: ${reason}`));
+    // A neighbour that crashed shows as its link closing: maintenance looks at once, not at the end of a long wait.
+    transport.onRingLinkLost = (address) => {
+      const { predecessor, successors } = ring.neighbours();
+      if (predecessor?.address === address || successors.some((peer) => peer.address === address)) ring.checkSoon();
+    };
     const sharing = new FileSharing({
       self,
       ring,
@@ -101,6 +118,7 @@ function openPresence({ options, dns, transport, signal }: NodeBase, ring: Chord
     transport,
     knownPeers: new KnownPeers(options.dataDir),
     heartbeatMs: options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS,
+    heartbeatMaxMs: calmHeartbeatMs(options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS),
     retryMs: options.retryMs ?? DEFAULT_RETRY_MS,
     clock: Date.now,
     timers: realTimers,

@@ -4,7 +4,8 @@ import { ConnectBudget, hostOfAddress } from "../protocol/connect-budget";
 import { isP2PError } from "../protocol/errors";
 import type { PeerChecks } from "../wire/ring";
 import { type Identity, loadIdentity } from "./identity";
-import { admitScreened } from "./ring/admission";
+import { admitScreened, RefusalLog } from "./ring/admission";
+import { log } from "../log";
 import type { RingId } from "../model/id";
 import type { Peer } from "../model/peer";
 import type { RingTransport } from "../model/ring-transport";
@@ -29,6 +30,7 @@ export function peerChecks(
   holdsKey: (key: RingId) => boolean = () => true,
 ): PeerChecks {
   let clockWarnedAt = -Infinity;
+  const refusals = new RefusalLog(warn, (message) => log.debug(message));
   const ask = async (peer: Peer, requester: string, call: () => Promise<unknown>): Promise<boolean> => {
     let asked = false;
     try {
@@ -46,7 +48,7 @@ export function peerChecks(
     publicKey: identity.publicKey,
     admit: async (entries) => {
       try {
-        return await admitEntries(admitScreened(entries, holdsKey, warn), keys, Date.now(), warn);
+        return await admitEntries(admitScreened(entries, holdsKey, (message, onlyUnheld) => refusals.note(message, onlyUnheld)), keys, Date.now(), warn, (message) => log.debug(message));
       } catch (error) {
         // A writer whose clock runs ahead has every record refused: say so here too, not only to it.
         if (isP2PError(error) && /ahead of this node's clock/.test(error.message) && Date.now() - clockWarnedAt >= CLOCK_REFUSAL_WARNING_MS) {

@@ -13,6 +13,8 @@ import { MERGE_CONFIRM_MS, RingMerger } from "./ring/merge";
 import type { Peer } from "../model/peer";
 import type { RingTransport } from "../model/ring-transport";
 import { TimerSet, type Timers } from "./timers";
+import { AdaptiveTimer } from "./adaptive-timer";
+import { AdaptivePeriod } from "./ring/adaptive-period";
 
 export type PresenceOptions = {
   ring: ChordNode;
@@ -23,6 +25,8 @@ export type PresenceOptions = {
   transport: Pick<RingTransport, "ping">;
   knownPeers: Pick<KnownPeers, "load" | "save" | "path">;
   heartbeatMs: number;
+  /** The longest wait between heartbeats while nothing changes (default `heartbeatMs`: no back-off); keep it below the DNS's TTL. */
+  heartbeatMaxMs?: number;
   /** The first pause between join rounds, doubled each round up to MAX_RETRY_DELAY_MS. */
   retryMs: number;
   clock: () => number;
@@ -76,32 +80,46 @@ export class RingPresence {
     if (this.timers.isStopped) return;
     this.options.maintenance.start();
     this.saveKnownPeers();
-    this.timers.every(this.options.heartbeatMs, () => void this.heartbeat());
+    const { heartbeatMs, heartbeatMaxMs, clock } = this.options;
+    const period = new AdaptivePeriod({ fastMs: heartbeatMs, maxMs: heartbeatMaxMs ?? heartbeatMs, clock });
+    const heartbeats = new AdaptiveTimer(this.timers, clock, period, () => this.heartbeat());
+    // A ring that changes may be meeting another one: heartbeats (and merge checks) go fast again too.
+    this.ring.onSnapBack((reason) => heartbeats.disturbed(reason));
+    heartbeats.start();
     // The tables are full by now; the heartbeat keeps the file current from here on.
     this.timers.after(RESAVE_KNOWN_PEERS_AFTER_JOIN_MS, () => this.saveKnownPeers());
   }
 
-  /** Refreshes the DNS registrations, saves the peers this node knows, and looks for another ring to merge with. */
-  async heartbeat(): Promise<void> {
-    if (this.heartbeating || !this.hasJoined || this.timers.isStopped) return;
+  /**
+   * Refreshes the DNS registrations, saves the peers this node knows, and looks for another ring to merge
+   * with. Resolves with what changed (a DNS that failed, another ring in sight), or null when nothing did.
+   */
+  async heartbeat(): Promise<string | null> {
+    if (this.heartbeating || !this.hasJoined || this.timers.isStopped) return null;
     this.heartbeating = true;
+    let change: string | null = null;
     try {
       let listed: Peer[] = [];
       try {
         const answer = await this.options.dns.join(this.ring.self);
         listed = answer.peers;
         for (const failure of answer.failed) log.warn(`DNS heartbeat to ${failure.address} failed: ${failure.error.message}`);
+        if (answer.failed.length > 0) change = "a DNS heartbeat failed";
       } catch (error) {
         if (!isP2PError(error)) throw error;
         log.warn(`DNS heartbeat failed: ${error.message}`);
+        change = "the DNS heartbeat failed";
       }
       this.saveKnownPeers();
       await this.checkForOtherRing(this.foundedRing ? uniquePeers([...listed, ...this.rememberedPeers]) : listed);
+      if (this.merger?.pendingConfirmation) change = "another ring may be in sight";
     } catch (error) {
       log.warn(`heartbeat: ${(error as Error).message}`);
+      change = "the heartbeat failed";
     } finally {
       this.heartbeating = false;
     }
+    return change;
   }
 
   /** known-peers.json: the peers in this node's tables now, nearest first. */

@@ -15,6 +15,8 @@ import type { TcpTransport } from "./tcp-transport";
 export const MAX_CLOCK_SKEW_MS = 60_000;
 /** Holders whose keys a node remembers; past it the book starts again (keys are re-learnt on demand). */
 export const MAX_KNOWN_HOLDER_KEYS = 10_000;
+/** How a refusal for a holder that does not answer KEY ends (a departed holder, when the entry is a removal). */
+const DEPARTED_HOLDER = ", which does not answer KEY";
 /** How long a holder that did not answer KEY is not asked again: its entries are refused meanwhile. */
 const UNREACHABLE_HOLDER_RETRY_MS = 2_000;
 /** A cached key that fails to verify an entry is re-learnt from the holder at most this often (a holder with a new key). */
@@ -154,7 +156,7 @@ export async function checkEntries(entries: readonly RecordEntry[], keys: Holder
           const fails = (index: number) => key === null || !verifyEntry(entries[index]!, key);
           if (key !== null && indexes.some(fails) && mayAsk(holder, true)) key = await keys.keyOf(holder, true);
           for (const index of indexes) {
-            if (key === null) verdicts[index] = `record ${index} names holder ${holder}, which does not answer KEY`;
+            if (key === null) verdicts[index] = `record ${index} names holder ${holder}${DEPARTED_HOLDER}`;
             else if (fails(index)) verdicts[index] = `record ${index} is not signed by its holder ${holder}`;
           }
         } catch (error) {
@@ -170,12 +172,25 @@ export async function checkEntries(entries: readonly RecordEntry[], keys: Holder
   };
 }
 
-/** What a PUT_RECORDS receiver stores: the believed entries; when none is, 422 with the first reason. */
-export async function admitEntries(entries: RecordEntry[], keys: HolderKeys, now: number, warn: (message: string) => void): Promise<RecordEntry[]> {
+/**
+ * What a PUT_RECORDS receiver stores: the believed entries; when none is, 422 with the first reason. A batch partly
+ * refused is a warning, except when every refusal is a removal by a holder that no longer answers KEY: a node that
+ * left gracefully withdrew its files first, and its removals travel on with replication after it has gone. They are
+ * still refused (nothing can check them), as a debug line.
+ */
+export async function admitEntries(
+  entries: RecordEntry[],
+  keys: HolderKeys,
+  now: number,
+  warn: (message: string) => void,
+  debug: (message: string) => void = warn,
+): Promise<RecordEntry[]> {
   const { believed, refused } = await checkEntries(entries, keys, now);
   if (refused.length === 0) return believed;
   if (believed.length === 0) throw new P2PError("MALFORMED", `${refused.length} of ${entries.length} records refused: ${refused[0]}`);
-  warn(`refused ${refused.length} of ${entries.length} records: ${refused[0]}`);
+  const kept = new Set(believed);
+  const departed = refused.every((reason) => reason.endsWith(DEPARTED_HOLDER)) && entries.every((entry) => kept.has(entry) || entry.deleted);
+  (departed ? debug : warn)(`refused ${refused.length} of ${entries.length} records: ${refused[0]}`);
   return believed;
 }
 

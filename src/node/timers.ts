@@ -32,13 +32,18 @@ export class TimerSet {
 
   constructor(private readonly timers: Timers) {}
 
-  after(ms: number, task: () => void): void {
-    if (this.stopped) return;
+  /** Runs `task` once, `ms` from now; the cancel it returns also forgets the timer. */
+  after(ms: number, task: () => void): Cancel {
+    if (this.stopped) return () => {};
     const cancel = this.timers.after(ms, () => {
       this.live.delete(cancel);
       task();
     });
     this.live.add(cancel);
+    return () => {
+      cancel();
+      this.live.delete(cancel);
+    };
   }
 
   every(ms: number, task: () => void): void {

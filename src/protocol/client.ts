@@ -100,6 +100,8 @@ export class ProtocolClient {
   private heardAt = 0;
   /** Whether the peer ever sent a byte: a keyed server cuts off a keyless caller before it does. */
   private heardAnything = false;
+  /** Hears the link break without this side closing it (the peer hung up or crashed, or it went idle too long). */
+  onLost: ((error: P2PError) => void) | null = null;
 
   constructor(
     socket: Socket<FramedConnection<ResponseHead>>,
@@ -115,7 +117,12 @@ export class ProtocolClient {
       {
         frame: (frame) => this.settle(frame.head, frame.body),
         malformed: (error) => this.fail(new P2PError("MALFORMED", `${target} sent a malformed reply: ${error.message}`)),
-        closed: (reason) => this.fail(this.hinted(reason ?? new P2PError("CLOSED", `${target} closed the connection`), layer)),
+        closed: (reason) => {
+          // Our own close() failed the client first: only a link that broke under us is news.
+          const lost = this.failure === null;
+          this.fail(this.hinted(reason ?? new P2PError("CLOSED", `${target} closed the connection`), layer));
+          if (lost) this.onLost?.(this.failure!);
+        },
         received: () => {
           this.heardAt = performance.now();
           this.heardAnything = true;

@@ -11,7 +11,9 @@ import { type Testnet, type TestnetNode, createTestnet } from "../../src/testnet
 import { loopbackAddress, tempDir, waitFor } from "../helpers/wait";
 import { fetchFile, type LyingRingNode, lyingRingNode, share } from "./hostile";
 
-const FAST = ["--stabilize", "200", "--rpc-timeout", "1000"];
+// --verbose: a first contradicted answer is a debug line (tables behind a join look the same); only a liar
+// that keeps at it for STALE_TABLES_GRACE_MS is a warning, longer than this test runs.
+const FAST = ["--stabilize", "200", "--rpc-timeout", "1000", "--verbose"];
 const dir = tempDir();
 let net: Testnet | null = null;
 let liar: LyingRingNode | null = null;

@@ -36,14 +36,19 @@ export async function askNode(
     throw new P2PError("UNREACHABLE", `the node at ${path} does not answer (${(error as Error).message}); is it running?`);
   }
   try {
-    // A node that is stopped (SIGSTOP) or hung still accepts the connection: ask it a PING first, so the user
-    // waits a few seconds for one clear line instead of the long op's whole deadline.
-    // Any other failure of the PING shows again, with more to say, when the op itself is sent.
-    await client.request("PING", [], { timeoutMs: NODE_ANSWER_TIMEOUT_MS }).catch((error: P2PError) => {
+    // A node that is stopped (SIGSTOP) or hung still accepts the connection: a PING goes first, so the user
+    // waits a few seconds for one clear line instead of the long op's whole deadline. The op is sent right
+    // behind it, not after its answer: replies come in order, so the whole command is one round trip.
+    // Any other failure of the PING shows again, with more to say, in the op's own reply.
+    const progress = onProgress ? (lines: string[]) => lines.forEach((line) => onProgress(JSON.parse(line))) : undefined;
+    const ping = client.request("PING", [], { timeoutMs: NODE_ANSWER_TIMEOUT_MS });
+    const reply = client.request(op, args, { timeoutMs, onProgress: progress });
+    // Awaited below, once the PING has settled; a PING that timed out fails it too, and that says it better.
+    reply.catch(() => {});
+    await ping.catch((error: P2PError) => {
       if (error.code === "TIMEOUT") throw new P2PError("UNREACHABLE", `the node at ${path} did not answer within ${NODE_ANSWER_TIMEOUT_MS / 1000} s; is it stopped (kill -STOP) or stuck?`);
     });
-    const progress = onProgress ? (lines: string[]) => lines.forEach((line) => onProgress(JSON.parse(line))) : undefined;
-    return (await client.request(op, args, { timeoutMs, onProgress: progress })).body;
+    return (await reply).body;
   } finally {
     client.close();
   }

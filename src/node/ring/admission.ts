@@ -35,14 +35,53 @@ export function screenEntries(entries: readonly RecordEntry[], responsible: (key
   return screened;
 }
 
-/** The entries of a batch this node may store; when none is, the first reason as an error (422, or 409 for a key it does not hold). */
-export function admitScreened(entries: RecordEntry[], responsible: (key: RingId) => boolean, warn: (message: string) => void): RecordEntry[] {
+/**
+ * The entries of a batch this node may store; when none is, the first reason as an error (422, or 409 for a key it does not hold).
+ * A batch partly refused is logged through `note`, which hears whether every refusal was for a key this node does not hold.
+ */
+export function admitScreened(entries: RecordEntry[], responsible: (key: RingId) => boolean, note: (message: string, onlyUnheld: boolean) => void): RecordEntry[] {
   const { admitted, refused } = screenEntries(entries, responsible);
   if (refused.length === 0) return admitted;
   const first = refused[0]!;
   if (admitted.length === 0) throw new P2PError(first.code, `${refused.length} of ${entries.length} records refused: ${first.reason}`);
-  warn(`refused ${refused.length} of ${entries.length} records: ${first.reason}`);
+  note(`refused ${refused.length} of ${entries.length} records: ${first.reason}`, refused.every((refusal) => refusal.code === "CONFLICT"));
   return admitted;
+}
+
+/**
+ * How long records may go on arriving for keys this node does not hold before it says so at warn level. While the
+ * ring changes, the sender's tables or this node's are behind a join or a leave (a replica pushed to a node that does
+ * not know yet that a holder before it left), which the next rounds put right; refusals that go on are a stuck node
+ * or a replay.
+ */
+export const UNHELD_REFUSAL_GRACE_MS = 30_000;
+/** A spell of such refusals ends after this long without one; the next starts the grace again. */
+const UNHELD_REFUSAL_QUIET_MS = 5 * 60_000;
+/** The warning is repeated at most this often. */
+const UNHELD_REFUSAL_WARNING_INTERVAL_MS = 60_000;
+
+/** Logs partly refused batches: at warn level, except refusals of unheld keys within their grace, which are debug lines. */
+export class RefusalLog {
+  private spellStart = -Infinity;
+  private lastAt = -Infinity;
+  private warnedAt = -Infinity;
+
+  constructor(
+    private readonly warn: (message: string) => void,
+    private readonly debug: (message: string) => void,
+    private readonly clock: () => number = Date.now,
+  ) {}
+
+  note(message: string, onlyUnheld: boolean): void {
+    if (!onlyUnheld) return this.warn(message);
+    const now = this.clock();
+    if (now - this.lastAt > UNHELD_REFUSAL_QUIET_MS) this.spellStart = now;
+    this.lastAt = now;
+    const lasted = now - this.spellStart;
+    if (lasted < UNHELD_REFUSAL_GRACE_MS || now - this.warnedAt < UNHELD_REFUSAL_WARNING_INTERVAL_MS) return this.debug(message);
+    this.warnedAt = now;
+    this.warn(`${message} (records for keys it does not hold have kept arriving for ${Math.round(lasted / 1000)} s: a node's tables are stuck, or a peer replays records)`);
+  }
 }
 
 function hours(ms: number): string {

@@ -11,6 +11,7 @@ import type { RecordCursor, RecordStore } from "./records";
 import { buildRingParts, type RingParts, type RingSettings, ringSettings } from "./ring-parts";
 import type { LookupStep, Neighbours, RingHandlers, RingTransport } from "../../model/ring-transport";
 import type { Peer } from "../../model/peer";
+import { Upkeep } from "./upkeep";
 
 export type { ChordOptions } from "./chord-options";
 export type { LookupResult } from "./lookup";
@@ -29,13 +30,14 @@ export class ChordNode implements RingHandlers {
   private readonly parts: RingParts;
   private readonly settings: RingSettings;
   private readonly store: RecordStore;
-  private timer: ReturnType<typeof setTimeout> | null = null;
+  private readonly upkeep: Upkeep;
 
   constructor(self: Peer, transport: RingTransport, store: RecordStore, options: ChordOptions = {}) {
     this.self = { id: self.id, address: self.address };
     this.store = store;
     this.settings = ringSettings(options);
     this.parts = buildRingParts(this.self, transport, store, options, this.settings);
+    this.upkeep = new Upkeep(this.parts, this.settings, store, () => this.maintain(), options.timers);
   }
 
   // ---- membership -------------------------------------------------------------------------
@@ -68,6 +70,7 @@ export class ChordNode implements RingHandlers {
    * new ring. False when `via` could not take it in (its tables are then unchanged).
    */
   async rejoinThrough(via: Peer): Promise<boolean> {
+    this.disturbed(`merging into the ring of ${via.address}`);
     const { joinedVia } = await this.join([via]);
     if (joinedVia === null) return false;
     this.handOffEverything();
@@ -76,39 +79,38 @@ export class ChordNode implements RingHandlers {
 
   // ---- periodic maintenance -----------------------------------------------------------------
 
-  /** One round of all periodic work. */
-  async maintain(): Promise<void> {
-    this.parts.table.forgetDeadPeersOlderThan(this.settings.deadPeerTtlMs);
-    await this.checkPredecessor();
-    if (this.settings.learnReplicaRange) await this.parts.stabilizer.learnPredecessors(this.settings.replicas);
-    await this.stabilize();
-    await this.fixFingers();
-    await this.replicate();
-    await this.handOffMisplaced();
-    this.store.pruneExpired(this.settings.clock());
+  /** One round of all periodic work (see Upkeep.maintain). */
+  maintain(): Promise<void> {
+    return this.upkeep.maintain();
   }
 
-  /** Runs `maintain` every `intervalMs` (spread by ±10%) until `stop`. */
+  /** Runs `maintain` every `intervalMs` while the ring changes, backing off to `maxMaintenanceMs` while it does not, until `stop`. */
   start(intervalMs: number): void {
-    if (this.timer !== null) return;
-    const schedule = (): void => {
-      const delay = intervalMs * (0.9 + 0.2 * this.settings.random());
-      this.timer = setTimeout(async () => {
-        try {
-          await this.maintain();
-        } catch (error) {
-          this.parts.background.reportError(error);
-        }
-        // stop() during maintain cleared the timer handle: do not schedule again.
-        if (this.timer !== null) schedule();
-      }, delay);
-    };
-    schedule();
+    this.upkeep.start(intervalMs);
   }
 
   stop(): void {
-    if (this.timer !== null) clearTimeout(this.timer);
-    this.timer = null;
+    this.upkeep.stop();
+  }
+
+  /** The wait before the next maintenance round now (ms). */
+  get maintenancePeriod(): number {
+    return this.parts.period.current();
+  }
+
+  /** Something outside the ring saw a change (a link to a neighbour dropped): maintenance runs fast again. */
+  disturbed(reason: string): void {
+    this.parts.period.disturbed(reason);
+  }
+
+  /** A hint that may be nothing (a link to a neighbour closed): the next round comes soon, the period unchanged. */
+  checkSoon(): void {
+    this.upkeep.checkSoon();
+  }
+
+  /** `listener` hears each change that cut a grown maintenance period back to the fast one (and why). */
+  onSnapBack(listener: (reason: string) => void): void {
+    this.parts.period.onSnapBack(listener);
   }
 
   stabilize(): Promise<void> {
@@ -224,6 +226,7 @@ export class ChordNode implements RingHandlers {
       successors: [...this.parts.table.successors],
       fingers: this.parts.table.distinctFingers(),
       records: { primary, replica },
+      maintenanceMs: this.parts.period.current(),
     };
   }
 
@@ -261,7 +264,7 @@ export class ChordNode implements RingHandlers {
 
   handleNotify(candidate: Peer): void {
     this.assertServing();
-    this.parts.stabilizer.notified(candidate);
+    this.upkeep.notified(candidate);
   }
 
   handlePutRecords(entries: RecordEntry[]): number {
@@ -277,6 +280,7 @@ export class ChordNode implements RingHandlers {
   handleLeaving(leaver: Peer, predecessor: Peer | null, successors: Peer[]): void {
     this.assertServing();
     this.parts.stabilizer.neighbourLeft(leaver, predecessor, successors);
+    this.disturbed(`${leaver.address} left`);
     // Our range grew or our replica set changed: push what the new holders lack.
     this.parts.background.start(() => this.replicate());
   }

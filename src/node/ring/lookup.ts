@@ -10,6 +10,15 @@ import type { Peer } from "../../model/peer";
 export const MAX_CONTRADICTIONS = 3;
 /** A peer whose answers are contradicted is named in the log at most this often. */
 const SUSPECT_WARNING_INTERVAL_MS = 60_000;
+/**
+ * How long a peer's answers may go on being contradicted before it is named at warn level. An honest
+ * peer is contradicted while its tables are behind a join next to it, and catches up within a few
+ * rounds of its upkeep (each at most its longest maintenance period, 8 s by default); one still
+ * contradicted after this is lying, or stuck. Until then it is a debug line.
+ */
+export const STALE_TABLES_GRACE_MS = 30_000;
+/** A first contradiction older than this is forgotten: a later one is another join's, and starts the grace again. */
+const CONTRADICTION_MEMORY_MS = 5 * 60_000;
 /** Suspects remembered for the rate limit above; past it the book starts again. */
 const MAX_REMEMBERED_SUSPECTS = 256;
 
@@ -31,8 +40,12 @@ export type RouteOptions = {
 export type LookupOptions = {
   maxLookupCalls: number;
   clock: () => number;
-  /** A contradicted answer: the peer that gave it is suspect. */
+  /** A peer's answers went on being contradicted past STALE_TABLES_GRACE_MS: it is suspect. */
   warn: (message: string) => void;
+  /** A contradicted answer within the grace: most likely tables behind a join. */
+  debug?: (message: string) => void;
+  /** Every contradicted answer, as it happens: a sign the ring is changing. */
+  contradicted?: (from: Peer) => void;
 };
 
 /** Where a lookup walk ended: the answer and who gave it (null: this node's own tables). */
@@ -44,6 +57,8 @@ export class Lookup {
   private readonly options: LookupOptions;
   /** address -> when it was last named in a warning. */
   private readonly warned = new Map<string, number>();
+  /** address -> when its answers were first contradicted (within CONTRADICTION_MEMORY_MS). */
+  private readonly firstContradicted = new Map<string, number>();
 
   constructor(table: RoutingTable, transport: RingTransport, options: LookupOptions) {
     this.table = table;
@@ -78,6 +93,7 @@ export class Lookup {
       checks += verdict.calls;
       if (verdict.witness === null) return { peer: walk.peer, hops, checks, neighbours: verdict.neighbours };
       const taken = contradictions >= MAX_CONTRADICTIONS;
+      this.options.contradicted?.(walk.from);
       this.suspect(walk.from, key, walk.peer, verdict.witness, taken);
       if (taken) return { peer: walk.peer, hops, checks };
       avoid.add(walk.from.address);
@@ -139,17 +155,23 @@ export class Lookup {
     return { witness: null, calls: 1, neighbours };
   }
 
+  /** Logs a contradicted answer: at debug while the peer may just be behind a join, at warn (rate-limited) once that no longer explains it. */
   private suspect(from: Peer, key: RingId, answer: Peer, witness: Peer, taken: boolean): void {
     const now = this.options.clock();
+    const outcome = taken ? `no answer could be checked after ${MAX_CONTRADICTIONS} tries; taking it` : "routing around it for this lookup";
+    const claim = `lookup of ${key.slice(0, 8)}: ${from.address} answered that ${answer.address} is its successor, but ${witness.address} lies between them`;
+    const first = this.firstContradicted.get(from.address);
+    if (first === undefined || now - first > CONTRADICTION_MEMORY_MS) {
+      if (this.firstContradicted.size >= MAX_REMEMBERED_SUSPECTS) this.firstContradicted.clear();
+      this.firstContradicted.set(from.address, now);
+      this.options.debug?.(`${claim} (its tables are probably behind a join); ${outcome}`);
+      return;
+    }
+    if (now - first < STALE_TABLES_GRACE_MS) return;
     const last = this.warned.get(from.address);
     if (last !== undefined && now - last < SUSPECT_WARNING_INTERVAL_MS) return;
     if (this.warned.size >= MAX_REMEMBERED_SUSPECTS) this.warned.clear();
     this.warned.set(from.address, now);
-    const outcome = taken
-      ? `no answer could be checked after ${MAX_CONTRADICTIONS} tries; taking it`
-      : "routing around it for this lookup";
-    this.options.warn(
-      `lookup of ${key.slice(0, 8)}: ${from.address} answered that ${answer.address} is its successor, but ${witness.address} lies between them (its tables are behind, or it lies); ${outcome}`,
-    );
+    this.options.warn(`${claim}, and its answers have been contradicted for ${Math.round((now - first) / 1000)} s (it lies, or its tables are stuck); ${outcome}`);
   }
 }

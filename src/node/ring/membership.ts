@@ -24,6 +24,8 @@ export class Membership {
     private readonly replicator: Replicator,
     private readonly pusher: RecordPusher,
     private readonly store: RecordStore,
+    /** Copies of each record: the leave hands over only what the heir will hold once this node is gone. */
+    private readonly replicas: number,
   ) {}
 
   /** Joined and not left. */
@@ -62,6 +64,7 @@ export class Membership {
           // From here on the tables are sound: answer the successor, who may call back at once.
           this.member = true;
           await this.transport.notify(successor, self);
+          await this.hintPredecessor(neighbours.predecessor, successor);
           return { joinedVia: bootstrap, failed };
         } catch (error) {
           if (!isP2PError(error)) throw error;
@@ -83,7 +86,9 @@ export class Membership {
     const self = this.table.self;
     const predecessor = this.table.predecessor;
     const successors = [...this.table.successors];
-    const entries = this.store.all();
+    // Replicas of keys farther back than the heir will hold (it still counts this node among their holders,
+    // and would refuse them): the primaries of those keys re-replicate them once the ring closes.
+    const entries = this.store.all().filter((entry) => this.table.holdsKey(entry.key, this.replicas - 1));
     let heir: Peer | null = null;
     for (const successor of successors) {
       if (await this.pusher.pushRecords(successor, entries)) {
@@ -107,6 +112,20 @@ export class Membership {
     this.left = true;
     this.member = false;
     return { handedTo: heir };
+  }
+
+  /**
+   * The node before this one learns of it at its next stabilize, which on a ring at rest may be seconds
+   * away: a NOTIFY from a node just after it brings that round forward (Upkeep.notified). Only a hint, so
+   * its failure changes nothing.
+   */
+  private async hintPredecessor(predecessor: Peer | null, successor: Peer): Promise<void> {
+    if (predecessor === null || predecessor.address === this.table.self.address || predecessor.address === successor.address) return;
+    try {
+      await this.transport.notify(predecessor, this.table.self);
+    } catch (error) {
+      if (!isP2PError(error)) throw error;
+    }
   }
 
   /** Installs known-correct neighbours without any call (a simulated ring built in one step). */

@@ -1,5 +1,6 @@
 // Builds the parts of one ring node from its options and wires them to each other; ChordNode is their front.
 
+import { AdaptivePeriod } from "./adaptive-period";
 import { BackgroundWork } from "./background";
 import { type ChordOptions, DEFAULTS } from "./chord-options";
 import { HandOff } from "./hand-off";
@@ -7,6 +8,7 @@ import { Lookup } from "./lookup";
 import { Membership } from "./membership";
 import { RecordClient } from "./record-client";
 import { RecordIntake } from "./record-intake";
+import { RecentlyHeard } from "./recently-heard";
 import { RecordPusher } from "./record-pusher";
 import type { RecordStore } from "./records";
 import { Replicator } from "./replicator";
@@ -29,6 +31,10 @@ export type RingParts = {
   intake: RecordIntake;
   client: RecordClient;
   membership: Membership;
+  /** How long upkeep waits between rounds: longer while nothing changes, fast again at any change. */
+  period: AdaptivePeriod;
+  /** When each peer last answered or called: liveness that needs no ping. */
+  heard: RecentlyHeard;
 };
 
 /** The settings ChordNode keeps for itself, defaults applied. */
@@ -54,19 +60,33 @@ export function buildRingParts(self: Peer, transport: RingTransport, store: Reco
   const { clock, replicas } = settings;
   const successorListLength = Math.max(1, options.successorListLength ?? DEFAULTS.successorListLength);
   const table = new RoutingTable(self, successorListLength, clock);
-  // Any answer at all proves a peer alive: it leaves the dead list at once, not after its TTL.
-  const reviving = revivingTransport(transport, (peer) => table.revive(peer.address));
+  const period = new AdaptivePeriod({ fastMs: DEFAULTS.fastMaintenanceMs, maxMs: options.maxMaintenanceMs ?? DEFAULTS.maxMaintenanceMs, clock });
+  const heard = new RecentlyHeard(clock);
+  // Any answer at all proves a peer alive: it leaves the dead list at once, not after its TTL. A failed call is a change.
+  const reviving = revivingTransport(
+    transport,
+    (peer) => {
+      table.revive(peer.address);
+      heard.note(peer.address);
+    },
+    (peer, code) => {
+      heard.forget(peer.address);
+      period.disturbed(`a call to ${peer.address} failed (${code})`);
+    },
+  );
   const lookup = new Lookup(table, reviving, {
     maxLookupCalls: options.maxLookupCalls ?? DEFAULTS.maxLookupCalls,
     clock,
     warn: options.onWarning ?? (() => {}),
+    debug: options.onDebug,
+    contradicted: (from) => period.disturbed(`an answer of ${from.address} was contradicted`),
   });
   const background = new BackgroundWork(options.onError ?? ((error) => console.error("chord background work failed:", error)));
   const pusher = new RecordPusher(table, reviving, options.maxEntriesPerCall ?? DEFAULTS.maxEntriesPerCall);
   const replicator = new Replicator({ table, store, pusher, background, replicas });
   // A new predecessor inside our range gets what it now owns, and the replicas before it.
   const stabilizer = new Stabilizer(table, reviving, lookup, (candidate) => replicator.handOverTo(candidate));
-  const membership = new Membership(table, reviving, lookup, replicator, pusher, store);
+  const membership = new Membership(table, reviving, lookup, replicator, pusher, store, replicas);
   const handOff = new HandOff({ table, transport: reviving, lookup, store, pusher, isMember: () => membership.isMember });
   const intake = new RecordIntake({ table, store, replicator, handOff, background });
   const client = new RecordClient({
@@ -81,5 +101,5 @@ export function buildRingParts(self: Peer, transport: RingTransport, store: Reco
     clock,
     signEntry: options.signEntry ?? ((entry) => entry),
   });
-  return { table, transport: reviving, lookup, stabilizer, background, replicator, handOff, intake, client, membership };
+  return { table, transport: reviving, lookup, stabilizer, background, replicator, handOff, intake, client, membership, period, heard };
 }

@@ -130,6 +130,8 @@ export class World {
   readonly nodes: WorldNode[] = [];
   /** Pairs of addresses that cannot reach each other (a partition); consulted on every ring call. */
   blocked: (from: string, to: string) => boolean = () => false;
+  /** The longest wait between heartbeats for nodes added from now on (unset: heartbeats do not back off). */
+  heartbeatMaxMs: number | undefined = undefined;
   private readonly dirs: { remove(): void }[] = [];
 
   constructor(seed = 1) {
@@ -149,6 +151,7 @@ export class World {
       transport,
       knownPeers: new KnownPeers(dir),
       heartbeatMs: HEARTBEAT_MS,
+      heartbeatMaxMs: this.heartbeatMaxMs,
       retryMs: RETRY_MS,
       clock: this.time.clock,
       timers: this.time,
