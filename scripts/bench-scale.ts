@@ -1,6 +1,6 @@
 // Benchmarks a ring of real dist/p2p processes at scale: time to a consistent ring, idle CPU, memory, idle bytes, DNS load, search and download latency.
 //
-// bun scripts/bench-scale.ts [--nodes 100,250,500] [--idle-seconds 60] [--json]   (builds dist/p2p first)
+// bun scripts/bench-scale.ts [--nodes 100,250,500] [--idle-seconds 60] [--stabilize-max MS] [--json]   (builds dist/p2p first)
 //
 // Idle CPU is read from /proc/<pid>/stat over the idle window after the ring settled; memory from
 // /proc/<pid>/smaps_rollup as PSS and private (RSS counts the executable's shared pages once per process);
@@ -11,6 +11,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { createTestnet, type Testnet, type TestnetNode } from "../src/testnet";
+import { DEFAULT_STABILIZE_MAX_MS } from "../src/node/defaults";
 import { benchWorkspace, buildBinary, median } from "./lib/bench";
 
 const { values } = parseArgs({
@@ -18,6 +19,7 @@ const { values } = parseArgs({
   options: {
     nodes: { type: "string", default: "100,250,500" },
     "idle-seconds": { type: "string", default: "60" },
+    "stabilize-max": { type: "string", default: String(DEFAULT_STABILIZE_MAX_MS) },
     json: { type: "boolean", default: false },
   },
   strict: true,
@@ -34,14 +36,22 @@ if (!(idleSeconds >= 5 && idleSeconds <= 600)) {
   console.error("--idle-seconds must be 5..600");
   process.exit(1);
 }
+const stabilizeMaxMs = Number(values["stabilize-max"]);
+if (!(Number.isInteger(stabilizeMaxMs) && stabilizeMaxMs >= 50 && stabilizeMaxMs <= 600_000)) {
+  console.error("--stabilize-max must be 50..600000 ms (the nodes' --stabilize-max)");
+  process.exit(1);
+}
 /** Kernel clock ticks per second, the unit of utime and stime in /proc/<pid>/stat (USER_HZ: 100 on Linux). */
 const CLOCK_TICKS_PER_SECOND = 100;
+/** Longest wait, after the ring is consistent, for every node's maintenance to back off to its longest period. */
+const MAX_SETTLE_MS = 180_000;
 /** Searches and downloads timed per size; the median is reported. */
 const LATENCY_ROUNDS = 5;
 
 type ScaleRow = {
   nodes: number;
   ringSeconds: number;
+  settleSeconds: number;
   idleCpuPercentAll: number;
   idleCpuPercentPerNode: number;
   dnsCpuPercent: number;
@@ -74,12 +84,13 @@ try {
 async function measure(size: number): Promise<ScaleRow> {
   const begin = performance.now();
   let dnsPid = 0;
-  const net = await createTestnet({ nodes: size, executable: [binary], onSpawn: (role, proc) => void (role === "dns" && (dnsPid = proc.pid)) });
+  const net = await createTestnet({ nodes: size, executable: [binary], nodeArgs: ["--stabilize-max", String(stabilizeMaxMs)], onSpawn: (role, proc) => void (role === "dns" && (dnsPid = proc.pid)) });
   running.net = net;
   try {
     await net.waitForConsistentRing(20_000 + 400 * size);
     const ringSeconds = (performance.now() - begin) / 1000;
-    say(`${size} nodes: ring consistent after ${ringSeconds.toFixed(1)} s; idle for ${idleSeconds} s ...`);
+    const settleSeconds = await waitForRest(net);
+    say(`${size} nodes: ring consistent after ${ringSeconds.toFixed(1)} s, every node at its longest maintenance period ${settleSeconds.toFixed(0)} s later; idle for ${idleSeconds} s ...`);
     const pids = net.nodes.map((node) => node.process.pid);
     const before = { cpu: pids.map(cpuTicks), sent: socketBytesSent(), dnsCpu: cpuTicks(dnsPid), at: performance.now() };
     await Bun.sleep(idleSeconds * 1000);
@@ -92,6 +103,7 @@ async function measure(size: number): Promise<ScaleRow> {
     const row: ScaleRow = {
       nodes: size,
       ringSeconds,
+      settleSeconds,
       idleCpuPercentAll: sum(cpuPercent),
       idleCpuPercentPerNode: sum(cpuPercent) / size,
       dnsCpuPercent: (100 * (cpuTicks(dnsPid) - before.dnsCpu)) / CLOCK_TICKS_PER_SECOND / seconds,
@@ -126,6 +138,17 @@ async function timeSearchAndDownload(net: Testnet): Promise<{ searchMs: number; 
     download.push(await timed(() => run(net, last, ["download", "scale-1mib.bin", "--out", join(work, `scale-copy-${round}.bin`)])));
   }
   return { searchMs: median(search), downloadMs: median(download), versionMs: median(version) };
+}
+
+/** Seconds until every node reports maintenance at its longest period (the ring at rest), or MAX_SETTLE_MS. */
+async function waitForRest(net: Testnet): Promise<number> {
+  const start = performance.now();
+  for (let round = 0; round < 1_000 && performance.now() - start < MAX_SETTLE_MS; round++) {
+    const statuses = await Promise.all(net.nodes.map((node) => net.status(node).catch(() => null)));
+    if (statuses.every((status) => status !== null && (status.maintenanceMs ?? 0) >= stabilizeMaxMs)) break;
+    await Bun.sleep(2_000);
+  }
+  return (performance.now() - start) / 1000;
 }
 
 async function run(net: Testnet, node: TestnetNode | null, args: string[]): Promise<void> {

@@ -6,7 +6,7 @@ export const DEFAULT_SUCCESSORS = 4;
 export const DEFAULT_REPLICAS = 3;
 export const DEFAULT_STABILIZE_MS = 500;
 /** The longest wait between ring maintenance rounds while nothing changes (--stabilize-max); the fast one is --stabilize. */
-export const DEFAULT_STABILIZE_MAX_MS = 8_000;
+export const DEFAULT_STABILIZE_MAX_MS = 30_000;
 export const DEFAULT_HEARTBEAT_MS = 20_000;
 /**
  * DNS heartbeats back off too, to this many times --heartbeat and never past MAX_CALM_HEARTBEAT_MS: a node
