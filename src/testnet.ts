@@ -28,7 +28,7 @@ export async function createTestnet(options: TestnetOptions): Promise<Testnet> {
   const testnet = testnetOf(options, network);
   try {
     await startDns(options, network);
-    await Promise.all(Array.from({ length: options.nodes }, () => testnet.addNode()));
+    await Promise.all(Array.from({ length: options.nodes }, () => testnet.addNode(undefined, { startingTogether: options.nodes })));
   } catch (error) {
     await testnet.close();
     throw error;
@@ -110,7 +110,7 @@ function testnetOf(options: TestnetOptions, network: Network): Testnet {
       nextPosition = Math.max(nextPosition, position + 1);
       const node = starter.start(addressAt(network.subnet, position), nodeOptions);
       nodes.push(node);
-      await waitForJoin(node);
+      await waitForJoin(node, nodeOptions.startingTogether);
       return node;
     },
     async restartNode(previous, restartOptions = {}) {

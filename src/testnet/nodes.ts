@@ -47,8 +47,12 @@ export class NodeStarter {
 }
 
 /** Resolves once the node says it is in the ring; rejects at once if it exits. */
-export function waitForJoin(node: TestnetNode): Promise<void> {
-  return waitUntil(`node ${node.ip} to join`, 30_000, async () => {
+/** How long a node may take to join when it starts alone; each node started beside it adds JOIN_WAIT_PER_NODE_MS (they share the cores). */
+export const JOIN_WAIT_MS = 30_000;
+export const JOIN_WAIT_PER_NODE_MS = 200;
+
+export function waitForJoin(node: TestnetNode, startingTogether = 1): Promise<void> {
+  return waitUntil(`node ${node.ip} to join`, JOIN_WAIT_MS + JOIN_WAIT_PER_NODE_MS * Math.max(0, startingTogether - 1), async () => {
     const proc = node.process;
     if (hasExited(proc)) throw new P2PError("ERROR", `node ${node.ip} exited (${proc.exitCode ?? proc.signalCode}):\n${node.log()}`);
     return IN_RING.test(node.log());

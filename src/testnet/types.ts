@@ -39,6 +39,8 @@ export interface AddNodeOptions {
   env?: Record<string, string>;
   /** Extra flags for this node only, after the testnet's `nodeArgs`. */
   args?: string[];
+  /** How many nodes start at the same time as this one (they share the cores): its wait to join grows with them. */
+  startingTogether?: number;
 }
 
 export interface TestnetNode {
