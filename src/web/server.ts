@@ -54,7 +54,7 @@ export async function startWebServer(options: WebOptions): Promise<WebServer> {
   // The bundled page (HTML, script, styles inside the binary) is served on a Unix socket that only this process uses,
   // so the public server can put the guard in front of every file of it.
   const pageServer = Bun.serve({ unix: pageSocket, development: false, routes: { "/": page }, fetch: () => new Response("not found", { status: 404 }) });
-  const caller = opCaller(options.ops, warn);
+  const caller = opCaller(options.ops, join(dataDir, "downloads"), warn);
   const events = new PageEvents(caller, warn);
   let server: Server<undefined>;
   try {

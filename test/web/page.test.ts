@@ -60,9 +60,16 @@ describe.skipIf(missing !== null)("the web page in a browser", () => {
     await page.click("#search-form button");
     const download = await page.waitForSelector("#files tbody tr button", { timeout: 10_000 });
     await download!.click();
-    await page.waitForSelector('#transfers tr[data-state="done"] .bar[data-percent="100"]', { timeout: 60_000 });
+    const ended = await page.waitForSelector('#transfers tr:is([data-state="done"], [data-state="failed"], [data-state="cancelled"], [data-state="stopped"])', { timeout: 60_000 }).catch(async (error) => {
+      console.log("the page and the node's log when the download did not end:", await page.evaluate(() => document.querySelector("main")?.textContent), net.nodes[0]!.log().slice(-2000));
+      throw error;
+    });
+    expect(await ended!.evaluate((row) => `${row.textContent} ${document.querySelector("#message")?.textContent}`)).toStartWith("↓ harbour-photos.bin");
+    expect(await ended!.evaluate((row) => (row as HTMLElement).dataset.state)).toBe("done");
+    expect(await ended!.$eval(".bar", (bar) => (bar as HTMLElement).dataset.percent)).toBe("100");
     const report = JSON.parse(new TextDecoder().decode(await net.control(net.nodes[0]!, "TRANSFERS"))) as { downloads: { name: string; path: string }[] };
     const entry = report.downloads.find((row) => row.name === "harbour-photos.bin")!;
+    expect(entry.path).toBe(join(net.home, net.nodes[0]!.ip, "downloads", "harbour-photos.bin"));
     expect(sha256(readFileSync(entry.path))).toBe(sha256(data));
   }, 90_000);
 
