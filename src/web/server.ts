@@ -17,6 +17,8 @@ import page from "./page/index.html";
 export const MAX_UPLOAD_BYTES = 2 * 1024 ** 3;
 /** Longest JSON body of an action. */
 const MAX_ACTION_BYTES = 16 * 1024;
+/** Seconds a connection may stay silent before it is closed. */
+const IDLE_TIMEOUT_SECONDS = 30;
 /** Most arguments an action carries. */
 const MAX_ACTION_ARGS = 4;
 
@@ -63,7 +65,8 @@ export async function startWebServer(options: WebOptions): Promise<WebServer> {
       port: options.port,
       development: false,
       maxRequestBodySize: MAX_UPLOAD_BYTES,
-      idleTimeout: 0,
+      // An open page's stream gets a snapshot a second, so only dead connections reach this.
+      idleTimeout: IDLE_TIMEOUT_SECONDS,
       fetch: (request) => handle(request, { token, port: server.port!, pageSocket, caller, events, uploads: join(dataDir, "uploads") }),
       error: (error) => {
         warn(`web request failed: ${error.message}`);
