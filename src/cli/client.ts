@@ -5,7 +5,7 @@ import { P2PError } from "../protocol/errors";
 import { runCommand } from "./common";
 import { clientArgs } from "./find-node";
 
-export const CLIENT_COMMANDS = ["list", "search", "upload", "download", "link", "transfers", "pause", "resume", "cancel", "shared", "unshare", "status", "leave"];
+export const CLIENT_COMMANDS = ["list", "search", "upload", "download", "link", "transfers", "pause", "resume", "cancel", "shared", "unshare", "status", "leave", "web"];
 
 export default defineCommand({
   meta: {
@@ -27,6 +27,7 @@ export default defineCommand({
     unshare: () => import("./client/transfers").then((module) => module.unshare),
     status: () => import("./client/status").then((module) => module.default),
     leave: () => import("./client/leave").then((module) => module.default),
+    web: () => import("./client/web").then((module) => module.default),
   },
   // Only a bare `p2p client` runs this (src/cli.ts runs the sub-command alone).
   run: ({ args }) =>

@@ -12,6 +12,8 @@ import { DEFAULT_ANNOUNCE_INTERVAL_MS } from "../node/files/sharing";
 import { MAX_INTRODUCERS } from "../node/dns-client";
 import { logArgs, parseCount, parseSeconds, runCommand, untilSignal } from "./common";
 import { keyArg, networkKeyOption } from "./key-option";
+import { checkWebListen, startWebServer } from "../web/server";
+import { WEB_PORT, webListen } from "../web/listen";
 
 export default defineCommand({
   meta: {
@@ -56,6 +58,9 @@ export default defineCommand({
       description: "Seconds between re-announcements of shared files (entries expire after twice this)",
       default: String(DEFAULT_ANNOUNCE_INTERVAL_MS / 1000),
     },
+    web: { type: "boolean", description: `Serve the web page (default address: the node's own if loopback, else 127.0.0.1, port ${WEB_PORT}); see p2p client web`, default: false },
+    "web-listen": { type: "string", valueHint: "[ip:]port", description: "Serve the web page at this address instead (implies --web)" },
+    "web-token-file": { type: "string", valueHint: "path", description: "The page's token file (created if missing; default <data>/web-token); required off loopback" },
     ...keyArg,
     ...logArgs,
   },
@@ -87,6 +92,9 @@ export default defineCommand({
         announceIntervalMs: parseSeconds(args["announce-interval"], "announce-interval", 24 * 3600) * 1000,
         networkKey: networkKey?.key,
       });
+      const webOptions = args.web || args["web-listen"] !== undefined ? { ...webListen(ip, args["web-listen"]), tokenFile: args["web-token-file"] } : null;
+      // Checked before joining: a refused address is one line, not a node that joined and left.
+      if (webOptions) checkWebListen(webOptions);
       const signal = untilSignal();
       const started = node.ready();
       const first = await Promise.race([started.then(() => null), signal]);
@@ -95,6 +103,11 @@ export default defineCommand({
         await node.close();
         return;
       }
+      const web = webOptions ? await startWebServer({ ...webOptions, dataDir, ops: node.controlOps, warn: (message) => log.warn(message) }).catch(async (error) => {
+        await node.close();
+        throw error;
+      }) : null;
+      if (web) log.info(`web page at ${web.url} (p2p client web prints it with its token)`);
       const reason = await Promise.race([signal, node.stopped.then(() => "leave" as const)]);
       if (reason !== "leave") {
         log.info(`${reason}: leaving the ring`);
@@ -102,6 +115,7 @@ export default defineCommand({
         untilSignal().then(() => process.exit(130));
         await node.close();
       }
+      await web?.stop();
       log.info("stopped");
     }),
 });

@@ -7,7 +7,7 @@ import { chmodSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { log } from "../log";
 import { P2PError } from "../protocol/errors";
-import { type ProtocolServer, serve } from "../protocol/server";
+import { type OpTable, type ProtocolServer, serve } from "../protocol/server";
 import { formatAddress, parsePeerIp, PEER_PORT } from "../protocol/address";
 import type { NodeStatus } from "../wire/control";
 import { ringOps } from "../wire/ring";
@@ -44,6 +44,8 @@ export interface P2PNode {
   status(): NodeStatus;
   readonly ring: ChordNode;
   readonly sharing: FileSharing;
+  /** The control socket's op table, for other front ends in this process (the web page): one op, two front ends. */
+  readonly controlOps: OpTable;
 }
 
 export function createNode(options: NodeOptions): P2PNode {
@@ -63,6 +65,7 @@ class NodeLifecycle implements P2PNode {
   private parts: NodeParts | null = null;
   private peerServer: ProtocolServer | null = null;
   private controlServer: ProtocolServer | null = null;
+  private clientOps: OpTable | null = null;
   private starting: Promise<void> | null = null;
   private leaving: Promise<void> | null = null;
   private closing: Promise<void> | null = null;
@@ -85,6 +88,11 @@ class NodeLifecycle implements P2PNode {
 
   get ring(): ChordNode {
     return this.started().ring;
+  }
+
+  get controlOps(): OpTable {
+    if (!this.clientOps) throw new P2PError("UNAVAILABLE", "the node is not started");
+    return this.clientOps;
   }
 
   get sharing(): FileSharing {
@@ -147,7 +155,7 @@ class NodeLifecycle implements P2PNode {
     const { networkKey } = this.base.options;
     const warn = (message: string) => log.warn(message);
     this.peerServer = await serve({ listen: this.listen, ops: { ...ringOps(ring, trust.checks), ...filePeerOps(sharing) }, warn, networkKey });
-    const clientOps = withClockNote({ ...controlOps(this), ...fileClientOps(sharing) }, clockWatch);
+    const clientOps = (this.clientOps = withClockNote({ ...controlOps(this), ...fileClientOps(sharing) }, clockWatch));
     this.controlServer = await serve({ listen: { unix: this.socketPath }, ops: clientOps, warn });
   }
 

@@ -50,7 +50,8 @@ const LAYERS: Record<string, readonly string[]> = {
   node: ["protocol", "model", "wire", "log.ts", "random.ts", "sqlite.ts"],
   testnet: ["protocol", "model", "wire", "node"],
   "testnet.ts": ["protocol", "model", "wire", "node", "testnet"],
-  cli: ["protocol", "model", "wire", "dns", "node", "log.ts", "version.ts"],
+  web: ["protocol", "model", "wire", "node", "log.ts", "version.ts"],
+  cli: ["protocol", "model", "wire", "dns", "node", "web", "log.ts", "version.ts"],
   "cli.ts": ["cli", "version.ts"],
 };
 

@@ -1,0 +1,176 @@
+// The page's script: renders each snapshot the node streams (/api/events) and sends actions to /api/op/<OP> (the control ops).
+
+import { drawRing, estimateRingSize, type RingView } from "./ring";
+import { drawChart, type Sample } from "./chart";
+
+type Transfer = { id: string; name: string; size: number; bytes: number; rate: number; etaSeconds: number | null; sources: string[]; state: string };
+type Snapshot = {
+  time: number;
+  status: RingView & { privateNetwork?: boolean; dns: string; uptimeSeconds: number };
+  transfers: { downloads: Transfer[]; serving: { id: string; name: string; requests: number; servedBytes: number }[] };
+  shared: { name: string; id: string; size: number; servedBytes: number; folder?: boolean }[];
+};
+type FileSummary = { name: string; size: number; id: string; holders: number; folder?: boolean };
+
+const $ = <T extends Element>(selector: string) => document.querySelector(selector) as T;
+/** Rate samples kept for the chart: five minutes of one a second. */
+const MAX_SAMPLES = 300;
+const samples: Sample[] = [];
+let lastServed: { time: number; bytes: number } | null = null;
+
+/** One control op through the node's whitelist; resolves to its JSON reply, or shows its error and rejects. */
+async function op(name: string, ...args: string[]): Promise<unknown> {
+  const response = await fetch(`/api/op/${name}`, { method: "POST", body: JSON.stringify({ args }), headers: { "content-type": "application/json" } });
+  const reply = await response.json();
+  if (!response.ok) {
+    show(reply.error?.message ?? `${name} failed`);
+    throw new Error(reply.error?.message);
+  }
+  show("");
+  return reply;
+}
+
+function show(message: string): void {
+  $("#message").textContent = message;
+}
+
+function cell(row: HTMLTableRowElement, content: string | Node): HTMLTableCellElement {
+  const td = row.insertCell();
+  if (typeof content === "string") td.textContent = content;
+  else td.append(content);
+  return td;
+}
+
+function button(label: string, onClick: () => void): HTMLButtonElement {
+  const element = document.createElement("button");
+  element.textContent = label;
+  element.addEventListener("click", onClick);
+  return element;
+}
+
+function size(bytes: number): string {
+  const units = ["B", "KB", "MB", "GB", "TB"];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1000 && unit < units.length - 1) {
+    value /= 1000;
+    unit++;
+  }
+  return `${value.toFixed(unit === 0 ? 0 : 1)} ${units[unit]}`;
+}
+
+function bar(fraction: number): HTMLElement {
+  const outer = document.createElement("div");
+  outer.className = "bar";
+  const inner = document.createElement("div");
+  inner.style.width = `${Math.round(fraction * 100)}%`;
+  outer.append(inner);
+  outer.dataset.percent = String(Math.round(fraction * 100));
+  return outer;
+}
+
+function renderFiles(files: FileSummary[]): void {
+  const body = $<HTMLTableElement>("#files").tBodies[0]!;
+  body.replaceChildren();
+  // Several files of one name are choices: each row downloads its own `name@id`.
+  const names = new Map<string, number>();
+  for (const file of files) names.set(file.name, (names.get(file.name) ?? 0) + 1);
+  for (const file of files) {
+    const row = body.insertRow();
+    const ref = names.get(file.name)! > 1 ? `${file.name}@${file.id.slice(0, 12)}` : file.name;
+    cell(row, file.folder ? `${file.name}/` : file.name);
+    cell(row, size(file.size));
+    cell(row, String(file.holders));
+    cell(row, file.id.slice(0, 12));
+    cell(row, button("download", () => void op("DOWNLOAD", `${file.name}@${file.id}`))).title = ref;
+  }
+}
+
+function renderTransfers(transfers: Snapshot["transfers"]): void {
+  const body = $<HTMLTableElement>("#transfers").tBodies[0]!;
+  body.replaceChildren();
+  for (const transfer of transfers.downloads) {
+    const row = body.insertRow();
+    row.dataset.state = transfer.state;
+    cell(row, `↓ ${transfer.name}`);
+    cell(row, bar(transfer.size > 0 ? transfer.bytes / transfer.size : transfer.state === "done" ? 1 : 0));
+    cell(row, transfer.state === "downloading" ? `${size(transfer.rate)}/s` : "");
+    cell(row, transfer.etaSeconds === null || transfer.state !== "downloading" ? "" : `${Math.ceil(transfer.etaSeconds)} s`);
+    cell(row, transfer.sources.join(", "));
+    cell(row, transfer.state);
+    cell(row, transfer.state === "downloading" ? button("cancel", () => void op("CANCEL", transfer.id)) : "");
+  }
+  for (const upload of transfers.serving) {
+    const row = body.insertRow();
+    cell(row, `↑ ${upload.name}`);
+    cell(row, size(upload.servedBytes));
+    for (const text of ["", "", `${upload.requests} requests`, "serving", ""]) cell(row, text);
+  }
+}
+
+function renderShared(shared: Snapshot["shared"]): void {
+  const body = $<HTMLTableElement>("#shared").tBodies[0]!;
+  body.replaceChildren();
+  for (const file of shared) {
+    const row = body.insertRow();
+    cell(row, file.folder ? `${file.name}/` : file.name);
+    cell(row, size(file.size));
+    cell(row, size(file.servedBytes));
+    cell(row, button("unshare", () => void op("UNSHARE", `${file.name}@${file.id}`)));
+  }
+}
+
+function render(snapshot: Snapshot): void {
+  const { status } = snapshot;
+  const count = drawRing($("#ring"), status);
+  $("#ring-legend").textContent = `${count} nodes known; orange: this node, blue: predecessor, green: successors, grey: fingers; the arc is the keys it is primary for`;
+  const network = status.privateNetwork ? "private network" : "open network";
+  $("#status").textContent = `${status.address} · ring of ~${estimateRingSize(status)} · ${network} · DNS ${status.dns}`;
+  renderTransfers(snapshot.transfers);
+  renderShared(snapshot.shared);
+  const down = snapshot.transfers.downloads.filter((t) => t.state === "downloading").reduce((sum, t) => sum + t.rate, 0);
+  const served = snapshot.transfers.serving.reduce((sum, s) => sum + s.servedBytes, 0) + snapshot.shared.reduce((sum, s) => sum + s.servedBytes, 0);
+  const up = lastServed && snapshot.time > lastServed.time ? Math.max(0, ((served - lastServed.bytes) * 1000) / (snapshot.time - lastServed.time)) : 0;
+  lastServed = { time: snapshot.time, bytes: served };
+  samples.push({ time: snapshot.time, down, up });
+  if (samples.length > MAX_SAMPLES) samples.shift();
+  drawChart($("#chart"), samples);
+  $("#rates").textContent = `down ${size(down)}/s · up ${size(up)}/s`;
+}
+
+async function search(event?: Event): Promise<void> {
+  event?.preventDefault();
+  const term = $<HTMLInputElement>("#search").value.trim();
+  renderFiles((await (term ? op("SEARCH", term) : op("LIST"))) as FileSummary[]);
+}
+
+async function upload(file: File): Promise<void> {
+  show(`uploading ${file.name}…`);
+  const response = await fetch(`/api/upload?name=${encodeURIComponent(file.name)}`, { method: "POST", body: file });
+  const reply = await response.json();
+  show(response.ok ? `shared ${reply.name}` : reply.error?.message ?? "upload failed");
+}
+
+function wireUp(): void {
+  $("#search-form").addEventListener("submit", (event) => void search(event).catch(() => {}));
+  $<HTMLInputElement>("#file-input").addEventListener("change", (event) => {
+    for (const file of (event.target as HTMLInputElement).files ?? []) void upload(file);
+  });
+  const drop = $<HTMLElement>("#drop");
+  drop.addEventListener("dragover", (event) => {
+    event.preventDefault();
+    drop.classList.add("over");
+  });
+  drop.addEventListener("dragleave", () => drop.classList.remove("over"));
+  drop.addEventListener("drop", (event) => {
+    event.preventDefault();
+    drop.classList.remove("over");
+    for (const file of event.dataTransfer?.files ?? []) void upload(file);
+  });
+  const events = new EventSource("/api/events");
+  events.onmessage = (message) => render(JSON.parse(message.data) as Snapshot);
+  events.onerror = () => ($("#status").textContent = "disconnected; retrying…");
+  void search().catch(() => {});
+}
+
+wireUp();

@@ -1,0 +1,151 @@
+// The node's web page over HTTP: every request passes the guard (auth.ts), actions go to the control ops (actions.ts), updates stream (events.ts).
+
+import type { Server } from "bun";
+import { existsSync, mkdirSync, unlinkSync, writeFileSync } from "node:fs";
+import { basename, join, resolve } from "node:path";
+import { formatAddress } from "../protocol/address";
+import { isP2PError, P2PError } from "../protocol/errors";
+import type { OpTable } from "../protocol/server";
+import { opCaller } from "./actions";
+import { loadToken, refusal, tokenCookie } from "./auth";
+import { PageEvents } from "./events";
+import { WEB_ADDRESS_FILE, WEB_TOKEN_FILE } from "./files";
+import { isLoopback } from "./listen";
+import page from "./page/index.html";
+
+/** Largest file the page may upload in one request. */
+export const MAX_UPLOAD_BYTES = 2 * 1024 ** 3;
+/** Longest JSON body of an action. */
+const MAX_ACTION_BYTES = 16 * 1024;
+/** Seconds a connection may stay silent before it is closed. */
+const IDLE_TIMEOUT_SECONDS = 30;
+/** Most arguments an action carries. */
+const MAX_ACTION_ARGS = 4;
+
+export interface WebOptions {
+  hostname: string;
+  port: number;
+  dataDir: string;
+  ops: OpTable;
+  /** --web-token-file; default <dataDir>/web-token. Required off loopback. */
+  tokenFile?: string;
+  warn: (message: string) => void;
+}
+
+export interface WebServer {
+  /** `http://ip:port/` without the token. */
+  readonly url: string;
+  stop(): Promise<void>;
+}
+
+
+/** Off loopback the page needs a token file the user chose (and so knows is there): refused with one line otherwise. */
+export function checkWebListen({ hostname, tokenFile }: { hostname: string; tokenFile?: string }): void {
+  if (!isLoopback(hostname) && !tokenFile) {
+    throw new P2PError("MALFORMED", `refusing to serve the web page on ${hostname}, which is not loopback, without --web-token-file`);
+  }
+}
+
+export async function startWebServer(options: WebOptions): Promise<WebServer> {
+  const { hostname, dataDir, warn } = options;
+  checkWebListen(options);
+  const tokenFile = resolve(options.tokenFile ?? join(dataDir, WEB_TOKEN_FILE));
+  const token = loadToken(tokenFile);
+  const pageSocket = join(dataDir, "web.sock");
+  if (existsSync(pageSocket)) unlinkSync(pageSocket);
+  // The bundled page (HTML, script, styles inside the binary) is served on a Unix socket that only this process uses,
+  // so the public server can put the guard in front of every file of it.
+  const pageServer = Bun.serve({ unix: pageSocket, development: false, routes: { "/": page }, fetch: () => new Response("not found", { status: 404 }) });
+  const caller = opCaller(options.ops, join(dataDir, "downloads"), warn);
+  const events = new PageEvents(caller, warn);
+  let server: Server<undefined>;
+  try {
+    server = Bun.serve({
+      hostname,
+      port: options.port,
+      development: false,
+      maxRequestBodySize: MAX_UPLOAD_BYTES,
+      // An open page's stream gets a snapshot a second, so only dead connections reach this.
+      idleTimeout: IDLE_TIMEOUT_SECONDS,
+      fetch: (request) => handle(request, { token, port: server.port!, pageSocket, caller, events, uploads: join(dataDir, "uploads") }),
+      error: (error) => {
+        warn(`web request failed: ${error.message}`);
+        return new Response("internal error", { status: 500 });
+      },
+    });
+  } catch (error) {
+    void pageServer.stop(true);
+    throw new P2PError("UNAVAILABLE", `cannot serve the web page on ${formatAddress(hostname, options.port)}: ${(error as Error).message}`);
+  }
+  const url = `http://${formatAddress(hostname, server.port!)}/`;
+  writeFileSync(join(dataDir, WEB_ADDRESS_FILE), `${url}\n${tokenFile}\n`, { mode: 0o600 });
+  return {
+    url,
+    async stop() {
+      events.close();
+      caller.close();
+      await server.stop(true);
+      await pageServer.stop(true);
+      if (existsSync(join(dataDir, WEB_ADDRESS_FILE))) unlinkSync(join(dataDir, WEB_ADDRESS_FILE));
+    },
+  };
+}
+
+interface Context {
+  token: string;
+  port: number;
+  pageSocket: string;
+  caller: ReturnType<typeof opCaller>;
+  events: PageEvents;
+  uploads: string;
+}
+
+async function handle(request: Request, context: Context): Promise<Response> {
+  const refused = refusal(request, context.token, context.port);
+  if (refused) return new Response(`${refused.message}\n`, { status: refused.status });
+  const url = new URL(request.url);
+  // The token leaves the address bar: the cookie carries it from here on.
+  if (url.searchParams.has("token")) return new Response(null, { status: 303, headers: { location: "/", "set-cookie": tokenCookie(context.token) } });
+  try {
+    if (url.pathname === "/api/events") {
+      if (context.events.full) return new Response("too many pages open\n", { status: 503 });
+      return context.events.stream(request.signal);
+    }
+    if (url.pathname.startsWith("/api/op/") && request.method === "POST") return await action(url.pathname.slice(8), request, context);
+    if (url.pathname === "/api/upload" && request.method === "POST") return await upload(url, request, context);
+    if (request.method !== "GET") return new Response("method not allowed\n", { status: 405 });
+    return await fetch(`http://localhost${url.pathname}`, { unix: context.pageSocket });
+  } catch (error) {
+    if (!isP2PError(error)) throw error;
+    return Response.json({ error: { code: error.code, message: error.message } }, { status: error.wireStatus.status });
+  }
+}
+
+async function action(op: string, request: Request, context: Context): Promise<Response> {
+  const text = await request.text();
+  if (text.length > MAX_ACTION_BYTES) throw new P2PError("MALFORMED", `action body over ${MAX_ACTION_BYTES} bytes`);
+  let args: unknown;
+  try {
+    args = text ? (JSON.parse(text) as { args?: unknown }).args : [];
+  } catch {
+    throw new P2PError("MALFORMED", "action body is not JSON");
+  }
+  args ??= [];
+  if (!Array.isArray(args) || args.length > MAX_ACTION_ARGS || args.some((arg) => typeof arg !== "string")) {
+    throw new P2PError("MALFORMED", `action args must be at most ${MAX_ACTION_ARGS} strings`);
+  }
+  return new Response(await context.caller.call(op, args as string[]), { headers: { "content-type": "application/json" } });
+}
+
+/** The page's file, stored in <dataDir>/uploads/ under its own name and shared from there. */
+async function upload(url: URL, request: Request, context: Context): Promise<Response> {
+  const name = url.searchParams.get("name") ?? "";
+  if (!name || name !== basename(name) || name.startsWith(".") || name.length > 255 || /[\0\\]/.test(name)) {
+    throw new P2PError("MALFORMED", `invalid file name '${name.slice(0, 80)}'`);
+  }
+  mkdirSync(context.uploads, { recursive: true, mode: 0o700 });
+  const path = join(context.uploads, name);
+  if (existsSync(path)) throw new P2PError("CONFLICT", `${name} was already uploaded; rename the file or unshare the old one`);
+  await Bun.write(path, new Response(request.body));
+  return new Response(await context.caller.share(path), { headers: { "content-type": "application/json" } });
+}
