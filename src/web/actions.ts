@@ -11,7 +11,7 @@ import { basename, join } from "node:path";
  * The ops the page may call, and nothing else (LEAVE, PUT, GET stay on the socket). A new control op (PAUSE,
  * RESUME, LINK) appears on the page by adding its name here and a button in page/.
  */
-export const PAGE_OPS: ReadonlySet<string> = new Set(["STATUS", "LIST", "SEARCH", "DOWNLOAD", "TRANSFERS", "CANCEL", "SHARED", "UNSHARE"]);
+export const PAGE_OPS: ReadonlySet<string> = new Set(["STATUS", "LIST", "SEARCH", "DOWNLOAD", "TRANSFERS", "PAUSE", "RESUME", "CANCEL", "CLEAR", "SHARED", "UNSHARE", "LINK"]);
 /** Ops that run long (a download): the page gets an answer at once and watches TRANSFERS. */
 export const BACKGROUND_OPS: ReadonlySet<string> = new Set(["DOWNLOAD"]);
 

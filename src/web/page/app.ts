@@ -34,10 +34,12 @@ function show(message: string): void {
   $("#message").textContent = message;
 }
 
-function cell(row: HTMLTableRowElement, content: string | Node): HTMLTableCellElement {
+function cell(row: HTMLTableRowElement, ...contents: (string | Node)[]): HTMLTableCellElement {
   const td = row.insertCell();
-  if (typeof content === "string") td.textContent = content;
-  else td.append(content);
+  for (const content of contents) {
+    if (typeof content === "string") td.append(document.createTextNode(content));
+    else td.append(content);
+  }
   return td;
 }
 
@@ -98,7 +100,7 @@ function renderTransfers(transfers: Snapshot["transfers"]): void {
     cell(row, transfer.etaSeconds === null || transfer.state !== "downloading" ? "" : `${Math.ceil(transfer.etaSeconds)} s`);
     cell(row, transfer.sources.join(", "));
     cell(row, transfer.state);
-    cell(row, transfer.state === "downloading" ? button("cancel", () => void op("CANCEL", transfer.id)) : "");
+    cell(row, ...transferButtons(transfer));
   }
   for (const upload of transfers.serving) {
     const row = body.insertRow();
@@ -174,3 +176,12 @@ function wireUp(): void {
 }
 
 wireUp();
+
+/** What a person may do to a download in its state: the same PAUSE, RESUME and CANCEL as `p2p client`. */
+function transferButtons(transfer: { id: string; state: string }): (Node | string)[] {
+  if (transfer.state === "downloading" || transfer.state === "queued") {
+    return [button("pause", () => void op("PAUSE", transfer.id)), button("cancel", () => void op("CANCEL", transfer.id))];
+  }
+  if (transfer.state === "paused") return [button("resume", () => void op("RESUME", transfer.id)), button("cancel", () => void op("CANCEL", transfer.id))];
+  return [""];
+}
