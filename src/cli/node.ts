@@ -3,7 +3,7 @@
 import { defineCommand } from "citty";
 import { resolve } from "node:path";
 import { log } from "../log";
-import { DNS_PORT, PEER_PORT, parseHostPort, parsePeerIp, parsePort } from "../protocol/address";
+import { DNS_PORT, PEER_PORT, formatAddress, parseHostPort, parsePeerIp, parsePort } from "../protocol/address";
 import { DEFAULT_HEARTBEAT_MS, DEFAULT_REPLICAS, DEFAULT_STABILIZE_MAX_MS, DEFAULT_STABILIZE_MS, DEFAULT_SUCCESSORS, createNode } from "../node/node";
 import { defaultDataDir, p2pHome } from "../node/home";
 import { DEFAULT_RPC_TIMEOUT_MS } from "../node/tcp-transport";
@@ -126,7 +126,7 @@ function parseDnsList(value: string): { hostname: string; port: number }[] {
   const targets = parts.map((part) => parseHostPort(part, DNS_PORT, "--dns"));
   const seen = new Set<string>();
   for (const target of targets) {
-    const key = `${target.hostname}:${target.port}`;
+    const key = formatAddress(target.hostname, target.port);
     if (seen.has(key)) throw new P2PError("MALFORMED", `--dns names ${key} twice`);
     seen.add(key);
   }

@@ -81,7 +81,7 @@ export function createIntroducer(options: IntroducerOptions): Introducer {
       return starting;
     },
     get address() {
-      return server?.address ?? `${hostname}:${port}`;
+      return server?.address ?? formatAddress(hostname, port);
     },
     async close() {
       clearInterval(pruneTimer);
