@@ -3,7 +3,8 @@
 import { defineCommand } from "citty";
 import { resolve } from "node:path";
 import { log } from "../log";
-import { DNS_PORT, PEER_PORT, formatAddress, parseHostPort, parsePeerIp, parsePort } from "../protocol/address";
+import { canonicalIp } from "../protocol/ip";
+import { DNS_PORT, PEER_PORT, formatAddress, parseHostPort, parsePeerAddress, parsePeerIp, parsePort } from "../protocol/address";
 import { DEFAULT_HEARTBEAT_MS, DEFAULT_REPLICAS, DEFAULT_STABILIZE_MAX_MS, DEFAULT_STABILIZE_MS, DEFAULT_SUCCESSORS, createNode } from "../node/node";
 import { defaultDataDir, p2pHome } from "../node/home";
 import { DEFAULT_RPC_TIMEOUT_MS } from "../node/tcp-transport";
@@ -56,6 +57,11 @@ export default defineCommand({
       description: "Seconds between re-announcements of shared files (entries expire after twice this)",
       default: String(DEFAULT_ANNOUNCE_INTERVAL_MS / 1000),
     },
+    advertise: {
+      type: "string",
+      valueHint: "ip[:port]",
+      description: "The address peers reach this node at when it differs from ip and --port (a manual port forward); the DNS's dial-back checks it",
+    },
     ...keyArg,
     ...logArgs,
   },
@@ -70,9 +76,11 @@ export default defineCommand({
       const successors = parseCount(args.successors, "successors", Math.max(1, replicas - 1), 64);
       const networkKey = networkKeyOption(args.key);
       if (networkKey) log.info(`private network: every link to peers and the DNS needs the key in ${networkKey.path}`);
+      const advertise = args.advertise === undefined ? undefined : parseAdvertise(args.advertise, port);
       const node = createNode({
         ip,
         port,
+        advertise,
         dns,
         dataDir,
         successors,
@@ -116,6 +124,14 @@ function parseRate(value: string, flag: string): number {
     throw P2PError.invalid(`--${flag}`, value, "MB/s, e.g. 5 or 0.5 (0 for no limit)");
   }
   return rate * 1_000_000;
+}
+
+/** --advertise ip[:port] ([ip]:port for IPv6): the port defaults to the node's own. */
+function parseAdvertise(value: string, port: number): { ip: string; port: number } {
+  const bare = /^\[[^\]]*\]$/.test(value) ? value.slice(1, -1) : value;
+  if (canonicalIp(bare) !== null) return { ip: parsePeerIp(bare), port };
+  if (!value.includes(":")) throw new P2PError("MALFORMED", `invalid --advertise '${value.slice(0, 80)}': expected ip[:port] ([ip]:port for IPv6), e.g. 203.0.113.7:7495`);
+  return parsePeerAddress(value, "--advertise");
 }
 
 /** --dns / P2P_DNS: one introducer or several, comma-separated, each host[:port]. */
