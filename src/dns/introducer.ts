@@ -66,7 +66,7 @@ export function createIntroducer(options: IntroducerOptions): Introducer {
     const peers = store;
     try {
       const probe = options.probe ?? ((ip: string, port: number) => answersPing(ip, port, { networkKey: options.networkKey }));
-      server = await serve({ listen: { hostname, port }, ops: introducerOps(peers, liveSince, clock, probe, options.warn ?? ((message) => log.warn(message)), options.networkKey), warn: options.warn, networkKey: options.networkKey });
+      server = await serve({ listen: { hostname, port }, ops: dnsOps(peers, liveSince, clock, probe, options), warn: options.warn, networkKey: options.networkKey });
     } catch (error) {
       peers.close();
       store = null;
@@ -94,6 +94,13 @@ export function createIntroducer(options: IntroducerOptions): Introducer {
   };
 }
 
+/** Every op of the DNS link; one connection budget pays for connect-backs and dial-backs alike. */
+function dnsOps(peers: PeerStore, liveSince: () => number, clock: () => number, probe: (ip: string, port: number) => Promise<boolean>, options: IntroducerOptions): OpTable {
+  const budget = new ConnectBudget(clock);
+  const warn = options.warn ?? ((message: string) => log.warn(message));
+  return { ...introducerOps(peers, liveSince, clock, probe, warn, budget), ...opTable(...reachOps(budget, sourceOf, options.networkKey)) };
+}
+
 /**
  * The introducer's ops: one handler each, over the DNS link's definitions (src/wire/dns.ts).
  *
@@ -109,9 +116,8 @@ function introducerOps(
   clock: () => number,
   probe: (ip: string, port: number) => Promise<boolean>,
   warn: (message: string) => void,
-  networkKey?: Uint8Array,
+  budget: ConnectBudget,
 ): OpTable {
-  const budget = new ConnectBudget(clock);
   const checks = new CachedChecks(budget, (address) => { const { ip, port } = splitAddress(address); return probe(ip, port); }, clock);
   /** Whether the peer still answers PING at its address (throws UNAVAILABLE, a 503, when the budget is spent). */
   const stillAnswers = (peer: PeerEntry, request: Request) => checks.ask(`${formatAddress(peer.ip, peer.port)}`, sourceOf(request));
@@ -182,7 +188,6 @@ function introducerOps(
     serveOp(DNS.DELETE, leave),
     serveOp(DNS.PEERS, () => ({ rows: peers.live(liveSince()), skipped: [] })),
     serveOp(DNS.PING, () => undefined),
-    ...reachOps(budget, sourceOf, networkKey),
   );
 }
 
