@@ -2,7 +2,7 @@
 
 import { afterAll, afterEach, describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { type ProtocolClient, connect } from "../../src/protocol/client";
+import type { ProtocolClient } from "../../src/protocol/client";
 import { decodeLines } from "../../src/protocol/frame";
 import { TARGET_HOST_BURST } from "../../src/protocol/connect-budget";
 import { countingListener, hostileLink } from "../security/hostile";
