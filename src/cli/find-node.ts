@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { connect } from "../protocol/client";
 import { isP2PError, P2PError } from "../protocol/errors";
 import { defaultDataDir, p2pHome } from "../node/home";
-import { PEER_PORT, parsePeerAddress } from "../protocol/address";
+import { PEER_PORT, formatAddress, parsePeerAddress } from "../protocol/address";
 import { canonicalIp } from "../protocol/ip";
 import { logArgs } from "./common";
 
@@ -79,18 +79,28 @@ async function answers(path: string): Promise<boolean> {
 
 /**
  * The directory `--node` names: an address in any spelling (`127.0.0.2`, `::ffff:127.0.0.2`, `127.0.0.2:7496`,
- * `[::1]:7497`) is read as the node reads its own, so it finds the directory the node chose; anything else is
- * a directory name as it is (`127.0.0.2-7496`).
+ * `::1`, `[::1]`, `[::1]:7497`) is read as the node reads its own, so it finds the directory the node chose;
+ * an address without a port also finds the one node on that address off the default port (`::1-7497`).
+ * Anything else is a directory name as it is (`127.0.0.2-7496`, `::1-7497`).
  */
 function nodeDirectory(home: string, value: string): string {
+  if (value.includes("-") && existsSync(join(home, value, "node.sock"))) return join(home, value);
   const address = readAddress(value);
-  return address ? defaultDataDir(address.ip, address.port, home) : join(home, value.replace(":", "-"));
+  if (!address) return join(home, value);
+  const named = defaultDataDir(address.ip, address.port ?? PEER_PORT, home);
+  if (address.port !== null || existsSync(join(named, "node.sock"))) return named;
+  const offDefault = socketFiles(home).filter((candidate) => candidate.name.startsWith(`${address.ip}-`) && /^\d+$/.test(candidate.name.slice(address.ip.length + 1)));
+  if (offDefault.length > 1) {
+    const choices = offDefault.map((candidate) => formatAddress(address.ip, Number(candidate.name.slice(address.ip.length + 1))));
+    throw new P2PError("CONFLICT", `${offDefault.length} nodes run on ${address.ip} under ${home}: ${choices.join(", ")}; choose one with --node <ip>:<port>`);
+  }
+  return offDefault.length === 1 ? join(home, offDefault[0]!.name) : named;
 }
 
-/** `value` as an IP address with or without a port, or null when it is neither. */
-function readAddress(value: string): { ip: string; port: number } | null {
-  const ip = canonicalIp(value);
-  if (ip !== null) return { ip, port: PEER_PORT };
+/** `value` as an IP address with a port, or without one (port null), or null when it is neither. */
+function readAddress(value: string): { ip: string; port: number | null } | null {
+  const ip = canonicalIp(/^\[[^\]]*\]$/.test(value) ? value.slice(1, -1) : value);
+  if (ip !== null) return { ip, port: null };
   try {
     return parsePeerAddress(value);
   } catch (error) {

@@ -3,7 +3,8 @@
 import { defineCommand } from "citty";
 import { resolve } from "node:path";
 import { log } from "../log";
-import { DNS_PORT, PEER_PORT, parseHostPort, parsePeerIp, parsePort } from "../protocol/address";
+import { canonicalIp } from "../protocol/ip";
+import { DNS_PORT, PEER_PORT, formatAddress, parseHostPort, parsePeerAddress, parsePeerIp, parsePort } from "../protocol/address";
 import { DEFAULT_HEARTBEAT_MS, DEFAULT_REPLICAS, DEFAULT_STABILIZE_MAX_MS, DEFAULT_STABILIZE_MS, DEFAULT_SUCCESSORS, createNode } from "../node/node";
 import { defaultDataDir, p2pHome } from "../node/home";
 import { DEFAULT_RPC_TIMEOUT_MS } from "../node/tcp-transport";
@@ -61,6 +62,11 @@ export default defineCommand({
     web: { type: "boolean", description: `Serve the web page (default address: the node's own if loopback, else 127.0.0.1, port ${WEB_PORT}); see p2p client web`, default: false },
     "web-listen": { type: "string", valueHint: "[ip:]port", description: "Serve the web page at this address instead (implies --web)" },
     "web-token-file": { type: "string", valueHint: "path", description: "The page's token file (created if missing; default <data>/web-token); required off loopback" },
+    advertise: {
+      type: "string",
+      valueHint: "ip[:port]",
+      description: "The address peers reach this node at when it differs from ip and --port (a manual port forward); the DNS's dial-back checks it",
+    },
     ...keyArg,
     ...logArgs,
   },
@@ -75,9 +81,11 @@ export default defineCommand({
       const successors = parseCount(args.successors, "successors", Math.max(1, replicas - 1), 64);
       const networkKey = networkKeyOption(args.key);
       if (networkKey) log.info(`private network: every link to peers and the DNS needs the key in ${networkKey.path}`);
+      const advertise = args.advertise === undefined ? undefined : parseAdvertise(args.advertise, port);
       const node = createNode({
         ip,
         port,
+        advertise,
         dns,
         dataDir,
         successors,
@@ -132,6 +140,14 @@ function parseRate(value: string, flag: string): number {
   return rate * 1_000_000;
 }
 
+/** --advertise ip[:port] ([ip]:port for IPv6): the port defaults to the node's own. */
+function parseAdvertise(value: string, port: number): { ip: string; port: number } {
+  const bare = /^\[[^\]]*\]$/.test(value) ? value.slice(1, -1) : value;
+  if (canonicalIp(bare) !== null) return { ip: parsePeerIp(bare), port };
+  if (!value.includes(":")) throw new P2PError("MALFORMED", `invalid --advertise '${value.slice(0, 80)}': expected ip[:port] ([ip]:port for IPv6), e.g. 203.0.113.7:7495`);
+  return parsePeerAddress(value, "--advertise");
+}
+
 /** --dns / P2P_DNS: one introducer or several, comma-separated, each host[:port]. */
 function parseDnsList(value: string): { hostname: string; port: number }[] {
   const parts = value.split(",").map((part) => part.trim());
@@ -140,7 +156,7 @@ function parseDnsList(value: string): { hostname: string; port: number }[] {
   const targets = parts.map((part) => parseHostPort(part, DNS_PORT, "--dns"));
   const seen = new Set<string>();
   for (const target of targets) {
-    const key = `${target.hostname}:${target.port}`;
+    const key = formatAddress(target.hostname, target.port);
     if (seen.has(key)) throw new P2PError("MALFORMED", `--dns names ${key} twice`);
     seen.add(key);
   }

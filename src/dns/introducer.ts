@@ -11,6 +11,7 @@ import type { Request } from "../protocol/ops";
 import { DNS, type DnsJoinArgs, type DnsPeerRows } from "../wire/dns";
 import { opTable, serveOp } from "../wire/op";
 import { CachedChecks, ConnectBudget } from "../protocol/connect-budget";
+import { reachOps } from "./dial-back";
 import { answersPing } from "./liveness";
 import { type PeerEntry, PeerStore } from "./peer-store";
 
@@ -65,7 +66,7 @@ export function createIntroducer(options: IntroducerOptions): Introducer {
     const peers = store;
     try {
       const probe = options.probe ?? ((ip: string, port: number) => answersPing(ip, port, { networkKey: options.networkKey }));
-      server = await serve({ listen: { hostname, port }, ops: introducerOps(peers, liveSince, clock, probe, options.warn ?? ((message) => log.warn(message))), warn: options.warn, networkKey: options.networkKey });
+      server = await serve({ listen: { hostname, port }, ops: dnsOps(peers, liveSince, clock, probe, options), warn: options.warn, networkKey: options.networkKey });
     } catch (error) {
       peers.close();
       store = null;
@@ -81,7 +82,7 @@ export function createIntroducer(options: IntroducerOptions): Introducer {
       return starting;
     },
     get address() {
-      return server?.address ?? `${hostname}:${port}`;
+      return server?.address ?? formatAddress(hostname, port);
     },
     async close() {
       clearInterval(pruneTimer);
@@ -91,6 +92,13 @@ export function createIntroducer(options: IntroducerOptions): Introducer {
       store = null;
     },
   };
+}
+
+/** Every op of the DNS link; one connection budget pays for connect-backs and dial-backs alike. */
+function dnsOps(peers: PeerStore, liveSince: () => number, clock: () => number, probe: (ip: string, port: number) => Promise<boolean>, options: IntroducerOptions): OpTable {
+  const budget = new ConnectBudget(clock);
+  const warn = options.warn ?? ((message: string) => log.warn(message));
+  return { ...introducerOps(peers, liveSince, clock, probe, warn, budget), ...opTable(...reachOps(budget, sourceOf, options.networkKey)) };
 }
 
 /**
@@ -108,8 +116,9 @@ function introducerOps(
   clock: () => number,
   probe: (ip: string, port: number) => Promise<boolean>,
   warn: (message: string) => void,
+  budget: ConnectBudget,
 ): OpTable {
-  const checks = new CachedChecks(new ConnectBudget(clock), (address) => { const { ip, port } = splitAddress(address); return probe(ip, port); }, clock);
+  const checks = new CachedChecks(budget, (address) => { const { ip, port } = splitAddress(address); return probe(ip, port); }, clock);
   /** Whether the peer still answers PING at its address (throws UNAVAILABLE, a 503, when the budget is spent). */
   const stillAnswers = (peer: PeerEntry, request: Request) => checks.ask(`${formatAddress(peer.ip, peer.port)}`, sourceOf(request));
   const isLive = (peer: PeerEntry) => peer.lastSeen >= liveSince();

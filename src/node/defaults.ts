@@ -47,6 +47,8 @@ export const MAX_KNOWN_PEERS_PER_JOIN = 8;
 export interface NodeOptions {
   ip: string;
   port?: number;
+  /** `--advertise`: the address the world reaches this node at (a manual port forward); the dial-back checks it. Default: ip and port. */
+  advertise?: { ip: string; port: number };
   /** The introducer, or several: the node registers with every one that answers and joins the union of their peers. */
   dns: { hostname: string; port: number } | readonly { hostname: string; port: number }[];
   /** Holds node.sock, records.db, catalog.db, identity.pem and known-peers.json; created with mode 0700. */

@@ -7,6 +7,7 @@ import { P2PError, isP2PError } from "../protocol/errors";
 import { checkedPeer, splitAddress } from "../wire/codec";
 import { DNS } from "../wire/dns";
 import type { OpDef } from "../wire/op";
+import { type DialBackResult, type Observed, REACH } from "../wire/reach";
 import { DEFAULT_DNS_TIMEOUT_MS } from "./defaults";
 import type { Peer } from "../model/peer";
 
@@ -102,6 +103,16 @@ export class DnsClient {
     } catch (error) {
       if (!(error instanceof P2PError && error.code === "NOT_FOUND")) throw error;
     }
+  }
+
+  /** OBSERVED: the address this DNS sees this node's connections come from. */
+  observed(): Promise<Observed> {
+    return this.send(REACH.OBSERVED, undefined);
+  }
+
+  /** DIALBACK: asks this DNS to connect back to the IP it sees us at, on `port`, and show it knows `nonce`. */
+  dialBack(port: number, nonce: string): Promise<DialBackResult> {
+    return this.send(REACH.DIALBACK, { port, nonce });
   }
 
   private async send<Args, Result>(op: OpDef<Args, Result>, args: Args): Promise<Result> {

@@ -10,7 +10,9 @@ import { P2PError } from "../protocol/errors";
 import { type OpTable, type ProtocolServer, serve } from "../protocol/server";
 import { formatAddress, parsePeerIp, PEER_PORT } from "../protocol/address";
 import type { NodeStatus } from "../wire/control";
+import { opTable } from "../wire/op";
 import { ringOps } from "../wire/ring";
+import { Reachability } from "./reachability";
 import { withClockNote } from "./clock-ops";
 import { controlOps } from "./control-ops";
 import { DEFAULT_RPC_TIMEOUT_MS, type NodeOptions } from "./defaults";
@@ -70,6 +72,7 @@ class NodeLifecycle implements P2PNode {
   private leaving: Promise<void> | null = null;
   private closing: Promise<void> | null = null;
   private resolveStopped: () => void = () => {};
+  private readonly reach: Reachability;
 
   constructor(options: NodeOptions) {
     const ip = parsePeerIp(options.ip);
@@ -77,6 +80,7 @@ class NodeLifecycle implements P2PNode {
     const address = formatAddress(ip, port);
     this.listen = { hostname: ip, port };
     this.self = { id: nodeId(address), address };
+    this.reach = new Reachability(options.advertise ?? { ip, port });
     this.socketPath = join(options.dataDir, "node.sock");
     const localAddress = ownSourceAddress(ip);
     const transport = new TcpTransport({ rpcTimeoutMs: options.rpcTimeoutMs ?? DEFAULT_RPC_TIMEOUT_MS, networkKey: options.networkKey, localAddress });
@@ -119,7 +123,7 @@ class NodeLifecycle implements P2PNode {
     const { options, dns } = this.base;
     const uptimeSeconds = Math.round((Date.now() - this.startedAt) / 1000);
     const clock = clockWatch.estimate();
-    return { ...ring.status(), dns: dns.address, dataDir: options.dataDir, uptimeSeconds, privateNetwork: options.networkKey !== undefined, clockSkewMs: clock.skewMs, clockPeers: clock.peers, clockToleranceMs: clock.toleranceMs };
+    return { ...ring.status(), dns: dns.address, dataDir: options.dataDir, uptimeSeconds, privateNetwork: options.networkKey !== undefined, clockSkewMs: clock.skewMs, clockPeers: clock.peers, clockToleranceMs: clock.toleranceMs, reachability: this.reach.line };
   }
 
   private started(): NodeParts {
@@ -148,13 +152,15 @@ class NodeLifecycle implements P2PNode {
     // In the ring: downloads a stop (or crash) left unfinished can find their holders again.
     parts.sharing.resumeQueued();
     log.info(`node ${this.self.id.slice(0, 8)} at ${this.self.address} is in the ring (control socket ${this.socketPath})`);
+    // In the background: the DNS's dial-back is bounded by its timeouts and must not delay joining.
+    void this.reach.check(this.base.dns.clients[0]!).then((line) => log.info(line));
   }
 
   /** The peers' TCP server and the local client's Unix socket. */
   private async listenAll({ ring, sharing, trust, clockWatch }: NodeParts): Promise<void> {
     const { networkKey } = this.base.options;
     const warn = (message: string) => log.warn(message);
-    this.peerServer = await serve({ listen: this.listen, ops: { ...ringOps(ring, trust.checks), ...filePeerOps(sharing) }, warn, networkKey });
+    this.peerServer = await serve({ listen: this.listen, ops: { ...ringOps(ring, trust.checks), ...filePeerOps(sharing), ...opTable(...this.reach.ops()) }, warn, networkKey });
     const clientOps = (this.clientOps = withClockNote({ ...controlOps(this), ...fileClientOps(sharing) }, clockWatch));
     this.controlServer = await serve({ listen: { unix: this.socketPath }, ops: clientOps, warn });
   }

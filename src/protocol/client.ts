@@ -2,6 +2,7 @@
 
 import { isIP } from "node:net";
 import type { Socket } from "bun";
+import { formatAddress } from "./address";
 import { FramedConnection } from "./connection";
 import type { LinkLayer } from "./link-layer";
 import { connectionHandlers } from "./socket-handlers";
@@ -237,7 +238,7 @@ interface Waiter {
 }
 
 export function describeTarget(target: ConnectTarget): string {
-  return "unix" in target ? target.unix : `${target.hostname}:${target.port}`;
+  return "unix" in target ? target.unix : formatAddress(target.hostname, target.port);
 }
 
 /** Whether a connection to `target` can be made from `localAddress`: an IP literal target of the same family. */

@@ -20,7 +20,9 @@ export function canonicalIp(text: string): string | null {
 
 /**
  * Why no peer may be named by the canonical address `ip`, or null when one may. Loopback (127/8, ::1)
- * and private ranges are allowed: local networks and tests run on them.
+ * and private ranges are allowed: local networks and tests run on them. So are the documentation ranges
+ * (192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24, 2001:db8::/32): the NAT lab gives them to its "public"
+ * hosts inside its namespaces, and no router on the Internet carries them, so naming one reaches no stranger.
  */
 export function unreachableReason(ip: string): string | null {
   return ip.includes(":") ? ipv6Problem(ipv6Groups(ip)) : ipv4Problem(ip);
@@ -56,7 +58,6 @@ function ipv6Problem(g: number[]): string | null {
   if ((g[0]! & 0xffc0) === 0xfe80) return "a link-local address (fe80::/10) reaches a peer only with a zone id, which names an interface of one host";
   if ((g[0]! & 0xffc0) === 0xfec0) return "site-local addresses (fec0::/10) are deprecated";
   if (g[0] === 0x100 && zeroFrom(1, 4)) return "100::/64 is the discard prefix";
-  if (g[0] === 0x2001 && g[1] === 0x0db8) return "2001:db8::/32 is for documentation";
   if (g[0] === 0x2002) return "a 6to4 address (2002::/16) is an IPv4 address in disguise: name the IPv4 address";
   if (g[0] === 0x2001 && g[1] === 0) return "a Teredo address (2001::/32) is an IPv4 address in disguise: name the IPv4 address";
   return null;

@@ -6,6 +6,8 @@ export interface Request {
   body: Uint8Array;
   /** The peer's IP address, or "local" on a Unix socket. */
   remoteAddress: string;
+  /** The port the peer's connection comes from (0 on a Unix socket): with the address, where the peer is seen from. */
+  remotePort: number;
   /**
    * The peer's connection, as `ip:port` ("local" on a Unix socket). On loopback every node's
    * connections come from 127.0.0.1, so only the port tells two peers apart there.

@@ -1,6 +1,7 @@
 // One connection of a protocol server: a few requests run at once, replies leave in request order, unread replies are bounded.
 
 import type { Socket } from "bun";
+import { formatAddress } from "./address";
 import { FramedConnection, asP2PError } from "./connection";
 import type { LinkLayer } from "./link-layer";
 import { P2PError, STATUS } from "./errors";
@@ -175,7 +176,8 @@ export class ServerSession {
         args: head.args,
         body,
         remoteAddress: this.connection.remoteAddress,
-        connectionId: this.connection.remotePort ? `${this.connection.remoteAddress}:${this.connection.remotePort}` : this.connection.remoteAddress,
+        remotePort: this.connection.remotePort,
+        connectionId: this.connection.remotePort ? formatAddress(this.connection.remoteAddress, this.connection.remotePort) : this.connection.remoteAddress,
         progress,
         signal: this.closed.signal,
       });

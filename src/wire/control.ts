@@ -28,6 +28,8 @@ export interface NodeStatus extends ChordStatus {
   clockPeers?: number;
   /** How far apart clocks may be before records are refused (MAX_CLOCK_SKEW_MS). */
   clockToleranceMs?: number;
+  /** How the world sees this node: `reachable at <addr>`, `unreachable from <observer>: <reason>`, or not checked yet. */
+  reachability?: string;
 }
 
 /** The DOWNLOAD reply: what was fetched, from whom, and how long it took. */
@@ -110,6 +112,7 @@ const STATUS_SHAPE: Shape = {
   clockSkewMs: "number|null?",
   clockPeers: "number?",
   clockToleranceMs: "number?",
+  reachability: "string?",
 };
 const FILE_SUMMARY_SHAPE: Shape = { name: "string", size: "number", id: "string", holders: "number", folder: "boolean?", files: "number?" };
 const SHARED_REPORT_SHAPE: Shape = { name: "string", size: "number", id: "string", folder: "boolean?", files: "number?" };

@@ -96,13 +96,18 @@ describe("canonical IP addresses", () => {
       ["::ffff:0:7f00:1", /::\/8 is reserved/],
       ["1:0:0:1::1", /::\/8 is reserved/],
       ["100::1", /discard/],
-      ["2001:db8::1", /documentation/],
       ["2002:7f00:4202::1", /6to4/],
       ["2001:0:4136:e378:8000:63bf:3fff:fdd2", /Teredo/],
       ["64:ff9b::127.0.66.2", /NAT64/],
       ["64:ff9b:1::1", /NAT64/],
     ];
     for (const [text, reason] of refused) expect(() => parsePeerIp(text)).toThrow(reason);
+  });
+
+  test("documentation ranges are addresses a peer may have, as the NAT lab's public hosts do, in their canonical spelling", () => {
+    for (const ip of ["192.0.2.7", "198.51.100.1", "203.0.113.7"]) expect(parsePeerIp(ip)).toBe(ip);
+    expect(parsePeerIp("2001:DB8:0:0::5")).toBe("2001:db8::5");
+    expect(parsePeerAddress("[2001:db8::1]:7494")).toEqual({ ip: "2001:db8::1", port: 7494 });
   });
 
   test("loopback: ::1 is an IPv6 peer of its own, IPv4 loopback written as IPv6 is IPv4 loopback", () => {

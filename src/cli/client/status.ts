@@ -28,6 +28,7 @@ export function renderStatus(status: NodeStatus): string {
     `records      ${status.records.primary} primary, ${status.records.replica} replica`,
     `clock        ${renderClock(status)}`,
     `dns          ${status.dns}`,
+    ...(status.reachability ? [`reach        ${status.reachability}`] : []),
     `network      ${status.privateNetwork ? "private (--key): links to peers and the DNS are encrypted" : "open"}`,
     `data         ${status.dataDir}`,
     `uptime       ${status.uptimeSeconds} s`,

@@ -1,0 +1,58 @@
+// How the world sees this node: the address the DNS sees it come from, and whether a dial-back from the DNS reaches it.
+
+import { randomBytes } from "node:crypto";
+import { formatAddress } from "../protocol/address";
+import { P2PError, isP2PError } from "../protocol/errors";
+import { canonicalIp } from "../protocol/ip";
+import { serveOp, type ServedOp } from "../wire/op";
+import { REACH } from "../wire/reach";
+import type { DnsClient } from "./dns-client";
+
+/** Dial-back nonces this node remembers at once; each is forgotten once its check is answered. */
+export const MAX_PENDING_NONCES = 8;
+
+/** The advertised address a node checks: its own, or `--advertise ip[:port]` for a manual port forward. */
+export type Advertised = { ip: string; port: number };
+
+export class Reachability {
+  private readonly pending = new Set<string>();
+  /** What `p2p client status` shows: `reachable at …`, `unreachable from …: …`, or that no check ran yet. */
+  line = "not checked yet";
+
+  constructor(private readonly advertised: Advertised) {}
+
+  /** OBSERVED on the ring link and DIALBACK_CHECK: a dial-back proves it reached this node by a nonce only this node holds. */
+  ops(): ServedOp[] {
+    return [
+      serveOp(REACH.OBSERVED, (_args, request) => ({ ip: canonicalIp(request.remoteAddress) ?? request.remoteAddress, port: request.remotePort })),
+      serveOp(REACH.DIALBACK_CHECK, (nonce) => {
+        if (!this.pending.has(nonce)) throw new P2PError("NOT_FOUND", "this node asked for no dial-back with that nonce");
+      }),
+    ];
+  }
+
+  /** Asks `dns` where it sees this node and to dial back the advertised port; sets `line`. Never throws for a network failure. */
+  async check(dns: DnsClient): Promise<string> {
+    const { ip, port } = this.advertised;
+    try {
+      const observed = await dns.observed();
+      if (observed.ip !== ip) {
+        this.line = `unreachable from ${dns.address}: it sees this node come from ${observed.ip}, not the advertised ${ip}`;
+        return this.line;
+      }
+      const nonce = randomBytes(16).toString("hex");
+      if (this.pending.size >= MAX_PENDING_NONCES) this.pending.delete(this.pending.values().next().value!);
+      this.pending.add(nonce);
+      try {
+        const result = await dns.dialBack(port, nonce);
+        this.line = result.reachable ? `reachable at ${formatAddress(ip, port)}` : `unreachable from ${dns.address}: ${result.reason}`;
+      } finally {
+        this.pending.delete(nonce);
+      }
+    } catch (error) {
+      if (!isP2PError(error)) throw error;
+      this.line = `not checked: ${dns.address} did not answer (${error.message})`;
+    }
+    return this.line;
+  }
+}
