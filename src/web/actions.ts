@@ -40,7 +40,7 @@ export function opCaller(ops: OpTable, downloads: string, warn: (message: string
       const spec = ops[op];
       if (!spec) throw new P2PError("MALFORMED", `the page may not run that op`);
       if (args.length < spec.minArgs || args.length > spec.maxArgs) throw new P2PError("MALFORMED", `usage: ${spec.usage}`);
-      const request: OpRequest = { op, args: [...args], body: new Uint8Array(0), remoteAddress: "web", connectionId: "web", progress: () => {}, signal: stopping.signal };
+      const request: OpRequest = { op, args: [...args], body: new Uint8Array(0), remoteAddress: "web", remotePort: 0, connectionId: "web", progress: () => {}, signal: stopping.signal };
       const running = Promise.resolve().then(() => spec.handle(request));
       if (BACKGROUND_OPS.has(op)) {
         let timer: ReturnType<typeof setTimeout> | undefined;
