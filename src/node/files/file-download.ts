@@ -72,8 +72,16 @@ export class FileDownloads {
   /** Fetches one file by id from `holders` into `out`; `announce: false` for a file of a folder (catalogued, announced through its folder). */
   async fetchFile(job: FetchJob, options: DownloadOptions, started = performance.now()): Promise<DownloadReport> {
     const { selfAddress, server } = this.options;
-    const manifest = await fetchManifest({ selfAddress, links: this.options.links }, server, job.name, job.id, (await job.holders()).map((holder) => holder.address));
-    const result = await this.run(job, manifest, this.peersFor(job, manifest), options);
+    const holders = await job.holders();
+    const manifest = await fetchManifest({ selfAddress, links: this.options.links }, server, job.name, job.id, holders.map((holder) => holder.address));
+    // The swarm's first look for holders takes the answer the manifest was fetched with: a lookup fewer.
+    let first: Holder[] | null = holders;
+    const reuseFirst = async () => {
+      const reused = first;
+      first = null;
+      return reused ?? job.holders();
+    };
+    const result = await this.run(job, manifest, this.peersFor({ ...job, holders: reuseFirst }, manifest), options);
     return this.completed(job, manifest, result, options, started);
   }
 
@@ -142,7 +150,8 @@ export class FileDownloads {
         onOpen: (part) => server.startPartial(part),
         onStored: (_index, part) => {
           server.chunkStored(id);
-          if (announcedPartial) return;
+          // The last chunk: the complete announcement follows at once, so a partial one would only delay it.
+          if (announcedPartial || part.verified.count() === part.manifest.chunks.length) return;
           // From its first verified chunk on, this node serves the file to the rest of the swarm.
           announcedPartial = true;
           void announcer.announcePartial(part.manifest.fileId, name, part.manifest.size).catch((error) => this.options.warn(`could not announce ${name} as partly held: ${error.message}`));
