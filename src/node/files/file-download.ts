@@ -3,6 +3,7 @@
 import { rmSync, statSync } from "node:fs";
 import type { DownloadReport, TransferEntry, TransfersReport } from "../../wire/control";
 import type { FileSummary } from "../../model/reports";
+import type { RecordEntry } from "../../model/record";
 import { holdersOf } from "./announcements";
 import type { Announcer } from "./announcer";
 import type { SharedFile } from "./catalog";
@@ -50,12 +51,20 @@ export class FileDownloads {
     this.options = options;
   }
 
-  /** Downloads the file `target` that `name` led to into `out`; asked without an id, follows it to a new id once. */
-  async byName(name: string, idPrefix: string | null, target: FileSummary, out: string, options: DownloadOptions, started: number): Promise<DownloadReport> {
+  /**
+   * Downloads the file `target` that `name` led to into `out`; asked without an id, follows it to a new id once.
+   * `entries`: the name's record entries `target` was found in, if just read: its first holders, without a lookup.
+   */
+  async byName(name: string, idPrefix: string | null, target: FileSummary, out: string, options: DownloadOptions, started: number, entries?: RecordEntry[]): Promise<DownloadReport> {
     checkOutputPath(out, options.force === true);
+    let known = entries;
     for (let attempt = 0; ; attempt++) {
       const id = target.id;
-      const holders = async () => holdersOf(await this.options.ring.get(nameKey(name)), id);
+      const holders = async () => {
+        const read = known ?? (await this.options.ring.get(nameKey(name)));
+        known = undefined;
+        return holdersOf(read, id);
+      };
       try {
         return await this.fetchFile({ name, id, out, holders, announce: true }, options, started);
       } catch (error) {

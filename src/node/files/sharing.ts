@@ -115,10 +115,10 @@ export class FileSharing {
     const started = performance.now();
     const { name, idPrefix } = parseNameRef(ref);
     checkShareName(name);
-    const target = await this.finder.target(name, idPrefix);
+    const { file: target, entries } = await this.finder.targetWithEntries(name, idPrefix);
     const out = resolve(outPath ?? name);
     if (target.folder === true) return this.folderDownloads.download({ name, id: target.id, size: target.size }, out, options, started);
-    return this.downloads.byName(name, idPrefix, target, out, options, started);
+    return this.downloads.byName(name, idPrefix, target, out, options, started, entries);
   }
 
   /** Downloads under way and recent, and the files peers are fetching from here now. */
