@@ -9,14 +9,6 @@ import { type FileHandle, open } from "node:fs/promises";
 
 /** Direct writes must start, end and sit in memory on this boundary (the largest logical block in common use). */
 export const DIRECT_WRITE_ALIGNMENT = 4096;
-/**
- * Files smaller than this are written through the page cache. A direct write waits for the device, chunk
- * by chunk, a few at a time; a buffered one is a copy, flushed in one go by the fsync at the end. Below this
- * size the copy costs less than the waits: 256 MiB from one holder took 1.21 s buffered against 1.67 s
- * direct (medians of 7 interleaved rounds on a loaded machine, BENCHMARKS.md), while at 1 GiB and more the
- * copy's kernel CPU (0.7-2.1 s per GiB here) and the cache pushed out are what direct writes save.
- */
-export const DIRECT_WRITE_MIN_BYTES = 512 * 1024 * 1024;
 
 /** What a direct writer needs of its file handle. */
 export type DirectHandle = Pick<FileHandle, "write" | "close">;

@@ -5,7 +5,7 @@ import { type FileHandle, open, rename, rm } from "node:fs/promises";
 import { dirname } from "node:path";
 import { P2PError } from "../../protocol/errors";
 import type { CatalogStore } from "./catalog";
-import { DIRECT_WRITE_MIN_BYTES, DirectWriter } from "./direct-write";
+import { DirectWriter } from "./direct-write";
 import { type Manifest, sha256Hex } from "../../model/manifest";
 import type { DownloadPart, PartFiles } from "./ports";
 import { Bitfield } from "../../model/bitfield";
@@ -36,11 +36,8 @@ export class PartFile implements DownloadPart {
   private readonly catalog: CatalogStore;
   private closed = false;
 
-  /**
-   * Opens `<outPath>.part`, resuming from it if the catalog says an earlier attempt left verified chunks there.
-   * `directFromBytes`: files of at least this size are written around the page cache (DIRECT_WRITE_MIN_BYTES).
-   */
-  static async open(options: { outPath: string; name: string; manifest: Manifest; catalog: CatalogStore; directFromBytes?: number }): Promise<PartFile> {
+  /** Opens `<outPath>.part`, resuming from it if the catalog says an earlier attempt left verified chunks there. */
+  static async open(options: { outPath: string; name: string; manifest: Manifest; catalog: CatalogStore }): Promise<PartFile> {
     const { manifest, catalog } = options;
     const path = `${options.outPath}.part`;
     const saved = catalog.download(manifest.fileId);
@@ -60,7 +57,7 @@ export class PartFile implements DownloadPart {
       await handle.close();
       throw diskError(error, path);
     }
-    const direct = manifest.size >= (options.directFromBytes ?? DIRECT_WRITE_MIN_BYTES) ? await DirectWriter.open(path) : null;
+    const direct = await DirectWriter.open(path);
     catalog.startDownload({ fileId: manifest.fileId, name: options.name, partPath: path, manifest, verified: verified.bytes });
     return new PartFile(path, manifest, verified, corrupt, handle, direct, catalog);
   }
@@ -74,11 +71,6 @@ export class PartFile implements DownloadPart {
     this.handle = handle;
     this.direct = direct;
     this.catalog = catalog;
-  }
-
-  /** Whether whole chunks are written around the page cache. */
-  get writesDirect(): boolean {
-    return this.direct !== null;
   }
 
   /** Writes a verified chunk at its place, then records it as verified. */

@@ -4,7 +4,7 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { CatalogStore } from "../../../src/node/files/catalog";
-import { DIRECT_WRITE_ALIGNMENT, DIRECT_WRITE_MIN_BYTES, type DirectHandle, DirectWriter } from "../../../src/node/files/direct-write";
+import { DIRECT_WRITE_ALIGNMENT, type DirectHandle, DirectWriter } from "../../../src/node/files/direct-write";
 import { type Manifest, fileIdOf, sha256Hex } from "../../../src/model/manifest";
 import { PartFile } from "../../../src/node/files/part-file";
 import { Bitfield } from "../../../src/model/bitfield";
@@ -37,9 +37,8 @@ describe("PartFile", () => {
     const chunkSize = 16 * DIRECT_WRITE_ALIGNMENT;
     const file = randomFile(3 * chunkSize + 1000, chunkSize);
     const out = join(dir, "file.bin");
-    const part = await PartFile.open({ outPath: out, name: "file.bin", manifest: file.manifest, catalog, directFromBytes: 0 });
+    const part = await PartFile.open({ outPath: out, name: "file.bin", manifest: file.manifest, catalog });
     cleanups.push(() => part.close());
-    expect(part.writesDirect).toBe(true);
 
     for (const index of [3, 1, 0, 2]) await part.write(index, file.chunk(index));
     for (const index of [0, 1, 2, 3]) expect(await part.read(index)).toEqual(file.chunk(index));
@@ -77,7 +76,7 @@ describe("PartFile", () => {
     const catalog = new CatalogStore(join(dir, "catalog.db"));
     cleanups.push(() => catalog.close());
     const file = randomFile(2 * DIRECT_WRITE_ALIGNMENT, DIRECT_WRITE_ALIGNMENT);
-    const part = await PartFile.open({ outPath: join(dir, "again.bin"), name: "again.bin", manifest: file.manifest, catalog, directFromBytes: 0 });
+    const part = await PartFile.open({ outPath: join(dir, "again.bin"), name: "again.bin", manifest: file.manifest, catalog });
     cleanups.push(() => part.close());
 
     const stale = new Uint8Array(DIRECT_WRITE_ALIGNMENT).fill(7);
@@ -85,27 +84,6 @@ describe("PartFile", () => {
     expect(await part.read(0)).toEqual(stale); // now in the page cache, read through the ordinary handle
     await part.write(0, file.chunk(0));
     expect(await part.read(0)).toEqual(file.chunk(0));
-  });
-});
-
-describe("PartFile's choice of direct writes", () => {
-  test("a file smaller than DIRECT_WRITE_MIN_BYTES is written through the page cache, one of that size around it, and both arrive whole", async () => {
-    const dir = workDir();
-    const catalog = new CatalogStore(join(dir, "catalog.db"));
-    cleanups.push(() => catalog.close());
-    const chunkSize = 16 * DIRECT_WRITE_ALIGNMENT;
-    const file = randomFile(2 * chunkSize, chunkSize);
-    expect(file.manifest.size).toBeLessThan(DIRECT_WRITE_MIN_BYTES);
-    // The large one: this file, with the threshold lowered to its size.
-    for (const [name, threshold, direct] of [["small.bin", {}, false], ["large.bin", { directFromBytes: file.manifest.size }, true]] as const) {
-      const out = join(dir, name);
-      const part = await PartFile.open({ outPath: out, name, manifest: file.manifest, catalog, ...threshold });
-      cleanups.push(() => part.close());
-      expect(part.writesDirect).toBe(direct);
-      for (const index of [1, 0]) await part.write(index, file.chunk(index));
-      await part.finish(out);
-      expect(new Uint8Array(readFileSync(out))).toEqual(file.bytes);
-    }
   });
 });
 
