@@ -1,10 +1,17 @@
 // Benchmarks transfers against `curl -o` from a Bun.serve static server, in the same run, to the same disk.
 //
-// bun scripts/bench-transfer.ts [--size-mib 1024] [--limit-mb 20] [--json]   (builds dist/p2p first)
+// Also, in interleaved rounds on one testnet: 256 MiB from one holder beside WebTorrent (seeder -> leecher), and the
+// fixed cost of small transfers (1 MiB download, search) as ratios to `client status` and `p2p --version`.
+//
+// bun scripts/bench-transfer.ts [--size-mib 1024] [--limit-mb 20] [--compare-mib 256] [--rounds 5]
+//                               [--webtorrent-dir /tmp/wt-bench] [--json]   (builds dist/p2p first)
+// WebTorrent is found in --webtorrent-dir or P2P_WEBTORRENT_DIR; when it is missing the script says how to install it.
 
+import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import type { TestnetNode } from "../src/testnet";
+import { compareSingleHolder, smallTransfers } from "./lib/bench-compare";
 import { benchWorkspace, buildBinary, curlSeconds, mbps, median, peakRss, residentMemory, sameContent, sampleMemory, writeRandomFile } from "./lib/bench";
 
 const { values } = parseArgs({
@@ -12,14 +19,20 @@ const { values } = parseArgs({
   options: {
     "size-mib": { type: "string", default: "1024" },
     "limit-mb": { type: "string", default: "20" },
+    "compare-mib": { type: "string", default: "256" },
+    rounds: { type: "string", default: "5" },
+    "webtorrent-dir": { type: "string" },
     json: { type: "boolean", default: false },
   },
   strict: true,
 });
 const sizeMiB = Number(values["size-mib"]);
 const limitMB = Number(values["limit-mb"]);
-if (!(Number.isInteger(sizeMiB) && sizeMiB >= 1 && sizeMiB <= 8192) || !(limitMB > 0 && limitMB <= 1000)) {
-  console.error("--size-mib must be 1..8192 and --limit-mb more than 0");
+const compareMiB = Number(values["compare-mib"]);
+const rounds = Number(values.rounds);
+const sizesOk = [sizeMiB, compareMiB].every((mib) => Number.isInteger(mib) && mib >= 1 && mib <= 8192);
+if (!sizesOk || !(limitMB > 0 && limitMB <= 1000) || !(Number.isInteger(rounds) && rounds >= 1 && rounds <= 50)) {
+  console.error("--size-mib and --compare-mib must be 1..8192, --limit-mb more than 0, --rounds 1..50");
   process.exit(1);
 }
 
@@ -56,6 +69,8 @@ try {
       firstRun ??= memory.stop();
       memory.stop();
       verifySame(source, out);
+      // Removed, or the next round's downloader would be a source of its own copy: one holder means one.
+      rmSync(out);
       return report.milliseconds / 1000;
     });
     return { hashSeconds, seconds: median(runs), peakRssMb: peakRss(downloader.process.pid), idle, firstRun: firstRun! };
@@ -87,6 +102,18 @@ try {
   const limitRate = limitMB * 1_000_000;
   say(`p2p, 3 holders at --upload-limit ${limitMB}: ${mbps(multiRate)} MB/s from ${multi.sources} sources = ${(multiRate / limitRate).toFixed(2)} x the limit (target >= 2.5)`);
 
+  const small = await withNet(2, [], (net) => smallTransfers({ net, binary, work, rounds, client }));
+  say(`small transfers, medians of ${rounds} interleaved rounds: --version ${small.versionMs.toFixed(0)} ms, client status ${small.statusMs.toFixed(0)} ms`);
+  say(`  1 MiB download: ${small.downloadMs.toFixed(0)} ms = ${small.downloadPerStatus.toFixed(2)} x status (target <= 2), ${(small.downloadMs / small.versionMs).toFixed(2)} x --version`);
+  say(`  search:         ${small.searchMs.toFixed(0)} ms = ${small.searchPerStatus.toFixed(2)} x status, ${(small.searchMs / small.versionMs).toFixed(2)} x --version`);
+
+  const compared = await withNet(2, [], (net) => compareSingleHolder({ net, work, mib: compareMiB, rounds, client, webtorrentDir: values["webtorrent-dir"] }));
+  if ("missing" in compared) say(`p2p beside WebTorrent: skipped. ${compared.missing}`);
+  else {
+    say(`p2p beside WebTorrent, ${compareMiB} MiB from one holder, medians of ${rounds} interleaved rounds:`);
+    say(`  p2p ${compared.p2pSeconds.toFixed(2)} s, WebTorrent ${compared.webtorrentSeconds.toFixed(2)} s: p2p ${compared.ratio.toFixed(2)} x as fast (target >= 3.5)`);
+  }
+
   if (values.json) {
     console.log(
       JSON.stringify({
@@ -104,6 +131,8 @@ try {
         limitMBps: limitMB,
         threeHoldersMBps: multiRate / 1e6,
         threeHoldersRatioToLimit: multiRate / limitRate,
+        small,
+        webtorrent: compared,
       }),
     );
   }

@@ -2,9 +2,11 @@
 
 import { splitAddress } from "../../protocol/address";
 import { hostOf } from "../../protocol/ip";
+import type { RingId } from "../../model/id";
 import type { RecordEntry } from "../../model/record";
 import type { FileSummary } from "../../model/reports";
 import { holderAddress } from "../signed-records";
+import { nameKey } from "./names";
 import type { Holder } from "./swarm/file-peers";
 
 /** The value of an announcement entry; its member is `<fileId>@<holder>`. */
@@ -88,4 +90,31 @@ export function parseAnnouncement(entry: RecordEntry): Announcement | null {
 
 export function kindOf(entry: RecordEntry): string | null {
   return parseAnnouncement(entry)?.kind ?? null;
+}
+
+/** A holders lookup whose first answer is given once more, to the next caller; every later call looks again. */
+export function answerTwice(holders: () => Promise<Holder[]>): () => Promise<Holder[]> {
+  let kept: Holder[] | null = null;
+  let first = true;
+  return async () => {
+    if (kept !== null) {
+      const answer = kept;
+      kept = null;
+      return answer;
+    }
+    const answer = await holders();
+    if (first) kept = answer;
+    first = false;
+    return answer;
+  };
+}
+
+/** Holders of `id` under `name`: the first time from `entries` if given (just read: a lookup fewer), then from a lookup each time. */
+export function nameHolders(get: (key: RingId) => Promise<RecordEntry[]>, name: string, id: string, entries?: RecordEntry[]): () => Promise<Holder[]> {
+  let known = entries;
+  return async () => {
+    const read = known ?? (await get(nameKey(name)));
+    known = undefined;
+    return holdersOf(read, id);
+  };
 }

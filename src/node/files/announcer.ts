@@ -32,11 +32,12 @@ export class Announcer {
     const holder = this.self.address;
     const extra = folder ? { folder: true } : {};
     const value = (kind: Announcement["kind"]) => JSON.stringify({ kind, name: file.name, size: file.size, fileId: file.fileId, holder, ...extra } satisfies Announcement);
+    // The keys are independent, so their puts go out together: a download's reply waits for its announcement,
+    // and one put after another cost a lookup and a store per word in a row (the name and 3 words: ~4 x as long).
     return this.serially(file.fileId, file.name, async () => {
-      await this.ring.put(nameKey(file.name), `${file.fileId}@${holder}`, value("file"), this.ttlMs);
-      for (const word of indexedWordsOf(file.name)) {
-        await this.ring.put(wordKey(word), wordMember(file.fileId, file.name, holder), value("word"), this.ttlMs);
-      }
+      const puts = [this.ring.put(nameKey(file.name), `${file.fileId}@${holder}`, value("file"), this.ttlMs)];
+      for (const word of indexedWordsOf(file.name)) puts.push(this.ring.put(wordKey(word), wordMember(file.fileId, file.name, holder), value("word"), this.ttlMs));
+      await settleAll(puts);
     });
   }
 
@@ -73,6 +74,12 @@ export class Announcer {
     });
     return run;
   }
+}
+
+/** Waits for every promise, then fails with the first failure if any failed: none is left running unobserved. */
+async function settleAll(promises: Promise<unknown>[]): Promise<void> {
+  const failed = (await Promise.allSettled(promises)).find((result) => result.status === "rejected");
+  if (failed) throw failed.reason;
 }
 
 function idOf(item: { fileId?: string; folderId?: string }): string {

@@ -6,6 +6,7 @@ import type { DownloadReport, TransferEntry } from "../../wire/control";
 import type { LinkReport } from "../../wire/control-transfers";
 import { formatLink, looksLikeLink, parseLink } from "../../model/link";
 import { checkShareName } from "../../model/share-name";
+import type { RecordEntry } from "../../model/record";
 import type { FileSummary } from "../../model/reports";
 import { holdersOf } from "./announcements";
 import type { DownloadOptions, FileDownloads } from "./file-download";
@@ -35,7 +36,8 @@ export interface DownloadRequestsOptions {
 }
 
 /** What a reference resolved to: a file or folder by id, and for a link its holders. */
-type Resolved = { name: string; idPrefix: string | null; target: FileSummary; pinned: string; link: { via: string[]; dns: string[] } | null };
+/** What a download asks for; `entries`: the name's record entries the target was just found in (its first holders, without a lookup). */
+type Resolved = { name: string; idPrefix: string | null; target: FileSummary; pinned: string; link: { via: string[]; dns: string[] } | null; entries?: RecordEntry[] };
 
 export class DownloadRequests {
   private readonly options: DownloadRequestsOptions;
@@ -137,7 +139,7 @@ export class DownloadRequests {
     const via = usableVia(link?.via ?? [], this.options.selfAddress);
     try {
       if (target.folder === true) return await this.options.folders.download({ name, id: target.id, size: target.size }, out, options, started, via.usable);
-      if (!link) return await this.options.files.byName(name, resolved.idPrefix, target, out, options, started);
+      if (!link) return await this.options.files.byName(name, resolved.idPrefix, target, out, options, started, resolved.entries);
       checkOutputPath(out, options.force === true);
       const holders = linkHolders(this.options.ring, name, target.id, via.usable);
       return await this.options.files.fetchFile({ name, id: target.id, out, holders, announce: true, linkSize: target.size }, options, started);
@@ -157,7 +159,7 @@ export class DownloadRequests {
   private async resolveName(ref: string): Promise<Resolved> {
     const { name, idPrefix } = parseNameRef(ref);
     checkShareName(name);
-    const target = await this.options.finder.target(name, idPrefix);
-    return { name, idPrefix, target, pinned: `${name}@${target.id}`, link: null };
+    const { file: target, entries } = await this.options.finder.targetWithEntries(name, idPrefix);
+    return { name, idPrefix, target, pinned: `${name}@${target.id}`, link: null, entries };
   }
 }

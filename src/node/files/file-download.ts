@@ -4,7 +4,8 @@ import { rmSync, statSync } from "node:fs";
 import { P2PError } from "../../protocol/errors";
 import type { DownloadReport, TransferEntry, TransfersReport } from "../../wire/control";
 import type { FileSummary } from "../../model/reports";
-import { holdersOf } from "./announcements";
+import type { RecordEntry } from "../../model/record";
+import { answerTwice, nameHolders } from "./announcements";
 import type { Announcer } from "./announcer";
 import type { SharedFile } from "./catalog";
 import type { ChunkServer } from "./chunk-server";
@@ -13,7 +14,6 @@ import { downloadPeers } from "./download-peers";
 import type { FileFinder } from "./file-finder";
 import type { Manifest } from "../../model/manifest";
 import { ManifestUnavailable, fetchManifest } from "./manifest-fetch";
-import { nameKey } from "./names";
 import { checkOutputPath } from "./part-file";
 import type { FileCatalog, FileLinks, FileRecords, PartFiles } from "./ports";
 import type { FilePeers, Holder } from "./swarm/file-peers";
@@ -79,12 +79,12 @@ export class FileDownloads {
     this.transfers = new TransferLog(options.maxActive ?? 0);
   }
 
-  /** Downloads the file `target` that `name` led to into `out`; asked without an id, follows it to a new id once. */
-  async byName(name: string, idPrefix: string | null, target: FileSummary, out: string, options: DownloadOptions, started: number): Promise<DownloadReport> {
+  /** Downloads the file `target` that `name` led to into `out` (asked without an id, follows it to a new id once); `entries`: the name's records, if just read. */
+  async byName(name: string, idPrefix: string | null, target: FileSummary, out: string, options: DownloadOptions, started: number, entries?: RecordEntry[]): Promise<DownloadReport> {
     checkOutputPath(out, options.force === true);
     for (let attempt = 0; ; attempt++) {
       const id = target.id;
-      const holders = async () => holdersOf(await this.options.ring.get(nameKey(name)), id);
+      const holders = nameHolders((key) => this.options.ring.get(key), name, id, attempt === 0 ? entries : undefined);
       try {
         return await this.fetchFile({ name, id, out, holders, announce: true }, options, started);
       } catch (error) {
@@ -123,7 +123,9 @@ export class FileDownloads {
     }
   }
 
-  private async fetchOwn(job: FetchJob, options: DownloadOptions, started: number): Promise<DownloadReport> {
+  private async fetchOwn(asked: FetchJob, options: DownloadOptions, started: number): Promise<DownloadReport> {
+    // The swarm's first look for holders takes the answer the manifest was fetched with: a lookup fewer.
+    const job = { ...asked, holders: answerTwice(asked.holders) };
     const cancelled = this.transfers.begin(job.id, job.name, job.out, job.size ?? job.linkSize ?? 0, options.paused === true && job.announce);
     const signal = options.signal ? AbortSignal.any([options.signal, cancelled]) : cancelled;
     options.onBegin?.(this.transfers.list().find((entry) => entry.id === job.id)!);
@@ -249,7 +251,8 @@ export class FileDownloads {
         onOpen: (part) => server.startPartial(part),
         onStored: (_index, part) => {
           server.chunkStored(id);
-          if (announcedPartial) return;
+          // The last chunk: the complete announcement follows at once, so a partial one would only delay it.
+          if (announcedPartial || part.verified.count() === part.manifest.chunks.length) return;
           // From its first verified chunk on, this node serves the file to the rest of the swarm.
           announcedPartial = true;
           void announcer.announcePartial(part.manifest.fileId, name, part.manifest.size).catch((error) => this.options.warn(`could not announce ${name} as partly held: ${error.message}`));

@@ -57,6 +57,11 @@ export class FileFinder {
 
   /** The one file `name` (with an id starting with `idPrefix`) names now; not found and several are errors that say what to do. */
   async target(name: string, idPrefix: string | null): Promise<FileSummary> {
+    return (await this.targetWithEntries(name, idPrefix)).file;
+  }
+
+  /** `target`, with the name's record entries it was chosen from: they name its holders too, a lookup a download need not repeat. */
+  async targetWithEntries(name: string, idPrefix: string | null): Promise<{ file: FileSummary; entries: RecordEntry[] }> {
     const entries = await this.ring.get(nameKey(name));
     const candidates = summarize(entries, "file").filter((file) => idPrefix === null || file.id.startsWith(idPrefix));
     this.remember(candidates);
@@ -65,7 +70,7 @@ export class FileFinder {
       const choices = candidates.map((file) => `${file.name}@${file.id.slice(0, 12)} (${file.size} bytes, ${file.holders} holders)`);
       throw new P2PError("CONFLICT", `'${name}' names ${candidates.length} different files; pick one with name@id: ${choices.join(", ")}`);
     }
-    return candidates[0]!;
+    return { file: candidates[0]!, entries };
   }
 
   /** Waits (bounded) for `name` to be announced under an id other than `oldId`, as a holder that re-hashed a changed file does. */

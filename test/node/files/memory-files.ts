@@ -19,18 +19,26 @@ export interface MemoryNode {
   dir: string;
 }
 
+/** A ring operation as a test sees it: which op, on which key, and the value put. */
+export type RingCall = { op: "get" | "put" | "remove"; key: RingId; value?: string };
+
 /** One ring's records for every node: what one node puts, the next one reads, as a ring that has converged would answer. */
-function memoryRing(store: MemoryRecordStore): FileRing {
+function memoryRing(store: MemoryRecordStore, observe: (call: RingCall) => void): FileRing {
   let lastStamp = 0;
   // Last writer wins on a strictly later time: two writes in one millisecond still land in order.
   const stamp = () => (lastStamp = Math.max(Date.now(), lastStamp + 1));
   return {
-    get: async (key: RingId) => store.get(key, Date.now()),
+    get: async (key: RingId) => {
+      observe({ op: "get", key });
+      return store.get(key, Date.now());
+    },
     put: async (key: RingId, member: string, value: string, ttlMs?: number) => {
+      observe({ op: "put", key, value });
       const now = stamp();
       store.merge([{ key, member, value, updatedAt: now, expiresAt: ttlMs === undefined ? null : now + ttlMs, deleted: false }]);
     },
     remove: async (key: RingId, member: string) => {
+      observe({ op: "remove", key });
       const now = stamp();
       store.merge([{ key, member, value: "", updatedAt: now, expiresAt: now + 60_000, deleted: true }]);
     },
@@ -62,9 +70,12 @@ function memoryLinks(from: string, nodes: ReadonlyMap<string, MemoryNode>): File
   };
 }
 
-/** `count` nodes at 127.0.0.2, 127.0.0.3, ... (addresses only: nothing listens), sharing one ring; `close()` closes their catalogs. */
-export function memoryFileNetwork(root: string, count: number): { nodes: MemoryNode[]; close: () => void } {
-  const ring = memoryRing(new MemoryRecordStore());
+/**
+ * `count` nodes at 127.0.0.2, 127.0.0.3, ... (addresses only: nothing listens), sharing one ring; `close()` closes their catalogs.
+ * `observe` hears of every ring operation, in the order they are made.
+ */
+export function memoryFileNetwork(root: string, count: number, observe: (call: RingCall) => void = () => {}): { nodes: MemoryNode[]; close: () => void } {
+  const ring = memoryRing(new MemoryRecordStore(), observe);
   const byAddress = new Map<string, MemoryNode>();
   const nodes: MemoryNode[] = [];
   for (let index = 0; index < count; index++) {
