@@ -1,44 +1,31 @@
 // Transfers in the background through the real binary: --detach, pause and resume, --max-active, a restart that resumes, --download-limit, transfers --clear.
 
-import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
+import { beforeAll, describe, expect, test } from "bun:test";
 import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { type Testnet, type TestnetNode, createTestnet } from "../../src/testnet";
+import type { Testnet, TestnetNode } from "../../src/testnet";
 import type { DownloadReport, TransferEntry, TransfersReport } from "../../src/wire/control";
-import { builtBinary } from "../helpers/binary";
-import { runP2P, startP2P, stopAllProcesses } from "../helpers/processes";
-import { tempDir, waitFor } from "../helpers/wait";
+import { cliTestnet } from "../helpers/cli-testnet";
+import { startP2P } from "../helpers/processes";
+import { waitFor } from "../helpers/wait";
 
-const dir = tempDir();
-let net: Testnet;
-let binary: string;
 /** Serves at 1 MB/s: a few MiB take seconds, long enough to pause, queue or restart mid-way. */
 let slow: TestnetNode;
 let fast: TestnetNode;
 let asker: TestnetNode;
-
-beforeAll(async () => {
-  binary = await builtBinary();
-  net = await createTestnet({ nodes: 0, executable: [binary], nodeArgs: ["--stabilize", "200", "--rpc-timeout", "1000"] });
-  slow = await net.addNode(undefined, { args: ["--upload-limit", "1"] });
-  fast = await net.addNode();
-  asker = await net.addNode(undefined, { args: ["--max-active", "1"] });
-  await net.waitForConsistentRing(30_000);
-}, 120_000);
-afterEach(stopAllProcesses);
-afterAll(async () => {
-  await net?.close();
-  dir.remove();
+const cli = cliTestnet({
+  nodes: 0,
+  addNodes: async (started) => {
+    slow = await started.addNode(undefined, { args: ["--upload-limit", "1"] });
+    fast = await started.addNode();
+    asker = await started.addNode(undefined, { args: ["--max-active", "1"] });
+  },
 });
-
-const p2p = (args: string[], timeoutMs = 30_000) => runP2P(args, { executable: [binary], env: net.env, timeoutMs });
-
-async function json<T>(args: string[]): Promise<T> {
-  const result = await p2p([...args, "--json"]);
-  if (result.code !== 0) throw new Error(`p2p ${args.join(" ")} exited ${result.code}: ${result.stderr}`);
-  return JSON.parse(result.stdout) as T;
-}
+const { dir, p2p, json } = cli;
+let net: Testnet;
+let binary: string;
+beforeAll(() => ({ net, binary } = cli));
 
 async function share(on: TestnetNode, name: string, size: number): Promise<string> {
   const path = join(dir.path, name);

@@ -1,42 +1,27 @@
 // The real binary's client commands on a real network: options before the command, transfers, cancel, shared, unshare, --no-share, output paths, search.
 
-import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
+import { beforeAll, describe, expect, test } from "bun:test";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { EXIT } from "../../src/cli/exit-codes";
-import { type Testnet, type TestnetNode, createTestnet } from "../../src/testnet";
+import type { Testnet, TestnetNode } from "../../src/testnet";
 import type { SharedEntry, TransfersReport } from "../../src/wire/control";
-import { builtBinary } from "../helpers/binary";
-import { runP2P, startP2P, stopAllProcesses } from "../helpers/processes";
+import { cliTestnet } from "../helpers/cli-testnet";
+import { startP2P } from "../helpers/processes";
 import { onTerminal } from "../helpers/terminal";
-import { tempDir, waitFor } from "../helpers/wait";
+import { waitFor } from "../helpers/wait";
 
-const dir = tempDir();
+const cli = cliTestnet({ nodes: 2 });
+const { dir, p2p, json } = cli;
 let net: Testnet;
 let binary: string;
 let alpha: TestnetNode;
 let beta: TestnetNode;
-
-beforeAll(async () => {
-  binary = await builtBinary();
-  net = await createTestnet({ nodes: 2, executable: [binary], nodeArgs: ["--stabilize", "200", "--rpc-timeout", "1000"] });
+beforeAll(() => {
+  ({ net, binary } = cli);
   [alpha, beta] = net.nodes as [TestnetNode, TestnetNode];
-  await net.waitForConsistentRing(30_000);
-}, 120_000);
-afterEach(stopAllProcesses);
-afterAll(async () => {
-  await net?.close();
-  dir.remove();
 });
-
-const p2p = (args: string[]) => runP2P(args, { executable: [binary], env: net.env, timeoutMs: 30_000 });
-
-async function json<T>(args: string[]): Promise<T> {
-  const result = await p2p([...args, "--json"]);
-  if (result.code !== 0) throw new Error(`p2p ${args.join(" ")} exited ${result.code}: ${result.stderr}`);
-  return JSON.parse(result.stdout) as T;
-}
 
 function writeRandom(name: string, size: number): string {
   const path = join(dir.path, name);

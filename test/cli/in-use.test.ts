@@ -1,6 +1,6 @@
 // What broke when people used the real binary (issues 19 and 23): own files, unshare after a restart, names with the same bytes, changed files, damaged .part and catalog files.
 
-import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
+import { beforeAll, describe, expect, test } from "bun:test";
 import { Database } from "bun:sqlite";
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
@@ -8,37 +8,22 @@ import { join } from "node:path";
 import { EXIT } from "../../src/cli/exit-codes";
 import { CHUNK_SIZE } from "../../src/model/manifest";
 import { Bitfield } from "../../src/model/bitfield";
-import { type Testnet, type TestnetNode, createTestnet } from "../../src/testnet";
+import type { Testnet, TestnetNode } from "../../src/testnet";
 import type { DownloadReport, SharedEntry, TransfersReport } from "../../src/wire/control";
-import { builtBinary } from "../helpers/binary";
-import { runP2P, startP2P, stopAllProcesses } from "../helpers/processes";
-import { tempDir, waitFor } from "../helpers/wait";
+import { cliTestnet } from "../helpers/cli-testnet";
+import { startP2P } from "../helpers/processes";
+import { waitFor } from "../helpers/wait";
 
-const dir = tempDir();
+const cli = cliTestnet({ nodes: 3 });
+const { dir, p2p, json } = cli;
 let net: Testnet;
 let binary: string;
 let alpha: TestnetNode;
 let beta: TestnetNode;
-
-beforeAll(async () => {
-  binary = await builtBinary();
-  net = await createTestnet({ nodes: 3, executable: [binary], nodeArgs: ["--stabilize", "200", "--rpc-timeout", "1000"] });
+beforeAll(() => {
+  ({ net, binary } = cli);
   [alpha, beta] = net.nodes as [TestnetNode, TestnetNode];
-  await net.waitForConsistentRing(30_000);
-}, 120_000);
-afterEach(stopAllProcesses);
-afterAll(async () => {
-  await net?.close();
-  dir.remove();
 });
-
-const p2p = (args: string[]) => runP2P(args, { executable: [binary], env: net.env, timeoutMs: 30_000 });
-
-async function json<T>(args: string[]): Promise<T> {
-  const result = await p2p([...args, "--json"]);
-  if (result.code !== 0) throw new Error(`p2p ${args.join(" ")} exited ${result.code}: ${result.stderr}`);
-  return JSON.parse(result.stdout) as T;
-}
 
 function write(name: string, bytes: Uint8Array | string): string {
   const path = join(dir.path, name);

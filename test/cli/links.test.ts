@@ -1,43 +1,25 @@
 // Share links through the real binary on a real testnet: made on one node, downloaded on another with no search; bad links are one clear error.
 
-import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
+import { beforeAll, describe, expect, test } from "bun:test";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { EXIT } from "../../src/cli/exit-codes";
 import { type ShareLink, formatLink, parseLink } from "../../src/model/link";
-import { type Testnet, type TestnetNode, createTestnet } from "../../src/testnet";
+import type { Testnet, TestnetNode } from "../../src/testnet";
 import type { DownloadReport } from "../../src/wire/control";
 import type { LinkReport } from "../../src/wire/control-transfers";
-import { builtBinary } from "../helpers/binary";
-import { runP2P, stopAllProcesses } from "../helpers/processes";
-import { tempDir } from "../helpers/wait";
+import { cliTestnet } from "../helpers/cli-testnet";
 
-const dir = tempDir();
+const cli = cliTestnet({ nodes: 2 });
+const { dir, p2p, json } = cli;
 let net: Testnet;
-let binary: string;
 let alpha: TestnetNode;
 let beta: TestnetNode;
-
-beforeAll(async () => {
-  binary = await builtBinary();
-  net = await createTestnet({ nodes: 2, executable: [binary], nodeArgs: ["--stabilize", "200", "--rpc-timeout", "1000"] });
+beforeAll(() => {
+  net = cli.net;
   [alpha, beta] = net.nodes as [TestnetNode, TestnetNode];
-  await net.waitForConsistentRing(30_000);
-}, 120_000);
-afterEach(stopAllProcesses);
-afterAll(async () => {
-  await net?.close();
-  dir.remove();
 });
-
-const p2p = (args: string[], timeoutMs = 30_000) => runP2P(args, { executable: [binary], env: net.env, timeoutMs });
-
-async function json<T>(args: string[]): Promise<T> {
-  const result = await p2p([...args, "--json"]);
-  if (result.code !== 0) throw new Error(`p2p ${args.join(" ")} exited ${result.code}: ${result.stderr}`);
-  return JSON.parse(result.stdout) as T;
-}
 
 async function sharedOnAlpha(name: string, size: number): Promise<{ path: string; link: LinkReport }> {
   const path = join(dir.path, name);
