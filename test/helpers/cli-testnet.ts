@@ -6,8 +6,11 @@ import { builtBinary } from "./binary";
 import { runP2P, stopAllProcesses } from "./processes";
 import { tempDir } from "./wait";
 
-/** Ring upkeep as the defaults have it, only quicker, so tests settle fast. */
-const QUICK_RING = ["--stabilize", "200", "--rpc-timeout", "1000"];
+/**
+ * Ring upkeep as the defaults have it, only quicker, so tests settle fast; at rest it backs off to 2 s, not 30 s, since
+ * a test that freezes a node (SIGSTOP) waits for the ring to be consistent again after it resumes.
+ */
+const QUICK_RING = ["--stabilize", "200", "--stabilize-max", "2000", "--rpc-timeout", "1000"];
 
 export interface CliTestnet {
   /** The testnet (set once the file's beforeAll ran). */

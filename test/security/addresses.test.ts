@@ -44,13 +44,17 @@ describe("spellings of one address", () => {
   test("an UPDATE_PREDECESSOR naming ::FFFF:<ipv4> under the id of that text is refused 422, and the predecessor stays", async () => {
     net = await createTestnet({ nodes: 3, nodeArgs: FAST });
     await net.waitForConsistentRing(30_000);
-    const target = net.nodes[0]!;
-    const before = (await net.status(target)) as unknown as Status;
     // The attacker really listens at its one IPv4 address, so the receiver's PING of the named peer succeeds.
     const attackerIp = loopbackAddress();
     servers.push(await serve({ listen: { hostname: attackerIp, port: 7495 }, ops: opTable(serveOp(RING.PING, () => undefined)) }));
-    // A spelling whose phantom id falls between the target's predecessor and the target: taken, it would own that arc.
-    const spelling = ipv6Spellings(attackerIp).find((candidate) => inOpenInterval(ringId(`${candidate}/7`), before.predecessor!.id, before.id));
+    // A spelling whose phantom id falls between a node's predecessor and the node: taken, it would own that arc.
+    // The arcs cover the circle, so some node's arc holds one; that node is the target.
+    const statuses = (await Promise.all(net.nodes.map((node) => net!.status(node)))) as unknown as Status[];
+    const inArc = (status: Status) => ipv6Spellings(attackerIp).find((candidate) => inOpenInterval(ringId(`${candidate}/7`), status.predecessor!.id, status.id));
+    const at = statuses.findIndex((status) => inArc(status) !== undefined);
+    const target = net.nodes[at]!;
+    const before = statuses[at]!;
+    const spelling = inArc(before);
     expect(spelling).toBeDefined();
 
     const link = await hostileLink(target.address, clients);
