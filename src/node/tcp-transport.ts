@@ -78,7 +78,7 @@ export class TcpTransport implements RingTransport {
     address: string,
     op: OpDef<Args, Result>,
     args: Args,
-    options: { timeoutMs?: number; channel?: Channel; stream?: string } = {},
+    options: { timeoutMs?: number; deadlineMs?: number; channel?: Channel; stream?: string } = {},
   ): Promise<Result> {
     const request = op.encodeArgs(args);
     return op.decodeReply(await this.request(address, op.name, request.args, { ...options, body: request.body }), address, args);
@@ -114,13 +114,13 @@ export class TcpTransport implements RingTransport {
     address: string,
     op: string,
     args: string[],
-    options: { body?: Uint8Array; timeoutMs?: number; channel?: Channel; stream?: string } = {},
+    options: { body?: Uint8Array; timeoutMs?: number; deadlineMs?: number; channel?: Channel; stream?: string } = {},
   ): Promise<Uint8Array> {
     const channel = options.channel ?? "ring";
     const poolKey = options.stream === undefined ? `${channel}/${address}` : `${channel}+${options.stream}/${address}`;
     const client = await this.clientFor(poolKey, address, channel === "bulk" ? this.bodies : undefined);
     // A broken connection stays in the pool until the next call finds it closed and reconnects.
-    const reply = await client.request(op, args, { timeoutMs: options.timeoutMs ?? this.rpcTimeoutMs, body: options.body });
+    const reply = await client.request(op, args, { timeoutMs: options.timeoutMs ?? this.rpcTimeoutMs, deadlineMs: options.deadlineMs, body: options.body });
     return reply.body;
   }
 

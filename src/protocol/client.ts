@@ -29,6 +29,12 @@ export interface RequestOptions {
    * and is not passed on); every 202 restarts the timeout.
    */
   onProgress?: (lines: string[]) => void;
+  /**
+   * The longest this reply may take once it is next in line, however busy the peer keeps saying it is
+   * (interim replies and trickled bytes restart only `timeoutMs`): a holder that stalls a chunk forever
+   * costs the download one connection, not the download.
+   */
+  deadlineMs?: number;
 }
 
 export interface ConnectOptions {
@@ -99,6 +105,8 @@ export class ProtocolClient {
   private timer: ReturnType<typeof setTimeout> | undefined;
   /** `performance.now()` when the head waiter's clock last (re)started. */
   private heardAt = 0;
+  /** When the head waiter's reply must be complete (its `deadlineMs`), however much the peer keeps talking. */
+  private headDeadline = Infinity;
   /** Whether the peer ever sent a byte: a keyed server cuts off a keyless caller before it does. */
   private heardAnything = false;
   /** Hears the link break without this side closing it (the peer hung up or crashed, or it went idle too long). */
@@ -160,7 +168,7 @@ export class ProtocolClient {
     if (this.failure) return Promise.reject(this.failure);
     const timeoutMs = options.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
     return new Promise<Response>((resolve, reject) => {
-      this.waiting.push({ op, timeoutMs, resolve, reject, onProgress: options.onProgress });
+      this.waiting.push({ op, timeoutMs, deadlineMs: options.deadlineMs ?? Infinity, resolve, reject, onProgress: options.onProgress });
       if (this.waiting.length === 1) this.startClock();
       this.connection.write(encodeRequest(op, args, options.body));
     });
@@ -200,7 +208,8 @@ export class ProtocolClient {
 
   private startClock(): void {
     this.heardAt = performance.now();
-    this.schedule(this.waiting[0]!.timeoutMs);
+    this.headDeadline = this.heardAt + this.waiting[0]!.deadlineMs;
+    this.schedule(Math.min(this.waiting[0]!.timeoutMs, this.waiting[0]!.deadlineMs));
   }
 
   // One timer for the head waiter, checked lazily: bytes arriving only move `heardAt`.
@@ -212,13 +221,12 @@ export class ProtocolClient {
   private checkClock(): void {
     const head = this.waiting[0];
     if (!head || this.failure) return;
-    const silentFor = performance.now() - this.heardAt;
-    if (silentFor < head.timeoutMs) {
-      this.schedule(head.timeoutMs - silentFor);
-      return;
-    }
-    // Replies are matched by order, so after a lost reply the connection cannot be trusted.
-    this.fail(P2PError.noAnswer(this.target, head.op, head.timeoutMs));
+    const now = performance.now();
+    const silentFor = now - this.heardAt;
+    // Replies are matched by order, so after a lost or abandoned reply the connection cannot be trusted.
+    if (now >= this.headDeadline) return this.fail(P2PError.tookTooLong(this.target, head.op, head.deadlineMs));
+    if (silentFor >= head.timeoutMs) return this.fail(P2PError.noAnswer(this.target, head.op, head.timeoutMs));
+    this.schedule(Math.min(head.timeoutMs - silentFor, this.headDeadline - now));
   }
 
   private fail(error: P2PError): void {
@@ -232,6 +240,7 @@ export class ProtocolClient {
 interface Waiter {
   op: string;
   timeoutMs: number;
+  deadlineMs: number;
   resolve(response: Response): void;
   reject(error: P2PError): void;
   onProgress: ((lines: string[]) => void) | undefined;

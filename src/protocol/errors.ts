@@ -57,6 +57,11 @@ export class P2PError extends Error {
     return new P2PError("TIMEOUT", `${who} did not answer ${op} within ${timeoutMs} ms`);
   }
 
+  /** A peer that kept a reply going (busy notices, trickled bytes) past the whole reply's deadline. */
+  static tookTooLong(who: string, op: string, deadlineMs: number): P2PError {
+    return new P2PError("TIMEOUT", `${who} took longer than ${deadlineMs} ms to answer ${op}`);
+  }
+
   /** An output path that is taken, where only --force may replace it. */
   static alreadyExists(path: string): P2PError {
     return new P2PError("CONFLICT", `${path} already exists; use --force to overwrite it`);

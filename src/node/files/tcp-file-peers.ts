@@ -11,6 +11,12 @@ import type { FileLinks } from "./ports";
  * request alive with interim replies, so silence this long means it is gone, not slow.
  */
 export const CHUNK_TIMEOUT_MS = 30_000;
+/**
+ * The longest one chunk's reply may take once it is next in line, busy notices or not: a holder at a
+ * 16 KiB/s upload limit still sends a 1 MiB chunk in 64 s, and one that stalls a chunk forever loses the
+ * request (and its connection) instead of holding the download with it.
+ */
+export const CHUNK_DEADLINE_MS = 120_000;
 /** How long a LIST_ALL_FILES page may take to come. */
 const LIST_STEP_TIMEOUT_MS = 10_000;
 
@@ -21,9 +27,9 @@ export function tcpFileLinks(transport: TcpTransport): FileLinks {
     manifest: (address, fileId) => transport.send(address, FILES.GET_MANIFEST, fileId, { channel: "bulk" }),
     folder: (address, folderId) => transport.send(address, FILES.GET_FOLDER, folderId, { channel: "bulk" }),
     listPage: (address, limit, after) => transport.send(address, FILES.LIST_ALL_FILES, { limit, after }, { channel: "bulk", timeoutMs: LIST_STEP_TIMEOUT_MS }),
-    chunk: (address, fileId, index, stream) => transport.send(address, FILES.GET_CHUNK, { fileId, index }, { timeoutMs: CHUNK_TIMEOUT_MS, channel: "bulk", stream }),
+    chunk: (address, fileId, index, stream) => transport.send(address, FILES.GET_CHUNK, { fileId, index }, { timeoutMs: CHUNK_TIMEOUT_MS, deadlineMs: CHUNK_DEADLINE_MS, channel: "bulk", stream }),
     chosenChunk: (address, fileId, wanted, stream) =>
-      transport.send(address, FILES.GET_ANY_CHUNK, { fileId, wanted: wanted.bytes }, { timeoutMs: CHUNK_TIMEOUT_MS, channel: "bulk", stream }),
+      transport.send(address, FILES.GET_ANY_CHUNK, { fileId, wanted: wanted.bytes }, { timeoutMs: CHUNK_TIMEOUT_MS, deadlineMs: CHUNK_DEADLINE_MS, channel: "bulk", stream }),
     async have(address, fileId, knownVersion, chunkCount, stream) {
       const wire = await transport.send(address, FILES.GET_HAVE, { fileId, knownVersion }, { timeoutMs: HAVE_WAIT_MS + 5_000, channel: "have", stream });
       const report = haveFromWire(wire, chunkCount);
