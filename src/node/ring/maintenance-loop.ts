@@ -12,6 +12,13 @@ export const realLoopTimers: LoopTimers = {
   },
 };
 
+/**
+ * A round that starts this much later than it was due means the process was stopped (SIGSTOP, a laptop's
+ * sleep, a VM paused) rather than busy: the ring may have moved on meanwhile, so the period snaps back
+ * instead of waiting up to its maximum to find out.
+ */
+export const LATE_ROUND_MS = 5_000;
+
 export type LoopOptions = {
   period: AdaptivePeriod;
   /** One round of upkeep (it reports calm or change to the period itself). */
@@ -73,6 +80,8 @@ export class MaintenanceLoop {
   private async run(): Promise<void> {
     this.cancel = null;
     this.running = true;
+    const lateMs = this.options.clock() - this.dueAt;
+    if (lateMs >= LATE_ROUND_MS) this.options.period.disturbed(`its round came ${Math.round(lateMs / 1000)} s late (the process was stopped or asleep)`);
     try {
       await this.options.round();
     } catch (error) {

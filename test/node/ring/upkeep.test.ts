@@ -2,6 +2,7 @@
 
 import { afterEach, describe, expect, test } from "bun:test";
 import { CALM_ROUNDS_BEFORE_BACKOFF } from "../../../src/node/ring/adaptive-period";
+import { LATE_ROUND_MS } from "../../../src/node/ring/maintenance-loop";
 import { DEFAULTS } from "../../../src/node/ring/chord-options";
 import { ChordNode } from "../../../src/node/ring/chord";
 import { MemoryRecordStore } from "../../../src/node/ring/records";
@@ -197,5 +198,24 @@ describe("the maintenance timer", () => {
     await time.advance(1.1 * FAST, idle);
     expect(rounds).toBe(waiting + 1);
     expect(node.maintenancePeriod).toBe(MAX);
+  });
+
+  test("a round that comes far later than it was due (the process was stopped) snaps the period back to the fast one", async () => {
+    const time = new ManualTime();
+    const ring = await joinRing(4, 5, { clock: time.clock, timers: time });
+    for (const each of ring.live) {
+      each.start(FAST);
+      started.push(each);
+    }
+    const idle = async () => {
+      await flush();
+      await settle(ring.live);
+    };
+    await time.advance(60_000, idle);
+    const node = ring.live[0]!;
+    expect(node.maintenancePeriod).toBe(MAX);
+    time.freeze(LATE_ROUND_MS + 2 * MAX);
+    await time.advance(1, idle);
+    expect(node.maintenancePeriod).toBe(FAST);
   });
 });
