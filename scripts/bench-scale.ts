@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { createTestnet, type Testnet, type TestnetNode } from "../src/testnet";
 import { DEFAULT_STABILIZE_MAX_MS } from "../src/node/defaults";
+import type { NodeStatus } from "../src/node/node";
 import { benchWorkspace, buildBinary, median } from "./lib/bench";
 
 const { values } = parseArgs({
@@ -143,12 +144,25 @@ async function timeSearchAndDownload(net: Testnet): Promise<{ searchMs: number; 
 /** Seconds until every node reports maintenance at its longest period (the ring at rest), or MAX_SETTLE_MS. */
 async function waitForRest(net: Testnet): Promise<number> {
   const start = performance.now();
+  let busy: (NodeStatus | null)[] = [];
   for (let round = 0; round < 1_000 && performance.now() - start < MAX_SETTLE_MS; round++) {
     const statuses = await Promise.all(net.nodes.map((node) => net.status(node).catch(() => null)));
-    if (statuses.every((status) => status !== null && (status.maintenanceMs ?? 0) >= stabilizeMaxMs)) break;
+    busy = statuses.filter((status) => status === null || (status.maintenanceMs ?? 0) < stabilizeMaxMs);
+    if (busy.length === 0) break;
     await Bun.sleep(2_000);
   }
+  if (busy.length > 0) say(`  ${busy.length} nodes not at rest after ${MAX_SETTLE_MS / 1000} s; their last changes: ${changeTally(busy)}`);
   return (performance.now() - start) / 1000;
+}
+
+/** The reasons of the nodes' last changes, most frequent first, numbers and addresses blurred so alike reasons count together. */
+function changeTally(statuses: (NodeStatus | null)[]): string {
+  const counts = new Map<string, number>();
+  for (const status of statuses) {
+    const reason = status === null ? "no status" : (status.lastChange?.reason ?? "none").replace(/[0-9a-f:.[\]]{6,}/g, "…").replace(/\d+/g, "N");
+    counts.set(reason, (counts.get(reason) ?? 0) + 1);
+  }
+  return [...counts].sort((a, b) => b[1] - a[1]).slice(0, 5).map(([reason, count]) => `${count} × ${reason}`).join("; ");
 }
 
 async function run(net: Testnet, node: TestnetNode | null, args: string[]): Promise<void> {

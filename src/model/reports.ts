@@ -15,6 +15,8 @@ export type ChordStatus = {
   records: { primary: number; replica: number };
   /** The wait before its next maintenance round (ms): --stabilize while the ring changes, up to --stabilize-max while it does not. */
   maintenanceMs?: number;
+  /** The last change that snapped maintenance back to --stabilize, and how long ago (ms): why a node is busy. */
+  lastChange?: { reason: string; agoMs: number } | null;
 };
 
 /** What list and search return per file. */

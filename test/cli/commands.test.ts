@@ -42,6 +42,15 @@ describe("p2p client on a network of two nodes", () => {
     expect(JSON.parse(ambiguous.stdout).error.message).toMatch(/2 nodes run .* choose one with --node/);
   }, 60_000);
 
+  test("status shows how often the node tends its place in the ring and the last change that made it busy", async () => {
+    const status = await p2p(["client", "status", "--node", beta.ip]);
+    expect(status.code).toBe(0);
+    // A two-node ring joined moments ago: its last change is a new neighbour.
+    expect(status.stdout).toMatch(/^upkeep {7}a round every \d+(\.\d)? (s|min)(; last change \d+(\.\d)? (s|min) ago: .+)?$/m);
+    const json = await p2p(["client", "status", "--node", beta.ip, "--json"]);
+    expect(JSON.parse(json.stdout)).toMatchObject({ maintenanceMs: expect.any(Number) });
+  }, 30_000);
+
   test("shared lists what a node shares, --no-share keeps a download private, and unshare withdraws at once", async () => {
     const original = writeRandom("quarterly big report.bin", 70_000);
     await json(["client", "upload", original, "--node", alpha.ip]);

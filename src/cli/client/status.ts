@@ -26,6 +26,7 @@ export function renderStatus(status: NodeStatus): string {
     `fingers      ${status.fingers.length} distinct`,
     ...status.fingers.map((entry) => `  ${peer(entry)}`),
     `records      ${status.records.primary} primary, ${status.records.replica} replica`,
+    ...(status.maintenanceMs === undefined ? [] : [`upkeep       ${renderUpkeep(status.maintenanceMs, status.lastChange)}`]),
     `clock        ${renderClock(status)}`,
     `dns          ${status.dns}`,
     ...(status.reachability ? [`reach        ${status.reachability}`] : []),
@@ -45,6 +46,12 @@ export function renderClock(status: Pick<NodeStatus, "clockSkewMs" | "clockPeers
   const side = `${seconds(skew)} ${skew >= 0 ? "ahead of" : "behind"} ${peers}`;
   if (Math.abs(skew) <= tolerance) return `in step: ${side}`;
   return `OFF: this node's clock is ${side}; fix the clock (NTP): the network tolerates ${seconds(tolerance)}, and until then its announcements are refused or expire early`;
+}
+
+/** How often the node looks after its place in the ring now, and the last change that made it look more often. */
+function renderUpkeep(periodMs: number, lastChange: NodeStatus["lastChange"]): string {
+  const period = `a round every ${seconds(periodMs)}`;
+  return lastChange ? `${period}; last change ${seconds(lastChange.agoMs)} ago: ${lastChange.reason}` : period;
 }
 
 function seconds(ms: number): string {

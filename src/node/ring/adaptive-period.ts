@@ -66,6 +66,11 @@ export class AdaptivePeriod {
     return this.last;
   }
 
+  /** What STATUS shows of the last disturbance: its reason and how long before `now` it was. */
+  lastChange(now: number): { reason: string; agoMs: number } | null {
+    return this.last && { reason: this.last.reason, agoMs: Math.max(0, now - this.last.at) };
+  }
+
   /** A round saw no change: after CALM_ROUNDS_BEFORE_BACKOFF in a row, each makes the next wait longer, up to the maximum. Returns it. */
   calm(): number {
     this.calmStreak++;

@@ -227,6 +227,7 @@ export class ChordNode implements RingHandlers {
       fingers: this.parts.table.distinctFingers(),
       records: { primary, replica },
       maintenanceMs: this.parts.period.current(),
+      lastChange: this.parts.period.lastChange(now),
     };
   }
 
