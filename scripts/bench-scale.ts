@@ -88,8 +88,10 @@ async function measure(size: number): Promise<ScaleRow> {
   const net = await createTestnet({ nodes: size, executable: [binary], nodeArgs: ["--stabilize-max", String(stabilizeMaxMs)], onSpawn: (role, proc) => void (role === "dns" && (dnsPid = proc.pid)) });
   running.net = net;
   try {
+    const joinedSeconds = (performance.now() - begin) / 1000;
     await net.waitForConsistentRing(20_000 + 400 * size);
     const ringSeconds = (performance.now() - begin) / 1000;
+    say(`${size} nodes: every node joined after ${joinedSeconds.toFixed(1)} s, the ring consistent ${(ringSeconds - joinedSeconds).toFixed(1)} s later`);
     const settleSeconds = await waitForRest(net);
     say(`${size} nodes: ring consistent after ${ringSeconds.toFixed(1)} s, every node at its longest maintenance period ${settleSeconds.toFixed(0)} s later; idle for ${idleSeconds} s ...`);
     const pids = net.nodes.map((node) => node.process.pid);

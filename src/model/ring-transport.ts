@@ -43,7 +43,8 @@ export interface RingTransport {
 export interface RingHandlers {
   handleFindSuccessorStep(key: RingId, avoid: string[]): LookupStep;
   handleGetNeighbours(): Neighbours;
-  handleNotify(candidate: Peer): void;
+  /** `direct`: the call came from the candidate itself (not a node forwarding what it heard). */
+  handleNotify(candidate: Peer, direct: boolean): void;
   handlePutRecords(entries: RecordEntry[]): number;
   handleGetRecords(key: RingId): RecordEntry[];
   handleLeaving(leaver: Peer, predecessor: Peer | null, successors: Peer[]): void;

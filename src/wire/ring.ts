@@ -1,6 +1,7 @@
 // The ring link (node to node over TCP): every op's arguments and reply, encoded and checked in one place, with the server table and the client built on them.
 
-import { formatAddress } from "../protocol/address";
+import { formatAddress, splitAddress } from "../protocol/address";
+import { canonicalIp } from "../protocol/ip";
 import { P2PError, quote } from "../protocol/errors";
 import type { OpTable } from "../protocol/server";
 import { PUBLIC_KEY_PATTERN } from "../model/public-key";
@@ -177,7 +178,7 @@ export function ringOps(ring: RingHandlers, checks?: PeerChecks): OpTable {
       if (checks && ring.handleGetNeighbours().predecessor?.address !== candidate.address && !(await checks.answers(candidate, request.remoteAddress))) {
         throw new P2PError("CONFLICT", `${candidate.address} does not answer PING; not taken as predecessor`);
       }
-      ring.handleNotify(candidate);
+      ring.handleNotify(candidate, canonicalIp(request.remoteAddress) === splitAddress(candidate.address).ip);
     }),
     serveOp(RING.PUT_RECORDS, async (entries) => ring.handlePutRecords(checks ? await checks.admit(entries) : entries)),
     serveOp(RING.GET_RECORDS, (key) => ring.handleGetRecords(key)),

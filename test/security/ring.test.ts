@@ -3,13 +3,13 @@
 import { afterAll, afterEach, describe, expect, test } from "bun:test";
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
-import { bigIntToId, idToBigInt, nodeId, IDS_PER_IP, ringId } from "../../src/model/id";
+import { bigIntToId, idToBigInt, inOpenInterval, nodeId, IDS_PER_IP, ringId } from "../../src/model/id";
 import type { ProtocolClient } from "../../src/protocol/client";
 import { decodeLines } from "../../src/protocol/frame";
 import { type Testnet, createTestnet } from "../../src/testnet";
 import { encodeJson } from "../../src/wire/codec";
-import { loopbackAddress, tempDir } from "../helpers/wait";
-import { fetchFile, hostileLink, share } from "./hostile";
+import { loopbackAddress, tempDir, waitFor } from "../helpers/wait";
+import { countingListener, fetchFile, hostileLink, share } from "./hostile";
 
 const FAST = ["--stabilize", "200", "--rpc-timeout", "1000"];
 const clients: ProtocolClient[] = [];
@@ -70,5 +70,36 @@ describe("a range hijack", () => {
     const fetched = await fetchFile(net, downloader, "big50.bin", join(dir.path, "downloaded.bin"));
     expect(fetched.id).toBe(realId);
     expect(Buffer.from(fetched.bytes).equals(Buffer.from(bytes))).toBe(true);
+  }, 60_000);
+
+  test("an UPDATE_PREDECESSOR naming someone else is checked but never passed on: only a node's own notify costs its target one more message", async () => {
+    net = await createTestnet({ nodes: 4, nodeArgs: FAST });
+    await net.waitForConsistentRing(30_000);
+    const target = net.nodes[0]!;
+    const { predecessor } = (await net.status(target)) as unknown as Status;
+    // A peer that answers PING, whose id lies behind the target's predecessor: not the target's predecessor.
+    let named = countingListener(loopbackAddress(), "p2p");
+    for (let tries = 0; tries < 50 && inOpenInterval(nodeId(named.address), predecessor!.id, target.id); tries++) {
+      named.stop();
+      named = countingListener(loopbackAddress(), "p2p");
+    }
+    try {
+      const args = [nodeId(named.address), named.ip, String(named.port)];
+      // From another address: the target checks the named peer (one connection to it), and passes nothing on.
+      const forged = await (await hostileLink(target.address, clients, loopbackAddress())).send("UPDATE_PREDECESSOR", args);
+      expect(forged.status).toBe(200);
+      await waitFor("the target's check of the named peer", () => named.accepted() >= 1 || null, 5_000);
+      const quietUntil = performance.now() + 1_500;
+      while (performance.now() < quietUntil) {
+        expect(named.accepted()).toBe(1);
+        await Bun.sleep(100);
+      }
+      // From the named peer's own address: passed on once, to a node nearer it, which checks it in turn.
+      const own = await (await hostileLink(target.address, clients, named.ip)).send("UPDATE_PREDECESSOR", args);
+      expect(own.status).toBe(200);
+      await waitFor("the check by the node it was passed on to", () => named.accepted() >= 2 || null, 5_000);
+    } finally {
+      named.stop();
+    }
   }, 60_000);
 });

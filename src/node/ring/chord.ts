@@ -263,9 +263,9 @@ export class ChordNode implements RingHandlers {
     return this.neighbours();
   }
 
-  handleNotify(candidate: Peer): void {
+  handleNotify(candidate: Peer, direct = false): void {
     this.assertServing();
-    this.upkeep.notified(candidate);
+    this.upkeep.notified(candidate, direct);
   }
 
   handlePutRecords(entries: RecordEntry[]): number {

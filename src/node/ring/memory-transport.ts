@@ -31,7 +31,7 @@ export class MemoryNetwork {
       getNeighbours: (to: Peer): Promise<Neighbours> =>
         this.deliver(address, to, "GET_NEIGHBOURS", (node) => node.handleGetNeighbours()),
       notify: (to: Peer, candidate: Peer): Promise<void> =>
-        this.deliver(address, to, "NOTIFY", (node) => node.handleNotify(copy(candidate))),
+        this.deliver(address, to, "NOTIFY", (node) => node.handleNotify(copy(candidate), address === candidate.address)),
       ping: (to: Peer): Promise<void> => this.deliver(address, to, "PING", () => undefined),
       putRecords: (to: Peer, entries: RecordEntry[]): Promise<number> =>
         this.deliver(address, to, "PUT_RECORDS", (node) => node.handlePutRecords(copy(entries))),

@@ -70,7 +70,7 @@ export class Upkeep {
   }
 
   /** A NOTIFY arrived: the caller is alive; a new predecessor, or a caller that is not one, is a change. */
-  notified(candidate: Peer): void {
+  notified(candidate: Peer, direct: boolean): void {
     const { heard, stabilizer, table, period } = this.parts;
     heard.note(candidate.address);
     const { successor, predecessor, self } = table;
@@ -80,7 +80,7 @@ export class Upkeep {
       period.disturbed(`${candidate.address} joined after it`);
       return;
     }
-    stabilizer.notified(candidate);
+    stabilizer.notified(candidate, direct);
     this.watch.check(`${candidate.address} joined before it`);
     // Someone else takes this node for its successor: its own successor went away, or it is joining.
     if (table.predecessor?.address !== candidate.address) period.disturbed(`${candidate.address} notified it but is not its predecessor`);

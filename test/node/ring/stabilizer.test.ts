@@ -42,6 +42,29 @@ describe("Stabilizer.notified", () => {
     expect(rangeTakenBy).toEqual([]);
   });
 
+  test("a candidate that called itself and is not the predecessor is passed on to the nearest node after it that this node knows", async () => {
+    const { table, stabilizer, stubs } = setup(8);
+    table.adoptPredecessor(at(6));
+    stabilizer.notified(at(2), true);
+    stabilizer.notified(at(4), true);
+    await Bun.sleep(0);
+    // 2 went to 6 (the only one known then); 4 went to 6 too, and 2 learnt nothing new: 4 lies after it.
+    expect(stubs.get(6)!.notified).toEqual([at(2), at(4)]);
+    stabilizer.notified(at(0), true);
+    await Bun.sleep(0);
+    // Now 2 and 4 are known: 0 goes to 2, its nearest node after it.
+    expect(stubs.get(2)!.notified).toEqual([at(0)]);
+    expect(table.predecessor).toEqual(at(6));
+  });
+
+  test("a notify passed on by another node (naming someone else) is not passed on again: one message costs one more at most", async () => {
+    const { table, stabilizer, stubs } = setup(8);
+    table.adoptPredecessor(at(6));
+    stabilizer.notified(at(2), false);
+    await Bun.sleep(0);
+    expect([...stubs.values()].flatMap((stub) => stub.notified)).toEqual([]);
+  });
+
   test("a node alone takes the first candidate as predecessor and successor: a ring of two", () => {
     const { table, stabilizer } = setup(8);
     table.alone = true;
