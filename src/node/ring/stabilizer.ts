@@ -6,46 +6,31 @@ import type { Lookup } from "./lookup";
 import type { RoutingTable } from "./routing-table";
 import type { Neighbours, RingTransport } from "../../model/ring-transport";
 import type { Peer } from "../../model/peer";
+import { RecentNotifiers } from "./recent-notifiers";
 
 /** The predecessors before the predecessor are asked again this often while the predecessor stays the same (at once when it changes). */
 const EARLIER_PREDECESSORS_REFRESH_MS = 5_000;
-
 /** Bound on calls one stabilize makes, walking back towards the true successor included. */
 const MAX_STABILIZE_CALLS = 2 * ID_BITS;
-/**
- * Nodes that notified this one without becoming its predecessor that it remembers, nearest first: where
- * to send the next such notifier. A burst of joiners that all found this node as their successor then
- * learns its true order in one round instead of one layer of joiners per round (17 rounds for 64 joiners).
- */
-export const MAX_REMEMBERED_NOTIFIERS = 64;
 /** How many known nodes a node without live successors asks for its way back into the ring. */
 const MAX_RECOVERY_CANDIDATES = 8;
 /** How many of the dead peers it knows a recovering node asks the others to route around. */
 const MAX_RECOVERY_AVOID = 64;
 
 export class Stabilizer {
-  private readonly table: RoutingTable;
-  private readonly transport: RingTransport;
-  private readonly lookup: Lookup;
-  private readonly onRangeTaken: (predecessor: Peer) => void;
-  /** Nodes just before this one that notified it (see `passOn`), nearest first. */
-  private notifiers: Peer[] = [];
+  private readonly notifiers: RecentNotifiers;
 
   /** `onRangeTaken(p)`: a new predecessor `p` took part of this node's range. */
-  constructor(table: RoutingTable, transport: RingTransport, lookup: Lookup, onRangeTaken: (predecessor: Peer) => void) {
-    this.table = table;
-    this.transport = transport;
-    this.lookup = lookup;
-    this.onRangeTaken = onRangeTaken;
+  constructor(
+    private readonly table: RoutingTable,
+    private readonly transport: RingTransport,
+    private readonly lookup: Lookup,
+    private readonly onRangeTaken: (predecessor: Peer) => void,
+  ) {
+    this.notifiers = new RecentNotifiers(table, transport);
   }
 
-  /**
-   * Chord's notify, received: `candidate` thinks it is this node's predecessor. One that is not (a node
-   * lies between) and called itself (`direct`) is passed on once to the nearest node after it that this
-   * node knows, which takes it as predecessor if it is one: Chord alone would leave it to find out by
-   * stabilizing one node closer per round. Passed-on notifies are not passed on again, so one message
-   * costs this node at most one more.
-   */
+  /** Chord's notify, received: `candidate` thinks it is this node's predecessor; if it is not and said so itself (`direct`), it is passed on (RecentNotifiers). */
   notified(candidate: Peer, direct = false): void {
     const table = this.table;
     const self = table.self;
@@ -54,38 +39,14 @@ export class Stabilizer {
     const predecessor = table.predecessor;
     if (predecessor?.address === candidate.address) return;
     if (predecessor !== null && !inOpenInterval(candidate.id, predecessor.id, self.id)) {
-      if (direct) this.passOn(candidate);
+      if (direct) this.notifiers.passOn(candidate);
       return;
     }
-    if (predecessor !== null) this.remember(predecessor);
+    if (predecessor !== null) this.notifiers.remember(predecessor);
     const wasAlone = table.alone;
     this.setPredecessor(candidate);
     // A ring of one closes into a ring of two now instead of at the next stabilize.
     if (wasAlone) table.setSuccessors([candidate]);
-  }
-
-  private passOn(candidate: Peer): void {
-    this.remember(candidate);
-    let nearest: Peer | null = null;
-    for (const peer of [this.table.predecessor, ...this.notifiers]) {
-      if (peer === null || peer.address === candidate.address || this.table.isDead(peer.address)) continue;
-      if (!inOpenInterval(peer.id, candidate.id, this.table.self.id)) continue;
-      if (nearest === null || inOpenInterval(peer.id, candidate.id, nearest.id)) nearest = peer;
-    }
-    if (nearest === null) return;
-    // Only a hint: a node that does not take it costs nothing, and stabilize finds the order anyway.
-    this.transport.notify(nearest, candidate).catch((error: unknown) => {
-      if (!isP2PError(error)) throw error;
-    });
-  }
-
-  /** Keeps `peer` among the notifiers, the MAX_REMEMBERED_NOTIFIERS nearest before this node. */
-  private remember(peer: Peer): void {
-    const self = this.table.self;
-    const kept = this.notifiers.filter((known) => known.address !== peer.address && !this.table.isDead(known.address));
-    kept.push(peer);
-    kept.sort((a, b) => (ringDistance(a.id, self.id) < ringDistance(b.id, self.id) ? -1 : 1));
-    this.notifiers = kept.slice(0, MAX_REMEMBERED_NOTIFIERS);
   }
 
   /** A neighbour left gracefully, naming its own neighbours: the ring closes around it at once. */
