@@ -45,13 +45,15 @@ export const MAX_NODES_STARTING_TOGETHER = 64;
 
 async function startNodes(testnet: Testnet, count: number): Promise<void> {
   if (count <= MAX_NODES_STARTING_TOGETHER) {
-    await Promise.all(Array.from({ length: count }, () => testnet.addNode(undefined, { startingTogether: count })));
+    const together = { lastJoinAt: Date.now() };
+    await Promise.all(Array.from({ length: count }, () => testnet.addNode(undefined, { startingTogether: count, wave: together })));
     return;
   }
   await testnet.addNode();
   for (let started = 1; started < count; started += MAX_NODES_STARTING_TOGETHER) {
     const wave = Math.min(MAX_NODES_STARTING_TOGETHER, count - started);
-    await Promise.all(Array.from({ length: wave }, () => testnet.addNode(undefined, { startingTogether: wave })));
+    const together = { lastJoinAt: Date.now() };
+    await Promise.all(Array.from({ length: wave }, () => testnet.addNode(undefined, { startingTogether: wave, wave: together })));
   }
 }
 
@@ -129,7 +131,7 @@ function testnetOf(options: TestnetOptions, network: Network): Testnet {
       nextPosition = Math.max(nextPosition, position + 1);
       const node = starter.start(addressAt(network.subnet, position), nodeOptions);
       nodes.push(node);
-      await waitForJoin(node, nodeOptions.startingTogether);
+      await waitForJoin(node, nodeOptions.startingTogether, nodeOptions.wave);
       return node;
     },
     async restartNode(previous, restartOptions = {}) {

@@ -8,7 +8,7 @@ import { connect } from "../protocol/client";
 import { P2PError } from "../protocol/errors";
 import type { NodeStatus } from "../node/node";
 import { type TestnetProcesses, hasExited, waitUntil } from "./processes";
-import type { AddNodeOptions, TestnetNode } from "./types";
+import type { AddNodeOptions, JoinWave, TestnetNode } from "./types";
 
 /** The line a node logs once it is in the ring. */
 const IN_RING = / is in the ring/;
@@ -51,12 +51,34 @@ export class NodeStarter {
 export const JOIN_WAIT_MS = 30_000;
 export const JOIN_WAIT_PER_NODE_MS = 200;
 
-export function waitForJoin(node: TestnetNode, startingTogether = 1): Promise<void> {
-  return waitUntil(`node ${node.ip} to join`, JOIN_WAIT_MS + JOIN_WAIT_PER_NODE_MS * Math.max(0, startingTogether - 1), async () => {
+export async function waitForJoin(node: TestnetNode, startingTogether = 1, wave: JoinWave = { lastJoinAt: Date.now() }): Promise<void> {
+  const patienceMs = JOIN_WAIT_MS + JOIN_WAIT_PER_NODE_MS * Math.max(0, startingTogether - 1);
+  const startedAt = Date.now();
+  for (let poll = 0; Date.now() - startedAt < MAX_WAVE_WAIT_MS; poll++) {
     const proc = node.process;
     if (hasExited(proc)) throw new P2PError("ERROR", `node ${node.ip} exited (${proc.exitCode ?? proc.signalCode}):\n${node.log()}`);
-    return IN_RING.test(node.log());
-  });
+    if (IN_RING.test(node.log())) {
+      wave.lastJoinAt = Date.now();
+      return;
+    }
+    if (Date.now() - Math.max(startedAt, wave.lastJoinAt) > patienceMs) break;
+    await Bun.sleep(JOIN_POLL_MS);
+  }
+  // Why it did not join is in its log: a timeout without it says nothing.
+  const waited = Math.round((Date.now() - startedAt) / 1000);
+  throw new P2PError("TIMEOUT", `node ${node.ip} did not join within ${waited} s (no node started with it joined for ${patienceMs / 1000} s); its log ends:\n${lastLines(node.log(), LOG_LINES_ON_TIMEOUT)}`);
+}
+
+/** How often a joining node's log is looked at. */
+const JOIN_POLL_MS = 100;
+/** The longest a wave of nodes may keep joining, however steadily. */
+const MAX_WAVE_WAIT_MS = 15 * 60_000;
+
+/** Lines of a node's log a join timeout shows. */
+const LOG_LINES_ON_TIMEOUT = 20;
+
+function lastLines(text: string, count: number): string {
+  return text.trimEnd().split("\n").slice(-count).join("\n") || "(nothing logged)";
 }
 
 export function isInRing(node: TestnetNode): boolean {

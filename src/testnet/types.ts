@@ -41,7 +41,15 @@ export interface AddNodeOptions {
   args?: string[];
   /** How many nodes start at the same time as this one (they share the cores): its wait to join grows with them. */
   startingTogether?: number;
+  /**
+   * The nodes started together with this one share it: while any of them keeps joining, the others' wait
+   * runs on, so a loaded machine that starts a wave slowly but steadily is not taken for a broken join.
+   */
+  wave?: JoinWave;
 }
+
+/** When a node of a wave last joined (ms since the epoch). */
+export type JoinWave = { lastJoinAt: number };
 
 export interface TestnetNode {
   readonly ip: string;
