@@ -3,12 +3,12 @@
 import { isIP } from "node:net";
 import type { Socket } from "bun";
 import { formatAddress } from "./address";
-import { FramedConnection } from "./connection";
+import { type ConnectionEvents, FramedConnection } from "./connection";
 import type { LinkLayer } from "./link-layer";
 import { connectionHandlers } from "./socket-handlers";
 import { P2PError, statusName } from "./errors";
 import type { BodyPool } from "./body-pool";
-import { type ResponseHead, decodeLines, encodeRequest, responseDecoder } from "./frame";
+import { type RequestHead, type ResponseHead, decodeLines, encodeRequest, responseDecoder } from "./frame";
 import { CONNECT_TIMEOUT_MS, DEFAULT_REQUEST_TIMEOUT_MS, IDLE_TIMEOUT_SECONDS } from "./limits";
 import { SecureLink } from "./secure-link";
 
@@ -103,35 +103,34 @@ export class ProtocolClient {
   private heardAnything = false;
   /** Hears the link break without this side closing it (the peer hung up or crashed, or it went idle too long). */
   onLost: ((error: P2PError) => void) | null = null;
+  /** The connection has a new owner (`handOver`): closing this client must not close it. */
+  private handedOver = false;
 
+  /** `source`: a new socket, or a connection of this process taken over from its server side (src/protocol/reversal.ts). */
   constructor(
-    socket: Socket<FramedConnection<ResponseHead>>,
+    source: Socket<FramedConnection<ResponseHead>> | FramedConnection<RequestHead>,
     target: string,
     idleTimeoutMs = IDLE_TIMEOUT_SECONDS * 1000,
     bodyPool?: BodyPool,
     layer?: LinkLayer,
   ) {
     this.target = target;
-    this.connection = new FramedConnection(
-      socket,
-      responseDecoder(undefined, bodyPool && ((length) => bodyPool.take(length))),
-      {
-        frame: (frame) => this.settle(frame.head, frame.body),
-        malformed: (error) => this.fail(new P2PError("MALFORMED", `${target} sent a malformed reply: ${error.message}`)),
-        closed: (reason) => {
-          // Our own close() failed the client first: only a link that broke under us is news.
-          const lost = this.failure === null;
-          this.fail(this.hinted(reason ?? new P2PError("CLOSED", `${target} closed the connection`), layer));
-          if (lost) this.onLost?.(this.failure!);
-        },
-        received: () => {
-          this.heardAt = performance.now();
-          this.heardAnything = true;
-        },
+    const decoder = responseDecoder(undefined, bodyPool && ((length) => bodyPool.take(length)));
+    const events: ConnectionEvents<ResponseHead> = {
+      frame: (frame) => this.settle(frame.head, frame.body),
+      malformed: (error) => this.fail(new P2PError("MALFORMED", `${target} sent a malformed reply: ${error.message}`)),
+      closed: (reason) => {
+        // Our own close() failed the client first: only a link that broke under us is news.
+        const lost = this.failure === null;
+        this.fail(this.hinted(reason ?? new P2PError("CLOSED", `${target} closed the connection`), layer));
+        if (lost) this.onLost?.(this.failure!);
       },
-      { idleTimeoutMs },
-      layer,
-    );
+      received: () => {
+        this.heardAt = performance.now();
+        this.heardAnything = true;
+      },
+    };
+    this.connection = source instanceof FramedConnection ? source.changeRole(decoder, events, { idleTimeoutMs }) : new FramedConnection(source, decoder, events, { idleTimeoutMs }, layer);
   }
 
   get isClosed(): boolean {
@@ -173,6 +172,25 @@ export class ProtocolClient {
 
   close(): void {
     this.fail(new P2PError("CLOSED", `connection to ${this.target} was closed`));
+  }
+
+  /**
+   * Sends the request that ends this side's role as the caller (REVERSED) and, on a 2xx reply, gives the
+   * connection up without closing it, for its new owner to serve requests on (`changeRole`). Whatever follows
+   * the reply waits, unread, for that owner. Any other reply closes the connection and rejects with it.
+   */
+  async handOver(op: string, args: readonly string[], timeoutMs: number): Promise<FramedConnection<ResponseHead>> {
+    if (this.waiting.length > 0) throw new P2PError("CONFLICT", `cannot hand the connection to ${this.target} over while requests are outstanding`);
+    this.connection.holdAfterFrames(1);
+    try {
+      await this.request(op, args, { timeoutMs });
+    } catch (error) {
+      this.close();
+      throw error;
+    }
+    this.handedOver = true;
+    this.fail(new P2PError("CLOSED", `the connection to ${this.target} was handed over`));
+    return this.connection;
   }
 
   /** A TCP peer that hung up without a word on a keyless link may be a private network's: say what would help. */
@@ -224,7 +242,7 @@ export class ProtocolClient {
   private fail(error: P2PError): void {
     if (!this.failure) this.failure = error;
     clearTimeout(this.timer);
-    this.connection.destroy(error);
+    if (!this.handedOver) this.connection.destroy(error);
     for (const waiter of this.waiting.splice(0)) waiter.reject(error);
   }
 }

@@ -1,0 +1,101 @@
+// Connection reversal over real loopback sockets: a side that does not listen serves the reachable side on a connection it dialled.
+
+import { afterEach, describe, expect, test } from "bun:test";
+import { randomBytes } from "node:crypto";
+import type { ProtocolClient } from "../../src/protocol/client";
+import { decodeLines } from "../../src/protocol/frame";
+import { dialReversal, MAX_PENDING_REVERSALS, newReversalToken, Reversals } from "../../src/protocol/reversal";
+import { type OpTable, type ProtocolServer, serve } from "../../src/protocol/server";
+import type { ServedConnection } from "../../src/protocol/server";
+import { loopbackAddress, waitFor } from "../helpers/wait";
+
+const CHUNK_BYTES = 1024 * 1024;
+const chunk = new Uint8Array(randomBytes(CHUNK_BYTES));
+
+/** What the side that cannot be reached serves: a chunk of a file and a line naming itself. */
+const holderOps: OpTable = {
+  GET_CHUNK: { usage: "GET_CHUNK <index>", minArgs: 1, maxArgs: 1, handle: () => ({ body: chunk }) },
+  WHO: { usage: "WHO", minArgs: 0, maxArgs: 0, handle: () => ({ lines: ["holder"] }) },
+};
+
+const cleanups: Array<() => unknown> = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+/** The reachable side: a peer server whose only op of interest is REVERSED. */
+async function reachableSide(networkKey?: Uint8Array) {
+  const reversals = new Reversals();
+  const hostname = loopbackAddress();
+  const server: ProtocolServer = await serve({ listen: { hostname, port: 0 }, ops: reversals.ops(), networkKey });
+  cleanups.push(() => server.stop(), () => reversals.close());
+  return { reversals, server, target: { hostname, port: server.port } };
+}
+
+function keep<T extends ServedConnection | ProtocolClient>(thing: T): T {
+  cleanups.push(() => thing.close());
+  return thing;
+}
+
+describe("connection reversal", () => {
+  for (const keyed of [false, true]) {
+    test(`a side with no listener serves a 1 MiB chunk to the side that waited for its reversal${keyed ? " (private network)" : ""}`, async () => {
+      const networkKey = keyed ? new Uint8Array(randomBytes(32)) : undefined;
+      const { reversals, server, target } = await reachableSide(networkKey);
+      const token = newReversalToken();
+      const waiting = reversals.expectReversal(token, 5_000);
+      const served = keep(await dialReversal(target, token, { ops: holderOps, networkKey }));
+      const link = keep(await waiting);
+      // Pipelined: the replies come back in order over the one reversed connection.
+      const [first, who, second] = await Promise.all([link.request("GET_CHUNK", ["0"]), link.request("WHO"), link.request("GET_CHUNK", ["1"])]);
+      expect(Buffer.from(first.body).equals(chunk)).toBe(true);
+      expect(decodeLines(who.body)).toEqual(["holder"]);
+      expect(Buffer.from(second.body).equals(chunk)).toBe(true);
+      // The link is the reachable side's own now: its server no longer counts it.
+      expect(server.connectionCount).toBe(0);
+      expect(reversals.size).toBe(0);
+      link.close();
+      await served.whenClosed;
+    });
+  }
+
+  test("a request for an op the holder does not serve gets the holder's 400 answer, and the reversed link stays usable", async () => {
+    const { reversals, target } = await reachableSide();
+    const token = newReversalToken();
+    const waiting = reversals.expectReversal(token, 5_000);
+    keep(await dialReversal(target, token, { ops: holderOps }));
+    const link = keep(await waiting);
+    expect((await link.send("NO_SUCH_OP")).status).toBe(400);
+    expect(decodeLines((await link.request("WHO")).body)).toEqual(["holder"]);
+  });
+
+  test("a reversal nobody dials back for rejects with TIMEOUT and its token is then refused", async () => {
+    const { reversals, target } = await reachableSide();
+    const token = newReversalToken();
+    await expect(reversals.expectReversal(token, 100)).rejects.toMatchObject({ code: "TIMEOUT" });
+    await expect(dialReversal(target, token, { ops: holderOps })).rejects.toMatchObject({ code: "NOT_FOUND" });
+  });
+
+  test("expecting a reversal with a malformed or already waited-for token, or past the limit, is a clear error", async () => {
+    const reversals = new Reversals();
+    cleanups.push(() => reversals.close());
+    await expect(reversals.expectReversal("not-hex", 1_000)).rejects.toMatchObject({ code: "MALFORMED" });
+    const token = newReversalToken();
+    const first = reversals.expectReversal(token, 1_000);
+    first.catch(() => {});
+    await expect(reversals.expectReversal(token, 1_000)).rejects.toMatchObject({ code: "CONFLICT" });
+    for (let i = 1; i < MAX_PENDING_REVERSALS; i++) reversals.expectReversal(newReversalToken(), 1_000).catch(() => {});
+    await expect(reversals.expectReversal(newReversalToken(), 1_000)).rejects.toMatchObject({ code: "UNAVAILABLE" });
+    reversals.close();
+    await expect(first).rejects.toMatchObject({ code: "CLOSED" });
+  });
+
+  test("the holder's side ends when the reachable side closes the link", async () => {
+    const { reversals, target } = await reachableSide();
+    const token = newReversalToken();
+    const waiting = reversals.expectReversal(token, 5_000);
+    const served = keep(await dialReversal(target, token, { ops: holderOps }));
+    (await waiting).close();
+    await waitFor("the holder's served connection to close", async () => (await Promise.race([served.whenClosed.then(() => true), Bun.sleep(50).then(() => false)])), 5_000);
+  });
+});
