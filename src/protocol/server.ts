@@ -109,10 +109,11 @@ export interface ServedConnection {
 }
 
 /**
- * Serves `ops` on a connection this process opened and gave up its calling role on (the dialling side of
- * REVERSED, src/protocol/reversal.ts): the same session, limits and replies as an accepted connection.
+ * Serves `ops` on a connection this process opened: one it gave up its calling role on (the dialling side of
+ * REVERSED, src/protocol/reversal.ts) or a punched socket (src/protocol/punch.ts). The same session, limits
+ * and replies as an accepted connection.
  */
-export function serveConnection(connection: FramedConnection<ResponseHead>, options: ConnectionServeOptions): ServedConnection {
+export function serveConnection(connection: FramedConnection<ResponseHead> | Socket<FramedConnection<RequestHead>>, options: ConnectionServeOptions): ServedConnection {
   const ops = normaliseOps(options.ops);
   const bodyOps = new Set(Object.entries(ops).filter(([, spec]) => spec.body).map(([op]) => op));
   const collector = new GarbageCollector();
