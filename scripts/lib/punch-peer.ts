@@ -2,14 +2,10 @@
 //
 // Usage (inside a host's namespace): bun scripts/lib/punch-peer.ts <rendezvous ip:port> <pair> <initiator|responder> <tries>
 
-import { connect, ProtocolClient } from "../../src/protocol/client";
+import { connect } from "../../src/protocol/client";
 import { parseHostPort } from "../../src/protocol/address";
 import { decodeLines } from "../../src/protocol/frame";
-import { choosePunchPort, punch, type PunchChannel } from "../../src/protocol/punch";
-import { serveConnection } from "../../src/protocol/server";
-import type { FramedConnection } from "../../src/protocol/connection";
-import type { RequestHead, ResponseHead } from "../../src/protocol/frame";
-import type { Socket } from "bun";
+import { choosePunchPort, punch, type PunchChannel, punchedClient, type PunchResult, servePunched } from "../../src/protocol/punch";
 
 /** What each punched link carries: a body the responder echoes back, checked byte for byte. */
 const PAYLOAD_BYTES = 256 * 1024;
@@ -36,7 +32,7 @@ for (let attempt = 1; attempt <= tries; attempt++) {
     };
     const result = await punch(channel, { role, localPort: choosePunchPort(), observedIp });
     const punchedMs = performance.now() - started;
-    const moved = role === "initiator" ? await echo(result.socket, result.remote) : await serveEcho(result.socket);
+    const moved = role === "initiator" ? await echo(result) : await serveEcho(result);
     console.log(JSON.stringify({ try: attempt, ok: true, ms: Math.round(punchedMs), rttMs: Math.round(result.rttMs), remote: result.remote, moved }));
   } catch (error) {
     console.log(JSON.stringify({ try: attempt, ok: false, ms: Math.round(performance.now() - started), error: (error as Error).message }));
@@ -47,8 +43,8 @@ for (let attempt = 1; attempt <= tries; attempt++) {
 process.exit(0);
 
 /** The initiator's side of a punched link: sends a body, checks the echo, closes. */
-async function echo(socket: Socket<unknown>, remote: string): Promise<number> {
-  const link = new ProtocolClient(socket as unknown as Socket<FramedConnection<ResponseHead>>, remote);
+async function echo(result: PunchResult): Promise<number> {
+  const link = await punchedClient(result);
   try {
     const payload = crypto.getRandomValues(new Uint8Array(PAYLOAD_BYTES));
     const reply = await link.request("ECHO", [], { body: payload, timeoutMs: 5_000 });
@@ -60,9 +56,9 @@ async function echo(socket: Socket<unknown>, remote: string): Promise<number> {
 }
 
 /** The responder's side: serves ECHO until the initiator closes the link. */
-async function serveEcho(socket: Socket<unknown>): Promise<number> {
+async function serveEcho(result: PunchResult): Promise<number> {
   let moved = 0;
-  const served = serveConnection(socket as unknown as Socket<FramedConnection<RequestHead>>, {
+  const served = servePunched(result, {
     ops: { ECHO: { usage: "ECHO <length>", minArgs: 0, maxArgs: 0, body: true, handle: ({ body }) => ((moved += body.length), { body }) } },
   });
   let timer: ReturnType<typeof setTimeout> | undefined;

@@ -1,6 +1,13 @@
 // Hole punching coordinated as libp2p's DCUtR does it, over any channel a relay carries: CONNECT both ways (timed), SYNC, both dial.
 
+import type { Socket } from "bun";
 import { formatAddress, parsePeerAddress } from "./address";
+import { ProtocolClient } from "./client";
+import type { FramedConnection } from "./connection";
+import type { RequestHead, ResponseHead } from "./frame";
+import { IDLE_TIMEOUT_SECONDS } from "./limits";
+import { SecureLink } from "./secure-link";
+import { type ConnectionServeOptions, type ServedConnection, serveConnection } from "./server";
 import { P2PError, quote } from "./errors";
 import { type PunchedSocket, simultaneousOpen } from "./simultaneous-open";
 
@@ -96,6 +103,25 @@ export function decodePunchMessage(line: string): PunchMessage {
 function expectKind(message: PunchMessage, kind: PunchMessage["kind"]): PunchMessage {
   if (message.kind !== kind) throw new P2PError("MALFORMED", `expected the other side's ${kind}, got ${message.kind}`);
   return message;
+}
+
+/** The calling side's link over a punched socket (the downloader's); on a private network it completes the handshake first. */
+export async function punchedClient(result: PunchResult, options: { networkKey?: Uint8Array } = {}): Promise<ProtocolClient> {
+  const socket = result.socket as unknown as Socket<FramedConnection<ResponseHead>>;
+  const link = options.networkKey ? new SecureLink({ key: options.networkKey, initiator: true, peer: result.remote }) : undefined;
+  const client = new ProtocolClient(socket, result.remote, IDLE_TIMEOUT_SECONDS * 1000, undefined, link);
+  try {
+    await link?.ready;
+  } catch (error) {
+    client.close();
+    throw error;
+  }
+  return client;
+}
+
+/** Serves `options.ops` on a punched socket (the holder's), as on any accepted connection. */
+export function servePunched(result: PunchResult, options: ConnectionServeOptions): ServedConnection {
+  return serveConnection(result.socket as unknown as Socket<FramedConnection<RequestHead>>, options);
 }
 
 /**

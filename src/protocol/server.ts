@@ -98,7 +98,7 @@ export async function serve(options: ServeOptions): Promise<ProtocolServer> {
 }
 
 /** What serving one connection this process opened takes: the server's options without the listening ones. */
-export type ConnectionServeOptions = Pick<ServeOptions, "ops" | "idleTimeoutSeconds" | "keepaliveIntervalMs" | "warn">;
+export type ConnectionServeOptions = Pick<ServeOptions, "ops" | "idleTimeoutSeconds" | "keepaliveIntervalMs" | "warn" | "networkKey">;
 
 /** A connection this process serves on without having accepted it. */
 export interface ServedConnection {
@@ -119,7 +119,11 @@ export function serveConnection(connection: FramedConnection<ResponseHead> | Soc
   const collector = new GarbageCollector();
   // The peer that asked for the reversal may take its time to send the first request: only the idle timeout applies.
   const limits = { ...sessionLimits(options, collector), firstRequestTimeoutMs: Number.POSITIVE_INFINITY };
-  const session = new ServerSession(connection, ops, bodyOps, limits, options.warn ?? (() => {}), () => collector.stop());
+  // A fresh socket (a punched one) on a private network runs the handshake as the accepting side; a connection
+  // taken over from a client is past its handshake already.
+  const fresh = !(connection instanceof FramedConnection);
+  const link = fresh && options.networkKey ? new SecureLink({ key: options.networkKey, initiator: false, peer: connection.remoteAddress }) : undefined;
+  const session = new ServerSession(connection, ops, bodyOps, limits, options.warn ?? (() => {}), () => collector.stop(), link);
   return { whenClosed: session.connection.whenClosed, close: () => session.connection.end() };
 }
 

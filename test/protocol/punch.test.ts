@@ -1,7 +1,11 @@
 // Hole punching's messages and its failures on loopback (the punches themselves run through namespaces: test/demo/punch.test.ts).
 
 import { expect, test } from "bun:test";
-import { choosePunchPort, decodePunchMessage, encodePunchMessage, MAX_PUNCH_ADDRESSES, punch, type PunchChannel, type PunchMessage } from "../../src/protocol/punch";
+import type { FramedConnection } from "../../src/protocol/connection";
+import { decodeLines } from "../../src/protocol/frame";
+import { choosePunchPort, decodePunchMessage, encodePunchMessage, MAX_PUNCH_ADDRESSES, punch, type PunchChannel, punchedClient, type PunchMessage, servePunched } from "../../src/protocol/punch";
+import type { ServedConnection } from "../../src/protocol/server";
+import { connectionHandlers } from "../../src/protocol/socket-handlers";
 import { simultaneousOpen } from "../../src/protocol/simultaneous-open";
 import { loopbackAddress } from "../helpers/wait";
 
@@ -59,4 +63,31 @@ test("a responder that gets SYNC before CONNECT rejects with MALFORMED and dials
 test("an initiator whose peer never answers CONNECT fails with the channel's error", async () => {
   const [initiator] = channelPair();
   await expect(punch(initiator, { role: "initiator", localPort: choosePunchPort(), observedIp: "127.0.0.1", messageTimeoutMs: 100 })).rejects.toThrow("nothing arrived");
+});
+
+test("a punched socket carries a private network's link: the holder serves through servePunched, the downloader asks through punchedClient", async () => {
+  const key = crypto.getRandomValues(new Uint8Array(32));
+  const hostname = loopbackAddress();
+  const served: ServedConnection[] = [];
+  // On loopback nothing needs punching: a listener stands in for the other side's simultaneous open.
+  const listener = Bun.listen<FramedConnection<never>>({
+    hostname,
+    port: 0,
+    socket: {
+      ...connectionHandlers<never>(),
+      open(socket) {
+        served.push(servePunched({ socket, remote: "test", rttMs: 0 }, { ops: { WHO: { usage: "WHO", minArgs: 0, maxArgs: 0, handle: () => ({ lines: ["holder"] }) } }, networkKey: key }));
+      },
+    },
+  });
+  try {
+    const socket = await simultaneousOpen({ localPort: choosePunchPort(hostname), localAddress: hostname, remote: { hostname, port: listener.port }, attempts: 1 });
+    const link = await punchedClient({ socket, remote: `${hostname}:${listener.port}`, rttMs: 0 }, { networkKey: key });
+    expect(decodeLines((await link.request("WHO")).body)).toEqual(["holder"]);
+    link.close();
+    await served[0]!.whenClosed;
+  } finally {
+    for (const connection of served) connection.close();
+    listener.stop(true);
+  }
 });
