@@ -7,6 +7,8 @@ import { decodeLines } from "../../src/protocol/frame";
 import { dialReversal, MAX_PENDING_REVERSALS, newReversalToken, Reversals } from "../../src/protocol/reversal";
 import { type OpTable, type ProtocolServer, serve } from "../../src/protocol/server";
 import type { ServedConnection } from "../../src/protocol/server";
+import { opTable, serveOp } from "../../src/wire/op";
+import { RING } from "../../src/wire/ring";
 import { loopbackAddress, waitFor } from "../helpers/wait";
 
 const CHUNK_BYTES = 1024 * 1024;
@@ -98,4 +100,15 @@ describe("connection reversal", () => {
     (await waiting).close();
     await waitFor("the holder's served connection to close", async () => (await Promise.race([served.whenClosed.then(() => true), Bun.sleep(50).then(() => false)])), 5_000);
   });
+});
+
+test("a holder with no listener answers KEY, through the ring op's own definition, over the link it dialled back", async () => {
+  const { reversals, target } = await reachableSide();
+  const publicKey = "ab".repeat(32);
+  const token = newReversalToken();
+  const waiting = reversals.expectReversal(token, 5_000);
+  keep(await dialReversal(target, token, { ops: opTable(serveOp(RING.KEY, () => publicKey)) }));
+  const link = keep(await waiting);
+  const reply = await link.request(RING.KEY.name, RING.KEY.encodeArgs(undefined).args);
+  expect(RING.KEY.decodeReply(reply.body, link.target, undefined)).toBe(publicKey);
 });
