@@ -1,13 +1,13 @@
 // Measures TCP hole punching in network namespaces: each pair of the punch lab punches N times (default 20); prints each pair's success rate.
 //
-// Usage: sudo bun scripts/bench-punch.ts [--tries N] [--pairs a1-e1,a1-c1,c1-f1,b1-a1]
+// Usage: sudo npx bun scripts/bench-punch.ts [--tries N] [--pairs a1-e1,a1-c1,c1-f1,b1-a1] [--resetting-routers]
 
 import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { labUnavailableReason } from "../src/testnet/natlab-netns";
 import { runPunchLab } from "../src/testnet/natlab-punch";
 
-const { values } = parseArgs({ options: { tries: { type: "string", default: "20" }, pairs: { type: "string", default: "a1-e1,a1-c1,c1-f1,b1-a1" } }, strict: true });
+const { values } = parseArgs({ options: { tries: { type: "string", default: "20" }, pairs: { type: "string", default: "a1-e1,a1-c1,c1-f1,b1-a1" }, "resetting-routers": { type: "boolean", default: false } }, strict: true });
 const unavailable = labUnavailableReason();
 if (unavailable) {
   console.error(unavailable);
@@ -16,7 +16,7 @@ if (unavailable) {
 const tries = Number(values.tries);
 if (!Number.isInteger(tries) || tries < 1 || tries > 100) throw new Error("--tries must be a whole number from 1 to 100");
 const pairs = values.pairs.split(",").map((pair) => pair.split("-") as [string, string]);
-const results = await runPunchLab({ pairs, tries, bun: process.execPath, root: join(import.meta.dir, ".."), progress: (line) => console.error(line) });
+const results = await runPunchLab({ pairs, tries, resettingRouters: values["resetting-routers"], bun: process.execPath, root: join(import.meta.dir, ".."), progress: (line) => console.error(line) });
 console.log("pair        punched   median ms   max ms   failures (first reason)");
 for (const result of results) {
   const ok = result.tries.filter((entry) => entry.ok);

@@ -160,6 +160,7 @@ function createRouter(runId: string, router: LabRouter, plan: LabPlan): void {
   iptables("-A", "FORWARD", "-i", "wan", "-j", "DROP");
   // ...and to itself, as home routers do: silently, not with a reset. A reset to the early SYN of a hole punch
   // would close the mapping its own host just opened (docs/NAT.md, "Hole punching").
+  if (router.resetsUnsolicited) return;
   iptables("-A", "INPUT", "-i", "wan", "-m", "conntrack", "--ctstate", "ESTABLISHED,RELATED", "-j", "ACCEPT");
   iptables("-A", "INPUT", "-i", "wan", "-j", "DROP");
 }

@@ -18,14 +18,15 @@ const RENDEZVOUS_START_MS = 10_000;
  * Two port-preserving NATs (A, E), a symmetric NAT (B), two firewalls without NAT (C, F), one host behind each,
  * and the rendezvous on the public segment. Documentation ranges on the public side, as in the NAT lab.
  */
-export function punchLabPlan(): LabPlan {
+export function punchLabPlan(options: { resettingRouters?: boolean } = {}): LabPlan {
+  const resetsUnsolicited = options.resettingRouters ?? false;
   return {
     routers: [
-      { name: "a", kind: "masquerade", wan4: `${PUBLIC_V4_PREFIX}.11`, lanPrefix: "10.0.1" },
-      { name: "b", kind: "symmetric", wan4: `${PUBLIC_V4_PREFIX}.12`, lanPrefix: "10.0.2" },
-      { name: "c", kind: "firewall", wan4: `${PUBLIC_V4_PREFIX}.13`, lanPrefix: "198.51.100" },
-      { name: "e", kind: "masquerade", wan4: `${PUBLIC_V4_PREFIX}.15`, lanPrefix: "10.0.5" },
-      { name: "f", kind: "firewall", wan4: `${PUBLIC_V4_PREFIX}.16`, lanPrefix: "192.0.2" },
+      { name: "a", kind: "masquerade", wan4: `${PUBLIC_V4_PREFIX}.11`, lanPrefix: "10.0.1", resetsUnsolicited },
+      { name: "b", kind: "symmetric", wan4: `${PUBLIC_V4_PREFIX}.12`, lanPrefix: "10.0.2", resetsUnsolicited },
+      { name: "c", kind: "firewall", wan4: `${PUBLIC_V4_PREFIX}.13`, lanPrefix: "198.51.100", resetsUnsolicited },
+      { name: "e", kind: "masquerade", wan4: `${PUBLIC_V4_PREFIX}.15`, lanPrefix: "10.0.5", resetsUnsolicited },
+      { name: "f", kind: "firewall", wan4: `${PUBLIC_V4_PREFIX}.16`, lanPrefix: "192.0.2", resetsUnsolicited },
     ],
     hosts: [
       { name: "rv", router: null, ipv4: `${PUBLIC_V4_PREFIX}.2`, ipv6: null },
@@ -63,6 +64,8 @@ export interface PunchLabOptions {
   /** Ordered pairs of host names: the first initiates. */
   pairs: ReadonlyArray<readonly [string, string]>;
   tries: number;
+  /** Routers answer unsolicited packets to themselves with a reset, as the lab's routers once did. */
+  resettingRouters?: boolean;
   /** The bun executable and the repository root the peers run from. */
   bun: string;
   root: string;
@@ -73,7 +76,7 @@ export interface PunchLabOptions {
 /** Builds the punch lab, runs every pair, tears everything down (also on failure) and returns what each pair did. */
 export async function runPunchLab(options: PunchLabOptions): Promise<PunchPairResult[]> {
   const runId = newRunId();
-  const plan = punchLabPlan();
+  const plan = punchLabPlan({ resettingRouters: options.resettingRouters });
   const spawned: Subprocess[] = [];
   const spawn = (host: string, argv: string[]) => {
     const proc = Bun.spawn(["ip", "netns", "exec", namespaceOf(runId, host), options.bun, ...argv], { cwd: options.root, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
