@@ -130,5 +130,8 @@ async function waitForLine(proc: Subprocess, text: string, timeoutMs: number): P
     if (!chunk || chunk.done) continue;
     seen += decoder.decode(chunk.value);
   }
-  reader.releaseLock();
+  // Keep reading (and dropping) what it writes later, so a full pipe never blocks it.
+  void (async () => {
+    for (let read = await reader.read(); !read.done; read = await reader.read());
+  })().catch(() => {});
 }
