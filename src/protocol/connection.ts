@@ -8,7 +8,6 @@ import type { LinkLayer } from "./link-layer";
 import { RoleHold } from "./role-hold";
 
 export type { ConnectionEvents, ConnectionTimeouts } from "./connection-events";
-export { asP2PError } from "./errors";
 
 /**
  * Wraps one Bun socket. `socket.write()` may take only part of what it is given;
@@ -118,9 +117,11 @@ export class FramedConnection<Head> {
   changeRole<NewHead>(decoder: FrameDecoder<NewHead>, events: ConnectionEvents<NewHead>, timeouts: ConnectionTimeouts): FramedConnection<NewHead> {
     const changed = this as unknown as FramedConnection<NewHead>;
     [changed.decoder, changed.events, changed.timeouts, changed.framesReceived] = [decoder, events, timeouts, 0];
-    // Decoding on a closed connection delivers nothing: `decode` checks before each frame.
-    for (const part of changed.hold.release()) changed.decode(part);
-    changed.resumeReading();
+    // Once the new owner holds the connection (a held frame may reach it at once); reads wait in the hold till then.
+    queueMicrotask(() => {
+      for (const part of changed.hold.release()) changed.decode(part);
+      changed.resumeReading();
+    });
     return changed;
   }
 

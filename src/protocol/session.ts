@@ -2,9 +2,9 @@
 
 import type { Socket } from "bun";
 import { formatAddress } from "./address";
-import { type ConnectionEvents, FramedConnection, asP2PError } from "./connection";
+import { type ConnectionEvents, FramedConnection } from "./connection";
 import type { LinkLayer } from "./link-layer";
-import { P2PError, STATUS } from "./errors";
+import { P2PError, STATUS, asP2PError } from "./errors";
 import { type RequestHead, type ResponseHead, encodeLines, encodeResponse, requestDecoder } from "./frame";
 import { MAX_CONCURRENT_REQUESTS_PER_CONNECTION, MAX_PIPELINED_REQUESTS, MAX_QUEUED_REPLY_BYTES, MAX_QUEUED_REQUEST_BYTES } from "./limits";
 import type { OpTable, Reply } from "./ops";

@@ -112,3 +112,29 @@ test("a holder with no listener answers KEY, through the ring op's own definitio
   const reply = await link.request(RING.KEY.name, RING.KEY.encodeArgs(undefined).args);
   expect(RING.KEY.decodeReply(reply.body, link.target, undefined)).toBe(publicKey);
 });
+
+test("a first request that arrives in the same read as the 200 to REVERSED is served, not misread as a reply", async () => {
+  const hostname = loopbackAddress();
+  let received = "";
+  let answered: (text: string) => void = () => {};
+  const answer = new Promise<string>((resolve) => (answered = resolve));
+  // A reachable side written by hand, so the 200 and the first request leave in one write.
+  const listener = Bun.listen<undefined>({
+    hostname,
+    port: 0,
+    socket: {
+      data(socket, bytes) {
+        received += bytes.toString();
+        if (received.startsWith("REVERSED ") && received.endsWith("\r\n") && !received.includes("200")) {
+          socket.write("200 OK 0\r\nWHO\r\n");
+          received = "200";
+          return;
+        }
+        if (received.startsWith("200") && received.includes("holder\r\n")) answered(received.slice(3));
+      },
+    },
+  });
+  cleanups.push(() => listener.stop(true));
+  keep(await dialReversal({ hostname, port: listener.port }, newReversalToken(), { ops: holderOps }));
+  expect(await answer).toBe("200 OK 8\r\nholder\r\n");
+});
