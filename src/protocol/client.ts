@@ -3,12 +3,13 @@
 import { isIP } from "node:net";
 import type { Socket } from "bun";
 import { formatAddress } from "./address";
-import { type ConnectionEvents, FramedConnection } from "./connection";
+import { FramedConnection } from "./connection";
+import { type ConnectionSource, frameConnection } from "./take-over";
 import type { LinkLayer } from "./link-layer";
 import { connectionHandlers } from "./socket-handlers";
 import { P2PError, statusName } from "./errors";
 import type { BodyPool } from "./body-pool";
-import { type RequestHead, type ResponseHead, decodeLines, encodeRequest, responseDecoder } from "./frame";
+import { type ResponseHead, decodeLines, encodeRequest, responseDecoder } from "./frame";
 import { CONNECT_TIMEOUT_MS, DEFAULT_REQUEST_TIMEOUT_MS, IDLE_TIMEOUT_SECONDS } from "./limits";
 import { SecureLink } from "./secure-link";
 
@@ -108,29 +109,33 @@ export class ProtocolClient {
 
   /** `source`: a new socket, or a connection of this process taken over from its server side (src/protocol/reversal.ts). */
   constructor(
-    source: Socket<FramedConnection<ResponseHead>> | FramedConnection<RequestHead>,
+    source: ConnectionSource<ResponseHead>,
     target: string,
     idleTimeoutMs = IDLE_TIMEOUT_SECONDS * 1000,
     bodyPool?: BodyPool,
     layer?: LinkLayer,
   ) {
     this.target = target;
-    const decoder = responseDecoder(undefined, bodyPool && ((length) => bodyPool.take(length)));
-    const events: ConnectionEvents<ResponseHead> = {
-      frame: (frame) => this.settle(frame.head, frame.body),
-      malformed: (error) => this.fail(new P2PError("MALFORMED", `${target} sent a malformed reply: ${error.message}`)),
-      closed: (reason) => {
-        // Our own close() failed the client first: only a link that broke under us is news.
-        const lost = this.failure === null;
-        this.fail(this.hinted(reason ?? new P2PError("CLOSED", `${target} closed the connection`), layer));
-        if (lost) this.onLost?.(this.failure!);
+    this.connection = frameConnection(
+      source,
+      responseDecoder(undefined, bodyPool && ((length) => bodyPool.take(length))),
+      {
+        frame: (frame) => this.settle(frame.head, frame.body),
+        malformed: (error) => this.fail(new P2PError("MALFORMED", `${target} sent a malformed reply: ${error.message}`)),
+        closed: (reason) => {
+          // Our own close() failed the client first: only a link that broke under us is news.
+          const lost = this.failure === null;
+          this.fail(this.hinted(reason ?? new P2PError("CLOSED", `${target} closed the connection`), layer));
+          if (lost) this.onLost?.(this.failure!);
+        },
+        received: () => {
+          this.heardAt = performance.now();
+          this.heardAnything = true;
+        },
       },
-      received: () => {
-        this.heardAt = performance.now();
-        this.heardAnything = true;
-      },
-    };
-    this.connection = source instanceof FramedConnection ? source.changeRole(decoder, events, { idleTimeoutMs }) : new FramedConnection(source, decoder, events, { idleTimeoutMs }, layer);
+      { idleTimeoutMs },
+      layer,
+    );
   }
 
   get isClosed(): boolean {

@@ -6,7 +6,8 @@ import { formatAddress } from "./address";
 import { FramedConnection } from "./connection";
 import { connectionHandlers } from "./socket-handlers";
 import { P2PError } from "./errors";
-import type { RequestHead, ResponseHead } from "./frame";
+import type { RequestHead } from "./frame";
+import type { ConnectionSource } from "./take-over";
 import { FIRST_REQUEST_TIMEOUT_MS, IDLE_TIMEOUT_SECONDS, KEEPALIVE_INTERVAL_MS, MAX_CONNECTIONS, MAX_CONNECTIONS_PER_ADDRESS } from "./limits";
 import type { OpTable } from "./ops";
 import { ConnectionSlots } from "./connection-slots";
@@ -113,7 +114,7 @@ export interface ServedConnection {
  * REVERSED, src/protocol/reversal.ts) or a punched socket (src/protocol/punch.ts). The same session, limits
  * and replies as an accepted connection.
  */
-export function serveConnection(connection: FramedConnection<ResponseHead> | Socket<FramedConnection<RequestHead>>, options: ConnectionServeOptions): ServedConnection {
+export function serveConnection(connection: ConnectionSource<RequestHead>, options: ConnectionServeOptions): ServedConnection {
   const ops = normaliseOps(options.ops);
   const bodyOps = new Set(Object.entries(ops).filter(([, spec]) => spec.body).map(([op]) => op));
   const collector = new GarbageCollector();

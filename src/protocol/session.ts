@@ -1,11 +1,11 @@
 // One connection of a protocol server: a few requests run at once, replies leave in request order, unread replies are bounded.
 
-import type { Socket } from "bun";
 import { formatAddress } from "./address";
-import { type ConnectionEvents, FramedConnection } from "./connection";
+import type { FramedConnection } from "./connection";
+import { type ConnectionSource, frameConnection } from "./take-over";
 import type { LinkLayer } from "./link-layer";
 import { P2PError, STATUS, asP2PError } from "./errors";
-import { type RequestHead, type ResponseHead, encodeLines, encodeResponse, requestDecoder } from "./frame";
+import { type RequestHead, encodeLines, encodeResponse, requestDecoder } from "./frame";
 import { MAX_CONCURRENT_REQUESTS_PER_CONNECTION, MAX_PIPELINED_REQUESTS, MAX_QUEUED_REPLY_BYTES, MAX_QUEUED_REQUEST_BYTES } from "./limits";
 import type { OpTable, Reply } from "./ops";
 
@@ -51,7 +51,7 @@ export class ServerSession {
 
   /** `source`: a new socket, or a connection this process opened and now serves on (src/protocol/reversal.ts). */
   constructor(
-    source: Socket<FramedConnection<RequestHead>> | FramedConnection<ResponseHead>,
+    source: ConnectionSource<RequestHead>,
     ops: OpTable,
     bodyOps: ReadonlySet<string>,
     limits: SessionLimits,
@@ -63,23 +63,26 @@ export class ServerSession {
     this.limits = limits;
     this.warn = warn;
     this.onClosed = onClosed;
-    const decoder = requestDecoder(bodyOps);
-    const timeouts = { idleTimeoutMs: limits.idleTimeoutMs, firstFrameTimeoutMs: limits.firstRequestTimeoutMs };
-    const events: ConnectionEvents<RequestHead> = {
-      frame: (frame) => this.dispatch(frame.head, frame.body),
-      malformed: (error) => this.rejectAndClose(error),
-      drained: () => this.pump(),
-      // A peer hanging up or going idle is ordinary; only protocol abuse is worth a warning.
-      closed: () => {
-        clearTimeout(this.keepaliveTimer);
-        const dropped = this.connection.droppedBytes + this.heldBytes;
-        this.pending.length = 0;
-        this.heldBytes = 0;
-        this.closed.abort();
-        onClosed(dropped);
+    this.connection = frameConnection(
+      source,
+      requestDecoder(bodyOps),
+      {
+        frame: (frame) => this.dispatch(frame.head, frame.body),
+        malformed: (error) => this.rejectAndClose(error),
+        drained: () => this.pump(),
+        // A peer hanging up or going idle is ordinary; only protocol abuse is worth a warning.
+        closed: () => {
+          clearTimeout(this.keepaliveTimer);
+          const dropped = this.connection.droppedBytes + this.heldBytes;
+          this.pending.length = 0;
+          this.heldBytes = 0;
+          this.closed.abort();
+          onClosed(dropped);
+        },
       },
-    };
-    this.connection = source instanceof FramedConnection ? source.changeRole(decoder, events, timeouts) : new FramedConnection(source, decoder, events, timeouts, layer);
+      { idleTimeoutMs: limits.idleTimeoutMs, firstFrameTimeoutMs: limits.firstRequestTimeoutMs },
+      layer,
+    );
   }
 
   /** Answers one error and closes once everything before it has been answered. */
