@@ -1,5 +1,6 @@
 // Connection reversal: the unreachable side of a pair dials the reachable one, which sends its requests on that connection.
 
+import { formatAddress, parsePeerAddress } from "./address";
 import { connect, type ConnectTarget, ProtocolClient } from "./client";
 import type { FramedConnection } from "./connection";
 import { P2PError } from "./errors";
@@ -24,6 +25,26 @@ const TOKEN_PATTERN = new RegExp(`^[0-9a-f]{${REVERSAL_TOKEN_BYTES * 2}}$`);
 /** A fresh token for one reversal. */
 export function newReversalToken(): string {
   return Buffer.from(crypto.getRandomValues(new Uint8Array(REVERSAL_TOKEN_BYTES))).toString("hex");
+}
+
+/** What the relay carries to the holder: where to connect and the token to present. */
+export interface ReversalNotice {
+  /** The reachable side's peer address, `ip:port` (`[ip]:port` for IPv6). */
+  address: string;
+  token: string;
+}
+
+/** The notice as one line, `<ip:port> <token>`, for a relay that carries lines. */
+export function encodeReversalNotice(notice: ReversalNotice): string {
+  return `${notice.address} ${notice.token}`;
+}
+
+/** Parses a notice line; MALFORMED (with what was expected) for anything else. */
+export function decodeReversalNotice(line: string): ReversalNotice {
+  const [address = "", token = "", ...rest] = line.trim().split(/ +/);
+  if (rest.length > 0 || !TOKEN_PATTERN.test(token)) throw P2PError.invalid("reversal notice", line, `<ip:port> <${REVERSAL_TOKEN_BYTES * 2} lowercase hex digits>`);
+  const { ip, port } = parsePeerAddress(address, "reversal address");
+  return { address: formatAddress(ip, port), token };
 }
 
 /**

@@ -4,7 +4,7 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { randomBytes } from "node:crypto";
 import type { ProtocolClient } from "../../src/protocol/client";
 import { decodeLines } from "../../src/protocol/frame";
-import { dialReversal, MAX_PENDING_REVERSALS, newReversalToken, Reversals } from "../../src/protocol/reversal";
+import { decodeReversalNotice, dialReversal, encodeReversalNotice, MAX_PENDING_REVERSALS, newReversalToken, Reversals } from "../../src/protocol/reversal";
 import { type OpTable, type ProtocolServer, serve } from "../../src/protocol/server";
 import type { ServedConnection } from "../../src/protocol/server";
 import { opTable, serveOp } from "../../src/wire/op";
@@ -137,4 +137,12 @@ test("a first request that arrives in the same read as the 200 to REVERSED is se
   cleanups.push(() => listener.stop(true));
   keep(await dialReversal({ hostname, port: listener.port }, newReversalToken(), { ops: holderOps }));
   expect(await answer).toBe("200 OK 8\r\nholder\r\n");
+});
+
+test("a reversal notice round-trips as one line, and a malformed one is a clear MALFORMED error", () => {
+  const token = newReversalToken();
+  for (const address of ["203.0.113.2:7495", "[2001:db8::2]:7495"]) expect(decodeReversalNotice(encodeReversalNotice({ address, token }))).toEqual({ address, token });
+  for (const line of ["", "203.0.113.2:7495", `203.0.113.2 ${token}`, `203.0.113.2:7495 ${token.toUpperCase()}`, `203.0.113.2:7495 ${token} extra`, `0.0.0.0:7495 ${token}`]) {
+    expect(() => decodeReversalNotice(line)).toThrow(expect.objectContaining({ code: "MALFORMED" }));
+  }
 });
