@@ -1,4 +1,4 @@
-// The hole-punching lab's rendezvous, standing in for a relay: it tells a peer its observed IP and carries punch messages between two.
+// A relay stand-in for the direct-path tests and the punch lab: it tells a peer its observed IP and carries lines (punch messages, reversal notices) between two.
 //
 // Usage (inside the lab's public namespace): bun scripts/lib/punch-rendezvous.ts <ip> <port>
 
