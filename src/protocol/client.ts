@@ -4,6 +4,7 @@ import { isIP } from "node:net";
 import type { Socket } from "bun";
 import { formatAddress } from "./address";
 import { FramedConnection } from "./connection";
+import { type ConnectionSource, frameConnection } from "./take-over";
 import type { LinkLayer } from "./link-layer";
 import { connectionHandlers } from "./socket-handlers";
 import { P2PError, statusName } from "./errors";
@@ -111,17 +112,20 @@ export class ProtocolClient {
   private heardAnything = false;
   /** Hears the link break without this side closing it (the peer hung up or crashed, or it went idle too long). */
   onLost: ((error: P2PError) => void) | null = null;
+  /** The connection has a new owner (`handOver`): closing this client must not close it. */
+  private handedOver = false;
 
+  /** `source`: a new socket, or a connection of this process taken over from its server side (src/protocol/reversal.ts). */
   constructor(
-    socket: Socket<FramedConnection<ResponseHead>>,
+    source: ConnectionSource<ResponseHead>,
     target: string,
     idleTimeoutMs = IDLE_TIMEOUT_SECONDS * 1000,
     bodyPool?: BodyPool,
     layer?: LinkLayer,
   ) {
     this.target = target;
-    this.connection = new FramedConnection(
-      socket,
+    this.connection = frameConnection(
+      source,
       responseDecoder(undefined, bodyPool && ((length) => bodyPool.take(length))),
       {
         frame: (frame) => this.settle(frame.head, frame.body),
@@ -183,6 +187,25 @@ export class ProtocolClient {
     this.fail(new P2PError("CLOSED", `connection to ${this.target} was closed`));
   }
 
+  /**
+   * Sends the request that ends this side's role as the caller (REVERSED) and, on a 2xx reply, gives the
+   * connection up without closing it, for its new owner to serve requests on (`changeRole`). Whatever follows
+   * the reply waits, unread, for that owner. Any other reply closes the connection and rejects with it.
+   */
+  async handOver(op: string, args: readonly string[], timeoutMs: number): Promise<FramedConnection<ResponseHead>> {
+    if (this.waiting.length > 0) throw new P2PError("CONFLICT", `cannot hand the connection to ${this.target} over while requests are outstanding`);
+    this.connection.holdAfterFrames(1);
+    try {
+      await this.request(op, args, { timeoutMs });
+    } catch (error) {
+      this.close();
+      throw error;
+    }
+    this.handedOver = true;
+    this.fail(new P2PError("CLOSED", `the connection to ${this.target} was handed over`));
+    return this.connection;
+  }
+
   /** A TCP peer that hung up without a word on a keyless link may be a private network's: say what would help. */
   private hinted(error: P2PError, layer: LinkLayer | undefined): P2PError {
     if (layer || this.heardAnything || error.code !== "CLOSED" || this.waiting.length === 0 || !this.target.includes(":")) return error;
@@ -232,7 +255,7 @@ export class ProtocolClient {
   private fail(error: P2PError): void {
     if (!this.failure) this.failure = error;
     clearTimeout(this.timer);
-    this.connection.destroy(error);
+    if (!this.handedOver) this.connection.destroy(error);
     for (const waiter of this.waiting.splice(0)) waiter.reject(error);
   }
 }

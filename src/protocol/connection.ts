@@ -1,29 +1,13 @@
 // One framed connection: the only owner of a socket's write queue, its `drain` handling and frame reassembly.
 
 import type { Socket } from "bun";
-import { P2PError } from "./errors";
+import { P2PError, asP2PError } from "./errors";
+import type { ConnectionEvents, ConnectionTimeouts } from "./connection-events";
 import type { Frame, FrameDecoder } from "./frame";
 import type { LinkLayer } from "./link-layer";
+import { RoleHold } from "./role-hold";
 
-export interface ConnectionEvents<Head> {
-  /** Called once per complete frame, in arrival order. */
-  frame(frame: Frame<Head>): void;
-  /** The stream broke a protocol rule; the connection should answer 422 and close. */
-  malformed(error: P2PError): void;
-  /** Called once when the connection is gone, whatever the reason. */
-  closed(reason: P2PError | null): void;
-  /** Called when bytes arrive, before they are decoded (a reply trickling in is progress). */
-  received?(): void;
-  /** Called when the kernel took queued bytes after a `drain`. */
-  drained?(): void;
-}
-
-export interface ConnectionTimeouts {
-  /** Closed when nothing moves either way (no byte read, no byte taken by the kernel) for this long. */
-  idleTimeoutMs: number;
-  /** Closed when no complete frame has arrived this long after opening (a server's slowloris guard). */
-  firstFrameTimeoutMs?: number;
-}
+export type { ConnectionEvents, ConnectionTimeouts } from "./connection-events";
 
 /**
  * Wraps one Bun socket. `socket.write()` may take only part of what it is given;
@@ -34,8 +18,8 @@ export class FramedConnection<Head> {
   /** The peer's port (0 on a Unix socket). */
   readonly remotePort: number;
   private readonly socket: Socket<FramedConnection<Head>>;
-  private readonly decoder: FrameDecoder<Head>;
-  private readonly events: ConnectionEvents<Head>;
+  private decoder: FrameDecoder<Head>;
+  private events: ConnectionEvents<Head>;
   private queue: Uint8Array[] = [];
   private queuedBytes = 0;
   private flushWaiters: Array<() => void> = [];
@@ -43,7 +27,9 @@ export class FramedConnection<Head> {
   private broken = false;
   private closedReason: P2PError | null | undefined = undefined;
   private resolveClosed: () => void = () => {};
-  private readonly timeouts: ConnectionTimeouts;
+  private timeouts: ConnectionTimeouts;
+  /** Between the last frame of one role and the first of the next (see `holdAfterFrames`). */
+  private readonly hold = new RoleHold();
   private readonly openedAt = performance.now();
   private lastActivity = this.openedAt;
   private framesReceived = 0;
@@ -117,6 +103,28 @@ export class FramedConnection<Head> {
     this.socket.resume();
   }
 
+  /** True while a frame has started and not finished, or bytes wait for a role change: the stream is mid-message. */
+  get midFrame(): boolean {
+    return this.decoder.midFrame || this.hold.bytes > 0;
+  }
+
+  /** After `frames` more frames, stop reading and keep what follows for `changeRole`: no byte of the next role is misread as this one's. */
+  holdAfterFrames(frames: number): void {
+    this.hold.arm(frames);
+  }
+
+  /** The same socket, write queue and cipher taken over in the other role (src/protocol/reversal.ts); held bytes are decoded at once. */
+  changeRole<NewHead>(decoder: FrameDecoder<NewHead>, events: ConnectionEvents<NewHead>, timeouts: ConnectionTimeouts): FramedConnection<NewHead> {
+    const changed = this as unknown as FramedConnection<NewHead>;
+    [changed.decoder, changed.events, changed.timeouts, changed.framesReceived] = [decoder, events, timeouts, 0];
+    // Once the new owner holds the connection (a held frame may reach it at once); reads wait in the hold till then.
+    queueMicrotask(() => {
+      for (const part of changed.hold.release()) changed.decode(part);
+      changed.resumeReading();
+    });
+    return changed;
+  }
+
   /** Queues bytes in order; nothing is dropped while the connection lives. */
   write(parts: readonly Uint8Array[]): void {
     if (this.isClosed) return;
@@ -178,20 +186,34 @@ export class FramedConnection<Head> {
   }
 
   private decode(chunk: Uint8Array): void {
+    if (this.hold.holding) {
+      this.keepForNextRole(chunk);
+      return;
+    }
     let frames: Frame<Head>[];
+    let rest: Uint8Array;
     try {
-      frames = this.decoder.push(chunk);
+      ({ frames, rest } = this.decoder.pushAtMost(chunk, this.hold.allowance));
     } catch (error) {
       // The stream's framing is lost: nothing after this point can be trusted.
       this.broken = true;
       this.events.malformed(asP2PError(error));
       return;
     }
+    if (this.hold.counted(frames.length)) {
+      this.pauseReading();
+      this.keepForNextRole(rest);
+    }
     for (const frame of frames) {
       if (this.isClosed || this.endWhenFlushed) return;
       this.framesReceived++;
       this.events.frame(frame);
     }
+  }
+
+  /** A peer that sends far more than its first frames of the next role before the link changed role is cut off. */
+  private keepForNextRole(bytes: Uint8Array): void {
+    if (!this.hold.keep(bytes)) this.destroy(new P2PError("MALFORMED", `${this.remoteAddress} sent too much before the link changed role`));
   }
 
   onDrain(): void {
@@ -275,10 +297,4 @@ export class FramedConnection<Head> {
     this.flushWaiters = [];
     for (const resolve of waiters) resolve();
   }
-}
-
-export function asP2PError(error: unknown): P2PError {
-  if (error instanceof P2PError) return error;
-  const message = error instanceof Error ? error.message : String(error);
-  return new P2PError("ERROR", message, { cause: error });
 }

@@ -103,3 +103,9 @@ export const MAX_QUOTED_CHARS = 80;
 export function quote(value: string, maxChars = MAX_QUOTED_CHARS): string {
   return value.length > maxChars ? `${value.slice(0, maxChars)}…` : value;
 }
+
+export function asP2PError(error: unknown): P2PError {
+  if (error instanceof P2PError) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  return new P2PError("ERROR", message, { cause: error });
+}

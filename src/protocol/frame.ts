@@ -70,16 +70,25 @@ export class FrameDecoder<Head> {
   }
 
   push(chunk: Uint8Array): Frame<Head>[] {
+    return this.pushAtMost(chunk, Number.POSITIVE_INFINITY).frames;
+  }
+
+  /**
+   * Like `push`, but stops after `max` complete frames and returns the bytes after them undecoded: a link
+   * that changes role after a frame (src/protocol/reversal.ts) hands those to the next role's decoder.
+   */
+  pushAtMost(chunk: Uint8Array, max: number): { frames: Frame<Head>[]; rest: Uint8Array } {
     const frames: Frame<Head>[] = [];
     let offset = 0;
-    while (offset < chunk.length) {
+    while (offset < chunk.length && frames.length < max) {
       if (this.pendingHead !== null) {
         offset = this.takeBody(chunk, offset, frames);
       } else {
         offset = this.takeLine(chunk, offset, frames);
       }
     }
-    return frames;
+    // Copied: the socket may reuse its read buffer after this callback returns.
+    return { frames, rest: chunk.slice(offset) };
   }
 
   private takeLine(chunk: Uint8Array, offset: number, frames: Frame<Head>[]): number {

@@ -1,5 +1,8 @@
 // What a protocol server dispatches: the request a handler receives, the reply it returns, and one table of ops.
 
+import type { FramedConnection } from "./connection";
+import type { RequestHead } from "./frame";
+
 export interface Request {
   op: string;
   args: string[];
@@ -30,6 +33,12 @@ export interface Reply {
   lines?: readonly string[];
   /** Raw bytes; wins over `lines`. */
   body?: Uint8Array;
+  /**
+   * Once this reply is sent the connection leaves the server and goes to this function, for this process to
+   * send requests on it (REVERSED, src/protocol/reversal.ts); null when it cannot: the peer sent more after
+   * its request, or the connection closed first.
+   */
+  handOver?: (connection: FramedConnection<RequestHead> | null) => void;
 }
 
 export type Handler = (request: Request) => Reply | Promise<Reply>;

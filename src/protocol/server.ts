@@ -7,6 +7,7 @@ import { FramedConnection } from "./connection";
 import { connectionHandlers } from "./socket-handlers";
 import { P2PError } from "./errors";
 import type { RequestHead } from "./frame";
+import type { ConnectionSource } from "./take-over";
 import { FIRST_REQUEST_TIMEOUT_MS, IDLE_TIMEOUT_SECONDS, KEEPALIVE_INTERVAL_MS, MAX_CONNECTIONS, MAX_CONNECTIONS_PER_ADDRESS } from "./limits";
 import type { OpTable } from "./ops";
 import { ConnectionSlots } from "./connection-slots";
@@ -97,7 +98,37 @@ export async function serve(options: ServeOptions): Promise<ProtocolServer> {
   };
 }
 
-function sessionLimits(options: ServeOptions, collector: GarbageCollector): SessionLimits {
+/** What serving one connection this process opened takes: the server's options without the listening ones. */
+export type ConnectionServeOptions = Pick<ServeOptions, "ops" | "idleTimeoutSeconds" | "keepaliveIntervalMs" | "warn" | "networkKey">;
+
+/** A connection this process serves on without having accepted it. */
+export interface ServedConnection {
+  /** Resolves when the connection is gone. */
+  readonly whenClosed: Promise<void>;
+  /** Closes once what is queued is sent. */
+  close(): void;
+}
+
+/**
+ * Serves `ops` on a connection this process opened: one it gave up its calling role on (the dialling side of
+ * REVERSED, src/protocol/reversal.ts) or a punched socket (src/protocol/punch.ts). The same session, limits
+ * and replies as an accepted connection.
+ */
+export function serveConnection(connection: ConnectionSource<RequestHead>, options: ConnectionServeOptions): ServedConnection {
+  const ops = normaliseOps(options.ops);
+  const bodyOps = new Set(Object.entries(ops).filter(([, spec]) => spec.body).map(([op]) => op));
+  const collector = new GarbageCollector();
+  // The peer that asked for the reversal may take its time to send the first request: only the idle timeout applies.
+  const limits = { ...sessionLimits(options, collector), firstRequestTimeoutMs: Number.POSITIVE_INFINITY };
+  // A fresh socket (a punched one) on a private network runs the handshake as the accepting side; a connection
+  // taken over from a client is past its handshake already.
+  const fresh = !(connection instanceof FramedConnection);
+  const link = fresh && options.networkKey ? new SecureLink({ key: options.networkKey, initiator: false, peer: connection.remoteAddress }) : undefined;
+  const session = new ServerSession(connection, ops, bodyOps, limits, options.warn ?? (() => {}), () => collector.stop(), link);
+  return { whenClosed: session.connection.whenClosed, close: () => session.connection.end() };
+}
+
+function sessionLimits(options: Pick<ServeOptions, "idleTimeoutSeconds" | "firstRequestTimeoutMs" | "keepaliveIntervalMs">, collector: GarbageCollector): SessionLimits {
   const idleTimeoutMs = (options.idleTimeoutSeconds ?? IDLE_TIMEOUT_SECONDS) * 1000;
   return {
     collectGarbage: () => collector.collectSoon(),

@@ -1,13 +1,13 @@
 // One connection of a protocol server: a few requests run at once, replies leave in request order, unread replies are bounded.
 
-import type { Socket } from "bun";
 import { formatAddress } from "./address";
-import { FramedConnection, asP2PError } from "./connection";
+import type { FramedConnection } from "./connection";
+import { type ConnectionSource, frameConnection } from "./take-over";
 import type { LinkLayer } from "./link-layer";
-import { P2PError, STATUS } from "./errors";
+import { P2PError, STATUS, asP2PError } from "./errors";
 import { type RequestHead, encodeLines, encodeResponse, requestDecoder } from "./frame";
 import { MAX_CONCURRENT_REQUESTS_PER_CONNECTION, MAX_PIPELINED_REQUESTS, MAX_QUEUED_REPLY_BYTES, MAX_QUEUED_REQUEST_BYTES } from "./limits";
-import type { OpTable } from "./ops";
+import type { OpTable, Reply } from "./ops";
 
 export interface SessionLimits {
   /** Asks for a garbage collection soon (rate-limited by the server). */
@@ -26,6 +26,8 @@ interface Slot {
   replyBytes: number;
   /** When something was last sent on this request's behalf (its progress or a keepalive). */
   lastSentAt: number;
+  /** Where the connection goes once this reply is sent (see `Reply.handOver`). */
+  handOver?: Reply["handOver"];
 }
 
 // Per-connection state: a few requests run at once, replies leave in the order requests came, and what
@@ -45,9 +47,11 @@ export class ServerSession {
   private closeAfterPending = false;
   private keepaliveTimer: ReturnType<typeof setTimeout> | undefined;
   private readonly closed = new AbortController();
+  private readonly onClosed: (droppedBytes: number) => void;
 
+  /** `source`: a new socket, or a connection this process opened and now serves on (src/protocol/reversal.ts). */
   constructor(
-    socket: Socket<FramedConnection<RequestHead>>,
+    source: ConnectionSource<RequestHead>,
     ops: OpTable,
     bodyOps: ReadonlySet<string>,
     limits: SessionLimits,
@@ -58,8 +62,9 @@ export class ServerSession {
     this.ops = ops;
     this.limits = limits;
     this.warn = warn;
-    this.connection = new FramedConnection(
-      socket,
+    this.onClosed = onClosed;
+    this.connection = frameConnection(
+      source,
       requestDecoder(bodyOps),
       {
         frame: (frame) => this.dispatch(frame.head, frame.body),
@@ -148,7 +153,7 @@ export class ServerSession {
       slot.replyBytes = byteLength(reply);
       slot.body = EMPTY;
       this.largestReply = Math.max(this.largestReply, slot.replyBytes);
-      if (this.connection.isClosed) return;
+      if (this.connection.isClosed) return slot.handOver?.(null);
       this.heldBytes += slot.replyBytes;
       this.writeReady();
       this.pump();
@@ -181,6 +186,7 @@ export class ServerSession {
         progress,
         signal: this.closed.signal,
       });
+      slot.handOver = reply.handOver;
       const status = reply.status ?? STATUS.OK;
       return encodeResponse(status.status, status.reason, reply.body ?? encodeLines(reply.lines ?? []));
     } catch (error) {
@@ -197,12 +203,29 @@ export class ServerSession {
       this.heldBytes -= slot.replyBytes;
       this.connection.write(slot.reply);
       moved = true;
+      if (slot.handOver) return this.giveAway(slot.handOver);
     }
     if (this.closeAfterPending && this.pending.length === 0) this.connection.end();
     if (moved && this.pending[0]?.state === "running") {
       this.pending[0].lastSentAt = performance.now();
       this.armKeepalive();
     }
+  }
+
+  /**
+   * Gives the connection to the handler that asked for it, once its reply is queued: the server forgets it
+   * (its slot is freed) and the new owner changes its role. A peer that sent anything after the request it
+   * was to wait on gets the connection closed instead.
+   */
+  private giveAway(handOver: NonNullable<Reply["handOver"]>): void {
+    if (this.pending.length > 0 || this.connection.midFrame || this.closeAfterPending) {
+      handOver(null);
+      this.rejectAndClose(new P2PError("MALFORMED", "sent more after a request that hands the connection over"));
+      return;
+    }
+    clearTimeout(this.keepaliveTimer);
+    this.onClosed(0);
+    handOver(this.connection);
   }
 
   /** While the next reply's handler runs, say so every keepalive interval: waiting is not lost. */

@@ -2,7 +2,7 @@
 
 import { P2PError } from "../protocol/errors";
 import { isRunning } from "./pids";
-import { type LabPlan, type LabRouter, FIREWALL_LAN_PREFIX } from "./natlab-plan";
+import type { LabPlan, LabRouter } from "./natlab-plan";
 
 /** Every namespace of a lab is named `p2pnl-<pid>_<seq>-<part>`: the pid of the process that made it finds stale runs. */
 export const NAMESPACE_PREFIX = "p2pnl-";
@@ -118,11 +118,10 @@ export function createLab(runId: string, plan: LabPlan): void {
       if (side.ipv6) in_(ns(side.part), ["addr", "add", `${side.ipv6}/64`, "dev", "wan", "nodad"]);
       in_(ns(side.part), ["link", "set", "wan", "up"]);
     }
-    // The firewall-only router's LAN is routed, as an ISP would route it: every public-side namespace knows the way.
-    const firewall = plan.routers.find((router) => router.kind === "firewall");
-    if (firewall) {
+    // A firewall-only router's LAN is routed, as an ISP would route it: every public-side namespace knows the way.
+    for (const firewall of plan.routers.filter((router) => router.kind === "firewall")) {
       for (const side of publicSide) {
-        if (side.part !== `r${firewall.name}` && side.ipv4) in_(ns(side.part), ["route", "add", `${FIREWALL_LAN_PREFIX}.0/24`, "via", firewall.wan4]);
+        if (side.part !== `r${firewall.name}` && side.ipv4) in_(ns(side.part), ["route", "add", `${firewall.lanPrefix}.0/24`, "via", firewall.wan4]);
       }
     }
     for (const router of plan.routers) createRouter(runId, router, plan);
@@ -159,4 +158,9 @@ function createRouter(runId: string, router: LabRouter, plan: LabPlan): void {
   // Every router drops unsolicited inbound: NAT alone would forward a packet someone routed to a private address.
   iptables("-A", "FORWARD", "-i", "wan", "-m", "conntrack", "--ctstate", "ESTABLISHED,RELATED", "-j", "ACCEPT");
   iptables("-A", "FORWARD", "-i", "wan", "-j", "DROP");
+  // ...and to itself, as home routers do: silently, not with a reset. A reset to the early SYN of a hole punch
+  // would close the mapping its own host just opened (docs/NAT.md, "Hole punching").
+  if (router.resetsUnsolicited) return;
+  iptables("-A", "INPUT", "-i", "wan", "-m", "conntrack", "--ctstate", "ESTABLISHED,RELATED", "-j", "ACCEPT");
+  iptables("-A", "INPUT", "-i", "wan", "-j", "DROP");
 }

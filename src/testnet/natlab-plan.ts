@@ -11,6 +11,8 @@ export interface LabRouter {
   wan4: string;
   /** The LAN side: `<prefix>.1/24` is the router, hosts from `<prefix>.2`. */
   lanPrefix: string;
+  /** Answers unsolicited packets to its own WAN address with a reset instead of dropping them (docs/NAT.md, "Hole punching in the lab"). */
+  resetsUnsolicited?: boolean;
 }
 
 export interface LabHost {

@@ -1,0 +1,93 @@
+// Hole punching's messages and its failures on loopback (the punches themselves run through namespaces: test/demo/punch.test.ts).
+
+import { expect, test } from "bun:test";
+import type { FramedConnection } from "../../src/protocol/connection";
+import { decodeLines } from "../../src/protocol/frame";
+import { choosePunchPort, decodePunchMessage, encodePunchMessage, MAX_PUNCH_ADDRESSES, punch, type PunchChannel, punchedClient, type PunchMessage, servePunched } from "../../src/protocol/punch";
+import type { ServedConnection } from "../../src/protocol/server";
+import { connectionHandlers } from "../../src/protocol/socket-handlers";
+import { simultaneousOpen } from "../../src/protocol/simultaneous-open";
+import { loopbackAddress } from "../helpers/wait";
+
+/** One side of an in-memory channel: what it sends lands in `inbox` of the other. */
+function channelPair(): [PunchChannel, PunchChannel] {
+  const boxes: string[][] = [[], []];
+  const side = (mine: number): PunchChannel => ({
+    send: async (line) => void boxes[1 - mine]!.push(line),
+    receive: async (timeoutMs) => {
+      const deadline = performance.now() + timeoutMs;
+      while (boxes[mine]!.length === 0) {
+        if (performance.now() > deadline) throw new Error("nothing arrived");
+        await Bun.sleep(5);
+      }
+      return boxes[mine]!.shift()!;
+    },
+  });
+  return [side(0), side(1)];
+}
+
+test("punch messages round-trip, IPv6 addresses in brackets", () => {
+  const messages: PunchMessage[] = [{ kind: "SYNC" }, { kind: "CONNECT", addresses: ["203.0.113.11:40000", "[2001:db8::2]:40000"] }];
+  for (const message of messages) {
+    expect(decodePunchMessage(encodePunchMessage(message))).toEqual(message);
+  }
+});
+
+test("a malformed punch message is a clear MALFORMED error, never a crash", () => {
+  const bad = ["", "HELLO", "SYNC now", "CONNECT", "CONNECT 203.0.113.11", "CONNECT 203.0.113.11:99999", "CONNECT 0.0.0.0:4000", "CONNECT not-an-ip:4000", `CONNECT ${Array.from({ length: MAX_PUNCH_ADDRESSES + 1 }, () => "203.0.113.11:4000").join(" ")}`, `CONNECT ${"1".repeat(600)}`];
+  for (const line of bad) {
+    expect(() => decodePunchMessage(line)).toThrow();
+    try {
+      decodePunchMessage(line);
+    } catch (error) {
+      expect({ line, code: (error as { code?: string }).code }).toEqual({ line, code: "MALFORMED" });
+    }
+  }
+});
+
+test("a simultaneous open towards a port nobody opens fails with UNREACHABLE naming its attempts, within its window", async () => {
+  const hostname = loopbackAddress();
+  const started = performance.now();
+  const failure = await simultaneousOpen({ localPort: choosePunchPort(hostname), localAddress: hostname, remote: { hostname, port: choosePunchPort(hostname) }, attempts: 3, windowMs: 2_000 }).catch((error) => error);
+  expect(failure.code).toBe("UNREACHABLE");
+  expect(failure.message).toMatch(/^no direct connection to 127\.[\d.]+:\d+ from local port \d+: 3 attempts in \d+ ms, the last: /);
+  expect(performance.now() - started).toBeLessThan(2_000);
+});
+
+test("a responder that gets SYNC before CONNECT rejects with MALFORMED and dials nothing", async () => {
+  const [initiator, responder] = channelPair();
+  await initiator.send("SYNC");
+  await expect(punch(responder, { role: "responder", localPort: choosePunchPort(), observedIp: "127.0.0.1", messageTimeoutMs: 1_000 })).rejects.toMatchObject({ code: "MALFORMED" });
+});
+
+test("an initiator whose peer never answers CONNECT fails with the channel's error", async () => {
+  const [initiator] = channelPair();
+  await expect(punch(initiator, { role: "initiator", localPort: choosePunchPort(), observedIp: "127.0.0.1", messageTimeoutMs: 100 })).rejects.toThrow("nothing arrived");
+});
+
+test("a punched socket carries a private network's link: the holder serves through servePunched, the downloader asks through punchedClient", async () => {
+  const key = crypto.getRandomValues(new Uint8Array(32));
+  const hostname = loopbackAddress();
+  const served: ServedConnection[] = [];
+  // On loopback nothing needs punching: a listener stands in for the other side's simultaneous open.
+  const listener = Bun.listen<FramedConnection<never>>({
+    hostname,
+    port: 0,
+    socket: {
+      ...connectionHandlers<never>(),
+      open(socket) {
+        served.push(servePunched({ socket, remote: "test", rttMs: 0 }, { ops: { WHO: { usage: "WHO", minArgs: 0, maxArgs: 0, handle: () => ({ lines: ["holder"] }) } }, networkKey: key }));
+      },
+    },
+  });
+  try {
+    const socket = await simultaneousOpen({ localPort: choosePunchPort(hostname), localAddress: hostname, remote: { hostname, port: listener.port }, attempts: 1 });
+    const link = await punchedClient({ socket, remote: `${hostname}:${listener.port}`, rttMs: 0 }, { networkKey: key });
+    expect(decodeLines((await link.request("WHO")).body)).toEqual(["holder"]);
+    link.close();
+    await served[0]!.whenClosed;
+  } finally {
+    for (const connection of served) connection.close();
+    listener.stop(true);
+  }
+});
