@@ -18,6 +18,14 @@ export interface ConnectionEvents<Head> {
   drained?(): void;
 }
 
+/** Where a diverted connection's bytes go instead of its frame decoder (see `FramedConnection.divert`). */
+export interface ConnectionSink {
+  /** Bytes read (after the link layer: plaintext), in order; the chunk may be reused after the call. */
+  data(chunk: Uint8Array): void;
+  /** The kernel took queued bytes after a `drain`. */
+  drained(): void;
+}
+
 export interface ConnectionTimeouts {
   /** Closed when nothing moves either way (no byte read, no byte taken by the kernel) for this long. */
   idleTimeoutMs: number;
@@ -51,6 +59,7 @@ export class FramedConnection<Head> {
   private dropped = 0;
   private timer: ReturnType<typeof setTimeout> | undefined;
   private readonly layer: LinkLayer | undefined;
+  private sink: ConnectionSink | null = null;
   /** Resolves when the connection is gone. */
   readonly whenClosed: Promise<void> = new Promise((resolve) => (this.resolveClosed = resolve));
 
@@ -117,6 +126,14 @@ export class FramedConnection<Head> {
     this.socket.resume();
   }
 
+  /**
+   * From now on every byte read goes to `sink` as it is, not to the frame decoder, and `drain` to it too: the
+   * connection has become one end of a byte pipe (a relay's circuit). Writes, timeouts and closing are unchanged.
+   */
+  divert(sink: ConnectionSink): void {
+    this.sink = sink;
+  }
+
   /** Queues bytes in order; nothing is dropped while the connection lives. */
   write(parts: readonly Uint8Array[]): void {
     if (this.isClosed) return;
@@ -170,11 +187,16 @@ export class FramedConnection<Head> {
       }
       for (const part of plaintext) {
         if (this.isClosed || this.endWhenFlushed || this.broken) return;
-        this.decode(part);
+        this.deliver(part);
       }
       return;
     }
-    this.decode(chunk);
+    this.deliver(chunk);
+  }
+
+  private deliver(chunk: Uint8Array): void {
+    if (this.sink) this.sink.data(chunk);
+    else this.decode(chunk);
   }
 
   private decode(chunk: Uint8Array): void {
@@ -196,7 +218,9 @@ export class FramedConnection<Head> {
 
   onDrain(): void {
     this.flush();
-    if (!this.isClosed) this.events.drained?.();
+    if (this.isClosed) return;
+    if (this.sink) this.sink.drained();
+    else this.events.drained?.();
   }
 
   onTimeout(): void {

@@ -1,5 +1,8 @@
 // What a protocol server dispatches: the request a handler receives, the reply it returns, and one table of ops.
 
+import type { FramedConnection } from "./connection";
+import type { RequestHead } from "./frame";
+
 export interface Request {
   op: string;
   args: string[];
@@ -30,6 +33,11 @@ export interface Reply {
   lines?: readonly string[];
   /** Raw bytes; wins over `lines`. */
   body?: Uint8Array;
+  /**
+   * Takes the connection over once this reply is queued on it: the session answers nothing more on it (a
+   * relay splices it into a circuit). Only a reply that is the last one due on its connection may carry it.
+   */
+  handOver?: (connection: FramedConnection<RequestHead>) => void;
 }
 
 export type Handler = (request: Request) => Reply | Promise<Reply>;

@@ -7,7 +7,7 @@ import type { LinkLayer } from "./link-layer";
 import { P2PError, STATUS } from "./errors";
 import { type RequestHead, encodeLines, encodeResponse, requestDecoder } from "./frame";
 import { MAX_CONCURRENT_REQUESTS_PER_CONNECTION, MAX_PIPELINED_REQUESTS, MAX_QUEUED_REPLY_BYTES, MAX_QUEUED_REQUEST_BYTES } from "./limits";
-import type { OpTable } from "./ops";
+import type { OpTable, Reply } from "./ops";
 
 export interface SessionLimits {
   /** Asks for a garbage collection soon (rate-limited by the server). */
@@ -26,6 +26,8 @@ interface Slot {
   replyBytes: number;
   /** When something was last sent on this request's behalf (its progress or a keepalive). */
   lastSentAt: number;
+  /** The reply's `handOver`: the connection leaves this session once the reply is queued. */
+  handOver?: Reply["handOver"];
 }
 
 // Per-connection state: a few requests run at once, replies leave in the order requests came, and what
@@ -45,6 +47,8 @@ export class ServerSession {
   private closeAfterPending = false;
   private keepaliveTimer: ReturnType<typeof setTimeout> | undefined;
   private readonly closed = new AbortController();
+  /** A reply's `handOver` took the connection: nothing more is dispatched or answered here. */
+  private handedOver = false;
 
   constructor(
     socket: Socket<FramedConnection<RequestHead>>,
@@ -101,7 +105,7 @@ export class ServerSession {
   }
 
   private dispatch(head: RequestHead, body: Uint8Array): void {
-    if (this.closeAfterPending) return;
+    if (this.closeAfterPending || this.handedOver) return;
     if (this.pending.length >= MAX_PIPELINED_REQUESTS) {
       this.rejectAndClose(new P2PError("MALFORMED", `more than ${MAX_PIPELINED_REQUESTS} requests outstanding on one connection`));
       return;
@@ -118,7 +122,7 @@ export class ServerSession {
    * chunk per handler. One handler may always run while anything is unsent below the limit.
    */
   private pump(): void {
-    if (this.connection.isClosed) return;
+    if (this.connection.isClosed || this.handedOver) return;
     for (const slot of this.pending) {
       if (this.running >= MAX_CONCURRENT_REQUESTS_PER_CONNECTION || this.unsentBytes >= MAX_QUEUED_REPLY_BYTES) break;
       if (this.running > 0 && this.unsentBytes + (this.running + 1) * this.largestReply > MAX_QUEUED_REPLY_BYTES) break;
@@ -141,28 +145,29 @@ export class ServerSession {
     slot.lastSentAt = performance.now();
     this.running++;
     if (this.pending[0] === slot) this.armKeepalive();
-    void this.run(slot).then((reply) => {
+    void this.run(slot).then(({ reply, handOver }) => {
       this.running--;
       slot.state = "done";
       slot.reply = reply;
+      slot.handOver = handOver;
       slot.replyBytes = byteLength(reply);
       slot.body = EMPTY;
       this.largestReply = Math.max(this.largestReply, slot.replyBytes);
-      if (this.connection.isClosed) return;
+      if (this.connection.isClosed || this.handedOver) return;
       this.heldBytes += slot.replyBytes;
       this.writeReady();
       this.pump();
     });
   }
 
-  private async run(slot: Slot): Promise<Uint8Array[]> {
+  private async run(slot: Slot): Promise<{ reply: Uint8Array[]; handOver?: Reply["handOver"] }> {
     const { head, body } = slot;
     const spec = this.ops[head.op];
     if (!spec) {
-      return errorReply(new P2PError("UNKNOWN_OPERATION", `unknown operation '${head.op.slice(0, 32)}'; known: ${Object.keys(this.ops).join(", ")}`));
+      return { reply: errorReply(new P2PError("UNKNOWN_OPERATION", `unknown operation '${head.op.slice(0, 32)}'; known: ${Object.keys(this.ops).join(", ")}`)) };
     }
     if (head.args.length < spec.minArgs || head.args.length > spec.maxArgs) {
-      return errorReply(P2PError.usage(spec.usage));
+      return { reply: errorReply(P2PError.usage(spec.usage)) };
     }
     try {
       const progress = (lines: readonly string[]) => {
@@ -182,11 +187,11 @@ export class ServerSession {
         signal: this.closed.signal,
       });
       const status = reply.status ?? STATUS.OK;
-      return encodeResponse(status.status, status.reason, reply.body ?? encodeLines(reply.lines ?? []));
+      return { reply: encodeResponse(status.status, status.reason, reply.body ?? encodeLines(reply.lines ?? [])), handOver: reply.handOver };
     } catch (error) {
       const failure = asP2PError(error);
       if (failure.code === "ERROR") this.warn(`${head.op} failed: ${failure.message}`);
-      return errorReply(failure);
+      return { reply: errorReply(failure) };
     }
   }
 
@@ -197,12 +202,26 @@ export class ServerSession {
       this.heldBytes -= slot.replyBytes;
       this.connection.write(slot.reply);
       moved = true;
+      if (slot.handOver) {
+        this.handOverConnection(slot.handOver);
+        return;
+      }
     }
     if (this.closeAfterPending && this.pending.length === 0) this.connection.end();
     if (moved && this.pending[0]?.state === "running") {
       this.pending[0].lastSentAt = performance.now();
       this.armKeepalive();
     }
+  }
+
+  /** The connection leaves this session: requests after the one handed over are dropped unanswered. */
+  private handOverConnection(handOver: NonNullable<Reply["handOver"]>): void {
+    this.handedOver = true;
+    clearTimeout(this.keepaliveTimer);
+    this.pending.length = 0;
+    this.heldBytes = 0;
+    this.connection.resumeReading();
+    handOver(this.connection);
   }
 
   /** While the next reply's handler runs, say so every keepalive interval: waiting is not lost. */
