@@ -91,9 +91,9 @@ export default defineCommand({
       const replicas = parseCount(args.replicas, "replicas", 1, 16);
       const successors = parseCount(args.successors, "successors", Math.max(1, replicas - 1), 64);
       const networkKey = networkKeyOption(args.key);
-      if (networkKey) log.info(`private network: every link to peers and the DNS needs the key in ${networkKey.path}`);
       const advertise = args.advertise === undefined ? undefined : parseAdvertise(args.advertise, port);
       const role = parseRole(args, networkKey !== undefined);
+      if (networkKey) log.info(`private network: every link to peers and the DNS needs the key in ${networkKey.path}`);
       const node = createNode({
         ip,
         port,
