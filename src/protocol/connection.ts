@@ -4,6 +4,7 @@ import type { Socket } from "bun";
 import { P2PError } from "./errors";
 import type { Frame, FrameDecoder } from "./frame";
 import type { LinkLayer } from "./link-layer";
+import type { ConnectionSink } from "./connection-sink";
 
 export interface ConnectionEvents<Head> {
   /** Called once per complete frame, in arrival order. */
@@ -16,14 +17,6 @@ export interface ConnectionEvents<Head> {
   received?(): void;
   /** Called when the kernel took queued bytes after a `drain`. */
   drained?(): void;
-}
-
-/** Where a diverted connection's bytes go instead of its frame decoder (see `FramedConnection.divert`). */
-export interface ConnectionSink {
-  /** Bytes read (after the link layer: plaintext), in order; the chunk may be reused after the call. */
-  data(chunk: Uint8Array): void;
-  /** The kernel took queued bytes after a `drain`. */
-  drained(): void;
 }
 
 export interface ConnectionTimeouts {
@@ -126,10 +119,7 @@ export class FramedConnection<Head> {
     this.socket.resume();
   }
 
-  /**
-   * From now on every byte read goes to `sink` as it is, not to the frame decoder, and `drain` to it too: the
-   * connection has become one end of a byte pipe (a relay's circuit). Writes, timeouts and closing are unchanged.
-   */
+  /** From now on bytes read, and `drain`, go to `sink`, not the decoder: one end of a relay's circuit. Writes, timeouts, closing unchanged. */
   divert(sink: ConnectionSink): void {
     this.sink = sink;
   }
@@ -195,8 +185,7 @@ export class FramedConnection<Head> {
   }
 
   private deliver(chunk: Uint8Array): void {
-    if (this.sink) this.sink.data(chunk);
-    else this.decode(chunk);
+    return this.sink ? this.sink.data(chunk) : this.decode(chunk);
   }
 
   private decode(chunk: Uint8Array): void {
