@@ -146,6 +146,7 @@ class NodeLifecycle implements P2PNode {
     let parts: NodeParts;
     try {
       if (options.edge && options.networkKey) throw new P2PError("MALFORMED", "--edge does not work with --key yet: a relay cannot carry a private network's circuits");
+      if (!options.edge && (await this.unreachable())) this.base.options = { ...options, edge: true };
       parts = this.parts = openParts(this.base);
       await this.listenAll(parts);
       await (parts.edge ? parts.edge.link.start() : parts.presence.start());
@@ -162,8 +163,28 @@ class NodeLifecycle implements P2PNode {
       return;
     }
     log.info(`node ${this.self.id.slice(0, 8)} at ${this.self.address} is in the ring (control socket ${this.socketPath})`);
-    // In the background: the DNS's dial-back is bounded by its timeouts and must not delay joining.
-    void this.reach.check(this.base.dns.clients[0]!).then((line) => log.info(line));
+  }
+
+  /**
+   * Before joining: whether the DNS sees this node at its address and can dial it back there, on a listener that
+   * answers only the dial-back. Unreachable: it joins as an edge node. Not checked (DNS down, an older DNS without
+   * OBSERVED, a private network, whose circuits relays cannot carry yet): as a ring member, as before.
+   */
+  private async unreachable(): Promise<boolean> {
+    const { networkKey } = this.base.options;
+    const probe = await serve({ listen: this.listen, ops: opTable(...this.reach.ops()), warn: (message) => log.warn(message), networkKey });
+    try {
+      log.info(await this.reach.check(this.base.dns.clients[0]!));
+    } finally {
+      await probe.stop();
+    }
+    if (this.reach.state !== "unreachable") return false;
+    if (networkKey) {
+      log.warn("this node is unreachable but joins as a ring member: edge nodes do not work with --key yet");
+      return false;
+    }
+    log.info("unreachable: joining as an edge node, through a relay");
+    return true;
   }
 
   /** The peers' TCP server (not on an edge node: nobody could reach it) and the local client's Unix socket. */
