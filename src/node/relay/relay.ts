@@ -27,9 +27,10 @@ export const MAX_CIRCUITS = 128;
 export const MAX_CIRCUIT_BYTES = bytesFromEnv("P2P_RELAY_CIRCUIT_BYTES", 1024 * 1024 * 1024);
 /** How long one circuit may live, however busy: 1 GiB at 1 MB/s takes about 18 min. */
 export const MAX_CIRCUIT_LIFETIME_MS = 30 * 60_000;
-/** A circuit's idle timeout is its connections' (IDLE_TIMEOUT_SECONDS, 60 s); its notice channel's keepalive the server's (5 s). */
+// A circuit's idle timeout is its connections' (IDLE_TIMEOUT_SECONDS, 60 s); a notice channel's keepalive is the server's (5 s).
 
 type Reservation = { edgeId: string; publicKey: string; circuits: number; push(notice: Notice): void; end(): void };
+/** A circuit waiting for its edge's CIRCUIT_ACCEPT: `accept` opens it and gives the handler for the edge's connection. */
 type Waiting = { edgeId: string; accept(): (connection: FramedConnection<RequestHead>) => void; timer: ReturnType<typeof setTimeout> };
 
 export class Relay {
