@@ -14,6 +14,11 @@ import type { RecordCursor } from "../ring/records";
 export const MAX_EDGE_LOOKUP_HOPS = 32;
 /** Members an edge starts a lookup from before it gives up: its relay first, then others the DNS listed. */
 export const MAX_EDGE_LOOKUP_STARTS = 4;
+/**
+ * Primaries tried for one read or write: a member may name as a key's successor a node this edge cannot reach
+ * (one of another address family, or one behind the edge's own NAT); the lookup is then asked again around it.
+ */
+export const MAX_PRIMARY_ATTEMPTS = 4;
 /** How long a removal is remembered (as the ring's own, `tombstoneTtlMs`). */
 const TOMBSTONE_TTL_MS = 24 * 60 * 60 * 1000;
 
@@ -33,29 +38,33 @@ export class EdgeRing implements FileRing {
     private readonly members: () => Peer[],
   ) {}
 
-  /** The successor of `key`, found by asking members step by step (FIND_SUCCESSOR_STEP), around those that do not answer. */
-  async lookup(key: RingId): Promise<LookupResult> {
-    const avoid = new Set<string>();
-    const starts = this.members().slice(0, MAX_EDGE_LOOKUP_STARTS);
-    if (starts.length === 0) throw new P2PError("UNAVAILABLE", "this edge node knows no ring member yet (no relay reserved)");
-    let lastError: unknown = null;
+  /**
+   * The successor of `key`, found by asking members step by step (FIND_SUCCESSOR_STEP). A hop that does not
+   * answer joins `avoid` and the hop before it is asked again (as the ring's own lookups route around the dead).
+   */
+  async lookup(key: RingId, avoid = new Set<string>()): Promise<LookupResult> {
+    const starts = this.members().filter((member) => !avoid.has(member.address)).slice(0, MAX_EDGE_LOOKUP_STARTS);
+    if (starts.length === 0) throw new P2PError("UNAVAILABLE", "this edge node knows no ring member it can reach (no relay reserved)");
+    let lastError: Error = new P2PError("UNAVAILABLE", `no successor of ${key} within ${MAX_EDGE_LOOKUP_HOPS} hops`);
     for (const start of starts) {
       if (avoid.has(start.address)) continue;
-      let peer = start;
-      try {
-        for (let hops = 1; hops <= MAX_EDGE_LOOKUP_HOPS; hops++) {
+      const path = [start];
+      for (let hops = 1; hops <= MAX_EDGE_LOOKUP_HOPS && path.length > 0; hops++) {
+        const peer = path[path.length - 1]!;
+        try {
           const step = await this.transport.findSuccessorStep(peer, key, [...avoid]);
           if (step.done) return { peer: step.peer, hops };
-          peer = step.peer;
+          if (avoid.has(step.peer.address) || path.some((hop) => hop.address === step.peer.address)) break;
+          path.push(step.peer);
+        } catch (error) {
+          if (!isP2PError(error)) throw error;
+          avoid.add(peer.address);
+          lastError = error;
+          path.pop();
         }
-        lastError = new P2PError("UNAVAILABLE", `no successor of ${key} within ${MAX_EDGE_LOOKUP_HOPS} hops`);
-      } catch (error) {
-        if (!isP2PError(error)) throw error;
-        avoid.add(peer.address);
-        lastError = error;
       }
     }
-    throw new P2PError("UNAVAILABLE", `no ring member answered a lookup of ${key}: ${(lastError as Error).message}`);
+    throw new P2PError("UNAVAILABLE", `no ring member answered a lookup of ${key}: ${lastError.message}`);
   }
 
   async put(key: RingId, member: string, value: string, ttlMs?: number): Promise<Peer> {
@@ -70,8 +79,7 @@ export class EdgeRing implements FileRing {
   }
 
   async get(key: RingId): Promise<RecordEntry[]> {
-    const { peer } = await this.lookup(key);
-    return this.transport.getRecords(peer, key);
+    return (await this.atPrimary(key, (peer) => this.transport.getRecords(peer, key))).result;
   }
 
   /** Finds the member after this edge's id again (after a new reservation; the ring changes under it). */
@@ -100,9 +108,24 @@ export class EdgeRing implements FileRing {
 
   /** The primary takes the entry and replicates it (PUT_RECORDS, as a member's put). */
   private async send(key: RingId, entry: RecordEntry): Promise<Peer> {
-    const { peer } = await this.lookup(key);
-    await this.transport.putRecords(peer, [entry]);
-    return peer;
+    return (await this.atPrimary(key, (peer) => this.transport.putRecords(peer, [entry]))).peer;
+  }
+
+  /** `call` on the key's primary; one this edge cannot reach is avoided and the next live node asked (a replica, which passes it on). */
+  private async atPrimary<T>(key: RingId, call: (peer: Peer) => Promise<T>): Promise<{ peer: Peer; result: T }> {
+    const avoid = new Set<string>();
+    let lastError: Error | null = null;
+    for (let attempt = 0; attempt < MAX_PRIMARY_ATTEMPTS; attempt++) {
+      const { peer } = await this.lookup(key, avoid);
+      try {
+        return { peer, result: await call(peer) };
+      } catch (error) {
+        if (!isP2PError(error)) throw error;
+        avoid.add(peer.address);
+        lastError = error;
+      }
+    }
+    throw new P2PError("UNAVAILABLE", `no ring member holding key ${key} answered (${lastError?.message})`);
   }
 
   /** A strictly increasing write time, so a quick put-then-remove never ties. */
