@@ -16,10 +16,10 @@ import { CIRCUIT_ACCEPT_TIMEOUT_MS, encodeNotice, type Notice, RELAY } from "../
  * without one relay holding many: with a few relays among the ring members every edge finds one.
  */
 export const DEFAULT_RELAY_LIMIT = 16;
-/** Circuits open at once to one edge: a download holds about three (ring, availability and chunk connections). */
-export const MAX_CIRCUITS_PER_EDGE = 16;
+/** Circuits open at once to one edge: each downloader holds two or three (ring, availability, chunks), pooled for up to 60 s idle after its download. */
+export const MAX_CIRCUITS_PER_EDGE = 32;
 /** Circuits open at once through this relay, for all its edges. */
-export const MAX_CIRCUITS = 128;
+export const MAX_CIRCUITS = 256;
 /**
  * Bytes one circuit may carry each way. A relay is the last resort for data, not only for punching (libp2p's
  * 128 KiB), so a 200 MiB download through one connection must fit: 1 GiB. P2P_RELAY_CIRCUIT_BYTES overrides it (tests).
