@@ -6,6 +6,8 @@ import { P2PError } from "../protocol/errors";
 import { splitAddress } from "../wire/codec";
 import type { OpDef } from "../wire/op";
 import { ringCalls } from "../wire/ring";
+import { CIRCUIT_OPEN_TIMEOUT_MS, RELAY } from "../wire/relay";
+import { parseRelayed } from "../protocol/relayed-address";
 import { DEFAULT_RPC_TIMEOUT_MS } from "./defaults";
 import type { RingTransport } from "../model/ring-transport";
 
@@ -132,8 +134,7 @@ export class TcpTransport implements RingTransport {
       if (client && !client.isClosed) return client;
       if (this.pool.get(poolKey) === pending) this.pool.delete(poolKey);
     }
-    const { ip, port } = splitAddress(address);
-    pending = connect({ hostname: ip, port }, { connectTimeoutMs: this.rpcTimeoutMs, bodyPool, networkKey: this.networkKey, localAddress: this.localAddress });
+    pending = this.open(address, bodyPool);
     this.pool.set(poolKey, pending);
     try {
       const client = await pending;
@@ -147,5 +148,25 @@ export class TcpTransport implements RingTransport {
       if (this.pool.get(poolKey) === pending) this.pool.delete(poolKey);
       throw error;
     }
+  }
+
+  /**
+   * A connection to `address`; to an edge's relayed address (`ip:port/<edge id>`), a connection to its relay
+   * turned into a circuit to the edge (CIRCUIT), over which the caller speaks to the edge as to anyone.
+   */
+  private async open(address: string, bodyPool: BodyPool | undefined): Promise<ProtocolClient> {
+    const relayed = parseRelayed(address);
+    const { ip, port } = splitAddress(relayed ? relayed.relay : address);
+    const client = await connect({ hostname: ip, port }, { connectTimeoutMs: this.rpcTimeoutMs, bodyPool, networkKey: this.networkKey, localAddress: this.localAddress });
+    if (!relayed) return client;
+    try {
+      const request = RELAY.CIRCUIT.encodeArgs(relayed.edgeId);
+      const reply = await client.request(RELAY.CIRCUIT.name, request.args, { timeoutMs: Math.max(this.rpcTimeoutMs, CIRCUIT_OPEN_TIMEOUT_MS) });
+      RELAY.CIRCUIT.decodeReply(reply.body, relayed.relay, relayed.edgeId);
+    } catch (error) {
+      client.close();
+      throw error;
+    }
+    return client;
   }
 }

@@ -41,7 +41,7 @@ export class TransferLog {
       }
     }
     const controller = new AbortController();
-    const entry: TransferEntry = { id, name, path, size, bytes: 0, rate: 0, etaSeconds: null, sources: [], state: paused ? "paused" : "queued", startedAt: Date.now() };
+    const entry: TransferEntry = { id, name, path, size, bytes: 0, rate: 0, etaSeconds: null, sources: [], mode: "direct", state: paused ? "paused" : "queued", startedAt: Date.now() };
     this.active.set(id, { entry, controller, turn: null, waiting: false, paused, samples: [] });
     return controller.signal;
   }
@@ -111,6 +111,8 @@ export class TransferLog {
     entry.rate = seconds > 0.5 ? Math.max(0, (bytes - first.bytes) / seconds) : 0;
     entry.etaSeconds = entry.rate > 0 ? Math.ceil((entry.size - bytes) / entry.rate) : null;
     entry.sources = [...sources];
+    // A relayed address names its edge after a slash (src/protocol/relayed-address.ts).
+    if (sources.some((source) => source.includes("/"))) entry.mode = "relayed";
   }
 
   /** Ends a download: "stopped" when its client went away (Ctrl-C), which keeps the .part for a rerun to resume. */
