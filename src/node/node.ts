@@ -13,6 +13,8 @@ import type { NodeStatus } from "../wire/control";
 import { opTable } from "../wire/op";
 import { ringOps } from "../wire/ring";
 import { Reachability } from "./reachability";
+import { Reversals } from "../protocol/reversal";
+import { connectBackVia } from "./relay/connect-back";
 import { withClockNote } from "./clock-ops";
 import { controlOps } from "./control-ops";
 import { DEFAULT_RPC_TIMEOUT_MS, type NodeOptions } from "./defaults";
@@ -76,6 +78,8 @@ class NodeLifecycle implements P2PNode {
   private readonly reach: Reachability;
   /** Reservations and circuits for edge nodes, served on the peer port of a ring member. */
   private readonly relay: Relay;
+  /** Links edge nodes dial back to this one (connection reversal): waited for by `TcpTransport.connectBack`. */
+  private readonly reversals = new Reversals();
 
   constructor(options: NodeOptions) {
     const ip = parsePeerIp(options.ip);
@@ -192,8 +196,10 @@ class NodeLifecycle implements P2PNode {
     const { networkKey } = this.base.options;
     const warn = (message: string) => log.warn(message);
     if (!edge) {
-      const ops = { ...ringOps(ring, trust.checks), ...filePeerOps(sharing), ...opTable(...this.reach.ops(), ...this.relay.ops()) };
+      const ops = { ...ringOps(ring, trust.checks), ...filePeerOps(sharing), ...opTable(...this.reach.ops(), ...this.relay.ops()), ...this.reversals.ops() };
       this.peerServer = await serve({ listen: this.listen, ops, warn, networkKey });
+      const reachable = () => this.reach.line.startsWith("reachable");
+      this.base.transport.connectBack = connectBackVia(this.base.transport, this.reversals, this.listen.port, reachable);
     }
     const controlled = { status: () => this.status(), leave: () => this.leave(), close: () => this.close(), ring: edge?.ring ?? ring };
     const clientOps = (this.clientOps = withClockNote({ ...controlOps(controlled), ...fileClientOps(sharing) }, clockWatch));
@@ -212,6 +218,7 @@ class NodeLifecycle implements P2PNode {
     // Before the stores close: background downloads end and stay queued for the next start.
     await parts.sharing.stopDownloads();
     this.relay.stop();
+    this.reversals.close();
     if (parts.edge) return this.leaveAsEdge(parts);
     if (!parts.presence.joined) return;
     parts.presence.saveKnownPeers();

@@ -21,6 +21,9 @@ export { DEFAULT_RPC_TIMEOUT_MS };
  */
 export type Channel = "ring" | "bulk" | "have";
 
+/** How a link to a peer runs: straight to it, dialled back by an edge node (reversed), or through an edge's relay. */
+export type LinkPath = "direct" | "reversed" | "relayed";
+
 /** Bulk reply bodies are read into pooled buffers of this size: a 1 MiB chunk and GET_ANY_CHUNK's 4-byte index. */
 export const BULK_BODY_CAPACITY = 1024 * 1024 + 64;
 /** Buffers the pool keeps: a download holds at most 16 chunks, and a few downloads may run at once. */
@@ -49,6 +52,13 @@ export class TcpTransport implements RingTransport {
    * shows at once, rather than at the next maintenance round, which may be seconds away.
    */
   onRingLinkLost: (address: string) => void = () => {};
+  /**
+   * Asks an edge, through its relay, to dial this node back and resolves with that link, or null when this node
+   * cannot be reached or the edge did not come (src/node/relay/connect-back.ts); unset, edges are reached by circuit.
+   */
+  connectBack: ((relayed: { relay: string; edgeId: string }) => Promise<ProtocolClient | null>) | null = null;
+  /** How the last link to each relayed address was made (see `pathTo`); bounded by the pool's addresses. */
+  private readonly paths = new Map<string, LinkPath>();
 
   /**
    * `networkKey`: the private network's key; every connection then runs the handshake first.
@@ -150,12 +160,24 @@ export class TcpTransport implements RingTransport {
     }
   }
 
+  /** How the last link to `address` was made: itself, a reversal by the edge it names, or a circuit through its relay. */
+  pathTo(address: string): LinkPath {
+    return this.paths.get(address) ?? (parseRelayed(address) ? "relayed" : "direct");
+  }
+
   /**
    * A connection to `address`; to an edge's relayed address (`ip:port/<edge id>`), a connection to its relay
    * turned into a circuit to the edge (CIRCUIT), over which the caller speaks to the edge as to anyone.
    */
   private async open(address: string, bodyPool: BodyPool | undefined): Promise<ProtocolClient> {
     const relayed = parseRelayed(address);
+    // A direct path first: the edge dials this node back (connection reversal), if this node can be reached.
+    const reversed = relayed && this.connectBack ? await this.connectBack(relayed) : null;
+    if (reversed) {
+      this.paths.set(address, "reversed");
+      return reversed;
+    }
+    if (relayed) this.paths.set(address, "relayed");
     const { ip, port } = splitAddress(relayed ? relayed.relay : address);
     const client = await connect({ hostname: ip, port }, { connectTimeoutMs: this.rpcTimeoutMs, bodyPool, networkKey: this.networkKey, localAddress: this.localAddress });
     if (!relayed) return client;

@@ -1,5 +1,6 @@
 // The relay link (an edge node or a dialler to a relaying ring member, TCP 7495): RESERVE, CIRCUIT, CIRCUIT_ACCEPT, and the notices.
 
+import { parsePort } from "../protocol/address";
 import { P2PError } from "../protocol/errors";
 import { EDGE_ID_PATTERN } from "../protocol/relayed-address";
 import { PUBLIC_KEY_PATTERN } from "../model/public-key";
@@ -17,7 +18,8 @@ export const CIRCUIT_OPEN_TIMEOUT_MS = CIRCUIT_ACCEPT_TIMEOUT_MS + 2_000;
 
 /**
  * A notice a relay pushes down an edge's reservation, as one 202 data line: `<KIND> <arg> ...`. Known kinds:
- * `RESERVED <relayed address>` (first, once), `INCOMING <token>` (answer: CIRCUIT_ACCEPT <token> on a new connection).
+ * `RESERVED <relayed address>` (first, once), `INCOMING <token>` (answer: CIRCUIT_ACCEPT <token> on a new connection),
+ * `DIAL <ip:port> <token>` (a connection reversal: connect there and present REVERSED <token>).
  */
 export type Notice = { kind: string; args: string[] };
 
@@ -69,6 +71,22 @@ export const RELAY = {
     decodeReply: (body, from) => {
       if (replyLines(body)[0] !== "circuit open") throw P2PError.badAnswer(from, "CIRCUIT", "without 'circuit open'");
     },
+  }),
+
+  /**
+   * Connection reversal: asks the relay to tell its edge `edge id` to dial the caller back, at the IP the relay
+   * sees the caller come from and `port`, and present `token` there (`REVERSED`, src/protocol/reversal.ts).
+   * 200 once the notice is pushed (the dial-back comes, or not, on its own); 404 for an edge unknown here.
+   */
+  CONNECT_BACK: defineOp<{ edgeId: string; port: number; token: string }, void>({
+    name: "CONNECT_BACK",
+    usage: "CONNECT_BACK <edge id> <port> <token>",
+    minArgs: 3,
+    maxArgs: 3,
+    encodeArgs: ({ edgeId: id, port, token: value }) => ({ args: [id, String(port), value] }),
+    decodeArgs: (args) => ({ edgeId: edgeId(args[0]!), port: parsePort(args[1]!, "port to dial back"), token: token(args[2]!) }),
+    encodeReply: () => ({ lines: ["asked"] }),
+    decodeReply: () => undefined,
   }),
 
   /** The edge's answer to `INCOMING <token>`, on a connection of its own: after the 200 it is the edge's end of the pipe. */

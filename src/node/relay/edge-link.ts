@@ -4,6 +4,7 @@ import { connect, type ProtocolClient } from "../../protocol/client";
 import { isP2PError, P2PError } from "../../protocol/errors";
 import type { OpTable } from "../../protocol/ops";
 import { serveConnection } from "../../protocol/server";
+import { decodeReversalNotice, dialReversal } from "../../protocol/reversal";
 import { splitAddress } from "../../protocol/address";
 import { parseRelayed } from "../../protocol/relayed-address";
 import type { Peer } from "../../model/peer";
@@ -54,6 +55,7 @@ export class EdgeLink {
   constructor(private readonly options: EdgeLinkOptions) {
     this.onNotice("RESERVED", ([address], relay) => this.reserved(address ?? "", relay));
     this.onNotice("INCOMING", ([token], relay) => this.acceptCircuit(token ?? "", relay));
+    this.onNotice("DIAL", (args, relay) => this.dialBack(args.join(" "), relay));
     options.signal.addEventListener("abort", () => this.stop(), { once: true });
   }
 
@@ -214,6 +216,23 @@ export class EdgeLink {
     } catch (error) {
       this.accepted--;
       throw error;
+    }
+  }
+
+  /** DIAL: a reachable dialler waits for this edge at `<ip:port>` (connection reversal): connect there, present its token, serve it. */
+  private async dialBack(line: string, relay: Peer): Promise<void> {
+    if (this.accepted >= MAX_ACCEPTED_CIRCUITS) return this.options.warn(`relay ${relay.address} asked for a dial-back past this node's ${MAX_ACCEPTED_CIRCUITS} links; left unanswered`);
+    const { address, token } = decodeReversalNotice(line);
+    const { ip, port } = splitAddress(address);
+    this.accepted++;
+    try {
+      const served = await dialReversal({ hostname: ip, port }, token, { ops: this.options.ops(), warn: this.options.warn, localAddress: this.options.localAddress, connectTimeoutMs: this.options.connectTimeoutMs });
+      void served.whenClosed.then(() => this.accepted--);
+    } catch (error) {
+      this.accepted--;
+      // The dialler is not reachable after all, or stopped waiting: it falls back to a circuit.
+      if (!isP2PError(error)) throw error;
+      this.options.info(`dial-back to ${address} failed (${error.message}); the dialler goes through the relay`);
     }
   }
 

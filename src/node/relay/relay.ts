@@ -2,7 +2,9 @@
 
 import { randomBytes } from "node:crypto";
 import type { FramedConnection } from "../../protocol/connection";
+import { formatAddress } from "../../protocol/address";
 import { P2PError } from "../../protocol/errors";
+import { canonicalIp } from "../../protocol/ip";
 import type { RequestHead } from "../../protocol/frame";
 import type { Reply, Request } from "../../protocol/ops";
 import { edgeIdOf, formatRelayed } from "../../protocol/relayed-address";
@@ -77,6 +79,7 @@ export class Relay {
       served(RELAY.RESERVE, (request) => this.reserve(RELAY.RESERVE.decodeArgs(request.args, request.body), request)),
       served(RELAY.CIRCUIT, (request) => this.circuit(RELAY.CIRCUIT.decodeArgs(request.args, request.body), request)),
       served(RELAY.CIRCUIT_ACCEPT, (request) => this.accept(RELAY.CIRCUIT_ACCEPT.decodeArgs(request.args, request.body))),
+      served(RELAY.CONNECT_BACK, (request) => this.connectBack(RELAY.CONNECT_BACK.decodeArgs(request.args, request.body), request)),
     ];
   }
 
@@ -131,6 +134,14 @@ export class Relay {
       throw error;
     }
     return { ...RELAY.CIRCUIT.encodeReply(), handOver: (connection) => pair.join("dialler", connection) };
+  }
+
+  /** The edge is told to dial the caller at the caller's own IP, as this relay sees it: nobody can aim an edge at a third host. */
+  private connectBack({ edgeId, port, token }: { edgeId: string; port: number; token: string }, request: Request): Reply {
+    const ip = canonicalIp(request.remoteAddress);
+    if (ip === null) throw new P2PError("MALFORMED", "a connection reversal needs a caller with an IP address");
+    if (!this.notify(edgeId, { kind: "DIAL", args: [formatAddress(ip, port), token] })) throw new P2PError("NOT_FOUND", `no edge ${edgeId} holds a reservation at this relay`);
+    return RELAY.CONNECT_BACK.encodeReply();
   }
 
   private accept(token: string): Reply {
