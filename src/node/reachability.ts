@@ -1,6 +1,7 @@
 // How the world sees this node: the address the DNS sees it come from, and whether a dial-back from the DNS reaches it.
 
 import { randomBytes } from "node:crypto";
+import { isIP } from "node:net";
 import { formatAddress } from "../protocol/address";
 import { P2PError, isP2PError } from "../protocol/errors";
 import { canonicalIp } from "../protocol/ip";
@@ -39,7 +40,8 @@ export class Reachability {
     try {
       const observed = await dns.observed();
       if (observed.ip !== ip) {
-        this.state = "unreachable";
+        // Another family (a node on ::1 reaching an IPv4 DNS) says nothing of NAT: the dial-back could not test it either.
+        this.state = isIP(observed.ip) === isIP(ip) ? "unreachable" : "unchecked";
         this.line = `unreachable from ${dns.address}: it sees this node come from ${observed.ip}, not the advertised ${ip}`;
         return this.line;
       }

@@ -5,6 +5,7 @@ import { randomBytes } from "node:crypto";
 import type { ProtocolClient } from "../../../src/protocol/client";
 import { type Testnet, createTestnet } from "../../../src/testnet";
 import { hostileLink, share } from "../../security/hostile";
+import { MAX_CIRCUITS_PER_EDGE } from "../../../src/node/relay/relay";
 import { tempDir, waitFor } from "../../helpers/wait";
 
 const FAST = ["--stabilize", "200", "--stabilize-max", "2000", "--rpc-timeout", "1000"];
@@ -53,6 +54,34 @@ describe("a relay's limits", () => {
     await expect(link.request("CIRCUIT", ["ab".repeat(20)])).rejects.toMatchObject({ code: "NOT_FOUND", message: expect.stringMatching(/no edge (ab){20} holds a reservation at this relay/) });
     await expect(link.request("CIRCUIT", ["not-an-id"])).rejects.toMatchObject({ code: "MALFORMED" });
     await expect(link.request("CIRCUIT_ACCEPT", ["0".repeat(32)])).rejects.toMatchObject({ code: "NOT_FOUND" });
+  }, 60_000);
+
+  test("a second reservation for an edge id reserved already is refused 409", async () => {
+    net = await createTestnet({ nodes: 1, nodeArgs: FAST });
+    const key = someKey();
+    await reserve(net.nodes[0]!.address, key);
+    await expect(reserve(net.nodes[0]!.address, key)).rejects.toMatchObject({ code: "CONFLICT", message: expect.stringMatching(/holds a reservation here already/) });
+  }, 60_000);
+
+  test(`circuits to one edge past MAX_CIRCUITS_PER_EDGE (${MAX_CIRCUITS_PER_EDGE}) are refused 503 with the reason, and one opens again once another closes`, async () => {
+    net = await createTestnet({ nodes: 1, nodeArgs: FAST });
+    await net.waitForConsistentRing(30_000);
+    const edge = await net.addNode(undefined, { args: ["--edge"] });
+    const edgeId = (await net.status(edge)).id;
+    const relay = net.nodes[0]!.address;
+    const open: ProtocolClient[] = [];
+    for (let i = 0; i < MAX_CIRCUITS_PER_EDGE; i++) {
+      const link = await hostileLink(relay, clients);
+      await link.request("CIRCUIT", [edgeId], { timeoutMs: 10_000 });
+      open.push(link);
+    }
+    const over = await hostileLink(relay, clients);
+    await expect(over.request("CIRCUIT", [edgeId], { timeoutMs: 10_000 })).rejects.toMatchObject({ code: "UNAVAILABLE", message: expect.stringMatching(new RegExp(`has ${MAX_CIRCUITS_PER_EDGE} circuits open already`)) });
+    open[0]!.close();
+    await waitFor("a closed circuit's place to free", async () => {
+      const again = await hostileLink(relay, clients);
+      return again.request("CIRCUIT", [edgeId], { timeoutMs: 10_000 }).then(() => true, () => null);
+    }, 10_000, 200);
   }, 60_000);
 
   test("a circuit that carries more than its byte cap is cut, while one under it answers", async () => {
