@@ -32,7 +32,7 @@ async function startWithEdge(members: number): Promise<{ net: Testnet; edge: Tes
 }
 
 describe("an edge node", () => {
-  test("joins through a relay, appears in no member's tables, and its shared file downloads relayed with the right bytes", async () => {
+  test("joins through a relay, appears in no member's tables, and its shared file downloads by reversal to a member and relayed to another edge, with the right bytes", async () => {
     const { net, edge } = await startWithEdge(3);
     const status = await net.status(edge);
     const relay = relayOf(status);
@@ -49,11 +49,19 @@ describe("an edge node", () => {
     expect(sha256(fetched.bytes)).toBe(sha256(bytes));
     const transfers = JSON.parse(text(await net.control(downloader, "TRANSFERS"))) as { downloads: TransferEntry[] };
     const entry = transfers.downloads.find((download) => download.id === id)!;
-    expect(entry.mode).toBe("relayed");
+    // The member can be reached: the edge dialled it back (connection reversal), no byte through the relay.
+    expect(entry.mode).toBe("reversed");
     expect(entry.sources).toEqual([status.address]);
 
+    // Another edge cannot be dialled back: its download goes through the relay.
+    const other = await net.addNode(undefined, { args: ["--edge"] });
+    const relayedCopy = await fetchFile(net, other, "from-edge.bin", join(dir.path, "from-edge-relayed.bin"));
+    expect(sha256(relayedCopy.bytes)).toBe(sha256(bytes));
+    const otherTransfers = JSON.parse(text(await net.control(other, "TRANSFERS"))) as { downloads: TransferEntry[] };
+    expect(otherTransfers.downloads.find((download) => download.id === id)!.mode).toBe("relayed");
+
     // No member lists the edge, or anything relayed, as a neighbour or finger.
-    for (const member of net.nodes.filter((node) => node !== edge)) {
+    for (const member of net.nodes.filter((node) => node !== edge && node !== other)) {
       const { predecessor, successors, fingers } = await net.status(member);
       const named = [predecessor, ...successors, ...fingers].flatMap((peer) => (peer ? [peer.address] : []));
       expect(named.filter((address) => address.includes("/") || address.startsWith(`${edge.ip}:`))).toEqual([]);

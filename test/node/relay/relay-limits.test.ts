@@ -4,9 +4,10 @@ import { afterAll, afterEach, describe, expect, test } from "bun:test";
 import { randomBytes } from "node:crypto";
 import type { ProtocolClient } from "../../../src/protocol/client";
 import { type Testnet, createTestnet } from "../../../src/testnet";
-import { hostileLink, share } from "../../security/hostile";
+import { countingListener, hostileLink, share } from "../../security/hostile";
+import { newReversalToken } from "../../../src/protocol/reversal";
 import { MAX_CIRCUITS_PER_EDGE } from "../../../src/node/relay/relay";
-import { tempDir, waitFor } from "../../helpers/wait";
+import { loopbackAddress, tempDir, waitFor } from "../../helpers/wait";
 
 const FAST = ["--stabilize", "200", "--stabilize-max", "2000", "--rpc-timeout", "1000"];
 const dir = tempDir();
@@ -54,6 +55,24 @@ describe("a relay's limits", () => {
     await expect(link.request("CIRCUIT", ["ab".repeat(20)])).rejects.toMatchObject({ code: "NOT_FOUND", message: expect.stringMatching(/no edge (ab){20} holds a reservation at this relay/) });
     await expect(link.request("CIRCUIT", ["not-an-id"])).rejects.toMatchObject({ code: "MALFORMED" });
     await expect(link.request("CIRCUIT_ACCEPT", ["0".repeat(32)])).rejects.toMatchObject({ code: "NOT_FOUND" });
+  }, 60_000);
+
+  test("a connection reversal sends the edge to the caller's own IP only, and one for an edge the relay does not know is 404", async () => {
+    net = await createTestnet({ nodes: 1, nodeArgs: FAST });
+    await net.waitForConsistentRing(30_000);
+    const edge = await net.addNode(undefined, { args: ["--edge"] });
+    const edgeId = (await net.status(edge)).id;
+    const relay = net.nodes[0]!.address;
+    // CONNECT_BACK names a port, never an IP: the edge dials the IP the relay sees the request come from.
+    const caller = countingListener(loopbackAddress(), "nothing");
+    try {
+      const link = await hostileLink(relay, clients, caller.ip);
+      await link.request("CONNECT_BACK", [edgeId, String(caller.port), newReversalToken()]);
+      await waitFor("the edge to dial the caller back", () => caller.accepted() >= 1 || null, 10_000);
+      await expect(link.request("CONNECT_BACK", ["ab".repeat(20), String(caller.port), newReversalToken()])).rejects.toMatchObject({ code: "NOT_FOUND" });
+    } finally {
+      caller.stop();
+    }
   }, 60_000);
 
   test("a second reservation for an edge id reserved already is refused 409", async () => {
