@@ -11,6 +11,7 @@ import { DEFAULT_RPC_TIMEOUT_MS } from "../node/tcp-transport";
 import { P2PError } from "../protocol/errors";
 import { DEFAULT_ANNOUNCE_INTERVAL_MS } from "../node/files/sharing";
 import { MAX_INTRODUCERS } from "../node/dns-client";
+import { DEFAULT_RELAY_LIMIT } from "../node/relay/relay";
 import { logArgs, parseCount, parseSeconds, runCommand, untilSignal } from "./common";
 import { keyArg, networkKeyOption } from "./key-option";
 import { checkWebListen, startWebServer } from "../web/server";
@@ -67,6 +68,16 @@ export default defineCommand({
       valueHint: "ip[:port]",
       description: "The address peers reach this node at when it differs from ip and --port (a manual port forward); the DNS's dial-back checks it",
     },
+    edge: {
+      type: "boolean",
+      description: "Join as an edge node (behind NAT or a firewall): no peer port; reached through a relaying ring member",
+      default: false,
+    },
+    "relay-limit": {
+      type: "string",
+      valueHint: "n",
+      description: `Edge nodes this ring member relays for at once; 0 relays nothing (default ${DEFAULT_RELAY_LIMIT})`,
+    },
     ...keyArg,
     ...logArgs,
   },
@@ -80,8 +91,9 @@ export default defineCommand({
       const replicas = parseCount(args.replicas, "replicas", 1, 16);
       const successors = parseCount(args.successors, "successors", Math.max(1, replicas - 1), 64);
       const networkKey = networkKeyOption(args.key);
-      if (networkKey) log.info(`private network: every link to peers and the DNS needs the key in ${networkKey.path}`);
       const advertise = args.advertise === undefined ? undefined : parseAdvertise(args.advertise, port);
+      const role = parseRole(args, networkKey !== undefined);
+      if (networkKey) log.info(`private network: every link to peers and the DNS needs the key in ${networkKey.path}`);
       const node = createNode({
         ip,
         port,
@@ -99,6 +111,7 @@ export default defineCommand({
         maxActiveDownloads: parseCount(args["max-active"], "max-active", 0, MAX_ACTIVE_DOWNLOADS),
         announceIntervalMs: parseSeconds(args["announce-interval"], "announce-interval", 24 * 3600) * 1000,
         networkKey: networkKey?.key,
+        ...role,
       });
       const webOptions = args.web || args["web-listen"] !== undefined ? { ...webListen(ip, args["web-listen"]), tokenFile: args["web-token-file"] } : null;
       // Checked before joining: a refused address is one line, not a node that joined and left.
@@ -127,6 +140,20 @@ export default defineCommand({
       log.info("stopped");
     }),
 });
+
+/** Most --relay-limit: each reservation holds a connection, and its circuits more. */
+const MAX_RELAY_LIMIT = 1_024;
+
+/** --edge and --relay-limit, refused together with what contradicts them. */
+function parseRole(args: { edge: boolean; "relay-limit"?: string; advertise?: string }, keyed: boolean): { edge: boolean; relayLimit: number } {
+  if (args.edge) {
+    if (args["relay-limit"] !== undefined) throw new P2PError("MALFORMED", "--edge and --relay-limit contradict each other: an edge node relays for nobody (only ring members relay)");
+    if (args.advertise !== undefined) throw new P2PError("MALFORMED", "--edge and --advertise contradict each other: --advertise names an address peers reach, an edge node has none");
+    if (keyed) throw new P2PError("MALFORMED", "--edge does not work with --key yet: a relay cannot carry a private network's circuits");
+  }
+  const relayLimit = args["relay-limit"] === undefined ? DEFAULT_RELAY_LIMIT : parseCount(args["relay-limit"], "relay-limit", 0, MAX_RELAY_LIMIT);
+  return { edge: args.edge, relayLimit };
+}
 
 /** Most --max-active: each active download holds connections and a .part file open. */
 const MAX_ACTIVE_DOWNLOADS = 1_000;

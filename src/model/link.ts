@@ -1,6 +1,7 @@
 // Share links (`p2p client link`): one shell-safe line carrying a file's or folder's id, name, size, a few holders and the DNS.
 
-import { DNS_PORT, formatAddress, parseHostPort, parsePeerAddress } from "../protocol/address";
+import { DNS_PORT, parseHostPort } from "../protocol/address";
+import { canonicalHolderAddress } from "../protocol/relayed-address";
 import { P2PError } from "../protocol/errors";
 import { checkShareName } from "./share-name";
 
@@ -71,8 +72,8 @@ function addresses(field: string, max: number, what: string, bad: (why: string) 
   return parts.map((part) => {
     const text = decodeField(part, what, bad);
     try {
-      const { ip, port } = parsePeerAddress(text, `${what} address`);
-      return formatAddress(ip, port);
+      // A holder may be an edge node's relayed address (`ip:port/<edge id>`).
+      return canonicalHolderAddress(text, `${what} address`);
     } catch (error) {
       throw bad((error as Error).message);
     }

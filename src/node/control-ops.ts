@@ -3,8 +3,9 @@
 import type { OpTable } from "../protocol/server";
 import { CONTROL, type NodeStatus } from "../wire/control";
 import { opTable, serveOp } from "../wire/op";
-import { isRingId, ringId } from "../model/id";
-import type { ChordNode } from "./ring/chord";
+import { isRingId, ringId, type RingId } from "../model/id";
+import type { Peer } from "../model/peer";
+import type { RecordEntry } from "../model/record";
 import { parseKey } from "../wire/codec";
 
 /** What the control ops need of a node: a narrow view, so this file does not depend on node.ts (which serves these ops). */
@@ -12,7 +13,12 @@ export interface ControlledNode {
   status(): NodeStatus;
   leave(): Promise<void>;
   close(): Promise<void>;
-  readonly ring: Pick<ChordNode, "lookup" | "put" | "get">;
+  /** The ring's records and lookups: the node's own ring part, or an edge node's view of the ring through members. */
+  readonly ring: {
+    lookup(key: RingId): Promise<{ peer: Peer; hops: number }>;
+    put(key: RingId, member: string, value: string, ttlMs?: number): Promise<Peer>;
+    get(key: RingId): Promise<RecordEntry[]>;
+  };
 }
 
 export function controlOps(node: ControlledNode): OpTable {

@@ -73,4 +73,8 @@ export interface NodeOptions {
   announceIntervalMs?: number;
   /** Private network (--key): every TCP link, to peers and to the DNS, runs the Noise handshake with this key. */
   networkKey?: Uint8Array;
+  /** `--edge`: join as an edge node, reached through a relay; no peer port is listened on. */
+  edge?: boolean;
+  /** `--relay-limit`: reservations this node holds for edge nodes as a ring member; 0 relays nothing. Default DEFAULT_RELAY_LIMIT. */
+  relayLimit?: number;
 }

@@ -105,6 +105,23 @@ export class DnsClient {
     }
   }
 
+  /**
+   * PEERS: the live peers this DNS lists, without registering (an edge node, which must never be handed out as a
+   * ring contact, finds its relays so). Rows whose id is not bound to their address are left out.
+   */
+  async peers(): Promise<Peer[]> {
+    const { rows } = await this.send(DNS.PEERS, undefined);
+    const peers: Peer[] = [];
+    for (const row of rows) {
+      try {
+        peers.push(checkedPeer(row.peerId, row.ip, row.port));
+      } catch (error) {
+        if (!isP2PError(error)) throw error;
+      }
+    }
+    return peers;
+  }
+
   /** OBSERVED: the address this DNS sees this node's connections come from. */
   observed(): Promise<Observed> {
     return this.send(REACH.OBSERVED, undefined);

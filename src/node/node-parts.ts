@@ -8,6 +8,7 @@ import {
   DEFAULT_HEARTBEAT_MS,
   DEFAULT_REPLICAS,
   DEFAULT_RETRY_MS,
+  DEFAULT_RPC_TIMEOUT_MS,
   DEFAULT_STABILIZE_MAX_MS,
   DEFAULT_STABILIZE_MS,
   DEFAULT_SUCCESSORS,
@@ -29,7 +30,11 @@ import { RingPresence } from "./ring-presence";
 import { ChordNode } from "./ring/chord";
 import { RING } from "../wire/ring";
 import type { Peer } from "../model/peer";
-import type { TcpTransport } from "./tcp-transport";
+import { ownSourceAddress, type TcpTransport } from "./tcp-transport";
+import { type EdgeParts, openEdge } from "./relay/edge-parts";
+import { filePeerOps } from "./files/file-ops";
+import type { OpTable } from "../protocol/ops";
+import { splitAddress } from "../protocol/address";
 import { realTimers } from "./timers";
 
 /** What `createNode` gives every part: made once, before the node starts. */
@@ -44,6 +49,8 @@ export type NodeBase = {
 
 export type NodeParts = {
   ring: ChordNode;
+  /** An edge node's link to its relay and its view of the ring (`--edge`); null for a ring member. */
+  edge: EdgeParts | null;
   sharing: FileSharing;
   clockWatch: ClockWatch;
   presence: RingPresence;
@@ -83,9 +90,10 @@ export function openParts(base: NodeBase): NodeParts {
       const { predecessor, successors } = ring.neighbours();
       if (predecessor?.address === address || successors.some((peer) => peer.address === address)) ring.checkSoon();
     };
-    const sharing = new FileSharing({
+    const edge: EdgeParts | null = options.edge ? openEdgeOf(base, trust, (): OpTable => filePeerOps(sharing), () => announcements.announce()) : null;
+    const sharing: FileSharing = new FileSharing({
       self,
-      ring,
+      ring: edge?.ring ?? ring,
       links: tcpFileLinks(transport),
       catalog,
       parts: partFilesIn(catalog),
@@ -101,12 +109,30 @@ export function openParts(base: NodeBase): NodeParts {
     });
     const announcements = new AnnounceSchedule(sharing, realTimers);
     const presence = openPresence(base, ring, () => announcements.announce());
-    const clockWatch = new ClockWatch(() => ring.routingPeers(), (peer) => transport.send(peer.address, RING.PING, true), warn);
-    return { ring, sharing, clockWatch, presence, announcements, trust, closeStores };
+    const clockWatch = new ClockWatch(() => (edge?.ring ?? ring).routingPeers(), (peer) => transport.send(peer.address, RING.PING, true), warn);
+    return { ring, edge, sharing, clockWatch, presence, announcements, trust, closeStores };
   } catch (error) {
     closeStores();
     throw error;
   }
+}
+
+function openEdgeOf(base: NodeBase, trust: ReturnType<typeof nodeTrust>, fileOps: () => OpTable, onAddress: () => void): EdgeParts {
+  const { options, self, dns, signal } = base;
+  return openEdge({
+    self,
+    publicKey: trust.identity.publicKey,
+    transport: trust.ringTransport,
+    signEntry: trust.signEntry,
+    dns,
+    retryMs: options.retryMs ?? DEFAULT_RETRY_MS,
+    connectTimeoutMs: options.rpcTimeoutMs ?? DEFAULT_RPC_TIMEOUT_MS,
+    networkKey: options.networkKey,
+    localAddress: ownSourceAddress(splitAddress(self.address).ip),
+    signal,
+    fileOps,
+    onAddress,
+  });
 }
 
 function openPresence({ options, dns, transport, signal }: NodeBase, ring: ChordNode, onMerged: () => void): RingPresence {

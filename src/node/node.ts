@@ -13,6 +13,8 @@ import type { NodeStatus } from "../wire/control";
 import { opTable } from "../wire/op";
 import { ringOps } from "../wire/ring";
 import { Reachability } from "./reachability";
+import { Reversals } from "../protocol/reversal";
+import { connectBackVia } from "./relay/connect-back";
 import { withClockNote } from "./clock-ops";
 import { controlOps } from "./control-ops";
 import { DEFAULT_RPC_TIMEOUT_MS, type NodeOptions } from "./defaults";
@@ -24,6 +26,7 @@ import type { ChordNode } from "./ring/chord";
 import { nodeId } from "../model/id";
 import type { Peer } from "../model/peer";
 import { ownSourceAddress, TcpTransport } from "./tcp-transport";
+import { DEFAULT_RELAY_LIMIT, Relay } from "./relay/relay";
 
 export * from "./defaults";
 
@@ -73,6 +76,10 @@ class NodeLifecycle implements P2PNode {
   private closing: Promise<void> | null = null;
   private resolveStopped: () => void = () => {};
   private readonly reach: Reachability;
+  /** Reservations and circuits for edge nodes, served on the peer port of a ring member. */
+  private readonly relay: Relay;
+  /** Links edge nodes dial back to this one (connection reversal): waited for by `TcpTransport.connectBack`. */
+  private readonly reversals = new Reversals();
 
   constructor(options: NodeOptions) {
     const ip = parsePeerIp(options.ip);
@@ -87,6 +94,7 @@ class NodeLifecycle implements P2PNode {
     const targets = Array.isArray(options.dns) ? options.dns : [options.dns as { hostname: string; port: number }];
     const dns = new Introducers(targets, { networkKey: options.networkKey, localAddress });
     this.base = { options, self: this.self, transport, dns, signal: this.stopping.signal };
+    this.relay = new Relay(address, options.relayLimit ?? DEFAULT_RELAY_LIMIT, (message) => log.warn(message));
     this.stopped = new Promise<void>((resolve) => (this.resolveStopped = resolve));
   }
 
@@ -123,7 +131,8 @@ class NodeLifecycle implements P2PNode {
     const { options, dns } = this.base;
     const uptimeSeconds = Math.round((Date.now() - this.startedAt) / 1000);
     const clock = clockWatch.estimate();
-    return { ...ring.status(), dns: dns.address, dataDir: options.dataDir, uptimeSeconds, privateNetwork: options.networkKey !== undefined, clockSkewMs: clock.skewMs, clockPeers: clock.peers, clockToleranceMs: clock.toleranceMs, reachability: this.reach.line };
+    const edge = this.started().edge;
+    return { ...(edge ? edge.ring.status() : ring.status()), dns: dns.address, dataDir: options.dataDir, uptimeSeconds, privateNetwork: options.networkKey !== undefined, clockSkewMs: clock.skewMs, clockPeers: clock.peers, clockToleranceMs: clock.toleranceMs, reachability: edge ? edge.link.line : this.reach.line };
   }
 
   private started(): NodeParts {
@@ -140,9 +149,11 @@ class NodeLifecycle implements P2PNode {
     chmodSync(options.dataDir, 0o700);
     let parts: NodeParts;
     try {
+      if (options.edge && options.networkKey) throw new P2PError("MALFORMED", "--edge does not work with --key yet: a relay cannot carry a private network's circuits");
+      if (!options.edge && (await this.unreachable())) this.base.options = { ...options, edge: true };
       parts = this.parts = openParts(this.base);
       await this.listenAll(parts);
-      await parts.presence.start();
+      await (parts.edge ? parts.edge.link.start() : parts.presence.start());
     } catch (error) {
       await this.releaseResources();
       throw error;
@@ -151,17 +162,47 @@ class NodeLifecycle implements P2PNode {
     parts.announcements.start();
     // In the ring: downloads a stop (or crash) left unfinished can find their holders again.
     parts.sharing.resumeQueued();
+    if (parts.edge) {
+      log.info(`edge node ${this.self.id.slice(0, 8)} at ${this.self.address} is reached through its relay (control socket ${this.socketPath})`);
+      return;
+    }
     log.info(`node ${this.self.id.slice(0, 8)} at ${this.self.address} is in the ring (control socket ${this.socketPath})`);
-    // In the background: the DNS's dial-back is bounded by its timeouts and must not delay joining.
-    void this.reach.check(this.base.dns.clients[0]!).then((line) => log.info(line));
   }
 
-  /** The peers' TCP server and the local client's Unix socket. */
-  private async listenAll({ ring, sharing, trust, clockWatch }: NodeParts): Promise<void> {
+  /**
+   * Before joining: whether the DNS sees this node at its address and can dial it back there, on a listener that
+   * answers only the dial-back. Unreachable: it joins as an edge node. Not checked (DNS down, an older DNS without
+   * OBSERVED, a private network, whose circuits relays cannot carry yet): as a ring member, as before.
+   */
+  private async unreachable(): Promise<boolean> {
+    const { networkKey } = this.base.options;
+    const probe = await serve({ listen: this.listen, ops: opTable(...this.reach.ops()), warn: (message) => log.warn(message), networkKey });
+    try {
+      log.info(await this.reach.check(this.base.dns.clients[0]!));
+    } finally {
+      await probe.stop();
+    }
+    if (this.reach.state !== "unreachable") return false;
+    if (networkKey) {
+      log.warn("this node is unreachable but joins as a ring member: edge nodes do not work with --key yet");
+      return false;
+    }
+    log.info("unreachable: joining as an edge node, through a relay");
+    return true;
+  }
+
+  /** The peers' TCP server (not on an edge node: nobody could reach it) and the local client's Unix socket. */
+  private async listenAll({ ring, edge, sharing, trust, clockWatch }: NodeParts): Promise<void> {
     const { networkKey } = this.base.options;
     const warn = (message: string) => log.warn(message);
-    this.peerServer = await serve({ listen: this.listen, ops: { ...ringOps(ring, trust.checks), ...filePeerOps(sharing), ...opTable(...this.reach.ops()) }, warn, networkKey });
-    const clientOps = (this.clientOps = withClockNote({ ...controlOps(this), ...fileClientOps(sharing) }, clockWatch));
+    if (!edge) {
+      const ops = { ...ringOps(ring, trust.checks), ...filePeerOps(sharing), ...opTable(...this.reach.ops(), ...this.relay.ops()), ...this.reversals.ops() };
+      this.peerServer = await serve({ listen: this.listen, ops, warn, networkKey });
+      const reachable = () => this.reach.line.startsWith("reachable");
+      this.base.transport.connectBack = connectBackVia(this.base.transport, this.reversals, this.listen.port, reachable);
+    }
+    const controlled = { status: () => this.status(), leave: () => this.leave(), close: () => this.close(), ring: edge?.ring ?? ring };
+    const clientOps = (this.clientOps = withClockNote({ ...controlOps(controlled), ...fileClientOps(sharing) }, clockWatch));
     this.controlServer = await serve({ listen: { unix: this.socketPath }, ops: clientOps, warn });
   }
 
@@ -176,6 +217,9 @@ class NodeLifecycle implements P2PNode {
     parts.clockWatch.stop();
     // Before the stores close: background downloads end and stay queued for the next start.
     await parts.sharing.stopDownloads();
+    this.relay.stop();
+    this.reversals.close();
+    if (parts.edge) return this.leaveAsEdge(parts);
     if (!parts.presence.joined) return;
     parts.presence.saveKnownPeers();
     // Withdraw first: a holder that is leaving must stop being offered at once.
@@ -186,6 +230,13 @@ class NodeLifecycle implements P2PNode {
     await this.peerServer?.stop();
     this.peerServer = null;
     await this.base.dns.leave(this.self.id).catch((error) => log.warn(`could not tell the DNS we left: ${error.message}`));
+  }
+
+  /** An edge holds no records: it withdraws its announcements and drops its reservation. */
+  private async leaveAsEdge(parts: NodeParts): Promise<void> {
+    await parts.sharing.withdrawAll().catch((error) => log.warn(`could not withdraw this edge's announcements: ${(error as Error).message}`));
+    parts.edge?.link.stop();
+    log.info("left the network (edge node)");
   }
 
   private async shutdown(): Promise<void> {

@@ -1,6 +1,7 @@
 // How the world sees this node: the address the DNS sees it come from, and whether a dial-back from the DNS reaches it.
 
 import { randomBytes } from "node:crypto";
+import { isIP } from "node:net";
 import { formatAddress } from "../protocol/address";
 import { P2PError, isP2PError } from "../protocol/errors";
 import { canonicalIp } from "../protocol/ip";
@@ -18,6 +19,8 @@ export class Reachability {
   private readonly pending = new Set<string>();
   /** What `p2p client status` shows: `reachable at …`, `unreachable from …: …`, or that no check ran yet. */
   line = "not checked yet";
+  /** What the last check found: an unreachable node joins as an edge node (node.ts); one not checked joins as a member. */
+  state: "reachable" | "unreachable" | "unchecked" = "unchecked";
 
   constructor(private readonly advertised: Advertised) {}
 
@@ -37,6 +40,8 @@ export class Reachability {
     try {
       const observed = await dns.observed();
       if (observed.ip !== ip) {
+        // Another family (a node on ::1 reaching an IPv4 DNS) says nothing of NAT: the dial-back could not test it either.
+        this.state = isIP(observed.ip) === isIP(ip) ? "unreachable" : "unchecked";
         this.line = `unreachable from ${dns.address}: it sees this node come from ${observed.ip}, not the advertised ${ip}`;
         return this.line;
       }
@@ -45,12 +50,14 @@ export class Reachability {
       this.pending.add(nonce);
       try {
         const result = await dns.dialBack(port, nonce);
+        this.state = result.reachable ? "reachable" : "unreachable";
         this.line = result.reachable ? `reachable at ${formatAddress(ip, port)}` : `unreachable from ${dns.address}: ${result.reason}`;
       } finally {
         this.pending.delete(nonce);
       }
     } catch (error) {
       if (!isP2PError(error)) throw error;
+      this.state = "unchecked";
       this.line = `not checked: ${dns.address} did not answer (${error.message})`;
     }
     return this.line;

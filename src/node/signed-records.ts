@@ -2,8 +2,7 @@
 
 import { ConnectBudget, hostOfAddress } from "../protocol/connect-budget";
 import { isP2PError, P2PError } from "../protocol/errors";
-import { formatAddress } from "../protocol/address";
-import { parseAddress } from "../wire/codec";
+import { canonicalHolderAddress } from "../protocol/relayed-address";
 import { RING } from "../wire/ring";
 import { verifyEntry } from "./identity";
 import { holderOf } from "./ring/record-quota";
@@ -96,8 +95,7 @@ export class HolderKeys {
 export function holderAddress(member: string): string | null {
   if (!member.includes("@")) return null;
   try {
-    const [ip, port] = parseAddress(holderOf(member), "holder");
-    return formatAddress(ip, port);
+    return canonicalHolderAddress(holderOf(member), "holder");
   } catch {
     return null;
   }

@@ -6,6 +6,8 @@ import { P2PError } from "../protocol/errors";
 import { splitAddress } from "../wire/codec";
 import type { OpDef } from "../wire/op";
 import { ringCalls } from "../wire/ring";
+import { CIRCUIT_OPEN_TIMEOUT_MS, RELAY } from "../wire/relay";
+import { parseRelayed } from "../protocol/relayed-address";
 import { DEFAULT_RPC_TIMEOUT_MS } from "./defaults";
 import type { RingTransport } from "../model/ring-transport";
 
@@ -18,6 +20,9 @@ export { DEFAULT_RPC_TIMEOUT_MS };
  * may wait at the holder for news, so availability has its own connection too.
  */
 export type Channel = "ring" | "bulk" | "have";
+
+/** How a link to a peer runs: straight to it, dialled back by an edge node (reversed), or through an edge's relay. */
+export type LinkPath = "direct" | "reversed" | "relayed";
 
 /** Bulk reply bodies are read into pooled buffers of this size: a 1 MiB chunk and GET_ANY_CHUNK's 4-byte index. */
 export const BULK_BODY_CAPACITY = 1024 * 1024 + 64;
@@ -47,6 +52,13 @@ export class TcpTransport implements RingTransport {
    * shows at once, rather than at the next maintenance round, which may be seconds away.
    */
   onRingLinkLost: (address: string) => void = () => {};
+  /**
+   * Asks an edge, through its relay, to dial this node back and resolves with that link, or null when this node
+   * cannot be reached or the edge did not come (src/node/relay/connect-back.ts); unset, edges are reached by circuit.
+   */
+  connectBack: ((relayed: { relay: string; edgeId: string }) => Promise<ProtocolClient | null>) | null = null;
+  /** How the last link to each relayed address was made (see `pathTo`); bounded by the pool's addresses. */
+  private readonly paths = new Map<string, LinkPath>();
 
   /**
    * `networkKey`: the private network's key; every connection then runs the handshake first.
@@ -132,8 +144,7 @@ export class TcpTransport implements RingTransport {
       if (client && !client.isClosed) return client;
       if (this.pool.get(poolKey) === pending) this.pool.delete(poolKey);
     }
-    const { ip, port } = splitAddress(address);
-    pending = connect({ hostname: ip, port }, { connectTimeoutMs: this.rpcTimeoutMs, bodyPool, networkKey: this.networkKey, localAddress: this.localAddress });
+    pending = this.open(address, bodyPool);
     this.pool.set(poolKey, pending);
     try {
       const client = await pending;
@@ -147,5 +158,37 @@ export class TcpTransport implements RingTransport {
       if (this.pool.get(poolKey) === pending) this.pool.delete(poolKey);
       throw error;
     }
+  }
+
+  /** How the last link to `address` was made: itself, a reversal by the edge it names, or a circuit through its relay. */
+  pathTo(address: string): LinkPath {
+    return this.paths.get(address) ?? (parseRelayed(address) ? "relayed" : "direct");
+  }
+
+  /**
+   * A connection to `address`; to an edge's relayed address (`ip:port/<edge id>`), a connection to its relay
+   * turned into a circuit to the edge (CIRCUIT), over which the caller speaks to the edge as to anyone.
+   */
+  private async open(address: string, bodyPool: BodyPool | undefined): Promise<ProtocolClient> {
+    const relayed = parseRelayed(address);
+    // A direct path first: the edge dials this node back (connection reversal), if this node can be reached.
+    const reversed = relayed && this.connectBack ? await this.connectBack(relayed) : null;
+    if (reversed) {
+      this.paths.set(address, "reversed");
+      return reversed;
+    }
+    if (relayed) this.paths.set(address, "relayed");
+    const { ip, port } = splitAddress(relayed ? relayed.relay : address);
+    const client = await connect({ hostname: ip, port }, { connectTimeoutMs: this.rpcTimeoutMs, bodyPool, networkKey: this.networkKey, localAddress: this.localAddress });
+    if (!relayed) return client;
+    try {
+      const request = RELAY.CIRCUIT.encodeArgs(relayed.edgeId);
+      const reply = await client.request(RELAY.CIRCUIT.name, request.args, { timeoutMs: Math.max(this.rpcTimeoutMs, CIRCUIT_OPEN_TIMEOUT_MS) });
+      RELAY.CIRCUIT.decodeReply(reply.body, relayed.relay, relayed.edgeId);
+    } catch (error) {
+      client.close();
+      throw error;
+    }
+    return client;
   }
 }

@@ -6,20 +6,15 @@ import type { ConnectionEvents, ConnectionTimeouts } from "./connection-events";
 import type { Frame, FrameDecoder } from "./frame";
 import type { LinkLayer } from "./link-layer";
 import { RoleHold } from "./role-hold";
+import type { ConnectionSink } from "./connection-sink";
 
 export type { ConnectionEvents, ConnectionTimeouts } from "./connection-events";
 
-/**
- * Wraps one Bun socket. `socket.write()` may take only part of what it is given;
- * the rest waits here until `drain`, so callers never lose bytes and can await `flushed()`.
- */
+/** Wraps one Bun socket. `socket.write()` may take only part of what it is given; the rest waits here until `drain`, so callers never lose bytes and can await `flushed()`. */
 export class FramedConnection<Head> {
   readonly remoteAddress: string;
   /** The peer's port (0 on a Unix socket). */
   readonly remotePort: number;
-  private readonly socket: Socket<FramedConnection<Head>>;
-  private decoder: FrameDecoder<Head>;
-  private events: ConnectionEvents<Head>;
   private queue: Uint8Array[] = [];
   private queuedBytes = 0;
   private flushWaiters: Array<() => void> = [];
@@ -27,7 +22,6 @@ export class FramedConnection<Head> {
   private broken = false;
   private closedReason: P2PError | null | undefined = undefined;
   private resolveClosed: () => void = () => {};
-  private timeouts: ConnectionTimeouts;
   /** Between the last frame of one role and the first of the next (see `holdAfterFrames`). */
   private readonly hold = new RoleHold();
   private readonly openedAt = performance.now();
@@ -36,21 +30,17 @@ export class FramedConnection<Head> {
   private paused = false;
   private dropped = 0;
   private timer: ReturnType<typeof setTimeout> | undefined;
-  private readonly layer: LinkLayer | undefined;
+  private sink: ConnectionSink | null = null;
   /** Resolves when the connection is gone. */
   readonly whenClosed: Promise<void> = new Promise((resolve) => (this.resolveClosed = resolve));
 
   constructor(
-    socket: Socket<FramedConnection<Head>>,
-    decoder: FrameDecoder<Head>,
-    events: ConnectionEvents<Head>,
-    timeouts: ConnectionTimeouts,
-    layer?: LinkLayer,
+    private readonly socket: Socket<FramedConnection<Head>>,
+    private decoder: FrameDecoder<Head>,
+    private events: ConnectionEvents<Head>,
+    private timeouts: ConnectionTimeouts,
+    private readonly layer?: LinkLayer,
   ) {
-    this.socket = socket;
-    this.decoder = decoder;
-    this.events = events;
-    this.timeouts = timeouts;
     this.remoteAddress = socket.remoteAddress || "local";
     this.remotePort = (socket as { remotePort?: number }).remotePort ?? 0;
     socket.data = this;
@@ -58,7 +48,6 @@ export class FramedConnection<Head> {
     // count as traffic. One timer of ours, checked lazily, restarts on every byte either way instead.
     socket.timeout(0);
     this.schedule(Math.min(timeouts.idleTimeoutMs, timeouts.firstFrameTimeoutMs ?? Number.POSITIVE_INFINITY));
-    this.layer = layer;
     layer?.start({ send: (bytes) => this.enqueue([bytes]), fail: (reason) => this.destroy(reason) });
   }
 
@@ -125,6 +114,11 @@ export class FramedConnection<Head> {
     return changed;
   }
 
+  /** From now on bytes read, and `drain`, go to `sink`, not the decoder: one end of a relay's circuit. Writes, timeouts, closing unchanged. */
+  divert(sink: ConnectionSink): void {
+    this.sink = sink;
+  }
+
   /** Queues bytes in order; nothing is dropped while the connection lives. */
   write(parts: readonly Uint8Array[]): void {
     if (this.isClosed) return;
@@ -178,11 +172,15 @@ export class FramedConnection<Head> {
       }
       for (const part of plaintext) {
         if (this.isClosed || this.endWhenFlushed || this.broken) return;
-        this.decode(part);
+        this.deliver(part);
       }
       return;
     }
-    this.decode(chunk);
+    this.deliver(chunk);
+  }
+
+  private deliver(chunk: Uint8Array): void {
+    return this.sink ? this.sink.data(chunk) : this.decode(chunk);
   }
 
   private decode(chunk: Uint8Array): void {
@@ -218,7 +216,9 @@ export class FramedConnection<Head> {
 
   onDrain(): void {
     this.flush();
-    if (!this.isClosed) this.events.drained?.();
+    if (this.isClosed) return;
+    if (this.sink) this.sink.drained();
+    else this.events.drained?.();
   }
 
   onTimeout(): void {

@@ -9,7 +9,7 @@ import { namespaceOf } from "./natlab-netns";
 import { DNS_V4, DNS_V6, type LabHost, type LabPlan, nodeIp } from "./natlab-plan";
 
 /** The line a node logs once it is in the ring. */
-const IN_RING = / is in the ring/;
+const IN_RING = / is in the ring| is reached through its relay/;
 /** The line the DNS logs once it listens. */
 const DNS_LISTENING = /listening on/;
 /** A node's log is kept up to this many characters (the tail), so a chatty node cannot fill memory. */

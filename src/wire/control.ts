@@ -67,6 +67,8 @@ export interface TransferEntry {
   /** Seconds left at that rate, or null when unknown. */
   etaSeconds: number | null;
   sources: string[];
+  /** How its chunks came: "relayed" once any came from an edge node through its relay (a source `ip:port/<edge id>`), else "direct" ("reversed" and "punched" are the direct paths of issue 18 item 4). */
+  mode?: "direct" | "reversed" | "punched" | "relayed";
   state: "queued" | "downloading" | "paused" | "done" | "failed" | "cancelled" | "stopped";
   startedAt: number;
   endedAt?: number;

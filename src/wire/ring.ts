@@ -3,6 +3,7 @@
 import { formatAddress, splitAddress } from "../protocol/address";
 import { canonicalIp } from "../protocol/ip";
 import { P2PError, quote } from "../protocol/errors";
+import { edgeIdOf, parseRelayed } from "../protocol/relayed-address";
 import type { OpTable } from "../protocol/server";
 import { PUBLIC_KEY_PATTERN } from "../model/public-key";
 import type { RingId } from "../model/id";
@@ -125,6 +126,9 @@ export const RING = {
     decodeReply: (body, from) => {
       const key = replyLines(body)[0] ?? "";
       if (!PUBLIC_KEY_PATTERN.test(key)) throw P2PError.badAnswer(from, "KEY", `with '${quote(key)}', not 64 hex digits`);
+      // Through a relay, the answer must be the key the edge id in the address is bound to: the relay cannot answer for its edge.
+      const relayed = parseRelayed(from);
+      if (relayed && edgeIdOf(key) !== relayed.edgeId) throw P2PError.badAnswer(from, "KEY", `with a key whose edge id is ${edgeIdOf(key)}, not ${relayed.edgeId}`);
       return key;
     },
   }),

@@ -69,15 +69,18 @@ describe("how a node finds its place", () => {
     expect(await reachLine(env, `${node.ip}:${node.port}`)).toBe(`reachable at ${node.ip}:${node.port}`);
   }, 60_000);
 
-  test("a node advertising an address nobody listens on is shown unreachable from the DNS, with the reason", async () => {
+  test("a node advertising an address nobody listens on is found unreachable by the DNS, says why, and joins as an edge node through a member", async () => {
     const dns = await startDns();
+    const member = await startNode(dns, { P2P_HOME: home() });
     const env = { P2P_HOME: home() };
     const nobody = countingListener(loopbackAddress(), "nothing");
     nobody.stop(); // a port that was free a moment ago, now closed
     const ip = loopbackAddress();
-    const proc = startP2P(["node", ip, "--port", String(freePort()), "--dns", dns, "--advertise", `${ip}:${nobody.port}`, ...FAST], { env });
-    const port = Number((await proc.waitForStderr(new RegExp(`at ${ip.replaceAll(".", "\\.")}:(\\d+) is in the ring`), 30_000))[1]);
-    expect(await reachLine(env, `${ip}:${port}`)).toBe(`unreachable from ${dns}: nothing accepts connections at ${ip}:${nobody.port} (cannot reach ${ip}:${nobody.port}: Failed to connect)`);
+    const port = freePort();
+    const proc = startP2P(["node", ip, "--port", String(port), "--dns", dns, "--advertise", `${ip}:${nobody.port}`, ...FAST], { env });
+    await proc.waitForStderr(/ is reached through its relay/, 30_000);
+    expect(proc.stderr()).toContain(`unreachable from ${dns}: nothing accepts connections at ${ip}:${nobody.port} (cannot reach ${ip}:${nobody.port}: Failed to connect)`);
+    expect(await reachLine(env, `${ip}:${port}`)).toBe(`unreachable: relayed through ${member.ip}:${member.port}`);
   }, 60_000);
 
   test("--advertise that is not an address is one clear line and exit, no node started", async () => {

@@ -21,7 +21,8 @@ export function renderStatus(status: NodeStatus): string {
   const lines = [
     `node         ${peer(status)}`,
     `predecessor  ${peer(status.predecessor)}`,
-    `successors   ${status.successors.length === 0 ? "(alone in the ring)" : ""}`,
+    // An edge node (named `ip:port/<edge id>`) has no place on the ring, not an empty one.
+    `successors   ${status.successors.length > 0 ? "" : status.address.includes("/") ? "(none: an edge node owns no range)" : "(alone in the ring)"}`,
     ...status.successors.map((entry, index) => `  ${index + 1}. ${peer(entry)}`),
     `fingers      ${status.fingers.length} distinct`,
     ...status.fingers.map((entry) => `  ${peer(entry)}`),

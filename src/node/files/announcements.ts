@@ -39,7 +39,7 @@ export function summarize(entries: readonly RecordEntry[], kind: Announcement["k
       if (announcement.folder === true) file.folder = true;
       files.set(key, file);
     }
-    if (announcement.partial !== true) file.holderSet.add(hostOf(splitAddress(announcement.holder).ip));
+    if (announcement.partial !== true) file.holderSet.add(holderHost(announcement.holder));
     file.holders = file.holderSet.size;
   }
   return [...files.values()]
@@ -117,4 +117,10 @@ export function nameHolders(get: (key: RingId) => Promise<RecordEntry[]>, name: 
     known = undefined;
     return holdersOf(read, id);
   };
+}
+
+/** What one holder counts as in `holders`: its host, or for an edge (`ip:port/<edge id>`) the edge itself, not its relay's host. */
+function holderHost(holder: string): string {
+  const slash = holder.indexOf("/");
+  return slash >= 0 ? holder.slice(slash + 1) : hostOf(splitAddress(holder).ip);
 }

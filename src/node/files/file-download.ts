@@ -76,7 +76,7 @@ export class FileDownloads {
 
   constructor(options: FileDownloadsOptions) {
     this.options = options;
-    this.transfers = new TransferLog(options.maxActive ?? 0);
+    this.transfers = new TransferLog(options.maxActive ?? 0, (address) => options.links.pathOf?.(address) ?? "direct");
   }
 
   /** Downloads the file `target` that `name` led to into `out` (asked without an id, follows it to a new id once); `entries`: the name's records, if just read. */

@@ -37,6 +37,8 @@ export interface FileLinks {
   chunk(address: string, fileId: string, index: number, stream: string): Promise<Uint8Array>;
   chosenChunk(address: string, fileId: string, wanted: Bitfield, stream: string): Promise<{ index: number; bytes: Uint8Array }>;
   have(address: string, fileId: string, knownVersion: number | null, chunkCount: number, stream: string): Promise<HaveReport>;
+  /** How the link to a holder runs (TRANSFERS' mode): straight, dialled back by an edge holder, or through its relay. */
+  pathOf?(address: string): "direct" | "reversed" | "relayed";
   /** A chunk's bytes are written or dropped: its buffer may be reused. */
   release(bytes: Uint8Array): void;
   /** A name for a new set of download connections. */

@@ -37,6 +37,7 @@ export function tcpFileLinks(transport: TcpTransport): FileLinks {
       return report;
     },
     release: (bytes) => transport.releaseBody(bytes),
+    pathOf: (address) => transport.pathTo(address),
     newStream: () => `download-${++streams}`,
     closeStream: (stream) => transport.closeStream(stream),
   };

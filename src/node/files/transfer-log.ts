@@ -22,6 +22,8 @@ interface Active {
   samples: { at: number; bytes: number }[];
 }
 
+const PATH_RANK = { direct: 0, reversed: 1, punched: 1, relayed: 2 } as const;
+
 /** Downloads under way or waiting (each cancellable and pausable), and the last few that ended. */
 export class TransferLog {
   private readonly active = new Map<string, Active>();
@@ -31,7 +33,11 @@ export class TransferLog {
   private readonly wakers = new Set<() => void>();
 
   /** `maxActive` of 0: no limit, every download runs at once. */
-  constructor(private readonly maxActive = 0) {}
+  constructor(
+    private readonly maxActive = 0,
+    /** How the link to a source runs; by default, a relayed address (an edge's, `ip:port/<edge id>`) is relayed. */
+    private readonly pathOf: (address: string) => "direct" | "reversed" | "relayed" = (address) => (address.includes("/") ? "relayed" : "direct"),
+  ) {}
 
   /** Registers a download (queued); refuses a second one of the same file or to the same path. The signal fires on CANCEL. */
   begin(id: string, name: string, path: string, size: number, paused = false): AbortSignal {
@@ -41,7 +47,7 @@ export class TransferLog {
       }
     }
     const controller = new AbortController();
-    const entry: TransferEntry = { id, name, path, size, bytes: 0, rate: 0, etaSeconds: null, sources: [], state: paused ? "paused" : "queued", startedAt: Date.now() };
+    const entry: TransferEntry = { id, name, path, size, bytes: 0, rate: 0, etaSeconds: null, sources: [], mode: "direct", state: paused ? "paused" : "queued", startedAt: Date.now() };
     this.active.set(id, { entry, controller, turn: null, waiting: false, paused, samples: [] });
     return controller.signal;
   }
@@ -111,6 +117,8 @@ export class TransferLog {
     entry.rate = seconds > 0.5 ? Math.max(0, (bytes - first.bytes) / seconds) : 0;
     entry.etaSeconds = entry.rate > 0 ? Math.ceil((entry.size - bytes) / entry.rate) : null;
     entry.sources = [...sources];
+    // The least direct path any source took so far: relayed over reversed over direct.
+    for (const path of sources.map(this.pathOf)) if (PATH_RANK[path] > PATH_RANK[entry.mode ?? "direct"]) entry.mode = path;
   }
 
   /** Ends a download: "stopped" when its client went away (Ctrl-C), which keeps the .part for a rerun to resume. */

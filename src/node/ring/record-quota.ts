@@ -1,6 +1,6 @@
 // What one node agrees to store for the ring: bounds per key, per holder and in all, so a flood of fake records costs it a bounded amount.
 
-import { parseAddress } from "../../wire/codec";
+import { canonicalHolderAddress } from "../../protocol/relayed-address";
 import type { RecordEntry } from "../../model/record";
 
 /** Members one key may have on a node, tombstones included (a popular file's holders, a common word's files). */
@@ -123,8 +123,7 @@ export function holderOf(member: string): string {
 export function signerOf(member: string): string | null {
   if (!member.includes("@")) return null;
   try {
-    const [ip, port] = parseAddress(holderOf(member), "holder");
-    return `${ip}:${port}`;
+    return canonicalHolderAddress(holderOf(member), "holder");
   } catch {
     return null;
   }

@@ -1,0 +1,68 @@
+// What an edge node runs instead of a ring presence: its link to a relay, the ring as seen from outside, and the ops it serves on circuits.
+
+import type { OpTable } from "../../protocol/ops";
+import { edgeIdOf } from "../../protocol/relayed-address";
+import type { Peer } from "../../model/peer";
+import type { RecordEntry } from "../../model/record";
+import type { RingTransport } from "../../model/ring-transport";
+import { opTable, serveOp } from "../../wire/op";
+import { RING } from "../../wire/ring";
+import type { Introducers } from "../dns-client";
+import { EdgeLink } from "./edge-link";
+import { EdgeRing } from "./edge-ring";
+import { log } from "../../log";
+
+export type EdgeParts = { link: EdgeLink; ring: EdgeRing };
+
+export interface EdgeOptions {
+  /** The node's own peer: its id becomes the edge id, its address the relayed one once reserved. */
+  self: Peer;
+  publicKey: string;
+  transport: RingTransport;
+  signEntry: (entry: RecordEntry) => RecordEntry;
+  dns: Introducers;
+  retryMs: number;
+  connectTimeoutMs: number;
+  networkKey?: Uint8Array;
+  localAddress?: string;
+  signal: AbortSignal;
+  /** The file ops this edge serves on its circuits (built once sharing exists). */
+  fileOps: () => OpTable;
+  /** Called once a (new) reservation names the edge by a new address: announce again under it. */
+  onAddress: () => void;
+}
+
+/** Builds an edge's parts; `self` is renamed to the edge id now and to its relayed address at each reservation. */
+export function openEdge(options: EdgeOptions): EdgeParts {
+  const { self } = options;
+  self.id = edgeIdOf(options.publicKey);
+  let ops: OpTable | null = null;
+  const link = new EdgeLink({
+    publicKey: options.publicKey,
+    dns: options.dns,
+    ops: () => (ops ??= { ...edgeRingOps(options.publicKey), ...options.fileOps() }),
+    retryMs: options.retryMs,
+    connectTimeoutMs: options.connectTimeoutMs,
+    networkKey: options.networkKey,
+    localAddress: options.localAddress,
+    warn: (message) => log.warn(message),
+    info: (message) => log.info(message),
+    signal: options.signal,
+    onRelayed: (address) => {
+      if (address === null || address === self.address) return;
+      self.address = address;
+      void ring.refresh().catch((error) => log.debug(`edge: ${(error as Error).message}`));
+      options.onAddress();
+    },
+  });
+  const ring = new EdgeRing(self, options.transport, options.signEntry, () => link.members);
+  return { link, ring };
+}
+
+/** The ring link's ops an edge answers: PING and KEY (its key, whose hash is its edge id); it has no range, so nothing else. */
+function edgeRingOps(publicKey: string): OpTable {
+  return opTable(
+    serveOp(RING.PING, (askTime) => (askTime ? Date.now() : null)),
+    serveOp(RING.KEY, () => publicKey),
+  );
+}

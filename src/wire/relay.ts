@@ -1,0 +1,103 @@
+// The relay link (an edge node or a dialler to a relaying ring member, TCP 7495): RESERVE, CIRCUIT, CIRCUIT_ACCEPT, and the notices.
+
+import { parsePort } from "../protocol/address";
+import { P2PError } from "../protocol/errors";
+import { EDGE_ID_PATTERN } from "../protocol/relayed-address";
+import { PUBLIC_KEY_PATTERN } from "../model/public-key";
+import { defineOp, replyLines } from "./op";
+
+/** A circuit's token: 32 lowercase hex digits, fresh for each circuit, known only to the relay and the edge it notified. */
+export const TOKEN_PATTERN = /^[0-9a-f]{32}$/;
+
+/**
+ * How long a relay waits for the edge to answer an INCOMING notice with CIRCUIT_ACCEPT. A dialler waits
+ * CIRCUIT_OPEN_TIMEOUT_MS for its CIRCUIT reply (a little more: the relay's 503 should arrive first).
+ */
+export const CIRCUIT_ACCEPT_TIMEOUT_MS = 5_000;
+export const CIRCUIT_OPEN_TIMEOUT_MS = CIRCUIT_ACCEPT_TIMEOUT_MS + 2_000;
+
+/**
+ * A notice a relay pushes down an edge's reservation, as one 202 data line: `<KIND> <arg> ...`. Known kinds:
+ * `RESERVED <relayed address>` (first, once), `INCOMING <token>` (answer: CIRCUIT_ACCEPT <token> on a new connection),
+ * `DIAL <ip:port> <token>` (a connection reversal: connect there and present REVERSED <token>).
+ */
+export type Notice = { kind: string; args: string[] };
+
+export function encodeNotice({ kind, args }: Notice): string {
+  return [kind, ...args].join(" ");
+}
+
+/** A notice line; throws MALFORMED for one that is not `<KIND> <args>` in capitals and printable words. */
+export function decodeNotice(line: string): Notice {
+  const [kind, ...args] = line.split(" ");
+  if (!kind || !/^[A-Z_]{1,32}$/.test(kind) || args.length > 8) throw new P2PError("MALFORMED", `bad relay notice '${line.slice(0, 80)}'`);
+  return { kind, args };
+}
+
+const checked = (pattern: RegExp, what: string, expected: string) => (value: string) => {
+  if (!pattern.test(value)) throw P2PError.invalid(what, value, expected);
+  return value;
+};
+const publicKey = checked(PUBLIC_KEY_PATTERN, "public key", "64 hex digits");
+const edgeId = checked(EDGE_ID_PATTERN, "edge id", "40 lowercase hex digits");
+const token = checked(TOKEN_PATTERN, "circuit token", "32 lowercase hex digits");
+
+export const RELAY = {
+  /**
+   * Asks for a reservation: the reply stays open as the edge's notice channel, each notice a `202` data line
+   * (`RESERVED <relayed address>` first), with the server's keepalives between them. It ends with 200 when the
+   * relay drops it, 409 when the edge id holds one here already, 503 with the reason when the relay is full or relays nothing.
+   */
+  RESERVE: defineOp<string, void>({
+    name: "RESERVE",
+    usage: "RESERVE <public key>",
+    minArgs: 1,
+    maxArgs: 1,
+    encodeArgs: (key) => ({ args: [key] }),
+    decodeArgs: (args) => publicKey(args[0]!),
+    encodeReply: () => ({ lines: ["reservation ended"] }),
+    decodeReply: () => undefined,
+  }),
+
+  /** Opens a circuit to the edge `edge id` reserved here: after the 200 the connection is a byte pipe to the edge. 404 for an edge unknown here, 503 over a limit. */
+  CIRCUIT: defineOp<string, void>({
+    name: "CIRCUIT",
+    usage: "CIRCUIT <edge id>",
+    minArgs: 1,
+    maxArgs: 1,
+    encodeArgs: (id) => ({ args: [id] }),
+    decodeArgs: (args) => edgeId(args[0]!),
+    encodeReply: () => ({ lines: ["circuit open"] }),
+    decodeReply: (body, from) => {
+      if (replyLines(body)[0] !== "circuit open") throw P2PError.badAnswer(from, "CIRCUIT", "without 'circuit open'");
+    },
+  }),
+
+  /**
+   * Connection reversal: asks the relay to tell its edge `edge id` to dial the caller back, at the IP the relay
+   * sees the caller come from and `port`, and present `token` there (`REVERSED`, src/protocol/reversal.ts).
+   * 200 once the notice is pushed (the dial-back comes, or not, on its own); 404 for an edge unknown here.
+   */
+  CONNECT_BACK: defineOp<{ edgeId: string; port: number; token: string }, void>({
+    name: "CONNECT_BACK",
+    usage: "CONNECT_BACK <edge id> <port> <token>",
+    minArgs: 3,
+    maxArgs: 3,
+    encodeArgs: ({ edgeId: id, port, token: value }) => ({ args: [id, String(port), value] }),
+    decodeArgs: (args) => ({ edgeId: edgeId(args[0]!), port: parsePort(args[1]!, "port to dial back"), token: token(args[2]!) }),
+    encodeReply: () => ({ lines: ["asked"] }),
+    decodeReply: () => undefined,
+  }),
+
+  /** The edge's answer to `INCOMING <token>`, on a connection of its own: after the 200 it is the edge's end of the pipe. */
+  CIRCUIT_ACCEPT: defineOp<string, void>({
+    name: "CIRCUIT_ACCEPT",
+    usage: "CIRCUIT_ACCEPT <token>",
+    minArgs: 1,
+    maxArgs: 1,
+    encodeArgs: (value) => ({ args: [value] }),
+    decodeArgs: (args) => token(args[0]!),
+    encodeReply: () => ({ lines: ["accepted"] }),
+    decodeReply: () => undefined,
+  }),
+};

@@ -1,0 +1,63 @@
+// EdgeRing against stub ring members: lookups, reads and writes route around members the edge cannot reach.
+
+import { describe, expect, test } from "bun:test";
+import { P2PError } from "../../../src/protocol/errors";
+import { EdgeRing, MAX_PRIMARY_ATTEMPTS } from "../../../src/node/relay/edge-ring";
+import { peerAt, type Peer } from "../../../src/model/peer";
+import type { RecordEntry } from "../../../src/model/record";
+import type { RingTransport } from "../../../src/model/ring-transport";
+
+const relay = peerAt("127.0.0.2:7495");
+const far = peerAt("127.0.0.3:7495");
+const replica = peerAt("127.0.0.4:7495");
+const KEY = "a".repeat(40);
+
+/** Members answering FIND_SUCCESSOR from a script; `unreachable` addresses throw UNREACHABLE for any call. */
+function stubTransport(successorOf: (avoid: string[]) => Peer, unreachable: Set<string>, calls: string[]): RingTransport {
+  const check = (to: Peer, op: string) => {
+    calls.push(`${op} ${to.address}`);
+    if (unreachable.has(to.address)) throw new P2PError("UNREACHABLE", `cannot reach ${to.address}`);
+  };
+  return {
+    findSuccessorStep: async (to, _key, avoid) => (check(to, "FIND"), { done: true, peer: successorOf(avoid) }),
+    getRecords: async (to) => (check(to, "GET"), [] as RecordEntry[]),
+    putRecords: async (to) => (check(to, "PUT"), 1),
+    getNeighbours: async () => ({ predecessor: null, successors: [] }),
+    notify: async () => {},
+    ping: async () => {},
+    leaving: async () => {},
+  };
+}
+
+const edgeRing = (transport: RingTransport, members: Peer[]) => new EdgeRing({ id: "e".repeat(40), address: `${relay.address}/${"e".repeat(40)}` }, transport, (entry) => entry, () => members);
+
+describe("an edge's view of the ring", () => {
+  test("a primary the edge cannot reach is avoided: the lookup is asked again and the next node takes the read and the write", async () => {
+    const calls: string[] = [];
+    const transport = stubTransport((avoid) => (avoid.includes(far.address) ? replica : far), new Set([far.address]), calls);
+    const ring = edgeRing(transport, [relay]);
+    expect(await ring.get(KEY)).toEqual([]);
+    expect(calls).toEqual([`FIND ${relay.address}`, `GET ${far.address}`, `FIND ${relay.address}`, `GET ${replica.address}`]);
+    expect((await ring.put(KEY, "m", "v")).address).toBe(replica.address);
+  });
+
+  test("a read gives up after a bounded number of primaries, saying why", async () => {
+    const calls: string[] = [];
+    const everyone = new Set<string>();
+    let next = 10;
+    const transport = stubTransport(() => {
+      const peer = peerAt(`127.0.0.${next++}:7495`);
+      everyone.add(peer.address);
+      return peer;
+    }, everyone, calls);
+    await expect(edgeRing(transport, [relay]).get(KEY)).rejects.toMatchObject({ code: "UNAVAILABLE", message: expect.stringMatching(/no ring member holding key a{40} answered \(cannot reach/) });
+    expect(calls.filter((call) => call.startsWith("GET"))).toHaveLength(MAX_PRIMARY_ATTEMPTS);
+  });
+
+  test("with its relay silent, a lookup starts from another member the DNS listed", async () => {
+    const calls: string[] = [];
+    const transport = stubTransport(() => replica, new Set([relay.address]), calls);
+    expect((await edgeRing(transport, [relay, far]).lookup(KEY)).peer.address).toBe(replica.address);
+    expect(calls).toEqual([`FIND ${relay.address}`, `FIND ${far.address}`]);
+  });
+});
