@@ -2,6 +2,8 @@
 
 import { join } from "node:path";
 import { log } from "../log";
+import { REACH } from "../wire/reach";
+import { punchVia } from "./relay/punch-dial";
 import { ClockWatch } from "./clock-skew";
 import {
   calmHeartbeatMs,
@@ -119,6 +121,8 @@ export function openParts(base: NodeBase): NodeParts {
 
 function openEdgeOf(base: NodeBase, trust: ReturnType<typeof nodeTrust>, fileOps: () => OpTable, onAddress: () => void): EdgeParts {
   const { options, self, dns, signal } = base;
+  // Two edges: the dialler punches a hole over the circuit before it settles for the relay.
+  base.transport.punch = punchVia(base.transport, { networkKey: options.networkKey, localAddress: ownSourceAddress(splitAddress(self.address).ip), info: (message) => log.info(message) });
   return openEdge({
     self,
     publicKey: trust.identity.publicKey,
@@ -132,6 +136,7 @@ function openEdgeOf(base: NodeBase, trust: ReturnType<typeof nodeTrust>, fileOps
     signal,
     fileOps,
     onAddress,
+    observedBy: async (relay) => (await base.transport.send(relay, REACH.OBSERVED, undefined)).ip,
   });
 }
 

@@ -21,8 +21,8 @@ export { DEFAULT_RPC_TIMEOUT_MS };
  */
 export type Channel = "ring" | "bulk" | "have";
 
-/** How a link to a peer runs: straight to it, dialled back by an edge node (reversed), or through an edge's relay. */
-export type LinkPath = "direct" | "reversed" | "relayed";
+/** How a link to a peer runs: straight to it, dialled back by an edge node (reversed), through a punched hole, or through an edge's relay. */
+export type LinkPath = "direct" | "reversed" | "punched" | "relayed";
 
 /** Bulk reply bodies are read into pooled buffers of this size: a 1 MiB chunk and GET_ANY_CHUNK's 4-byte index. */
 export const BULK_BODY_CAPACITY = 1024 * 1024 + 64;
@@ -57,6 +57,8 @@ export class TcpTransport implements RingTransport {
    * cannot be reached or the edge did not come (src/node/relay/connect-back.ts); unset, edges are reached by circuit.
    */
   connectBack: ((relayed: { relay: string; edgeId: string }) => Promise<ProtocolClient | null>) | null = null;
+  /** Punches a hole to an edge over the circuit just opened to it (src/node/relay/punch-dial.ts); null stays on the circuit. */
+  punch: ((circuit: ProtocolClient, relayed: { relay: string; edgeId: string }, address: string) => Promise<ProtocolClient | null>) | null = null;
   /** How the last link to each relayed address was made (see `pathTo`); bounded by the pool's addresses. */
   private readonly paths = new Map<string, LinkPath>();
 
@@ -177,7 +179,6 @@ export class TcpTransport implements RingTransport {
       this.paths.set(address, "reversed");
       return reversed;
     }
-    if (relayed) this.paths.set(address, "relayed");
     const { ip, port } = splitAddress(relayed ? relayed.relay : address);
     const client = await connect({ hostname: ip, port }, { connectTimeoutMs: this.rpcTimeoutMs, bodyPool, networkKey: this.networkKey, localAddress: this.localAddress });
     if (!relayed) return client;
@@ -189,6 +190,11 @@ export class TcpTransport implements RingTransport {
       client.close();
       throw error;
     }
-    return client;
+    // Both sides behind NAT: the circuit carries a hole punch, and the punched link replaces it when one opens.
+    const punched = this.punch ? await this.punch(client, relayed, address) : null;
+    this.paths.set(address, punched ? "punched" : "relayed");
+    if (!punched) return client;
+    client.close();
+    return punched;
   }
 }

@@ -2,6 +2,7 @@
 
 import { parsePort } from "../protocol/address";
 import { P2PError } from "../protocol/errors";
+import { decodePunchMessage, encodePunchMessage, MAX_PUNCH_ADDRESSES } from "../protocol/punch";
 import { EDGE_ID_PATTERN } from "../protocol/relayed-address";
 import { PUBLIC_KEY_PATTERN } from "../model/public-key";
 import { defineOp, replyLines } from "./op";
@@ -87,6 +88,25 @@ export const RELAY = {
     decodeArgs: (args) => ({ edgeId: edgeId(args[0]!), port: parsePort(args[1]!, "port to dial back"), token: token(args[2]!) }),
     encodeReply: () => ({ lines: ["asked"] }),
     decodeReply: () => undefined,
+  }),
+
+  /**
+   * Hole punching, spoken over a circuit to an edge (src/protocol/punch.ts): the dialler sends its `CONNECT <ip:port>`
+   * and gets the edge's own `CONNECT <ip:port>` as the reply (the round trip it measures), then `SYNC` (reply
+   * empty), on which the edge dials; the dialler dials half a round trip after sending it.
+   */
+  PUNCH: defineOp<string, string | null>({
+    name: "PUNCH",
+    usage: "PUNCH CONNECT <ip:port> | PUNCH SYNC",
+    minArgs: 1,
+    maxArgs: 1 + MAX_PUNCH_ADDRESSES,
+    encodeArgs: (line) => ({ args: line.split(" ") }),
+    decodeArgs: (args) => encodePunchMessage(decodePunchMessage(args.join(" "))),
+    encodeReply: (line) => ({ lines: line === null ? [] : [line] }),
+    decodeReply: (body) => {
+      const line = replyLines(body)[0];
+      return line === undefined ? null : encodePunchMessage(decodePunchMessage(line));
+    },
   }),
 
   /** The edge's answer to `INCOMING <token>`, on a connection of its own: after the 200 it is the edge's end of the pipe. */

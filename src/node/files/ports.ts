@@ -38,7 +38,7 @@ export interface FileLinks {
   chosenChunk(address: string, fileId: string, wanted: Bitfield, stream: string): Promise<{ index: number; bytes: Uint8Array }>;
   have(address: string, fileId: string, knownVersion: number | null, chunkCount: number, stream: string): Promise<HaveReport>;
   /** How the link to a holder runs (TRANSFERS' mode): straight, dialled back by an edge holder, or through its relay. */
-  pathOf?(address: string): "direct" | "reversed" | "relayed";
+  pathOf?(address: string): "direct" | "reversed" | "punched" | "relayed";
   /** A chunk's bytes are written or dropped: its buffer may be reused. */
   release(bytes: Uint8Array): void;
   /** A name for a new set of download connections. */

@@ -36,7 +36,7 @@ export class TransferLog {
   constructor(
     private readonly maxActive = 0,
     /** How the link to a source runs; by default, a relayed address (an edge's, `ip:port/<edge id>`) is relayed. */
-    private readonly pathOf: (address: string) => "direct" | "reversed" | "relayed" = (address) => (address.includes("/") ? "relayed" : "direct"),
+    private readonly pathOf: (address: string) => "direct" | "reversed" | "punched" | "relayed" = (address) => (address.includes("/") ? "relayed" : "direct"),
   ) {}
 
   /** Registers a download (queued); refuses a second one of the same file or to the same path. The signal fires on CANCEL. */

@@ -10,6 +10,8 @@ import { RING } from "../../wire/ring";
 import type { Introducers } from "../dns-client";
 import { EdgeLink } from "./edge-link";
 import { EdgeRing } from "./edge-ring";
+import { PunchResponder } from "./punch-responder";
+import { P2PError } from "../../protocol/errors";
 import { log } from "../../log";
 
 export type EdgeParts = { link: EdgeLink; ring: EdgeRing };
@@ -30,6 +32,8 @@ export interface EdgeOptions {
   fileOps: () => OpTable;
   /** Called once a (new) reservation names the edge by a new address: announce again under it. */
   onAddress: () => void;
+  /** The IP the node at `address` (its relay) sees this edge come from (OBSERVED): what a hole punch announces. */
+  observedBy: (address: string) => Promise<string>;
 }
 
 /** Builds an edge's parts; `self` is renamed to the edge id now and to its relayed address at each reservation. */
@@ -37,10 +41,19 @@ export function openEdge(options: EdgeOptions): EdgeParts {
   const { self } = options;
   self.id = edgeIdOf(options.publicKey);
   let ops: OpTable | null = null;
+  // What the edge serves on every link that reaches it: circuits, reversed and punched ones.
+  const servedOps = (): OpTable => (ops ??= { ...edgeRingOps(options.publicKey), ...options.fileOps(), ...opTable(...punches.ops()) });
+  const punches: PunchResponder = new PunchResponder({
+    observedIp: () => (link.relay ? options.observedBy(link.relay.address) : Promise.reject(new P2PError("UNAVAILABLE", "no relay reserved to learn this edge's address from"))),
+    ops: () => servedOps(),
+    localAddress: options.localAddress,
+    warn: (message) => log.warn(message),
+    info: (message) => log.info(message),
+  });
   const link = new EdgeLink({
     publicKey: options.publicKey,
     dns: options.dns,
-    ops: () => (ops ??= { ...edgeRingOps(options.publicKey), ...options.fileOps() }),
+    ops: () => servedOps(),
     retryMs: options.retryMs,
     connectTimeoutMs: options.connectTimeoutMs,
     networkKey: options.networkKey,

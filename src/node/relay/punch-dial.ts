@@ -1,0 +1,68 @@
+// The dialler's half of a hole punch: over the circuit it opened to an edge, run `punch()` as the initiator and take the punched link instead.
+
+import type { ProtocolClient } from "../../protocol/client";
+import { isP2PError, P2PError } from "../../protocol/errors";
+import { choosePunchPort, punch, punchedClient, type PunchChannel } from "../../protocol/punch";
+import { REACH } from "../../wire/reach";
+import { RELAY } from "../../wire/relay";
+import type { TcpTransport } from "../tcp-transport";
+
+/**
+ * How long an edge whose punch failed is reached through its relay before a punch is tried again: a symmetric
+ * NAT on either side fails every time, and each try costs the dialler up to PUNCH_WINDOW_MS (5 s).
+ */
+export const PUNCH_RETRY_AFTER_MS = 10 * 60_000;
+/** Edges whose last punch failed that a node remembers. */
+const MAX_REMEMBERED_FAILURES = 1_024;
+
+/**
+ * `TcpTransport.punch` for a node that cannot be reached (an edge): over `circuit`, the edge is asked to punch
+ * (PUNCH CONNECT, SYNC) and the punched link returned, or null to stay on the circuit.
+ */
+export function punchVia(transport: Pick<TcpTransport, "send">, options: { networkKey?: Uint8Array; localAddress?: string; info(message: string): void; clock?: () => number }) {
+  const failedAt = new Map<string, number>();
+  const clock = options.clock ?? Date.now;
+  return async (circuit: ProtocolClient, relayed: { relay: string; edgeId: string }, address: string): Promise<ProtocolClient | null> => {
+    const failed = failedAt.get(address);
+    if (failed !== undefined && clock() - failed < PUNCH_RETRY_AFTER_MS) return null;
+    try {
+      const { ip } = await transport.send(relayed.relay, REACH.OBSERVED, undefined);
+      const result = await punch(overCircuit(circuit), { role: "initiator", localPort: choosePunchPort(options.localAddress), observedIp: ip, localAddress: options.localAddress });
+      failedAt.delete(address);
+      return await punchedClient(result, { networkKey: options.networkKey });
+    } catch (error) {
+      if (!isP2PError(error)) throw error;
+      if (failedAt.size >= MAX_REMEMBERED_FAILURES) failedAt.delete(failedAt.keys().next().value!);
+      failedAt.set(address, clock());
+      options.info(`hole punch to ${address} failed (${error.message}); staying on its relay for ${PUNCH_RETRY_AFTER_MS / 60_000} min`);
+      return null;
+    }
+  };
+}
+
+/**
+ * The punch's lines as PUNCH requests on the circuit: CONNECT's reply is the edge's CONNECT; SYNC is sent
+ * without waiting for its reply, since the dialler's own dial is timed from the moment SYNC leaves.
+ */
+function overCircuit(circuit: ProtocolClient): PunchChannel {
+  const replies: string[] = [];
+  return {
+    async send(line) {
+      const request = RELAY.PUNCH.encodeArgs(line);
+      if (line === "SYNC") {
+        // Its reply says nothing the punch needs: whether a link opens decides.
+        circuit.request(RELAY.PUNCH.name, request.args).catch((error: unknown) => {
+          if (!isP2PError(error)) throw error;
+        });
+        return;
+      }
+      const reply = RELAY.PUNCH.decodeReply((await circuit.request(RELAY.PUNCH.name, request.args)).body, "the edge", line);
+      if (reply !== null) replies.push(reply);
+    },
+    async receive() {
+      const line = replies.shift();
+      if (line === undefined) throw new P2PError("MALFORMED", "the edge answered CONNECT without its own");
+      return line;
+    },
+  };
+}
