@@ -10,7 +10,7 @@ type Snapshot = {
   transfers: { downloads: Transfer[]; serving: { id: string; name: string; requests: number; servedBytes: number }[] };
   shared: { name: string; id: string; size: number; servedBytes: number; folder?: boolean }[];
 };
-type FileSummary = { name: string; size: number; id: string; holders: number; folder?: boolean };
+type FileSummary = { name: string; size: number; id: string; holders: number; partial?: number; partialHolders?: string[]; folder?: boolean };
 
 const $ = <T extends Element>(selector: string) => document.querySelector(selector) as T;
 /** Rate samples kept for the chart: five minutes of one a second. */
@@ -74,18 +74,44 @@ function bar(fraction: number): HTMLElement {
 function renderFiles(files: FileSummary[]): void {
   const body = $<HTMLTableElement>("#files").tBodies[0]!;
   body.replaceChildren();
-  // Several files of one name are choices: each row downloads its own `name@id`.
+  // Several files of one name are choices: each row shows and downloads its own `name@id`.
   const names = new Map<string, number>();
   for (const file of files) names.set(file.name, (names.get(file.name) ?? 0) + 1);
   for (const file of files) {
     const row = body.insertRow();
-    const ref = names.get(file.name)! > 1 ? `${file.name}@${file.id.slice(0, 12)}` : file.name;
-    cell(row, file.folder ? `${file.name}/` : file.name);
+    const choices = names.get(file.name)!;
+    const label = file.folder ? `${file.name}/` : file.name;
+    if (choices > 1) {
+      row.className = "choice";
+      const tag = document.createElement("span");
+      tag.className = "choice-id";
+      tag.textContent = `@${file.id.slice(0, 12)}`;
+      cell(row, label, tag).title = `one of ${choices} files named ${file.name}: this one is ${file.name}@${file.id.slice(0, 12)}`;
+    } else cell(row, label);
     cell(row, size(file.size));
-    cell(row, String(file.holders));
+    holdersCell(row, file);
     cell(row, file.id.slice(0, 12));
-    cell(row, button("download", () => void op("DOWNLOAD", `${file.name}@${file.id}`))).title = ref;
+    cell(row, button("download", () => void op("DOWNLOAD", `${file.name}@${file.id}`)));
   }
+  const ambiguous = [...names].filter(([, count]) => count > 1).map(([name, count]) => `${count} files are named ${name}`);
+  $("#choices").textContent = ambiguous.length > 0 ? `${ambiguous.join("; ")}: each row is one choice (name@id).` : "";
+}
+
+/** "2", or "2 + 1 partial" with the partial holders' addresses: they are still downloading and serve what they verified. */
+function holdersCell(row: HTMLTableRowElement, file: FileSummary): void {
+  const td = cell(row, String(file.holders));
+  td.className = "holders";
+  if (!file.partial) return;
+  const partial = document.createElement("span");
+  partial.className = "partial";
+  partial.textContent = ` + ${file.partial} partial`;
+  td.append(partial);
+  const which = file.partialHolders ?? [];
+  const list = document.createElement("div");
+  list.className = "partial-holders";
+  list.textContent = which.join(", ") + (file.partial > which.length ? ", …" : "");
+  td.append(list);
+  td.title = `${file.holders} complete; partial (still downloading): ${which.join(", ")}`;
 }
 
 function renderTransfers(transfers: Snapshot["transfers"]): void {
@@ -146,6 +172,16 @@ async function search(event?: Event): Promise<void> {
   renderFiles((await (term ? op("SEARCH", term) : op("LIST"))) as FileSummary[]);
 }
 
+/** A pasted `p2p:` link goes to the node as is: DOWNLOAD fetches it from the holders it names, with no search. */
+async function downloadLink(event: Event): Promise<void> {
+  event.preventDefault();
+  const input = $<HTMLInputElement>("#link");
+  const link = input.value.trim();
+  if (!link) return show("paste a link first: p2p client link <name> on the node that shares it prints one");
+  await op("DOWNLOAD", link);
+  input.value = "";
+}
+
 async function upload(file: File): Promise<void> {
   show(`uploading ${file.name}…`);
   const response = await fetch(`/api/upload?name=${encodeURIComponent(file.name)}`, { method: "POST", body: file });
@@ -155,6 +191,7 @@ async function upload(file: File): Promise<void> {
 
 function wireUp(): void {
   $("#search-form").addEventListener("submit", (event) => void search(event).catch(() => {}));
+  $("#link-form").addEventListener("submit", (event) => void downloadLink(event).catch(() => {}));
   $<HTMLInputElement>("#file-input").addEventListener("change", (event) => {
     for (const file of (event.target as HTMLInputElement).files ?? []) void upload(file);
   });
