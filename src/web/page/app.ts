@@ -2,6 +2,7 @@
 
 import { drawRing, estimateRingSize, type RingView } from "./ring";
 import { drawChart, type Sample } from "./chart";
+import { uploadDropped, uploadFile, uploadPicked } from "./upload";
 
 type Transfer = { id: string; name: string; size: number; bytes: number; rate: number; etaSeconds: number | null; sources: string[]; state: string };
 type Snapshot = {
@@ -182,19 +183,13 @@ async function downloadLink(event: Event): Promise<void> {
   input.value = "";
 }
 
-async function upload(file: File): Promise<void> {
-  show(`uploading ${file.name}…`);
-  const response = await fetch(`/api/upload?name=${encodeURIComponent(file.name)}`, { method: "POST", body: file });
-  const reply = await response.json();
-  show(response.ok ? `shared ${reply.name}` : reply.error?.message ?? "upload failed");
-}
-
 function wireUp(): void {
   $("#search-form").addEventListener("submit", (event) => void search(event).catch(() => {}));
   $("#link-form").addEventListener("submit", (event) => void downloadLink(event).catch(() => {}));
   $<HTMLInputElement>("#file-input").addEventListener("change", (event) => {
-    for (const file of (event.target as HTMLInputElement).files ?? []) void upload(file);
+    for (const file of (event.target as HTMLInputElement).files ?? []) void uploadFile(file, show);
   });
+  $<HTMLInputElement>("#folder-input").addEventListener("change", (event) => uploadPicked((event.target as HTMLInputElement).files!, show));
   const drop = $<HTMLElement>("#drop");
   drop.addEventListener("dragover", (event) => {
     event.preventDefault();
@@ -204,7 +199,7 @@ function wireUp(): void {
   drop.addEventListener("drop", (event) => {
     event.preventDefault();
     drop.classList.remove("over");
-    for (const file of event.dataTransfer?.files ?? []) void upload(file);
+    if (event.dataTransfer) uploadDropped(event.dataTransfer, show);
   });
   const events = new EventSource("/api/events");
   events.onmessage = (message) => render(JSON.parse(message.data) as Snapshot);
