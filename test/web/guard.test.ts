@@ -82,4 +82,25 @@ describe("the web page's guard", () => {
       dir.remove();
     }
   });
+
+  test("a node whose web port is taken leaves the ring and closes before printing its one-line error", async () => {
+    const ip = net.nodes[0]!.ip.replace(/\.\d+$/, ".9");
+    const taken = Bun.listen({ hostname: ip, port: 0, socket: { data() {} } });
+    const dir = tempDir();
+    try {
+      const result = await runP2P(["node", ip, "--dns", net.dnsAddress, "--data", dir.path, "--web-listen", String(taken.port)], { env: net.env, executable: net.executable, timeoutMs: 30_000 });
+      // Read at once: a node that exited joined would still be the other's neighbour here (nothing has timed out yet).
+      const status = await net.status(net.nodes[0]!);
+      expect(result.code).not.toBe(0);
+      const lines = result.stderr.trim().split("\n");
+      expect(lines.filter((line) => line.startsWith("error:"))).toEqual([lines.at(-1)!]);
+      expect(lines.at(-1)!).toStartWith(`error: cannot serve the web page on ${ip}:${taken.port}: `);
+      expect(lines.findIndex((line) => line.includes("left the ring"))).toBeGreaterThan(lines.findIndex((line) => line.includes("is in the ring")));
+      const neighbours = [status.predecessor, ...status.successors].map((peer) => peer?.address);
+      expect(neighbours).not.toContain(`${ip}:${PEER_PORT}`);
+    } finally {
+      taken.stop(true);
+      dir.remove();
+    }
+  }, 40_000);
 });
