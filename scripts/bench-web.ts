@@ -1,0 +1,148 @@
+// The web page's costs on a 5-node demo network: its first load (bytes, first paint) in headless Chromium, an idle
+// page's CPU on its node, a download with 0 and 20 pages open, and what the page adds to dist/p2p.
+//
+// bun scripts/bench-web.ts [--loads 5] [--idle-seconds 30] [--idle-pairs 3] [--settle 20] [--size-mib 1024] [--rounds 3] [--pages 20] [--json]
+// (builds dist/p2p first; needs Debian's chromium, or P2P_CHROMIUM)
+
+import { existsSync, rmSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import puppeteer from "puppeteer-core";
+import type { Testnet, TestnetNode } from "../src/testnet";
+import { benchWorkspace, buildBinary, median, writeRandomFile } from "./lib/bench";
+import { type FirstLoad, baselinePage, coldLoad, cpuPercent, openPages, sizeWithoutPage } from "./lib/web-bench";
+
+const { values } = parseArgs({
+  args: process.argv.slice(2),
+  options: {
+    loads: { type: "string", default: "5" },
+    "idle-seconds": { type: "string", default: "30" },
+    "idle-pairs": { type: "string", default: "3" },
+    settle: { type: "string", default: "20" },
+    "size-mib": { type: "string", default: "1024" },
+    rounds: { type: "string", default: "3" },
+    pages: { type: "string", default: "20" },
+    json: { type: "boolean", default: false },
+  },
+  strict: true,
+});
+const number = (name: "loads" | "idle-seconds" | "idle-pairs" | "settle" | "size-mib" | "rounds" | "pages") => Number(values[name]);
+const [loads, idleSeconds, idlePairs, settleSeconds] = [number("loads"), number("idle-seconds"), number("idle-pairs"), number("settle")];
+const [sizeMiB, rounds, pageCount] = [number("size-mib"), number("rounds"), number("pages")];
+const valid = [loads, rounds, pageCount, idlePairs].every((n) => Number.isInteger(n) && n >= 1 && n <= 50) && idleSeconds >= 30 && idleSeconds <= 600 && settleSeconds >= 0 && settleSeconds <= 600;
+if (!valid || !(Number.isInteger(sizeMiB) && sizeMiB >= 1 && sizeMiB <= 8192)) {
+  console.error("--loads, --rounds, --pages and --idle-pairs must be 1..50, --idle-seconds 30..600, --settle 0..600, --size-mib 1..8192");
+  process.exit(1);
+}
+const CHROMIUM = process.env.P2P_CHROMIUM ?? "/usr/bin/chromium";
+if (!existsSync(CHROMIUM)) {
+  console.error(`no Chromium at ${CHROMIUM}: apt-get install chromium, or set P2P_CHROMIUM`);
+  process.exit(1);
+}
+
+const root = join(import.meta.dir, "..");
+const binary = buildBinary();
+const { work, cleanup, withNet, client } = benchWorkspace(binary);
+const say = (line: string) => values.json || console.log(line);
+const args = ["--headless=new", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run", ...(process.getuid?.() === 0 ? ["--no-sandbox"] : [])];
+const browser = await puppeteer.launch({ executablePath: CHROMIUM, headless: true, args, timeout: 60_000 });
+
+try {
+  const size = { withPage: statSync(binary).size, withoutPage: sizeWithoutPage(root) };
+  say(`dist/p2p: ${mb(size.withPage)} MB; built without the page: ${mb(size.withoutPage)} MB; the page adds ${mb(size.withPage - size.withoutPage)} MB (target <= 1 MB)`);
+
+  const figures = await withNet(5, ["--web"], async (net) => {
+    const url = await pageUrl(net, net.nodes[0]!);
+    const first = await firstLoads(url);
+    const idle = await idleCpu(net.nodes[0]!, url);
+    const download = await downloads(net, url);
+    return { first, idle, download };
+  });
+  if (values.json) console.log(JSON.stringify({ size, ...figures }));
+} finally {
+  await browser.close();
+  await cleanup();
+}
+
+async function pageUrl(net: Testnet, node: TestnetNode): Promise<string> {
+  const printed = Bun.spawnSync([binary, "client", "web", "--node", node.ip], { env: { ...process.env, ...net.env } });
+  if (printed.exitCode !== 0) throw new Error(`p2p client web failed: ${printed.stderr.toString()}`);
+  return printed.stdout.toString().trim();
+}
+
+/** Cold loads, interleaved with the baseline page's; every figure is the median. */
+async function firstLoads(url: string) {
+  const runs: FirstLoad[] = [];
+  const baselineRuns: FirstLoad[] = [];
+  const baseline = baselinePage();
+  try {
+    for (let index = 0; index < loads; index++) {
+      baselineRuns.push(await coldLoad(browser, baseline.url));
+      runs.push(await coldLoad(browser, url));
+    }
+  } finally {
+    baseline.stop();
+  }
+  const pick = (field: keyof FirstLoad, from = runs) => median(from.map((run) => run[field]));
+  const first = { bytes: pick("bytes"), requests: pick("requests"), firstPaintMs: pick("firstPaintMs"), firstContentfulPaintMs: pick("firstContentfulPaintMs"), snapshotMs: pick("snapshotMs"), baselineFirstContentfulPaintMs: pick("firstContentfulPaintMs", baselineRuns) };
+  say(`first load, median of ${loads} cold loads: ${(first.bytes / 1000).toFixed(1)} KB in ${first.requests} requests (target <= 200 KB)`);
+  say(`  first paint ${first.firstPaintMs.toFixed(0)} ms, first contentful paint ${first.firstContentfulPaintMs.toFixed(0)} ms (target <= 300 ms); the node's first snapshot shown after ${first.snapshotMs.toFixed(0)} ms`);
+  say(`  baseline: a page of the same shape from a bare Bun.serve, first contentful paint ${first.baselineFirstContentfulPaintMs.toFixed(0)} ms`);
+  return first;
+}
+
+/**
+ * The node's CPU in windows of --idle-seconds, alternating no page and one page open (--idle-pairs of each, then a
+ * last window with no page): the node's own upkeep moves by more than the target from one window to the next, so
+ * the page's cost is the mean of its windows minus the mean of those around them.
+ */
+async function idleCpu(node: TestnetNode, url: string) {
+  await Bun.sleep(settleSeconds * 1000);
+  const pid = node.process.pid;
+  const none: number[] = [await cpuPercent(pid, idleSeconds)];
+  const open: number[] = [];
+  for (let pair = 0; pair < idlePairs; pair++) {
+    const pages = await openPages(browser, url, 1);
+    open.push(await cpuPercent(pid, idleSeconds).finally(() => pages.close()));
+    none.push(await cpuPercent(pid, idleSeconds));
+  }
+  const mean = (values: number[]) => values.reduce((sum, value) => sum + value, 0) / values.length;
+  const cost = mean(open) - mean(none);
+  const list = (values: number[]) => values.map((value) => value.toFixed(3)).join(", ");
+  say(`idle CPU of the node in windows of ${idleSeconds} s: no page ${list(none)} %; one page open ${list(open)} % of a core`);
+  say(`  an open page costs its node ${cost.toFixed(3)} % of a core (target <= 0.1 %): mean ${mean(open).toFixed(3)} % open against ${mean(none).toFixed(3)} % with none`);
+  return { none, open, cost };
+}
+
+/** Downloads of one file from one holder, rounds alternating which goes first: with no page open, and with `pageCount` open on the downloader. */
+async function downloads(net: Testnet, url: string) {
+  const [downloader, holder] = net.nodes as [TestnetNode, TestnetNode];
+  const source = join(work, "web-bench.bin");
+  writeRandomFile(source, sizeMiB);
+  await client(net, holder, ["upload", source]);
+  const out = join(work, "web-bench.out");
+  const times: Record<"none" | "pages", number[]> = { none: [], pages: [] };
+  const once = async (kind: "none" | "pages") => {
+    const pages = kind === "pages" ? await openPages(browser, url, pageCount) : null;
+    try {
+      const report = await client<{ milliseconds: number }>(net, downloader, ["download", "web-bench.bin", "--out", out, "--force"]);
+      times[kind].push(report.milliseconds / 1000);
+    } finally {
+      await pages?.close();
+      // Removed, or the next round's downloader would be a source of its own copy.
+      rmSync(out, { force: true });
+    }
+  };
+  for (let round = 0; round < rounds; round++) {
+    for (const kind of round % 2 === 0 ? (["none", "pages"] as const) : (["pages", "none"] as const)) await once(kind);
+  }
+  const none = median(times.none);
+  const pages = median(times.pages);
+  say(`${sizeMiB} MiB from one holder, medians of ${rounds} rounds: no page ${none.toFixed(2)} s, ${pageCount} pages open ${pages.toFixed(2)} s: ${(((pages - none) / none) * 100).toFixed(1)} % slower (target <= 5 %)`);
+  say(`  every round: no page ${times.none.map((s) => s.toFixed(2)).join(", ")} s; ${pageCount} pages ${times.pages.map((s) => s.toFixed(2)).join(", ")} s`);
+  return { sizeMiB, noPageSeconds: none, pagesSeconds: pages, pages: pageCount, slowerPercent: ((pages - none) / none) * 100, rounds: times };
+}
+
+function mb(bytes: number): string {
+  return (bytes / 1e6).toFixed(2);
+}
