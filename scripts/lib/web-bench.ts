@@ -39,6 +39,8 @@ export async function coldLoad(browser: Browser, url: string): Promise<FirstLoad
     // The file list the page asks for on load counts too: wait until every request but the stream is done.
     const deadline = Date.now() + PAGE_READY_MS;
     while ([...bytes.keys()].some((id) => !finished.has(id) && !streams.has(id)) && Date.now() < deadline) await Bun.sleep(50);
+    // A paint entry is recorded once the frame is presented, which may be just after the DOM showed the snapshot.
+    await page.waitForFunction(() => performance.getEntriesByType("paint").some((entry) => entry.name === "first-contentful-paint"), { timeout: PAGE_READY_MS });
     const paints = await page.evaluate(() => Object.fromEntries(performance.getEntriesByType("paint").map((entry) => [entry.name, entry.startTime])));
     return {
       bytes: [...bytes.values()].reduce((sum, value) => sum + value, 0),

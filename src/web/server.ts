@@ -113,15 +113,25 @@ async function handle(request: Request, context: Context): Promise<Response> {
       if (context.events.full) return new Response("too many pages open\n", { status: 503 });
       return context.events.stream(request.signal);
     }
-    if (url.pathname.startsWith("/api/op/") && request.method === "POST") return await action(url.pathname.slice(8), request, context);
-    if (url.pathname === "/api/upload" && request.method === "POST") return json(await upload(url, request, context.uploads));
-    if (url.pathname === "/api/upload-folder" && request.method === "POST") return json(await context.uploads.shareFolder(url.searchParams.get("name")));
+    if (request.method === "POST") {
+      const response = await post(url, request, context);
+      // What the action changed reaches open pages at once, however quiet the node was.
+      if (response.ok) context.events.refresh();
+      return response;
+    }
     if (request.method !== "GET") return new Response("method not allowed\n", { status: 405 });
     return await fetch(`http://localhost${url.pathname}`, { unix: context.pageSocket });
   } catch (error) {
     if (!isP2PError(error)) throw error;
     return Response.json({ error: { code: error.code, message: error.message } }, { status: error.wireStatus.status });
   }
+}
+
+async function post(url: URL, request: Request, context: Context): Promise<Response> {
+  if (url.pathname.startsWith("/api/op/")) return await action(url.pathname.slice(8), request, context);
+  if (url.pathname === "/api/upload") return json(await upload(url, request, context.uploads));
+  if (url.pathname === "/api/upload-folder") return json(await context.uploads.shareFolder(url.searchParams.get("name")));
+  return new Response("not found\n", { status: 404 });
 }
 
 async function action(op: string, request: Request, context: Context): Promise<Response> {
