@@ -1,7 +1,7 @@
 // The web page's guard, attacked with plain HTTP against a real `p2p node --web`: no token, a wrong token, a foreign Host, a cross-site Origin.
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { statSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { type Testnet, createTestnet } from "../../src/testnet";
 import { defaultDataDir } from "../../src/node/home";
@@ -70,6 +70,18 @@ describe("the web page's guard", () => {
     const response = await ask("/api/op/LEAVE", { cookie: `p2p_web_token=${token}` }, "POST");
     expect(response.status).toBe(422);
     expect(net.liveNodes().length).toBe(1);
+  });
+
+  test("a folder upload cannot write outside the node's uploads folder, whatever path or folder name it gives", async () => {
+    const dataDir = defaultDataDir(net.nodes[0]!.ip, PEER_PORT, net.home);
+    const post = (query: string) => ask(`/api/upload?${query}`, { cookie: `p2p_web_token=${token}` }, "POST");
+    const attempts = ["folder=x&path=../../escaped.txt&first=1", "folder=x&path=/tmp/escaped.txt&first=1", "folder=..&path=escaped.txt&first=1", "folder=.incoming&path=escaped.txt", "folder=a%2Fb&path=escaped.txt"];
+    for (const query of attempts) {
+      const response = await post(query);
+      expect(`${query}: ${response.status}`).toBe(`${query}: 422`);
+    }
+    const escaped = [join(dataDir, "escaped.txt"), join(dataDir, "uploads", "escaped.txt"), join(dataDir, "uploads", ".incoming", "escaped.txt"), "/tmp/escaped.txt"];
+    expect(escaped.filter((path) => existsSync(path))).toEqual([]);
   });
 
   test("a node refuses to serve the page off loopback without --web-token-file, in one line", async () => {
