@@ -60,6 +60,7 @@ export async function startWebServer(options: WebOptions): Promise<WebServer> {
   const caller = opCaller(options.ops, join(dataDir, "downloads"), warn);
   const events = new PageEvents(caller, warn);
   const uploads = pageUploads(join(dataDir, "uploads"), caller);
+  const pageFiles: Context["pageFiles"] = new Map();
   let server: Server<undefined>;
   try {
     server = Bun.serve({
@@ -69,7 +70,7 @@ export async function startWebServer(options: WebOptions): Promise<WebServer> {
       maxRequestBodySize: MAX_UPLOAD_BYTES,
       // An open page's stream gets a snapshot a second, so only dead connections reach this.
       idleTimeout: IDLE_TIMEOUT_SECONDS,
-      fetch: (request) => handle(request, { token, port: server.port!, pageSocket, caller, events, uploads }),
+      fetch: (request) => handle(request, { token, port: server.port!, pageSocket, caller, events, uploads, pageFiles }),
       error: (error) => {
         warn(`web request failed: ${error.message}`);
         return new Response("internal error", { status: 500 });
@@ -100,6 +101,25 @@ interface Context {
   caller: ReturnType<typeof opCaller>;
   events: PageEvents;
   uploads: Uploads;
+  /** The page's files as the page socket served them: they never change while the node runs (MAX_CACHED_PAGE_FILES). */
+  pageFiles: Map<string, { body: ArrayBuffer; headers: Headers }>;
+}
+
+/** The bundle is an HTML file, a script and a stylesheet (and their source maps): this many is room to spare. */
+const MAX_CACHED_PAGE_FILES = 16;
+
+/** A file of the page, from memory after its first request: a cold load skips a hop through the page socket per file. */
+async function pageFile(path: string, context: Context): Promise<Response> {
+  let file = context.pageFiles.get(path);
+  if (!file) {
+    const response = await fetch(`http://localhost${path}`, { unix: context.pageSocket });
+    if (response.status !== 200 || context.pageFiles.size >= MAX_CACHED_PAGE_FILES) return response;
+    const headers = new Headers(response.headers);
+    headers.delete("date"); // Bun.serve dates each answer itself
+    file = { body: await response.arrayBuffer(), headers };
+    context.pageFiles.set(path, file);
+  }
+  return new Response(file.body, { headers: file.headers });
 }
 
 async function handle(request: Request, context: Context): Promise<Response> {
@@ -120,7 +140,7 @@ async function handle(request: Request, context: Context): Promise<Response> {
       return response;
     }
     if (request.method !== "GET") return new Response("method not allowed\n", { status: 405 });
-    return await fetch(`http://localhost${url.pathname}`, { unix: context.pageSocket });
+    return await pageFile(url.pathname, context);
   } catch (error) {
     if (!isP2PError(error)) throw error;
     return Response.json({ error: { code: error.code, message: error.message } }, { status: error.wireStatus.status });
