@@ -29,6 +29,7 @@ export class PageEvents {
   constructor(
     private readonly caller: OpCaller,
     private readonly warn: (message: string) => void,
+    private readonly timing = { busyMs: SNAPSHOT_INTERVAL_MS, quietMs: QUIET_SNAPSHOT_INTERVAL_MS, quietAfterMs: QUIET_AFTER_MS },
   ) {}
 
   get full(): boolean {
@@ -82,8 +83,8 @@ export class PageEvents {
     this.slot = slot;
     await this.publish();
     if (this.slot !== slot || this.pages.size === 0) return;
-    const quiet = Date.now() - this.changedAt >= QUIET_AFTER_MS;
-    this.timer = setTimeout(() => void this.tick(), quiet ? QUIET_SNAPSHOT_INTERVAL_MS : SNAPSHOT_INTERVAL_MS);
+    const quiet = Date.now() - this.changedAt >= this.timing.quietAfterMs;
+    this.timer = setTimeout(() => void this.tick(), quiet ? this.timing.quietMs : this.timing.busyMs);
   }
 
   private async publish(): Promise<void> {
