@@ -1,5 +1,5 @@
 // The web page's costs on a 5-node demo network: its first load (bytes, first paint) in headless Chromium, an idle
-// page's CPU on its node, a download with 0 and 20 pages open, and what the page adds to dist/p2p.
+// page's CPU on its node, a download with nothing, 20 pages and 20 bare event streams open, and what the page adds to dist/p2p.
 //
 // bun scripts/bench-web.ts [--loads 5] [--idle-seconds 30] [--idle-pairs 3] [--settle 20] [--size-mib 1024] [--rounds 3] [--pages 20] [--json]
 // (builds dist/p2p first; needs Debian's chromium, or P2P_CHROMIUM)
@@ -10,7 +10,7 @@ import { parseArgs } from "node:util";
 import puppeteer from "puppeteer-core";
 import type { Testnet, TestnetNode } from "../src/testnet";
 import { benchWorkspace, buildBinary, median, writeRandomFile } from "./lib/bench";
-import { type FirstLoad, baselinePage, coldLoad, cpuPercent, openPages, sizeWithoutPage } from "./lib/web-bench";
+import { type FirstLoad, baselinePage, coldLoad, cpuPercent, openPages, openStreams, sizeWithoutPage } from "./lib/web-bench";
 
 const { values } = parseArgs({
   args: process.argv.slice(2),
@@ -114,33 +114,39 @@ async function idleCpu(node: TestnetNode, url: string) {
   return { none, open, cost };
 }
 
-/** Downloads of one file from one holder, rounds alternating which goes first: with no page open, and with `pageCount` open on the downloader. */
+/**
+ * Downloads of one file from one holder, rounds alternating which goes first: with nothing open, with `pageCount`
+ * pages open in Chromium on the downloader (the browser renders them on the same 2 cores), and with as many bare
+ * event streams (the node's own share of that cost).
+ */
 async function downloads(net: Testnet, url: string) {
   const [downloader, holder] = net.nodes as [TestnetNode, TestnetNode];
   const source = join(work, "web-bench.bin");
   writeRandomFile(source, sizeMiB);
   await client(net, holder, ["upload", source]);
   const out = join(work, "web-bench.out");
-  const times: Record<"none" | "pages", number[]> = { none: [], pages: [] };
-  const once = async (kind: "none" | "pages") => {
-    const pages = kind === "pages" ? await openPages(browser, url, pageCount) : null;
+  const kinds = ["none", "pages", "streams"] as const;
+  const times: Record<(typeof kinds)[number], number[]> = { none: [], pages: [], streams: [] };
+  const once = async (kind: (typeof kinds)[number]) => {
+    const open = kind === "pages" ? await openPages(browser, url, pageCount) : kind === "streams" ? await openStreams(url, pageCount) : null;
     try {
       const report = await client<{ milliseconds: number }>(net, downloader, ["download", "web-bench.bin", "--out", out, "--force"]);
       times[kind].push(report.milliseconds / 1000);
     } finally {
-      await pages?.close();
+      await open?.close();
       // Removed, or the next round's downloader would be a source of its own copy.
       rmSync(out, { force: true });
     }
   };
   for (let round = 0; round < rounds; round++) {
-    for (const kind of round % 2 === 0 ? (["none", "pages"] as const) : (["pages", "none"] as const)) await once(kind);
+    for (let index = 0; index < kinds.length; index++) await once(kinds[(index + round) % kinds.length]!);
   }
-  const none = median(times.none);
-  const pages = median(times.pages);
-  say(`${sizeMiB} MiB from one holder, medians of ${rounds} rounds: no page ${none.toFixed(2)} s, ${pageCount} pages open ${pages.toFixed(2)} s: ${(((pages - none) / none) * 100).toFixed(1)} % slower (target <= 5 %)`);
-  say(`  every round: no page ${times.none.map((s) => s.toFixed(2)).join(", ")} s; ${pageCount} pages ${times.pages.map((s) => s.toFixed(2)).join(", ")} s`);
-  return { sizeMiB, noPageSeconds: none, pagesSeconds: pages, pages: pageCount, slowerPercent: ((pages - none) / none) * 100, rounds: times };
+  const [none, pages, streams] = kinds.map((kind) => median(times[kind])) as [number, number, number];
+  const slower = (seconds: number) => ((seconds - none) / none) * 100;
+  say(`${sizeMiB} MiB from one holder, medians of ${rounds} rounds: nothing open ${none.toFixed(2)} s; ${pageCount} Chromium pages open ${pages.toFixed(2)} s, ${slower(pages).toFixed(1)} % slower; ${pageCount} bare event streams ${streams.toFixed(2)} s, ${slower(streams).toFixed(1)} % slower (target <= 5 %)`);
+  const list = (kind: (typeof kinds)[number]) => times[kind].map((seconds) => seconds.toFixed(2)).join(", ");
+  say(`  every round: nothing ${list("none")} s; pages ${list("pages")} s; streams ${list("streams")} s`);
+  return { sizeMiB, noPageSeconds: none, pagesSeconds: pages, streamsSeconds: streams, pages: pageCount, pagesSlowerPercent: slower(pages), streamsSlowerPercent: slower(streams), rounds: times };
 }
 
 function mb(bytes: number): string {

@@ -94,6 +94,33 @@ export async function openPages(browser: Browser, url: string, count: number): P
   return { close };
 }
 
+/**
+ * `count` bare event streams on the page's /api/events, read and thrown away, with the token's cookie: what open pages
+ * cost the node, without the browser's own rendering on the same cores.
+ */
+export async function openStreams(url: string, count: number): Promise<{ close(): Promise<void> }> {
+  const page = new URL(url);
+  const cookie = `p2p_web_token=${page.searchParams.get("token")}`;
+  const stop = new AbortController();
+  const readers = await Promise.all(
+    Array.from({ length: count }, async () => {
+      const response = await fetch(new URL("/api/events", page.origin), { headers: { cookie }, signal: stop.signal });
+      if (!response.ok || !response.body) throw new Error(`/api/events answered ${response.status}`);
+      const reader = response.body.getReader();
+      const drain = (async () => {
+        while (!(await reader.read().catch(() => ({ done: true }))).done);
+      })();
+      return drain;
+    }),
+  );
+  return {
+    async close() {
+      stop.abort();
+      await Promise.all(readers);
+    },
+  };
+}
+
 /** User + system CPU of `pid` over `seconds`, in percent of one core. */
 export async function cpuPercent(pid: number, seconds: number): Promise<number> {
   const before = cpuTicks(pid);

@@ -149,14 +149,31 @@ function renderShared(shared: Snapshot["shared"]): void {
   }
 }
 
+/** What each part was last drawn from: a part whose data did not change is not drawn again (a page open on a quiet node redraws nothing). */
+const drawn = { status: "", transfers: "", shared: "" };
+/** STATUS fields that move every snapshot and that the page does not show. */
+const TICKING = new Set(["uptimeSeconds", "maintenanceMs", "clockSkewMs"]);
+
 function render(snapshot: Snapshot): void {
   const { status } = snapshot;
-  const count = drawRing($("#ring"), status);
-  $("#ring-legend").textContent = `${count} nodes known; orange: this node, blue: predecessor, green: successors, grey: fingers; the arc is the keys it is primary for`;
-  const network = status.privateNetwork ? "private network" : "open network";
-  $("#status").textContent = `${status.address} · ring of ~${estimateRingSize(status)} · ${network} · DNS ${status.dns}`;
-  renderTransfers(snapshot.transfers);
-  renderShared(snapshot.shared);
+  const statusKey = JSON.stringify(status, (field, value) => (TICKING.has(field) ? undefined : value));
+  if (statusKey !== drawn.status) {
+    drawn.status = statusKey;
+    const count = drawRing($("#ring"), status);
+    $("#ring-legend").textContent = `${count} nodes known; orange: this node, blue: predecessor, green: successors, grey: fingers; the arc is the keys it is primary for`;
+    const network = status.privateNetwork ? "private network" : "open network";
+    $("#status").textContent = `${status.address} · ring of ~${estimateRingSize(status)} · ${network} · DNS ${status.dns}`;
+  }
+  const transfersKey = JSON.stringify(snapshot.transfers);
+  if (transfersKey !== drawn.transfers) {
+    drawn.transfers = transfersKey;
+    renderTransfers(snapshot.transfers);
+  }
+  const sharedKey = JSON.stringify(snapshot.shared);
+  if (sharedKey !== drawn.shared) {
+    drawn.shared = sharedKey;
+    renderShared(snapshot.shared);
+  }
   const down = snapshot.transfers.downloads.filter((t) => t.state === "downloading").reduce((sum, t) => sum + t.rate, 0);
   const served = snapshot.transfers.serving.reduce((sum, s) => sum + s.servedBytes, 0) + snapshot.shared.reduce((sum, s) => sum + s.servedBytes, 0);
   const up = lastServed && snapshot.time > lastServed.time ? Math.max(0, ((served - lastServed.bytes) * 1000) / (snapshot.time - lastServed.time)) : 0;
@@ -203,7 +220,10 @@ function wireUp(): void {
   });
   const events = new EventSource("/api/events");
   events.onmessage = (message) => render(JSON.parse(message.data) as Snapshot);
-  events.onerror = () => ($("#status").textContent = "disconnected; retrying…");
+  events.onerror = () => {
+    $("#status").textContent = "disconnected; retrying…";
+    drawn.status = ""; // the next snapshot puts the status line back
+  };
   void search().catch(() => {});
 }
 
