@@ -1,7 +1,8 @@
 // The web page's costs on a 5-node demo network: its first load (bytes, first paint) in headless Chromium, an idle
 // page's CPU on its node, a download with nothing, 20 pages and 20 bare event streams open, and what the page adds to dist/p2p.
 //
-// bun scripts/bench-web.ts [--loads 5] [--idle-seconds 30] [--idle-pairs 3] [--settle 20] [--size-mib 1024] [--rounds 3] [--pages 20] [--json]
+// bun scripts/bench-web.ts [--loads 5] [--idle-seconds 30] [--idle-pairs 3] [--settle 20] [--size-mib 1024] [--rounds 3] [--pages 20]
+//                          [--parts size,load,idle,download] [--json]
 // (builds dist/p2p first; needs Debian's chromium, or P2P_CHROMIUM)
 
 import { existsSync, rmSync, statSync } from "node:fs";
@@ -22,6 +23,7 @@ const { values } = parseArgs({
     "size-mib": { type: "string", default: "1024" },
     rounds: { type: "string", default: "3" },
     pages: { type: "string", default: "20" },
+    parts: { type: "string", default: "size,load,idle,download" },
     json: { type: "boolean", default: false },
   },
   strict: true,
@@ -32,6 +34,13 @@ const [sizeMiB, rounds, pageCount] = [number("size-mib"), number("rounds"), numb
 const valid = [loads, rounds, pageCount, idlePairs].every((n) => Number.isInteger(n) && n >= 1 && n <= 50) && idleSeconds >= 30 && idleSeconds <= 600 && settleSeconds >= 0 && settleSeconds <= 600;
 if (!valid || !(Number.isInteger(sizeMiB) && sizeMiB >= 1 && sizeMiB <= 8192)) {
   console.error("--loads, --rounds, --pages and --idle-pairs must be 1..50, --idle-seconds 30..600, --settle 0..600, --size-mib 1..8192");
+  process.exit(1);
+}
+/** What to measure (--parts, comma-separated): a noisy part can be run again alone. */
+const PARTS = ["size", "load", "idle", "download"] as const;
+const parts = new Set(values.parts.split(","));
+if ([...parts].some((part) => !(PARTS as readonly string[]).includes(part))) {
+  console.error(`--parts takes ${PARTS.join(",")} (any of them)`);
   process.exit(1);
 }
 const CHROMIUM = process.env.P2P_CHROMIUM ?? "/usr/bin/chromium";
@@ -48,14 +57,14 @@ const args = ["--headless=new", "--disable-gpu", "--disable-dev-shm-usage", "--n
 const browser = await puppeteer.launch({ executablePath: CHROMIUM, headless: true, args, timeout: 60_000 });
 
 try {
-  const size = { withPage: statSync(binary).size, withoutPage: sizeWithoutPage(root) };
-  say(`dist/p2p: ${mb(size.withPage)} MB; built without the page: ${mb(size.withoutPage)} MB; the page adds ${mb(size.withPage - size.withoutPage)} MB (target <= 1 MB)`);
+  const size = parts.has("size") ? { withPage: statSync(binary).size, withoutPage: sizeWithoutPage(root) } : null;
+  if (size) say(`dist/p2p: ${mb(size.withPage)} MB; built without the page: ${mb(size.withoutPage)} MB; the page adds ${mb(size.withPage - size.withoutPage)} MB (target <= 1 MB)`);
 
   const figures = await withNet(5, ["--web"], async (net) => {
     const url = await pageUrl(net, net.nodes[0]!);
-    const first = await firstLoads(url);
-    const idle = await idleCpu(net.nodes[0]!, url);
-    const download = await downloads(net, url);
+    const first = parts.has("load") ? await firstLoads(url) : null;
+    const idle = parts.has("idle") ? await idleCpu(net.nodes[0]!, url) : null;
+    const download = parts.has("download") ? await downloads(net, url) : null;
     return { first, idle, download };
   });
   if (values.json) console.log(JSON.stringify({ size, ...figures }));
