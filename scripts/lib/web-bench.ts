@@ -107,16 +107,17 @@ export async function openStreams(url: string, count: number): Promise<{ close()
       const response = await fetch(new URL("/api/events", page.origin), { headers: { cookie }, signal: stop.signal });
       if (!response.ok || !response.body) throw new Error(`/api/events answered ${response.status}`);
       const reader = response.body.getReader();
+      // Wrapped: an async function returning the promise itself would wait for the stream's end here.
       const drain = (async () => {
         while (!(await reader.read().catch(() => ({ done: true }))).done);
       })();
-      return drain;
+      return { drain };
     }),
   );
   return {
     async close() {
       stop.abort();
-      await Promise.all(readers);
+      await Promise.all(readers.map((reader) => reader.drain));
     },
   };
 }
