@@ -9,6 +9,8 @@ import type { OpCaller } from "./actions";
 
 /** Where a folder's files wait until the page says the folder is complete: hidden, so never shared half-sent. */
 const INCOMING = ".incoming";
+/** Folders being sent at once whose file counts are kept; past it the oldest is forgotten (its files stay until it is sent again). */
+const MAX_FOLDERS_INCOMING = 64;
 
 export interface Uploads {
   /** `POST /api/upload?name=<file>`: one file, shared at once. */
@@ -21,6 +23,8 @@ export interface Uploads {
 
 export function pageUploads(uploads: string, caller: OpCaller): Uploads {
   const incoming = join(uploads, INCOMING);
+  // What a page left half-sent before the node last stopped is never shared: it goes.
+  rmSync(incoming, { recursive: true, force: true });
   const fileCounts = new Map<string, number>();
   return {
     async file(name, body) {
@@ -38,7 +42,9 @@ export function pageUploads(uploads: string, caller: OpCaller): Uploads {
       if (first) {
         alreadyUploaded(uploads, name);
         rmSync(join(incoming, name), { recursive: true, force: true });
+        fileCounts.delete(name);
         fileCounts.set(name, 0);
+        if (fileCounts.size > MAX_FOLDERS_INCOMING) fileCounts.delete(fileCounts.keys().next().value!);
       }
       const count = (fileCounts.get(name) ?? 0) + 1;
       if (count > MAX_FOLDER_ENTRIES) throw new P2PError("MALFORMED", `a folder may hold at most ${MAX_FOLDER_ENTRIES} files`);
