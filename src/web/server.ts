@@ -68,7 +68,7 @@ export async function startWebServer(options: WebOptions): Promise<WebServer> {
       port: options.port,
       development: false,
       maxRequestBodySize: MAX_UPLOAD_BYTES,
-      // An open page's stream gets a snapshot a second, so only dead connections reach this.
+      // An open page's stream gets a snapshot at least every 5 s (QUIET_SNAPSHOT_INTERVAL_MS), so only dead connections reach this.
       idleTimeout: IDLE_TIMEOUT_SECONDS,
       fetch: (request) => handle(request, { token, port: server.port!, pageSocket, caller, events, uploads, pageFiles }),
       error: (error) => {
