@@ -16,6 +16,7 @@ const BENCHMARKS = [
   { name: "ring (simulation, standard table)", script: "sim-table.ts" },
   { name: "DNS (JOIN and PING from 1,000 connections: back to back, and paced at 10,000/s)", script: "bench-dns.ts" },
   { name: "scale (100, 250 and 500 real nodes: ring, idle CPU, memory, idle bytes, latency)", script: "bench-scale.ts" },
+  { name: "web page (first load, an open page's CPU, a 1 GiB download with 20 pages open, binary size)", script: "bench-web.ts" },
 ];
 
 let failed = 0;

@@ -24,7 +24,12 @@ export interface FileSummary {
   name: string;
   size: number;
   id: string;
+  /** Distinct hosts that hold all of it. */
   holders: number;
+  /** Distinct hosts that hold only part of it (still downloading, serving the chunks they verified); absent: none. */
+  partial?: number;
+  /** Addresses of the first of those (at most MAX_LISTED_PARTIAL). */
+  partialHolders?: string[];
   /** A shared folder: `id` is its folder id, `size` the total of its files. */
   folder?: boolean;
   /** How many files the folder holds (in an UPLOAD reply only). */

@@ -4,6 +4,7 @@ import { P2PError, isP2PError } from "../protocol/errors";
 import type { OpTable, Request as OpRequest } from "../protocol/server";
 import { replyBody } from "../wire/op";
 import { parseNameRef } from "../node/files/names";
+import { looksLikeLink, parseLink } from "../model/link";
 import { mkdirSync } from "node:fs";
 import { basename, join } from "node:path";
 
@@ -58,10 +59,13 @@ export function opCaller(ops: OpTable, downloads: string, warn: (message: string
   }
 }
 
-/** The page sends only the name (or name@id); the file goes to <dataDir>/downloads/<name>. */
+/**
+ * The page sends only the name, name@id or a pasted link (the DOWNLOAD the CLI sends for `download <link>`); the
+ * file goes to <dataDir>/downloads/<name>. A malformed link is refused here, at once, with parseLink's one message.
+ */
 function downloadArgs(args: readonly string[], downloads: string): string[] {
-  if (args.length !== 1 || typeof args[0] !== "string") throw new P2PError("MALFORMED", "usage: DOWNLOAD <name[@id]>");
-  const { name } = parseNameRef(args[0]);
+  if (args.length !== 1 || typeof args[0] !== "string") throw new P2PError("MALFORMED", "usage: DOWNLOAD <name[@id] or link>");
+  const name = looksLikeLink(args[0].trim()) ? parseLink(args[0]).name : parseNameRef(args[0]).name;
   mkdirSync(downloads, { recursive: true, mode: 0o700 });
-  return [args[0], join(downloads, basename(name))];
+  return [args[0].trim(), join(downloads, basename(name))];
 }

@@ -1,8 +1,8 @@
 // The node's web page over HTTP: every request passes the guard (auth.ts), actions go to the control ops (actions.ts), updates stream (events.ts).
 
 import type { Server } from "bun";
-import { existsSync, mkdirSync, unlinkSync, writeFileSync } from "node:fs";
-import { basename, join, resolve } from "node:path";
+import { existsSync, unlinkSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
 import { formatAddress } from "../protocol/address";
 import { isP2PError, P2PError } from "../protocol/errors";
 import type { OpTable } from "../protocol/server";
@@ -11,6 +11,7 @@ import { loadToken, refusal, tokenCookie } from "./auth";
 import { PageEvents } from "./events";
 import { WEB_ADDRESS_FILE, WEB_TOKEN_FILE } from "./files";
 import { isLoopback } from "./listen";
+import { type Uploads, pageUploads } from "./uploads";
 import page from "./page/index.html";
 
 /** Largest file the page may upload in one request. */
@@ -58,6 +59,8 @@ export async function startWebServer(options: WebOptions): Promise<WebServer> {
   const pageServer = Bun.serve({ unix: pageSocket, development: false, routes: { "/": page }, fetch: () => new Response("not found", { status: 404 }) });
   const caller = opCaller(options.ops, join(dataDir, "downloads"), warn);
   const events = new PageEvents(caller, warn);
+  const uploads = pageUploads(join(dataDir, "uploads"), caller);
+  const pageFiles: Context["pageFiles"] = new Map();
   let server: Server<undefined>;
   try {
     server = Bun.serve({
@@ -65,9 +68,9 @@ export async function startWebServer(options: WebOptions): Promise<WebServer> {
       port: options.port,
       development: false,
       maxRequestBodySize: MAX_UPLOAD_BYTES,
-      // An open page's stream gets a snapshot a second, so only dead connections reach this.
+      // An open page's stream gets a snapshot at least every 5 s (QUIET_SNAPSHOT_INTERVAL_MS), so only dead connections reach this.
       idleTimeout: IDLE_TIMEOUT_SECONDS,
-      fetch: (request) => handle(request, { token, port: server.port!, pageSocket, caller, events, uploads: join(dataDir, "uploads") }),
+      fetch: (request) => handle(request, { token, port: server.port!, pageSocket, caller, events, uploads, pageFiles }),
       error: (error) => {
         warn(`web request failed: ${error.message}`);
         return new Response("internal error", { status: 500 });
@@ -97,7 +100,26 @@ interface Context {
   pageSocket: string;
   caller: ReturnType<typeof opCaller>;
   events: PageEvents;
-  uploads: string;
+  uploads: Uploads;
+  /** The page's files as the page socket served them: they never change while the node runs (MAX_CACHED_PAGE_FILES). */
+  pageFiles: Map<string, { body: ArrayBuffer; headers: Headers }>;
+}
+
+/** The bundle is an HTML file, a script and a stylesheet (and their source maps): this many is room to spare. */
+const MAX_CACHED_PAGE_FILES = 16;
+
+/** A file of the page, from memory after its first request: a cold load skips a hop through the page socket per file. */
+async function pageFile(path: string, context: Context): Promise<Response> {
+  let file = context.pageFiles.get(path);
+  if (!file) {
+    const response = await fetch(`http://localhost${path}`, { unix: context.pageSocket });
+    if (response.status !== 200 || context.pageFiles.size >= MAX_CACHED_PAGE_FILES) return response;
+    const headers = new Headers(response.headers);
+    headers.delete("date"); // Bun.serve dates each answer itself
+    file = { body: await response.arrayBuffer(), headers };
+    context.pageFiles.set(path, file);
+  }
+  return new Response(file.body, { headers: file.headers });
 }
 
 async function handle(request: Request, context: Context): Promise<Response> {
@@ -111,14 +133,25 @@ async function handle(request: Request, context: Context): Promise<Response> {
       if (context.events.full) return new Response("too many pages open\n", { status: 503 });
       return context.events.stream(request.signal);
     }
-    if (url.pathname.startsWith("/api/op/") && request.method === "POST") return await action(url.pathname.slice(8), request, context);
-    if (url.pathname === "/api/upload" && request.method === "POST") return await upload(url, request, context);
+    if (request.method === "POST") {
+      const response = await post(url, request, context);
+      // What the action changed reaches open pages at once, however quiet the node was.
+      if (response.ok) context.events.refresh();
+      return response;
+    }
     if (request.method !== "GET") return new Response("method not allowed\n", { status: 405 });
-    return await fetch(`http://localhost${url.pathname}`, { unix: context.pageSocket });
+    return await pageFile(url.pathname, context);
   } catch (error) {
     if (!isP2PError(error)) throw error;
     return Response.json({ error: { code: error.code, message: error.message } }, { status: error.wireStatus.status });
   }
+}
+
+async function post(url: URL, request: Request, context: Context): Promise<Response> {
+  if (url.pathname.startsWith("/api/op/")) return await action(url.pathname.slice(8), request, context);
+  if (url.pathname === "/api/upload") return json(await upload(url, request, context.uploads));
+  if (url.pathname === "/api/upload-folder") return json(await context.uploads.shareFolder(url.searchParams.get("name")));
+  return new Response("not found\n", { status: 404 });
 }
 
 async function action(op: string, request: Request, context: Context): Promise<Response> {
@@ -134,18 +167,16 @@ async function action(op: string, request: Request, context: Context): Promise<R
   if (!Array.isArray(args) || args.length > MAX_ACTION_ARGS || args.some((arg) => typeof arg !== "string")) {
     throw new P2PError("MALFORMED", `action args must be at most ${MAX_ACTION_ARGS} strings`);
   }
-  return new Response(await context.caller.call(op, args as string[]), { headers: { "content-type": "application/json" } });
+  return json(await context.caller.call(op, args as string[]));
 }
 
-/** The page's file, stored in <dataDir>/uploads/ under its own name and shared from there. */
-async function upload(url: URL, request: Request, context: Context): Promise<Response> {
-  const name = url.searchParams.get("name") ?? "";
-  if (!name || name !== basename(name) || name.startsWith(".") || name.length > 255 || /[\0\\]/.test(name)) {
-    throw new P2PError("MALFORMED", `invalid file name '${name.slice(0, 80)}'`);
-  }
-  mkdirSync(context.uploads, { recursive: true, mode: 0o700 });
-  const path = join(context.uploads, name);
-  if (existsSync(path)) throw new P2PError("CONFLICT", `${name} was already uploaded; rename the file or unshare the old one`);
-  await Bun.write(path, new Response(request.body));
-  return new Response(await context.caller.share(path), { headers: { "content-type": "application/json" } });
+/** A file of its own (`name`), or one file of a folder (`folder` and `path`); stored in <dataDir>/uploads/ (uploads.ts). */
+function upload(url: URL, request: Request, uploads: Uploads): Promise<string> {
+  const folder = url.searchParams.get("folder");
+  if (folder === null) return uploads.file(url.searchParams.get("name"), request.body);
+  return uploads.folderFile(folder, url.searchParams.get("path"), url.searchParams.get("first") === "1", request.body);
+}
+
+function json(body: string): Response {
+  return new Response(body, { headers: { "content-type": "application/json" } });
 }

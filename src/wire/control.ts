@@ -116,7 +116,7 @@ const STATUS_SHAPE: Shape = {
   clockToleranceMs: "number?",
   reachability: "string?",
 };
-const FILE_SUMMARY_SHAPE: Shape = { name: "string", size: "number", id: "string", holders: "number", folder: "boolean?", files: "number?" };
+const FILE_SUMMARY_SHAPE: Shape = { name: "string", size: "number", id: "string", holders: "number", partial: "number?", partialHolders: "string[]?", folder: "boolean?", files: "number?" };
 const SHARED_REPORT_SHAPE: Shape = { name: "string", size: "number", id: "string", folder: "boolean?", files: "number?" };
 const DOWNLOAD_REPORT_SHAPE: Shape = {
   name: "string",

@@ -1,7 +1,7 @@
 // The web page's guard, attacked with plain HTTP against a real `p2p node --web`: no token, a wrong token, a foreign Host, a cross-site Origin.
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { statSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { type Testnet, createTestnet } from "../../src/testnet";
 import { defaultDataDir } from "../../src/node/home";
@@ -72,6 +72,18 @@ describe("the web page's guard", () => {
     expect(net.liveNodes().length).toBe(1);
   });
 
+  test("a folder upload cannot write outside the node's uploads folder, whatever path or folder name it gives", async () => {
+    const dataDir = defaultDataDir(net.nodes[0]!.ip, PEER_PORT, net.home);
+    const post = (query: string) => ask(`/api/upload?${query}`, { cookie: `p2p_web_token=${token}` }, "POST");
+    const attempts = ["folder=x&path=../../escaped.txt&first=1", "folder=x&path=/tmp/escaped.txt&first=1", "folder=..&path=escaped.txt&first=1", "folder=.incoming&path=escaped.txt", "folder=a%2Fb&path=escaped.txt"];
+    for (const query of attempts) {
+      const response = await post(query);
+      expect(`${query}: ${response.status}`).toBe(`${query}: 422`);
+    }
+    const escaped = [join(dataDir, "escaped.txt"), join(dataDir, "uploads", "escaped.txt"), join(dataDir, "uploads", ".incoming", "escaped.txt"), "/tmp/escaped.txt"];
+    expect(escaped.filter((path) => existsSync(path))).toEqual([]);
+  });
+
   test("a node refuses to serve the page off loopback without --web-token-file, in one line", async () => {
     const dir = tempDir();
     try {
@@ -82,4 +94,25 @@ describe("the web page's guard", () => {
       dir.remove();
     }
   });
+
+  test("a node whose web port is taken leaves the ring and closes before printing its one-line error", async () => {
+    const ip = net.nodes[0]!.ip.replace(/\.\d+$/, ".9");
+    const taken = Bun.listen({ hostname: ip, port: 0, socket: { data() {} } });
+    const dir = tempDir();
+    try {
+      const result = await runP2P(["node", ip, "--dns", net.dnsAddress, "--data", dir.path, "--web-listen", String(taken.port)], { env: net.env, executable: net.executable, timeoutMs: 30_000 });
+      // Read at once: a node that exited joined would still be the other's neighbour here (nothing has timed out yet).
+      const status = await net.status(net.nodes[0]!);
+      expect(result.code).not.toBe(0);
+      const lines = result.stderr.trim().split("\n");
+      expect(lines.filter((line) => line.startsWith("error:"))).toEqual([lines.at(-1)!]);
+      expect(lines.at(-1)!).toStartWith(`error: cannot serve the web page on ${ip}:${taken.port}: `);
+      expect(lines.findIndex((line) => line.includes("left the ring"))).toBeGreaterThan(lines.findIndex((line) => line.includes("is in the ring")));
+      const neighbours = [status.predecessor, ...status.successors].map((peer) => peer?.address);
+      expect(neighbours).not.toContain(`${ip}:${PEER_PORT}`);
+    } finally {
+      taken.stop(true);
+      dir.remove();
+    }
+  }, 40_000);
 });

@@ -31,7 +31,18 @@ export function renderTable(header: string[], rows: string[][]): string {
 
 export function renderFiles(files: readonly FileSummary[]): string {
   if (files.length === 0) return "no files\n";
-  return renderTable(["NAME", "SIZE", "ID", "HOLDERS"], files.map((file) => [file.folder ? `${file.name}/` : file.name, formatBytes(file.size), file.id.slice(0, 12), String(file.holders)]));
+  return renderTable(["NAME", "SIZE", "ID", "HOLDERS"], files.map((file) => [file.folder ? `${file.name}/` : file.name, formatBytes(file.size), file.id.slice(0, 12), describeHolders(file)]));
+}
+
+/** Partial holders shown in a table cell; --json lists up to MAX_LISTED_PARTIAL. */
+const SHOWN_PARTIAL = 2;
+
+/** "2", or "2 + 1 partial (127.0.0.3:7495)": complete holders, then those still downloading, which serve what they verified. */
+export function describeHolders(file: Pick<FileSummary, "holders" | "partial" | "partialHolders">): string {
+  if (!file.partial) return String(file.holders);
+  const shown = (file.partialHolders ?? []).slice(0, SHOWN_PARTIAL);
+  const more = file.partial > shown.length ? ", ..." : "";
+  return `${file.holders} + ${file.partial} partial${shown.length > 0 ? ` (${shown.join(", ")}${more})` : ""}`;
 }
 
 /** How long the rate is averaged over: it follows the current speed and never counts bytes resumed from disk. */

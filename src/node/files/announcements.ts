@@ -25,27 +25,37 @@ export interface Announcement {
 /**
  * Groups announcement entries of one kind by file: name, size, id and how many distinct live complete
  * holders, counted by host (an IPv4 address, an IPv6 /64: `hostOf`) as ids are bound, so one address
- * listening on many ports is one holder.
+ * listening on many ports is one holder. Hosts announced only as partial (still downloading; they serve
+ * the chunks they verified) are counted apart, with the first MAX_LISTED_PARTIAL of their addresses.
  */
 export function summarize(entries: readonly RecordEntry[], kind: Announcement["kind"]): FileSummary[] {
-  const files = new Map<string, FileSummary & { holderSet: Set<string> }>();
+  const files = new Map<string, FileSummary & { holderSet: Set<string>; partialSet: Map<string, string> }>();
   for (const entry of entries) {
     const announcement = parseAnnouncement(entry);
     if (!announcement || announcement.kind !== kind) continue;
     const key = `${announcement.fileId}/${announcement.name}`;
     let file = files.get(key);
     if (!file) {
-      file = { name: announcement.name, size: announcement.size, id: announcement.fileId, holders: 0, holderSet: new Set() };
+      file = { name: announcement.name, size: announcement.size, id: announcement.fileId, holders: 0, holderSet: new Set(), partialSet: new Map() };
       if (announcement.folder === true) file.folder = true;
       files.set(key, file);
     }
-    if (announcement.partial !== true) file.holderSet.add(holderHost(announcement.holder));
-    file.holders = file.holderSet.size;
+    const host = holderHost(announcement.holder);
+    if (announcement.partial !== true) file.holderSet.add(host);
+    else if (!file.partialSet.has(host)) file.partialSet.set(host, announcement.holder);
   }
   return [...files.values()]
-    .map(({ holderSet: _, ...file }) => file)
+    .map(({ holderSet, partialSet, ...file }) => {
+      const partial = [...partialSet].filter(([host]) => !holderSet.has(host)).map(([, address]) => address);
+      const summary: FileSummary = { ...file, holders: holderSet.size };
+      if (partial.length > 0) Object.assign(summary, { partial: partial.length, partialHolders: partial.sort().slice(0, MAX_LISTED_PARTIAL) });
+      return summary;
+    })
     .sort((a, b) => a.name.localeCompare(b.name) || a.id.localeCompare(b.id));
 }
+
+/** Partial holders' addresses one summary names (their count is given in full). */
+export const MAX_LISTED_PARTIAL = 8;
 
 /** Every holder of `fileId` the entries name; a holder announced both ways counts as complete. */
 export function holdersOf(entries: readonly RecordEntry[], fileId: string): Holder[] {

@@ -1,6 +1,6 @@
 // Finding files in the ring: the list of every file, a search by words, and the one file a name (or name@id) leads to now.
 
-import { P2PError } from "../../protocol/errors";
+import { P2PError, isP2PError } from "../../protocol/errors";
 import type { RecordEntry } from "../../model/record";
 import type { FileSummary } from "../../model/reports";
 import { summarize } from "./announcements";
@@ -12,6 +12,8 @@ import type { FileRecords } from "./ports";
 
 /** Files one LIST answers the client with; past it the reply would outgrow a frame: search instead. */
 export const MAX_LIST_FILES = 50_000;
+/** Names a word search looks up once more for their partial holders (announced under the name only); the rest show complete holders. */
+export const MAX_SEARCH_NAME_LOOKUPS = 16;
 /** Names whose last sighting is remembered for "no holder online". */
 const MAX_REMEMBERED_NAMES = 10_000;
 
@@ -50,9 +52,33 @@ export class FileFinder {
         found = found === null ? hits : found.filter((file) => hits.some((hit) => hit.id === file.id && hit.name === file.name));
       }
       const exact = (found ?? []).filter((file) => foldText(file.name).includes(needle) || words.every((word) => wordsOf(file.name).includes(word)));
-      if (exact.length > 0) return exact;
+      if (exact.length > 0) return this.withPartialHolders(exact);
     }
     return (await this.list()).filter((file) => foldText(file.name).includes(needle) || (words.length > 0 && words.every((word) => wordsOf(file.name).includes(word))));
+  }
+
+  /**
+   * Word entries name only complete holders (a downloader announces itself under the name alone): the first
+   * MAX_SEARCH_NAME_LOOKUPS names are looked up under their name key, in parallel, whose entries count both.
+   */
+  private async withPartialHolders(found: FileSummary[]): Promise<FileSummary[]> {
+    const names = [...new Set(found.map((file) => file.name))].slice(0, MAX_SEARCH_NAME_LOOKUPS);
+    const byName = new Map<string, FileSummary[]>();
+    await Promise.all(
+      names.map(async (name) => {
+        // A lookup that fails leaves that name's complete holders as the words gave them.
+        const entries = await this.ring.get(nameKey(name)).catch((error) => {
+          if (!isP2PError(error)) throw error;
+          return [];
+        });
+        byName.set(name, summarize(entries, "file"));
+      }),
+    );
+    return found.map((file) => {
+      const named = byName.get(file.name)?.find((summary) => summary.id === file.id);
+      // The two keys' entries are put one after the other: a holder seen under either counts.
+      return named ? { ...named, holders: Math.max(named.holders, file.holders) } : file;
+    });
   }
 
   /** The one file `name` (with an id starting with `idPrefix`) names now; not found and several are errors that say what to do. */

@@ -2,6 +2,7 @@
 
 import { drawRing, estimateRingSize, type RingView } from "./ring";
 import { drawChart, type Sample } from "./chart";
+import { uploadDropped, uploadFile, uploadPicked } from "./upload";
 
 type Transfer = { id: string; name: string; size: number; bytes: number; rate: number; etaSeconds: number | null; sources: string[]; state: string };
 type Snapshot = {
@@ -10,7 +11,7 @@ type Snapshot = {
   transfers: { downloads: Transfer[]; serving: { id: string; name: string; requests: number; servedBytes: number }[] };
   shared: { name: string; id: string; size: number; servedBytes: number; folder?: boolean }[];
 };
-type FileSummary = { name: string; size: number; id: string; holders: number; folder?: boolean };
+type FileSummary = { name: string; size: number; id: string; holders: number; partial?: number; partialHolders?: string[]; folder?: boolean };
 
 const $ = <T extends Element>(selector: string) => document.querySelector(selector) as T;
 /** Rate samples kept for the chart: five minutes of one a second. */
@@ -74,18 +75,44 @@ function bar(fraction: number): HTMLElement {
 function renderFiles(files: FileSummary[]): void {
   const body = $<HTMLTableElement>("#files").tBodies[0]!;
   body.replaceChildren();
-  // Several files of one name are choices: each row downloads its own `name@id`.
+  // Several files of one name are choices: each row shows and downloads its own `name@id`.
   const names = new Map<string, number>();
   for (const file of files) names.set(file.name, (names.get(file.name) ?? 0) + 1);
   for (const file of files) {
     const row = body.insertRow();
-    const ref = names.get(file.name)! > 1 ? `${file.name}@${file.id.slice(0, 12)}` : file.name;
-    cell(row, file.folder ? `${file.name}/` : file.name);
+    const choices = names.get(file.name)!;
+    const label = file.folder ? `${file.name}/` : file.name;
+    if (choices > 1) {
+      row.className = "choice";
+      const tag = document.createElement("span");
+      tag.className = "choice-id";
+      tag.textContent = `@${file.id.slice(0, 12)}`;
+      cell(row, label, tag).title = `one of ${choices} files named ${file.name}: this one is ${file.name}@${file.id.slice(0, 12)}`;
+    } else cell(row, label);
     cell(row, size(file.size));
-    cell(row, String(file.holders));
+    holdersCell(row, file);
     cell(row, file.id.slice(0, 12));
-    cell(row, button("download", () => void op("DOWNLOAD", `${file.name}@${file.id}`))).title = ref;
+    cell(row, button("download", () => void op("DOWNLOAD", `${file.name}@${file.id}`)));
   }
+  const ambiguous = [...names].filter(([, count]) => count > 1).map(([name, count]) => `${count} files are named ${name}`);
+  $("#choices").textContent = ambiguous.length > 0 ? `${ambiguous.join("; ")}: each row is one choice (name@id).` : "";
+}
+
+/** "2", or "2 + 1 partial" with the partial holders' addresses: they are still downloading and serve what they verified. */
+function holdersCell(row: HTMLTableRowElement, file: FileSummary): void {
+  const td = cell(row, String(file.holders));
+  td.className = "holders";
+  if (!file.partial) return;
+  const partial = document.createElement("span");
+  partial.className = "partial";
+  partial.textContent = ` + ${file.partial} partial`;
+  td.append(partial);
+  const which = file.partialHolders ?? [];
+  const list = document.createElement("div");
+  list.className = "partial-holders";
+  list.textContent = which.join(", ") + (file.partial > which.length ? ", …" : "");
+  td.append(list);
+  td.title = `${file.holders} complete; partial (still downloading): ${which.join(", ")}`;
 }
 
 function renderTransfers(transfers: Snapshot["transfers"]): void {
@@ -122,14 +149,31 @@ function renderShared(shared: Snapshot["shared"]): void {
   }
 }
 
+/** What each part was last drawn from: a part whose data did not change is not drawn again (a page open on a quiet node redraws nothing). */
+const drawn = { status: "", transfers: "", shared: "" };
+/** STATUS fields that move every snapshot and that the page does not show. */
+const TICKING = new Set(["uptimeSeconds", "maintenanceMs", "clockSkewMs"]);
+
 function render(snapshot: Snapshot): void {
   const { status } = snapshot;
-  const count = drawRing($("#ring"), status);
-  $("#ring-legend").textContent = `${count} nodes known; orange: this node, blue: predecessor, green: successors, grey: fingers; the arc is the keys it is primary for`;
-  const network = status.privateNetwork ? "private network" : "open network";
-  $("#status").textContent = `${status.address} · ring of ~${estimateRingSize(status)} · ${network} · DNS ${status.dns}`;
-  renderTransfers(snapshot.transfers);
-  renderShared(snapshot.shared);
+  const statusKey = JSON.stringify(status, (field, value) => (TICKING.has(field) ? undefined : value));
+  if (statusKey !== drawn.status) {
+    drawn.status = statusKey;
+    const count = drawRing($("#ring"), status);
+    $("#ring-legend").textContent = `${count} nodes known; orange: this node, blue: predecessor, green: successors, grey: fingers; the arc is the keys it is primary for`;
+    const network = status.privateNetwork ? "private network" : "open network";
+    $("#status").textContent = `${status.address} · ring of ~${estimateRingSize(status)} · ${network} · DNS ${status.dns}`;
+  }
+  const transfersKey = JSON.stringify(snapshot.transfers);
+  if (transfersKey !== drawn.transfers) {
+    drawn.transfers = transfersKey;
+    renderTransfers(snapshot.transfers);
+  }
+  const sharedKey = JSON.stringify(snapshot.shared);
+  if (sharedKey !== drawn.shared) {
+    drawn.shared = sharedKey;
+    renderShared(snapshot.shared);
+  }
   const down = snapshot.transfers.downloads.filter((t) => t.state === "downloading").reduce((sum, t) => sum + t.rate, 0);
   const served = snapshot.transfers.serving.reduce((sum, s) => sum + s.servedBytes, 0) + snapshot.shared.reduce((sum, s) => sum + s.servedBytes, 0);
   const up = lastServed && snapshot.time > lastServed.time ? Math.max(0, ((served - lastServed.bytes) * 1000) / (snapshot.time - lastServed.time)) : 0;
@@ -146,18 +190,23 @@ async function search(event?: Event): Promise<void> {
   renderFiles((await (term ? op("SEARCH", term) : op("LIST"))) as FileSummary[]);
 }
 
-async function upload(file: File): Promise<void> {
-  show(`uploading ${file.name}…`);
-  const response = await fetch(`/api/upload?name=${encodeURIComponent(file.name)}`, { method: "POST", body: file });
-  const reply = await response.json();
-  show(response.ok ? `shared ${reply.name}` : reply.error?.message ?? "upload failed");
+/** A pasted `p2p:` link goes to the node as is: DOWNLOAD fetches it from the holders it names, with no search. */
+async function downloadLink(event: Event): Promise<void> {
+  event.preventDefault();
+  const input = $<HTMLInputElement>("#link");
+  const link = input.value.trim();
+  if (!link) return show("paste a link first: p2p client link <name> on the node that shares it prints one");
+  await op("DOWNLOAD", link);
+  input.value = "";
 }
 
 function wireUp(): void {
   $("#search-form").addEventListener("submit", (event) => void search(event).catch(() => {}));
+  $("#link-form").addEventListener("submit", (event) => void downloadLink(event).catch(() => {}));
   $<HTMLInputElement>("#file-input").addEventListener("change", (event) => {
-    for (const file of (event.target as HTMLInputElement).files ?? []) void upload(file);
+    for (const file of (event.target as HTMLInputElement).files ?? []) void uploadFile(file, show);
   });
+  $<HTMLInputElement>("#folder-input").addEventListener("change", (event) => uploadPicked((event.target as HTMLInputElement).files!, show));
   const drop = $<HTMLElement>("#drop");
   drop.addEventListener("dragover", (event) => {
     event.preventDefault();
@@ -167,11 +216,14 @@ function wireUp(): void {
   drop.addEventListener("drop", (event) => {
     event.preventDefault();
     drop.classList.remove("over");
-    for (const file of event.dataTransfer?.files ?? []) void upload(file);
+    if (event.dataTransfer) uploadDropped(event.dataTransfer, show);
   });
   const events = new EventSource("/api/events");
   events.onmessage = (message) => render(JSON.parse(message.data) as Snapshot);
-  events.onerror = () => ($("#status").textContent = "disconnected; retrying…");
+  events.onerror = () => {
+    $("#status").textContent = "disconnected; retrying…";
+    drawn.status = ""; // the next snapshot puts the status line back
+  };
   void search().catch(() => {});
 }
 
