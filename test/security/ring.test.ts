@@ -76,10 +76,12 @@ describe("a range hijack", () => {
     net = await createTestnet({ nodes: 4, nodeArgs: FAST });
     await net.waitForConsistentRing(30_000);
     const target = net.nodes[0]!;
-    const { predecessor } = (await net.status(target)) as unknown as Status;
-    // A peer that answers PING, whose id lies behind the target's predecessor: not the target's predecessor.
+    const { predecessor, successors } = (await net.status(target)) as unknown as Status & { successors: { id: string }[] };
+    // A peer that answers PING whose id lies outside the target's arc from its predecessor to its successor: not
+    // its predecessor (which it would take), nor a node just after it (which it would take as a joiner's hint).
+    const nearTarget = (id: string) => inOpenInterval(id, predecessor!.id, successors[0]!.id);
     let named = countingListener(loopbackAddress(), "p2p");
-    for (let tries = 0; tries < 50 && inOpenInterval(nodeId(named.address), predecessor!.id, target.id); tries++) {
+    for (let tries = 0; tries < 50 && nearTarget(nodeId(named.address)); tries++) {
       named.stop();
       named = countingListener(loopbackAddress(), "p2p");
     }

@@ -170,6 +170,9 @@ function diskError(error: unknown, partPath: string): unknown {
   const code = (error as { code?: string }).code;
   if (code === "ENOSPC") return new P2PError("ERROR", `disk full while writing ${path}; free some space and run the download again to resume`);
   if (code === "EACCES" || code === "EPERM") return new P2PError("ERROR", `no permission to write ${path}`);
+  // Checked free when the download began; something made a folder there (or a file on the way) while it ran.
+  if (code === "EISDIR" || code === "ENOTEMPTY" || code === "EEXIST") return new P2PError("CONFLICT", `${path} became a folder while the download ran; its bytes are kept in ${partPath}: move the folder away and run the download again`);
+  if (code === "ENOTDIR") return new P2PError("CONFLICT", `a folder on the way to ${path} became a file while the download ran; its bytes are kept in ${partPath}`);
   if (code === "ENOENT") {
     const folder = dirname(path);
     if (existsSync(folder)) return new P2PError("ERROR", `cannot create ${path}: ${folder} does not take new files`);

@@ -1,7 +1,7 @@
 // The `.part` file: verified chunks written in any order (directly where they are whole and aligned), read back and renamed into place.
 
 import { afterEach, describe, expect, test } from "bun:test";
-import { readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { CatalogStore } from "../../../src/node/files/catalog";
 import { DIRECT_WRITE_ALIGNMENT, type DirectHandle, DirectWriter } from "../../../src/node/files/direct-write";
@@ -46,6 +46,21 @@ describe("PartFile", () => {
 
     expect(new Uint8Array(readFileSync(out))).toEqual(file.bytes);
     expect(catalog.download(file.manifest.fileId)).toBeNull();
+  });
+
+  test("a folder made at the output path while the download ran is a clear CONFLICT, and the .part keeps every byte", async () => {
+    const dir = workDir();
+    const catalog = new CatalogStore(join(dir, "catalog.db"));
+    cleanups.push(() => catalog.close());
+    const chunkSize = 16 * DIRECT_WRITE_ALIGNMENT;
+    const file = randomFile(2 * chunkSize, chunkSize);
+    const out = join(dir, "taken.bin");
+    const part = await PartFile.open({ outPath: out, name: "taken.bin", manifest: file.manifest, catalog });
+    await part.write(0, file.chunk(0));
+    await part.write(1, file.chunk(1));
+    mkdirSync(join(out, "inside"), { recursive: true });
+    await expect(part.finish(out)).rejects.toMatchObject({ code: "CONFLICT", message: expect.stringContaining("became a folder while the download ran") });
+    expect(readFileSync(`${out}.part`).equals(Buffer.from(file.bytes))).toBe(true);
   });
 
   test("on resume, a verified chunk whose bytes changed on disk is no longer counted as verified; the others are", async () => {
