@@ -24,6 +24,18 @@ const TOMBSTONE_TTL_MS = 24 * 60 * 60 * 1000;
 
 export type LookupResult = { peer: Peer; hops: number };
 
+/**
+ * Where a lookup starts: members not avoided first (the relay leads), then avoided ones. A member avoided as a
+ * key's primary (its PUT or GET failed) still routes lookups, and an edge whose relay was the failed primary must
+ * not be left with no start at all (issue 18: c2's upload failed "no relay reserved" while it held a reservation).
+ */
+export function lookupStarts(members: Peer[], avoid: ReadonlySet<string>): Peer[] {
+  if (members.length === 0) throw new P2PError("UNAVAILABLE", "this edge node knows no ring member yet: it holds no reservation with a relay and the DNS listed no member");
+  const fresh = members.filter((member) => !avoid.has(member.address));
+  const avoided = members.filter((member) => avoid.has(member.address));
+  return [...fresh, ...avoided].slice(0, MAX_EDGE_LOOKUP_STARTS);
+}
+
 export class EdgeRing implements FileRing {
   private lastStamp = 0;
   /** The member after this edge's id on the circle: with the relay, the two children that make LIST_ALL_FILES cover the ring. */
@@ -43,28 +55,32 @@ export class EdgeRing implements FileRing {
    * answer joins `avoid` and the hop before it is asked again (as the ring's own lookups route around the dead).
    */
   async lookup(key: RingId, avoid = new Set<string>()): Promise<LookupResult> {
-    const starts = this.members().filter((member) => !avoid.has(member.address)).slice(0, MAX_EDGE_LOOKUP_STARTS);
-    if (starts.length === 0) throw new P2PError("UNAVAILABLE", "this edge node knows no ring member it can reach (no relay reserved)");
+    /** Members that did not answer during this lookup: `avoid` also holds primaries a call failed on, still fine to start from. */
+    const unanswered = new Set<string>();
+    const starts = lookupStarts(this.members(), avoid);
     let lastError: Error = new P2PError("UNAVAILABLE", `no successor of ${key} within ${MAX_EDGE_LOOKUP_HOPS} hops`);
     for (const start of starts) {
-      if (avoid.has(start.address)) continue;
+      if (unanswered.has(start.address)) continue;
       const path = [start];
       for (let hops = 1; hops <= MAX_EDGE_LOOKUP_HOPS && path.length > 0; hops++) {
         const peer = path[path.length - 1]!;
         try {
           const step = await this.transport.findSuccessorStep(peer, key, [...avoid]);
-          if (step.done) return { peer: step.peer, hops };
+          // A member may still name a primary this edge already failed to use: that answer is no answer.
+          if (step.done && !avoid.has(step.peer.address)) return { peer: step.peer, hops };
+          if (step.done) break;
           if (avoid.has(step.peer.address) || path.some((hop) => hop.address === step.peer.address)) break;
           path.push(step.peer);
         } catch (error) {
           if (!isP2PError(error)) throw error;
           avoid.add(peer.address);
+          unanswered.add(peer.address);
           lastError = error;
           path.pop();
         }
       }
     }
-    throw new P2PError("UNAVAILABLE", `no ring member answered a lookup of ${key}: ${lastError.message}`);
+    throw new P2PError("UNAVAILABLE", `no ring member answered a lookup of ${key} (started from ${starts.map((start) => start.address).join(", ")}; avoided ${avoid.size}): ${lastError.message}`);
   }
 
   async put(key: RingId, member: string, value: string, ttlMs?: number): Promise<Peer> {

@@ -60,4 +60,23 @@ describe("an edge's view of the ring", () => {
     expect((await edgeRing(transport, [relay, far]).lookup(KEY)).peer.address).toBe(replica.address);
     expect(calls).toEqual([`FIND ${relay.address}`, `FIND ${far.address}`]);
   });
+
+  test("a relay that was a key's failed primary still starts the next lookup, so an edge knowing only its relay still writes", async () => {
+    const calls: string[] = [];
+    const transport: RingTransport = {
+      ...stubTransport((avoid) => (avoid.includes(relay.address) ? replica : relay), new Set(), calls),
+      putRecords: async (to) => {
+        calls.push(`PUT ${to.address}`);
+        if (to.address === relay.address) throw new P2PError("UNREACHABLE", "the relay's connection closed");
+        return 1;
+      },
+    };
+    expect((await edgeRing(transport, [relay]).put(KEY, "m", "v")).address).toBe(replica.address);
+    expect(calls).toEqual([`FIND ${relay.address}`, `PUT ${relay.address}`, `FIND ${relay.address}`, `PUT ${replica.address}`]);
+  });
+
+  test("an edge that knows no member yet says so, rather than blaming a missing reservation alone", async () => {
+    const transport = stubTransport(() => relay, new Set(), []);
+    await expect(edgeRing(transport, []).put(KEY, "m", "v")).rejects.toMatchObject({ code: "UNAVAILABLE", message: expect.stringMatching(/knows no ring member yet/) });
+  });
 });
