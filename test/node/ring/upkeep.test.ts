@@ -141,16 +141,12 @@ describe("the maintenance timer", () => {
   const started: ChordNode[] = [];
   afterEach(() => started.splice(0).forEach((node) => node.stop()));
 
-  test("waits the grown period between rounds while calm, and runs within the fast period after a change", async () => {
+  /** A 4-node ring on time moved by hand, every node's maintenance timer running (`beforeStart` first); `idle` lets a moment's work finish. */
+  async function runningRing(beforeStart: (ring: TestRing) => void = () => {}) {
     const time = new ManualTime();
     const ring = await joinRing(4, 5, { clock: time.clock, timers: time });
-    const rounds = new Map<ChordNode, number>();
+    beforeStart(ring);
     for (const node of ring.live) {
-      const original = node.maintain.bind(node);
-      node.maintain = async () => {
-        rounds.set(node, (rounds.get(node) ?? 0) + 1);
-        await original();
-      };
       node.start(FAST);
       started.push(node);
     }
@@ -158,6 +154,20 @@ describe("the maintenance timer", () => {
       await flush();
       await settle(ring.live);
     };
+    return { time, ring, idle };
+  }
+
+  test("waits the grown period between rounds while calm, and runs within the fast period after a change", async () => {
+    const rounds = new Map<ChordNode, number>();
+    const { time, ring, idle } = await runningRing((ring) => {
+      for (const node of ring.live) {
+        const original = node.maintain.bind(node);
+        node.maintain = async () => {
+          rounds.set(node, (rounds.get(node) ?? 0) + 1);
+          await original();
+        };
+      }
+    });
     await time.advance(60_000, idle);
     const node = ring.live[0]!;
     expect(node.maintenancePeriod).toBe(MAX);
@@ -173,23 +183,16 @@ describe("the maintenance timer", () => {
   });
 
   test("a hint that may be nothing (a neighbour's link closed) runs the next round within the fast period and keeps the grown period when it finds no change", async () => {
-    const time = new ManualTime();
-    const ring = await joinRing(4, 5, { clock: time.clock, timers: time });
-    const node = ring.live[0]!;
     let rounds = 0;
-    const original = node.maintain.bind(node);
-    node.maintain = async () => {
-      rounds++;
-      await original();
-    };
-    for (const each of ring.live) {
-      each.start(FAST);
-      started.push(each);
-    }
-    const idle = async () => {
-      await flush();
-      await settle(ring.live);
-    };
+    const { time, ring, idle } = await runningRing((ring) => {
+      const first = ring.live[0]!;
+      const original = first.maintain.bind(first);
+      first.maintain = async () => {
+        rounds++;
+        await original();
+      };
+    });
+    const node = ring.live[0]!;
     await time.advance(60_000, idle);
     expect(node.maintenancePeriod).toBe(MAX);
     await time.advance(FAST, idle);
@@ -201,16 +204,7 @@ describe("the maintenance timer", () => {
   });
 
   test("a round that comes far later than it was due (the process was stopped) snaps the period back to the fast one", async () => {
-    const time = new ManualTime();
-    const ring = await joinRing(4, 5, { clock: time.clock, timers: time });
-    for (const each of ring.live) {
-      each.start(FAST);
-      started.push(each);
-    }
-    const idle = async () => {
-      await flush();
-      await settle(ring.live);
-    };
+    const { time, ring, idle } = await runningRing();
     await time.advance(60_000, idle);
     const node = ring.live[0]!;
     expect(node.maintenancePeriod).toBe(MAX);
