@@ -176,7 +176,7 @@ function introducerOps(
           throw new P2PError("CONFLICT", `${formatAddress(ip, port)} is held by live peer ${holder.peerId}; one address is one peer`);
         }
       }
-      peers.register({ peerId, ip, port, lastSeen: clock() });
+      peers.register({ peerId, ip, port, lastSeen: clock(), also: args.also });
     }
     confirm(args, request, registered);
     return { rows: peers.sampleOthers(peerId, liveSince(), confirmedSince(), JOIN_SAMPLE_SIZE), skipped: [] };

@@ -10,6 +10,8 @@ export interface PeerEntry {
   lastSeen: number;
   /** When the DNS last had proof that this peer is at its address (0: never); reset when the address changes. */
   confirmedAt: number;
+  /** A dual-stack member's address in its other family (JOIN's `also`): listed by PEERS, never handed out by JOIN. */
+  also: boolean;
 }
 
 /**
@@ -38,25 +40,26 @@ export class PeerStore {
   private readonly deleteExpired: Statement;
   private readonly selectById: Statement<PeerRow, [string]>;
   private readonly selectByAddress: Statement<PeerRow, [string, number]>;
-  private readonly registerTransaction: (entry: Omit<PeerEntry, "confirmedAt">) => void;
+  private readonly registerTransaction: (entry: NewPeer) => void;
 
   constructor(path: string) {
     this.db = openDatabase(path, SCHEMA);
     addConfirmedAt(this.db);
+    addAlso(this.db);
     // A peer that moves to another address must prove itself there again.
     this.upsertPeer = this.db.prepare(
-      `INSERT INTO peers (peer_id, ip, port, first_seen, last_seen, confirmed_at) VALUES ($peerId, $ip, $port, $now, $now, 0)
-       ON CONFLICT (peer_id) DO UPDATE SET ip = excluded.ip, port = excluded.port, last_seen = excluded.last_seen,
+      `INSERT INTO peers (peer_id, ip, port, first_seen, last_seen, confirmed_at, also) VALUES ($peerId, $ip, $port, $now, $now, 0, $also)
+       ON CONFLICT (peer_id) DO UPDATE SET ip = excluded.ip, port = excluded.port, last_seen = excluded.last_seen, also = excluded.also,
          confirmed_at = CASE WHEN peers.ip = excluded.ip AND peers.port = excluded.port THEN peers.confirmed_at ELSE 0 END`,
     );
     this.deleteSameAddress = this.db.prepare("DELETE FROM peers WHERE ip = $ip AND port = $port AND peer_id != $peerId");
     this.deletePeer = this.db.prepare("DELETE FROM peers WHERE peer_id = ?");
     this.selectLive = this.db.prepare(`SELECT ${COLUMNS} FROM peers WHERE last_seen >= ? ORDER BY peer_id`);
     this.selectConfirmed = this.db.prepare(
-      `SELECT ${COLUMNS} FROM peers WHERE peer_id != ? AND last_seen >= ? AND confirmed_at >= ? ORDER BY random() LIMIT ?`,
+      `SELECT ${COLUMNS} FROM peers WHERE peer_id != ? AND also = 0 AND last_seen >= ? AND confirmed_at >= ? ORDER BY random() LIMIT ?`,
     );
     // The unconfirmed may be a flood of thousands: a run of them from a random row, not a sort of them all per JOIN.
-    const unconfirmed = `SELECT ${COLUMNS} FROM peers WHERE peer_id != ? AND last_seen >= ? AND confirmed_at < ?`;
+    const unconfirmed = `SELECT ${COLUMNS} FROM peers WHERE peer_id != ? AND also = 0 AND last_seen >= ? AND confirmed_at < ?`;
     this.selectUnconfirmedFrom = this.db.prepare(`${unconfirmed} AND rowid >= ? ORDER BY rowid LIMIT ?`);
     this.selectUnconfirmedBefore = this.db.prepare(`${unconfirmed} AND rowid < ? ORDER BY rowid LIMIT ?`);
     this.selectTopRowid = this.db.prepare("SELECT max(rowid) AS top FROM peers");
@@ -70,9 +73,9 @@ export class PeerStore {
     this.refreshPeer = this.db.prepare("UPDATE peers SET last_seen = $lastSeen WHERE peer_id = $peerId");
     this.selectAllConfirmed = this.db.prepare(`SELECT ${COLUMNS} FROM peers WHERE confirmed_at > 0`);
     // One address is one peer: a node that restarts under a new id replaces its old entry.
-    this.registerTransaction = this.db.transaction((entry: Omit<PeerEntry, "confirmedAt">) => {
+    this.registerTransaction = this.db.transaction((entry: NewPeer) => {
       this.deleteSameAddress.run({ ip: entry.ip, port: entry.port, peerId: entry.peerId });
-      this.upsertPeer.run({ peerId: entry.peerId, ip: entry.ip, port: entry.port, now: entry.lastSeen });
+      this.upsertPeer.run({ peerId: entry.peerId, ip: entry.ip, port: entry.port, now: entry.lastSeen, also: entry.also ? 1 : 0 });
     });
     this.writeSeen = this.db.transaction((entries: [string, number][]) => {
       for (const [peerId, lastSeen] of entries) this.refreshPeer.run({ peerId, lastSeen });
@@ -81,7 +84,7 @@ export class PeerStore {
   }
 
   /** Registers a peer or refreshes its last-seen time (the heartbeat); its confirmation stays unless its address changed. */
-  register(entry: Omit<PeerEntry, "confirmedAt">): void {
+  register(entry: NewPeer): void {
     this.flushSeen();
     this.registerTransaction(entry);
     this.confirmed.deleteAt(entry.ip, entry.port, entry.peerId);
@@ -138,11 +141,11 @@ export class PeerStore {
   }
 
   /**
-   * Up to `limit` live peers other than `peerId`: those confirmed since `confirmedSince` first, in random
+   * Up to `limit` live peers other than `peerId`, none of them an `also` address: those confirmed since `confirmedSince` first, in random
    * order so joins spread over the ring, then, to fill the sample, a run of the others from a random row.
    */
   sampleOthers(peerId: string, liveSince: number, confirmedSince: number, limit: number): PeerEntry[] {
-    let confirmed = this.confirmed.sample(limit, (peer) => peer.peerId !== peerId && peer.lastSeen >= liveSince && peer.confirmedAt >= confirmedSince).map(toRow);
+    let confirmed = this.confirmed.sample(limit, (peer) => peer.peerId !== peerId && !peer.also && peer.lastSeen >= liveSince && peer.confirmedAt >= confirmedSince).map(toRow);
     if (confirmed.length >= limit) return confirmed.map(fromRow);
     // Few confirmed peers (or most of them stale): the random probes found too few; ask the file, which then has few to sort.
     this.flushSeen();
@@ -192,7 +195,10 @@ CREATE INDEX IF NOT EXISTS peers_last_seen ON peers (last_seen);
 CREATE INDEX IF NOT EXISTS peers_address ON peers (ip, port);
 `;
 
-const COLUMNS = "peer_id, ip, port, last_seen, confirmed_at";
+const COLUMNS = "peer_id, ip, port, last_seen, confirmed_at, also";
+
+/** What registering a peer writes: its confirmation is the DNS's own to give. */
+type NewPeer = Omit<PeerEntry, "confirmedAt" | "also"> & { also?: boolean };
 
 interface PeerRow {
   peer_id: string;
@@ -200,14 +206,15 @@ interface PeerRow {
   port: number;
   last_seen: number;
   confirmed_at: number;
+  also: number;
 }
 
 function fromRow(row: PeerRow): PeerEntry {
-  return { peerId: row.peer_id, ip: row.ip, port: row.port, lastSeen: row.last_seen, confirmedAt: row.confirmed_at };
+  return { peerId: row.peer_id, ip: row.ip, port: row.port, lastSeen: row.last_seen, confirmedAt: row.confirmed_at, also: row.also === 1 };
 }
 
 function toRow(peer: PeerEntry): PeerRow {
-  return { peer_id: peer.peerId, ip: peer.ip, port: peer.port, last_seen: peer.lastSeen, confirmed_at: peer.confirmedAt };
+  return { peer_id: peer.peerId, ip: peer.ip, port: peer.port, last_seen: peer.lastSeen, confirmed_at: peer.confirmedAt, also: peer.also ? 1 : 0 };
 }
 
 /** Heartbeats held before they are written in one transaction (most are written sooner, by the next read that needs them). */
@@ -278,4 +285,10 @@ function addConfirmedAt(db: Database): void {
   const columns = db.query<{ name: string }, []>("PRAGMA table_info(peers)").all();
   if (!columns.some((column) => column.name === "confirmed_at")) db.exec("ALTER TABLE peers ADD COLUMN confirmed_at INTEGER NOT NULL DEFAULT 0");
   db.exec("CREATE INDEX IF NOT EXISTS peers_confirmed ON peers (confirmed_at)");
+}
+
+/** A database written before dual-stack members registered their other address gets the column (every row a ring contact). */
+function addAlso(db: Database): void {
+  const columns = db.query<{ name: string }, []>("PRAGMA table_info(peers)").all();
+  if (!columns.some((column) => column.name === "also")) db.exec("ALTER TABLE peers ADD COLUMN also INTEGER NOT NULL DEFAULT 0");
 }

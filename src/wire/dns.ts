@@ -13,7 +13,11 @@ export type DnsPeerRow = { peerId: string; ip: string; port: number };
  */
 export type DnsPeerRows = { rows: DnsPeerRow[]; skipped: string[] };
 
-export type DnsJoinArgs = { peerId: string; ip: string; port: number };
+/** `also`: the address is a dual-stack member's in its other family, registered under the id bound to it: PEERS lists it (edges find relays so), JOIN never hands it out (it is no ring contact). */
+export type DnsJoinArgs = { peerId: string; ip: string; port: number; also?: boolean };
+
+/** JOIN's optional fourth argument: the address is an `also` one (see DnsJoinArgs). The original 3-argument JOIN stays as it was. */
+export const ALSO_FLAG = "also";
 
 const LEAVE_SPEC = {
   minArgs: 1,
@@ -27,18 +31,25 @@ const LEAVE_SPEC = {
 export const DNS = {
   PING,
 
-  /** Registers (or refreshes: the heartbeat) a peer; the reply is up to 5 other live peers. The port defaults to 7495. */
+  /**
+   * Registers (or refreshes: the heartbeat) a peer; the reply is up to 5 other live peers, never `also` ones. The
+   * port defaults to 7495. A fourth argument `also` registers a dual-stack member's address in its other family.
+   */
   JOIN: defineOp<DnsJoinArgs, DnsPeerRows>({
     name: "JOIN",
-    usage: "JOIN <peer_id> <ip-addr> [<port>]",
+    usage: "JOIN <peer_id> <ip-addr> [<port> [also]]",
     minArgs: 2,
-    maxArgs: 3,
-    encodeArgs: ({ peerId, ip, port }) => ({ args: [peerId, ip, String(port)] }),
-    decodeArgs: (args) => ({
-      peerId: parsePeerId(args[0]!),
-      ip: parsePeerIp(args[1]!),
-      port: args[2] === undefined ? PEER_PORT : parsePort(args[2]),
-    }),
+    maxArgs: 4,
+    encodeArgs: ({ peerId, ip, port, also }) => ({ args: [peerId, ip, String(port), ...(also ? [ALSO_FLAG] : [])] }),
+    decodeArgs: (args) => {
+      if (args[3] !== undefined && args[3] !== ALSO_FLAG) throw P2PError.invalid("JOIN's fourth argument", args[3], `'${ALSO_FLAG}' or nothing`);
+      return {
+        peerId: parsePeerId(args[0]!),
+        ip: parsePeerIp(args[1]!),
+        port: args[2] === undefined ? PEER_PORT : parsePort(args[2]),
+        also: args[3] === ALSO_FLAG,
+      };
+    },
     encodeReply: encodeRows,
     decodeReply: decodeRows,
   }),

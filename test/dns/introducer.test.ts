@@ -48,6 +48,18 @@ describe("p2p dns", () => {
     expect(third.map((line) => line.split(",")[0]).sort()).toEqual(["1", "2"]);
   }, 20_000);
 
+  test("a JOIN with 'also' registers a dual-stack member's other address: PEERS lists it, JOIN never hands it out", async () => {
+    const dns = await startDns();
+    const client = await dns.open();
+    await client.request("JOIN", ["v4-a", "127.0.0.2"]);
+    await client.request("JOIN", ["v6-a", "::1", "7601", "also"]);
+    // It is no ring contact: a node joining through it would meet a member under another id.
+    expect(await lines(client, "JOIN", ["v4-b", "127.0.0.3"])).toEqual(["1,v4-a,127.0.0.2,7495"]);
+    expect((await lines(client, "JOIN", ["v6-b", "::1", "7602"])).map((line) => line.split(",")[1]).sort()).toEqual(["v4-a", "v4-b"]);
+    expect((await lines(client, "PEERS")).map((line) => line.split(",")[1]).sort()).toEqual(["v4-a", "v4-b", "v6-a", "v6-b"]);
+    await expect(client.request("JOIN", ["v6-c", "::1", "7603", "relay"])).rejects.toMatchObject({ code: "MALFORMED", message: expect.stringMatching(/fourth argument 'relay': expected 'also' or nothing/) });
+  }, 20_000);
+
   test("JOIN hands out at most five peers, spread at random", async () => {
     const dns = await startDns();
     const client = await dns.open();
@@ -132,7 +144,7 @@ describe("p2p dns", () => {
       [["JOIN", "p", "127.0.0.999"], /invalid IP address/],
       [["JOIN", "p", "0.0.0.0"], /not an address a peer can be reached at/],
       [["JOIN", "p", "127.0.0.2", "70000"], /invalid port/],
-      [["JOIN", "p"], /usage: JOIN <peer_id> <ip-addr> \[<port>\]/],
+      [["JOIN", "p"], /usage: JOIN <peer_id> <ip-addr> \[<port> \[also\]\]/],
     ];
     for (const [[op, ...args], message] of cases) {
       const reply = await client.send(op!, args);

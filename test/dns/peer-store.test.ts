@@ -47,7 +47,7 @@ describe("PeerStore", () => {
     old.exec("INSERT INTO peers VALUES ('kept', '127.53.0.1', 7495, 1, 100)");
     old.close();
     const store = new PeerStore(path);
-    expect(store.byId("kept")).toEqual({ peerId: "kept", ip: "127.53.0.1", port: 7495, lastSeen: 100, confirmedAt: 0 });
+    expect(store.byId("kept")).toEqual({ peerId: "kept", ip: "127.53.0.1", port: 7495, lastSeen: 100, confirmedAt: 0, also: false });
     expect(store.sampleOthers("x", 0, 50, 5).map((peer) => peer.peerId)).toEqual(["kept"]);
     store.close();
   });
