@@ -68,6 +68,11 @@ export default defineCommand({
       valueHint: "ip[:port]",
       description: "The address peers reach this node at when it differs from ip and --port (a manual port forward); the DNS's dial-back checks it",
     },
+    also: {
+      type: "string",
+      valueHint: "ip",
+      description: "This host's address in the other family (IPv6 beside an IPv4 ip, or the reverse): listened on too, so IPv6-only nodes reach the ring through this one",
+    },
     edge: {
       type: "boolean",
       description: "Join as an edge node (behind NAT or a firewall): no peer port; reached through a relaying ring member",
@@ -98,6 +103,7 @@ export default defineCommand({
         ip,
         port,
         advertise,
+        also: args.also,
         dns,
         dataDir,
         successors,
@@ -145,10 +151,11 @@ export default defineCommand({
 const MAX_RELAY_LIMIT = 1_024;
 
 /** --edge and --relay-limit, refused together with what contradicts them. */
-function parseRole(args: { edge: boolean; "relay-limit"?: string; advertise?: string }, keyed: boolean): { edge: boolean; relayLimit: number } {
+function parseRole(args: { edge: boolean; "relay-limit"?: string; advertise?: string; also?: string }, keyed: boolean): { edge: boolean; relayLimit: number } {
   if (args.edge) {
     if (args["relay-limit"] !== undefined) throw new P2PError("MALFORMED", "--edge and --relay-limit contradict each other: an edge node relays for nobody (only ring members relay)");
     if (args.advertise !== undefined) throw new P2PError("MALFORMED", "--edge and --advertise contradict each other: --advertise names an address peers reach, an edge node has none");
+    if (args.also !== undefined) throw new P2PError("MALFORMED", "--edge and --also contradict each other: --also names an address peers reach, an edge node has none");
     if (keyed) throw new P2PError("MALFORMED", "--edge does not work with --key yet: a relay cannot carry a private network's circuits");
   }
   const relayLimit = args["relay-limit"] === undefined ? DEFAULT_RELAY_LIMIT : parseCount(args["relay-limit"], "relay-limit", 0, MAX_RELAY_LIMIT);

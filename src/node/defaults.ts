@@ -47,6 +47,11 @@ export const MAX_KNOWN_PEERS_PER_JOIN = 8;
 export interface NodeOptions {
   ip: string;
   port?: number;
+  /**
+   * `--also`: this host's address in the other family (IPv6 beside IPv4, or the reverse). The node listens there
+   * too and registers it with the DNS, so that nodes of only that family find it as a relay; its ring address stays `ip`.
+   */
+  also?: string;
   /** `--advertise`: the address the world reaches this node at (a manual port forward); the dial-back checks it. Default: ip and port. */
   advertise?: { ip: string; port: number };
   /** The introducer, or several: the node registers with every one that answers and joins the union of their peers. */

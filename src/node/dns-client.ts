@@ -14,8 +14,11 @@ import type { Peer } from "../model/peer";
 /** Most introducers one node may be given (--dns a,b,...). */
 export const MAX_INTRODUCERS = 8;
 
-/** `localAddress`: the IP to connect from, so the DNS sees a JOIN come from the address it names. */
-export type DnsClientOptions = { timeoutMs?: number; networkKey?: Uint8Array; localAddress?: string };
+/**
+ * `localAddress`: the IP to connect from, so the DNS sees a JOIN come from the address it names. `also`: a
+ * dual-stack node's peer in its other family (`--also`), registered beside it at every JOIN.
+ */
+export type DnsClientOptions = { timeoutMs?: number; networkKey?: Uint8Array; localAddress?: string; also?: Peer };
 
 /** Every introducer a node was given, asked together. */
 export class Introducers {
@@ -23,7 +26,11 @@ export class Introducers {
   /** "host:port,host:port", as given. */
   readonly address: string;
 
+  /** A dual-stack node's address in its other family, registered at each JOIN so that nodes of only that family find it as a relay. */
+  readonly also: Peer | undefined;
+
   constructor(targets: readonly { hostname: string; port: number }[], options: DnsClientOptions = {}) {
+    this.also = options.also;
     if (targets.length === 0 || targets.length > MAX_INTRODUCERS) {
       throw new P2PError("MALFORMED", `a node takes 1 to ${MAX_INTRODUCERS} DNS addresses, not ${targets.length}`);
     }
@@ -36,7 +43,12 @@ export class Introducers {
    * returned (each peer once) and the failures; rejects with the first failure when none answered.
    */
   async join(self: Peer): Promise<{ peers: Peer[]; failed: { address: string; error: P2PError }[] }> {
-    const results = await Promise.allSettled(this.clients.map((client) => client.join(self)));
+    const also = this.also;
+    // The other family's address, beside this one: its sample is not used.
+    const [results] = await Promise.all([
+      Promise.allSettled(this.clients.map((client) => client.join(self))),
+      also ? Promise.allSettled(this.clients.map((client) => client.join(also, true))) : null,
+    ]);
     const peers = new Map<string, Peer>();
     const failed: { address: string; error: P2PError }[] = [];
     results.forEach((result, index) => {
@@ -52,6 +64,19 @@ export class Introducers {
       throw new P2PError(failed[0]!.error.code, this.clients.length === 1 ? failed[0]!.error.message : `no DNS answered (${reasons})`);
     }
     return { peers: [...peers.values()], failed };
+  }
+
+  /** PEERS of the first introducer that answers (every live peer it lists, both families); rejects with the last failure when none did. */
+  async peers(): Promise<Peer[]> {
+    let lastError: unknown = new P2PError("UNAVAILABLE", "no DNS");
+    for (const client of this.clients) {
+      try {
+        return await client.peers();
+      } catch (error) {
+        lastError = error;
+      }
+    }
+    throw lastError;
   }
 
   /** LEAVE at every introducer; rejects only when none of them took it. */
@@ -78,12 +103,13 @@ export class DnsClient {
   }
 
   /**
-   * JOIN: registers `self` (or refreshes it: the heartbeat) and returns up to five other live peers.
+   * JOIN: registers `self` (or refreshes it: the heartbeat) and returns up to five other live peers. `also`:
+   * `self` is this node's address in its other family (`--also`), no ring contact.
    * Entries that are not ring nodes of this project (the original's integer ids) are skipped.
    */
-  async join(self: Peer): Promise<{ peers: Peer[]; skipped: string[] }> {
+  async join(self: Peer, also = false): Promise<{ peers: Peer[]; skipped: string[] }> {
     const { ip, port } = splitAddress(self.address);
-    const { rows, skipped } = await this.send(DNS.JOIN, { peerId: self.id, ip, port });
+    const { rows, skipped } = await this.send(DNS.JOIN, { peerId: self.id, ip, port, also });
     const peers: Peer[] = [];
     for (const row of rows) {
       try {

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { log } from "../log";
 import { REACH } from "../wire/reach";
 import { punchVia } from "./relay/punch-dial";
+import { bridgeVia } from "./relay/bridge-dial";
 import { ClockWatch } from "./clock-skew";
 import {
   calmHeartbeatMs,
@@ -47,6 +48,8 @@ export type NodeBase = {
   dns: Introducers;
   /** Aborted when the node stops. */
   signal: AbortSignal;
+  /** Set before the parts are opened when this node has no route to the ring's address family (src/node/address-family.ts): it is then an edge that reaches that family through its relay. */
+  lackingFamily?: 4 | 6;
 };
 
 export type NodeParts = {
@@ -121,10 +124,12 @@ export function openParts(base: NodeBase): NodeParts {
 
 function openEdgeOf(base: NodeBase, trust: ReturnType<typeof nodeTrust>, fileOps: () => OpTable, onAddress: () => void): EdgeParts {
   const { options, self, dns, signal } = base;
+  const localAddress = ownSourceAddress(splitAddress(self.address).ip);
   // Two edges: the dialler punches a hole over the circuit before it settles for the relay.
-  base.transport.punch = punchVia(base.transport, { networkKey: options.networkKey, localAddress: ownSourceAddress(splitAddress(self.address).ip), info: (message) => log.info(message) });
-  return openEdge({
+  base.transport.punch = punchVia(base.transport, { networkKey: options.networkKey, localAddress, info: (message) => log.info(message) });
+  const edge = openEdge({
     self,
+    lackingFamily: base.lackingFamily,
     publicKey: trust.identity.publicKey,
     transport: trust.ringTransport,
     signEntry: trust.signEntry,
@@ -132,12 +137,17 @@ function openEdgeOf(base: NodeBase, trust: ReturnType<typeof nodeTrust>, fileOps
     retryMs: options.retryMs ?? DEFAULT_RETRY_MS,
     connectTimeoutMs: options.rpcTimeoutMs ?? DEFAULT_RPC_TIMEOUT_MS,
     networkKey: options.networkKey,
-    localAddress: ownSourceAddress(splitAddress(self.address).ip),
+    localAddress,
     signal,
     fileOps,
     onAddress,
     observedBy: async (relay) => (await base.transport.send(relay, REACH.OBSERVED, undefined)).ip,
   });
+  if (base.lackingFamily) {
+    const connectTimeoutMs = options.rpcTimeoutMs ?? DEFAULT_RPC_TIMEOUT_MS;
+    base.transport.bridge = bridgeVia({ lacking: base.lackingFamily, relay: () => edge.link.relay, relayRingAddress: () => edge.link.relayRingAddress, edgeId: () => self.id, connectTimeoutMs, localAddress });
+  }
+  return edge;
 }
 
 function openPresence({ options, dns, transport, signal }: NodeBase, ring: ChordNode, onMerged: () => void): RingPresence {

@@ -26,6 +26,7 @@ import type { ChordNode } from "./ring/chord";
 import { nodeId } from "../model/id";
 import type { Peer } from "../model/peer";
 import { ownSourceAddress, TcpTransport } from "./tcp-transport";
+import { alsoPeer, checkedAlso, lackingFamily } from "./address-family";
 import { DEFAULT_RELAY_LIMIT, Relay } from "./relay/relay";
 
 export * from "./defaults";
@@ -69,6 +70,8 @@ class NodeLifecycle implements P2PNode {
   private readonly stopping = new AbortController();
   private parts: NodeParts | null = null;
   private peerServer: ProtocolServer | null = null;
+  /** The same ops on the node's address in its other family (`--also`). */
+  private alsoServer: ProtocolServer | null = null;
   private controlServer: ProtocolServer | null = null;
   private clientOps: OpTable | null = null;
   private starting: Promise<void> | null = null;
@@ -81,8 +84,9 @@ class NodeLifecycle implements P2PNode {
   /** Links edge nodes dial back to this one (connection reversal): waited for by `TcpTransport.connectBack`. */
   private readonly reversals = new Reversals();
 
-  constructor(options: NodeOptions) {
-    const ip = parsePeerIp(options.ip);
+  constructor(given: NodeOptions) {
+    const ip = parsePeerIp(given.ip);
+    const options = { ...given, also: checkedAlso(given.also, ip) };
     const port = options.port ?? PEER_PORT;
     const address = formatAddress(ip, port);
     this.listen = { hostname: ip, port };
@@ -92,9 +96,9 @@ class NodeLifecycle implements P2PNode {
     const localAddress = ownSourceAddress(ip);
     const transport = new TcpTransport({ rpcTimeoutMs: options.rpcTimeoutMs ?? DEFAULT_RPC_TIMEOUT_MS, networkKey: options.networkKey, localAddress });
     const targets = Array.isArray(options.dns) ? options.dns : [options.dns as { hostname: string; port: number }];
-    const dns = new Introducers(targets, { networkKey: options.networkKey, localAddress });
+    const dns = new Introducers(targets, { networkKey: options.networkKey, localAddress, also: alsoPeer(options.also, port) });
     this.base = { options, self: this.self, transport, dns, signal: this.stopping.signal };
-    this.relay = new Relay(address, options.relayLimit ?? DEFAULT_RELAY_LIMIT, (message) => log.warn(message));
+    this.relay = new Relay(address, options.relayLimit ?? DEFAULT_RELAY_LIMIT, (message) => log.warn(message), localAddress);
     this.stopped = new Promise<void>((resolve) => (this.resolveStopped = resolve));
   }
 
@@ -151,6 +155,7 @@ class NodeLifecycle implements P2PNode {
     try {
       if (options.edge && options.networkKey) throw new P2PError("MALFORMED", "--edge does not work with --key yet: a relay cannot carry a private network's circuits");
       if (!options.edge && (await this.unreachable())) this.base.options = { ...options, edge: true };
+      await this.checkFamilies();
       parts = this.parts = openParts(this.base);
       await this.listenAll(parts);
       await (parts.edge ? parts.edge.link.start() : parts.presence.start());
@@ -191,6 +196,21 @@ class NodeLifecycle implements P2PNode {
     return true;
   }
 
+  /** An IPv6-only node beside IPv4 members it cannot connect to is an edge that reaches them through a dual-stack relay. */
+  private async checkFamilies(): Promise<void> {
+    const { options } = this.base;
+    const lacking = await lackingFamily(this.listen.hostname, options.also, this.base.dns, options.rpcTimeoutMs ?? DEFAULT_RPC_TIMEOUT_MS);
+    if (lacking === null) return;
+    if (options.networkKey) {
+      log.warn(`this node has no route to the ring's IPv${lacking} members but joins as a ring member: edge nodes do not work with --key yet`);
+      return;
+    }
+    this.base.lackingFamily = lacking;
+    if (options.edge) return;
+    log.info(`no route to the ring's IPv${lacking} members: joining as an edge node, through a dual-stack relay`);
+    this.base.options = { ...options, edge: true };
+  }
+
   /** The peers' TCP server (not on an edge node: nobody could reach it) and the local client's Unix socket. */
   private async listenAll({ ring, edge, sharing, trust, clockWatch }: NodeParts): Promise<void> {
     const { networkKey } = this.base.options;
@@ -198,6 +218,8 @@ class NodeLifecycle implements P2PNode {
     if (!edge) {
       const ops = { ...ringOps(ring, trust.checks), ...filePeerOps(sharing), ...opTable(...this.reach.ops(), ...this.relay.ops()), ...this.reversals.ops() };
       this.peerServer = await serve({ listen: this.listen, ops, warn, networkKey });
+      const { also } = this.base.options;
+      if (also) this.alsoServer = await serve({ listen: { hostname: also, port: this.listen.port }, ops, warn, networkKey });
       const reachable = () => this.reach.line.startsWith("reachable");
       this.base.transport.connectBack = connectBackVia(this.base.transport, this.reversals, this.listen.port, reachable);
     }
@@ -228,8 +250,11 @@ class NodeLifecycle implements P2PNode {
     log.info(handedTo ? `left the ring; records handed to ${handedTo.address}` : "left the ring (no live successor to hand records to)");
     // The DNS honours a LEAVE only when nothing answers at our address any more (it connects back to check).
     await this.peerServer?.stop();
-    this.peerServer = null;
+    await this.alsoServer?.stop();
+    this.peerServer = this.alsoServer = null;
     await this.base.dns.leave(this.self.id).catch((error) => log.warn(`could not tell the DNS we left: ${error.message}`));
+    const { also } = this.base.dns;
+    if (also) await this.base.dns.leave(also.id).catch((error) => log.debug(`could not tell the DNS that ${also.address} left: ${error.message}`));
   }
 
   /** An edge holds no records: it withdraws its announcements and drops its reservation. */
@@ -249,10 +274,11 @@ class NodeLifecycle implements P2PNode {
   private async releaseResources(): Promise<void> {
     this.base.transport.close();
     await this.peerServer?.stop();
+    await this.alsoServer?.stop();
     await this.controlServer?.stop();
     this.parts?.closeStores();
     this.parts = null;
-    this.peerServer = null;
+    this.peerServer = this.alsoServer = null;
     this.controlServer = null;
   }
 }

@@ -8,6 +8,8 @@ import type { OpDef } from "../wire/op";
 import { ringCalls } from "../wire/ring";
 import { CIRCUIT_OPEN_TIMEOUT_MS, RELAY } from "../wire/relay";
 import { parseRelayed } from "../protocol/relayed-address";
+import { formatAddress } from "../protocol/address";
+import type { Bridge } from "./relay/bridge-dial";
 import { DEFAULT_RPC_TIMEOUT_MS } from "./defaults";
 import type { RingTransport } from "../model/ring-transport";
 
@@ -59,6 +61,8 @@ export class TcpTransport implements RingTransport {
   connectBack: ((relayed: { relay: string; edgeId: string }) => Promise<ProtocolClient | null>) | null = null;
   /** Punches a hole to an edge over the circuit just opened to it (src/node/relay/punch-dial.ts); null stays on the circuit. */
   punch: ((circuit: ProtocolClient, relayed: { relay: string; edgeId: string }, address: string) => Promise<ProtocolClient | null>) | null = null;
+  /** Links to peers of an address family this node has no route to, through its relay (an IPv6-only edge, src/node/relay/bridge-dial.ts). */
+  bridge: Bridge | null = null;
   /** How the last link to each relayed address was made (see `pathTo`); bounded by the pool's addresses. */
   private readonly paths = new Map<string, LinkPath>();
 
@@ -180,7 +184,11 @@ export class TcpTransport implements RingTransport {
       return reversed;
     }
     const { ip, port } = splitAddress(relayed ? relayed.relay : address);
-    const client = await connect({ hostname: ip, port }, { connectTimeoutMs: this.rpcTimeoutMs, bodyPool, networkKey: this.networkKey, localAddress: this.localAddress });
+    const bridged = this.bridge !== null && this.bridge.needed(ip) ? await this.bridge.open(formatAddress(ip, port), bodyPool) : null;
+    const client = bridged
+      ? bridged.client
+      : await connect({ hostname: ip, port }, { connectTimeoutMs: this.rpcTimeoutMs, bodyPool, networkKey: this.networkKey, localAddress: this.localAddress });
+    if (bridged) this.paths.set(address, bridged.path);
     if (!relayed) return client;
     try {
       const request = RELAY.CIRCUIT.encodeArgs(relayed.edgeId);
@@ -191,7 +199,8 @@ export class TcpTransport implements RingTransport {
       throw error;
     }
     // Both sides behind NAT: the circuit carries a hole punch, and the punched link replaces it when one opens.
-    const punched = this.punch ? await this.punch(client, relayed, address) : null;
+    // Not over a bridge: the two sides are of different address families, no hole joins them.
+    const punched = this.punch && bridged === null ? await this.punch(client, relayed, address) : null;
     this.paths.set(address, punched ? "punched" : "relayed");
     if (!punched) return client;
     client.close();

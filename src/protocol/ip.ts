@@ -39,6 +39,11 @@ export function hostOf(ip: string): string {
   return `${formatIpv6([...groups.slice(0, 4), 0, 0, 0, 0])}/64`;
 }
 
+/** The address family of the canonical address `ip`: 4 or 6. */
+export function familyOf(ip: string): 4 | 6 {
+  return ip.includes(":") ? 6 : 4;
+}
+
 function ipv4Problem(ip: string): string | null {
   const first = Number(ip.slice(0, ip.indexOf(".")));
   if (first === 0) return "0.0.0.0/8 names this host's own network, not a peer";

@@ -20,14 +20,14 @@ export interface Splice {
   readonly ended: Promise<P2PError | null>;
 }
 
-type End = Pick<FramedConnection<unknown>, "divert" | "write" | "pendingBytes" | "pauseReading" | "resumeReading" | "end" | "destroy" | "whenClosed" | "isClosed">;
+export type SpliceEnd = Pick<FramedConnection<unknown>, "divert" | "write" | "pendingBytes" | "pauseReading" | "resumeReading" | "end" | "destroy" | "whenClosed" | "isClosed">;
 
 /**
  * Joins `a` and `b`: what either reads is written to the other as it is. A reader is paused while its
  * partner has more than SPLICE_HIGH_WATER_BYTES queued, and resumed when that drains. Either side closing
  * ends the other once its queue is sent; a cap or the lifetime cuts both at once.
  */
-export function splice(a: End, b: End, limits: SpliceLimits): Splice {
+export function splice(a: SpliceEnd, b: SpliceEnd, limits: SpliceLimits): Splice {
   const carried = { aToB: 0, bToA: 0 };
   let reason: P2PError | null = null;
   const cut = (why: P2PError) => {
@@ -35,7 +35,7 @@ export function splice(a: End, b: End, limits: SpliceLimits): Splice {
     a.destroy(why);
     b.destroy(why);
   };
-  const pipe = (from: End, to: End, direction: "aToB" | "bToA") => {
+  const pipe = (from: SpliceEnd, to: SpliceEnd, direction: "aToB" | "bToA") => {
     from.divert({
       data: (chunk) => {
         carried[direction] += chunk.length;

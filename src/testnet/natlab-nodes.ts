@@ -97,7 +97,9 @@ export class LabProcesses {
     const ip = nodeIp(host);
     const dns = host.ipv4 ? formatAddress(DNS_V4, DNS_PORT) : formatAddress(DNS_V6, DNS_PORT);
     const dataDir = join(this.settings.home, "nodes", host.name);
-    const spawned = this.spawn(host.name, host.name, ["node", ip, "--dns", dns, "--data", dataDir, ...(this.settings.nodeArgs ?? [])]);
+    // A dual-stack host's node joins on IPv4 and listens on its IPv6 address too, a relay for IPv6-only nodes.
+    const also = host.ipv4 && host.ipv6 ? ["--also", host.ipv6] : [];
+    const spawned = this.spawn(host.name, host.name, ["node", ip, ...also, "--dns", dns, "--data", dataDir, ...(this.settings.nodeArgs ?? [])]);
     return { ...spawned, host, ip, socketPath: join(dataDir, "node.sock"), problem: "not started" };
   }
 

@@ -38,7 +38,7 @@ export const FIREWALL_LAN_PREFIX = "198.51.100";
 export const DNS_V4 = `${PUBLIC_V4_PREFIX}.1`;
 export const DNS_V6 = `${PUBLIC_V6_PREFIX}1`;
 
-/** Public nodes: pub1 dual-stack (started on its IPv4 address, the one family a node speaks today), pub2 IPv4, v6 IPv6-only. */
+/** Public nodes: pub1 dual-stack (started on its IPv4 address with --also its IPv6 one), pub2 IPv4, v6 IPv6-only. */
 const PUBLIC_NODES: LabHost[] = [
   { name: "pub1", router: null, ipv4: `${PUBLIC_V4_PREFIX}.2`, ipv6: `${PUBLIC_V6_PREFIX}2` },
   { name: "pub2", router: null, ipv4: `${PUBLIC_V4_PREFIX}.3`, ipv6: null },

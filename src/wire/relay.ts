@@ -1,6 +1,6 @@
-// The relay link (an edge node or a dialler to a relaying ring member, TCP 7495): RESERVE, CIRCUIT, CIRCUIT_ACCEPT, and the notices.
+// The relay link (an edge node or a dialler to a relaying ring member, TCP 7495): RESERVE, CIRCUIT, CIRCUIT_ACCEPT, BRIDGE, and the notices.
 
-import { parsePort } from "../protocol/address";
+import { formatAddress, parsePeerAddress, parsePort } from "../protocol/address";
 import { P2PError } from "../protocol/errors";
 import { decodePunchMessage, encodePunchMessage, MAX_PUNCH_ADDRESSES } from "../protocol/punch";
 import { EDGE_ID_PATTERN } from "../protocol/relayed-address";
@@ -71,6 +71,28 @@ export const RELAY = {
     encodeReply: () => ({ lines: ["circuit open"] }),
     decodeReply: (body, from) => {
       if (replyLines(body)[0] !== "circuit open") throw P2PError.badAnswer(from, "CIRCUIT", "without 'circuit open'");
+    },
+  }),
+
+  /**
+   * Asks the relay to connect its edge `edge id` to `ip:port`, a p2p peer of the address family the edge has no
+   * route to (an IPv6-only edge and an IPv4 ring member): after the 200 the connection is a byte pipe to that peer.
+   * Only from the IP the edge's reservation came from. 404 for an edge not reserved here; 409 from another IP, or for a
+   * peer of the edge's own family (it connects there itself); 503 when the peer does not answer PING, or over a limit.
+   */
+  BRIDGE: defineOp<{ edgeId: string; target: string }, void>({
+    name: "BRIDGE",
+    usage: "BRIDGE <edge id> <ip:port>",
+    minArgs: 2,
+    maxArgs: 2,
+    encodeArgs: ({ edgeId: id, target }) => ({ args: [id, target] }),
+    decodeArgs: (args) => {
+      const { ip, port } = parsePeerAddress(args[1]!, "peer to bridge to");
+      return { edgeId: edgeId(args[0]!), target: formatAddress(ip, port) };
+    },
+    encodeReply: () => ({ lines: ["bridge open"] }),
+    decodeReply: (body, from) => {
+      if (replyLines(body)[0] !== "bridge open") throw P2PError.badAnswer(from, "BRIDGE", "without 'bridge open'");
     },
   }),
 

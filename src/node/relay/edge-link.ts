@@ -6,6 +6,7 @@ import type { OpTable } from "../../protocol/ops";
 import { serveConnection } from "../../protocol/server";
 import { decodeReversalNotice, dialReversal } from "../../protocol/reversal";
 import { splitAddress } from "../../protocol/address";
+import { familyOf } from "../../protocol/ip";
 import { parseRelayed } from "../../protocol/relayed-address";
 import type { Peer } from "../../model/peer";
 import { decodeNotice, type Notice, RELAY } from "../../wire/relay";
@@ -39,12 +40,21 @@ export interface EdgeLinkOptions {
   /** A reservation began (`address`: the edge's relayed address) or ended (null). */
   onRelayed(address: string | null, relay: Peer | null): void;
   signal: AbortSignal;
+  /**
+   * The address family this edge has no route to (an IPv6-only node beside an IPv4 ring), or undefined. Its relays
+   * are then members it reaches in its own family (dual-stack ones), which name it by their address in the other.
+   */
+  lackingFamily?: 4 | 6;
 }
 
 export class EdgeLink {
+  /** Why this node is an edge, the start of its reach line: "unreachable", or "no IPv4 route". */
+  private readonly why: string;
   /** What `p2p client status` shows on its reach line. */
-  line = "unreachable: looking for a relay";
+  line: string;
   relay: Peer | null = null;
+  /** The relay's address in this edge's relayed address: its own, or, for a dual-stack relay of an edge lacking a family, its ring address in that family. */
+  relayRingAddress: string | null = null;
   /** Members the DNS listed last, the relay first: where lookups start. */
   members: Peer[] = [];
   private readonly handlers = new Map<string, NoticeHandler>();
@@ -52,7 +62,12 @@ export class EdgeLink {
   private accepted = 0;
   private sleeping: { timer: ReturnType<typeof setTimeout>; wake: () => void } | null = null;
 
+  /** Every member the DNS listed last (of both families): a dual-stack relay's address in the other family must be one. */
+  private listed: Peer[] = [];
+
   constructor(private readonly options: EdgeLinkOptions) {
+    this.why = options.lackingFamily ? `no IPv${options.lackingFamily} route` : "unreachable";
+    this.line = `${this.why}: looking for a relay`;
     this.onNotice("RESERVED", ([address], relay) => this.reserved(address ?? "", relay));
     this.onNotice("INCOMING", ([token], relay) => this.acceptCircuit(token ?? "", relay));
     this.onNotice("DIAL", (args, relay) => this.dialBack(args.join(" "), relay));
@@ -104,13 +119,15 @@ export class EdgeLink {
   private async round(firstReserved: () => void): Promise<boolean> {
     let candidates: Peer[];
     try {
-      candidates = shuffled(await this.listedMembers()).slice(0, MAX_RELAY_CANDIDATES);
+      this.listed = await this.options.dns.peers();
+      const { lackingFamily } = this.options;
+      candidates = shuffled(this.listed.filter((member) => familyOf(splitAddress(member.address).ip) !== lackingFamily)).slice(0, MAX_RELAY_CANDIDATES);
     } catch (error) {
       if (!isP2PError(error)) throw error;
-      this.line = `unreachable: looking for a relay (the DNS did not answer: ${error.message})`;
+      this.line = `${this.why}: looking for a relay (the DNS did not answer: ${error.message})`;
       return false;
     }
-    if (candidates.length === 0) this.line = "unreachable: looking for a relay (the DNS lists no ring member)";
+    if (candidates.length === 0) this.line = `${this.why}: looking for a relay (the DNS lists no ring member${this.options.lackingFamily ? " this node can reach" : ""})`;
     this.members = candidates;
     for (const candidate of candidates) {
       if (this.options.signal.aborted) return false;
@@ -120,17 +137,6 @@ export class EdgeLink {
     return false;
   }
 
-  private async listedMembers(): Promise<Peer[]> {
-    let lastError: unknown = new P2PError("UNAVAILABLE", "no DNS");
-    for (const client of this.options.dns.clients) {
-      try {
-        return await client.peers();
-      } catch (error) {
-        lastError = error;
-      }
-    }
-    throw lastError;
-  }
 
   /** Holds a reservation with `relay` until it ends: "held" if the relay took it, "refused" otherwise (the reason is in `line`). */
   private async reserve(relay: Peer, firstReserved: () => void): Promise<"held" | "refused"> {
@@ -158,13 +164,14 @@ export class EdgeLink {
     } catch (error) {
       if (!isP2PError(error)) throw error;
       if (held) this.options.warn(`lost the reservation with relay ${relay.address} (${error.message}); looking for a relay again`);
-      else this.line = `unreachable: looking for a relay (${relay.address} refused: ${error.message})`;
+      else this.line = `${this.why}: looking for a relay (${relay.address} refused: ${error.message})`;
     } finally {
       this.client?.close();
       this.client = null;
       if (held) {
         this.relay = null;
-        this.line = "unreachable: looking for a relay";
+        this.relayRingAddress = null;
+        this.line = `${this.why}: looking for a relay`;
         this.options.onRelayed(null, null);
       }
     }
@@ -193,12 +200,25 @@ export class EdgeLink {
 
   private reserved(address: string, relay: Peer): void {
     const relayed = parseRelayed(address, "RESERVED address");
-    if (!relayed || relayed.relay !== relay.address) throw new P2PError("MALFORMED", `relay ${relay.address} named this edge '${address.slice(0, 120)}', not an address at itself`);
+    if (!relayed || !this.isRelayAddress(relayed.relay, relay)) throw new P2PError("MALFORMED", `relay ${relay.address} named this edge '${address.slice(0, 120)}', not an address at itself`);
     this.relay = relay;
+    this.relayRingAddress = relayed.relay;
     this.members = [relay, ...this.members.filter((member) => member.address !== relay.address)];
-    this.line = `unreachable: relayed through ${relay.address}`;
+    this.line = `${this.why}: relayed through ${relay.address}`;
     this.options.info(`reserved with relay ${relay.address}: this edge node is ${address}`);
     this.options.onRelayed(address, relay);
+  }
+
+  /**
+   * Whether `address` may name `relay` in this edge's relayed address: its own, or, for an edge lacking a family, the
+   * relay's ring address in that family (a dual-stack relay reserved at in the other), if the DNS lists it as a member.
+   * A hostile relay can thus name only another listed member, which has no reservation for this edge: it loses its
+   * edge's traffic, which it could drop anyway, and aims nobody else's at a stranger.
+   */
+  private isRelayAddress(address: string, relay: Peer): boolean {
+    if (address === relay.address) return true;
+    const family = familyOf(splitAddress(address).ip);
+    return family === this.options.lackingFamily && this.listed.some((member) => member.address === address);
   }
 
   /** INCOMING: a fresh connection to the relay, CIRCUIT_ACCEPT, then this node's ops served on it. */

@@ -34,6 +34,8 @@ export interface EdgeOptions {
   onAddress: () => void;
   /** The IP the node at `address` (its relay) sees this edge come from (OBSERVED): what a hole punch announces. */
   observedBy: (address: string) => Promise<string>;
+  /** The address family this edge has no route to (see `EdgeLinkOptions.lackingFamily`). */
+  lackingFamily?: 4 | 6;
 }
 
 /** Builds an edge's parts; `self` is renamed to the edge id now and to its relayed address at each reservation. */
@@ -61,6 +63,7 @@ export function openEdge(options: EdgeOptions): EdgeParts {
     warn: (message) => log.warn(message),
     info: (message) => log.info(message),
     signal: options.signal,
+    lackingFamily: options.lackingFamily,
     onRelayed: (address) => {
       if (address === null || address === self.address) return;
       self.address = address;

@@ -1,16 +1,17 @@
 // A ring member's relay for edge nodes: reservations (each a notice channel), circuits spliced between a dialler and an edge, all bounded.
 
 import { randomBytes } from "node:crypto";
-import type { FramedConnection } from "../../protocol/connection";
-import { formatAddress } from "../../protocol/address";
-import { P2PError } from "../../protocol/errors";
-import { canonicalIp } from "../../protocol/ip";
-import type { RequestHead } from "../../protocol/frame";
+import { formatAddress, splitAddress } from "../../protocol/address";
+import { connect } from "../../protocol/client";
+import { ConnectBudget } from "../../protocol/connect-budget";
+import { isP2PError, P2PError } from "../../protocol/errors";
+import { canonicalIp, familyOf } from "../../protocol/ip";
 import type { Reply, Request } from "../../protocol/ops";
 import { edgeIdOf, formatRelayed } from "../../protocol/relayed-address";
-import { splice, type SpliceLimits } from "../../protocol/splice";
+import type { SpliceLimits } from "../../protocol/splice";
 import type { ServedOp } from "../../wire/op";
 import { CIRCUIT_ACCEPT_TIMEOUT_MS, encodeNotice, type Notice, RELAY } from "../../wire/relay";
+import { type CircuitEnd, CircuitPair } from "./circuit-pair";
 
 /**
  * Reservations a relay holds by default (--relay-limit). Each costs an idle connection and a keepalive every
@@ -31,15 +32,18 @@ export const MAX_CIRCUIT_BYTES = bytesFromEnv("P2P_RELAY_CIRCUIT_BYTES", 1024 * 
 export const MAX_CIRCUIT_LIFETIME_MS = 30 * 60_000;
 // A circuit's idle timeout is its connections' (IDLE_TIMEOUT_SECONDS, 60 s); a notice channel's keepalive is the server's (5 s).
 
-type Reservation = { edgeId: string; publicKey: string; circuits: number; push(notice: Notice): void; end(): void };
+/** `ip`: where the edge's reservation came from, the one IP its BRIDGE requests may come from. */
+type Reservation = { edgeId: string; publicKey: string; ip: string | null; circuits: number; push(notice: Notice): void; end(): void };
 /** A circuit waiting for its edge's CIRCUIT_ACCEPT: `accept` opens it and gives the handler for the edge's connection. */
-type Waiting = { edgeId: string; accept(): (connection: FramedConnection<RequestHead> | null) => void; timer: ReturnType<typeof setTimeout> };
+type Waiting = { edgeId: string; accept(): (connection: CircuitEnd | null) => void; timer: ReturnType<typeof setTimeout> };
 
 export class Relay {
   private readonly reservations = new Map<string, Reservation>();
   private readonly waiting = new Map<string, Waiting>();
   private circuits = 0;
   private readonly limits: SpliceLimits = { maxBytesPerDirection: MAX_CIRCUIT_BYTES, maxLifetimeMs: MAX_CIRCUIT_LIFETIME_MS };
+  /** Pays for the connections bridges open: an edge cannot make this relay hammer one host. */
+  private readonly budget = new ConnectBudget();
 
   constructor(
     /** This node's address: edges are named `<address>/<edge id>`. */
@@ -47,6 +51,8 @@ export class Relay {
     /** Reservations held at most; 0 relays nothing. */
     private readonly limit: number,
     private readonly warn: (message: string) => void,
+    /** The IP this node connects from (see `ownSourceAddress`), for the far side of a bridge. */
+    private readonly localAddress?: string,
   ) {}
 
   /** Edges reserved here. */
@@ -80,6 +86,7 @@ export class Relay {
       served(RELAY.CIRCUIT, (request) => this.circuit(RELAY.CIRCUIT.decodeArgs(request.args, request.body), request)),
       served(RELAY.CIRCUIT_ACCEPT, (request) => this.accept(RELAY.CIRCUIT_ACCEPT.decodeArgs(request.args, request.body))),
       served(RELAY.CONNECT_BACK, (request) => this.connectBack(RELAY.CONNECT_BACK.decodeArgs(request.args, request.body), request)),
+      served(RELAY.BRIDGE, (request) => this.bridge(RELAY.BRIDGE.decodeArgs(request.args, request.body), request)),
     ];
   }
 
@@ -95,7 +102,7 @@ export class Relay {
         if (this.reservations.get(edgeId) === reservation) this.reservations.delete(edgeId);
         resolve(RELAY.RESERVE.encodeReply());
       };
-      const reservation: Reservation = { edgeId, publicKey, circuits: 0, push: (notice) => request.progress([encodeNotice(notice)]), end };
+      const reservation: Reservation = { edgeId, publicKey, ip: canonicalIp(request.remoteAddress), circuits: 0, push: (notice) => request.progress([encodeNotice(notice)]), end };
       this.reservations.set(edgeId, reservation);
       request.signal.addEventListener("abort", end, { once: true });
       reservation.push({ kind: "RESERVED", args: [formatRelayed(this.address, edgeId)] });
@@ -105,16 +112,8 @@ export class Relay {
   private async circuit(edgeId: string, request: Request): Promise<Reply> {
     const reservation = this.reservations.get(edgeId);
     if (!reservation) throw new P2PError("NOT_FOUND", `no edge ${edgeId} holds a reservation at this relay`);
-    if (this.circuits >= MAX_CIRCUITS) throw new P2PError("UNAVAILABLE", `this relay carries ${MAX_CIRCUITS} circuits already; try again later`);
-    if (reservation.circuits >= MAX_CIRCUITS_PER_EDGE) throw new P2PError("UNAVAILABLE", `edge ${edgeId} has ${MAX_CIRCUITS_PER_EDGE} circuits open already; try again later`);
     const token = randomBytes(16).toString("hex");
-    this.circuits++;
-    reservation.circuits++;
-    const release = () => {
-      this.circuits--;
-      reservation.circuits--;
-    };
-    const pair = new CircuitPair(this.limits, release, (message) => this.warn(message));
+    const pair = this.newCircuit(reservation);
     try {
       await new Promise<void>((resolve, reject) => {
         const timer = setTimeout(() => {
@@ -140,8 +139,61 @@ export class Relay {
   private connectBack({ edgeId, port, token }: { edgeId: string; port: number; token: string }, request: Request): Reply {
     const ip = canonicalIp(request.remoteAddress);
     if (ip === null) throw new P2PError("MALFORMED", "a connection reversal needs a caller with an IP address");
+    const edgeIp = this.reservations.get(edgeId)?.ip;
+    if (edgeIp && familyOf(edgeIp) !== familyOf(ip)) {
+      throw new P2PError("CONFLICT", `edge ${edgeId} reached this relay over IPv${familyOf(edgeIp)} and cannot dial an IPv${familyOf(ip)} address back; open a circuit`);
+    }
     if (!this.notify(edgeId, { kind: "DIAL", args: [formatAddress(ip, port), token] })) throw new P2PError("NOT_FOUND", `no edge ${edgeId} holds a reservation at this relay`);
     return RELAY.CONNECT_BACK.encodeReply();
+  }
+
+  /**
+   * An edge's connection to a peer of the address family it has no route to: this relay connects there (paid from
+   * its budget, and only to a p2p peer: one that answers PING) and splices the two, as a circuit.
+   */
+  private async bridge({ edgeId, target }: { edgeId: string; target: string }, request: Request): Promise<Reply> {
+    const reservation = this.reservations.get(edgeId);
+    if (!reservation) throw new P2PError("NOT_FOUND", `no edge ${edgeId} holds a reservation at this relay`);
+    const from = canonicalIp(request.remoteAddress);
+    if (from === null || from !== reservation.ip) throw new P2PError("CONFLICT", `only edge ${edgeId} itself, from the address it reserved from, may bridge through this relay`);
+    const { ip, port } = splitAddress(target);
+    if (familyOf(ip) === familyOf(from)) throw new P2PError("CONFLICT", `${target} is of this edge's own address family (IPv${familyOf(ip)}): connect to it directly`);
+    const pair = this.newCircuit(reservation);
+    try {
+      const far = await this.budget.spend(ip, from, () => this.dialPeer(ip, port));
+      pair.join("edge", far as CircuitEnd);
+    } catch (error) {
+      pair.abandon();
+      throw error;
+    }
+    return { ...RELAY.BRIDGE.encodeReply(), handOver: (connection) => pair.join("dialler", connection) };
+  }
+
+  /**
+   * The far side of a bridge: a connection to a peer that answered PING. Every failure reads the same, so a bridge
+   * tells an edge nothing of a port that is no p2p peer (closed, silent, or another service's banner).
+   */
+  private async dialPeer(ip: string, port: number): Promise<CircuitEnd> {
+    try {
+      const client = await connect({ hostname: ip, port }, { connectTimeoutMs: CIRCUIT_ACCEPT_TIMEOUT_MS, localAddress: this.localAddress });
+      return await client.handOver("PING", [], CIRCUIT_ACCEPT_TIMEOUT_MS);
+    } catch (error) {
+      if (!isP2PError(error)) throw error;
+      throw new P2PError("UNAVAILABLE", `${formatAddress(ip, port)} did not answer as a p2p peer; the relay opened no bridge`);
+    }
+  }
+
+  /** A circuit counted against the relay's and the edge's limits until it ends; 503 past either. */
+  private newCircuit(reservation: Reservation): CircuitPair {
+    if (this.circuits >= MAX_CIRCUITS) throw new P2PError("UNAVAILABLE", `this relay carries ${MAX_CIRCUITS} circuits already; try again later`);
+    if (reservation.circuits >= MAX_CIRCUITS_PER_EDGE) throw new P2PError("UNAVAILABLE", `edge ${reservation.edgeId} has ${MAX_CIRCUITS_PER_EDGE} circuits open already; try again later`);
+    this.circuits++;
+    reservation.circuits++;
+    const release = () => {
+      this.circuits--;
+      reservation.circuits--;
+    };
+    return new CircuitPair(this.limits, release, (message) => this.warn(message));
   }
 
   private accept(token: string): Reply {
@@ -150,58 +202,6 @@ export class Relay {
     this.waiting.delete(token);
     clearTimeout(waiting.timer);
     return { ...RELAY.CIRCUIT_ACCEPT.encodeReply(), handOver: waiting.accept() };
-  }
-}
-
-/**
- * The two connections of one circuit, handed over one after the other: the first is held (read paused, any
- * early bytes kept) until the second arrives, then both are spliced. One that never comes ends the other.
- */
-class CircuitPair {
-  private readonly ends: { dialler?: FramedConnection<RequestHead>; edge?: FramedConnection<RequestHead> } = {};
-  private readonly early: { dialler: Uint8Array[]; edge: Uint8Array[] } = { dialler: [], edge: [] };
-  private released = false;
-  private readonly timer: ReturnType<typeof setTimeout>;
-
-  constructor(
-    private readonly limits: SpliceLimits,
-    private readonly release: () => void,
-    private readonly warn: (message: string) => void,
-  ) {
-    this.timer = setTimeout(() => this.abandon(), CIRCUIT_ACCEPT_TIMEOUT_MS * 2);
-  }
-
-  /** `connection` null: the session could not hand it over (its peer sent more after its request): no circuit. */
-  join(side: "dialler" | "edge", connection: FramedConnection<RequestHead> | null): void {
-    if (connection === null) return this.abandon();
-    this.ends[side] = connection;
-    connection.divert({ data: (chunk) => (this.early[side].push(chunk.slice()), connection.pauseReading()), drained: () => {} });
-    const { dialler, edge } = this.ends;
-    if (!dialler || !edge) return;
-    clearTimeout(this.timer);
-    const circuit = splice(dialler, edge, this.limits);
-    if (this.early.dialler.length > 0) edge.write(this.early.dialler);
-    if (this.early.edge.length > 0) dialler.write(this.early.edge);
-    dialler.resumeReading();
-    edge.resumeReading();
-    void circuit.ended.then((reason) => {
-      this.free();
-      if (reason?.message.includes("cap")) this.warn(`circuit cut: ${reason.message}`);
-    });
-  }
-
-  /** The circuit never opened: whichever end arrived is closed, and its counts given back. */
-  abandon(): void {
-    clearTimeout(this.timer);
-    this.ends.dialler?.destroy();
-    this.ends.edge?.destroy();
-    this.free();
-  }
-
-  private free(): void {
-    if (this.released) return;
-    this.released = true;
-    this.release();
   }
 }
 
