@@ -16,10 +16,10 @@ const USAGE = `usage: sudo npm run natlab -- [--size MiB] [--pair-timeout s] [--
 
   --size MiB          the file each node shares (default 16)
   --pair-timeout s    one download may take this long before its pair counts as failed (default 30)
-  --small             the test's layout: routers A (masquerade) and C (firewall), one node behind each, three public nodes (one dual-stack, one IPv6-only)`;
+  --small             the test's layout: routers A (masquerade), C (firewall) and D (port mapping), one node behind each, three public nodes (one dual-stack, one IPv6-only)`;
 
 const BINARY = join(import.meta.dir, "..", "dist", "p2p");
-const SMALL_LAB: PlanOptions = { routers: ["masquerade", "firewall"], publicNodes: ["pub1", "pub2", "v6"], hostsPerRouter: 1 };
+const SMALL_LAB: PlanOptions = { routers: ["masquerade", "firewall", "upnp"], publicNodes: ["pub1", "pub2", "v6"], hostsPerRouter: 1 };
 /** Bounds on the flags: a lab run stays minutes, not hours. */
 const MAX_SIZE_MIB = 256;
 const MAX_PAIR_TIMEOUT_S = 600;

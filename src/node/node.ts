@@ -26,7 +26,9 @@ import type { ChordNode } from "./ring/chord";
 import { nodeId } from "../model/id";
 import type { Peer } from "../model/peer";
 import { ownSourceAddress, TcpTransport } from "./tcp-transport";
-import { alsoPeer, checkedAlso, lackingFamily } from "./address-family";
+import { alsoPeer, checkedAlso } from "./address-family";
+import { joiningRole } from "./joining-role";
+import type { PortMapping } from "./port-mapping";
 import { DEFAULT_RELAY_LIMIT, Relay } from "./relay/relay";
 
 export * from "./defaults";
@@ -70,6 +72,8 @@ class NodeLifecycle implements P2PNode {
   private readonly stopping = new AbortController();
   private parts: NodeParts | null = null;
   private peerServer: ProtocolServer | null = null;
+  /** The router's port mapping this node joined under (NAT-PMP), removed when it stops. */
+  private mapping: PortMapping | null = null;
   /** The same ops on the node's address in its other family (`--also`). */
   private alsoServer: ProtocolServer | null = null;
   private controlServer: ProtocolServer | null = null;
@@ -98,7 +102,7 @@ class NodeLifecycle implements P2PNode {
     const targets = Array.isArray(options.dns) ? options.dns : [options.dns as { hostname: string; port: number }];
     const dns = new Introducers(targets, { networkKey: options.networkKey, localAddress, also: alsoPeer(options.also, port) });
     this.base = { options, self: this.self, transport, dns, signal: this.stopping.signal };
-    this.relay = new Relay(address, options.relayLimit ?? DEFAULT_RELAY_LIMIT, (message) => log.warn(message), localAddress);
+    this.relay = new Relay(() => this.self.address, options.relayLimit ?? DEFAULT_RELAY_LIMIT, (message) => log.warn(message), localAddress);
     this.stopped = new Promise<void>((resolve) => (this.resolveStopped = resolve));
   }
 
@@ -154,8 +158,7 @@ class NodeLifecycle implements P2PNode {
     let parts: NodeParts;
     try {
       if (options.edge && options.networkKey) throw new P2PError("MALFORMED", "--edge does not work with --key yet: a relay cannot carry a private network's circuits");
-      if (!options.edge && (await this.unreachable())) this.base.options = { ...options, edge: true };
-      await this.checkFamilies();
+      await this.takeRole();
       parts = this.parts = openParts(this.base);
       await this.listenAll(parts);
       await (parts.edge ? parts.edge.link.start() : parts.presence.start());
@@ -174,41 +177,18 @@ class NodeLifecycle implements P2PNode {
     log.info(`node ${this.self.id.slice(0, 8)} at ${this.self.address} is in the ring (control socket ${this.socketPath})`);
   }
 
-  /**
-   * Before joining: whether the DNS sees this node at its address and can dial it back there, on a listener that
-   * answers only the dial-back. Unreachable: it joins as an edge node. Not checked (DNS down, an older DNS without
-   * OBSERVED, a private network, whose circuits relays cannot carry yet): as a ring member, as before.
-   */
-  private async unreachable(): Promise<boolean> {
-    const { networkKey } = this.base.options;
-    const probe = await serve({ listen: this.listen, ops: opTable(...this.reach.ops()), warn: (message) => log.warn(message), networkKey });
-    try {
-      log.info(await this.reach.check(this.base.dns.clients[0]!));
-    } finally {
-      await probe.stop();
-    }
-    if (this.reach.state !== "unreachable") return false;
-    if (networkKey) {
-      log.warn("this node is unreachable but joins as a ring member: edge nodes do not work with --key yet");
-      return false;
-    }
-    log.info("unreachable: joining as an edge node, through a relay");
-    return true;
-  }
-
-  /** An IPv6-only node beside IPv4 members it cannot connect to is an edge that reaches them through a dual-stack relay. */
-  private async checkFamilies(): Promise<void> {
+  /** Decides how the node takes part (src/node/joining-role.ts) and takes on the address the ring will know it by. */
+  private async takeRole(): Promise<void> {
     const { options } = this.base;
-    const lacking = await lackingFamily(this.listen.hostname, options.also, this.base.dns, options.rpcTimeoutMs ?? DEFAULT_RPC_TIMEOUT_MS);
-    if (lacking === null) return;
-    if (options.networkKey) {
-      log.warn(`this node has no route to the ring's IPv${lacking} members but joins as a ring member: edge nodes do not work with --key yet`);
-      return;
-    }
-    this.base.lackingFamily = lacking;
-    if (options.edge) return;
-    log.info(`no route to the ring's IPv${lacking} members: joining as an edge node, through a dual-stack relay`);
-    this.base.options = { ...options, edge: true };
+    const role = await joiningRole({ options, listen: this.listen, reach: this.reach, dns: this.base.dns, rpcTimeoutMs: options.rpcTimeoutMs ?? DEFAULT_RPC_TIMEOUT_MS });
+    this.mapping = role.mapping;
+    this.base.lackingFamily = role.lackingFamily;
+    this.base.options = { ...options, edge: role.edge };
+    if (role.address === null || role.edge) return;
+    // Its id is bound to the address peers reach it at, as every member's is.
+    log.info(`joining as ${role.address}, where peers reach this node (it listens on ${this.self.address})`);
+    this.self.address = role.address;
+    this.self.id = nodeId(role.address);
   }
 
   /** The peers' TCP server (not on an edge node: nobody could reach it) and the local client's Unix socket. */
@@ -220,7 +200,7 @@ class NodeLifecycle implements P2PNode {
       this.peerServer = await serve({ listen: this.listen, ops, warn, networkKey });
       const { also } = this.base.options;
       if (also) this.alsoServer = await serve({ listen: { hostname: also, port: this.listen.port }, ops, warn, networkKey });
-      const reachable = () => this.reach.line.startsWith("reachable");
+      const reachable = () => this.reach.isReachable();
       this.base.transport.connectBack = connectBackVia(this.base.transport, this.reversals, this.listen.port, reachable);
     }
     const controlled = { status: () => this.status(), leave: () => this.leave(), close: () => this.close(), ring: edge?.ring ?? ring };
@@ -276,6 +256,8 @@ class NodeLifecycle implements P2PNode {
     await this.peerServer?.stop();
     await this.alsoServer?.stop();
     await this.controlServer?.stop();
+    await this.mapping?.close();
+    this.mapping = null;
     this.parts?.closeStores();
     this.parts = null;
     this.peerServer = this.alsoServer = null;

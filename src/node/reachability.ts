@@ -21,8 +21,19 @@ export class Reachability {
   line = "not checked yet";
   /** What the last check found: an unreachable node joins as an edge node (node.ts); one not checked joins as a member. */
   state: "reachable" | "unreachable" | "unchecked" = "unchecked";
+  /** The last check saw this node come from another IP of its family than the one it checked: a NAT in between. */
+  behindNat = false;
 
-  constructor(private readonly advertised: Advertised) {}
+  constructor(private advertised: Advertised) {}
+
+  isReachable(): boolean {
+    return this.state === "reachable";
+  }
+
+  /** The address the last check was of (the node's own, `--advertise`, or a port mapping's). */
+  get address(): string {
+    return formatAddress(this.advertised.ip, this.advertised.port);
+  }
 
   /** OBSERVED on the ring link and DIALBACK_CHECK: a dial-back proves it reached this node by a nonce only this node holds. */
   ops(): ServedOp[] {
@@ -34,11 +45,16 @@ export class Reachability {
     ];
   }
 
-  /** Asks `dns` where it sees this node and to dial back the advertised port; sets `line`. Never throws for a network failure. */
-  async check(dns: DnsClient): Promise<string> {
+  /**
+   * Asks `dns` where it sees this node and to dial back the advertised port; sets `line`. Never throws for a network
+   * failure. `mapped`: check a router's mapping instead (`at`), its line starting with `how` when reachable.
+   */
+  async check(dns: DnsClient, mapped?: { at: Advertised; how: string }): Promise<string> {
+    if (mapped) this.advertised = mapped.at;
     const { ip, port } = this.advertised;
     try {
       const observed = await dns.observed();
+      this.behindNat = observed.ip !== ip && isIP(observed.ip) === isIP(ip);
       if (observed.ip !== ip) {
         // Another family (a node on ::1 reaching an IPv4 DNS) says nothing of NAT: the dial-back could not test it either.
         this.state = isIP(observed.ip) === isIP(ip) ? "unreachable" : "unchecked";
@@ -51,7 +67,7 @@ export class Reachability {
       try {
         const result = await dns.dialBack(port, nonce);
         this.state = result.reachable ? "reachable" : "unreachable";
-        this.line = result.reachable ? `reachable at ${formatAddress(ip, port)}` : `unreachable from ${dns.address}: ${result.reason}`;
+        this.line = result.reachable ? `${mapped ? `${mapped.how}: ` : ""}reachable at ${formatAddress(ip, port)}` : `unreachable from ${dns.address}: ${result.reason}`;
       } finally {
         this.pending.delete(nonce);
       }

@@ -1,4 +1,4 @@
-// Router D's port mapper: miniupnpd (UPnP IGD and NAT-PMP) run in D's namespace from a config in the run's temp dir, and a probe of what it grants.
+// Router D's port mappers: miniupnpd (UPnP IGD) run in D's namespace from a config in the run's temp dir, a probe of what it grants, and the lab's NAT-PMP gateway (natpmp-gateway.ts).
 
 import type { Subprocess } from "bun";
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -22,7 +22,17 @@ export interface UpnpRouter {
 
 /** Starts miniupnpd in the router's namespace; when it is not installed, returns a router that says so (D is then plain NAT). */
 export async function startUpnp(runId: string, router: LabRouter, home: string, onSpawn?: (proc: Subprocess) => void): Promise<UpnpRouter> {
-  if (!Bun.which("miniupnpd")) return fixed(`${label(router)}: miniupnpd is not installed (apt-get install miniupnpd): D is plain NAT`);
+  if (!Bun.which("miniupnpd")) {
+    const natPmp = await startNatPmp(runId, router, onSpawn);
+    return {
+      describe: () => `${label(router)}: miniupnpd is not installed (apt-get install miniupnpd), no UPnP; NAT-PMP (the lab's gateway): ${natPmp.describe()}`,
+      probe: async () => undefined,
+      stop: async () => {
+        if (!hasExited(natPmp.proc)) natPmp.proc.kill("SIGKILL");
+        await Promise.race([natPmp.proc.exited, Bun.sleep(UPNP_TIMEOUT_MS)]);
+      },
+    };
+  }
   const dir = join(home, "miniupnpd");
   mkdirSync(dir, { recursive: true });
   const config = join(dir, "miniupnpd.conf");
@@ -33,7 +43,8 @@ export async function startUpnp(runId: string, router: LabRouter, home: string, 
       "listening_ip=lan",
       "port=0",
       "enable_upnp=yes",
-      "enable_natpmp=yes",
+      // NAT-PMP is the lab's own gateway's (miniupnpd 2.3.1 would refuse every mapping behind this WAN address).
+      "enable_natpmp=no",
       "secure_mode=yes",
       "system_uptime=yes",
       `lease_file=${join(dir, "leases")}`,
@@ -51,10 +62,11 @@ export async function startUpnp(runId: string, router: LabRouter, home: string, 
   onSpawn?.(proc);
   const log = captureTail(proc.stderr as ReadableStream<Uint8Array>);
   const deadline = Date.now() + UPNP_TIMEOUT_MS;
-  for (let round = 0; round < 200 && Date.now() < deadline && !hasExited(proc) && !/Listening for NAT-PMP/.test(log()); round++) await Bun.sleep(50);
+  for (let round = 0; round < 200 && Date.now() < deadline && !hasExited(proc) && !/HTTP listening|Listening for NAT-PMP|Port forwarding is impossible/.test(log()); round++) await Bun.sleep(50);
+  const natPmp = await startNatPmp(runId, router, onSpawn);
   let verdict = hasExited(proc) ? `miniupnpd exited: ${lastLine(log())}` : `miniupnpd runs${refusal(log())}`;
   return {
-    describe: () => `${label(router)}: ${verdict}`,
+    describe: () => `${label(router)}: ${verdict}; NAT-PMP (the lab's gateway): ${natPmp.describe()}`,
     async probe(namespace, ip) {
       if (hasExited(proc) || !Bun.which("upnpc")) return;
       const port = String(PEER_PORT);
@@ -67,8 +79,31 @@ export async function startUpnp(runId: string, router: LabRouter, home: string, 
       verdict = `miniupnpd runs${refusal(log())}; upnpc -a ${ip} ${port} from ${namespace.slice(namespace.lastIndexOf("-") + 1)}: ${outcome}`;
     },
     async stop() {
-      if (!hasExited(proc)) proc.kill("SIGKILL");
-      await Promise.race([proc.exited, Bun.sleep(UPNP_TIMEOUT_MS)]);
+      for (const running of [proc, natPmp.proc]) if (!hasExited(running)) running.kill("SIGKILL");
+      await Promise.race([Promise.all([proc.exited, natPmp.proc.exited]), Bun.sleep(UPNP_TIMEOUT_MS)]);
+    },
+  };
+}
+
+/** The lab's NAT-PMP gateway in the router's namespace; `describe` lists the mappings it made so far. */
+async function startNatPmp(runId: string, router: LabRouter, onSpawn?: (proc: Subprocess) => void): Promise<{ proc: Subprocess; describe(): string }> {
+  const script = join(import.meta.dir, "natpmp-gateway.ts");
+  const proc = Bun.spawn(["ip", "netns", "exec", namespaceOf(runId, `r${router.name}`), process.execPath, script, "--wan", router.wan4, "--lan", router.lanPrefix], {
+    stdin: "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  onSpawn?.(proc);
+  const out = captureTail(proc.stdout as ReadableStream<Uint8Array>);
+  const err = captureTail(proc.stderr as ReadableStream<Uint8Array>);
+  const deadline = Date.now() + UPNP_TIMEOUT_MS;
+  for (let round = 0; round < 200 && Date.now() < deadline && !hasExited(proc) && !/NAT-PMP gateway on/.test(out()); round++) await Bun.sleep(50);
+  return {
+    proc,
+    describe: () => {
+      if (hasExited(proc)) return `exited: ${lastLine(err() || out())}`;
+      const mapped = out().split("\n").filter((line) => line.startsWith("mapped "));
+      return mapped.length > 0 ? mapped.join(", ") : "no mapping asked for";
     },
   };
 }
@@ -80,10 +115,6 @@ function label(router: LabRouter): string {
 /** miniupnpd 2.3.1 refuses to map behind a reserved WAN address (203.0.113.0/24 is one); 2.3.9 added ext_allow_private_ipv4. */
 function refusal(log: string): string {
   return /Port forwarding is impossible/.test(log) ? " but refuses port forwarding: its WAN address is in a reserved range" : "";
-}
-
-function fixed(text: string): UpnpRouter {
-  return { describe: () => text, probe: async () => undefined, stop: async () => undefined };
 }
 
 function lastLine(text: string): string {

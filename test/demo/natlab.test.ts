@@ -1,4 +1,4 @@
-// The NAT lab, small (routers A and C, one node behind each; public: a dual-stack, an IPv4 and an IPv6-only node): what holds today, and that it leaves nothing behind.
+// The NAT lab, small (routers A, C and D, one node behind each; public: a dual-stack, an IPv4 and an IPv6-only node): what holds today, and that it leaves nothing behind.
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { type Lab, startLab } from "../../src/testnet/natlab";
@@ -41,7 +41,7 @@ describe.skipIf(unavailable !== null)("the NAT lab", () => {
     hostBefore = hostNetwork();
     try {
       lab = await startLab({
-        layout: { routers: ["masquerade", "firewall"], publicNodes: ["pub1", "pub2", "v6"], hostsPerRouter: 1 },
+        layout: { routers: ["masquerade", "firewall", "upnp"], publicNodes: ["pub1", "pub2", "v6"], hostsPerRouter: 1 },
         binary,
         fileBytes: 256 * 1024,
         pairTimeoutMs: 8_000,
@@ -84,15 +84,24 @@ describe.skipIf(unavailable !== null)("the NAT lab", () => {
   test("the IPv6-only node is an edge behind the dual-stack node and exchanges files with every IPv4-only node through it", () => {
     const v6 = lab!.nodes.find((node) => node.host.name === "v6")!;
     expect(v6.log()).toContain("no route to the ring's IPv4 members: joining as an edge node, through a dual-stack relay");
-    for (const other of ["pub2", "a1", "c1"]) {
+    for (const other of ["pub2", "a1", "c1", "d1"]) {
       for (const [from, to] of [[other, "v6"], ["v6", other]] as const) expect({ from, to, mode: pair(from, to).mode }).toEqual({ from, to, mode: "relayed" });
     }
     // Its relay it reaches straight, by the relay's IPv6 address.
     expect(pair("pub1", "v6").mode).toBe("direct");
   });
 
+  test("the node behind router D gets a port mapped by NAT-PMP, joins the ring under the router's address, and every IPv4 node downloads from it directly", () => {
+    const d1 = lab!.nodes.find((node) => node.host.name === "d1")!;
+    expect(d1.log()).toContain("mapped 203.0.113.14:7495 to this node's port 7495 (NAT-PMP)");
+    expect(d1.log()).toContain("behind NAT, port mapped by NAT-PMP: reachable at 203.0.113.14:7495");
+    expect(d1.log()).toMatch(/node [0-9a-f]{8} at 203\.0\.113\.14:7495 is in the ring/);
+    for (const to of ["pub1", "pub2", "a1", "c1"]) expect({ to, mode: pair("d1", to).mode }).toEqual({ to, mode: "direct" });
+    expect(report!.upnp).toContain("NAT-PMP (the lab's gateway): mapped 203.0.113.14:7495 to 10.0.4.2:7495");
+  });
+
   test("every ordered pair gets a mark, and every failed one says why", () => {
-    expect(report!.pairs).toHaveLength(5 * 4);
+    expect(report!.pairs).toHaveLength(6 * 5);
     for (const result of report!.pairs) {
       expect(PATH_MODES).toContain(result.mode);
       if (result.mode === "failed") expect(result.reason.length).toBeGreaterThan(0);

@@ -83,6 +83,29 @@ describe("how a node finds its place", () => {
     expect(await reachLine(env, `${ip}:${port}`)).toBe(`unreachable: relayed through ${member.ip}:${member.port}`);
   }, 60_000);
 
+  test("a node whose --advertise port is forwarded to it joins the ring under the advertised address, and a member reaches it there", async () => {
+    const dns = await startDns();
+    const memberEnv = { P2P_HOME: home() };
+    const member = await startNode(dns, memberEnv);
+    const ip = loopbackAddress();
+    const port = freePort();
+    // A manual port forward, as a router's would be: the advertised port passes every connection on to the node's own.
+    const forward = tcpForward(ip, port);
+    stops.push(forward.stop);
+    const env = { P2P_HOME: home() };
+    const proc = startP2P(["node", ip, "--port", String(port), "--dns", dns, "--advertise", `${ip}:${forward.port}`, ...FAST], { env });
+    await proc.waitForStderr(new RegExp(`at ${ip.replaceAll(".", "\\.")}:${forward.port} is in the ring`), 30_000);
+    expect(proc.stderr()).toContain(`joining as ${ip}:${forward.port}, where peers reach this node (it listens on ${ip}:${port})`);
+    expect(await reachLine(env, `${ip}:${port}`)).toBe(`reachable at ${ip}:${forward.port}`);
+    // The member's ring links to it go through the forward.
+    const memberStatus = await waitFor("the member to know the node by its advertised address", async () => {
+      const status = await runP2P(["client", "status", "--node", `${member.ip}:${member.port}`, "--json"], { env: memberEnv });
+      return status.stdout.includes(`${ip}:${forward.port}`) ? status.stdout : null;
+    }, 30_000, 200);
+    expect(memberStatus).not.toContain(`${ip}:${port}"`);
+    expect(forward.connections()).toBeGreaterThan(1);
+  }, 60_000);
+
   test("--advertise that is not an address is one clear line and exit, no node started", async () => {
     const bad = await runP2P(["node", loopbackAddress(), "--advertise", "my-router", "--dns", "127.0.0.1:1"], { env: { P2P_HOME: home() } });
     expect(bad.code).not.toBe(0);
@@ -118,3 +141,43 @@ describe("dial-backs under attack", () => {
     expect(target.accepted()).toBeLessThanOrEqual(TARGET_HOST_BURST + 2);
   }, 60_000);
 });
+
+/** Listens at `ip` on a free port and pipes every connection to `ip:to` (both ways), as a router's port forward. */
+function tcpForward(ip: string, to: number): { port: number; connections(): number; stop(): void } {
+  let connections = 0;
+  type Pipe = { peer: import("bun").Socket<unknown> | null; early: Uint8Array[] };
+  const listener = Bun.listen<Pipe>({
+    hostname: ip,
+    port: 0,
+    socket: {
+      open(inbound) {
+        connections++;
+        inbound.data = { peer: null, early: [] };
+        void Bun.connect<unknown>({
+          hostname: ip,
+          port: to,
+          socket: {
+            open(outbound) {
+              inbound.data.peer = outbound;
+              for (const bytes of inbound.data.early.splice(0)) outbound.write(bytes);
+            },
+            data(_outbound, bytes) {
+              inbound.write(bytes);
+            },
+            close() {
+              inbound.end();
+            },
+          },
+        }).catch(() => inbound.end());
+      },
+      data(inbound, bytes) {
+        if (inbound.data.peer) inbound.data.peer.write(bytes);
+        else inbound.data.early.push(bytes.slice());
+      },
+      close(inbound) {
+        inbound.data.peer?.end();
+      },
+    },
+  });
+  return { port: listener.port, connections: () => connections, stop: () => listener.stop(true) };
+}

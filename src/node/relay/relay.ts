@@ -46,8 +46,8 @@ export class Relay {
   private readonly budget = new ConnectBudget();
 
   constructor(
-    /** This node's address: edges are named `<address>/<edge id>`. */
-    private readonly address: string,
+    /** This node's address (known once it joins: a mapped one may replace the one it listens on): edges are named `<address>/<edge id>`. */
+    private readonly address: () => string,
     /** Reservations held at most; 0 relays nothing. */
     private readonly limit: number,
     private readonly warn: (message: string) => void,
@@ -105,7 +105,7 @@ export class Relay {
       const reservation: Reservation = { edgeId, publicKey, ip: canonicalIp(request.remoteAddress), circuits: 0, push: (notice) => request.progress([encodeNotice(notice)]), end };
       this.reservations.set(edgeId, reservation);
       request.signal.addEventListener("abort", end, { once: true });
-      reservation.push({ kind: "RESERVED", args: [formatRelayed(this.address, edgeId)] });
+      reservation.push({ kind: "RESERVED", args: [formatRelayed(this.address(), edgeId)] });
     });
   }
 

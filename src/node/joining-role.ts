@@ -1,0 +1,81 @@
+// Before joining: how this node takes part. A ring member at its own address, at an advertised or router-mapped one, or an edge node reached through a relay.
+
+import { log } from "../log";
+import { formatAddress } from "../protocol/address";
+import { type OpTable, serve } from "../protocol/server";
+import { opTable } from "../wire/op";
+import { lackingFamily } from "./address-family";
+import type { NodeOptions } from "./defaults";
+import type { Introducers } from "./dns-client";
+import { PortMapping } from "./port-mapping";
+import type { Reachability } from "./reachability";
+
+export interface JoiningRole {
+  /** Joins as an edge node: unreachable, no route to the ring's family, or `--edge`. */
+  edge: boolean;
+  /** The family this node has no route to, for an edge that bridges to it through its relay. */
+  lackingFamily?: 4;
+  /** The address the ring knows this node by when it is not the one it listens on (a port mapping, `--advertise`). */
+  address: string | null;
+  /** A router's mapping to remove when the node stops. */
+  mapping: PortMapping | null;
+}
+
+export interface RoleContext {
+  options: NodeOptions;
+  listen: { hostname: string; port: number };
+  reach: Reachability;
+  dns: Introducers;
+  rpcTimeoutMs: number;
+}
+
+/**
+ * Whether the DNS sees this node at its address and can dial it back there, on a listener that answers only the
+ * dial-back. Unreachable behind NAT: the router is asked for a port mapping (NAT-PMP) and the dial-back tried at
+ * the mapped address; reachable there, the node joins under that address. Still unreachable: an edge node. Not
+ * checked (DNS down, an older DNS without OBSERVED): a ring member, as before. A private network's unreachable
+ * node stays a member (relays cannot carry its circuits yet). Then the address family (`lackingFamily`).
+ */
+export async function joiningRole(context: RoleContext): Promise<JoiningRole> {
+  const { options, reach } = context;
+  const role: JoiningRole = { edge: options.edge ?? false, address: null, mapping: null };
+  if (!role.edge) {
+    await checkReach(context, role);
+    if (reach.state === "reachable" && reach.address !== formatAddress(context.listen.hostname, context.listen.port)) role.address = reach.address;
+    if (reach.state === "unreachable") {
+      if (options.networkKey) log.warn("this node is unreachable but joins as a ring member: edge nodes do not work with --key yet");
+      else {
+        log.info("unreachable: joining as an edge node, through a relay");
+        role.edge = true;
+      }
+    }
+  }
+  const lacking = await lackingFamily(context.listen.hostname, options.also, context.dns, context.rpcTimeoutMs);
+  if (lacking === null) return role;
+  if (options.networkKey) {
+    log.warn(`this node has no route to the ring's IPv${lacking} members but joins as a ring member: edge nodes do not work with --key yet`);
+    return role;
+  }
+  role.lackingFamily = lacking;
+  if (!role.edge) log.info(`no route to the ring's IPv${lacking} members: joining as an edge node, through a dual-stack relay`);
+  role.edge = true;
+  return role;
+}
+
+async function checkReach({ options, listen, reach, dns }: RoleContext, role: JoiningRole): Promise<void> {
+  const ops: OpTable = opTable(...reach.ops());
+  const probe = await serve({ listen, ops, warn: (message) => log.warn(message), networkKey: options.networkKey });
+  try {
+    const dnsClient = dns.clients[0]!;
+    log.info(await reach.check(dnsClient));
+    if (reach.state !== "unreachable" || !reach.behindNat || options.advertise) return;
+    role.mapping = await PortMapping.open(listen.port, { info: (message) => log.info(message), warn: (message) => log.warn(message) });
+    if (!role.mapping) return;
+    log.info(await reach.check(dnsClient, { at: role.mapping.external, how: "behind NAT, port mapped by NAT-PMP" }));
+    if (reach.isReachable()) return;
+    await role.mapping.close();
+    role.mapping = null;
+  } finally {
+    await probe.stop();
+  }
+}
