@@ -187,6 +187,7 @@ class NodeLifecycle implements P2PNode {
     if (role.address === null || role.edge) return;
     // Its id is bound to the address peers reach it at, as every member's is.
     log.info(`joining as ${role.address}, where peers reach this node (it listens on ${this.self.address})`);
+    this.base.transport.knownAs(role.address, this.self.address);
     this.self.address = role.address;
     this.self.id = nodeId(role.address);
   }

@@ -63,6 +63,11 @@ export class TcpTransport implements RingTransport {
   punch: ((circuit: ProtocolClient, relayed: { relay: string; edgeId: string }, address: string) => Promise<ProtocolClient | null>) | null = null;
   /** Links to peers of an address family this node has no route to, through its relay (an IPv6-only edge, src/node/relay/bridge-dial.ts). */
   bridge: Bridge | null = null;
+  /**
+   * Where this node itself listens when peers know it by another address (a router's port mapping, `--advertise`):
+   * a link to its own address goes straight there, not out through a router that may not loop it back.
+   */
+  private ownAddress: { known: string; listening: string } | null = null;
   /** How the last link to each relayed address was made (see `pathTo`); bounded by the pool's addresses. */
   private readonly paths = new Map<string, LinkPath>();
 
@@ -74,6 +79,11 @@ export class TcpTransport implements RingTransport {
     this.rpcTimeoutMs = options.rpcTimeoutMs ?? DEFAULT_RPC_TIMEOUT_MS;
     this.networkKey = options.networkKey;
     this.localAddress = options.localAddress;
+  }
+
+  /** This node is known as `known` but listens at `listening` (see `ownAddress`). */
+  knownAs(known: string, listening: string): void {
+    this.ownAddress = known === listening ? null : { known, listening };
   }
 
   /** Hands a bulk reply body back for reuse; its bytes must not be used afterwards. */
@@ -183,7 +193,8 @@ export class TcpTransport implements RingTransport {
       this.paths.set(address, "reversed");
       return reversed;
     }
-    const { ip, port } = splitAddress(relayed ? relayed.relay : address);
+    const target = relayed ? relayed.relay : address;
+    const { ip, port } = splitAddress(target === this.ownAddress?.known ? this.ownAddress.listening : target);
     const bridged = this.bridge !== null && this.bridge.needed(ip) ? await this.bridge.open(formatAddress(ip, port), bodyPool) : null;
     const client = bridged
       ? bridged.client
