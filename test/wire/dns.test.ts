@@ -10,7 +10,11 @@ describe("the DNS link", () => {
     const join = { peerId: "a".repeat(40), ip: "127.0.0.5", port: 7600 };
     const wire = DNS.JOIN.encodeArgs(join);
     expect(wire.args).toEqual(["a".repeat(40), "127.0.0.5", "7600"]);
-    expect(DNS.JOIN.decodeArgs(wire.args, new Uint8Array())).toEqual(join);
+    expect(DNS.JOIN.decodeArgs(wire.args, new Uint8Array())).toEqual({ ...join, also: false });
+    // A dual-stack member's other address: the fourth argument, only then.
+    const also = DNS.JOIN.encodeArgs({ ...join, also: true });
+    expect(also.args).toEqual(["a".repeat(40), "127.0.0.5", "7600", "also"]);
+    expect(DNS.JOIN.decodeArgs(also.args, new Uint8Array())).toEqual({ ...join, also: true });
     const rows = [
       { peerId: "abc", ip: "127.0.0.2", port: 7495 },
       { peerId: "c-3", ip: "127.0.0.4", port: 7600 },
@@ -21,7 +25,7 @@ describe("the DNS link", () => {
   });
 
   test("JOIN without a port means the peer port 7495", () => {
-    expect(DNS.JOIN.decodeArgs(["123", "127.0.0.2"], new Uint8Array())).toEqual({ peerId: "123", ip: "127.0.0.2", port: 7495 });
+    expect(DNS.JOIN.decodeArgs(["123", "127.0.0.2"], new Uint8Array())).toEqual({ peerId: "123", ip: "127.0.0.2", port: 7495, also: false });
     expect(() => DNS.JOIN.decodeArgs(["bad id!", "127.0.0.2"], new Uint8Array())).toThrow(/invalid peer id/);
   });
 

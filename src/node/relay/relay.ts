@@ -32,8 +32,13 @@ export const MAX_CIRCUIT_BYTES = bytesFromEnv("P2P_RELAY_CIRCUIT_BYTES", 1024 * 
 export const MAX_CIRCUIT_LIFETIME_MS = 30 * 60_000;
 // A circuit's idle timeout is its connections' (IDLE_TIMEOUT_SECONDS, 60 s); a notice channel's keepalive is the server's (5 s).
 
-/** `ip`: where the edge's reservation came from, the one IP its BRIDGE requests may come from. */
-type Reservation = { edgeId: string; publicKey: string; ip: string | null; circuits: number; push(notice: Notice): void; end(): void };
+/**
+ * `ip`: where the edge's reservation came from, the one IP its BRIDGE requests may come from. `bridgedTo`: peers a
+ * bridge of this edge reached (they answered PING): more links to them are bounded by the edge's circuits alone.
+ */
+type Reservation = { edgeId: string; publicKey: string; ip: string | null; circuits: number; bridgedTo: Set<string>; push(notice: Notice): void; end(): void };
+/** Peers one reservation remembers as reached by its bridges. */
+const MAX_BRIDGED_PEERS = 256;
 /** A circuit waiting for its edge's CIRCUIT_ACCEPT: `accept` opens it and gives the handler for the edge's connection. */
 type Waiting = { edgeId: string; accept(): (connection: CircuitEnd | null) => void; timer: ReturnType<typeof setTimeout> };
 
@@ -102,7 +107,7 @@ export class Relay {
         if (this.reservations.get(edgeId) === reservation) this.reservations.delete(edgeId);
         resolve(RELAY.RESERVE.encodeReply());
       };
-      const reservation: Reservation = { edgeId, publicKey, ip: canonicalIp(request.remoteAddress), circuits: 0, push: (notice) => request.progress([encodeNotice(notice)]), end };
+      const reservation: Reservation = { edgeId, publicKey, ip: canonicalIp(request.remoteAddress), circuits: 0, bridgedTo: new Set(), push: (notice) => request.progress([encodeNotice(notice)]), end };
       this.reservations.set(edgeId, reservation);
       request.signal.addEventListener("abort", end, { once: true });
       reservation.push({ kind: "RESERVED", args: [formatRelayed(this.address(), edgeId)] });
@@ -160,7 +165,11 @@ export class Relay {
     if (familyOf(ip) === familyOf(from)) throw new P2PError("CONFLICT", `${target} is of this edge's own address family (IPv${familyOf(ip)}): connect to it directly`);
     const pair = this.newCircuit(reservation);
     try {
-      const far = await this.budget.spend(ip, from, () => this.dialPeer(ip, port));
+      // The first link to a peer is paid from the budget; an edge then holds a few links to each peer it uses (ring,
+      // transfers, availability), which its circuit cap bounds.
+      const known = reservation.bridgedTo.has(target);
+      const far = known ? await this.dialPeer(ip, port) : await this.budget.spend(ip, from, () => this.dialPeer(ip, port));
+      if (!known && reservation.bridgedTo.size < MAX_BRIDGED_PEERS) reservation.bridgedTo.add(target);
       pair.join("edge", far as CircuitEnd);
     } catch (error) {
       pair.abandon();
