@@ -2,8 +2,8 @@
 
 import { join } from "node:path";
 import { log } from "../log";
-import { REACH } from "../wire/reach";
 import { punchVia } from "./relay/punch-dial";
+import { observeThrough } from "./relay/punch-observe";
 import { ClockWatch } from "./clock-skew";
 import {
   calmHeartbeatMs,
@@ -122,7 +122,12 @@ export function openParts(base: NodeBase): NodeParts {
 function openEdgeOf(base: NodeBase, trust: ReturnType<typeof nodeTrust>, fileOps: () => OpTable, onAddress: () => void): EdgeParts {
   const { options, self, dns, signal } = base;
   // Two edges: the dialler punches a hole over the circuit before it settles for the relay.
-  base.transport.punch = punchVia(base.transport, { networkKey: options.networkKey, localAddress: ownSourceAddress(splitAddress(self.address).ip), info: (message) => log.info(message) });
+  const ip = splitAddress(self.address).ip;
+  const punching = { localAddress: ownSourceAddress(ip), networkKey: options.networkKey, timeoutMs: options.rpcTimeoutMs ?? DEFAULT_RPC_TIMEOUT_MS };
+  const observe = (relay: string) => observeThrough(relay, punching);
+  // Its own IP, announced in punches: a peer behind the same NAT connects to it there (a wildcard names no host).
+  const lanIp = ip === "0.0.0.0" || ip === "::" ? undefined : ip;
+  base.transport.punch = punchVia({ observe, networkKey: options.networkKey, localAddress: punching.localAddress, lanIp, info: (message) => log.info(message) });
   return openEdge({
     self,
     publicKey: trust.identity.publicKey,
@@ -136,7 +141,8 @@ function openEdgeOf(base: NodeBase, trust: ReturnType<typeof nodeTrust>, fileOps
     signal,
     fileOps,
     onAddress,
-    observedBy: async (relay) => (await base.transport.send(relay, REACH.OBSERVED, undefined)).ip,
+    observedBy: observe,
+    lanIp,
   });
 }
 

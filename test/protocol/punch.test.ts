@@ -76,13 +76,13 @@ test("a punched socket carries a private network's link: the holder serves throu
     socket: {
       ...connectionHandlers<never>(),
       open(socket) {
-        served.push(servePunched({ socket, remote: "test", rttMs: 0 }, { ops: { WHO: { usage: "WHO", minArgs: 0, maxArgs: 0, handle: () => ({ lines: ["holder"] }) } }, networkKey: key }));
+        served.push(servePunched({ socket, remote: "test", rttMs: 0, path: "punched" }, { ops: { WHO: { usage: "WHO", minArgs: 0, maxArgs: 0, handle: () => ({ lines: ["holder"] }) } }, networkKey: key }));
       },
     },
   });
   try {
     const socket = await simultaneousOpen({ localPort: choosePunchPort(hostname), localAddress: hostname, remote: { hostname, port: listener.port }, attempts: 1 });
-    const link = await punchedClient({ socket, remote: `${hostname}:${listener.port}`, rttMs: 0 }, { networkKey: key });
+    const link = await punchedClient({ socket, remote: `${hostname}:${listener.port}`, rttMs: 0, path: "punched" }, { networkKey: key });
     expect(decodeLines((await link.request("WHO")).body)).toEqual(["holder"]);
     link.close();
     await served[0]!.whenClosed;
