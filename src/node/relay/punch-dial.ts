@@ -4,6 +4,7 @@ import type { ProtocolClient } from "../../protocol/client";
 import { isP2PError, P2PError } from "../../protocol/errors";
 import { choosePunchPort, punch, punchedClient, type PunchChannel } from "../../protocol/punch";
 import { RELAY } from "../../wire/relay";
+import { RING } from "../../wire/ring";
 import type { Observation } from "./punch-observe";
 
 /**
@@ -39,8 +40,10 @@ export function punchVia(options: PunchDialOptions) {
       const { ip, randomPorts } = await options.observe(relayed.relay);
       const punching = { role: "initiator", localPort: choosePunchPort(options.localAddress), observedIp: ip, randomPorts, localAddress: options.localAddress, lanIp: options.lanIp } as const;
       const result = await punch(overCircuit(circuit), punching);
+      const client = await punchedClient(result, { networkKey: options.networkKey });
+      await provenEdge(client, address);
       failedAt.delete(address);
-      return await punchedClient(result, { networkKey: options.networkKey });
+      return client;
     } catch (error) {
       if (!isP2PError(error)) throw error;
       if (failedAt.size >= MAX_REMEMBERED_FAILURES) failedAt.delete(failedAt.keys().next().value!);
@@ -49,6 +52,20 @@ export function punchVia(options: PunchDialOptions) {
       return null;
     }
   };
+}
+
+/**
+ * Checks that the punched link reaches the edge itself: its KEY must be the one its edge id (in `address`,
+ * `relay/<edge id>`) is bound to. A LAN address or an observed one is the edge's own word, and it could name
+ * another host that happens to accept; the link is closed and the relay used then.
+ */
+async function provenEdge(client: ProtocolClient, address: string): Promise<void> {
+  try {
+    RING.KEY.decodeReply((await client.request(RING.KEY.name, [])).body, address, undefined);
+  } catch (error) {
+    client.close();
+    throw error;
+  }
 }
 
 /**
