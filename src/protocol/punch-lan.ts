@@ -1,6 +1,6 @@
 // A punch's LAN path: the responder listens on its own address for the one dialler it expects, the initiator connects there straight.
 
-import type { Socket, TCPSocketConnectOptions, TCPSocketListener } from "bun";
+import type { Socket, TCPSocketConnectOptions, TCPSocketListener, TCPSocketListenOptions } from "bun";
 import { formatAddress, splitAddress } from "./address";
 import type { FramedConnection } from "./connection";
 import { P2PError } from "./errors";
@@ -35,10 +35,8 @@ export function listenOnLan(ip: string, allowedIps: string[]): LanListener {
     listener = null;
   };
   const handlers = connectionHandlers<never>();
-  listener = Bun.listen<FramedConnection<never>>({
-    hostname: ip,
-    port: 0,
-    socket: {
+  try {
+    listener = listen(ip, {
       ...handlers,
       open(socket) {
         if (listener === null || !allowedIps.includes(socket.remoteAddress)) {
@@ -49,9 +47,15 @@ export function listenOnLan(ip: string, allowedIps: string[]): LanListener {
         close();
         accept(socket as unknown as PunchedSocket);
       },
-    },
-  });
+    });
+  } catch (error) {
+    throw new P2PError("UNAVAILABLE", `cannot listen on ${ip} for a LAN connection: ${(error as Error).message}`, { cause: error });
+  }
   return { address: formatAddress(ip, listener.port), accepted, close };
+}
+
+function listen(ip: string, socket: TCPSocketListenOptions<FramedConnection<never>>["socket"]): TCPSocketListener<FramedConnection<never>> {
+  return Bun.listen<FramedConnection<never>>({ hostname: ip, port: 0, socket });
 }
 
 /**
