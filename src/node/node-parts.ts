@@ -2,9 +2,9 @@
 
 import { join } from "node:path";
 import { log } from "../log";
-import { REACH } from "../wire/reach";
 import { punchVia } from "./relay/punch-dial";
 import { bridgeVia } from "./relay/bridge-dial";
+import { observeThrough } from "./relay/punch-observe";
 import { ClockWatch } from "./clock-skew";
 import {
   calmHeartbeatMs,
@@ -124,9 +124,14 @@ export function openParts(base: NodeBase): NodeParts {
 
 function openEdgeOf(base: NodeBase, trust: ReturnType<typeof nodeTrust>, fileOps: () => OpTable, onAddress: () => void): EdgeParts {
   const { options, self, dns, signal } = base;
-  const localAddress = ownSourceAddress(splitAddress(self.address).ip);
+  const ip = splitAddress(self.address).ip;
+  const localAddress = ownSourceAddress(ip);
   // Two edges: the dialler punches a hole over the circuit before it settles for the relay.
-  base.transport.punch = punchVia(base.transport, { networkKey: options.networkKey, localAddress, info: (message) => log.info(message) });
+  const punching = { localAddress, networkKey: options.networkKey, timeoutMs: options.rpcTimeoutMs ?? DEFAULT_RPC_TIMEOUT_MS };
+  const observe = (relay: string) => observeThrough(relay, punching);
+  // Its own IP, announced in punches: a peer behind the same NAT connects to it there (a wildcard names no host).
+  const lanIp = ip === "0.0.0.0" || ip === "::" ? undefined : ip;
+  base.transport.punch = punchVia({ observe, networkKey: options.networkKey, localAddress, lanIp, info: (message) => log.info(message) });
   const edge = openEdge({
     self,
     lackingFamily: base.lackingFamily,
@@ -141,7 +146,8 @@ function openEdgeOf(base: NodeBase, trust: ReturnType<typeof nodeTrust>, fileOps
     signal,
     fileOps,
     onAddress,
-    observedBy: async (relay) => (await base.transport.send(relay, REACH.OBSERVED, undefined)).ip,
+    observedBy: observe,
+    lanIp,
   });
   if (base.lackingFamily) {
     const connectTimeoutMs = options.rpcTimeoutMs ?? DEFAULT_RPC_TIMEOUT_MS;

@@ -53,6 +53,8 @@ export interface ConnectOptions {
    * for a target of the same family: a node on ::1 reaches an IPv4 peer from whatever address the system picks.
    */
   localAddress?: string;
+  /** The local port to connect from (with `localAddress`, else the wildcard address of the target's family): a NAT's port test. */
+  localPort?: number;
 }
 
 /** Opens a connection; rejects with UNREACHABLE (nothing listens) or TIMEOUT. */
@@ -63,7 +65,7 @@ export async function connect(target: ConnectTarget, options: ConnectOptions = {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const opening = Bun.connect<FramedConnection<ResponseHead>>({
     ...target,
-    ...(bindsTo(target, options.localAddress) ? { localAddress: options.localAddress } : {}),
+    ...localEnd(target, options),
     socket: handlers,
   } as Parameters<typeof Bun.connect<FramedConnection<ResponseHead>>>[0]);
   const timeout = new Promise<never>((_, reject) => {
@@ -274,6 +276,13 @@ export function describeTarget(target: ConnectTarget): string {
 }
 
 /** Whether a connection to `target` can be made from `localAddress`: an IP literal target of the same family. */
+/** Where a connection to `target` is made from; Bun binds a local port only together with a local address. */
+function localEnd(target: ConnectTarget, options: ConnectOptions): { localAddress?: string; localPort?: number } {
+  const localAddress = bindsTo(target, options.localAddress) ? options.localAddress : undefined;
+  if (options.localPort === undefined || "unix" in target) return localAddress === undefined ? {} : { localAddress };
+  return { localAddress: localAddress ?? (target.hostname.includes(":") ? "::" : "0.0.0.0"), localPort: options.localPort };
+}
+
 function bindsTo(target: ConnectTarget, localAddress: string | undefined): boolean {
   if (localAddress === undefined || "unix" in target) return false;
   const family = isIP(target.hostname);

@@ -1,29 +1,34 @@
 // Hole punching coordinated as libp2p's DCUtR does it, over any channel a relay carries: CONNECT both ways (timed), SYNC, both dial.
 
 import type { Socket } from "bun";
-import { formatAddress, parsePeerAddress } from "./address";
+import { formatAddress, parsePeerAddress, splitAddress } from "./address";
 import { ProtocolClient } from "./client";
 import type { FramedConnection } from "./connection";
 import type { RequestHead, ResponseHead } from "./frame";
 import { IDLE_TIMEOUT_SECONDS } from "./limits";
 import { SecureLink } from "./secure-link";
 import { type ConnectionServeOptions, type ServedConnection, serveConnection } from "./server";
-import { P2PError, quote } from "./errors";
+import { isP2PError, P2PError, quote } from "./errors";
+import { connectOnLan, type LanListener, listenOnLan } from "./punch-lan";
+import { describeSkip, type PunchOffer, planPunch } from "./punch-plan";
 import { type PunchedSocket, simultaneousOpen } from "./simultaneous-open";
 
 /** How long each side waits for the other's next punch message. */
 export const PUNCH_MESSAGE_TIMEOUT_MS = 5_000;
-/** The most addresses one CONNECT carries. */
+/** The most addresses one CONNECT carries: the observed one and up to three LAN addresses. */
 export const MAX_PUNCH_ADDRESSES = 4;
 /** A punch message is one short line. */
 export const MAX_PUNCH_MESSAGE_CHARS = 512;
+/** CONNECT's last word when the sender's NAT maps ports at random (see `PunchOffer.randomPorts`). */
+export const RANDOM_PORTS_FLAG = "random-ports";
 
 /**
- * `CONNECT <ip:port>...`: the sender's addresses as the world sees them, each its observed IP with the local
- * port it will punch from (chosen before the message: a port-preserving NAT maps it to itself). `SYNC`: the
- * initiator's start signal.
+ * `CONNECT <ip:port> [<ip:port>...] [random-ports]`: the sender's observed IP with the local port it will punch
+ * from (chosen before the message: a port-preserving NAT maps it to itself), then its own LAN addresses, then
+ * whether its NAT maps ports at random. A CONNECT with one address is one from a node that sends no more.
+ * `SYNC`: the initiator's start signal.
  */
-export type PunchMessage = { kind: "CONNECT"; addresses: string[] } | { kind: "SYNC" };
+export type PunchMessage = { kind: "CONNECT"; addresses: string[]; randomPorts?: boolean } | { kind: "SYNC" };
 
 /**
  * What carries punch messages between the two sides (the relay's notice channel; a test's rendezvous).
@@ -42,6 +47,10 @@ export interface PunchOptions {
   /** The IP the relay sees this side connect from (its `OBSERVED`): the NAT's public address, or its own. */
   observedIp: string;
   localAddress?: string;
+  /** This side's own IP on its network: announced, so a peer behind the same NAT connects to it straight. */
+  lanIp?: string;
+  /** This side's NAT gave the relay a port other than the one it connected from: its punch is skipped. */
+  randomPorts?: boolean;
   messageTimeoutMs?: number;
 }
 
@@ -51,42 +60,111 @@ export interface PunchResult {
   remote: string;
   /** The initiator's measured round trip through the channel (0 on the responder). */
   rttMs: number;
+  /** `lan`: a plain connection to the other side's own address; `punched`: the simultaneous open. */
+  path: "lan" | "punched";
 }
 
 /**
- * Runs one punch: the initiator sends CONNECT and times the answer, the responder answers CONNECT; the
- * initiator sends SYNC and dials after half the round trip, the responder dials when SYNC arrives, so the
- * two SYNs leave at about the same time. Rejects with the channel's failure, MALFORMED for a message out of
- * turn, or UNREACHABLE when no connection opened (always so behind a symmetric NAT: its mapped port is not
- * the one announced).
+ * Runs one punch: the initiator sends CONNECT and times the answer, the responder answers CONNECT. Both then
+ * follow `planPunch` on the two CONNECTs: the initiator first connects to the responder's LAN listener when
+ * the plan says so; unless a rule skips it, the initiator sends SYNC and dials after half the round trip, the
+ * responder dials when SYNC arrives, so the two SYNs leave at about the same time. Rejects with the channel's
+ * failure, MALFORMED for a message out of turn, or UNREACHABLE when no connection opened or the plan skipped it.
  */
 export async function punch(channel: PunchChannel, options: PunchOptions): Promise<PunchResult> {
+  return options.role === "initiator" ? initiate(channel, options) : respond(channel, options);
+}
+
+async function initiate(channel: PunchChannel, options: PunchOptions): Promise<PunchResult> {
   const timeoutMs = options.messageTimeoutMs ?? PUNCH_MESSAGE_TIMEOUT_MS;
-  const mine: PunchMessage = { kind: "CONNECT", addresses: [formatAddress(options.observedIp, options.localPort)] };
-  let theirs: PunchMessage;
-  let rttMs = 0;
-  let startAt: number;
-  if (options.role === "initiator") {
-    const sentAt = performance.now();
-    await channel.send(encodePunchMessage(mine));
-    theirs = expectKind(decodePunchMessage(await channel.receive(timeoutMs)), "CONNECT");
-    rttMs = performance.now() - sentAt;
-    await channel.send(encodePunchMessage({ kind: "SYNC" }));
-    startAt = performance.now() + rttMs / 2;
-  } else {
-    theirs = expectKind(decodePunchMessage(await channel.receive(timeoutMs)), "CONNECT");
-    await channel.send(encodePunchMessage(mine));
-    expectKind(decodePunchMessage(await channel.receive(timeoutMs)), "SYNC");
-    startAt = performance.now();
+  const mine = offerOf(options, options.lanIp === undefined ? undefined : formatAddress(options.lanIp, options.localPort));
+  const sentAt = performance.now();
+  await channel.send(encodePunchMessage(messageOf(mine)));
+  const theirs = offerFrom(await channel.receive(timeoutMs));
+  const rttMs = performance.now() - sentAt;
+  const plan = planPunch(mine, theirs);
+  let lanFailure = "";
+  if (plan.lan) {
+    try {
+      const { socket, address } = await connectOnLan(theirs.local, options.localAddress);
+      return { socket, remote: address, rttMs, path: "lan" };
+    } catch (error) {
+      if (!isP2PError(error)) throw error;
+      lanFailure = `${error.message}; `;
+    }
   }
-  const remote = theirs.kind === "CONNECT" ? theirs.addresses[0]! : "";
-  const { ip, port } = parsePeerAddress(remote, "punch address");
-  const socket = await simultaneousOpen({ localPort: options.localPort, localAddress: options.localAddress, remote: { hostname: ip, port }, startAt });
-  return { socket, remote, rttMs };
+  if (plan.skip) throw new P2PError("UNREACHABLE", `${lanFailure}${describeSkip(plan.skip, mine, theirs)}`);
+  await channel.send(encodePunchMessage({ kind: "SYNC" }));
+  const socket = await openTo(theirs.observed, options, performance.now() + rttMs / 2);
+  return { socket, remote: theirs.observed, rttMs, path: "punched" };
+}
+
+async function respond(channel: PunchChannel, options: PunchOptions): Promise<PunchResult> {
+  const timeoutMs = options.messageTimeoutMs ?? PUNCH_MESSAGE_TIMEOUT_MS;
+  const theirs = offerFrom(await channel.receive(timeoutMs));
+  const planned = offerOf(options, options.lanIp === undefined ? undefined : formatAddress(options.lanIp, options.localPort));
+  const plan = planPunch(planned, theirs);
+  // The LAN listener's port is the one announced: the plan depends on IPs only, so it stays the same.
+  const listener = plan.lan ? listenOnLan(options.lanIp!, theirs.local.map((address) => splitAddress(address).ip)) : null;
+  try {
+    const mine = listener ? offerOf(options, listener.address) : planned;
+    await channel.send(encodePunchMessage(messageOf(mine)));
+    if (plan.skip && !listener) throw new P2PError("UNREACHABLE", describeSkip(plan.skip, mine, theirs));
+    const next = await nextOf(listener, plan.skip ? null : channel, timeoutMs);
+    if (next === null) throw new P2PError("UNREACHABLE", `the dialler made no LAN connection within ${timeoutMs} ms; ${describeSkip(plan.skip!, mine, theirs)}`);
+    if (typeof next !== "string") {
+      const from = theirs.local.find((address) => splitAddress(address).ip === next.remoteAddress) ?? theirs.observed;
+      return { socket: next, remote: from, rttMs: 0, path: "lan" };
+    }
+    expectKind(decodePunchMessage(next), "SYNC");
+    listener?.close();
+    const socket = await openTo(theirs.observed, options, performance.now());
+    return { socket, remote: theirs.observed, rttMs: 0, path: "punched" };
+  } finally {
+    listener?.close();
+  }
+}
+
+function offerOf(options: PunchOptions, local: string | undefined): PunchOffer {
+  return { observed: formatAddress(options.observedIp, options.localPort), local: local === undefined ? [] : [local], randomPorts: options.randomPorts ?? false };
+}
+
+function messageOf(offer: PunchOffer): PunchMessage {
+  return { kind: "CONNECT", addresses: [offer.observed, ...offer.local], ...(offer.randomPorts ? { randomPorts: true } : {}) };
+}
+
+function offerFrom(line: string): PunchOffer {
+  const message = expectKind(decodePunchMessage(line), "CONNECT");
+  if (message.kind !== "CONNECT") throw new P2PError("MALFORMED", "expected CONNECT");
+  const [observed, ...local] = message.addresses;
+  return { observed: observed!, local, randomPorts: message.randomPorts ?? false };
+}
+
+function openTo(address: string, options: PunchOptions, startAt: number): Promise<PunchedSocket> {
+  const { ip, port } = parsePeerAddress(address, "punch address");
+  return simultaneousOpen({ localPort: options.localPort, localAddress: options.localAddress, remote: { hostname: ip, port }, startAt });
+}
+
+/**
+ * What comes first on the responder's side: the dialler's LAN connection, its SYNC line, or (with no channel
+ * to wait on) null after `timeoutMs`. A line that loses the race is not waited for.
+ */
+async function nextOf(listener: LanListener | null, channel: PunchChannel | null, timeoutMs: number): Promise<PunchedSocket | string | null> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const line = channel?.receive(timeoutMs);
+  line?.catch(() => {}); // a SYNC that never comes once the LAN connection won: its timeout is no failure
+  const waits: Promise<PunchedSocket | string | null>[] = [line ?? new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), timeoutMs)))];
+  if (listener) waits.push(listener.accepted);
+  try {
+    return await Promise.race(waits);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 export function encodePunchMessage(message: PunchMessage): string {
-  return message.kind === "SYNC" ? "SYNC" : `CONNECT ${message.addresses.join(" ")}`;
+  if (message.kind === "SYNC") return "SYNC";
+  return `CONNECT ${message.addresses.join(" ")}${message.randomPorts ? ` ${RANDOM_PORTS_FLAG}` : ""}`;
 }
 
 /** Parses one punch message; MALFORMED for anything else (every address is checked as a peer's). */
@@ -94,10 +172,13 @@ export function decodePunchMessage(line: string): PunchMessage {
   if (line.length > MAX_PUNCH_MESSAGE_CHARS) throw new P2PError("MALFORMED", `punch message of ${line.length} characters, at most ${MAX_PUNCH_MESSAGE_CHARS}`);
   const [kind, ...rest] = line.trim().split(/ +/);
   if (kind === "SYNC" && rest.length === 0) return { kind: "SYNC" };
-  if (kind === "CONNECT" && rest.length >= 1 && rest.length <= MAX_PUNCH_ADDRESSES) {
-    return { kind: "CONNECT", addresses: rest.map((address) => { const { ip, port } = parsePeerAddress(address, "punch address"); return formatAddress(ip, port); }) };
+  const randomPorts = rest.at(-1) === RANDOM_PORTS_FLAG;
+  const addresses = randomPorts ? rest.slice(0, -1) : rest;
+  if (kind === "CONNECT" && addresses.length >= 1 && addresses.length <= MAX_PUNCH_ADDRESSES) {
+    const parsed = addresses.map((address) => { const { ip, port } = parsePeerAddress(address, "punch address"); return formatAddress(ip, port); });
+    return { kind: "CONNECT", addresses: parsed, ...(randomPorts ? { randomPorts: true } : {}) };
   }
-  throw P2PError.invalid("punch message", quote(line), `CONNECT <ip:port> (1 to ${MAX_PUNCH_ADDRESSES} addresses) or SYNC`);
+  throw P2PError.invalid("punch message", quote(line), `CONNECT <ip:port> (1 to ${MAX_PUNCH_ADDRESSES} addresses, then ${RANDOM_PORTS_FLAG} or nothing) or SYNC`);
 }
 
 function expectKind(message: PunchMessage, kind: PunchMessage["kind"]): PunchMessage {

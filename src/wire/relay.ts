@@ -119,9 +119,9 @@ export const RELAY = {
    */
   PUNCH: defineOp<string, string | null>({
     name: "PUNCH",
-    usage: "PUNCH CONNECT <ip:port> | PUNCH SYNC",
+    usage: "PUNCH CONNECT <ip:port>... [random-ports] | PUNCH SYNC",
     minArgs: 1,
-    maxArgs: 1 + MAX_PUNCH_ADDRESSES,
+    maxArgs: 2 + MAX_PUNCH_ADDRESSES, // the addresses, then `random-ports`
     encodeArgs: (line) => ({ args: line.split(" ") }),
     decodeArgs: (args) => encodePunchMessage(decodePunchMessage(args.join(" "))),
     encodeReply: (line) => ({ lines: line === null ? [] : [line] }),

@@ -7,6 +7,7 @@ import { choosePunchPort, decodePunchMessage, encodePunchMessage, MAX_PUNCH_ADDR
 import type { ServedConnection } from "../../src/protocol/server";
 import { connectionHandlers } from "../../src/protocol/socket-handlers";
 import { simultaneousOpen } from "../../src/protocol/simultaneous-open";
+import { RELAY } from "../../src/wire/relay";
 import { loopbackAddress } from "../helpers/wait";
 
 /** One side of an in-memory channel: what it sends lands in `inbox` of the other. */
@@ -76,13 +77,13 @@ test("a punched socket carries a private network's link: the holder serves throu
     socket: {
       ...connectionHandlers<never>(),
       open(socket) {
-        served.push(servePunched({ socket, remote: "test", rttMs: 0 }, { ops: { WHO: { usage: "WHO", minArgs: 0, maxArgs: 0, handle: () => ({ lines: ["holder"] }) } }, networkKey: key }));
+        served.push(servePunched({ socket, remote: "test", rttMs: 0, path: "punched" }, { ops: { WHO: { usage: "WHO", minArgs: 0, maxArgs: 0, handle: () => ({ lines: ["holder"] }) } }, networkKey: key }));
       },
     },
   });
   try {
     const socket = await simultaneousOpen({ localPort: choosePunchPort(hostname), localAddress: hostname, remote: { hostname, port: listener.port }, attempts: 1 });
-    const link = await punchedClient({ socket, remote: `${hostname}:${listener.port}`, rttMs: 0 }, { networkKey: key });
+    const link = await punchedClient({ socket, remote: `${hostname}:${listener.port}`, rttMs: 0, path: "punched" }, { networkKey: key });
     expect(decodeLines((await link.request("WHO")).body)).toEqual(["holder"]);
     link.close();
     await served[0]!.whenClosed;
@@ -90,4 +91,60 @@ test("a punched socket carries a private network's link: the holder serves throu
     for (const connection of served) connection.close();
     listener.stop(true);
   }
+});
+
+/** Serves WHO on `result` (the responder's link), as an edge serves its ops on a punched one. */
+const whoOps = { WHO: { usage: "WHO", minArgs: 0, maxArgs: 0, handle: () => ({ lines: ["holder"] }) } };
+
+test("a CONNECT with LAN addresses and random-ports round-trips, and one with a single address still decodes as before", () => {
+  const full: PunchMessage = { kind: "CONNECT", addresses: ["203.0.113.11:40000", "10.0.1.2:40000", "[fd00::2]:40000"], randomPorts: true };
+  expect(encodePunchMessage(full)).toBe("CONNECT 203.0.113.11:40000 10.0.1.2:40000 [fd00::2]:40000 random-ports");
+  expect(decodePunchMessage(encodePunchMessage(full))).toEqual(full);
+  expect(decodePunchMessage("CONNECT 203.0.113.11:40000")).toEqual({ kind: "CONNECT", addresses: ["203.0.113.11:40000"] });
+  expect(() => decodePunchMessage("CONNECT random-ports")).toThrow();
+  // The PUNCH op takes the longest legal CONNECT as arguments.
+  const longest = encodePunchMessage({ kind: "CONNECT", addresses: Array.from({ length: MAX_PUNCH_ADDRESSES }, () => "203.0.113.11:40000"), randomPorts: true });
+  expect(RELAY.PUNCH.encodeArgs(longest).args.length).toBeLessThanOrEqual(RELAY.PUNCH.maxArgs);
+});
+
+test("two sides behind the same NAT (equal observed IPs) connect over the responder's LAN address, and the link carries requests", async () => {
+  const [initiatorChannel, responderChannel] = channelPair();
+  const [dialler, edge] = [loopbackAddress(), loopbackAddress()];
+  // Both announce one (loopback) public IP where nothing listens: a punch there would fail, the LAN path must not.
+  const nat = "127.0.0.250";
+  const responding = punch(responderChannel, { role: "responder", localPort: choosePunchPort(edge), observedIp: nat, localAddress: edge, lanIp: edge, messageTimeoutMs: 3_000 });
+  const initiated = punch(initiatorChannel, { role: "initiator", localPort: choosePunchPort(dialler), observedIp: nat, localAddress: dialler, lanIp: dialler, messageTimeoutMs: 3_000 });
+  const [mine, theirs] = await Promise.all([initiated, responding]);
+  expect([mine.path, theirs.path]).toEqual(["lan", "lan"]);
+  expect(mine.remote.startsWith(`${edge}:`)).toBe(true);
+  const served = servePunched(theirs, { ops: whoOps });
+  const link = await punchedClient(mine);
+  try {
+    expect(decodeLines((await link.request("WHO")).body)).toEqual(["holder"]);
+  } finally {
+    link.close();
+    served.close();
+  }
+});
+
+test("a punch between an IPv4 and an IPv6 observed address is skipped on both sides (different-families): no SYNC, no dial", async () => {
+  const lines: string[] = [];
+  const [initiatorChannel, responderChannel] = channelPair();
+  const recording: PunchChannel = { send: async (line) => (lines.push(line), initiatorChannel.send(line)), receive: (ms) => initiatorChannel.receive(ms) };
+  const responding = punch(responderChannel, { role: "responder", localPort: choosePunchPort(), observedIp: "::1", messageTimeoutMs: 3_000 }).catch((error) => error);
+  const failure = await punch(recording, { role: "initiator", localPort: choosePunchPort(), observedIp: "127.0.0.1", messageTimeoutMs: 3_000 }).catch((error) => error);
+  expect({ code: failure.code, message: failure.message }).toEqual({ code: "UNREACHABLE", message: expect.stringContaining("punch skipped (different-families)") });
+  expect((await responding).message).toContain("punch skipped (different-families)");
+  expect(lines.filter((line) => line === "SYNC")).toEqual([]);
+});
+
+test("a responder whose NAT maps ports at random says so in its CONNECT, and the initiator skips the punch (random-ports) without SYNC", async () => {
+  const lines: string[] = [];
+  const [initiatorChannel, responderChannel] = channelPair();
+  const recording: PunchChannel = { send: async (line) => (lines.push(line), initiatorChannel.send(line)), receive: (ms) => initiatorChannel.receive(ms) };
+  const responding = punch(responderChannel, { role: "responder", localPort: choosePunchPort(), observedIp: "127.0.0.250", randomPorts: true, messageTimeoutMs: 3_000 }).catch((error) => error);
+  const failure = await punch(recording, { role: "initiator", localPort: choosePunchPort(), observedIp: "127.0.0.251", messageTimeoutMs: 3_000 }).catch((error) => error);
+  expect({ code: failure.code, message: failure.message }).toEqual({ code: "UNREACHABLE", message: expect.stringContaining("punch skipped (random-ports): the other side's NAT") });
+  expect((await responding).message).toContain("punch skipped (random-ports): this side's NAT");
+  expect(lines.filter((line) => line === "SYNC")).toEqual([]);
 });

@@ -10,6 +10,7 @@ import { RING } from "../../wire/ring";
 import type { Introducers } from "../dns-client";
 import { EdgeLink } from "./edge-link";
 import { EdgeRing } from "./edge-ring";
+import type { Observation } from "./punch-observe";
 import { PunchResponder } from "./punch-responder";
 import { P2PError } from "../../protocol/errors";
 import { log } from "../../log";
@@ -32,8 +33,10 @@ export interface EdgeOptions {
   fileOps: () => OpTable;
   /** Called once a (new) reservation names the edge by a new address: announce again under it. */
   onAddress: () => void;
-  /** The IP the node at `address` (its relay) sees this edge come from (OBSERVED): what a hole punch announces. */
-  observedBy: (address: string) => Promise<string>;
+  /** The IP the node at `address` (its relay) sees this edge come from, and whether its NAT keeps ports: what a hole punch announces. */
+  observedBy: (address: string) => Promise<Observation>;
+  /** This edge's own IP on its network (none when it listens on a wildcard): a punch from behind the same NAT connects there. */
+  lanIp?: string;
   /** The address family this edge has no route to (see `EdgeLinkOptions.lackingFamily`). */
   lackingFamily?: 4 | 6;
 }
@@ -46,9 +49,10 @@ export function openEdge(options: EdgeOptions): EdgeParts {
   // What the edge serves on every link that reaches it: circuits, reversed and punched ones.
   const servedOps = (): OpTable => (ops ??= { ...edgeRingOps(options.publicKey), ...options.fileOps(), ...opTable(...punches.ops()) });
   const punches: PunchResponder = new PunchResponder({
-    observedIp: () => (link.relay ? options.observedBy(link.relay.address) : Promise.reject(new P2PError("UNAVAILABLE", "no relay reserved to learn this edge's address from"))),
+    observe: () => (link.relay ? options.observedBy(link.relay.address) : Promise.reject(new P2PError("UNAVAILABLE", "no relay reserved to learn this edge's address from"))),
     ops: () => servedOps(),
     localAddress: options.localAddress,
+    lanIp: options.lanIp,
     warn: (message) => log.warn(message),
     info: (message) => log.info(message),
   });

@@ -3,9 +3,9 @@
 import type { ProtocolClient } from "../../protocol/client";
 import { isP2PError, P2PError } from "../../protocol/errors";
 import { choosePunchPort, punch, punchedClient, type PunchChannel } from "../../protocol/punch";
-import { REACH } from "../../wire/reach";
 import { RELAY } from "../../wire/relay";
-import type { TcpTransport } from "../tcp-transport";
+import { RING } from "../../wire/ring";
+import type { Observation } from "./punch-observe";
 
 /**
  * How long an edge whose punch failed is reached through its relay before a punch is tried again: a symmetric
@@ -15,21 +15,35 @@ export const PUNCH_RETRY_AFTER_MS = 10 * 60_000;
 /** Edges whose last punch failed that a node remembers. */
 const MAX_REMEMBERED_FAILURES = 1_024;
 
+export interface PunchDialOptions {
+  /** The IP this node's relay `relay` sees it come from, and whether its NAT keeps ports (`observeThrough`). */
+  observe(relay: string): Promise<Observation>;
+  networkKey?: Uint8Array;
+  localAddress?: string;
+  /** This node's own IP on its network, announced so an edge behind the same NAT is reached straight. */
+  lanIp?: string;
+  info(message: string): void;
+  clock?: () => number;
+}
+
 /**
  * `TcpTransport.punch` for a node that cannot be reached (an edge): over `circuit`, the edge is asked to punch
  * (PUNCH CONNECT, SYNC) and the punched link returned, or null to stay on the circuit.
  */
-export function punchVia(transport: Pick<TcpTransport, "send">, options: { networkKey?: Uint8Array; localAddress?: string; info(message: string): void; clock?: () => number }) {
+export function punchVia(options: PunchDialOptions) {
   const failedAt = new Map<string, number>();
   const clock = options.clock ?? Date.now;
   return async (circuit: ProtocolClient, relayed: { relay: string; edgeId: string }, address: string): Promise<ProtocolClient | null> => {
     const failed = failedAt.get(address);
     if (failed !== undefined && clock() - failed < PUNCH_RETRY_AFTER_MS) return null;
     try {
-      const { ip } = await transport.send(relayed.relay, REACH.OBSERVED, undefined);
-      const result = await punch(overCircuit(circuit), { role: "initiator", localPort: choosePunchPort(options.localAddress), observedIp: ip, localAddress: options.localAddress });
+      const { ip, randomPorts } = await options.observe(relayed.relay);
+      const punching = { role: "initiator", localPort: choosePunchPort(options.localAddress), observedIp: ip, randomPorts, localAddress: options.localAddress, lanIp: options.lanIp } as const;
+      const result = await punch(overCircuit(circuit), punching);
+      const client = await punchedClient(result, { networkKey: options.networkKey });
+      await provenEdge(client, address);
       failedAt.delete(address);
-      return await punchedClient(result, { networkKey: options.networkKey });
+      return client;
     } catch (error) {
       if (!isP2PError(error)) throw error;
       if (failedAt.size >= MAX_REMEMBERED_FAILURES) failedAt.delete(failedAt.keys().next().value!);
@@ -38,6 +52,20 @@ export function punchVia(transport: Pick<TcpTransport, "send">, options: { netwo
       return null;
     }
   };
+}
+
+/**
+ * Checks that the punched link reaches the edge itself: its KEY must be the one its edge id (in `address`,
+ * `relay/<edge id>`) is bound to. A LAN address or an observed one is the edge's own word, and it could name
+ * another host that happens to accept; the link is closed and the relay used then.
+ */
+async function provenEdge(client: ProtocolClient, address: string): Promise<void> {
+  try {
+    RING.KEY.decodeReply((await client.request(RING.KEY.name, [])).body, address, undefined);
+  } catch (error) {
+    client.close();
+    throw error;
+  }
 }
 
 /**

@@ -5,16 +5,19 @@ import type { OpTable, Request } from "../../protocol/ops";
 import { choosePunchPort, punch, type PunchChannel, PUNCH_MESSAGE_TIMEOUT_MS, servePunched } from "../../protocol/punch";
 import { serveOp, type ServedOp } from "../../wire/op";
 import { RELAY } from "../../wire/relay";
+import type { Observation } from "./punch-observe";
 
 /** Punches an edge runs at once: each makes it send a few SYNs to an address a dialler named, so they are few. */
 export const MAX_CONCURRENT_PUNCHES = 4;
 
 export interface PunchResponderOptions {
-  /** The IP this edge's relay sees it come from (its NAT's public address, or its own). */
-  observedIp(): Promise<string>;
+  /** The IP this edge's relay sees it come from (its NAT's public address, or its own), and whether its NAT keeps ports. */
+  observe(): Promise<Observation>;
   /** What the edge serves on a punched link: what it serves on a circuit. */
   ops(): OpTable;
   localAddress?: string;
+  /** This edge's own IP on its network, announced so a dialler behind the same NAT connects to it straight. */
+  lanIp?: string;
   warn(message: string): void;
   info(message: string): void;
 }
@@ -63,8 +66,9 @@ export class PunchResponder {
   }
 
   private async run(channel: PunchChannel): Promise<void> {
-    const observedIp = await this.options.observedIp();
-    const result = await punch(channel, { role: "responder", localPort: choosePunchPort(this.options.localAddress), observedIp, localAddress: this.options.localAddress });
+    const { ip, randomPorts } = await this.options.observe();
+    const { localAddress, lanIp } = this.options;
+    const result = await punch(channel, { role: "responder", localPort: choosePunchPort(localAddress), observedIp: ip, randomPorts, localAddress, lanIp });
     servePunched(result, { ops: this.options.ops(), warn: this.options.warn });
   }
 

@@ -32,7 +32,7 @@ async function startWithEdge(members: number): Promise<{ net: Testnet; edge: Tes
 }
 
 describe("an edge node", () => {
-  test("joins through a relay, appears in no member's tables, and its shared file downloads by reversal to a member and relayed to another edge, with the right bytes", async () => {
+  test("joins through a relay, appears in no member's tables, and its shared file downloads by reversal to a member and over a LAN connection to another edge, with the right bytes", async () => {
     const { net, edge } = await startWithEdge(3);
     const status = await net.status(edge);
     const relay = relayOf(status);
@@ -53,13 +53,15 @@ describe("an edge node", () => {
     expect(entry.mode).toBe("reversed");
     expect(entry.sources).toEqual([status.address]);
 
-    // Another edge cannot be dialled back either. The two try a hole punch over the circuit, which on loopback
-    // never opens (no router drops the early SYN: the other side's kernel resets it), so the bytes come relayed.
+    // Another edge cannot be dialled back either. The two start a hole punch over the circuit; both are seen at
+    // their own IPs (no NAT between them, as two edges behind one firewall), so the dialler connects straight to
+    // the edge's LAN address instead (a simultaneous open would never open here: the other kernel resets the
+    // early SYN). No byte goes through the relay.
     const other = await net.addNode(undefined, { args: ["--edge"] });
-    const relayedCopy = await fetchFile(net, other, "from-edge.bin", join(dir.path, "from-edge-relayed.bin"));
-    expect(sha256(relayedCopy.bytes)).toBe(sha256(bytes));
+    const lanCopy = await fetchFile(net, other, "from-edge.bin", join(dir.path, "from-edge-lan.bin"));
+    expect(sha256(lanCopy.bytes)).toBe(sha256(bytes));
     const otherTransfers = JSON.parse(text(await net.control(other, "TRANSFERS"))) as { downloads: TransferEntry[] };
-    expect(otherTransfers.downloads.find((download) => download.id === id)!.mode).toBe("relayed");
+    expect(otherTransfers.downloads.find((download) => download.id === id)!.mode).toBe("punched");
 
     // No member lists the edge, or anything relayed, as a neighbour or finger.
     for (const member of net.nodes.filter((node) => node !== edge && node !== other)) {

@@ -6,7 +6,7 @@ import { MAX_CONCURRENT_PUNCHES, PunchResponder } from "../../../src/node/relay/
 
 /** A responder whose relay never answers OBSERVED: its punches stay pending, as a slow one would. */
 function responder(): PunchResponder {
-  return new PunchResponder({ observedIp: () => new Promise<string>(() => {}), ops: () => ({}), warn: () => {}, info: () => {} });
+  return new PunchResponder({ observe: () => new Promise(() => {}), ops: () => ({}), warn: () => {}, info: () => {} });
 }
 
 function request(connectionId: string, line: string): Request {
