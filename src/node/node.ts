@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { log } from "../log";
 import { P2PError } from "../protocol/errors";
 import { type OpTable, type ProtocolServer, serve } from "../protocol/server";
-import { formatAddress, parsePeerIp, PEER_PORT } from "../protocol/address";
+import { formatAddress, parsePeerIp, PEER_PORT, splitAddress } from "../protocol/address";
 import type { NodeStatus } from "../wire/control";
 import { opTable } from "../wire/op";
 import { ringOps } from "../wire/ring";
@@ -102,7 +102,7 @@ class NodeLifecycle implements P2PNode {
     const targets = Array.isArray(options.dns) ? options.dns : [options.dns as { hostname: string; port: number }];
     const dns = new Introducers(targets, { networkKey: options.networkKey, localAddress, also: alsoPeer(options.also, port) });
     this.base = { options, self: this.self, transport, dns, signal: this.stopping.signal };
-    this.relay = new Relay(() => this.self.address, options.relayLimit ?? DEFAULT_RELAY_LIMIT, (message) => log.warn(message), localAddress);
+    this.relay = new Relay(() => this.self.address, options.relayLimit ?? DEFAULT_RELAY_LIMIT, (message) => log.warn(message), localAddress, ip);
     this.stopped = new Promise<void>((resolve) => (this.resolveStopped = resolve));
   }
 
@@ -202,7 +202,8 @@ class NodeLifecycle implements P2PNode {
       const { also } = this.base.options;
       if (also) this.alsoServer = await serve({ listen: { hostname: also, port: this.listen.port }, ops, warn, networkKey });
       const reachable = () => this.reach.isReachable();
-      this.base.transport.connectBack = connectBackVia(this.base.transport, this.reversals, this.listen.port, reachable);
+      // The port the world reaches this node at: its own, or the one its router mapped to it.
+      this.base.transport.connectBack = connectBackVia(this.base.transport, this.reversals, splitAddress(this.self.address).port, reachable);
     }
     const controlled = { status: () => this.status(), leave: () => this.leave(), close: () => this.close(), ring: edge?.ring ?? ring };
     const clientOps = (this.clientOps = withClockNote({ ...controlOps(controlled), ...fileClientOps(sharing) }, clockWatch));

@@ -21,6 +21,11 @@ import { type CircuitEnd, CircuitPair } from "./circuit-pair";
 export const DEFAULT_RELAY_LIMIT = 16;
 /** Circuits open at once to one edge: each downloader holds two or three (ring, availability, chunks), pooled for up to 60 s idle after its download. */
 export const MAX_CIRCUITS_PER_EDGE = 32;
+/**
+ * Bridges open at once for one edge (an IPv6-only edge's links to IPv4 peers): everything it dials goes through
+ * them, ring, transfers and availability to each peer it uses, pooled for up to 60 s idle, so more than circuits.
+ */
+export const MAX_BRIDGES_PER_EDGE = 96;
 /** Circuits open at once through this relay, for all its edges. */
 export const MAX_CIRCUITS = 256;
 /**
@@ -36,7 +41,7 @@ export const MAX_CIRCUIT_LIFETIME_MS = 30 * 60_000;
  * `ip`: where the edge's reservation came from, the one IP its BRIDGE requests may come from. `bridgedTo`: peers a
  * bridge of this edge reached (they answered PING): more links to them are bounded by the edge's circuits alone.
  */
-type Reservation = { edgeId: string; publicKey: string; ip: string | null; circuits: number; bridgedTo: Set<string>; push(notice: Notice): void; end(): void };
+type Reservation = { edgeId: string; publicKey: string; ip: string | null; circuits: number; bridges: number; bridgedTo: Set<string>; push(notice: Notice): void; end(): void };
 /** Peers one reservation remembers as reached by its bridges. */
 const MAX_BRIDGED_PEERS = 256;
 /** A circuit waiting for its edge's CIRCUIT_ACCEPT: `accept` opens it and gives the handler for the edge's connection. */
@@ -58,6 +63,8 @@ export class Relay {
     private readonly warn: (message: string) => void,
     /** The IP this node connects from (see `ownSourceAddress`), for the far side of a bridge. */
     private readonly localAddress?: string,
+    /** The IP this node listens on; its own requests come from there, though the world knows it by `address`. */
+    private readonly listenIp?: string,
   ) {}
 
   /** Edges reserved here. */
@@ -107,7 +114,7 @@ export class Relay {
         if (this.reservations.get(edgeId) === reservation) this.reservations.delete(edgeId);
         resolve(RELAY.RESERVE.encodeReply());
       };
-      const reservation: Reservation = { edgeId, publicKey, ip: canonicalIp(request.remoteAddress), circuits: 0, bridgedTo: new Set(), push: (notice) => request.progress([encodeNotice(notice)]), end };
+      const reservation: Reservation = { edgeId, publicKey, ip: canonicalIp(request.remoteAddress), circuits: 0, bridges: 0, bridgedTo: new Set(), push: (notice) => request.progress([encodeNotice(notice)]), end };
       this.reservations.set(edgeId, reservation);
       request.signal.addEventListener("abort", end, { once: true });
       reservation.push({ kind: "RESERVED", args: [formatRelayed(this.address(), edgeId)] });
@@ -142,8 +149,10 @@ export class Relay {
 
   /** The edge is told to dial the caller at the caller's own IP, as this relay sees it: nobody can aim an edge at a third host. */
   private connectBack({ edgeId, port, token }: { edgeId: string; port: number; token: string }, request: Request): Reply {
-    const ip = canonicalIp(request.remoteAddress);
-    if (ip === null) throw new P2PError("MALFORMED", "a connection reversal needs a caller with an IP address");
+    const seen = canonicalIp(request.remoteAddress);
+    if (seen === null) throw new P2PError("MALFORMED", "a connection reversal needs a caller with an IP address");
+    // This node asking for its own edge (it links to itself where it listens): the edge must dial the address the world knows.
+    const ip = seen === this.listenIp ? splitAddress(this.address()).ip : seen;
     const edgeIp = this.reservations.get(edgeId)?.ip;
     if (edgeIp && familyOf(edgeIp) !== familyOf(ip)) {
       throw new P2PError("CONFLICT", `edge ${edgeId} reached this relay over IPv${familyOf(edgeIp)} and cannot dial an IPv${familyOf(ip)} address back; open a circuit`);
@@ -163,7 +172,7 @@ export class Relay {
     if (from === null || from !== reservation.ip) throw new P2PError("CONFLICT", `only edge ${edgeId} itself, from the address it reserved from, may bridge through this relay`);
     const { ip, port } = splitAddress(target);
     if (familyOf(ip) === familyOf(from)) throw new P2PError("CONFLICT", `${target} is of this edge's own address family (IPv${familyOf(ip)}): connect to it directly`);
-    const pair = this.newCircuit(reservation);
+    const pair = this.newCircuit(reservation, "bridges");
     try {
       // The first link to a peer is paid from the budget; an edge then holds a few links to each peer it uses (ring,
       // transfers, availability), which its circuit cap bounds.
@@ -192,15 +201,16 @@ export class Relay {
     }
   }
 
-  /** A circuit counted against the relay's and the edge's limits until it ends; 503 past either. */
-  private newCircuit(reservation: Reservation): CircuitPair {
+  /** A circuit (or bridge) counted against the relay's and the edge's limits until it ends; 503 past either. */
+  private newCircuit(reservation: Reservation, kind: "circuits" | "bridges" = "circuits"): CircuitPair {
+    const limit = kind === "circuits" ? MAX_CIRCUITS_PER_EDGE : MAX_BRIDGES_PER_EDGE;
     if (this.circuits >= MAX_CIRCUITS) throw new P2PError("UNAVAILABLE", `this relay carries ${MAX_CIRCUITS} circuits already; try again later`);
-    if (reservation.circuits >= MAX_CIRCUITS_PER_EDGE) throw new P2PError("UNAVAILABLE", `edge ${reservation.edgeId} has ${MAX_CIRCUITS_PER_EDGE} circuits open already; try again later`);
+    if (reservation[kind] >= limit) throw new P2PError("UNAVAILABLE", `edge ${reservation.edgeId} has ${limit} ${kind} open already; try again later`);
     this.circuits++;
-    reservation.circuits++;
+    reservation[kind]++;
     const release = () => {
       this.circuits--;
-      reservation.circuits--;
+      reservation[kind]--;
     };
     return new CircuitPair(this.limits, release, (message) => this.warn(message));
   }
