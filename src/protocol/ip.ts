@@ -39,6 +39,13 @@ export function hostOf(ip: string): string {
   return `${formatIpv6([...groups.slice(0, 4), 0, 0, 0, 0])}/64`;
 }
 
+/** Whether the canonical address `ip` is a private one (10/8, 172.16/12, 192.168/16, 100.64/10, fc00::/7): a site's own, behind its NAT. */
+export function isPrivate(ip: string): boolean {
+  if (ip.includes(":")) return (ipv6Groups(ip)[0]! & 0xfe00) === 0xfc00;
+  const [a, b] = ip.split(".").map(Number) as [number, number];
+  return a === 10 || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168) || (a === 100 && b >= 64 && b <= 127);
+}
+
 /** The address family of the canonical address `ip`: 4 or 6. */
 export function familyOf(ip: string): 4 | 6 {
   return ip.includes(":") ? 6 : 4;

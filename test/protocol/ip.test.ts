@@ -4,7 +4,7 @@ import { describe, expect, test } from "bun:test";
 import { isIP } from "node:net";
 import { IDS_PER_IP, nodeId, ringId } from "../../src/model/id";
 import { formatAddress, parseHostPort, parsePeerAddress, parsePeerIp, splitAddress } from "../../src/protocol/address";
-import { canonicalIp, hostOf } from "../../src/protocol/ip";
+import { canonicalIp, hostOf, isPrivate } from "../../src/protocol/ip";
 
 /**
  * Every way to write the 8 groups as IPv6 text: each group with any number of leading zeros, in either
@@ -148,5 +148,12 @@ describe("canonical IP addresses", () => {
     expect(parseHostPort("[::ffff:127.0.0.1]:7494", 7494)).toEqual({ hostname: "127.0.0.1", port: 7494 });
     expect(parseHostPort("::ffff:127.0.0.1", 7494)).toEqual({ hostname: "127.0.0.1", port: 7494 });
     expect(parseHostPort("dns.example:7000", 7494)).toEqual({ hostname: "dns.example", port: 7000 });
+  });
+});
+
+describe("private addresses", () => {
+  test("a site's own ranges are private (10/8, 172.16/12, 192.168/16, 100.64/10, fc00::/7), public and documentation ones are not", () => {
+    for (const ip of ["10.0.4.2", "172.16.0.1", "172.31.255.255", "192.168.1.1", "100.64.0.1", "fd12:3456::1", "fc00::1"]) expect({ ip, private: isPrivate(ip) }).toEqual({ ip, private: true });
+    for (const ip of ["203.0.113.14", "172.32.0.1", "192.169.0.1", "100.128.0.1", "8.8.8.8", "2001:db8::4", "fe80::1"]) expect({ ip, private: isPrivate(ip) }).toEqual({ ip, private: false });
   });
 });

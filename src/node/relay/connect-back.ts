@@ -11,15 +11,30 @@ import type { TcpTransport } from "../tcp-transport";
  * one TCP connect, a few round trips, with room for a loaded machine. An unreachable dialler does not wait at all.
  */
 export const REVERSAL_WAIT_MS = 3_000;
+/**
+ * How long an edge that did not dial back is reached by circuit without asking again: each of a download's links
+ * (ring, transfers, availability) would otherwise wait REVERSAL_WAIT_MS in turn for a dial-back that cannot come.
+ */
+export const REVERSAL_RETRY_AFTER_MS = 10 * 60_000;
+/** Edges whose last dial-back failed that a node remembers. */
+const MAX_REMEMBERED_FAILURES = 1_024;
 
 /**
  * `TcpTransport.connectBack` for a node that listens on `port`: while `reachable()` (its DNS's dial-back
  * reached it), a link to an edge is first asked of the edge itself (CONNECT_BACK to its relay, REVERSED back
  * here); null sends the caller through the relay.
  */
-export function connectBackVia(transport: Pick<TcpTransport, "send">, reversals: Reversals, port: number, reachable: () => boolean) {
+export function connectBackVia(transport: Pick<TcpTransport, "send">, reversals: Reversals, port: number, reachable: () => boolean, clock: () => number = Date.now) {
+  const failedAt = new Map<string, number>();
+  const failed = (edgeId: string) => {
+    if (failedAt.size >= MAX_REMEMBERED_FAILURES) failedAt.delete(failedAt.keys().next().value!);
+    failedAt.set(edgeId, clock());
+    return null;
+  };
   return async (relayed: { relay: string; edgeId: string }): Promise<ProtocolClient | null> => {
     if (!reachable()) return null;
+    const lastFailure = failedAt.get(relayed.edgeId);
+    if (lastFailure !== undefined && clock() - lastFailure < REVERSAL_RETRY_AFTER_MS) return null;
     const token = newReversalToken();
     const arrival = reversals.expectReversal(token, REVERSAL_WAIT_MS).catch((error: unknown) => {
       if (!isP2PError(error)) throw error;
@@ -30,8 +45,11 @@ export function connectBackVia(transport: Pick<TcpTransport, "send">, reversals:
     } catch (error) {
       // An older relay, or one that lost the edge: the circuit says why, if it fails too.
       if (!isP2PError(error)) throw error;
-      return null;
+      return failed(relayed.edgeId);
     }
-    return arrival;
+    const link = await arrival;
+    if (link === null) return failed(relayed.edgeId);
+    failedAt.delete(relayed.edgeId);
+    return link;
   };
 }

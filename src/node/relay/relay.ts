@@ -5,7 +5,7 @@ import { formatAddress, splitAddress } from "../../protocol/address";
 import { connect } from "../../protocol/client";
 import { ConnectBudget } from "../../protocol/connect-budget";
 import { isP2PError, P2PError } from "../../protocol/errors";
-import { canonicalIp, familyOf } from "../../protocol/ip";
+import { canonicalIp, familyOf, isPrivate } from "../../protocol/ip";
 import type { Reply, Request } from "../../protocol/ops";
 import { edgeIdOf, formatRelayed } from "../../protocol/relayed-address";
 import type { SpliceLimits } from "../../protocol/splice";
@@ -151,14 +151,26 @@ export class Relay {
   private connectBack({ edgeId, port, token }: { edgeId: string; port: number; token: string }, request: Request): Reply {
     const seen = canonicalIp(request.remoteAddress);
     if (seen === null) throw new P2PError("MALFORMED", "a connection reversal needs a caller with an IP address");
-    // This node asking for its own edge (it links to itself where it listens): the edge must dial the address the world knows.
-    const ip = seen === this.listenIp ? splitAddress(this.address()).ip : seen;
+    const ip = this.worldIpOf(seen);
     const edgeIp = this.reservations.get(edgeId)?.ip;
     if (edgeIp && familyOf(edgeIp) !== familyOf(ip)) {
       throw new P2PError("CONFLICT", `edge ${edgeId} reached this relay over IPv${familyOf(edgeIp)} and cannot dial an IPv${familyOf(ip)} address back; open a circuit`);
     }
     if (!this.notify(edgeId, { kind: "DIAL", args: [formatAddress(ip, port), token] })) throw new P2PError("NOT_FOUND", `no edge ${edgeId} holds a reservation at this relay`);
     return RELAY.CONNECT_BACK.encodeReply();
+  }
+
+  /**
+   * The IP an edge must dial to reach a caller this relay sees at `seen`. A caller inside this relay's own site (this
+   * node itself, which links to itself where it listens, or a member behind the same NAT, whose connection the
+   * router loops back from its LAN address) is reached by the world at this relay's public address, with the port
+   * the caller names. Elsewhere: `seen`.
+   */
+  private worldIpOf(seen: string): string {
+    const known = splitAddress(this.address()).ip;
+    if (this.listenIp === undefined || known === this.listenIp) return seen;
+    const sameSite = seen === this.listenIp || (isPrivate(seen) && isPrivate(this.listenIp) && !isPrivate(known));
+    return sameSite ? known : seen;
   }
 
   /**
