@@ -107,11 +107,15 @@ export function waitForConsistentRing(liveNodes: () => TestnetNode[], timeoutMs:
     const members = all.filter(({ status }) => !status.address.includes("/")).sort((a, b) => (a.node.id < b.node.id ? -1 : 1));
     const live = members.map(({ node }) => node);
     const statuses = members.map(({ status }) => status);
-    return statuses.every((status, index) => {
+    const consistent = statuses.every((status, index) => {
       const successor = live[(index + 1) % live.length]!;
       const predecessor = live[(index - 1 + live.length) % live.length]!;
       if (live.length === 1) return status.successors.length === 0 || status.successors[0]!.address === status.address;
       return status.successors[0]?.address === successor.address && status.predecessor?.address === predecessor.address;
     });
+    if (consistent) return true;
+    // Not yet: what each member sees, which the timeout's message then carries (a flaky wait says where it stuck).
+    const views = statuses.map((status) => `${status.address} after ${status.predecessor?.address ?? "none"}, before ${status.successors[0]?.address ?? "none"}`);
+    throw new P2PError("UNAVAILABLE", `ring in order of ids ${live.map((node) => node.address).join(", ")}; each sees: ${views.join("; ")}`);
   });
 }
