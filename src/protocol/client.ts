@@ -275,7 +275,6 @@ export function describeTarget(target: ConnectTarget): string {
   return "unix" in target ? target.unix : formatAddress(target.hostname, target.port);
 }
 
-/** Whether a connection to `target` can be made from `localAddress`: an IP literal target of the same family. */
 /** Where a connection to `target` is made from; Bun binds a local port only together with a local address. */
 function localEnd(target: ConnectTarget, options: ConnectOptions): { localAddress?: string; localPort?: number } {
   const localAddress = bindsTo(target, options.localAddress) ? options.localAddress : undefined;
@@ -283,6 +282,7 @@ function localEnd(target: ConnectTarget, options: ConnectOptions): { localAddres
   return { localAddress: localAddress ?? (target.hostname.includes(":") ? "::" : "0.0.0.0"), localPort: options.localPort };
 }
 
+/** Whether a connection to `target` can be made from `localAddress`: an IP literal target of the same family. */
 function bindsTo(target: ConnectTarget, localAddress: string | undefined): boolean {
   if (localAddress === undefined || "unix" in target) return false;
   const family = isIP(target.hostname);
