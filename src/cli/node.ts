@@ -156,7 +156,6 @@ function parseRole(args: { edge: boolean; "relay-limit"?: string; advertise?: st
     if (args["relay-limit"] !== undefined) throw new P2PError("MALFORMED", "--edge and --relay-limit contradict each other: an edge node relays for nobody (only ring members relay)");
     if (args.advertise !== undefined) throw new P2PError("MALFORMED", "--edge and --advertise contradict each other: --advertise names an address peers reach, an edge node has none");
     if (args.also !== undefined) throw new P2PError("MALFORMED", "--edge and --also contradict each other: --also names an address peers reach, an edge node has none");
-    if (keyed) throw new P2PError("MALFORMED", "--edge does not work with --key yet: a relay cannot carry a private network's circuits");
   }
   const relayLimit = args["relay-limit"] === undefined ? DEFAULT_RELAY_LIMIT : parseCount(args["relay-limit"], "relay-limit", 0, MAX_RELAY_LIMIT);
   return { edge: args.edge, relayLimit };

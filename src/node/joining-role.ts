@@ -33,8 +33,8 @@ export interface RoleContext {
  * Whether the DNS sees this node at its address and can dial it back there, on a listener that answers only the
  * dial-back. Unreachable behind NAT: the router is asked for a port mapping (NAT-PMP) and the dial-back tried at
  * the mapped address; reachable there, the node joins under that address. Still unreachable: an edge node. Not
- * checked (DNS down, an older DNS without OBSERVED): a ring member, as before. A private network's unreachable
- * node stays a member (relays cannot carry its circuits yet). Then the address family (`lackingFamily`).
+ * checked (DNS down, an older DNS without OBSERVED): a ring member, as before. Then the address family
+ * (`lackingFamily`). On a private network alike: a relay is a keyed member, and each hop of a circuit is keyed.
  */
 export async function joiningRole(context: RoleContext): Promise<JoiningRole> {
   const { options, reach } = context;
@@ -43,19 +43,12 @@ export async function joiningRole(context: RoleContext): Promise<JoiningRole> {
     await checkReach(context, role);
     if (reach.state === "reachable" && reach.address !== formatAddress(context.listen.hostname, context.listen.port)) role.address = reach.address;
     if (reach.state === "unreachable") {
-      if (options.networkKey) log.warn("this node is unreachable but joins as a ring member: edge nodes do not work with --key yet");
-      else {
-        log.info("unreachable: joining as an edge node, through a relay");
-        role.edge = true;
-      }
+      log.info("unreachable: joining as an edge node, through a relay");
+      role.edge = true;
     }
   }
   const lacking = await lackingFamily(context.listen.hostname, options.also, context.dns, context.rpcTimeoutMs);
   if (lacking === null) return role;
-  if (options.networkKey) {
-    log.warn(`this node has no route to the ring's IPv${lacking} members but joins as a ring member: edge nodes do not work with --key yet`);
-    return role;
-  }
   role.lackingFamily = lacking;
   if (!role.edge) log.info(`no route to the ring's IPv${lacking} members: joining as an edge node, through a dual-stack relay`);
   role.edge = true;

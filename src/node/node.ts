@@ -102,7 +102,7 @@ class NodeLifecycle implements P2PNode {
     const targets = Array.isArray(options.dns) ? options.dns : [options.dns as { hostname: string; port: number }];
     const dns = new Introducers(targets, { networkKey: options.networkKey, localAddress, also: alsoPeer(options.also, port) });
     this.base = { options, self: this.self, transport, dns, signal: this.stopping.signal };
-    this.relay = new Relay(() => this.self.address, options.relayLimit ?? DEFAULT_RELAY_LIMIT, (message) => log.warn(message), localAddress, ip);
+    this.relay = new Relay(() => this.self.address, options.relayLimit ?? DEFAULT_RELAY_LIMIT, (message) => log.warn(message), { localAddress, listenIp: ip, networkKey: options.networkKey });
     this.stopped = new Promise<void>((resolve) => (this.resolveStopped = resolve));
   }
 
@@ -157,7 +157,6 @@ class NodeLifecycle implements P2PNode {
     chmodSync(options.dataDir, 0o700);
     let parts: NodeParts;
     try {
-      if (options.edge && options.networkKey) throw new P2PError("MALFORMED", "--edge does not work with --key yet: a relay cannot carry a private network's circuits");
       await this.takeRole();
       parts = this.parts = openParts(this.base);
       await this.listenAll(parts);

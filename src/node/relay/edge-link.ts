@@ -228,7 +228,7 @@ export class EdgeLink {
     const request = RELAY.CIRCUIT_ACCEPT.encodeArgs(token);
     this.accepted++;
     try {
-      const client = await connect({ hostname: ip, port }, { connectTimeoutMs: this.options.connectTimeoutMs, localAddress: this.options.localAddress });
+      const client = await connect({ hostname: ip, port }, { connectTimeoutMs: this.options.connectTimeoutMs, networkKey: this.options.networkKey, localAddress: this.options.localAddress });
       // The relay's answer is the last thing it says: what follows is the dialler's, served like any request.
       const handed = await client.handOver(RELAY.CIRCUIT_ACCEPT.name, request.args, this.options.connectTimeoutMs);
       const connection = serveConnection(handed, { ops: this.options.ops(), warn: this.options.warn });
@@ -246,7 +246,7 @@ export class EdgeLink {
     const { ip, port } = splitAddress(address);
     this.accepted++;
     try {
-      const served = await dialReversal({ hostname: ip, port }, token, { ops: this.options.ops(), warn: this.options.warn, localAddress: this.options.localAddress, connectTimeoutMs: this.options.connectTimeoutMs });
+      const served = await dialReversal({ hostname: ip, port }, token, { ops: this.options.ops(), warn: this.options.warn, networkKey: this.options.networkKey, localAddress: this.options.localAddress, connectTimeoutMs: this.options.connectTimeoutMs });
       void served.whenClosed.then(() => this.accepted--);
     } catch (error) {
       this.accepted--;

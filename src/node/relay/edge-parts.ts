@@ -52,6 +52,7 @@ export function openEdge(options: EdgeOptions): EdgeParts {
     observe: () => (link.relay ? options.observedBy(link.relay.address) : Promise.reject(new P2PError("UNAVAILABLE", "no relay reserved to learn this edge's address from"))),
     ops: () => servedOps(),
     localAddress: options.localAddress,
+    networkKey: options.networkKey,
     lanIp: options.lanIp,
     warn: (message) => log.warn(message),
     info: (message) => log.info(message),

@@ -16,6 +16,8 @@ export interface PunchResponderOptions {
   /** What the edge serves on a punched link: what it serves on a circuit. */
   ops(): OpTable;
   localAddress?: string;
+  /** A private network's key: a punched link runs the handshake, this side answering it. */
+  networkKey?: Uint8Array;
   /** This edge's own IP on its network, announced so a dialler behind the same NAT connects to it straight. */
   lanIp?: string;
   warn(message: string): void;
@@ -69,7 +71,7 @@ export class PunchResponder {
     const { ip, randomPorts } = await this.options.observe();
     const { localAddress, lanIp } = this.options;
     const result = await punch(channel, { role: "responder", localPort: choosePunchPort(localAddress), observedIp: ip, randomPorts, localAddress, lanIp });
-    servePunched(result, { ops: this.options.ops(), warn: this.options.warn });
+    servePunched(result, { ops: this.options.ops(), warn: this.options.warn, networkKey: this.options.networkKey });
   }
 
   /** The dialler's next line, within `timeoutMs`. */

@@ -41,6 +41,14 @@ export const MAX_CIRCUIT_LIFETIME_MS = 30 * 60_000;
  * `ip`: where the edge's reservation came from, the one IP its BRIDGE requests may come from. `bridgedTo`: peers a
  * bridge of this edge reached (they answered PING): more links to them are bounded by the edge's circuits alone.
  */
+/**
+ * What a relay knows of its node. `localAddress`: the IP it connects from (see `ownSourceAddress`), for the far side of a
+ * bridge. `listenIp`: the IP it listens on (its own requests come from there, though the world knows it by its address).
+ * `networkKey`: a private network's key, which a bridge's far side needs (circuits need nothing: their two ends are this
+ * node's own keyed links, and the splice carries what each decrypts).
+ */
+export type RelayNode = { localAddress?: string; listenIp?: string; networkKey?: Uint8Array };
+
 type Reservation = { edgeId: string; publicKey: string; ip: string | null; circuits: number; bridges: number; bridgedTo: Set<string>; push(notice: Notice): void; end(): void };
 /** Peers one reservation remembers as reached by its bridges. */
 const MAX_BRIDGED_PEERS = 256;
@@ -61,10 +69,7 @@ export class Relay {
     /** Reservations held at most; 0 relays nothing. */
     private readonly limit: number,
     private readonly warn: (message: string) => void,
-    /** The IP this node connects from (see `ownSourceAddress`), for the far side of a bridge. */
-    private readonly localAddress?: string,
-    /** The IP this node listens on; its own requests come from there, though the world knows it by `address`. */
-    private readonly listenIp?: string,
+    private readonly node: RelayNode = {},
   ) {}
 
   /** Edges reserved here. */
@@ -168,8 +173,9 @@ export class Relay {
    */
   private worldIpOf(seen: string): string {
     const known = splitAddress(this.address()).ip;
-    if (this.listenIp === undefined || known === this.listenIp) return seen;
-    const sameSite = seen === this.listenIp || (isPrivate(seen) && isPrivate(this.listenIp) && !isPrivate(known));
+    const { listenIp } = this.node;
+    if (listenIp === undefined || known === listenIp) return seen;
+    const sameSite = seen === listenIp || (isPrivate(seen) && isPrivate(listenIp) && !isPrivate(known));
     return sameSite ? known : seen;
   }
 
@@ -205,7 +211,8 @@ export class Relay {
    */
   private async dialPeer(ip: string, port: number): Promise<CircuitEnd> {
     try {
-      const client = await connect({ hostname: ip, port }, { connectTimeoutMs: CIRCUIT_ACCEPT_TIMEOUT_MS, localAddress: this.localAddress });
+      const { localAddress, networkKey } = this.node;
+      const client = await connect({ hostname: ip, port }, { connectTimeoutMs: CIRCUIT_ACCEPT_TIMEOUT_MS, localAddress, networkKey });
       return await client.handOver("PING", [], CIRCUIT_ACCEPT_TIMEOUT_MS);
     } catch (error) {
       if (!isP2PError(error)) throw error;

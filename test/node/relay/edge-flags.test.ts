@@ -26,11 +26,13 @@ describe("edge and relay flags", () => {
     expect(await refused(["--relay-limit", "-1"])).toBe("error: invalid --relay-limit '-1': expected a whole number from 0 to 1024");
   }, 30_000);
 
-  test("--edge with --relay-limit, --advertise or --key is refused, saying why", async () => {
+  test("--edge with --relay-limit, --advertise or --also is refused, saying why", async () => {
     expect(await refused(["--edge", "--relay-limit", "4"])).toMatch(/^error: --edge and --relay-limit contradict each other: an edge node relays for nobody/);
     expect(await refused(["--edge", "--advertise", "203.0.113.7"])).toMatch(/^error: --edge and --advertise contradict each other/);
-    const keygen = await runP2P(["keygen", "--out", join(dir.path, "network.key")], { env: { P2P_HOME: home() } });
-    expect(keygen.code).toBe(0);
-    expect(await refused(["--edge", "--key", join(dir.path, "network.key")])).toMatch(/^error: --edge does not work with --key yet/);
+    expect(await refused(["--edge", "--also", "::1"])).toMatch(/^error: --edge and --also contradict each other/);
+  }, 30_000);
+
+  test("--also of the node's own family is refused, naming the family it must be", async () => {
+    expect(await refused(["--also", "127.0.0.9"])).toMatch(/^error: --also 127\.0\.0\.9 is an IPv4 address like the node's own .*: it names this host's address in the other family \(IPv6\)$/);
   }, 30_000);
 });

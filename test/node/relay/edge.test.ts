@@ -24,8 +24,8 @@ const sha256 = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest(
 /** The relay an edge's status names: `unreachable: relayed through <address>`. */
 const relayOf = (status: NodeStatus) => /^unreachable: relayed through (\S+)$/.exec(status.reachability ?? "")?.[1] ?? null;
 
-async function startWithEdge(members: number): Promise<{ net: Testnet; edge: TestnetNode }> {
-  const started = (net = await createTestnet({ nodes: members, nodeArgs: FAST }));
+async function startWithEdge(members: number, key = false): Promise<{ net: Testnet; edge: TestnetNode }> {
+  const started = (net = await createTestnet({ nodes: members, nodeArgs: FAST, key }));
   await started.waitForConsistentRing(30_000);
   const edge = await started.addNode(undefined, { args: ["--edge"] });
   return { net: started, edge };
@@ -69,6 +69,24 @@ describe("an edge node", () => {
       const named = [predecessor, ...successors, ...fingers].flatMap((peer) => (peer ? [peer.address] : []));
       expect(named.filter((address) => address.includes("/") || address.startsWith(`${edge.ip}:`))).toEqual([]);
     }
+  }, 120_000);
+
+  test("on a private network (--key) joins through a keyed relay, and its file downloads by reversal to a member and over a LAN link to another edge, each hop keyed", async () => {
+    const { net, edge } = await startWithEdge(2, true);
+    expect(relayOf(await net.status(edge))).not.toBeNull();
+    const bytes = randomBytes(2 * 1024 * 1024 + 3);
+    const id = await share(net, edge, dir.path, "keyed-edge.bin", bytes);
+    const relay = relayOf(await net.status(edge))!;
+    const member = net.nodes.find((node) => node !== edge && node.address !== relay)!;
+    const fetched = await fetchFile(net, member, "keyed-edge.bin", join(dir.path, "keyed-edge-copy.bin"));
+    expect(fetched.id).toBe(id);
+    expect(sha256(fetched.bytes)).toBe(sha256(bytes));
+    const modeAt = async (node: TestnetNode) => (JSON.parse(text(await net.control(node, "TRANSFERS"))) as { downloads: TransferEntry[] }).downloads.find((download) => download.id === id)!.mode;
+    expect(await modeAt(member)).toBe("reversed");
+    const other = await net.addNode(undefined, { args: ["--edge"] });
+    const lanCopy = await fetchFile(net, other, "keyed-edge.bin", join(dir.path, "keyed-edge-lan.bin"));
+    expect(sha256(lanCopy.bytes)).toBe(sha256(bytes));
+    expect(await modeAt(other)).toBe("punched");
   }, 120_000);
 
   test("downloads a file a ring member holds, and finds files by search and list", async () => {
