@@ -60,7 +60,7 @@ export class TcpTransport implements RingTransport {
    */
   connectBack: ((relayed: { relay: string; edgeId: string }) => Promise<ProtocolClient | null>) | null = null;
   /** Punches a hole to an edge over the circuit just opened to it (src/node/relay/punch-dial.ts); null stays on the circuit. */
-  punch: ((circuit: ProtocolClient, relayed: { relay: string; edgeId: string }, address: string) => Promise<ProtocolClient | null>) | null = null;
+  punch: ((circuit: ProtocolClient, relayed: { relay: string; edgeId: string }, address: string) => Promise<{ client: ProtocolClient; path: "direct" | "punched" } | null>) | null = null;
   /** Links to peers of an address family this node has no route to, through its relay (an IPv6-only edge, src/node/relay/bridge-dial.ts). */
   bridge: Bridge | null = null;
   /**
@@ -212,9 +212,9 @@ export class TcpTransport implements RingTransport {
     // Both sides behind NAT: the circuit carries a hole punch, and the punched link replaces it when one opens.
     // Not over a bridge: the two sides are of different address families, no hole joins them.
     const punched = this.punch && bridged === null ? await this.punch(client, relayed, address) : null;
-    this.paths.set(address, punched ? "punched" : "relayed");
+    this.paths.set(address, punched ? punched.path : "relayed");
     if (!punched) return client;
     client.close();
-    return punched;
+    return punched.client;
   }
 }

@@ -62,6 +62,8 @@ test("an edge whose LAN address answers KEY with the edge's own key gets the dia
   const dial = punchVia({ observe: async () => ({ ip: sameNat, randomPorts: false }), localAddress: dialler, lanIp: dialler, info: () => {} });
   const link = await dial(circuit, { relay, edgeId: edgeIdOf(edgeKey) }, formatRelayed(relay, edgeIdOf(edgeKey)));
   expect(link).not.toBeNull();
-  clients.push(link!);
-  expect(RING.KEY.decodeReply((await link!.request(RING.KEY.name)).body, "the edge", undefined)).toBe(edgeKey);
+  clients.push(link!.client);
+  // A connection made straight to the edge's LAN address is a direct link, not a punched hole.
+  expect(link!.path).toBe("direct");
+  expect(RING.KEY.decodeReply((await link!.client.request(RING.KEY.name)).body, "the edge", undefined)).toBe(edgeKey);
 });

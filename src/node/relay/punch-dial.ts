@@ -28,12 +28,13 @@ export interface PunchDialOptions {
 
 /**
  * `TcpTransport.punch` for a node that cannot be reached (an edge): over `circuit`, the edge is asked to punch
- * (PUNCH CONNECT, SYNC) and the punched link returned, or null to stay on the circuit.
+ * (PUNCH CONNECT, SYNC) and the punched link returned, or null to stay on the circuit. A link made straight to the
+ * edge's LAN address is a direct one, and says so (`path`).
  */
 export function punchVia(options: PunchDialOptions) {
   const failedAt = new Map<string, number>();
   const clock = options.clock ?? Date.now;
-  return async (circuit: ProtocolClient, relayed: { relay: string; edgeId: string }, address: string): Promise<ProtocolClient | null> => {
+  return async (circuit: ProtocolClient, relayed: { relay: string; edgeId: string }, address: string): Promise<{ client: ProtocolClient; path: "direct" | "punched" } | null> => {
     const failed = failedAt.get(address);
     if (failed !== undefined && clock() - failed < PUNCH_RETRY_AFTER_MS) return null;
     try {
@@ -43,7 +44,7 @@ export function punchVia(options: PunchDialOptions) {
       const client = await punchedClient(result, { networkKey: options.networkKey });
       await provenEdge(client, address);
       failedAt.delete(address);
-      return client;
+      return { client, path: result.path === "lan" ? "direct" : "punched" };
     } catch (error) {
       if (!isP2PError(error)) throw error;
       if (failedAt.size >= MAX_REMEMBERED_FAILURES) failedAt.delete(failedAt.keys().next().value!);

@@ -32,7 +32,7 @@ async function startWithEdge(members: number, key = false): Promise<{ net: Testn
 }
 
 describe("an edge node", () => {
-  test("joins through a relay, appears in no member's tables, and its shared file downloads by reversal to a member and over a LAN connection to another edge, with the right bytes", async () => {
+  test("joins through a relay, appears in no member's tables, and its shared file downloads by reversal to a member and over a direct LAN connection to another edge, with the right bytes", async () => {
     const { net, edge } = await startWithEdge(3);
     const status = await net.status(edge);
     const relay = relayOf(status);
@@ -61,7 +61,7 @@ describe("an edge node", () => {
     const lanCopy = await fetchFile(net, other, "from-edge.bin", join(dir.path, "from-edge-lan.bin"));
     expect(sha256(lanCopy.bytes)).toBe(sha256(bytes));
     const otherTransfers = JSON.parse(text(await net.control(other, "TRANSFERS"))) as { downloads: TransferEntry[] };
-    expect(otherTransfers.downloads.find((download) => download.id === id)!.mode).toBe("punched");
+    expect(otherTransfers.downloads.find((download) => download.id === id)!.mode).toBe("direct");
 
     // No member lists the edge, or anything relayed, as a neighbour or finger.
     for (const member of net.nodes.filter((node) => node !== edge && node !== other)) {
@@ -71,7 +71,7 @@ describe("an edge node", () => {
     }
   }, 120_000);
 
-  test("on a private network (--key) joins through a keyed relay, and its file downloads by reversal to a member and over a LAN link to another edge, each hop keyed", async () => {
+  test("on a private network (--key) joins through a keyed relay, and its file downloads by reversal to a member and over a direct LAN link to another edge, each hop keyed", async () => {
     const { net, edge } = await startWithEdge(2, true);
     expect(relayOf(await net.status(edge))).not.toBeNull();
     const bytes = randomBytes(2 * 1024 * 1024 + 3);
@@ -86,7 +86,7 @@ describe("an edge node", () => {
     const other = await net.addNode(undefined, { args: ["--edge"] });
     const lanCopy = await fetchFile(net, other, "keyed-edge.bin", join(dir.path, "keyed-edge-lan.bin"));
     expect(sha256(lanCopy.bytes)).toBe(sha256(bytes));
-    expect(await modeAt(other)).toBe("punched");
+    expect(await modeAt(other)).toBe("direct");
   }, 120_000);
 
   test("downloads a file a ring member holds, and finds files by search and list", async () => {
