@@ -45,10 +45,12 @@ export class Introducers {
   async join(self: Peer): Promise<{ peers: Peer[]; failed: { address: string; error: P2PError }[] }> {
     const also = this.also;
     // The other family's address, beside this one: its sample is not used.
-    const [results] = await Promise.all([
+    const [results, alsoResults] = await Promise.all([
       Promise.allSettled(this.clients.map((client) => client.join(self))),
-      also ? Promise.allSettled(this.clients.map((client) => client.join(also, true))) : null,
+      also ? Promise.allSettled(this.clients.map((client) => client.join(also, true))) : [],
     ]);
+    // A failed `also` row is retried at the next heartbeat; only a bug (not a P2PError) is news here.
+    for (const result of alsoResults) if (result.status === "rejected" && !isP2PError(result.reason)) throw result.reason;
     const peers = new Map<string, Peer>();
     const failed: { address: string; error: P2PError }[] = [];
     results.forEach((result, index) => {
