@@ -5,21 +5,10 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { builtBinary } from "../helpers/binary";
 import { runP2P, startP2P, stopAllProcesses } from "../helpers/processes";
-import { tempDir, waitFor } from "../helpers/wait";
+import { hasIpv6Loopback, tempDir, waitFor } from "../helpers/wait";
 
 const FAST = ["--stabilize", "200", "--rpc-timeout", "1000"];
 const dir = tempDir();
-
-/** Whether this host has IPv6 loopback: some containers have none. */
-function hasIpv6Loopback(): boolean {
-  try {
-    const listener = Bun.listen({ hostname: "::1", port: 0, socket: { data() {} } });
-    listener.stop(true);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 afterEach(() => stopAllProcesses());
 afterAll(() => dir.remove());

@@ -1,5 +1,6 @@
 // A hostile peer for the attack tests: raw wire requests to a real node or DNS, a lying ring member, and the files they attack.
 
+import { randomBytes } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { isIP } from "node:net";
 import { join } from "node:path";
@@ -24,6 +25,22 @@ export async function hostileLink(address: string, opened: ProtocolClient[], loc
   const client = await connect({ hostname: ip, port }, { localAddress });
   opened.push(client);
   return client;
+}
+
+/** A public key nobody holds the private half of: enough to reserve with at a relay. */
+export function anyPublicKey(): string {
+  return randomBytes(32).toString("hex");
+}
+
+/**
+ * Sends RESERVE on a new connection to the relay at `address` (from `localAddress` if given); resolves with the
+ * first notice once the relay took it (the reply stays open as the reservation, until the caller closes `opened`).
+ */
+export async function reserveAt(address: string, key: string, opened: ProtocolClient[], localAddress?: string): Promise<string> {
+  const link = await hostileLink(address, opened, localAddress);
+  return new Promise<string>((resolve, reject) => {
+    link.request("RESERVE", [key], { timeoutMs: 60_000, onProgress: (lines) => resolve(lines[0]!) }).catch(reject);
+  });
 }
 
 /** A listener the test owns: it counts the connections it accepts. */

@@ -1,15 +1,14 @@
 // A dual-stack relay (`--also ::1`) through a real `p2p node` and raw wire requests: both addresses registered, BRIDGE between the families for its own edges only, no reversal across them.
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { randomBytes } from "node:crypto";
 import { decodeLines } from "../../../src/protocol/frame";
 import type { ProtocolClient } from "../../../src/protocol/client";
 import { edgeIdOf } from "../../../src/protocol/relayed-address";
 import { newReversalToken } from "../../../src/protocol/reversal";
 import { nodeId } from "../../../src/model/id";
 import { type Testnet, type TestnetNode, createTestnet } from "../../../src/testnet";
-import { countingListener, hostileLink } from "../../security/hostile";
-import { loopbackAddress, waitFor } from "../../helpers/wait";
+import { anyPublicKey, countingListener, hostileLink, reserveAt } from "../../security/hostile";
+import { hasIpv6Loopback, loopbackAddress, waitFor } from "../../helpers/wait";
 
 const FAST = ["--stabilize", "200", "--stabilize-max", "2000", "--rpc-timeout", "1000"];
 const clients: ProtocolClient[] = [];
@@ -18,25 +17,8 @@ let dual: TestnetNode | null = null;
 /** The dual-stack node's IPv6 address: ::1 on its ring port (ring nodes of a testnet each have an IPv4 address of their own). */
 let dualV6 = "";
 
-/** Whether this host has IPv6 loopback: some containers have none. */
-function hasIpv6Loopback(): boolean {
-  try {
-    Bun.listen({ hostname: "::1", port: 0, socket: { data() {} } }).stop(true);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Sends RESERVE on a new connection from `from`; resolves with the first notice once the relay took it (the reply stays open). */
-async function reserve(address: string, key: string, from?: string): Promise<string> {
-  const link = await hostileLink(address, clients, from);
-  return new Promise<string>((resolve, reject) => {
-    link.request("RESERVE", [key], { timeoutMs: 60_000, onProgress: (lines) => resolve(lines[0]!) }).catch(reject);
-  });
-}
-
-const someKey = () => randomBytes(32).toString("hex");
+const reserve = (address: string, key: string, from?: string) => reserveAt(address, key, clients, from);
+const someKey = anyPublicKey;
 const lines = (reply: { body: Uint8Array }) => decodeLines(reply.body);
 
 describe.skipIf(!hasIpv6Loopback())("a dual-stack relay (skipped: this host has no IPv6 loopback)", () => {

@@ -4,7 +4,7 @@ import { afterAll, afterEach, describe, expect, test } from "bun:test";
 import { randomBytes } from "node:crypto";
 import type { ProtocolClient } from "../../../src/protocol/client";
 import { type Testnet, createTestnet } from "../../../src/testnet";
-import { countingListener, hostileLink, share } from "../../security/hostile";
+import { anyPublicKey, countingListener, hostileLink, reserveAt, share } from "../../security/hostile";
 import { newReversalToken } from "../../../src/protocol/reversal";
 import { MAX_CIRCUITS_PER_EDGE } from "../../../src/node/relay/relay";
 import { loopbackAddress, tempDir, waitFor } from "../../helpers/wait";
@@ -21,16 +21,8 @@ afterEach(async () => {
 });
 afterAll(() => dir.remove());
 
-/** A public key nobody holds the private half of: enough to reserve with. */
-const someKey = () => randomBytes(32).toString("hex");
-
-/** Sends RESERVE on a new connection; resolves with the first notice once the relay took it (the reply stays open). */
-async function reserve(address: string, key: string): Promise<string> {
-  const link = await hostileLink(address, clients);
-  return new Promise<string>((resolve, reject) => {
-    link.request("RESERVE", [key], { timeoutMs: 30_000, onProgress: (lines) => resolve(lines[0]!) }).catch(reject);
-  });
-}
+const someKey = anyPublicKey;
+const reserve = (address: string, key: string) => reserveAt(address, key, clients);
 
 describe("a relay's limits", () => {
   test("a reservation past --relay-limit is refused with 503 and the reason, and one is taken again once a place frees", async () => {
