@@ -1,24 +1,22 @@
-// Chord's upkeep of the routing table: stabilize, notify (received), check_predecessor, fix_fingers, a neighbour leaving, and recovery when every successor is dead.
+// Chord's upkeep of the routing table: stabilize, notify (received), check_predecessor, fix_fingers and a neighbour leaving; recovery when every successor is dead is SuccessorRecovery's.
 
 import { isP2PError } from "../../protocol/errors";
-import { fingerStart, ID_BITS, inHalfOpenInterval, inOpenInterval, ringDistance, type RingId } from "../../model/id";
+import { fingerStart, ID_BITS, inHalfOpenInterval, inOpenInterval, ringDistance } from "../../model/id";
 import type { Lookup } from "./lookup";
 import type { RoutingTable } from "./routing-table";
 import type { Neighbours, RingTransport } from "../../model/ring-transport";
 import type { Peer } from "../../model/peer";
 import { RecentNotifiers } from "./recent-notifiers";
+import { SuccessorRecovery } from "./successor-recovery";
 
 /** The predecessors before the predecessor are asked again this often while the predecessor stays the same (at once when it changes). */
 const EARLIER_PREDECESSORS_REFRESH_MS = 5_000;
 /** Bound on calls one stabilize makes, walking back towards the true successor included. */
 const MAX_STABILIZE_CALLS = 2 * ID_BITS;
-/** How many known nodes a node without live successors asks for its way back into the ring. */
-const MAX_RECOVERY_CANDIDATES = 8;
-/** How many of the dead peers it knows a recovering node asks the others to route around. */
-const MAX_RECOVERY_AVOID = 64;
 
 export class Stabilizer {
   private readonly notifiers: RecentNotifiers;
+  private readonly recovery: SuccessorRecovery;
 
   /** `onRangeTaken(p)`: a new predecessor `p` took part of this node's range. */
   constructor(
@@ -28,6 +26,7 @@ export class Stabilizer {
     private readonly onRangeTaken: (predecessor: Peer) => void,
   ) {
     this.notifiers = new RecentNotifiers(table, transport);
+    this.recovery = new SuccessorRecovery(table, transport, lookup);
   }
 
   /** Chord's notify, received: `candidate` thinks it is this node's predecessor; if it is not and said so itself (`direct`), it is passed on (RecentNotifiers). */
@@ -78,7 +77,7 @@ export class Stabilizer {
     let successor = table.successor;
     for (let attempt = 0; attempt < MAX_STABILIZE_CALLS; attempt++) {
       if (successor === undefined) {
-        if (!(await this.recoverSuccessor())) return;
+        if (!(await this.recovery.recover())) return;
         successor = table.successor;
         continue;
       }
@@ -218,83 +217,6 @@ export class Stabilizer {
     } catch (error) {
       this.table.noteFailure(error, peer);
       return false;
-    }
-  }
-
-  /**
-   * Every successor is dead. A node ahead of this one is needed: adopting one from behind would
-   * close the ring into a loop that stabilize never undoes. Any live finger lies ahead, so the
-   * nearest one is a safe stand-in, and stabilize walks back from it to the true successor; a
-   * lookup through it may shortcut that walk, taken only when its answer lies in between.
-   */
-  private async recoverSuccessor(): Promise<boolean> {
-    const self = this.table.self;
-    const afterSelf = fingerStart(self.id, 0);
-    const predecessor = this.table.predecessor;
-    const ahead = this.table.nearestKnownPeers(new Set(predecessor === null ? [] : [predecessor.address]));
-    for (const candidate of ahead.slice(0, MAX_RECOVERY_CANDIDATES)) {
-      try {
-        await this.transport.ping(candidate);
-      } catch (error) {
-        this.table.noteFailure(error, candidate);
-        continue;
-      }
-      let successor = candidate;
-      const found = await this.lookThrough(candidate, afterSelf);
-      if (found !== null && inOpenInterval(found.id, self.id, candidate.id)) successor = found;
-      this.table.setSuccessors([successor]);
-      return true;
-    }
-    return predecessor === null ? false : this.probeAheadThrough(predecessor);
-  }
-
-  /**
-   * Only the predecessor is left, and it may be as cut off as this node: its fingers sit at
-   * nearly the same places. Look up points ever farther ahead through it, then through the
-   * nodes before it, and take the first answer no farther than twice the probe distance: that
-   * bound is what rules out a node from behind.
-   */
-  private async probeAheadThrough(predecessor: Peer): Promise<boolean> {
-    const self = this.table.self;
-    const gapBits = ringDistance(predecessor.id, self.id).toString(2).length;
-    let router: Peer | null = predecessor;
-    let onlyPredecessorAnswered = true;
-    for (let step = 0; step < MAX_RECOVERY_CANDIDATES && router !== null; step++) {
-      for (let i = Math.max(0, gapBits - 1); i < ID_BITS - 1; i++) {
-        const found = await this.lookThrough(router, fingerStart(self.id, i));
-        if (found === null) continue;
-        if (found.address !== predecessor.address) onlyPredecessorAnswered = false;
-        if (found.address !== self.address && ringDistance(self.id, found.id) <= 1n << BigInt(i + 1)) {
-          this.table.setSuccessors([found]);
-          return true;
-        }
-      }
-      router = await this.predecessorOf(router);
-    }
-    // Every lookup ended at the predecessor: it is the only other node, a ring of two.
-    if (onlyPredecessorAnswered && !this.table.isDead(predecessor.address)) this.table.setSuccessors([predecessor]);
-    return onlyPredecessorAnswered;
-  }
-
-  private async predecessorOf(peer: Peer): Promise<Peer | null> {
-    try {
-      const { predecessor } = await this.transport.getNeighbours(peer);
-      return predecessor === null || predecessor.address === this.table.self.address ? null : predecessor;
-    } catch (error) {
-      this.table.noteFailure(error, peer);
-      return null;
-    }
-  }
-
-  /** A lookup through `via` that skips this node and the dead it knows of; null if it fails. */
-  private async lookThrough(via: Peer, key: RingId): Promise<Peer | null> {
-    const avoid = new Set([this.table.self.address, ...this.table.deadAddresses().slice(-MAX_RECOVERY_AVOID)]);
-    try {
-      const { peer } = await this.lookup.route(via, key, avoid);
-      return this.table.isDead(peer.address) ? null : peer;
-    } catch (error) {
-      if (!isP2PError(error)) throw error;
-      return null;
     }
   }
 }

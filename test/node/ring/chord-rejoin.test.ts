@@ -5,8 +5,8 @@ import { ChordNode } from "../../../src/node/ring/chord";
 import { ringId } from "../../../src/model/id";
 import { MemoryRecordStore } from "../../../src/node/ring/records";
 import { peerAt } from "../../../src/model/peer";
-import { killNodes, settle } from "../../../src/node/ring/sim/simulation";
-import { type TestRing, isStable, joinRing, maintainAll, maintainUntilStable, sortedById } from "./fixture";
+import { killNodes, settle, simAddress } from "../../../src/node/ring/sim/simulation";
+import { type TestRing, addNode, emptyRing, isStable, joinRing, maintainAll, maintainUntilStable, sortedById } from "./fixture";
 
 /** Restarts a crashed node on the same address with a fresh process state (its store kept, as on disk). */
 function restart(ring: TestRing, address: string): ChordNode {
@@ -87,3 +87,28 @@ describe("entries that land on a node that is not their primary", () => {
     for (const node of ring.live) expect(node.misplacedCount).toBe(0);
   });
 });
+
+describe("a node of a ring of two whose partner paused (SIGSTOP) while a third joined", () => {
+  test("finds its successor again even when that node lies more than half the ring ahead", async () => {
+    // Ids from these addresses put the three nodes in the order that once left `first` with no successor for good:
+    // every probe ahead through the partner and the newcomer answered the partner, and the newcomer, the true
+    // successor, lies more than half the ring ahead, where no probe's distance bound admits it.
+    const ring = emptyRing(12);
+    const first = addNode(ring, simAddress(34));
+    const partner = addNode(ring, simAddress(35));
+    first.create();
+    await partner.join([first.self]);
+    expect(await maintainUntilStable(ring, 10)).toBeGreaterThan(0);
+    killNodes(ring, [partner]);
+    await maintainAll(ring);
+    // SIGCONT: the partner answers again with the tables it had; the first node had given it up.
+    ring.network.listen(partner.self.address, partner);
+    ring.live.push(partner);
+    await maintainAll(ring);
+    const newcomer = addNode(ring, simAddress(36));
+    await newcomer.join([first.self]);
+    await settle(ring.live);
+    expect(await maintainUntilStable(ring, 10)).toBeGreaterThan(0);
+  });
+});
+
