@@ -9,9 +9,13 @@ const MAX_SAMPLE_AGE_MS = 10 * 60_000;
 const MAX_SAMPLE_ROUND_TRIP_MS = 5_000;
 /** Peers whose latest sample is kept; past it the oldest is dropped. */
 const MAX_CLOCK_PEERS = 64;
-/** Peers asked for their time in one probe, and how often a probe runs. */
+/**
+ * Peers asked for their time in one probe, and how often a probe runs. Clocks drift by seconds a day at
+ * most, so one probe in five minutes keeps about ten samples fresh (MAX_SAMPLE_AGE_MS) at 5 PINGs per node
+ * per five minutes: a probe every 30 s was a sixth of an idle ring's messages.
+ */
 const PEERS_PER_PROBE = 5;
-export const CLOCK_PROBE_INTERVAL_MS = 30_000;
+export const CLOCK_PROBE_INTERVAL_MS = 5 * 60_000;
 /** Until this many peers (or every known one) have told their time, probes come every CLOCK_TICK_MS. */
 const MIN_CLOCK_PEERS = 3;
 const CLOCK_TICK_MS = 2_000;
@@ -79,7 +83,8 @@ const CLOCK_WARNING_INTERVAL_MS = 10 * 60_000;
  */
 export class ClockWatch {
   readonly clocks: PeerClocks;
-  private timer: ReturnType<typeof setInterval> | undefined;
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private started = false;
   private next = 0;
   private warnedAt = -Infinity;
   private probedAt = -Infinity;
@@ -96,18 +101,29 @@ export class ClockWatch {
   }
 
   start(): void {
-    this.timer ??= setInterval(() => {
-      // Soon after a join the tables fill: ask again quickly until a few peers have told their time.
-      const known = this.peers().length;
-      const due = this.clock() - this.probedAt >= CLOCK_PROBE_INTERVAL_MS || this.estimate().peers < Math.min(MIN_CLOCK_PEERS, known);
-      if (due && !this.probing) void this.probe();
-    }, CLOCK_TICK_MS);
+    if (this.started) return;
+    this.started = true;
     void this.probe();
+    this.schedule();
   }
 
   stop(): void {
-    clearInterval(this.timer);
+    this.started = false;
+    clearTimeout(this.timer);
     this.timer = undefined;
+  }
+
+  /** One timer, set for the next due probe: an idle node is not woken to find nothing due. */
+  private schedule(): void {
+    // Soon after a join the tables fill: ask again quickly until a few peers have told their time.
+    const short = this.estimate().peers < Math.min(MIN_CLOCK_PEERS, this.peers().length);
+    const delay = short ? CLOCK_TICK_MS : Math.max(CLOCK_TICK_MS, CLOCK_PROBE_INTERVAL_MS - (this.clock() - this.probedAt));
+    this.timer = setTimeout(() => {
+      if (!this.started) return;
+      const due = short || this.clock() - this.probedAt >= CLOCK_PROBE_INTERVAL_MS;
+      if (due && !this.probing) void this.probe();
+      this.schedule();
+    }, delay);
   }
 
   estimate(): ClockEstimate {
