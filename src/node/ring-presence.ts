@@ -75,13 +75,13 @@ export class RingPresence {
     this.rememberedPeers = this.options.knownPeers.load((message) => log.warn(message)).slice(0, MAX_KNOWN_PEERS_PER_JOIN);
     this.foundedRing = (await this.join()).founded;
     this.hasJoined = true;
-    this.merger = new RingMerger(this.ring, { clock: this.options.clock });
+    const { heartbeatMs, heartbeatMaxMs, clock } = this.options;
+    const period = new AdaptivePeriod({ fastMs: heartbeatMs, maxMs: heartbeatMaxMs ?? heartbeatMs, clock });
+    this.merger = new RingMerger(this.ring, { clock, calm: () => period.atMax });
     // Stopped while the last join round ran: the node is in, and leaves at once; nothing more starts.
     if (this.timers.isStopped) return;
     this.options.maintenance.start();
     this.saveKnownPeers();
-    const { heartbeatMs, heartbeatMaxMs, clock } = this.options;
-    const period = new AdaptivePeriod({ fastMs: heartbeatMs, maxMs: heartbeatMaxMs ?? heartbeatMs, clock });
     const heartbeats = new AdaptiveTimer(this.timers, clock, period, () => this.heartbeat());
     // A ring that changes may be meeting another one: heartbeats (and merge checks) go fast again too.
     this.ring.onSnapBack((reason) => heartbeats.disturbed(reason));
