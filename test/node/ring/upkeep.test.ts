@@ -10,7 +10,7 @@ import { killNodes, simAddress, sortedById } from "../../../src/node/ring/sim/si
 import type { Peer } from "../../../src/model/peer";
 import type { RingTransport } from "../../../src/model/ring-transport";
 import { flush, ManualTime } from "../presence/world";
-import { addNode, joinRing, maintainAll, settle, type TestRing } from "./fixture";
+import { addNode, joinRing, maintainAll, maintainUntilStable, settle, type TestRing } from "./fixture";
 
 const FAST = DEFAULTS.fastMaintenanceMs;
 const MAX = DEFAULTS.maxMaintenanceMs;
@@ -70,6 +70,24 @@ describe("adaptive maintenance", () => {
     // The predecessor's next round, fast now, takes the newcomer as its successor.
     await previous.maintain();
     expect(previous.neighbours().successors[0]!.address).toBe(newcomer.self.address);
+  });
+
+  test("a node joining elsewhere moves far nodes' fingers but leaves their periods at the maximum: a finger is no neighbour", async () => {
+    const ring = await joinRing(16, 5);
+    await calmDown(ring);
+    const newcomer = addNode(ring, simAddress(41));
+    await newcomer.join([ring.live[0]!.self]);
+    await settle(ring.live);
+    expect(await maintainUntilStable(ring, 20)).toBeGreaterThan(0);
+    const isNeighbourOfNewcomer = (node: ChordNode) =>
+      node.neighbours().predecessor?.address === newcomer.self.address || node.neighbours().successors.some((peer) => peer.address === newcomer.self.address);
+    const far = ring.live.filter((node) => node !== newcomer && !isNeighbourOfNewcomer(node));
+    for (const node of far) await node.fixAllFingers();
+    await maintainAll(ring);
+    const pointingAtNewcomer = far.filter((node) => node.status().fingers.some((peer) => peer.address === newcomer.self.address));
+    // The layout (seed 5, address 41) gives the newcomer a finger place in far nodes: otherwise this proves nothing.
+    expect(pointingAtNewcomer.length).toBeGreaterThan(0);
+    expect(far.map((node) => node.maintenancePeriod)).toEqual(far.map(() => MAX));
   });
 
   test("a graceful leave snaps both neighbours of the leaver back to the fast period at once", async () => {
