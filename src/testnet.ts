@@ -9,6 +9,7 @@ import { writeNetworkKey } from "./protocol/network-key";
 import { NodeStarter, controlOp, isInRing, nodeStatus, waitForConsistentRing, waitForJoin } from "./testnet/nodes";
 import { TestnetProcesses, hasExited, waitUntil } from "./testnet/processes";
 import { addressAt, subnetsSpanned } from "./testnet/addresses";
+import { waitForCalmCpu } from "./testnet/cpu-calm";
 import type { Testnet, TestnetNode, TestnetOptions } from "./testnet/types";
 
 export type { AddNodeOptions, Testnet, TestnetNode, TestnetOptions } from "./testnet/types";
@@ -39,9 +40,12 @@ export async function createTestnet(options: TestnetOptions): Promise<Testnet> {
 /**
  * Nodes a testnet starts at once. Up to this many all start together (as tests want); a larger network starts
  * its first node alone, so one node founds the ring instead of hundreds racing to, then the rest in waves of
- * this many, each once the one before has joined: 500 processes starting on 2 cores at once starve each other.
+ * this many, each once the one before has joined and the nodes running leave a quarter of the cores free
+ * (waitForCalmCpu): 500 processes starting on 2 cores at once starve each other.
  */
 export const MAX_NODES_STARTING_TOGETHER = 64;
+/** The longest a wave waits for the nodes before it to calm down (src/testnet/cpu-calm.ts). */
+const MAX_WAVE_PAUSE_MS = 90_000;
 
 async function startNodes(testnet: Testnet, count: number): Promise<void> {
   if (count <= MAX_NODES_STARTING_TOGETHER) {
@@ -51,6 +55,7 @@ async function startNodes(testnet: Testnet, count: number): Promise<void> {
   }
   await testnet.addNode();
   for (let started = 1; started < count; started += MAX_NODES_STARTING_TOGETHER) {
+    if (started > 1) await waitForCalmCpu(testnet.nodes.map((node) => node.process.pid), MAX_WAVE_PAUSE_MS);
     const wave = Math.min(MAX_NODES_STARTING_TOGETHER, count - started);
     const together = { lastJoinAt: Date.now() };
     await Promise.all(Array.from({ length: wave }, () => testnet.addNode(undefined, { startingTogether: wave, wave: together })));
