@@ -3,10 +3,10 @@
 // bun scripts/bench-idle.ts [--nodes 16] [--seconds 30] [--settle 20] [--baseline-binary <path to another p2p>] [--json]
 // (builds dist/p2p first; with --baseline-binary, the same measurement of that binary runs first, in the same run)
 
-import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { createTestnet } from "../src/testnet";
+import { CLOCK_TICKS_PER_SECOND, cpuTicks } from "../src/testnet/cpu-calm";
 
 const { values } = parseArgs({
   args: process.argv.slice(2),
@@ -26,8 +26,6 @@ if (!(Number.isInteger(nodeCount) && nodeCount >= 2 && nodeCount <= 200) || !(se
   console.error("--nodes must be 2..200, --seconds 5..600 and --settle 0..600");
   process.exit(1);
 }
-/** Clock ticks per second of /proc/<pid>/stat's utime and stime (USER_HZ: 100 on Linux). */
-const CLOCK_TICKS_PER_SECOND = 100;
 
 type Figures = { binary: string; nodes: number; convergeMs: number; cpuPercentPerNode: number; cpuPercentAll: number; repairMs: number };
 
@@ -87,10 +85,3 @@ async function measure(binary: string): Promise<Figures> {
   }
 }
 
-/** utime + stime of a process so far, in clock ticks (fields 14 and 15 of /proc/<pid>/stat). */
-function cpuTicks(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  // The command name (field 2) may hold spaces: count fields from after its closing parenthesis.
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return Number(fields[11]) + Number(fields[12]);
-}

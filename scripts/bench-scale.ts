@@ -14,6 +14,7 @@ import { createTestnet, type Testnet, type TestnetNode } from "../src/testnet";
 import { DEFAULT_STABILIZE_MAX_MS } from "../src/node/defaults";
 import type { NodeStatus } from "../src/node/node";
 import { benchWorkspace, buildBinary, median } from "./lib/bench";
+import { CLOCK_TICKS_PER_SECOND, cpuTicks } from "../src/testnet/cpu-calm";
 
 const { values } = parseArgs({
   args: process.argv.slice(2),
@@ -42,8 +43,6 @@ if (!(Number.isInteger(stabilizeMaxMs) && stabilizeMaxMs >= 50 && stabilizeMaxMs
   console.error("--stabilize-max must be 50..600000 ms (the nodes' --stabilize-max)");
   process.exit(1);
 }
-/** Kernel clock ticks per second, the unit of utime and stime in /proc/<pid>/stat (USER_HZ: 100 on Linux). */
-const CLOCK_TICKS_PER_SECOND = 100;
 /** Longest wait, after the ring is consistent, for every node's maintenance to back off to its longest period. */
 const MAX_SETTLE_MS = 180_000;
 /** Searches and downloads timed per size; the median is reported. */
@@ -180,12 +179,6 @@ async function timed(body: () => Promise<void>): Promise<number> {
   return performance.now() - start;
 }
 
-function cpuTicks(pid: number): number {
-  // Fields after the command name (which may hold spaces) start after the last ')': utime and stime are the 12th and 13th of those.
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return Number(fields[11]) + Number(fields[12]);
-}
 
 /** bytes_sent of every TCP socket on this machine, by "pid local peer", from one `ss -tinpHO` (one line per socket). */
 function socketBytesSent(): Map<string, number> {

@@ -4,9 +4,8 @@ import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlink
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Browser, BrowserContext } from "puppeteer-core";
+import { CLOCK_TICKS_PER_SECOND, cpuTicks } from "../../src/testnet/cpu-calm";
 
-/** Clock ticks per second of /proc/<pid>/stat's utime and stime (USER_HZ: 100 on Linux). */
-const CLOCK_TICKS_PER_SECOND = 100;
 /** How long a page may take to show its first snapshot before the benchmark gives up. */
 const PAGE_READY_MS = 30_000;
 
@@ -131,12 +130,6 @@ export async function cpuPercent(pid: number, seconds: number): Promise<number> 
   return (100 * (cpuTicks(pid) - before)) / CLOCK_TICKS_PER_SECOND / elapsed;
 }
 
-function cpuTicks(pid: number): number {
-  // The command name may hold spaces: fields are counted after its closing parenthesis.
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return Number(fields[11]) + Number(fields[12]);
-}
 
 /**
  * `dist/p2p` built the same way from a copy of src/ whose page is one empty response: what the page adds to the

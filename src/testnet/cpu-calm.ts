@@ -1,10 +1,10 @@
-// Waits until a set of processes leaves the machine room to start more: how a large testnet paces its waves.
+// A process's CPU time from /proc, and waiting until a set of processes leaves the machine room to start more (how a large testnet paces its waves).
 
 import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 
 /** Kernel clock ticks per second, the unit of utime and stime in /proc/<pid>/stat (USER_HZ: 100 on Linux). */
-const CLOCK_TICKS_PER_SECOND = 100;
+export const CLOCK_TICKS_PER_SECOND = 100;
 /** How long each look at the processes' CPU lasts. */
 const SAMPLE_MS = 1_000;
 /** The processes are calm when together they use at most this share of the machine's cores: a quarter left free serves the joins (the DNS, the nodes they call). */
@@ -28,21 +28,25 @@ export async function waitForCalmCpu(pids: readonly number[], maxWaitMs: number)
   }
 }
 
+/** utime + stime of a process so far, in clock ticks; throws when /proc has no such process. */
+export function cpuTicks(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  // Fields after the command name (which may hold spaces) start after the last ')': utime and stime are the 12th and 13th.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return Number(fields[11]) + Number(fields[12]);
+}
+
 /** utime + stime of every process still running; null when /proc cannot be read at all. */
 function totalTicks(pids: readonly number[]): number | null {
   let total = 0;
   let read = 0;
   for (const pid of pids) {
-    let stat: string;
     try {
-      stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      total += cpuTicks(pid);
+      read++;
     } catch {
-      continue; // exited meanwhile: it uses nothing
+      // exited meanwhile: it uses nothing
     }
-    // Fields after the command name (which may hold spaces) start after the last ')': utime and stime are the 12th and 13th.
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    total += Number(fields[11]) + Number(fields[12]);
-    read++;
   }
   return read === 0 && pids.length > 0 ? null : total;
 }
