@@ -7,7 +7,7 @@
 // idle bytes from the kernel's per-socket counters (`ss -tinpO`: bytes_sent of each TCP socket the process holds;
 // a socket opened and closed inside the window is missed). The baseline is `p2p --version`'s wall time, in the same run.
 
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { createTestnet, type Testnet, type TestnetNode } from "../src/testnet";
@@ -137,7 +137,10 @@ async function timeSearchAndDownload(net: Testnet): Promise<{ searchMs: number; 
   for (let round = 0; round < LATENCY_ROUNDS; round++) {
     version.push(await timed(() => run(net, null, ["--version"])));
     search.push(await timed(() => run(net, last, ["search", "scale"])));
-    download.push(await timed(() => run(net, last, ["download", "scale-1mib.bin", "--out", join(work, `scale-copy-${round}.bin`)])));
+    const copy = join(work, `scale-copy-${round}.bin`);
+    download.push(await timed(() => run(net, last, ["download", "scale-1mib.bin", "--out", copy])));
+    // The next size's ring downloads to the same name.
+    rmSync(copy);
   }
   return { searchMs: median(search), downloadMs: median(download), versionMs: median(version) };
 }
