@@ -58,18 +58,28 @@ export function hasExited(proc: Subprocess): boolean {
   return proc.exitCode !== null || proc.signalCode !== null;
 }
 
+/** The shortest pause between two checks of a poll. */
+const POLL_PAUSE_MS = 100;
+/**
+ * A pause at least this many times as long as the check before it: polling the STATUS of 250 nodes every
+ * 100 ms took a core of the two the ring itself needed to settle, and it did not within two minutes.
+ */
+export const POLL_PAUSE_PER_CHECK_TIME = 4;
+
 /** Polls `check` until it returns true; errors from `check` count as "not yet" unless they are P2PError ERROR. */
 export async function waitUntil(what: string, timeoutMs: number, check: () => boolean | Promise<boolean>): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown = null;
   for (let attempt = 0; attempt < 100_000 && Date.now() < deadline; attempt++) {
+    const checkedAt = Date.now();
     try {
       if (await check()) return;
     } catch (error) {
       if (error instanceof P2PError && error.code === "ERROR") throw error;
       last = error;
     }
-    await Bun.sleep(100);
+    const pause = Math.max(POLL_PAUSE_MS, POLL_PAUSE_PER_CHECK_TIME * (Date.now() - checkedAt));
+    await Bun.sleep(Math.min(pause, Math.max(0, deadline - Date.now())));
   }
   throw new P2PError("TIMEOUT", `timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ""}`);
 }
