@@ -62,7 +62,7 @@ export function hasExited(proc: Subprocess): boolean {
 const POLL_PAUSE_MS = 100;
 /**
  * A pause at least this many times as long as the check before it: polling the STATUS of 250 nodes every
- * 100 ms took a core of the two the ring itself needed to settle, and it did not within two minutes.
+ * 100 ms kept them busy answering while their ring needed the two cores to settle (it did not within two minutes).
  */
 export const POLL_PAUSE_PER_CHECK_TIME = 4;
 
