@@ -1,6 +1,6 @@
 // Measures TCP hole punching in network namespaces: each pair of the punch lab punches N times (default 20); prints each pair's success rate.
 //
-// Usage: sudo npx bun scripts/bench-punch.ts [--tries N] [--pairs a1-e1,a1-c1,c1-f1,b1-a1] [--resetting-routers]
+// Usage: sudo npx bun scripts/bench-punch.ts [--tries N] [--pairs a1-e1,a1-c1,c1-f1,b1-a1,c1-b1] [--resetting-routers]
 
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -15,7 +15,7 @@ const MAX_TRIES = 100;
 const life = new Lifecycle("bench-punch");
 
 await life.run(async () => {
-  const { values } = parseArgs({ options: { tries: { type: "string", default: "20" }, pairs: { type: "string", default: "a1-e1,a1-c1,c1-f1,b1-a1" }, "resetting-routers": { type: "boolean", default: false } }, strict: true });
+  const { values } = parseArgs({ options: { tries: { type: "string", default: "20" }, pairs: { type: "string", default: "a1-e1,a1-c1,c1-f1,b1-a1,c1-b1" }, "resetting-routers": { type: "boolean", default: false } }, strict: true });
   const unavailable = labUnavailableReason();
   if (unavailable) throw new ScriptError(unavailable);
   const tries = Number(values.tries);

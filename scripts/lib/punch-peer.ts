@@ -23,17 +23,26 @@ const other = role === "initiator" ? "responder" : "initiator";
 for (let attempt = 1; attempt <= tries; attempt++) {
   const started = performance.now();
   const room = `${pair}-${attempt}`;
-  const relay = await connect(rendezvous, { connectTimeoutMs: 5_000 });
+  // From a port of its own choosing, as a node's `observeThrough` does: a NAT that does not keep it maps ports at random.
+  const observedFrom = choosePunchPort();
+  const relay = await connect(rendezvous, { connectTimeoutMs: 5_000, localAddress: "0.0.0.0", localPort: observedFrom });
   try {
-    const observedIp = decodeLines((await relay.request("OBSERVED")).body)[0]!;
+    const [observedIp, observedPort] = decodeLines((await relay.request("OBSERVED")).body);
+    let peerIp: string | undefined;
     const channel: PunchChannel = {
       send: async (line) => void (await relay.request("SEND", [room, other, line])),
-      receive: async (timeoutMs) => decodeLines((await relay.request("RECV", [room, role, String(timeoutMs)], { timeoutMs: timeoutMs + RECV_SLACK_MS })).body)[0]!,
+      receive: async (timeoutMs) => {
+        const [line, from] = decodeLines((await relay.request("RECV", [room, role, String(timeoutMs)], { timeoutMs: timeoutMs + RECV_SLACK_MS })).body);
+        peerIp = from;
+        return line!;
+      },
+      peerIp: () => peerIp,
     };
-    const result = await punch(channel, { role, localPort: choosePunchPort(), observedIp });
+    const randomPorts = Number(observedPort) !== observedFrom;
+    const result = await punch(channel, { role, localPort: choosePunchPort(), observedIp: observedIp!, randomPorts, ...(role === "responder" ? { onLater: (late: PunchResult) => void serveEcho(late).catch(() => {}) /* a link the initiator did not keep closes before any byte */ } : {}) });
     const punchedMs = performance.now() - started;
     const moved = role === "initiator" ? await echo(result) : await serveEcho(result);
-    console.log(JSON.stringify({ try: attempt, ok: true, ms: Math.round(punchedMs), rttMs: Math.round(result.rttMs), remote: result.remote, moved }));
+    console.log(JSON.stringify({ try: attempt, ok: true, ms: Math.round(punchedMs), rttMs: Math.round(result.rttMs), remote: result.remote, moved, ...(randomPorts ? { randomPorts } : {}) }));
   } catch (error) {
     console.log(JSON.stringify({ try: attempt, ok: false, ms: Math.round(performance.now() - started), error: (error as Error).message }));
   } finally {

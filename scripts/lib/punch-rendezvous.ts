@@ -1,4 +1,4 @@
-// A relay stand-in for the direct-path tests and the punch lab: it tells a peer its observed IP and carries lines (punch messages, reversal notices) between two.
+// A relay stand-in for the direct-path tests and the punch lab: it tells a peer its observed address and carries lines (punch messages, reversal notices) between two, saying where each came from.
 //
 // Usage (inside the lab's public namespace): bun scripts/lib/punch-rendezvous.ts <ip> <port>
 
@@ -12,7 +12,8 @@ const MAX_LINES_PER_MAILBOX = 16;
 /** The longest a RECV may wait. */
 const MAX_RECV_WAIT_MS = 30_000;
 
-type Mailbox = { lines: string[]; waiter: ((line: string) => void) | null };
+/** Lines for one side, each with the IP its sender came from (a relay vouches for it: see `PunchChannel.peerIp`). */
+type Mailbox = { lines: string[][]; waiter: ((line: string[]) => void) | null };
 const mailboxes = new Map<string, Mailbox>();
 
 function mailbox(room: string, side: string): Mailbox {
@@ -27,18 +28,19 @@ function mailbox(room: string, side: string): Mailbox {
 }
 
 const ops: OpTable = {
-  OBSERVED: { usage: "OBSERVED", minArgs: 0, maxArgs: 0, handle: (request) => ({ lines: [request.remoteAddress] }) },
+  OBSERVED: { usage: "OBSERVED", minArgs: 0, maxArgs: 0, handle: (request) => ({ lines: [request.remoteAddress, String(request.remotePort)] }) },
   SEND: {
     usage: "SEND <room> <side> <line>",
     minArgs: 3,
     maxArgs: 3,
-    handle: ({ args: [room, side, line] }) => {
+    handle: ({ args: [room, side, line], remoteAddress }) => {
       const box = mailbox(room!, side!);
+      const delivered = [line!, remoteAddress];
       if (box.waiter) {
         const waiter = box.waiter;
         box.waiter = null;
-        waiter(line!);
-      } else if (box.lines.length < MAX_LINES_PER_MAILBOX) box.lines.push(line!);
+        waiter(delivered);
+      } else if (box.lines.length < MAX_LINES_PER_MAILBOX) box.lines.push(delivered);
       else throw new P2PError("UNAVAILABLE", `mailbox ${room}/${side} is full`);
       return {};
     },
@@ -50,9 +52,9 @@ const ops: OpTable = {
     handle: async ({ args: [room, side, wait], signal }) => {
       const box = mailbox(room!, side!);
       const queued = box.lines.shift();
-      if (queued !== undefined) return { lines: [queued] };
+      if (queued !== undefined) return { lines: queued };
       const waitMs = Math.min(MAX_RECV_WAIT_MS, Number(wait) || 0);
-      const line = await new Promise<string | null>((resolve) => {
+      const line = await new Promise<string[] | null>((resolve) => {
         const timer = setTimeout(() => resolve(null), waitMs);
         box.waiter = (text) => (clearTimeout(timer), resolve(text));
         signal.addEventListener("abort", () => (clearTimeout(timer), resolve(null)));
@@ -61,7 +63,7 @@ const ops: OpTable = {
         box.waiter = null;
         throw new P2PError("TIMEOUT", `nothing for ${room}/${side} within ${waitMs} ms`);
       }
-      return { lines: [line] };
+      return { lines: line };
     },
   },
 };

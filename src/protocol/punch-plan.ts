@@ -15,12 +15,14 @@ export interface PunchOffer {
 
 /**
  * Why a punch is not even started, each a named rule: the two observed addresses are of different families
- * (no SYN of one reaches the other), or either side's NAT does not keep ports (the SYN goes to a port its NAT
- * will not map: a symmetric NAT).
+ * (no SYN of one reaches the other), both sides' NATs map ports at random (two symmetric NATs: guessing would
+ * have to meet a random port with a random port), or one side's NAT maps ports at random and its relay did not
+ * confirm the IP the other side is to send hundreds of SYNs to (see `punch`).
  */
 export const PUNCH_SKIP_RULES = {
   DIFFERENT_FAMILIES: "different-families",
   RANDOM_PORTS: "random-ports",
+  UNCONFIRMED_IP: "unconfirmed-ip",
 } as const;
 export type PunchSkipRule = (typeof PUNCH_SKIP_RULES)[keyof typeof PUNCH_SKIP_RULES];
 
@@ -33,6 +35,11 @@ export interface PunchPlan {
   lan: boolean;
   /** Why the simultaneous open to the observed address is skipped; null to run it. */
   skip: PunchSkipRule | null;
+  /**
+   * Exactly one side's NAT maps ports at random: the punch is a birthday one (`birthdayOpen`), many connections
+   * from that side to the other's announced address and many from the other to guessed ports. Null: a plain one.
+   */
+  randomSide: "mine" | "theirs" | null;
 }
 
 /** The plan for a punch between `mine` and `theirs`; symmetric, so both sides reach the same one without another message. */
@@ -43,15 +50,16 @@ export function planPunch(mine: PunchOffer, theirs: PunchOffer): PunchPlan {
   const lan = hasLan && (myIp === theirIp || (unNatted(mine) && unNatted(theirs)));
   let skip: PunchSkipRule | null = null;
   if (isIP(myIp) !== isIP(theirIp)) skip = PUNCH_SKIP_RULES.DIFFERENT_FAMILIES;
-  else if (mine.randomPorts || theirs.randomPorts) skip = PUNCH_SKIP_RULES.RANDOM_PORTS;
-  return { lan, skip };
+  else if (mine.randomPorts && theirs.randomPorts) skip = PUNCH_SKIP_RULES.RANDOM_PORTS;
+  const randomSide = skip !== null ? null : mine.randomPorts ? "mine" : theirs.randomPorts ? "theirs" : null;
+  return { lan, skip, randomSide };
 }
 
 /** What a skipped punch's error says. */
 export function describeSkip(rule: PunchSkipRule, mine: PunchOffer, theirs: PunchOffer): string {
   if (rule === PUNCH_SKIP_RULES.DIFFERENT_FAMILIES) return `punch skipped (${rule}): ${mine.observed} cannot reach ${theirs.observed}`;
-  const which = mine.randomPorts ? "this side's" : "the other side's";
-  return `punch skipped (${rule}): ${which} NAT maps each connection to a port of its own, so the announced one is never open`;
+  if (rule === PUNCH_SKIP_RULES.UNCONFIRMED_IP) return `punch skipped (${rule}): the relay did not confirm that the other side is at ${splitAddress(theirs.observed).ip}, and a punch past a random-port NAT sends it hundreds of SYNs`;
+  return `punch skipped (${rule}): both sides' NATs map each connection to a port of their own, so no port can be announced or guessed`;
 }
 
 function unNatted(offer: PunchOffer): boolean {

@@ -10,7 +10,9 @@ import { SecureLink } from "./secure-link";
 import { type ConnectionServeOptions, type ServedConnection, serveConnection } from "./server";
 import { isP2PError, P2PError, quote } from "./errors";
 import { connectOnLan, type LanListener, listenOnLan } from "./punch-lan";
-import { describeSkip, type PunchOffer, planPunch } from "./punch-plan";
+import { birthdayOpen } from "./birthday-open";
+import { canonicalIp } from "./ip";
+import { describeSkip, type PunchOffer, type PunchPlan, PUNCH_SKIP_RULES, planPunch } from "./punch-plan";
 import { type PunchedSocket, simultaneousOpen } from "./simultaneous-open";
 
 /** How long each side waits for the other's next punch message. */
@@ -37,6 +39,12 @@ export type PunchMessage = { kind: "CONNECT"; addresses: string[]; randomPorts?:
 export interface PunchChannel {
   send(line: string): Promise<void>;
   receive(timeoutMs: number): Promise<string>;
+  /**
+   * The IP the carrier (the relay) sees the other side come from, once it has said; undefined when it does not
+   * say. A birthday punch sends hundreds of SYNs to the other side's announced IP (or port), so it runs only
+   * when the announcement matches this: a peer cannot aim it at a stranger.
+   */
+  peerIp?(): string | undefined;
 }
 
 export interface PunchOptions {
@@ -49,8 +57,10 @@ export interface PunchOptions {
   localAddress?: string;
   /** This side's own IP on its network: announced, so a peer behind the same NAT connects to it straight. */
   lanIp?: string;
-  /** This side's NAT gave the relay a port other than the one it connected from: its punch is skipped. */
+  /** This side's NAT gave the relay a port other than the one it connected from: a birthday punch (`birthdayOpen`). */
   randomPorts?: boolean;
+  /** The responder's: a punched connection that opens after the first (a birthday punch may open several; the initiator picks one). */
+  onLater?: (result: PunchResult) => void;
   messageTimeoutMs?: number;
 }
 
@@ -82,7 +92,7 @@ async function initiate(channel: PunchChannel, options: PunchOptions): Promise<P
   await channel.send(encodePunchMessage(messageOf(mine)));
   const theirs = offerFrom(await channel.receive(timeoutMs));
   const rttMs = performance.now() - sentAt;
-  const plan = planPunch(mine, theirs);
+  const plan = confirmedPlan(planPunch(mine, theirs), theirs, channel);
   let lanFailure = "";
   if (plan.lan) {
     try {
@@ -95,7 +105,7 @@ async function initiate(channel: PunchChannel, options: PunchOptions): Promise<P
   }
   if (plan.skip) throw new P2PError("UNREACHABLE", `${lanFailure}${describeSkip(plan.skip, mine, theirs)}`);
   await channel.send(encodePunchMessage({ kind: "SYNC" }));
-  const socket = await openTo(theirs.observed, options, performance.now() + rttMs / 2);
+  const socket = await openTo(theirs.observed, plan, options, performance.now() + rttMs / 2);
   return { socket, remote: theirs.observed, rttMs, path: "punched" };
 }
 
@@ -103,7 +113,7 @@ async function respond(channel: PunchChannel, options: PunchOptions): Promise<Pu
   const timeoutMs = options.messageTimeoutMs ?? PUNCH_MESSAGE_TIMEOUT_MS;
   const theirs = offerFrom(await channel.receive(timeoutMs));
   const planned = offerOf(options, options.lanIp === undefined ? undefined : formatAddress(options.lanIp, options.localPort));
-  const plan = planPunch(planned, theirs);
+  const plan = confirmedPlan(planPunch(planned, theirs), theirs, channel);
   // The LAN listener's port is the one announced: the plan depends on IPs only, so it stays the same.
   const listener = plan.lan ? listenOnLan(options.lanIp!, theirs.local.map((address) => splitAddress(address).ip)) : null;
   try {
@@ -118,7 +128,7 @@ async function respond(channel: PunchChannel, options: PunchOptions): Promise<Pu
     }
     expectKind(decodePunchMessage(next), "SYNC");
     listener?.close();
-    const socket = await openTo(theirs.observed, options, performance.now());
+    const socket = await openTo(theirs.observed, plan, options, performance.now());
     return { socket, remote: theirs.observed, rttMs: 0, path: "punched" };
   } finally {
     listener?.close();
@@ -140,9 +150,27 @@ function offerFrom(line: string): PunchOffer {
   return { observed: observed!, local, randomPorts: message.randomPorts ?? false };
 }
 
-function openTo(address: string, options: PunchOptions, startAt: number): Promise<PunchedSocket> {
+/** A birthday punch only towards the IP the relay confirmed for the other side (`PunchChannel.peerIp`). */
+function confirmedPlan(plan: PunchPlan, theirs: PunchOffer, channel: PunchChannel): PunchPlan {
+  if (plan.randomSide === null) return plan;
+  const seen = channel.peerIp?.();
+  const confirmed = seen !== undefined && canonicalIp(seen) === canonicalIp(splitAddress(theirs.observed).ip);
+  return confirmed ? plan : { ...plan, skip: PUNCH_SKIP_RULES.UNCONFIRMED_IP, randomSide: null };
+}
+
+function openTo(address: string, plan: PunchPlan, options: PunchOptions, startAt: number): Promise<PunchedSocket> {
   const { ip, port } = parsePeerAddress(address, "punch address");
-  return simultaneousOpen({ localPort: options.localPort, localAddress: options.localAddress, remote: { hostname: ip, port }, startAt });
+  const remote = { hostname: ip, port };
+  if (plan.randomSide === null) return simultaneousOpen({ localPort: options.localPort, localAddress: options.localAddress, remote, startAt });
+  const onLater = options.onLater;
+  return birthdayOpen({
+    side: plan.randomSide === "mine" ? "random" : "kept",
+    localPort: options.localPort,
+    localAddress: options.localAddress,
+    remote,
+    startAt,
+    ...(onLater ? { onLater: (socket: PunchedSocket) => onLater({ socket, remote: address, rttMs: 0, path: "punched" }) } : {}),
+  });
 }
 
 /**

@@ -1,11 +1,9 @@
-// TCP hole punching through the NAT lab's namespaces: hosts behind two port-preserving NATs and two firewalls punch and move bytes; a symmetric NAT fails in bounded time.
+// TCP hole punching through the NAT lab's namespaces: hosts behind two port-preserving NATs, two firewalls and a symmetric NAT punch and move bytes.
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { NAMESPACE_PREFIX, destroyOwnRuns, labNamespaces, labUnavailableReason } from "../../src/testnet/natlab-netns";
 import { type PunchPairResult, runPunchLab } from "../../src/testnet/natlab-punch";
 import { isRunning } from "../../src/testnet/pids";
-import { PUNCH_WINDOW_MS } from "../../src/protocol/simultaneous-open";
-import { PUNCH_MESSAGE_TIMEOUT_MS } from "../../src/protocol/punch";
 import { REPO_ROOT } from "../helpers/processes";
 
 const unavailable = labUnavailableReason();
@@ -24,7 +22,7 @@ describe.skipIf(unavailable !== null)("TCP hole punching in the NAT lab", () => 
   beforeAll(async () => {
     try {
       results = await runPunchLab({
-        pairs: [["a1", "e1"], ["a1", "c1"], ["c1", "f1"], ["b1", "a1"]],
+        pairs: [["a1", "e1"], ["a1", "c1"], ["c1", "f1"], ["b1", "a1"], ["c1", "b1"]],
         tries: TRIES,
         bun: process.execPath,
         root: REPO_ROOT,
@@ -44,6 +42,8 @@ describe.skipIf(unavailable !== null)("TCP hole punching in the NAT lab", () => 
     ["a1", "e1", "two different port-preserving NATs (A and A')"],
     ["a1", "c1", "a port-preserving NAT and a firewall without NAT (A and C)"],
     ["c1", "f1", "two different firewalls without NAT (C and C')"],
+    ["b1", "a1", "the symmetric NAT B (dialling) and a port-preserving NAT (A), by birthday punching,"],
+    ["c1", "b1", "a firewall (C, dialling) and the symmetric NAT B, by birthday punching,"],
   ] as const) {
     test(`hosts behind ${what} punch a direct TCP connection and move bytes both ways over it`, () => {
       const result = pair(initiator, responder);
@@ -55,19 +55,8 @@ describe.skipIf(unavailable !== null)("TCP hole punching in the NAT lab", () => 
     });
   }
 
-  test("a host behind the symmetric NAT (B) fails to punch, with a clear reason, within the punch's bounded time", () => {
-    const result = pair("b1", "a1");
-    expect(result.problem).toBeNull();
-    expect(result.tries).toHaveLength(TRIES);
-    for (const entry of result.tries) {
-      expect(entry.ok).toBe(false);
-      expect(entry.error).toMatch(/^no direct connection to 203\.0\.113\.11:\d+ from local port \d+: \d+ attempts in \d+ ms/);
-      expect(entry.ms).toBeLessThan(PUNCH_WINDOW_MS + 2 * PUNCH_MESSAGE_TIMEOUT_MS);
-    }
-  });
-
   test("the punch lab kills every process it started and deletes every namespace it made", () => {
-    expect(pids.length).toBe(1 + 2 * 4);
+    expect(pids.length).toBe(1 + 2 * 5);
     expect(pids.filter(isRunning)).toEqual([]);
     expect(namespacesAfter).toEqual([]);
   });

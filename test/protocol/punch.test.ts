@@ -138,13 +138,26 @@ test("a punch between an IPv4 and an IPv6 observed address is skipped on both si
   expect(lines.filter((line) => line === "SYNC")).toEqual([]);
 });
 
-test("a responder whose NAT maps ports at random says so in its CONNECT, and the initiator skips the punch (random-ports) without SYNC", async () => {
+test("two sides whose NATs both map ports at random skip the punch (random-ports) on both sides without SYNC", async () => {
   const lines: string[] = [];
   const [initiatorChannel, responderChannel] = channelPair();
   const recording: PunchChannel = { send: async (line) => (lines.push(line), initiatorChannel.send(line)), receive: (ms) => initiatorChannel.receive(ms) };
   const responding = punch(responderChannel, { role: "responder", localPort: choosePunchPort(), observedIp: "127.0.0.250", randomPorts: true, messageTimeoutMs: 3_000 }).catch((error) => error);
-  const failure = await punch(recording, { role: "initiator", localPort: choosePunchPort(), observedIp: "127.0.0.251", messageTimeoutMs: 3_000 }).catch((error) => error);
-  expect({ code: failure.code, message: failure.message }).toEqual({ code: "UNREACHABLE", message: expect.stringContaining("punch skipped (random-ports): the other side's NAT") });
-  expect((await responding).message).toContain("punch skipped (random-ports): this side's NAT");
+  const failure = await punch(recording, { role: "initiator", localPort: choosePunchPort(), observedIp: "127.0.0.251", randomPorts: true, messageTimeoutMs: 3_000 }).catch((error) => error);
+  expect({ code: failure.code, message: failure.message }).toEqual({ code: "UNREACHABLE", message: expect.stringContaining("punch skipped (random-ports): both sides' NATs") });
+  expect((await responding).message).toContain("punch skipped (random-ports)");
   expect(lines.filter((line) => line === "SYNC")).toEqual([]);
+});
+
+test("a birthday punch is skipped (unconfirmed-ip) when the relay does not confirm the IP the other side announces: no SYNC, no SYN", async () => {
+  const lines: string[] = [];
+  const [initiatorChannel, responderChannel] = channelPair();
+  // The relay saw the responder at .250; the responder announces .9 (a stranger it wants flooded).
+  const recording: PunchChannel = { send: async (line) => (lines.push(line), initiatorChannel.send(line)), receive: (ms) => initiatorChannel.receive(ms), peerIp: () => "127.0.0.250" };
+  const responding = punch(responderChannel, { role: "responder", localPort: choosePunchPort(), observedIp: "127.0.0.9", randomPorts: true, messageTimeoutMs: 1_000 }).catch((error) => error);
+  const failure = await punch(recording, { role: "initiator", localPort: choosePunchPort(), observedIp: "127.0.0.251", messageTimeoutMs: 3_000 }).catch((error) => error);
+  expect({ code: failure.code, message: failure.message }).toEqual({ code: "UNREACHABLE", message: expect.stringContaining("punch skipped (unconfirmed-ip)") });
+  expect(lines.filter((line) => line === "SYNC")).toEqual([]);
+  // Its own channel confirms nothing either: the responder does not punch, and waits for a SYNC that never comes.
+  expect((await responding).message).toContain("punch skipped (unconfirmed-ip)");
 });
