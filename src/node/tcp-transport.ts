@@ -59,8 +59,11 @@ export class TcpTransport implements RingTransport {
    * cannot be reached or the edge did not come (src/node/relay/connect-back.ts); unset, edges are reached by circuit.
    */
   connectBack: ((relayed: { relay: string; edgeId: string }) => Promise<ProtocolClient | null>) | null = null;
-  /** Punches a hole to an edge over the circuit just opened to it (src/node/relay/punch-dial.ts); null stays on the circuit. */
-  punch: ((circuit: ProtocolClient, relayed: { relay: string; edgeId: string }, address: string) => Promise<{ client: ProtocolClient; path: "direct" | "punched" } | null>) | null = null;
+  /**
+   * Punches a hole to an edge over the circuit just opened to it (src/node/relay/punch-dial.ts); null stays on the
+   * circuit. `edgeIp` is where the relay sees the edge (its CIRCUIT reply), when it says.
+   */
+  punch: ((circuit: ProtocolClient, relayed: { relay: string; edgeId: string; edgeIp?: string }, address: string) => Promise<{ client: ProtocolClient; path: "direct" | "punched" } | null>) | null = null;
   /** Links to peers of an address family this node has no route to, through its relay (an IPv6-only edge, src/node/relay/bridge-dial.ts). */
   bridge: Bridge | null = null;
   /**
@@ -201,17 +204,18 @@ export class TcpTransport implements RingTransport {
       : await connect({ hostname: ip, port }, { connectTimeoutMs: this.rpcTimeoutMs, bodyPool, networkKey: this.networkKey, localAddress: this.localAddress });
     if (bridged) this.paths.set(address, bridged.path);
     if (!relayed) return client;
+    let edgeIp: string | undefined;
     try {
       const request = RELAY.CIRCUIT.encodeArgs(relayed.edgeId);
       const reply = await client.request(RELAY.CIRCUIT.name, request.args, { timeoutMs: Math.max(this.rpcTimeoutMs, CIRCUIT_OPEN_TIMEOUT_MS) });
-      RELAY.CIRCUIT.decodeReply(reply.body, relayed.relay, relayed.edgeId);
+      edgeIp = RELAY.CIRCUIT.decodeReply(reply.body, relayed.relay, relayed.edgeId);
     } catch (error) {
       client.close();
       throw error;
     }
     // Both sides behind NAT: the circuit carries a hole punch, and the punched link replaces it when one opens.
     // Not over a bridge: the two sides are of different address families, no hole joins them.
-    const punched = this.punch && bridged === null ? await this.punch(client, relayed, address) : null;
+    const punched = this.punch && bridged === null ? await this.punch(client, { ...relayed, ...(edgeIp ? { edgeIp } : {}) }, address) : null;
     this.paths.set(address, punched ? punched.path : "relayed");
     if (!punched) return client;
     client.close();

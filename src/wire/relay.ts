@@ -2,6 +2,7 @@
 
 import { formatAddress, parsePeerAddress, parsePort } from "../protocol/address";
 import { P2PError } from "../protocol/errors";
+import { canonicalIp } from "../protocol/ip";
 import { decodePunchMessage, encodePunchMessage, MAX_PUNCH_ADDRESSES } from "../protocol/punch";
 import { EDGE_ID_PATTERN } from "../protocol/relayed-address";
 import { PUBLIC_KEY_PATTERN } from "../model/public-key";
@@ -19,7 +20,8 @@ export const CIRCUIT_OPEN_TIMEOUT_MS = CIRCUIT_ACCEPT_TIMEOUT_MS + 2_000;
 
 /**
  * A notice a relay pushes down an edge's reservation, as one 202 data line: `<KIND> <arg> ...`. Known kinds:
- * `RESERVED <relayed address>` (first, once), `INCOMING <token>` (answer: CIRCUIT_ACCEPT <token> on a new connection),
+ * `RESERVED <relayed address>` (first, once), `INCOMING <token> [<dialler ip>]` (answer: CIRCUIT_ACCEPT <token> on a new
+ * connection; the IP is the one the relay sees the dialler come from, what a hole punch may send SYNs to),
  * `DIAL <ip:port> <token>` (a connection reversal: connect there and present REVERSED <token>).
  */
 export type Notice = { kind: string; args: string[] };
@@ -60,17 +62,23 @@ export const RELAY = {
     decodeReply: () => undefined,
   }),
 
-  /** Opens a circuit to the edge `edge id` reserved here: after the 200 the connection is a byte pipe to the edge. 404 for an edge unknown here, 503 over a limit. */
-  CIRCUIT: defineOp<string, void>({
+  /**
+   * Opens a circuit to the edge `edge id` reserved here: after the 200 the connection is a byte pipe to the edge.
+   * The reply's second line is the IP the relay sees the edge come from (what a hole punch may send SYNs to; an
+   * older relay sends none: undefined). 404 for an edge unknown here, 503 over a limit.
+   */
+  CIRCUIT: defineOp<string, string | undefined>({
     name: "CIRCUIT",
     usage: "CIRCUIT <edge id>",
     minArgs: 1,
     maxArgs: 1,
     encodeArgs: (id) => ({ args: [id] }),
     decodeArgs: (args) => edgeId(args[0]!),
-    encodeReply: () => ({ lines: ["circuit open"] }),
+    encodeReply: (edgeIp) => ({ lines: edgeIp === undefined ? ["circuit open"] : ["circuit open", edgeIp] }),
     decodeReply: (body, from) => {
-      if (replyLines(body)[0] !== "circuit open") throw P2PError.badAnswer(from, "CIRCUIT", "without 'circuit open'");
+      const [status, edgeIp] = replyLines(body);
+      if (status !== "circuit open") throw P2PError.badAnswer(from, "CIRCUIT", "without 'circuit open'");
+      return edgeIp === undefined ? undefined : (canonicalIp(edgeIp) ?? undefined);
     },
   }),
 

@@ -6,7 +6,7 @@ import type { OpTable } from "../../protocol/ops";
 import { serveConnection } from "../../protocol/server";
 import { decodeReversalNotice, dialReversal } from "../../protocol/reversal";
 import { splitAddress } from "../../protocol/address";
-import { familyOf } from "../../protocol/ip";
+import { canonicalIp, familyOf } from "../../protocol/ip";
 import { parseRelayed } from "../../protocol/relayed-address";
 import type { Peer } from "../../model/peer";
 import { decodeNotice, type Notice, RELAY } from "../../wire/relay";
@@ -29,8 +29,8 @@ export type NoticeHandler = (args: string[], relay: Peer) => void | Promise<void
 export interface EdgeLinkOptions {
   publicKey: string;
   dns: Introducers;
-  /** What the edge serves on a circuit: its peer op table. */
-  ops: () => OpTable;
+  /** What the edge serves on a link: its peer op table; on a circuit, `diallerIp` is where its relay saw the dialler come from. */
+  ops: (circuit?: { diallerIp?: string }) => OpTable;
   retryMs: number;
   connectTimeoutMs: number;
   networkKey?: Uint8Array;
@@ -69,7 +69,7 @@ export class EdgeLink {
     this.why = options.lackingFamily ? `no IPv${options.lackingFamily} route` : "unreachable";
     this.line = `${this.why}: looking for a relay`;
     this.onNotice("RESERVED", ([address], relay) => this.reserved(address ?? "", relay));
-    this.onNotice("INCOMING", ([token], relay) => this.acceptCircuit(token ?? "", relay));
+    this.onNotice("INCOMING", ([token, diallerIp], relay) => this.acceptCircuit(token ?? "", relay, diallerIp === undefined ? undefined : (canonicalIp(diallerIp) ?? undefined)));
     this.onNotice("DIAL", (args, relay) => this.dialBack(args.join(" "), relay));
     options.signal.addEventListener("abort", () => this.stop(), { once: true });
   }
@@ -221,8 +221,8 @@ export class EdgeLink {
     return family === this.options.lackingFamily && this.listed.some((member) => member.address === address);
   }
 
-  /** INCOMING: a fresh connection to the relay, CIRCUIT_ACCEPT, then this node's ops served on it. */
-  private async acceptCircuit(token: string, relay: Peer): Promise<void> {
+  /** INCOMING <token> [<dialler ip>]: a fresh connection to the relay, CIRCUIT_ACCEPT, then this node's ops served on it. */
+  private async acceptCircuit(token: string, relay: Peer, diallerIp: string | undefined): Promise<void> {
     if (this.accepted >= MAX_ACCEPTED_CIRCUITS) return this.options.warn(`relay ${relay.address} offered a circuit past this node's ${MAX_ACCEPTED_CIRCUITS}; left unanswered`);
     const { ip, port } = splitAddress(relay.address);
     const request = RELAY.CIRCUIT_ACCEPT.encodeArgs(token);
@@ -231,7 +231,7 @@ export class EdgeLink {
       const client = await connect({ hostname: ip, port }, { connectTimeoutMs: this.options.connectTimeoutMs, networkKey: this.options.networkKey, localAddress: this.options.localAddress });
       // The relay's answer is the last thing it says: what follows is the dialler's, served like any request.
       const handed = await client.handOver(RELAY.CIRCUIT_ACCEPT.name, request.args, this.options.connectTimeoutMs);
-      const connection = serveConnection(handed, { ops: this.options.ops(), warn: this.options.warn });
+      const connection = serveConnection(handed, { ops: this.options.ops({ diallerIp }), warn: this.options.warn });
       void connection.whenClosed.then(() => this.accepted--);
     } catch (error) {
       this.accepted--;

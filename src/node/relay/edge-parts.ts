@@ -46,8 +46,12 @@ export function openEdge(options: EdgeOptions): EdgeParts {
   const { self } = options;
   self.id = edgeIdOf(options.publicKey);
   let ops: OpTable | null = null;
-  // What the edge serves on every link that reaches it: circuits, reversed and punched ones.
-  const servedOps = (): OpTable => (ops ??= { ...edgeRingOps(options.publicKey), ...options.fileOps(), ...opTable(...punches.ops()) });
+  // What the edge serves on every link that reaches it: circuits, reversed and punched ones. On a circuit a punch
+  // knows where the relay saw the dialler (PUNCH's table is the circuit's own then).
+  const servedOps = (circuit?: { diallerIp?: string }): OpTable => {
+    ops ??= { ...edgeRingOps(options.publicKey), ...options.fileOps(), ...opTable(...punches.ops()) };
+    return circuit?.diallerIp === undefined ? ops : { ...ops, ...opTable(...punches.ops(circuit.diallerIp)) };
+  };
   const punches: PunchResponder = new PunchResponder({
     observe: () => (link.relay ? options.observedBy(link.relay.address) : Promise.reject(new P2PError("UNAVAILABLE", "no relay reserved to learn this edge's address from"))),
     ops: () => servedOps(),
@@ -60,7 +64,7 @@ export function openEdge(options: EdgeOptions): EdgeParts {
   const link = new EdgeLink({
     publicKey: options.publicKey,
     dns: options.dns,
-    ops: () => servedOps(),
+    ops: (circuit) => servedOps(circuit),
     retryMs: options.retryMs,
     connectTimeoutMs: options.connectTimeoutMs,
     networkKey: options.networkKey,

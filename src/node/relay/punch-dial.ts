@@ -34,13 +34,13 @@ export interface PunchDialOptions {
 export function punchVia(options: PunchDialOptions) {
   const failedAt = new Map<string, number>();
   const clock = options.clock ?? Date.now;
-  return async (circuit: ProtocolClient, relayed: { relay: string; edgeId: string }, address: string): Promise<{ client: ProtocolClient; path: "direct" | "punched" } | null> => {
+  return async (circuit: ProtocolClient, relayed: { relay: string; edgeId: string; edgeIp?: string }, address: string): Promise<{ client: ProtocolClient; path: "direct" | "punched" } | null> => {
     const failed = failedAt.get(address);
     if (failed !== undefined && clock() - failed < PUNCH_RETRY_AFTER_MS) return null;
     try {
       const { ip, randomPorts } = await options.observe(relayed.relay);
       const punching = { role: "initiator", localPort: choosePunchPort(options.localAddress), observedIp: ip, randomPorts, localAddress: options.localAddress, lanIp: options.lanIp } as const;
-      const result = await punch(overCircuit(circuit), punching);
+      const result = await punch(overCircuit(circuit, relayed.edgeIp), punching);
       const client = await punchedClient(result, { networkKey: options.networkKey });
       await provenEdge(client, address);
       failedAt.delete(address);
@@ -71,9 +71,10 @@ async function provenEdge(client: ProtocolClient, address: string): Promise<void
 
 /**
  * The punch's lines as PUNCH requests on the circuit: CONNECT's reply is the edge's CONNECT; SYNC is sent
- * without waiting for its reply, since the dialler's own dial is timed from the moment SYNC leaves.
+ * without waiting for its reply, since the dialler's own dial is timed from the moment SYNC leaves. `edgeIp`
+ * is where the relay sees the edge (its CIRCUIT reply).
  */
-function overCircuit(circuit: ProtocolClient): PunchChannel {
+function overCircuit(circuit: ProtocolClient, edgeIp: string | undefined): PunchChannel {
   const replies: string[] = [];
   return {
     async send(line) {
@@ -93,5 +94,6 @@ function overCircuit(circuit: ProtocolClient): PunchChannel {
       if (line === undefined) throw new P2PError("MALFORMED", "the edge answered CONNECT without its own");
       return line;
     },
+    peerIp: () => edgeIp,
   };
 }

@@ -2,7 +2,7 @@
 
 import { isP2PError, P2PError } from "../../protocol/errors";
 import type { OpTable, Request } from "../../protocol/ops";
-import { choosePunchPort, punch, type PunchChannel, PUNCH_MESSAGE_TIMEOUT_MS, servePunched } from "../../protocol/punch";
+import { choosePunchPort, punch, type PunchChannel, PUNCH_MESSAGE_TIMEOUT_MS, type PunchResult, servePunched } from "../../protocol/punch";
 import { serveOp, type ServedOp } from "../../wire/op";
 import { RELAY } from "../../wire/relay";
 import type { Observation } from "./punch-observe";
@@ -32,11 +32,12 @@ export class PunchResponder {
 
   constructor(private readonly options: PunchResponderOptions) {}
 
-  ops(): ServedOp[] {
-    return [serveOp(RELAY.PUNCH, (line, request) => this.received(line, request))];
+  /** PUNCH on a link; `diallerIp` is where the relay saw the dialler, on a circuit (a birthday punch needs it). */
+  ops(diallerIp?: string): ServedOp[] {
+    return [serveOp(RELAY.PUNCH, (line, request) => this.received(line, request, diallerIp))];
   }
 
-  private async received(line: string, request: Request): Promise<string | null> {
+  private async received(line: string, request: Request, diallerIp: string | undefined): Promise<string | null> {
     const session = this.sessions.get(request.connectionId);
     if (line === "SYNC") {
       if (!session) throw new P2PError("CONFLICT", "SYNC without a CONNECT on this link");
@@ -46,17 +47,18 @@ export class PunchResponder {
     }
     if (session) throw new P2PError("CONFLICT", "a punch is under way on this link already");
     if (this.sessions.size >= MAX_CONCURRENT_PUNCHES) throw new P2PError("UNAVAILABLE", `this node runs ${MAX_CONCURRENT_PUNCHES} punches already; use the relay`);
-    const started = this.start(request.connectionId, line);
+    const started = this.start(request.connectionId, line, diallerIp);
     return withTimeout(started.outbound, PUNCH_MESSAGE_TIMEOUT_MS);
   }
 
-  private start(key: string, connect: string): Session {
+  private start(key: string, connect: string, diallerIp: string | undefined): Session {
     let sent: (line: string) => void = () => {};
     const session: Session = { inbound: [connect], wake: null, outbound: new Promise<string>((resolve) => (sent = resolve)), sent: (line) => sent(line) };
     this.sessions.set(key, session);
     const channel: PunchChannel = {
       send: async (line) => session.sent(line),
       receive: (timeoutMs) => this.next(session, timeoutMs),
+      peerIp: () => diallerIp,
     };
     void this.run(channel)
       .catch((error: unknown) => {
@@ -70,8 +72,9 @@ export class PunchResponder {
   private async run(channel: PunchChannel): Promise<void> {
     const { ip, randomPorts } = await this.options.observe();
     const { localAddress, lanIp } = this.options;
-    const result = await punch(channel, { role: "responder", localPort: choosePunchPort(localAddress), observedIp: ip, randomPorts, localAddress, lanIp });
-    servePunched(result, { ops: this.options.ops(), warn: this.options.warn, networkKey: this.options.networkKey });
+    const serve = (result: PunchResult) => servePunched(result, { ops: this.options.ops(), warn: this.options.warn, networkKey: this.options.networkKey });
+    // A birthday punch may open more than one link: the dialler keeps one and closes the others, so each is served.
+    serve(await punch(channel, { role: "responder", localPort: choosePunchPort(localAddress), observedIp: ip, randomPorts, localAddress, lanIp, onLater: serve }));
   }
 
   /** The dialler's next line, within `timeoutMs`. */

@@ -143,13 +143,15 @@ export class Relay {
           this.waiting.delete(token);
           reject(new P2PError("CLOSED", "the dialler hung up"));
         }, { once: true });
-        reservation.push({ kind: "INCOMING", args: [token] });
+        // The dialler's IP as seen here: what the edge may send a hole punch's SYNs to (see PunchChannel.peerIp).
+        const diallerIp = canonicalIp(request.remoteAddress);
+        reservation.push({ kind: "INCOMING", args: diallerIp === null ? [token] : [token, diallerIp] });
       });
     } catch (error) {
       pair.abandon();
       throw error;
     }
-    return { ...RELAY.CIRCUIT.encodeReply(), handOver: (connection) => pair.join("dialler", connection) };
+    return { ...RELAY.CIRCUIT.encodeReply(reservation.ip ?? undefined), handOver: (connection) => pair.join("dialler", connection) };
   }
 
   /** The edge is told to dial the caller at the caller's own IP, as this relay sees it: nobody can aim an edge at a third host. */
