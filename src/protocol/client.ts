@@ -10,7 +10,7 @@ import { connectionHandlers } from "./socket-handlers";
 import { P2PError, statusName } from "./errors";
 import type { BodyPool } from "./body-pool";
 import { type ResponseHead, decodeLines, encodeRequest, responseDecoder } from "./frame";
-import { CONNECT_TIMEOUT_MS, DEFAULT_REQUEST_TIMEOUT_MS, IDLE_TIMEOUT_SECONDS } from "./limits";
+import { CONNECT_TIMEOUT_MS, DEFAULT_REQUEST_TIMEOUT_MS, IDLE_TIMEOUT_SECONDS, quietTimeoutFor } from "./limits";
 import { SecureLink } from "./secure-link";
 
 export type ConnectTarget = { hostname: string; port: number } | { unix: string };
@@ -143,7 +143,7 @@ export class ProtocolClient {
           this.heardAnything = true;
         },
       },
-      { idleTimeoutMs },
+      { idleTimeoutMs, quietTimeoutMs: quietTimeoutFor(idleTimeoutMs), busy: () => this.waiting.length > 0 },
       layer,
     );
   }

@@ -21,4 +21,10 @@ export interface ConnectionTimeouts {
   idleTimeoutMs: number;
   /** Closed when no complete frame has arrived this long after opening (a server's slowloris guard). */
   firstFrameTimeoutMs?: number;
+  /**
+   * Replaces `idleTimeoutMs` while the connection is quiet: its owner has nothing under way (`busy` says false),
+   * no frame is half-read and nothing waits to be sent. A link kept for reuse. Absent: `idleTimeoutMs` always.
+   */
+  quietTimeoutMs?: number;
+  busy?: () => boolean;
 }

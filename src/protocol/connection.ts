@@ -278,13 +278,19 @@ export class FramedConnection<Head> {
       return;
     }
     const idleFor = now - this.lastActivity;
-    if (idleFor >= idleTimeoutMs) {
+    const limitMs = this.isQuiet() ? Math.max(idleTimeoutMs, this.timeouts.quietTimeoutMs!) : idleTimeoutMs;
+    if (idleFor >= limitMs) {
       this.timedOut();
       return;
     }
-    let next = idleTimeoutMs - idleFor;
+    // Checked at least every idleTimeoutMs: work that starts on a quiet link must time out as soon as on any other.
+    let next = Math.min(limitMs - idleFor, idleTimeoutMs);
     if (firstFrameTimeoutMs !== undefined && this.framesReceived === 0) next = Math.min(next, firstFrameTimeoutMs - (now - this.openedAt));
     this.schedule(next);
+  }
+
+  private isQuiet(): boolean {
+    return this.timeouts.quietTimeoutMs !== undefined && !this.midFrame && this.queuedBytes === 0 && !(this.timeouts.busy?.() ?? false);
   }
 
   private timedOut(): void {

@@ -48,6 +48,20 @@ export const FIRST_REQUEST_TIMEOUT_MS = 10_000;
 export const IDLE_TIMEOUT_SECONDS = secondsFromEnv("P2P_IDLE_TIMEOUT_SECONDS", 60);
 
 /**
+ * A connection with nothing under way (no request waiting for its reply or being answered, no frame half-read,
+ * nothing queued) is kept this long after its last byte, and only then closed as idle: ring members reuse their
+ * links for the next lookup or check instead of opening new ones (a node at rest: about 15 connections a minute
+ * with 60 s, 4 with 300 s; BENCHMARKS, *Ring at rest*). Anything under way still times out after
+ * IDLE_TIMEOUT_SECONDS. Never shorter than that; P2P_QUIET_LINK_SECONDS overrides it.
+ */
+export const QUIET_LINK_TIMEOUT_SECONDS = Math.max(IDLE_TIMEOUT_SECONDS, secondsFromEnv("P2P_QUIET_LINK_SECONDS", 300));
+
+/** The quiet-link timeout for a connection with idle timeout `idleTimeoutMs`: a caller that chose an idle timeout of its own gets exactly that. */
+export function quietTimeoutFor(idleTimeoutMs: number): number | undefined {
+  return idleTimeoutMs === IDLE_TIMEOUT_SECONDS * 1000 ? QUIET_LINK_TIMEOUT_SECONDS * 1000 : undefined;
+}
+
+/**
  * While a request's handler runs and its reply is next on the connection, the server sends an interim
  * `202 IN PROGRESS 0` this often (or a third of the idle timeout, if that is shorter), so the caller knows
  * the request is waiting, not lost.

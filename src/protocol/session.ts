@@ -6,7 +6,7 @@ import { type ConnectionSource, frameConnection } from "./take-over";
 import type { LinkLayer } from "./link-layer";
 import { P2PError, STATUS, asP2PError } from "./errors";
 import { type RequestHead, encodeLines, encodeResponse, requestDecoder } from "./frame";
-import { MAX_CONCURRENT_REQUESTS_PER_CONNECTION, MAX_PIPELINED_REQUESTS, MAX_QUEUED_REPLY_BYTES, MAX_QUEUED_REQUEST_BYTES } from "./limits";
+import { MAX_CONCURRENT_REQUESTS_PER_CONNECTION, MAX_PIPELINED_REQUESTS, MAX_QUEUED_REPLY_BYTES, MAX_QUEUED_REQUEST_BYTES, quietTimeoutFor } from "./limits";
 import type { OpTable, Reply } from "./ops";
 
 export interface SessionLimits {
@@ -80,7 +80,7 @@ export class ServerSession {
           onClosed(dropped);
         },
       },
-      { idleTimeoutMs: limits.idleTimeoutMs, firstFrameTimeoutMs: limits.firstRequestTimeoutMs },
+      { idleTimeoutMs: limits.idleTimeoutMs, firstFrameTimeoutMs: limits.firstRequestTimeoutMs, quietTimeoutMs: quietTimeoutFor(limits.idleTimeoutMs), busy: () => this.pending.length > 0 || this.heldBytes > 0 },
       layer,
     );
   }
