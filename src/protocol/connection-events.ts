@@ -28,3 +28,9 @@ export interface ConnectionTimeouts {
   quietTimeoutMs?: number;
   busy?: () => boolean;
 }
+
+/** How long `timeouts` let a connection stay silent now: the quiet timeout while nothing is under way on it. */
+export function silenceLimitMs(timeouts: ConnectionTimeouts, nothingQueuedOrHalfRead: boolean): number {
+  const quiet = timeouts.quietTimeoutMs !== undefined && nothingQueuedOrHalfRead && !(timeouts.busy?.() ?? false);
+  return quiet ? Math.max(timeouts.idleTimeoutMs, timeouts.quietTimeoutMs!) : timeouts.idleTimeoutMs;
+}

@@ -2,13 +2,11 @@
 
 import type { Socket } from "bun";
 import { P2PError, asP2PError } from "./errors";
-import type { ConnectionEvents, ConnectionTimeouts } from "./connection-events";
+import { type ConnectionEvents, type ConnectionTimeouts, silenceLimitMs } from "./connection-events";
 import type { Frame, FrameDecoder } from "./frame";
 import type { LinkLayer } from "./link-layer";
 import { RoleHold } from "./role-hold";
 import type { ConnectionSink } from "./connection-sink";
-
-export type { ConnectionEvents, ConnectionTimeouts } from "./connection-events";
 
 /** Wraps one Bun socket. `socket.write()` may take only part of what it is given; the rest waits here until `drain`, so callers never lose bytes and can await `flushed()`. */
 export class FramedConnection<Head> {
@@ -278,7 +276,7 @@ export class FramedConnection<Head> {
       return;
     }
     const idleFor = now - this.lastActivity;
-    const limitMs = this.isQuiet() ? Math.max(idleTimeoutMs, this.timeouts.quietTimeoutMs!) : idleTimeoutMs;
+    const limitMs = silenceLimitMs(this.timeouts, !this.midFrame && this.queuedBytes === 0);
     if (idleFor >= limitMs) {
       this.timedOut();
       return;
@@ -287,10 +285,6 @@ export class FramedConnection<Head> {
     let next = Math.min(limitMs - idleFor, idleTimeoutMs);
     if (firstFrameTimeoutMs !== undefined && this.framesReceived === 0) next = Math.min(next, firstFrameTimeoutMs - (now - this.openedAt));
     this.schedule(next);
-  }
-
-  private isQuiet(): boolean {
-    return this.timeouts.quietTimeoutMs !== undefined && !this.midFrame && this.queuedBytes === 0 && !(this.timeouts.busy?.() ?? false);
   }
 
   private timedOut(): void {

@@ -1,7 +1,8 @@
 // Frames a connection for its owner: a fresh socket gets a new FramedConnection, one that served the other role changes role.
 
 import type { Socket } from "bun";
-import { type ConnectionEvents, type ConnectionTimeouts, FramedConnection } from "./connection";
+import { FramedConnection } from "./connection";
+import type { ConnectionEvents, ConnectionTimeouts } from "./connection-events";
 import type { FrameDecoder, RequestHead, ResponseHead } from "./frame";
 import type { LinkLayer } from "./link-layer";
 
