@@ -127,37 +127,35 @@ test("two sides behind the same NAT (equal observed IPs) connect over the respon
   }
 });
 
-test("a punch between an IPv4 and an IPv6 observed address is skipped on both sides (different-families): no SYNC, no dial", async () => {
-  const lines: string[] = [];
+/** Runs a punch between two sides over an in-memory channel: the initiator's failure, the responder's outcome, and the lines the initiator sent. */
+async function punchBetween(initiator: { observedIp: string; randomPorts?: boolean; peerIp?: string }, responder: { observedIp: string; randomPorts?: boolean }) {
+  const sent: string[] = [];
   const [initiatorChannel, responderChannel] = channelPair();
-  const recording: PunchChannel = { send: async (line) => (lines.push(line), initiatorChannel.send(line)), receive: (ms) => initiatorChannel.receive(ms) };
-  const responding = punch(responderChannel, { role: "responder", localPort: choosePunchPort(), observedIp: "::1", messageTimeoutMs: 3_000 }).catch((error) => error);
-  const failure = await punch(recording, { role: "initiator", localPort: choosePunchPort(), observedIp: "127.0.0.1", messageTimeoutMs: 3_000 }).catch((error) => error);
-  expect({ code: failure.code, message: failure.message }).toEqual({ code: "UNREACHABLE", message: expect.stringContaining("punch skipped (different-families)") });
-  expect((await responding).message).toContain("punch skipped (different-families)");
-  expect(lines.filter((line) => line === "SYNC")).toEqual([]);
+  const recording: PunchChannel = { send: async (line) => (sent.push(line), initiatorChannel.send(line)), receive: (ms) => initiatorChannel.receive(ms), peerIp: () => initiator.peerIp };
+  const responding = punch(responderChannel, { role: "responder", localPort: choosePunchPort(), observedIp: responder.observedIp, randomPorts: responder.randomPorts, messageTimeoutMs: 1_000 }).catch((error) => error);
+  const failure = await punch(recording, { role: "initiator", localPort: choosePunchPort(), observedIp: initiator.observedIp, randomPorts: initiator.randomPorts, messageTimeoutMs: 3_000 }).catch((error) => error);
+  return { failure: { code: failure.code, message: failure.message }, responder: await responding, syncs: sent.filter((line) => line === "SYNC") };
+}
+
+test("a punch between an IPv4 and an IPv6 observed address is skipped on both sides (different-families): no SYNC, no dial", async () => {
+  const outcome = await punchBetween({ observedIp: "127.0.0.1" }, { observedIp: "::1" });
+  expect(outcome.failure).toEqual({ code: "UNREACHABLE", message: expect.stringContaining("punch skipped (different-families)") });
+  expect(outcome.responder.message).toContain("punch skipped (different-families)");
+  expect(outcome.syncs).toEqual([]);
 });
 
 test("two sides whose NATs both map ports at random skip the punch (random-ports) on both sides without SYNC", async () => {
-  const lines: string[] = [];
-  const [initiatorChannel, responderChannel] = channelPair();
-  const recording: PunchChannel = { send: async (line) => (lines.push(line), initiatorChannel.send(line)), receive: (ms) => initiatorChannel.receive(ms) };
-  const responding = punch(responderChannel, { role: "responder", localPort: choosePunchPort(), observedIp: "127.0.0.250", randomPorts: true, messageTimeoutMs: 3_000 }).catch((error) => error);
-  const failure = await punch(recording, { role: "initiator", localPort: choosePunchPort(), observedIp: "127.0.0.251", randomPorts: true, messageTimeoutMs: 3_000 }).catch((error) => error);
-  expect({ code: failure.code, message: failure.message }).toEqual({ code: "UNREACHABLE", message: expect.stringContaining("punch skipped (random-ports): both sides' NATs") });
-  expect((await responding).message).toContain("punch skipped (random-ports)");
-  expect(lines.filter((line) => line === "SYNC")).toEqual([]);
+  const outcome = await punchBetween({ observedIp: "127.0.0.251", randomPorts: true }, { observedIp: "127.0.0.250", randomPorts: true });
+  expect(outcome.failure).toEqual({ code: "UNREACHABLE", message: expect.stringContaining("punch skipped (random-ports): both sides' NATs") });
+  expect(outcome.responder.message).toContain("punch skipped (random-ports)");
+  expect(outcome.syncs).toEqual([]);
 });
 
 test("a birthday punch is skipped (unconfirmed-ip) when the relay does not confirm the IP the other side announces: no SYNC, no SYN", async () => {
-  const lines: string[] = [];
-  const [initiatorChannel, responderChannel] = channelPair();
   // The relay saw the responder at .250; the responder announces .9 (a stranger it wants flooded).
-  const recording: PunchChannel = { send: async (line) => (lines.push(line), initiatorChannel.send(line)), receive: (ms) => initiatorChannel.receive(ms), peerIp: () => "127.0.0.250" };
-  const responding = punch(responderChannel, { role: "responder", localPort: choosePunchPort(), observedIp: "127.0.0.9", randomPorts: true, messageTimeoutMs: 1_000 }).catch((error) => error);
-  const failure = await punch(recording, { role: "initiator", localPort: choosePunchPort(), observedIp: "127.0.0.251", messageTimeoutMs: 3_000 }).catch((error) => error);
-  expect({ code: failure.code, message: failure.message }).toEqual({ code: "UNREACHABLE", message: expect.stringContaining("punch skipped (unconfirmed-ip)") });
-  expect(lines.filter((line) => line === "SYNC")).toEqual([]);
+  const outcome = await punchBetween({ observedIp: "127.0.0.251", peerIp: "127.0.0.250" }, { observedIp: "127.0.0.9", randomPorts: true });
+  expect(outcome.failure).toEqual({ code: "UNREACHABLE", message: expect.stringContaining("punch skipped (unconfirmed-ip)") });
+  expect(outcome.syncs).toEqual([]);
   // Its own channel confirms nothing either: the responder does not punch, and waits for a SYNC that never comes.
-  expect((await responding).message).toContain("punch skipped (unconfirmed-ip)");
+  expect(outcome.responder.message).toContain("punch skipped (unconfirmed-ip)");
 });
