@@ -21,7 +21,6 @@ export async function waitFor<T>(what: string, check: () => T | Promise<T>, time
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ""}`);
 }
 
-/** A loopback address of its own for one test: 127.64-254.x.y never collides with a demo on 127.0.0.x. */
 /** Whether this host has IPv6 loopback: some containers have none. */
 export function hasIpv6Loopback(): boolean {
   try {
@@ -32,6 +31,7 @@ export function hasIpv6Loopback(): boolean {
   }
 }
 
+/** A loopback address of its own for one test: 127.64-254.x.y never collides with a demo on 127.0.0.x. */
 export function loopbackAddress(): string {
   const octet = (low: number, high: number) => low + Math.floor(Math.random() * (high - low + 1));
   return `127.${octet(64, 254)}.${octet(0, 255)}.${octet(2, 254)}`;
