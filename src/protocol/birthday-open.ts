@@ -2,7 +2,7 @@
 
 import { formatAddress } from "./address";
 import { P2PError } from "./errors";
-import { type PunchedSocket, PUNCH_WINDOW_MS } from "./simultaneous-open";
+import { bindingFrom, type PunchedSocket, PUNCH_WINDOW_MS } from "./simultaneous-open";
 import { connectionHandlers } from "./socket-handlers";
 import type { FramedConnection } from "./connection";
 import type { TCPSocketConnectOptions } from "bun";
@@ -100,12 +100,11 @@ export function distinctRandomPorts(count: number): number[] {
 
 function connectOnce(options: BirthdayOpenOptions, guess: number | undefined): Promise<PunchedSocket> {
   const kept = guess !== undefined;
-  const wildcard = options.remote.hostname.includes(":") ? "::" : "0.0.0.0";
   return Bun.connect({
     hostname: options.remote.hostname,
     port: kept ? guess : options.remote.port,
-    // Bun binds `localPort` only together with `localAddress`; several pending connects may share it (their remote ports differ).
-    ...(kept ? { localAddress: options.localAddress ?? wildcard, localPort: options.localPort } : options.localAddress ? { localAddress: options.localAddress } : {}),
+    // Several pending connects may share the kept side's port: their remote ports differ.
+    ...(kept ? bindingFrom(options.localPort, options.localAddress, options.remote.hostname) : options.localAddress ? { localAddress: options.localAddress } : {}),
     socket: connectionHandlers<never>(),
   } as unknown as TCPSocketConnectOptions<FramedConnection<never>>);
 }

@@ -68,9 +68,7 @@ async function attempt(options: SimultaneousOpenOptions, timeoutMs: number): Pro
   const opening = Bun.connect({
     hostname: options.remote.hostname,
     port: options.remote.port,
-    // Bun binds `localPort` only together with `localAddress` (alone it is ignored): the wildcard lets the system choose the IP.
-    localAddress: options.localAddress ?? (options.remote.hostname.includes(":") ? "::" : "0.0.0.0"),
-    localPort: options.localPort,
+    ...bindingFrom(options.localPort, options.localAddress, options.remote.hostname),
     socket: connectionHandlers<never>(),
   } as unknown as TCPSocketConnectOptions<FramedConnection<never>>);
   const timeout = new Promise<string>((resolve) => (timer = setTimeout(() => resolve(`no answer within ${Math.round(timeoutMs)} ms`), Math.max(1, timeoutMs))));
@@ -84,4 +82,12 @@ async function attempt(options: SimultaneousOpenOptions, timeoutMs: number): Pro
   } finally {
     clearTimeout(timer);
   }
+}
+
+/**
+ * Where a punch's connection is made from: `localPort` on `localAddress`. Bun binds `localPort` only together with
+ * `localAddress` (alone it is ignored), so without one the wildcard of `remoteHost`'s family lets the system choose the IP.
+ */
+export function bindingFrom(localPort: number, localAddress: string | undefined, remoteHost: string): { localAddress: string; localPort: number } {
+  return { localAddress: localAddress ?? (remoteHost.includes(":") ? "::" : "0.0.0.0"), localPort };
 }
