@@ -1,8 +1,10 @@
 // The node's side of the P2P DNS: register (and heartbeat), learn peers to join through, report dead ones.
 // A node may name several introducers: it registers with each one that answers and joins the union of their peers.
+// Each introducer is spoken to over one kept connection: a heartbeat every half minute then costs no new TCP
+// connection (nor, on a private network, a new handshake) at either end.
 
 import { formatAddress } from "../protocol/address";
-import { connect } from "../protocol/client";
+import { type ProtocolClient, connect } from "../protocol/client";
 import { P2PError, isP2PError } from "../protocol/errors";
 import { checkedPeer, splitAddress } from "../wire/codec";
 import { DNS } from "../wire/dns";
@@ -87,6 +89,11 @@ export class Introducers {
     const failure = results.find((result): result is PromiseRejectedResult => result.status === "rejected");
     if (failure && results.every((result) => result.status === "rejected")) throw failure.reason;
   }
+
+  /** Closes every kept connection; a later request opens a new one. */
+  close(): void {
+    for (const client of this.clients) client.close();
+  }
 }
 
 export class DnsClient {
@@ -95,6 +102,8 @@ export class DnsClient {
   private readonly timeoutMs: number;
   private readonly networkKey: Uint8Array | undefined;
   private readonly localAddress: string | undefined;
+  /** The kept connection (opening, or open until it breaks or `close`); null until the first request. */
+  private link: Promise<ProtocolClient> | null = null;
 
   constructor(target: { hostname: string; port: number }, options: DnsClientOptions = {}) {
     this.target = target;
@@ -160,13 +169,43 @@ export class DnsClient {
     return this.send(REACH.DIALBACK, { port, nonce });
   }
 
+  /** Closes the kept connection, if any. */
+  close(): void {
+    const link = this.link;
+    this.link = null;
+    link?.then((client) => client.close(), () => {});
+  }
+
+  /**
+   * One request over the kept connection. A connection that rested may have been closed by the DNS meanwhile (its
+   * quiet timeout, a restart, eviction when full), which shows only as CLOSED on the first request sent on it:
+   * that request is sent once more on a new connection. Every op here may be repeated (a JOIN is a heartbeat).
+   */
   private async send<Args, Result>(op: OpDef<Args, Result>, args: Args): Promise<Result> {
     const request = op.encodeArgs(args);
-    const client = await connect(this.target, { connectTimeoutMs: this.timeoutMs, networkKey: this.networkKey, localAddress: this.localAddress });
+    const ask = async (client: ProtocolClient) =>
+      op.decodeReply((await client.request(op.name, request.args, { timeoutMs: this.timeoutMs, body: request.body })).body, this.address, args);
+    const { client, fresh } = await this.openLink();
     try {
-      return op.decodeReply((await client.request(op.name, request.args, { timeoutMs: this.timeoutMs, body: request.body })).body, this.address, args);
-    } finally {
-      client.close();
+      return await ask(client);
+    } catch (error) {
+      if (fresh || !isP2PError(error) || error.code !== "CLOSED") throw error;
+      return ask((await this.openLink()).client);
     }
+  }
+
+  /** The kept connection, opened when there is none or it broke; `fresh` when this call opened it. */
+  private async openLink(): Promise<{ client: ProtocolClient; fresh: boolean }> {
+    const pending = this.link;
+    const kept = pending && (await pending.catch(() => null));
+    if (kept && !kept.isClosed) return { client: kept, fresh: false };
+    // Another request found the same link broken and is opening the next one meanwhile: share it.
+    if (this.link !== null && this.link !== pending) return this.openLink();
+    const opening = connect(this.target, { connectTimeoutMs: this.timeoutMs, networkKey: this.networkKey, localAddress: this.localAddress });
+    this.link = opening;
+    opening.catch(() => {
+      if (this.link === opening) this.link = null;
+    });
+    return { client: await opening, fresh: true };
   }
 }

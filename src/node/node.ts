@@ -254,6 +254,7 @@ class NodeLifecycle implements P2PNode {
   /** Sockets and databases; every timer has stopped before (in `leaveRing`, or none started when `start` failed). */
   private async releaseResources(): Promise<void> {
     this.base.transport.close();
+    this.base.dns.close();
     await this.peerServer?.stop();
     await this.alsoServer?.stop();
     await this.controlServer?.stop();
