@@ -98,7 +98,7 @@ class NodeLifecycle implements P2PNode {
     this.reach = new Reachability(options.advertise ?? { ip, port });
     this.socketPath = join(options.dataDir, "node.sock");
     const localAddress = ownSourceAddress(ip);
-    const transport = new TcpTransport({ rpcTimeoutMs: options.rpcTimeoutMs ?? DEFAULT_RPC_TIMEOUT_MS, networkKey: options.networkKey, localAddress });
+    const transport = new TcpTransport({ rpcTimeoutMs: options.rpcTimeoutMs ?? DEFAULT_RPC_TIMEOUT_MS, networkKey: options.networkKey, localAddress, info: (message) => log.info(message) });
     const targets = Array.isArray(options.dns) ? options.dns : [options.dns as { hostname: string; port: number }];
     const dns = new Introducers(targets, { networkKey: options.networkKey, localAddress, also: alsoPeer(options.also, port) });
     this.base = { options, self: this.self, transport, dns, signal: this.stopping.signal };

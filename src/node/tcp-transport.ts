@@ -10,6 +10,7 @@ import { CIRCUIT_OPEN_TIMEOUT_MS, RELAY } from "../wire/relay";
 import { parseRelayed } from "../protocol/relayed-address";
 import { formatAddress } from "../protocol/address";
 import type { Bridge } from "./relay/bridge-dial";
+import { type DirectLink, RelayedUpgrades } from "./relay/relayed-upgrade";
 import { DEFAULT_RPC_TIMEOUT_MS } from "./defaults";
 import type { RingTransport } from "../model/ring-transport";
 
@@ -57,13 +58,15 @@ export class TcpTransport implements RingTransport {
   /**
    * Asks an edge, through its relay, to dial this node back and resolves with that link, or null when this node
    * cannot be reached or the edge did not come (src/node/relay/connect-back.ts); unset, edges are reached by circuit.
+   * `again`: a relayed link's later try, whatever the last one said.
    */
-  connectBack: ((relayed: { relay: string; edgeId: string }) => Promise<ProtocolClient | null>) | null = null;
+  connectBack: ((relayed: { relay: string; edgeId: string }, again?: boolean) => Promise<ProtocolClient | null>) | null = null;
   /**
    * Punches a hole to an edge over the circuit just opened to it (src/node/relay/punch-dial.ts); null stays on the
-   * circuit. `edgeIp` is where the relay sees the edge (its CIRCUIT reply), when it says.
+   * circuit. `edgeIp` is where the relay sees the edge (its CIRCUIT reply), when it says. `again`: a relayed link's
+   * later try (plain punches only, whatever the last try said).
    */
-  punch: ((circuit: ProtocolClient, relayed: { relay: string; edgeId: string; edgeIp?: string }, address: string) => Promise<{ client: ProtocolClient; path: "direct" | "punched" } | null>) | null = null;
+  punch: ((circuit: ProtocolClient, relayed: { relay: string; edgeId: string; edgeIp?: string }, address: string, again?: boolean) => Promise<{ client: ProtocolClient; path: "direct" | "punched" } | null>) | null = null;
   /** Links to peers of an address family this node has no route to, through its relay (an IPv6-only edge, src/node/relay/bridge-dial.ts). */
   bridge: Bridge | null = null;
   /**
@@ -73,15 +76,22 @@ export class TcpTransport implements RingTransport {
   private ownAddress: { known: string; listening: string } | null = null;
   /** How the last link to each relayed address was made (see `pathTo`); bounded by the pool's addresses. */
   private readonly paths = new Map<string, LinkPath>();
+  /** Transfers through an edge's relay move to a direct path found later (src/node/relay/relayed-upgrade.ts). */
+  private readonly upgrades: RelayedUpgrades;
 
   /**
    * `networkKey`: the private network's key; every connection then runs the handshake first.
    * `localAddress`: the IP every connection is made from (see `ownSourceAddress`).
    */
-  constructor(options: { rpcTimeoutMs?: number; networkKey?: Uint8Array; localAddress?: string } = {}) {
+  constructor(options: { rpcTimeoutMs?: number; networkKey?: Uint8Array; localAddress?: string; info?: (message: string) => void } = {}) {
     this.rpcTimeoutMs = options.rpcTimeoutMs ?? DEFAULT_RPC_TIMEOUT_MS;
     this.networkKey = options.networkKey;
     this.localAddress = options.localAddress;
+    this.upgrades = new RelayedUpgrades({
+      tryDirect: (address) => this.directPath(address),
+      swap: (poolKey, address, from, to) => this.swap(poolKey, address, from, to),
+      info: options.info ?? (() => {}),
+    });
   }
 
   /** This node is known as `known` but listens at `listening` (see `ownAddress`). */
@@ -150,6 +160,8 @@ export class TcpTransport implements RingTransport {
     const channel = options.channel ?? "ring";
     const poolKey = options.stream === undefined ? `${channel}/${address}` : `${channel}+${options.stream}/${address}`;
     const client = await this.clientFor(poolKey, address, channel === "bulk" ? this.bodies : undefined);
+    // A transfer's link through a relay keeps looking for a direct path; ring upkeep's few bytes stay where they are.
+    if (channel === "bulk") this.upgrades.consider(poolKey, address, client);
     // A broken connection stays in the pool until the next call finds it closed and reconnects.
     const reply = await client.request(op, args, { timeoutMs: options.timeoutMs ?? this.rpcTimeoutMs, deadlineMs: options.deadlineMs, body: options.body });
     return reply.body;
@@ -196,29 +208,69 @@ export class TcpTransport implements RingTransport {
       this.paths.set(address, "reversed");
       return reversed;
     }
-    const target = relayed ? relayed.relay : address;
-    const { ip, port } = splitAddress(target === this.ownAddress?.known ? this.ownAddress.listening : target);
+    if (!relayed) {
+      const { client, bridged } = await this.connectTo(address, bodyPool);
+      if (bridged) this.paths.set(address, bridged);
+      return client;
+    }
+    const { client, bridged, edgeIp } = await this.openCircuit(relayed, bodyPool);
+    // Both sides behind NAT: the circuit carries a hole punch, and the punched link replaces it when one opens.
+    // Not over a bridge: the two sides are of different address families, no hole joins them.
+    const punched = this.punch && !bridged ? await this.punch(client, { ...relayed, ...(edgeIp ? { edgeIp } : {}) }, address) : null;
+    this.paths.set(address, punched ? punched.path : "relayed");
+    if (!punched) {
+      if (!bridged) this.upgrades.markRelayed(client);
+      return client;
+    }
+    client.close();
+    return punched.client;
+  }
+
+  /** A connection to `address` itself (a relay's, or a peer's), over this node's relay when it has no route to that family. */
+  /** `bridged`: how the link through this node's relay runs, when it does. */
+  private async connectTo(address: string, bodyPool: BodyPool | undefined): Promise<{ client: ProtocolClient; bridged: LinkPath | null }> {
+    const { ip, port } = splitAddress(address === this.ownAddress?.known ? this.ownAddress.listening : address);
     const bridged = this.bridge !== null && this.bridge.needed(ip) ? await this.bridge.open(formatAddress(ip, port), bodyPool) : null;
-    const client = bridged
-      ? bridged.client
-      : await connect({ hostname: ip, port }, { connectTimeoutMs: this.rpcTimeoutMs, bodyPool, networkKey: this.networkKey, localAddress: this.localAddress });
-    if (bridged) this.paths.set(address, bridged.path);
-    if (!relayed) return client;
-    let edgeIp: string | undefined;
+    if (bridged) return { client: bridged.client, bridged: bridged.path };
+    return { client: await connect({ hostname: ip, port }, { connectTimeoutMs: this.rpcTimeoutMs, bodyPool, networkKey: this.networkKey, localAddress: this.localAddress }), bridged: null };
+  }
+
+  /** A circuit to the edge at the relayed `address` (CIRCUIT on a connection to its relay); `edgeIp`: where the relay sees the edge, when it says. */
+  private async openCircuit(relayed: { relay: string; edgeId: string }, bodyPool: BodyPool | undefined): Promise<{ client: ProtocolClient; bridged: boolean; edgeIp?: string }> {
+    const { client, bridged: bridgedPath } = await this.connectTo(relayed.relay, bodyPool);
+    const bridged = bridgedPath !== null;
     try {
       const request = RELAY.CIRCUIT.encodeArgs(relayed.edgeId);
       const reply = await client.request(RELAY.CIRCUIT.name, request.args, { timeoutMs: Math.max(this.rpcTimeoutMs, CIRCUIT_OPEN_TIMEOUT_MS) });
-      edgeIp = RELAY.CIRCUIT.decodeReply(reply.body, relayed.relay, relayed.edgeId);
+      const edgeIp = RELAY.CIRCUIT.decodeReply(reply.body, relayed.relay, relayed.edgeId);
+      return { client, bridged, ...(edgeIp ? { edgeIp } : {}) };
     } catch (error) {
       client.close();
       throw error;
     }
-    // Both sides behind NAT: the circuit carries a hole punch, and the punched link replaces it when one opens.
-    // Not over a bridge: the two sides are of different address families, no hole joins them.
-    const punched = this.punch && bridged === null ? await this.punch(client, { ...relayed, ...(edgeIp ? { edgeIp } : {}) }, address) : null;
-    this.paths.set(address, punched ? punched.path : "relayed");
-    if (!punched) return client;
-    client.close();
-    return punched.client;
+  }
+
+  /** One try for a link to the edge at the relayed `address` that skips its relay: a reversal, else a plain punch over a circuit of its own. */
+  private async directPath(address: string): Promise<DirectLink | null> {
+    const relayed = parseRelayed(address);
+    if (!relayed || this.closed) return null;
+    const reversed = this.connectBack ? await this.connectBack(relayed, true) : null;
+    if (reversed) return { client: reversed, path: "reversed" };
+    if (!this.punch) return null;
+    const { client: circuit, bridged, edgeIp } = await this.openCircuit(relayed, undefined);
+    try {
+      return bridged ? null : await this.punch(circuit, { ...relayed, ...(edgeIp ? { edgeIp } : {}) }, address, true);
+    } finally {
+      circuit.close();
+    }
+  }
+
+  /** Puts the direct link `to` in the pool in place of the relayed `from`, if the pool still holds it. */
+  private async swap(poolKey: string, address: string, from: ProtocolClient, to: DirectLink): Promise<boolean> {
+    const pending = this.pool.get(poolKey);
+    if (this.closed || !pending || (await pending.catch(() => null)) !== from || this.pool.get(poolKey) !== pending) return false;
+    this.pool.set(poolKey, Promise.resolve(to.client));
+    this.paths.set(address, to.path);
+    return true;
   }
 }

@@ -116,6 +116,8 @@ export class ProtocolClient {
   onLost: ((error: P2PError) => void) | null = null;
   /** The connection has a new owner (`handOver`): closing this client must not close it. */
   private handedOver = false;
+  /** `whenIdle` callers, told when the last outstanding reply has come (or the connection failed). */
+  private idleWaiters: Array<() => void> = [];
 
   /** `source`: a new socket, or a connection of this process taken over from its server side (src/protocol/reversal.ts). */
   constructor(
@@ -155,6 +157,12 @@ export class ProtocolClient {
   /** Requests outstanding on this connection. */
   get outstanding(): number {
     return this.waiting.length;
+  }
+
+  /** Resolves once no request is outstanding (at once when none is), or the connection is closed. */
+  whenIdle(): Promise<void> {
+    if (this.waiting.length === 0 || this.failure) return Promise.resolve();
+    return new Promise<void>((resolve) => this.idleWaiters.push(resolve));
   }
 
   /**
@@ -229,6 +237,7 @@ export class ProtocolClient {
     if (this.waiting.length > 0) this.startClock();
     else clearTimeout(this.timer);
     waiter.resolve({ status: head.status, reason: head.reason, body });
+    if (this.waiting.length === 0) for (const idle of this.idleWaiters.splice(0)) idle();
   }
 
   private startClock(): void {
@@ -259,6 +268,7 @@ export class ProtocolClient {
     clearTimeout(this.timer);
     if (!this.handedOver) this.connection.destroy(error);
     for (const waiter of this.waiting.splice(0)) waiter.reject(error);
+    for (const idle of this.idleWaiters.splice(0)) idle();
   }
 }
 

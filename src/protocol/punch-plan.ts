@@ -23,6 +23,8 @@ export const PUNCH_SKIP_RULES = {
   DIFFERENT_FAMILIES: "different-families",
   RANDOM_PORTS: "random-ports",
   UNCONFIRMED_IP: "unconfirmed-ip",
+  /** A retry on a link that already runs (through a relay) punches plainly or not at all. */
+  PLAIN_ONLY: "plain-only",
 } as const;
 export type PunchSkipRule = (typeof PUNCH_SKIP_RULES)[keyof typeof PUNCH_SKIP_RULES];
 
@@ -58,6 +60,7 @@ export function planPunch(mine: PunchOffer, theirs: PunchOffer): PunchPlan {
 /** What a skipped punch's error says. */
 export function describeSkip(rule: PunchSkipRule, mine: PunchOffer, theirs: PunchOffer): string {
   if (rule === PUNCH_SKIP_RULES.DIFFERENT_FAMILIES) return `punch skipped (${rule}): ${mine.observed} cannot reach ${theirs.observed}`;
+  if (rule === PUNCH_SKIP_RULES.PLAIN_ONLY) return `punch skipped (${rule}): a retry does not repeat a birthday punch's hundreds of SYNs`;
   if (rule === PUNCH_SKIP_RULES.UNCONFIRMED_IP) return `punch skipped (${rule}): the relay did not confirm that the other side is at ${splitAddress(theirs.observed).ip}, and a punch past a random-port NAT sends it hundreds of SYNs`;
   return `punch skipped (${rule}): both sides' NATs map each connection to a port of their own, so no port can be announced or guessed`;
 }

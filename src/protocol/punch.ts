@@ -59,6 +59,8 @@ export interface PunchOptions {
   lanIp?: string;
   /** This side's NAT gave the relay a port other than the one it connected from: a birthday punch (`birthdayOpen`). */
   randomPorts?: boolean;
+  /** Skip a birthday punch (rule `plain-only`): a retry while a relayed link already carries the traffic. */
+  plainOnly?: boolean;
   /** The responder's: a punched connection that opens after the first (a birthday punch may open several; the initiator picks one). */
   onLater?: (result: PunchResult) => void;
   messageTimeoutMs?: number;
@@ -92,7 +94,7 @@ async function initiate(channel: PunchChannel, options: PunchOptions): Promise<P
   await channel.send(encodePunchMessage(messageOf(mine)));
   const theirs = offerFrom(await channel.receive(timeoutMs));
   const rttMs = performance.now() - sentAt;
-  const plan = confirmedPlan(planPunch(mine, theirs), theirs, channel);
+  const plan = confirmedPlan(planPunch(mine, theirs), theirs, channel, options.plainOnly);
   let lanFailure = "";
   if (plan.lan) {
     try {
@@ -150,9 +152,10 @@ function offerFrom(line: string): PunchOffer {
   return { observed: observed!, local, randomPorts: message.randomPorts ?? false };
 }
 
-/** A birthday punch only towards the IP the relay confirmed for the other side (`PunchChannel.peerIp`). */
-function confirmedPlan(plan: PunchPlan, theirs: PunchOffer, channel: PunchChannel): PunchPlan {
+/** A birthday punch only towards the IP the relay confirmed for the other side (`PunchChannel.peerIp`), and not on a retry. */
+function confirmedPlan(plan: PunchPlan, theirs: PunchOffer, channel: PunchChannel, plainOnly = false): PunchPlan {
   if (plan.randomSide === null) return plan;
+  if (plainOnly) return { ...plan, skip: PUNCH_SKIP_RULES.PLAIN_ONLY, randomSide: null };
   const seen = channel.peerIp?.();
   const confirmed = seen !== undefined && canonicalIp(seen) === canonicalIp(splitAddress(theirs.observed).ip);
   return confirmed ? plan : { ...plan, skip: PUNCH_SKIP_RULES.UNCONFIRMED_IP, randomSide: null };

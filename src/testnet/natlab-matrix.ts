@@ -97,7 +97,8 @@ export function modeOf(entry: TransferEntry | null): PathMode {
   return typeof reported === "string" && (PATH_MODES as readonly string[]).includes(reported) ? (reported as PathMode) : "direct";
 }
 
-function failureOf(result: ClientResult, out: string, file: SharedFile, entry: TransferEntry | null): string | null {
+/** Why a finished download does not count (null when it does): the client failed, wrote nothing, or wrote other bytes. */
+export function failureOf(result: ClientResult, out: string, file: SharedFile, entry: TransferEntry | null): string | null {
   if (!result.ok) return result.error || entry?.error || "the download failed";
   if (!existsSync(out)) return `the client succeeded but wrote no ${out}`;
   const digest = sha256(readFileSync(out));
@@ -105,7 +106,7 @@ function failureOf(result: ClientResult, out: string, file: SharedFile, entry: T
 }
 
 /** The node's TRANSFERS entry for a file name (the newest), or null when it has none or does not answer. */
-async function transferOf(node: LabNode, name: string): Promise<TransferEntry | null> {
+export async function transferOf(node: LabNode, name: string): Promise<TransferEntry | null> {
   try {
     const client = await connect({ unix: node.socketPath });
     try {

@@ -32,6 +32,8 @@ export interface Lab {
   readonly plan: LabPlan;
   readonly nodes: LabNode[];
   readonly upnp: UpnpRouter | null;
+  /** Where its processes run from: for client commands (`runClient`) and files of its own. */
+  readonly settings: LabSettings;
   /** Shares a file on every node and downloads it on every other one. */
   measure(): Promise<LabReport>;
   /** Kills every process by pid, deletes every namespace and the temp dir; returns what would not go (empty when all went). Runs once. */
@@ -66,7 +68,7 @@ export async function startLab(options: LabOptions): Promise<Lab> {
     const nodes = await processes.startNodes(plan, options.joinTimeoutMs);
     const behindUpnp = nodes.find((node) => node.host.router === upnpRouter?.name);
     if (upnp && behindUpnp) await upnp.probe(behindUpnp.namespace, behindUpnp.ip);
-    return { runId, home, plan, nodes, upnp, measure: () => measureAll(settings, plan, nodes, options, upnp), close };
+    return { runId, home, plan, nodes, upnp, settings, measure: () => measureAll(settings, plan, nodes, options, upnp), close };
   } catch (error) {
     await close();
     throw error;

@@ -31,10 +31,11 @@ export function connectBackVia(transport: Pick<TcpTransport, "send">, reversals:
     failedAt.set(edgeId, clock());
     return null;
   };
-  return async (relayed: { relay: string; edgeId: string }): Promise<ProtocolClient | null> => {
+  /** `again`: a relayed link in use asks once more whatever the last try said (src/node/relay/relayed-upgrade.ts). */
+  return async (relayed: { relay: string; edgeId: string }, again = false): Promise<ProtocolClient | null> => {
     if (!reachable()) return null;
     const lastFailure = failedAt.get(relayed.edgeId);
-    if (lastFailure !== undefined && clock() - lastFailure < REVERSAL_RETRY_AFTER_MS) return null;
+    if (!again && lastFailure !== undefined && clock() - lastFailure < REVERSAL_RETRY_AFTER_MS) return null;
     const token = newReversalToken();
     const arrival = reversals.expectReversal(token, REVERSAL_WAIT_MS).catch((error: unknown) => {
       if (!isP2PError(error)) throw error;

@@ -34,12 +34,16 @@ export interface PunchDialOptions {
 export function punchVia(options: PunchDialOptions) {
   const failedAt = new Map<string, number>();
   const clock = options.clock ?? Date.now;
-  return async (circuit: ProtocolClient, relayed: { relay: string; edgeId: string; edgeIp?: string }, address: string): Promise<{ client: ProtocolClient; path: "direct" | "punched" } | null> => {
+  /**
+   * `again`: a relayed link in use tries once more whatever the last try said (src/node/relay/relayed-upgrade.ts),
+   * a plain punch only: a birthday punch's hundreds of SYNs are not repeated every few seconds.
+   */
+  return async (circuit: ProtocolClient, relayed: { relay: string; edgeId: string; edgeIp?: string }, address: string, again = false): Promise<{ client: ProtocolClient; path: "direct" | "punched" } | null> => {
     const failed = failedAt.get(address);
-    if (failed !== undefined && clock() - failed < PUNCH_RETRY_AFTER_MS) return null;
+    if (!again && failed !== undefined && clock() - failed < PUNCH_RETRY_AFTER_MS) return null;
     try {
       const { ip, randomPorts } = await options.observe(relayed.relay);
-      const punching = { role: "initiator", localPort: choosePunchPort(options.localAddress), observedIp: ip, randomPorts, localAddress: options.localAddress, lanIp: options.lanIp } as const;
+      const punching = { role: "initiator", localPort: choosePunchPort(options.localAddress), observedIp: ip, randomPorts, localAddress: options.localAddress, lanIp: options.lanIp, plainOnly: again } as const;
       const result = await punch(overCircuit(circuit, relayed.edgeIp), punching);
       const client = await punchedClient(result, { networkKey: options.networkKey });
       await provenEdge(client, address);
@@ -49,7 +53,8 @@ export function punchVia(options: PunchDialOptions) {
       if (!isP2PError(error)) throw error;
       if (failedAt.size >= MAX_REMEMBERED_FAILURES) failedAt.delete(failedAt.keys().next().value!);
       failedAt.set(address, clock());
-      options.info(`hole punch to ${address} failed (${error.message}); staying on its relay for ${PUNCH_RETRY_AFTER_MS / 60_000} min`);
+      // A retry that failed again is no news: the link stays where it was.
+      if (!again) options.info(`hole punch to ${address} failed (${error.message}); staying on its relay for ${PUNCH_RETRY_AFTER_MS / 60_000} min`);
       return null;
     }
   };
