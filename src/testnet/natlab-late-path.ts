@@ -89,6 +89,7 @@ async function blockedThenOpen(settings: Parameters<typeof runClient>[0], runId:
     done = true;
   });
   let firstPath: string | null = null;
+  let firstAt = 0;
   let bytesAtUnblock = 0;
   let unblockedAt: number | null = null;
   let moved: { afterMs: number; to: string } | null = null;
@@ -96,9 +97,10 @@ async function blockedThenOpen(settings: Parameters<typeof runClient>[0], runId:
     const entry = await transferOf(downloader, file.name);
     if (firstPath === null && entry !== null && entry.bytes > 0) {
       firstPath = modeOf(entry);
-      progress(`first bytes after ${Math.round(performance.now() - started)} ms, ${firstPath}`);
+      firstAt = performance.now();
+      progress(`first bytes after ${Math.round(firstAt - started)} ms, ${firstPath}`);
     }
-    if (unblockedAt === null && firstPath !== null && performance.now() - started > options.relayedMs) {
+    if (unblockedAt === null && firstPath !== null && performance.now() - firstAt >= options.relayedMs) {
       bytesAtUnblock = entry?.bytes ?? 0;
       iptables("-D", ...rule);
       unblockedAt = performance.now();
