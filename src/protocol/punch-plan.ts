@@ -61,7 +61,7 @@ export function planPunch(mine: PunchOffer, theirs: PunchOffer): PunchPlan {
 export function describeSkip(rule: PunchSkipRule, mine: PunchOffer, theirs: PunchOffer): string {
   if (rule === PUNCH_SKIP_RULES.DIFFERENT_FAMILIES) return `punch skipped (${rule}): ${mine.observed} cannot reach ${theirs.observed}`;
   if (rule === PUNCH_SKIP_RULES.PLAIN_ONLY) return `punch skipped (${rule}): a retry does not repeat a birthday punch's hundreds of SYNs`;
-  if (rule === PUNCH_SKIP_RULES.UNCONFIRMED_IP) return `punch skipped (${rule}): the relay did not confirm that the other side is at ${splitAddress(theirs.observed).ip}, and a punch past a random-port NAT sends it hundreds of SYNs`;
+  if (rule === PUNCH_SKIP_RULES.UNCONFIRMED_IP) return `punch skipped (${rule}): the relay did not confirm that the other side is at ${splitAddress(theirs.observed).ip}, so it may be a stranger's address`;
   return `punch skipped (${rule}): both sides' NATs map each connection to a port of their own, so no port can be announced or guessed`;
 }
 

@@ -152,13 +152,18 @@ function offerFrom(line: string): PunchOffer {
   return { observed: observed!, local, randomPorts: message.randomPorts ?? false };
 }
 
-/** A birthday punch only towards the IP the relay confirmed for the other side (`PunchChannel.peerIp`), and not on a retry. */
+/**
+ * A punch only towards the IP the relay gave for the other side (`PunchChannel.peerIp`), when it gave one: a peer
+ * cannot aim even a plain punch's few SYNs at a stranger. A birthday punch's hundreds need that IP given, and are
+ * not repeated on a retry (`plainOnly`).
+ */
 function confirmedPlan(plan: PunchPlan, theirs: PunchOffer, channel: PunchChannel, plainOnly = false): PunchPlan {
-  if (plan.randomSide === null) return plan;
-  if (plainOnly) return { ...plan, skip: PUNCH_SKIP_RULES.PLAIN_ONLY, randomSide: null };
+  if (plan.skip !== null) return plan;
   const seen = channel.peerIp?.();
-  const confirmed = seen !== undefined && canonicalIp(seen) === canonicalIp(splitAddress(theirs.observed).ip);
-  return confirmed ? plan : { ...plan, skip: PUNCH_SKIP_RULES.UNCONFIRMED_IP, randomSide: null };
+  const contradicted = seen !== undefined && canonicalIp(seen) !== canonicalIp(splitAddress(theirs.observed).ip);
+  if (contradicted || (plan.randomSide !== null && seen === undefined)) return { ...plan, skip: PUNCH_SKIP_RULES.UNCONFIRMED_IP, randomSide: null };
+  if (plainOnly && plan.randomSide !== null) return { ...plan, skip: PUNCH_SKIP_RULES.PLAIN_ONLY, randomSide: null };
+  return plan;
 }
 
 function openTo(address: string, plan: PunchPlan, options: PunchOptions, startAt: number): Promise<PunchedSocket> {

@@ -159,3 +159,44 @@ test("a birthday punch is skipped (unconfirmed-ip) when the relay does not confi
   // Its own channel confirms nothing either: the responder does not punch, and waits for a SYNC that never comes.
   expect(outcome.responder.message).toContain("punch skipped (unconfirmed-ip)");
 });
+
+/** A host that has nothing to do with the punch, counting the connections that reach it. */
+function stranger() {
+  const seen = { connections: 0 };
+  const listener = Bun.listen({ hostname: loopbackAddress(), port: 0, socket: { open: (socket) => (seen.connections++, socket.end()), data: () => {} } });
+  return { seen, address: `${listener.hostname}:${listener.port}`, stop: () => listener.stop(true) };
+}
+
+test("a plain punch is skipped (unconfirmed-ip) when the other side announces an IP the relay did not see it at: the stranger named gets no SYN", async () => {
+  const target = stranger();
+  try {
+    const [dialler, hostile] = channelPair();
+    // The relay saw the edge at .250; the edge answers CONNECT with a stranger's address as its own.
+    const confirmed: PunchChannel = { ...dialler, peerIp: () => "127.0.0.250" };
+    const punching = punch(confirmed, { role: "initiator", localPort: choosePunchPort(), observedIp: "127.0.0.251", messageTimeoutMs: 3_000 }).catch((error) => error);
+    await hostile.receive(3_000);
+    await hostile.send(encodePunchMessage({ kind: "CONNECT", addresses: [target.address] }));
+    const failure = await punching;
+    expect({ code: failure.code, message: failure.message }).toEqual({ code: "UNREACHABLE", message: expect.stringContaining("punch skipped (unconfirmed-ip)") });
+    expect(target.seen.connections).toBe(0);
+  } finally {
+    target.stop();
+  }
+});
+
+test("an edge asked to punch by a dialler announcing an IP the relay did not see it at skips the punch (unconfirmed-ip) and dials nothing, even on SYNC", async () => {
+  const target = stranger();
+  try {
+    const [hostile, edge] = channelPair();
+    // The relay's INCOMING said the dialler comes from .251; its CONNECT names a stranger.
+    const confirmed: PunchChannel = { ...edge, peerIp: () => "127.0.0.251" };
+    const responding = punch(confirmed, { role: "responder", localPort: choosePunchPort(), observedIp: "127.0.0.250", messageTimeoutMs: 3_000 }).catch((error) => error);
+    await hostile.send(encodePunchMessage({ kind: "CONNECT", addresses: [target.address] }));
+    await hostile.send(encodePunchMessage({ kind: "SYNC" }));
+    const failure = await responding;
+    expect({ code: failure.code, message: failure.message }).toEqual({ code: "UNREACHABLE", message: expect.stringContaining("punch skipped (unconfirmed-ip)") });
+    expect(target.seen.connections).toBe(0);
+  } finally {
+    target.stop();
+  }
+});
