@@ -226,8 +226,10 @@ export class TcpTransport implements RingTransport {
     return punched.client;
   }
 
-  /** A connection to `address` itself (a relay's, or a peer's), over this node's relay when it has no route to that family. */
-  /** `bridged`: how the link through this node's relay runs, when it does. */
+  /**
+   * A connection to `address` itself (a relay's, or a peer's), over this node's relay when it has no route to that
+   * family; `bridged` is then how that link runs.
+   */
   private async connectTo(address: string, bodyPool: BodyPool | undefined): Promise<{ client: ProtocolClient; bridged: LinkPath | null }> {
     const { ip, port } = splitAddress(address === this.ownAddress?.known ? this.ownAddress.listening : address);
     const bridged = this.bridge !== null && this.bridge.needed(ip) ? await this.bridge.open(formatAddress(ip, port), bodyPool) : null;
@@ -235,7 +237,7 @@ export class TcpTransport implements RingTransport {
     return { client: await connect({ hostname: ip, port }, { connectTimeoutMs: this.rpcTimeoutMs, bodyPool, networkKey: this.networkKey, localAddress: this.localAddress }), bridged: null };
   }
 
-  /** A circuit to the edge at the relayed `address` (CIRCUIT on a connection to its relay); `edgeIp`: where the relay sees the edge, when it says. */
+  /** A circuit to the edge `relayed` names (CIRCUIT on a connection to its relay); `edgeIp`: where the relay sees the edge, when it says. */
   private async openCircuit(relayed: { relay: string; edgeId: string }, bodyPool: BodyPool | undefined): Promise<{ client: ProtocolClient; bridged: boolean; edgeIp?: string }> {
     const { client, bridged: bridgedPath } = await this.connectTo(relayed.relay, bodyPool);
     const bridged = bridgedPath !== null;
