@@ -163,7 +163,14 @@ test("a birthday punch is skipped (unconfirmed-ip) when the relay does not confi
 /** A host that has nothing to do with the punch, counting the connections that reach it. */
 function stranger() {
   const seen = { connections: 0 };
-  const listener = Bun.listen({ hostname: loopbackAddress(), port: 0, socket: { open: (socket) => (seen.connections++, socket.end()), data: () => {} } });
+  const listener = Bun.listen({ hostname: loopbackAddress(), port: 0, socket: {
+      open(socket) {
+        seen.connections++;
+        socket.end();
+      },
+      data() {},
+    },
+  });
   return { seen, address: `${listener.hostname}:${listener.port}`, stop: () => listener.stop(true) };
 }
 
