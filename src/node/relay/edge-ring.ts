@@ -19,6 +19,12 @@ export const MAX_EDGE_LOOKUP_STARTS = 4;
  * (one of another address family, or one behind the edge's own NAT); the lookup is then asked again around it.
  */
 export const MAX_PRIMARY_ATTEMPTS = 4;
+/**
+ * The pause before asking again when the primary a lookup found refuses the key as not its own (409): the ring is
+ * still settling after a join (the lookup's answer or the primary's tables are behind), which takes a round or two.
+ * It grows by this much with each refusal: 0.5, 1, 1.5 s.
+ */
+export const RING_SETTLE_PAUSE_MS = 500;
 /** How long a removal is remembered (as the ring's own, `tombstoneTtlMs`). */
 const TOMBSTONE_TTL_MS = 24 * 60 * 60 * 1000;
 
@@ -48,6 +54,8 @@ export class EdgeRing implements FileRing {
     private readonly signEntry: (entry: RecordEntry) => RecordEntry,
     /** Ring members to start from, the relay first. */
     private readonly members: () => Peer[],
+    /** Waits out a settling ring (`RING_SETTLE_PAUSE_MS`); tests pass one that records instead. */
+    private readonly pause: (ms: number) => Promise<void> = (ms) => Bun.sleep(ms),
   ) {}
 
   /**
@@ -127,18 +135,23 @@ export class EdgeRing implements FileRing {
     return (await this.atPrimary(key, (peer) => this.transport.putRecords(peer, [entry]))).peer;
   }
 
-  /** `call` on the key's primary; one this edge cannot reach is avoided and the next live node asked (a replica, which passes it on). */
+  /**
+   * `call` on the key's primary; one this edge cannot reach is avoided and the next live node asked (a replica, which
+   * passes it on); one that refuses the key as not its own is asked again after a pause, once the ring has settled.
+   */
   private async atPrimary<T>(key: RingId, call: (peer: Peer) => Promise<T>): Promise<{ peer: Peer; result: T }> {
     const avoid = new Set<string>();
     let lastError: Error | null = null;
+    let refusals = 0;
     for (let attempt = 0; attempt < MAX_PRIMARY_ATTEMPTS; attempt++) {
       const { peer } = await this.lookup(key, avoid);
       try {
         return { peer, result: await call(peer) };
       } catch (error) {
         if (!isP2PError(error)) throw error;
-        avoid.add(peer.address);
         lastError = error;
+        if (error.code === "CONFLICT") await this.pause(RING_SETTLE_PAUSE_MS * ++refusals);
+        else avoid.add(peer.address);
       }
     }
     throw new P2PError("UNAVAILABLE", `no ring member holding key ${key} answered (${lastError?.message})`);

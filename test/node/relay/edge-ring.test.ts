@@ -2,7 +2,7 @@
 
 import { describe, expect, test } from "bun:test";
 import { P2PError } from "../../../src/protocol/errors";
-import { EdgeRing, MAX_PRIMARY_ATTEMPTS } from "../../../src/node/relay/edge-ring";
+import { EdgeRing, MAX_PRIMARY_ATTEMPTS, RING_SETTLE_PAUSE_MS } from "../../../src/node/relay/edge-ring";
 import { peerAt, type Peer } from "../../../src/model/peer";
 import type { RecordEntry } from "../../../src/model/record";
 import type { RingTransport } from "../../../src/model/ring-transport";
@@ -78,5 +78,23 @@ describe("an edge's view of the ring", () => {
   test("an edge that knows no member yet says so, rather than blaming a missing reservation alone", async () => {
     const transport = stubTransport(() => relay, new Set(), []);
     await expect(edgeRing(transport, []).put(KEY, "m", "v")).rejects.toMatchObject({ code: "UNAVAILABLE", message: expect.stringMatching(/knows no ring member yet/) });
+  });
+});
+
+describe("an edge writing while the ring settles", () => {
+  test("a primary that refuses the key as not its own (409, its tables behind a join) is asked again after growing pauses, not avoided, and takes the write", async () => {
+    const calls: string[] = [];
+    const transport = stubTransport(() => far, new Set(), calls);
+    let refusals = 2;
+    transport.putRecords = async (to) => {
+      calls.push(`PUT ${to.address}`);
+      if (refusals-- > 0) throw new P2PError("CONFLICT", "1 of 1 records refused: record 0 is for key aaaaaaaaaaaa, which this node is neither the primary nor a replica of");
+      return 1;
+    };
+    const pauses: number[] = [];
+    const ring = new EdgeRing({ id: "e".repeat(40), address: `${relay.address}/${"e".repeat(40)}` }, transport, (entry) => entry, () => [relay], async (ms) => void pauses.push(ms));
+    expect((await ring.put(KEY, "m", "v")).address).toBe(far.address);
+    expect(calls.filter((call) => call.startsWith("PUT"))).toEqual([`PUT ${far.address}`, `PUT ${far.address}`, `PUT ${far.address}`]);
+    expect(pauses).toEqual([RING_SETTLE_PAUSE_MS, 2 * RING_SETTLE_PAUSE_MS]);
   });
 });
