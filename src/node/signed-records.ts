@@ -16,6 +16,8 @@ export const MAX_CLOCK_SKEW_MS = 60_000;
 export const MAX_KNOWN_HOLDER_KEYS = 10_000;
 /** How a refusal for a holder that does not answer KEY ends (a departed holder, when the entry is a removal). */
 const DEPARTED_HOLDER = ", which does not answer KEY";
+/** Ends the reason of a record refused only because its holder's key was not fetched now (a budget): the sender may try again shortly. */
+export const KEY_CHECK_DEFERRED = "send it again later";
 /** How long a holder that did not answer KEY is not asked again: its entries are refused meanwhile. */
 const UNREACHABLE_HOLDER_RETRY_MS = 2_000;
 /** A cached key that fails to verify an entry is re-learnt from the holder at most this often (a holder with a new key). */
@@ -142,7 +144,7 @@ export async function checkEntries(entries: readonly RecordEntry[], keys: Holder
     return true;
   };
   const notAsked = (index: number, holder: string, why: string) =>
-    `record ${index} names holder ${holder}, whose key this node did not ask for now (${why}); send it again later`;
+    `record ${index} names holder ${holder}, whose key this node did not ask for now (${why}); ${KEY_CHECK_DEFERRED}`;
   for (let at = 0; at < holders.length; at += KEY_FETCH_CONCURRENCY) {
     await Promise.all(
       holders.slice(at, at + KEY_FETCH_CONCURRENCY).map(async (holder) => {

@@ -9,6 +9,7 @@ import type { RingTransport } from "../../model/ring-transport";
 import type { FileRing } from "../files/ports";
 import { MAX_RECORD_LIFETIME_MS } from "../ring/admission";
 import type { RecordCursor } from "../ring/records";
+import { KEY_CHECK_DEFERRED } from "../signed-records";
 
 /** Hops one edge lookup may take (a ring of a million nodes needs about 20). */
 export const MAX_EDGE_LOOKUP_HOPS = 32;
@@ -20,11 +21,10 @@ export const MAX_EDGE_LOOKUP_STARTS = 4;
  */
 export const MAX_PRIMARY_ATTEMPTS = 4;
 /**
- * The pause before asking again when the primary a lookup found refuses the key as not its own (409): the ring is
- * still settling after a join (the lookup's answer or the primary's tables are behind), which takes a round or two.
- * It grows by this much with each refusal: 0.5, 1, 1.5 s.
+ * The pause before asking a primary again after a refusal that a moment may end (`worthWaiting`). It grows by this
+ * much with each such refusal: 0.5, 1, 1.5 s.
  */
-export const RING_SETTLE_PAUSE_MS = 500;
+export const PRIMARY_RETRY_PAUSE_MS = 500;
 /** How long a removal is remembered (as the ring's own, `tombstoneTtlMs`). */
 const TOMBSTONE_TTL_MS = 24 * 60 * 60 * 1000;
 
@@ -42,6 +42,16 @@ export function lookupStarts(members: Peer[], avoid: ReadonlySet<string>): Peer[
   return [...fresh, ...avoided].slice(0, MAX_EDGE_LOOKUP_STARTS);
 }
 
+/**
+ * A primary's refusal that a moment may end, so the same primary is asked again rather than avoided: the key is not
+ * its own yet (409: the ring is settling after a join, its tables or the lookup's answer behind), or it had no
+ * budget to fetch a holder's key now (several edges behind one relay writing at once: their keys are all fetched
+ * through the relay's IP, 4 at once and then one a second).
+ */
+export function worthWaiting(error: P2PError): boolean {
+  return error.code === "CONFLICT" || (error.code === "MALFORMED" && error.message.endsWith(KEY_CHECK_DEFERRED));
+}
+
 export class EdgeRing implements FileRing {
   private lastStamp = 0;
   /** The member after this edge's id on the circle: with the relay, the two children that make LIST_ALL_FILES cover the ring. */
@@ -54,7 +64,7 @@ export class EdgeRing implements FileRing {
     private readonly signEntry: (entry: RecordEntry) => RecordEntry,
     /** Ring members to start from, the relay first. */
     private readonly members: () => Peer[],
-    /** Waits out a settling ring (`RING_SETTLE_PAUSE_MS`); tests pass one that records instead. */
+    /** Waits before a primary is asked again (`PRIMARY_RETRY_PAUSE_MS`); tests pass one that records instead. */
     private readonly pause: (ms: number) => Promise<void> = (ms) => Bun.sleep(ms),
   ) {}
 
@@ -137,7 +147,7 @@ export class EdgeRing implements FileRing {
 
   /**
    * `call` on the key's primary; one this edge cannot reach is avoided and the next live node asked (a replica, which
-   * passes it on); one that refuses the key as not its own is asked again after a pause, once the ring has settled.
+   * passes it on); one whose refusal a moment may end (`worthWaiting`) is asked again after a pause.
    */
   private async atPrimary<T>(key: RingId, call: (peer: Peer) => Promise<T>): Promise<{ peer: Peer; result: T }> {
     const avoid = new Set<string>();
@@ -150,7 +160,8 @@ export class EdgeRing implements FileRing {
       } catch (error) {
         if (!isP2PError(error)) throw error;
         lastError = error;
-        if (error.code === "CONFLICT") await this.pause(RING_SETTLE_PAUSE_MS * ++refusals);
+        if (attempt + 1 === MAX_PRIMARY_ATTEMPTS) break;
+        if (worthWaiting(error)) await this.pause(PRIMARY_RETRY_PAUSE_MS * ++refusals);
         else avoid.add(peer.address);
       }
     }

@@ -2,10 +2,11 @@
 
 import { describe, expect, test } from "bun:test";
 import { P2PError } from "../../../src/protocol/errors";
-import { EdgeRing, MAX_PRIMARY_ATTEMPTS, RING_SETTLE_PAUSE_MS } from "../../../src/node/relay/edge-ring";
+import { EdgeRing, MAX_PRIMARY_ATTEMPTS, PRIMARY_RETRY_PAUSE_MS } from "../../../src/node/relay/edge-ring";
 import { peerAt, type Peer } from "../../../src/model/peer";
 import type { RecordEntry } from "../../../src/model/record";
 import type { RingTransport } from "../../../src/model/ring-transport";
+import { KEY_CHECK_DEFERRED } from "../../../src/node/signed-records";
 
 const relay = peerAt("127.0.0.2:7495");
 const far = peerAt("127.0.0.3:7495");
@@ -95,6 +96,27 @@ describe("an edge writing while the ring settles", () => {
     const ring = new EdgeRing({ id: "e".repeat(40), address: `${relay.address}/${"e".repeat(40)}` }, transport, (entry) => entry, () => [relay], async (ms) => void pauses.push(ms));
     expect((await ring.put(KEY, "m", "v")).address).toBe(far.address);
     expect(calls.filter((call) => call.startsWith("PUT"))).toEqual([`PUT ${far.address}`, `PUT ${far.address}`, `PUT ${far.address}`]);
-    expect(pauses).toEqual([RING_SETTLE_PAUSE_MS, 2 * RING_SETTLE_PAUSE_MS]);
+    expect(pauses).toEqual([PRIMARY_RETRY_PAUSE_MS, 2 * PRIMARY_RETRY_PAUSE_MS]);
+  });
+
+  test("a primary that had no budget to fetch the edge's key now (422, send it again later) is asked again after a pause; a refusal for good is not waited for", async () => {
+    const calls: string[] = [];
+    const transport = stubTransport((avoid) => (avoid.includes(far.address) ? replica : far), new Set(), calls);
+    const refusals = [
+      new P2PError("MALFORMED", `1 of 1 records refused: record 0 names holder ${relay.address}/${"e".repeat(40)}, whose key this node did not ask for now (not checking now: 127.0.0.2 was checked 4 times in the last moments; try again shortly); ${KEY_CHECK_DEFERRED}`),
+      new P2PError("MALFORMED", "1 of 1 records refused: record 0 is not signed by its holder"),
+    ];
+    transport.putRecords = async (to) => {
+      calls.push(`PUT ${to.address}`);
+      const refusal = refusals.shift();
+      if (refusal) throw refusal;
+      return 1;
+    };
+    const pauses: number[] = [];
+    const ring = new EdgeRing({ id: "e".repeat(40), address: `${relay.address}/${"e".repeat(40)}` }, transport, (entry) => entry, () => [relay], async (ms) => void pauses.push(ms));
+    // The deferred check is waited for at the same primary; the bad signature is not, and the next node takes it.
+    expect((await ring.put(KEY, "m", "v")).address).toBe(replica.address);
+    expect(calls.filter((call) => call.startsWith("PUT"))).toEqual([`PUT ${far.address}`, `PUT ${far.address}`, `PUT ${replica.address}`]);
+    expect(pauses).toEqual([PRIMARY_RETRY_PAUSE_MS]);
   });
 });
