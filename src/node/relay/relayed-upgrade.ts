@@ -9,6 +9,14 @@ import { isP2PError } from "../../protocol/errors";
  * about one try and this pause later.
  */
 export const DIRECT_RETRY_PAUSE_MS = 1_000;
+/**
+ * A try that fails within this long tried nothing on the wire that could have opened a path: the punch was skipped by
+ * a rule (two random-port NATs, another address family, a birthday punch not repeated) or the relay refused the
+ * reversal at once. The pause after such a try doubles, up to MAX_DIRECT_RETRY_PAUSE_MS: the same answer is likely.
+ */
+export const QUICK_FAILURE_MS = 500;
+/** The longest pause between tries, reached after about five quick failures in a row. */
+export const MAX_DIRECT_RETRY_PAUSE_MS = 30_000;
 
 /** A link to an edge that does not go through its relay, and how it was made. */
 export type DirectLink = { client: ProtocolClient; path: "direct" | "reversed" | "punched" };
@@ -28,6 +36,8 @@ export interface RelayedUpgradeOptions {
  */
 export class RelayedUpgrades {
   private readonly nextTryAt = new WeakMap<ProtocolClient, number>();
+  /** The pause after the last try, where it grew past DIRECT_RETRY_PAUSE_MS. */
+  private readonly pauseAfter = new WeakMap<ProtocolClient, number>();
   private readonly trying = new WeakSet<ProtocolClient>();
   private readonly clock: () => number;
 
@@ -48,9 +58,13 @@ export class RelayedUpgrades {
     const due = this.nextTryAt.get(client);
     if (due === undefined || this.trying.has(client) || this.clock() < due || client.isClosed) return;
     this.trying.add(client);
+    const startedAt = this.clock();
     void this.tryOnce(poolKey, address, client).finally(() => {
       this.trying.delete(client);
-      this.nextTryAt.set(client, this.clock() + DIRECT_RETRY_PAUSE_MS);
+      const quick = this.clock() - startedAt < QUICK_FAILURE_MS;
+      const pause = quick ? Math.min(2 * (this.pauseAfter.get(client) ?? DIRECT_RETRY_PAUSE_MS / 2), MAX_DIRECT_RETRY_PAUSE_MS) : DIRECT_RETRY_PAUSE_MS;
+      this.pauseAfter.set(client, pause);
+      this.nextTryAt.set(client, this.clock() + pause);
     });
   }
 

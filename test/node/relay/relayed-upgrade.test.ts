@@ -5,7 +5,7 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { connect, type ProtocolClient } from "../../../src/protocol/client";
 import { type OpTable, type ProtocolServer, serve } from "../../../src/protocol/server";
 import { TcpTransport } from "../../../src/node/tcp-transport";
-import { DIRECT_RETRY_PAUSE_MS } from "../../../src/node/relay/relayed-upgrade";
+import { DIRECT_RETRY_PAUSE_MS, MAX_DIRECT_RETRY_PAUSE_MS, QUICK_FAILURE_MS, RelayedUpgrades } from "../../../src/node/relay/relayed-upgrade";
 import { loopbackAddress, waitFor } from "../../helpers/wait";
 
 const EDGE_ID = "e".repeat(40);
@@ -77,4 +77,39 @@ describe("a relayed transfer and a direct path found later", () => {
     for (let call = 0; call < 5; call += 1) expect(await who("ring")).toBe("relayed");
     expect(state.tries).toEqual([false]);
   }, 20_000);
+});
+
+describe("how often a relayed link tries for a direct path", () => {
+  /** Calls `consider` every 100 ms of a fake clock for `untilMs`; returns when each try began. */
+  async function triesOver(untilMs: number, tryTakesMs: number): Promise<number[]> {
+    let now = 0;
+    const tries: number[] = [];
+    const upgrades = new RelayedUpgrades({
+      tryDirect: async () => {
+        tries.push(now);
+        now += tryTakesMs;
+        return null;
+      },
+      swap: async () => false,
+      info: () => {},
+      clock: () => now,
+    });
+    const link = { isClosed: false } as unknown as ProtocolClient;
+    upgrades.markRelayed(link);
+    for (let step = 0; step < 10_000 && now < untilMs; step += 1) {
+      upgrades.consider("bulk/x", "x", link);
+      await Bun.sleep(0);
+      now += 100;
+    }
+    return tries;
+  }
+
+  test("tries that fail at once (nothing was tried on the wire) double the pause, up to MAX_DIRECT_RETRY_PAUSE_MS", async () => {
+    expect(await triesOver(70_000, 0)).toEqual([1_000, 2_000, 4_000, 8_000, 16_000, 32_000, 32_000 + MAX_DIRECT_RETRY_PAUSE_MS]);
+  });
+
+  test("tries that ran (a reversal waited for, a punch's SYNs) keep the short pause, so a path that opens is taken within one try and a pause", async () => {
+    const tries = await triesOver(20_000, QUICK_FAILURE_MS + 2_500);
+    expect(tries.slice(0, 4)).toEqual([1_000, 5_000, 9_000, 13_000]);
+  });
 });
