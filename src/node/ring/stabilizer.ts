@@ -1,7 +1,7 @@
 // Chord's upkeep of the routing table: stabilize, notify (received), check_predecessor, fix_fingers and a neighbour leaving; recovery when every successor is dead is SuccessorRecovery's.
 
 import { isP2PError } from "../../protocol/errors";
-import { fingerStart, ID_BITS, inHalfOpenInterval, inOpenInterval, ringDistance } from "../../model/id";
+import { fingerStart, ID_BITS, inHalfOpenInterval, inOpenInterval, ringDistance, type RingId } from "../../model/id";
 import type { Lookup } from "./lookup";
 import type { RoutingTable } from "./routing-table";
 import type { Neighbours, RingTransport } from "../../model/ring-transport";
@@ -13,17 +13,29 @@ import { SuccessorRecovery } from "./successor-recovery";
 const EARLIER_PREDECESSORS_REFRESH_MS = 5_000;
 /** Bound on calls one stabilize makes, walking back towards the true successor included. */
 const MAX_STABILIZE_CALLS = 2 * ID_BITS;
+/**
+ * While the ring is calm a finger is checked with one GET_NEIGHBOURS to it (is its predecessor still before the
+ * finger's start?) instead of a lookup of log N calls; one pass of the finger table in this many still looks every
+ * finger up from scratch, so a finger is never vouched for by itself alone for long.
+ */
+export const FULL_FINGER_PASS_EVERY = 4;
 
 export class Stabilizer {
   private readonly notifiers: RecentNotifiers;
   private readonly recovery: SuccessorRecovery;
+  /** Finger passes finished while calm since the last pass that looked every finger up. */
+  private checkedPasses = 0;
 
-  /** `onRangeTaken(p)`: a new predecessor `p` took part of this node's range. */
+  /**
+   * `onRangeTaken(p)`: a new predecessor `p` took part of this node's range. `calm()`: whether nothing changed
+   * lately (the maintenance period is at its longest), so fingers are checked rather than looked up.
+   */
   constructor(
     private readonly table: RoutingTable,
     private readonly transport: RingTransport,
     private readonly lookup: Lookup,
     private readonly onRangeTaken: (predecessor: Peer) => void,
+    private readonly calm: () => boolean = () => false,
   ) {
     this.notifiers = new RecentNotifiers(table, transport);
     this.recovery = new SuccessorRecovery(table, transport, lookup);
@@ -158,8 +170,9 @@ export class Stabilizer {
   }
 
   /**
-   * Refreshes the next distinct finger with one lookup; the following fingers that fall before
-   * the same node are filled from that answer. Returns true when this call finished a pass.
+   * Refreshes the next distinct finger, with one lookup or, while calm, one check of the finger it has
+   * (FULL_FINGER_PASS_EVERY); the following fingers that fall before the same node are filled from that
+   * answer. Returns true when this call finished a pass.
    */
   async fixFingers(): Promise<boolean> {
     const table = this.table;
@@ -174,14 +187,15 @@ export class Stabilizer {
     }
     const index = table.nextFinger;
     const start = fingerStart(self.id, index);
-    let owner: Peer = successor;
-    if (!inHalfOpenInterval(start, self.id, successor.id)) {
+    let owner: Peer | null = inHalfOpenInterval(start, self.id, successor.id) ? successor : null;
+    const checking = this.calm() && this.checkedPasses < FULL_FINGER_PASS_EVERY - 1;
+    if (owner === null && checking) owner = await this.stillOwns(table.finger(index), start);
+    if (owner === null) {
       try {
         owner = (await this.lookup.route(null, start, new Set())).peer;
       } catch (error) {
         if (!isP2PError(error)) throw error;
-        table.nextFinger = (index + 1) % ID_BITS;
-        return table.nextFinger === 0;
+        return this.nextFingerFrom(index + 1, checking);
       }
     }
     // Finger j starts 2^j past this node, so every j with 2^j <= distance(self, owner) is owner.
@@ -189,8 +203,7 @@ export class Stabilizer {
     const reach = isSelf ? 0 : ringDistance(self.id, owner.id).toString(2).length;
     const end = Math.max(index + 1, Math.min(ID_BITS, reach));
     table.setFingers(index, end, isSelf ? null : owner);
-    table.nextFinger = end % ID_BITS;
-    return table.nextFinger === 0;
+    return this.nextFingerFrom(end, checking);
   }
 
   /** Refreshes the whole finger table now. */
@@ -199,6 +212,32 @@ export class Stabilizer {
     for (let call = 0; call < ID_BITS; call++) {
       if (await this.fixFingers()) return;
     }
+  }
+
+  /** Moves on to finger `next`; at the end of a pass, counts it as checked or starts counting again after a full one. */
+  private nextFingerFrom(next: number, checking: boolean): boolean {
+    this.table.nextFinger = next % ID_BITS;
+    if (this.table.nextFinger !== 0) return false;
+    this.checkedPasses = checking ? this.checkedPasses + 1 : 0;
+    return true;
+  }
+
+  /**
+   * `finger` if it is still the first node at or after `start`: this node knows no live node between them, and
+   * the finger's own predecessor lies before `start` (one GET_NEIGHBOURS). Null when unsure: a lookup decides.
+   */
+  private async stillOwns(finger: Peer | null, start: RingId): Promise<Peer | null> {
+    if (finger === null || this.table.isDead(finger.address) || this.table.knownBetween(start, finger, new Set()) !== null) return null;
+    let predecessor: Peer | null;
+    try {
+      predecessor = (await this.transport.getNeighbours(finger)).predecessor;
+    } catch (error) {
+      if (!isP2PError(error)) throw error;
+      this.table.noteFailure(error, finger);
+      return null;
+    }
+    if (predecessor === null || predecessor.address === finger.address || !inHalfOpenInterval(start, predecessor.id, finger.id)) return null;
+    return finger;
   }
 
   private setPredecessor(candidate: Peer): void {

@@ -4,14 +4,14 @@ import { describe, expect, test } from "bun:test";
 import { P2PError } from "../../../src/protocol/errors";
 import { Lookup } from "../../../src/node/ring/lookup";
 import { RoutingTable } from "../../../src/node/ring/routing-table";
-import { Stabilizer } from "../../../src/node/ring/stabilizer";
+import { FULL_FINGER_PASS_EVERY, Stabilizer } from "../../../src/node/ring/stabilizer";
 import type { Peer } from "../../../src/model/peer";
 import { at, fakeClock, keyAfter, MemoryNetwork, setTrueNeighbours, stubCircle } from "./parts";
 
 const EVEN = [0, 2, 4, 6, 8, 10, 12, 14];
 
-/** The node under test at `selfAt`, beside stub peers at `positions`; its tables are left for each test to fill. */
-function setup(selfAt: number, positions: readonly number[] = EVEN) {
+/** The node under test at `selfAt`, beside stub peers at `positions`; its tables are left for each test to fill. `calm`: the ring's calm. */
+function setup(selfAt: number, positions: readonly number[] = EVEN, calm = () => false) {
   const network = new MemoryNetwork(1);
   const clock = fakeClock();
   const stubs = stubCircle(network, positions, clock.now);
@@ -19,7 +19,7 @@ function setup(selfAt: number, positions: readonly number[] = EVEN) {
   const transport = network.transportFor(at(selfAt).address);
   const lookup = new Lookup(table, transport, { maxLookupCalls: 64, clock: clock.now, warn: () => {} });
   const rangeTakenBy: Peer[] = [];
-  const stabilizer = new Stabilizer(table, transport, lookup, (peer) => rangeTakenBy.push(peer));
+  const stabilizer = new Stabilizer(table, transport, lookup, (peer) => rangeTakenBy.push(peer), calm);
   return { network, clock, stubs, table, stabilizer, rangeTakenBy };
 }
 
@@ -186,5 +186,71 @@ describe("Stabilizer.fixFingers", () => {
     expect(table.nextFinger).toBe(158); // fingers 0..157 all point at 2
     expect(await stabilizer.fixFingers()).toBe(false);
     expect(await stabilizer.fixFingers()).toBe(true);
+  });
+});
+
+describe("Stabilizer.fixFingers while the ring is calm", () => {
+  /** Node 0 beside stubs at 2..14 with its true neighbours; its fingers: 0..157 at 2, 158 at 4, 159 at `last`. Counts the stubs' calls by kind. */
+  function calmSetup(last: number) {
+    const context = setup(0, EVEN.filter((n) => n !== 0), () => true);
+    const { table, stubs } = context;
+    setTrueNeighbours(EVEN, (n) => (n === 0 ? table : undefined));
+    table.setFingers(0, 158, at(2));
+    table.setFingers(158, 159, at(4));
+    table.setFingers(159, 160, at(last));
+    const calls = { lookupSteps: 0, neighbours: 0 };
+    for (const stub of stubs.values()) {
+      const answerNeighbours = () => stub.table.neighbours();
+      stub.answerStep = (key) => {
+        calls.lookupSteps++;
+        return stub.table.nextStep(key, new Set());
+      };
+      stub.answerNeighbours = () => {
+        calls.neighbours++;
+        return answerNeighbours();
+      };
+    }
+    return { ...context, calls };
+  }
+
+  test("a finger whose predecessor lies before its start is kept after one GET_NEIGHBOURS to it, not a lookup", async () => {
+    const { table, stabilizer, calls } = calmSetup(8);
+    for (let call = 0; call < 3 && !(await stabilizer.fixFingers()); call++);
+    expect(table.finger(158)).toEqual(at(4));
+    expect(table.finger(159)).toEqual(at(8));
+    expect(calls).toEqual({ lookupSteps: 0, neighbours: 2 });
+  });
+
+  test("a finger with a node joined between its start and it is looked up again", async () => {
+    // Finger 159 starts at 8 but points at 10: 8 joined since; 10's predecessor says so.
+    const { table, stabilizer, calls } = calmSetup(10);
+    table.nextFinger = 159;
+    expect(await stabilizer.fixFingers()).toBe(true);
+    expect(table.finger(159)).toEqual(at(8));
+    expect(calls.lookupSteps).toBeGreaterThan(0);
+  });
+
+  test("a finger that does not answer is marked dead and looked up again", async () => {
+    const { table, stabilizer, network, stubs, calls } = calmSetup(8);
+    // 8 crashed: 10 owns its range now, and 6 knows it.
+    network.kill(at(8).address);
+    setTrueNeighbours(EVEN.filter((n) => n !== 8), (n) => (n === 6 ? stubs.get(6)!.table : undefined));
+    table.nextFinger = 159;
+    await stabilizer.fixFingers();
+    expect(table.isDead(at(8).address)).toBe(true);
+    expect(table.finger(159)).toEqual(at(10));
+    expect(calls.lookupSteps).toBeGreaterThan(0);
+  });
+
+  test(`a finger that lies about its predecessor is kept for at most ${FULL_FINGER_PASS_EVERY - 1} passes: every ${FULL_FINGER_PASS_EVERY}th pass looks each finger up`, async () => {
+    // 10 claims 6 as its predecessor, so it stays finger 159 (start 8) although 8 is alive.
+    const { table, stabilizer, stubs } = calmSetup(10);
+    stubs.get(10)!.answerNeighbours = () => ({ ...stubs.get(10)!.table.neighbours(), predecessor: at(6) });
+    const fingerAfterPass: string[] = [];
+    for (let pass = 0; pass < FULL_FINGER_PASS_EVERY; pass++) {
+      for (let call = 0; call < 3 && !(await stabilizer.fixFingers()); call++);
+      fingerAfterPass.push(table.finger(159)!.address);
+    }
+    expect(fingerAfterPass).toEqual([...Array(FULL_FINGER_PASS_EVERY - 1).fill(at(10).address), at(8).address]);
   });
 });
