@@ -17,11 +17,13 @@ export const MERGE_CONFIRM_MS = 2_000;
 export const MIN_MEMBERSHIP_MS = 3_000;
 /**
  * Peers probed per check: each costs a lookup (three when it is in another ring). While the heartbeat is at
- * its longest period (nothing changed lately), one: every node of a ring probes, so the ring as a whole still
- * probes N peers per heartbeat, and at 100 nodes three probes were a third of an idle node's messages.
+ * its longest period (nothing changed lately), one on every CALM_CHECKS_PER_PROBE-th check and none on the
+ * others: every node of a ring probes, so a ring of N calm nodes still probes N / 2 peers per heartbeat, and
+ * at 500 nodes one probe a heartbeat was still a third of an idle node's lookups.
  */
 export const MAX_MERGE_PROBES = 3;
 export const CALM_MERGE_PROBES = 1;
+export const CALM_CHECKS_PER_PROBE = 2;
 /** Separate rings remembered between two checks. */
 const MAX_SUSPECTS = 16;
 
@@ -44,6 +46,8 @@ export class RingMerger {
   private memberSince: number;
   /** address -> when that peer was first seen in another ring. */
   private readonly suspects = new Map<string, number>();
+  /** Checks in a row while calm, so that only every CALM_CHECKS_PER_PROBE-th of them probes. */
+  private calmChecks = 0;
 
   /** `calm`: whether nothing changed lately (fewer probes then). */
   constructor(ring: ChordNode, options: { clock?: () => number; calm?: () => boolean } = {}) {
@@ -77,7 +81,10 @@ export class RingMerger {
     unknown.sort((a, b) => Number(this.suspects.has(b.address)) - Number(this.suspects.has(a.address)));
     const probed = new Set<string>();
     // A pending suspect is confirmed however calm the ring: it sorts first.
-    const probes = this.calm() && this.suspects.size === 0 ? CALM_MERGE_PROBES : MAX_MERGE_PROBES;
+    const calm = this.calm() && this.suspects.size === 0;
+    this.calmChecks = calm ? this.calmChecks + 1 : 0;
+    if (calm && this.calmChecks % CALM_CHECKS_PER_PROBE !== 0) return null;
+    const probes = calm ? CALM_MERGE_PROBES : MAX_MERGE_PROBES;
     for (const candidate of unknown) {
       if (probed.size >= probes) break;
       if (probed.has(candidate.address)) continue;

@@ -3,7 +3,7 @@
 import { describe, expect, test } from "bun:test";
 import type { ChordNode } from "../../../src/node/ring/chord";
 import { ringId } from "../../../src/model/id";
-import { MERGE_CONFIRM_MS, MIN_MEMBERSHIP_MS, RingMerger } from "../../../src/node/ring/merge";
+import { CALM_CHECKS_PER_PROBE, MERGE_CONFIRM_MS, MIN_MEMBERSHIP_MS, RingMerger } from "../../../src/node/ring/merge";
 import { settle, simAddress } from "../../../src/node/ring/sim/simulation";
 import { type TestRing, addNode, emptyRing, isStable, maintainAll, maintainUntilStable, sortedById } from "./fixture";
 
@@ -74,5 +74,20 @@ describe("two rings that learn of each other", () => {
     }
     expect(merger.pendingConfirmation).toBe(false);
     expect(isStable(ring)).toBe(false);
+  });
+
+  test(`while calm, only one check in ${CALM_CHECKS_PER_PROBE} probes; a ring seen once is then confirmed at the next check, calm or not`, async () => {
+    const { ring, first, second } = await twoRings(4, 4);
+    const merger = new RingMerger(first[1]!, { clock: ring.clock, calm: () => true });
+    ring.advanceClock(MIN_MEMBERSHIP_MS);
+    const seen: boolean[] = [];
+    for (let check = 0; check < CALM_CHECKS_PER_PROBE; check++) {
+      expect(await merger.check([second[0]!.self])).toBeNull();
+      seen.push(merger.pendingConfirmation);
+    }
+    // Only the last of these checks probed, and it found the other ring.
+    expect(seen).toEqual([...Array(CALM_CHECKS_PER_PROBE - 1).fill(false), true]);
+    ring.advanceClock(MERGE_CONFIRM_MS);
+    expect(await merger.check([second[0]!.self])).not.toBeNull();
   });
 });
