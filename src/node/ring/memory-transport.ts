@@ -18,6 +18,7 @@ export class MemoryNetwork {
   private readonly nodes = new Map<string, RingHandlers>();
   private readonly killed = new Set<string>();
   private callCount = 0;
+  private readonly callsByOp = new Map<string, number>();
 
   constructor(seed = 1) {
     this.random = mulberry32(seed);
@@ -69,6 +70,11 @@ export class MemoryNetwork {
     return this.callCount;
   }
 
+  /** How many calls of one op (e.g. "FIND_SUCCESSOR_STEP") were delivered so far. */
+  callsOf(op: string): number {
+    return this.callsByOp.get(op) ?? 0;
+  }
+
   private async deliver<T>(from: string, to: Peer, op: string, invoke: (node: RingHandlers) => T): Promise<T> {
     // A real network never answers within the caller's turn; neither does this one.
     await undefined;
@@ -76,6 +82,7 @@ export class MemoryNetwork {
     const node = this.killed.has(to.address) ? undefined : this.nodes.get(to.address);
     if (node === undefined) throw new P2PError("UNREACHABLE", `${op} to ${to.address}: nothing answers`);
     this.callCount++;
+    this.callsByOp.set(op, (this.callsByOp.get(op) ?? 0) + 1);
     try {
       return copy(invoke(node));
     } catch (error) {

@@ -85,7 +85,9 @@ export function buildRingParts(self: Peer, transport: RingTransport, store: Reco
   const pusher = new RecordPusher(table, reviving, options.maxEntriesPerCall ?? DEFAULTS.maxEntriesPerCall);
   const replicator = new Replicator({ table, store, pusher, background, replicas });
   // A new predecessor inside our range gets what it now owns, and the replicas before it.
-  const stabilizer = new Stabilizer(table, reviving, lookup, (candidate) => replicator.handOverTo(candidate), () => period.atMax);
+  // Calm: backed off to the longest period. With the back-off turned off (max = fast) never: fingers are looked up every round, as before.
+  const calm = () => period.atMax && period.max > period.fast;
+  const stabilizer = new Stabilizer(table, reviving, lookup, (candidate) => replicator.handOverTo(candidate), calm);
   const membership = new Membership(table, reviving, lookup, replicator, pusher, store, replicas);
   const handOff = new HandOff({ table, transport: reviving, lookup, store, pusher, isMember: () => membership.isMember });
   const intake = new RecordIntake({ table, store, replicator, handOff, background });

@@ -48,6 +48,23 @@ describe("adaptive maintenance", () => {
     expect(periods).toEqual([...fastRounds, 2 * FAST, 4 * FAST, 8 * FAST, MAX, MAX]);
   });
 
+  test("a calm ring checks its fingers rather than looking them up: under half the lookups of a ring with the back-off turned off", async () => {
+    const rounds = 24;
+    const lookupsOver = async (ring: TestRing) => {
+      const before = ring.network.callsOf("FIND_SUCCESSOR_STEP");
+      for (let round = 0; round < rounds; round++) await maintainAll(ring);
+      return ring.network.callsOf("FIND_SUCCESSOR_STEP") - before;
+    };
+    const calm = await joinRing(24, 5);
+    await calmDown(calm);
+    const fixed = await joinRing(24, 5, { maxMaintenanceMs: FAST });
+    await lookupsOver(fixed);
+    const [calmLookups, fixedLookups] = [await lookupsOver(calm), await lookupsOver(fixed)];
+    expect(fixedLookups).toBeGreaterThan(rounds);
+    expect(calmLookups).toBeLessThan(fixedLookups / 2);
+    expect(calm.network.callsOf("GET_NEIGHBOURS")).toBeGreaterThan(0);
+  });
+
   test("a crashed successor snaps its predecessor back to the fast period at the next round (a failed call)", async () => {
     const ring = await joinRing(6, 5);
     await calmDown(ring);
