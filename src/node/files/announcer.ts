@@ -19,6 +19,13 @@ export class Announcer {
    * during that walk was undone by it until the entries expired (2 × the announce interval).
    */
   private readonly pending = new Map<string, Promise<void>>();
+  /**
+   * Set when the node leaves (`stopAnnouncing`): an announce that had not started by then puts nothing. A
+   * re-announce walk still going through the files (the schedule's, or one after a ring change) would
+   * otherwise put a file again after the leave's withdrawal of it, stamped later, and keep a holder that
+   * is gone findable until its entries expired.
+   */
+  private stopped = false;
 
   constructor(options: { self: Peer; ring: FileRecords; ttlMs: number }) {
     this.self = options.self;
@@ -35,6 +42,7 @@ export class Announcer {
     // The keys are independent, so their puts go out together: a download's reply waits for its announcement,
     // and one put after another cost a lookup and a store per word in a row (the name and 3 words: ~4 x as long).
     return this.serially(file.fileId, file.name, async () => {
+      if (this.stopped) return;
       const puts = [this.ring.put(nameKey(file.name), `${file.fileId}@${holder}`, value("file"), this.ttlMs)];
       for (const word of indexedWordsOf(file.name)) puts.push(this.ring.put(wordKey(word), wordMember(file.fileId, file.name, holder), value("word"), this.ttlMs));
       await settleAll(puts);
@@ -45,7 +53,14 @@ export class Announcer {
   announcePartial(fileId: string, name: string, size: number): Promise<void> {
     const holder = this.self.address;
     const value = JSON.stringify({ kind: "file", name, size, fileId, holder, partial: true } satisfies Announcement);
-    return this.serially(fileId, name, () => this.ring.put(nameKey(name), `${fileId}@${holder}`, value, this.ttlMs).then(() => {}));
+    return this.serially(fileId, name, async () => {
+      if (!this.stopped) await this.ring.put(nameKey(name), `${fileId}@${holder}`, value, this.ttlMs);
+    });
+  }
+
+  /** The node is leaving: from now on nothing is announced, while withdrawals still go out (after any announce already under way). */
+  stopAnnouncing(): void {
+    this.stopped = true;
   }
 
   withdrawPartial(fileId: string, name: string): Promise<void> {

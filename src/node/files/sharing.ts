@@ -221,8 +221,9 @@ export class FileSharing {
     }
   }
 
-  /** Withdraws every announcement of this node at once (graceful leave), so nobody is sent here. */
+  /** Withdraws every announcement of this node at once (graceful leave), so nobody is sent here; nothing is announced after it. */
   async withdrawAll(): Promise<void> {
+    this.announcer.stopAnnouncing();
     for (const folder of this.catalog.allFolders()) await this.announcer.withdraw(folder).catch(() => {});
     for (const file of this.catalog.allShared()) {
       await this.announcer.withdraw(file).catch((error) => this.warn(`could not withdraw ${file.name}: ${(error as Error).message}`));
