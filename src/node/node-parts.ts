@@ -29,6 +29,8 @@ import { DEFAULT_ANNOUNCE_INTERVAL_MS, FileSharing } from "./files/sharing";
 import { KnownPeers } from "./known-peers";
 import { nodeTrust } from "./peer-checks";
 import { SqliteRecordStore } from "./record-store";
+import { holdsEntry } from "./ring/admission";
+import type { RingId } from "../model/id";
 import { RingPresence } from "./ring-presence";
 import { ChordNode } from "./ring/chord";
 import { RING } from "../wire/ring";
@@ -78,7 +80,8 @@ export function openParts(base: NodeBase): NodeParts {
     const catalog = opening(new CatalogStore(join(options.dataDir, "catalog.db")));
     const served = opening(new ServedStore(join(options.dataDir, "catalog.db")));
     // Asked only when a peer's records arrive, by then the ring below exists.
-    const trust = nodeTrust(options.dataDir, self, transport, warn, (key) => ring.holdsKey(key));
+    const storesLive = (key: RingId, member: string) => store.get(key, Date.now()).some((entry) => entry.member === member);
+    const trust = nodeTrust(options.dataDir, self, transport, warn, (entry) => holdsEntry(entry, (key) => ring.holdsKey(key), storesLive));
     const ring = new ChordNode(self, trust.ringTransport, store, {
       successorListLength: options.successors ?? DEFAULT_SUCCESSORS,
       replicas: options.replicas ?? DEFAULT_REPLICAS,

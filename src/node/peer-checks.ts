@@ -6,7 +6,7 @@ import type { PeerChecks } from "../wire/ring";
 import { type Identity, loadIdentity } from "./identity";
 import { admitScreened, RefusalLog } from "./ring/admission";
 import { log } from "../log";
-import type { RingId } from "../model/id";
+import type { RecordEntry } from "../model/record";
 import type { Peer } from "../model/peer";
 import type { RingTransport } from "../model/ring-transport";
 import { admitEntries, checkingReads, HolderKeys, MAX_CLOCK_SKEW_MS } from "./signed-records";
@@ -19,7 +19,7 @@ const CLOCK_REFUSAL_WARNING_MS = 60_000;
  * Claims checked with one call each to the peer named; any failure to answer counts as "not there".
  * Every call is paid from `budget`: whoever sends the claims, this node connects to one host only a few
  * times a second and on one requester's behalf only so often (src/protocol/connect-budget.ts).
- * Records are taken only for keys this node holds (`holdsKey`), with a bounded lifetime, and signed.
+ * Records are taken only for keys this node holds, or as tombstones of entries it stores (`holds`), with a bounded lifetime, and signed.
  */
 export function peerChecks(
   transport: RingTransport,
@@ -27,7 +27,7 @@ export function peerChecks(
   keys: HolderKeys,
   warn: (message: string) => void,
   budget: ConnectBudget,
-  holdsKey: (key: RingId) => boolean = () => true,
+  holds: (entry: RecordEntry) => boolean = () => true,
 ): PeerChecks {
   let clockWarnedAt = -Infinity;
   const refusals = new RefusalLog(warn, (message) => log.debug(message));
@@ -48,7 +48,7 @@ export function peerChecks(
     publicKey: identity.publicKey,
     admit: async (entries) => {
       try {
-        return await admitEntries(admitScreened(entries, holdsKey, (message, onlyUnheld) => refusals.note(message, onlyUnheld)), keys, Date.now(), warn, (message) => log.debug(message));
+        return await admitEntries(admitScreened(entries, holds, (message, onlyUnheld) => refusals.note(message, onlyUnheld)), keys, Date.now(), warn, (message) => log.debug(message));
       } catch (error) {
         // A writer whose clock runs ahead has every record refused: say so here too, not only to it.
         if (isP2PError(error) && /ahead of this node's clock/.test(error.message) && Date.now() - clockWarnedAt >= CLOCK_REFUSAL_WARNING_MS) {
@@ -64,7 +64,7 @@ export function peerChecks(
 }
 
 /** A node's trust machinery in one piece: its key pair, the holders' keys it learnt, checked reads, checked writes. */
-export function nodeTrust(dataDir: string, self: { address: string }, transport: TcpTransport, warn: (message: string) => void, holdsKey?: (key: RingId) => boolean) {
+export function nodeTrust(dataDir: string, self: { address: string }, transport: TcpTransport, warn: (message: string) => void, holds?: (entry: RecordEntry) => boolean) {
   const identity = loadIdentity(dataDir);
   const budget = new ConnectBudget();
   const keys = new HolderKeys(transport, { address: self.address, publicKey: identity.publicKey }, Date.now, budget);
@@ -75,6 +75,6 @@ export function nodeTrust(dataDir: string, self: { address: string }, transport:
     signEntry: identity.signEntry,
     /** Holders' keys, learnt from their own addresses and cached: for checking entries outside the ring's ops too (LIST_ALL_FILES pages). */
     keys,
-    checks: peerChecks(transport, identity, keys, warn, budget, holdsKey),
+    checks: peerChecks(transport, identity, keys, warn, budget, holds),
   };
 }

@@ -16,17 +16,18 @@ export type Screened = { admitted: RecordEntry[]; refused: { code: "MALFORMED" |
 
 /**
  * Splits a batch into the entries this node may store and the reasons for the rest: an entry must expire
- * (within MAX_RECORD_LIFETIME_MS of its write), and its key must be one this node holds as primary or
- * replica (`responsible`), so a replayed entry cannot settle where nobody looks after it.
+ * (within MAX_RECORD_LIFETIME_MS of its write), and this node must hold its key as primary or replica, or
+ * it must be a tombstone of an entry this node stores (`held`, see `holdsEntry`), so a replayed entry
+ * cannot settle where nobody looks after it.
  */
-export function screenEntries(entries: readonly RecordEntry[], responsible: (key: RingId) => boolean): Screened {
+export function screenEntries(entries: readonly RecordEntry[], held: (entry: RecordEntry) => boolean): Screened {
   const screened: Screened = { admitted: [], refused: [] };
   entries.forEach((entry, index) => {
     if (entry.expiresAt === null) {
       screened.refused.push({ code: "MALFORMED", reason: `record ${index} never expires (expiresAt null); every record must expire within ${hours(MAX_RECORD_LIFETIME_MS)} h` });
     } else if (entry.expiresAt - entry.updatedAt > MAX_RECORD_LIFETIME_MS) {
       screened.refused.push({ code: "MALFORMED", reason: `record ${index} lives ${hours(entry.expiresAt - entry.updatedAt)} h, at most ${hours(MAX_RECORD_LIFETIME_MS)} h` });
-    } else if (!responsible(entry.key)) {
+    } else if (!held(entry)) {
       screened.refused.push({ code: "CONFLICT", reason: `record ${index} is for key ${entry.key.slice(0, 12)}, which this node is neither the primary nor a replica of` });
     } else {
       screened.admitted.push(entry);
@@ -39,13 +40,23 @@ export function screenEntries(entries: readonly RecordEntry[], responsible: (key
  * The entries of a batch this node may store; when none is, the first reason as an error (422, or 409 for a key it does not hold).
  * A batch partly refused is logged through `note`, which hears whether every refusal was for a key this node does not hold.
  */
-export function admitScreened(entries: RecordEntry[], responsible: (key: RingId) => boolean, note: (message: string, onlyUnheld: boolean) => void): RecordEntry[] {
-  const { admitted, refused } = screenEntries(entries, responsible);
+export function admitScreened(entries: RecordEntry[], held: (entry: RecordEntry) => boolean, note: (message: string, onlyUnheld: boolean) => void): RecordEntry[] {
+  const { admitted, refused } = screenEntries(entries, held);
   if (refused.length === 0) return admitted;
   const first = refused[0]!;
   if (admitted.length === 0) throw new P2PError(first.code, `${refused.length} of ${entries.length} records refused: ${first.reason}`);
   note(`refused ${refused.length} of ${entries.length} records: ${first.reason}`, refused.every((refusal) => refusal.code === "CONFLICT"));
   return admitted;
+}
+
+/**
+ * Whether a node takes `entry` in: its key is one the node holds (`holdsKey`), or the entry is a tombstone of
+ * a live entry the node stores (`storesLive`). The second stores nothing new, and without it a node that kept a
+ * copy while its tables were behind (a holder before it was leaving) refused the withdrawal and served the stale
+ * copy as live to every read that merges it, until it expired.
+ */
+export function holdsEntry(entry: RecordEntry, holdsKey: (key: RingId) => boolean, storesLive: (key: RingId, member: string) => boolean): boolean {
+  return holdsKey(entry.key) || (entry.deleted && storesLive(entry.key, entry.member));
 }
 
 /**
