@@ -17,7 +17,6 @@ export class MemoryNetwork {
   readonly random: () => number;
   private readonly nodes = new Map<string, RingHandlers>();
   private readonly killed = new Set<string>();
-  private callCount = 0;
   private readonly callsByOp = new Map<string, number>();
 
   constructor(seed = 1) {
@@ -67,7 +66,9 @@ export class MemoryNetwork {
 
   /** How many calls were delivered so far. */
   get calls(): number {
-    return this.callCount;
+    let total = 0;
+    for (const count of this.callsByOp.values()) total += count;
+    return total;
   }
 
   /** How many calls of one op (e.g. "FIND_SUCCESSOR_STEP") were delivered so far. */
@@ -81,7 +82,6 @@ export class MemoryNetwork {
     if (this.killed.has(from)) throw new P2PError("CLOSED", `${op} from ${from}: the caller is down`);
     const node = this.killed.has(to.address) ? undefined : this.nodes.get(to.address);
     if (node === undefined) throw new P2PError("UNREACHABLE", `${op} to ${to.address}: nothing answers`);
-    this.callCount++;
     this.callsByOp.set(op, (this.callsByOp.get(op) ?? 0) + 1);
     try {
       return copy(invoke(node));
