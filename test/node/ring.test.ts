@@ -33,9 +33,12 @@ describe("the ring over real processes", () => {
   test("16 nodes started together form one consistent ring", async () => {
     net = await createTestnet({ nodes: 16, nodeArgs: FAST });
     await net.waitForConsistentRing(30_000);
-    const status = await net.status(net.nodes[0]!);
-    expect(status.successors).toHaveLength(4);
-    // Fingers are fixed one per maintenance round, after the successors: they follow within a few rounds.
+    // Consistent means true successors and predecessors; each list fills in from the next node's, a round per place,
+    // and fingers are fixed one per maintenance round: both follow within a few rounds.
+    const sorted = [...net.nodes].sort((a, b) => (a.id < b.id ? -1 : 1));
+    const place = sorted.indexOf(net.nodes[0]!);
+    const trueSuccessors = [1, 2, 3, 4].map((step) => sorted[(place + step) % sorted.length]!.address);
+    await waitFor("the true four successors", async () => (await net!.status(net!.nodes[0]!)).successors.map((peer) => peer.address).join() === trueSuccessors.join(), 10_000);
     await waitFor("fingers beyond the successor", async () => (await net!.status(net!.nodes[0]!)).fingers.length > 1, 10_000);
   }, 60_000);
 
