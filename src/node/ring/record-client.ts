@@ -76,7 +76,7 @@ export class RecordClient {
         avoid.add(peer.address);
         continue;
       }
-      await this.pushToAll(this.replicasAfter(peer, await this.successorsOf(peer, neighbours), avoid), entries);
+      await this.pushToReplicas(peer, this.replicasAfter(peer, await this.successorsOf(peer, neighbours), avoid), entries);
       return peer;
     }
     // The last answer says why (a quota, a clock): "no live node" alone would hide it.
@@ -152,14 +152,14 @@ export class RecordClient {
     return this.options.transport.getRecords(peer, key);
   }
 
-  /** Pushes `entries` to each target at once (this node: stored here); a target that does not answer adds nothing. */
-  private async pushToAll(targets: readonly Peer[], entries: RecordEntry[]): Promise<void> {
-    await Promise.all(
-      targets.map(async (target) => {
-        if (target.address === this.options.table.self.address) this.options.intake.accept(entries);
-        else await this.options.pusher.pushRecords(target, entries);
-      }),
-    );
+  /**
+   * Pushes `entries` to the primary's replicas (this node: stored here) and on to those this node's view missed
+   * (RecordPusher.pushToReplicaSet): the write is acknowledged once they hold it. A target that does not answer adds nothing.
+   */
+  private async pushToReplicas(primary: Peer, targets: readonly Peer[], entries: RecordEntry[]): Promise<void> {
+    const self = this.options.table.self.address;
+    if (targets.some((target) => target.address === self)) this.options.intake.accept(entries);
+    await this.options.pusher.pushToReplicaSet(primary, targets.filter((target) => target.address !== self), entries);
   }
 
   /** A strictly increasing write time, so a quick put-then-remove never ties. */

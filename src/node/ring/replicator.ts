@@ -68,9 +68,9 @@ export class Replicator {
     }
   }
 
-  /** Pushes entries that just changed here, as their primary, to the current replica holders. */
+  /** Pushes entries that just changed here, as their primary, to the current replica holders (and those its successor list misses). */
   async pushToReplicas(entries: RecordEntry[]): Promise<void> {
-    for (const target of this.replicaTargets()) await this.pusher.pushRecords(target, entries);
+    await this.pusher.pushToReplicaSet(this.table.self, this.replicaTargets(), entries);
   }
 
   /**

@@ -31,6 +31,22 @@ describe("RecordClient.put", () => {
     expect(membersAt(stubs.get(2)!, clock.now())).toEqual([]);
   });
 
+  test("while successor lists lag a join, the put reaches the new replica before it is acknowledged", async () => {
+    const network = new MemoryNetwork(1);
+    const clock = fakeClock();
+    const stubs = stubCircle(network, POSITIONS.filter((n) => n !== 8), clock.now);
+    const node = partsAt(network, 8, clock.now, { replicas: 3 });
+    // 14 has just joined: only 0 (its successor) and 14 itself know; the primary 12 and this node do not.
+    const lagging = POSITIONS.filter((n) => n !== 14);
+    setTrueNeighbours(lagging, (n) => (n === 8 ? node.table : n === 12 ? stubs.get(12)!.table : undefined));
+    node.membership.adopt(node.table.predecessor, node.table.successors);
+    stubs.get(2)!.beforePut = () => {
+      throw new P2PError("CONFLICT", "record 0 is for key 0c00, which this node is neither the primary nor a replica of");
+    };
+    expect(await node.client.put(KEY, "alice", "v")).toEqual(at(12));
+    for (const n of [12, 14, 0]) expect(membersAt(stubs.get(n)!, clock.now())).toEqual(["alice"]);
+  });
+
   test("caps the lifetime at MAX_RECORD_LIFETIME_MS and uses it when none is given", async () => {
     const { node, stubs, clock } = setup();
     await node.client.put(KEY, "alice", "v", 10 * MAX_RECORD_LIFETIME_MS);
