@@ -115,6 +115,7 @@ export class Stabilizer {
         successor = between;
         continue;
       }
+      await this.reviveOneListed(neighbours.successors);
       table.setSuccessors([successor, ...neighbours.successors]);
       const nearest = table.successor;
       if (nearest === undefined) continue;
@@ -248,10 +249,22 @@ export class Stabilizer {
    * Whether a peer our successor names is worth adopting: yes unless we saw it die, in which case
    * one PING decides, since a node restarted on the same address is that peer back again.
    */
+  /**
+   * The successor's list names a node this node marked dead: it may have come back (a restart on the same address),
+   * and until it calls this node nothing else would show it, so it stayed out of this node's list for the dead-peer
+   * TTL. The nearest such node gets one PING a round; one that is really gone costs that PING until the successor
+   * drops it too, a round or two.
+   */
+  private async reviveOneListed(listed: readonly Peer[]): Promise<void> {
+    const dead = listed.slice(0, this.table.successorListLength - 1).find((peer) => this.table.isDead(peer.address));
+    if (dead !== undefined) await this.isAliveAgain(dead);
+  }
+
   private async isAliveAgain(peer: Peer): Promise<boolean> {
     if (!this.table.isDead(peer.address)) return true;
     try {
       await this.transport.ping(peer);
+      this.table.revive(peer.address);
       return true;
     } catch (error) {
       this.table.noteFailure(error, peer);

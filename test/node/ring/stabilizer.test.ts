@@ -101,6 +101,24 @@ describe("Stabilizer.neighbourLeft", () => {
 });
 
 describe("Stabilizer.stabilize", () => {
+  test("a node marked dead that the successor still lists is pinged, and taken back into the list when it answers", async () => {
+    const { table, stabilizer } = setup(8, EVEN.filter((n) => n !== 8));
+    setTrueNeighbours(EVEN, (n) => (n === 8 ? table : undefined));
+    // 12 crashed and started again on the same address before this node's dead-peer TTL ran out.
+    table.markDead(at(12));
+    await stabilizer.stabilize();
+    expect(addresses(table.successors)).toEqual(addresses([at(10), at(12), at(14)]));
+  });
+
+  test("a node marked dead that the successor still lists but does not answer stays out of the list", async () => {
+    const { table, stabilizer, network } = setup(8, EVEN.filter((n) => n !== 8));
+    setTrueNeighbours(EVEN, (n) => (n === 8 ? table : undefined));
+    table.markDead(at(12));
+    network.kill(at(12).address);
+    await stabilizer.stabilize();
+    expect(addresses(table.successors)).toEqual(addresses([at(10), at(14), at(0)]));
+  });
+
   test("walks back from a successor too far ahead to the true one, fills the list from it and notifies it", async () => {
     const { table, stabilizer, stubs } = setup(3);
     table.setSuccessors([at(8)]);
