@@ -8,6 +8,8 @@ import type { Peer } from "../../model/peer";
 
 /** Contradicted answers one lookup sets aside (each time avoiding the peer that gave it) before it takes the last one anyway. */
 export const MAX_CONTRADICTIONS = 3;
+/** Witnesses from this node's own tables one check PINGs (each one that is silent is set aside for the next) before it believes one unasked. */
+export const MAX_WITNESS_PINGS = 3;
 /** A peer whose answers are contradicted is named in the log at most this often. */
 const SUSPECT_WARNING_INTERVAL_MS = 60_000;
 /**
@@ -134,25 +136,45 @@ export class Lookup {
 
   /**
    * A live node between `key` and `successor` that proves the answer wrong, or null. This node's
-   * tables cost nothing; `confirm` adds one GET_NEIGHBOURS to the successor, whose answer (its
-   * successors) the caller may reuse. A successor that does not answer passes: the caller's own
+   * tables cost one PING, and only when they hold such a node (`liveWitness`); `confirm` adds one
+   * GET_NEIGHBOURS to the successor, whose answer (its successors) the caller may reuse. A successor that does not answer passes: the caller's own
    * call to it fails next and routes around it.
    */
-  private async check(key: RingId, successor: Peer, avoid: ReadonlySet<string>, confirm: boolean): Promise<{ witness: Peer | null; calls: number; neighbours?: Neighbours }> {
-    const known = this.table.knownBetween(key, successor, avoid);
-    if (known !== null || !confirm || successor.address === this.table.self.address) return { witness: known, calls: 0 };
+  private async check(key: RingId, successor: Peer, avoid: Set<string>, confirm: boolean): Promise<{ witness: Peer | null; calls: number; neighbours?: Neighbours }> {
+    const { witness: known, calls } = await this.liveWitness(key, successor, avoid);
+    if (known !== null || !confirm || successor.address === this.table.self.address) return { witness: known, calls };
     let neighbours: Neighbours;
     try {
       neighbours = await this.transport.getNeighbours(successor);
     } catch (error) {
       if (!isP2PError(error)) throw error;
-      return { witness: null, calls: 1 };
+      return { witness: null, calls: calls + 1 };
     }
     const predecessor = neighbours.predecessor;
     if (predecessor !== null && key !== successor.id && inOpenInterval(predecessor.id, key, successor.id)) {
-      return { witness: predecessor, calls: 1 };
+      return { witness: predecessor, calls: calls + 1 };
     }
-    return { witness: null, calls: 1, neighbours };
+    return { witness: null, calls: calls + 1, neighbours };
+  }
+
+  /**
+   * A node of this node's own tables between `key` and `successor` that answers a PING, or null. A peer of the
+   * tables may have died since they were filled (a finger to a node just killed), and a dead node proves nothing:
+   * taken as a witness it would set aside a true answer, and the lookup would end on a worse one. Each witness
+   * that does not answer is added to `avoid`; after MAX_WITNESS_PINGS the next one is believed unasked.
+   */
+  private async liveWitness(key: RingId, successor: Peer, avoid: Set<string>): Promise<{ witness: Peer | null; calls: number }> {
+    for (let calls = 0; ; calls++) {
+      const witness = this.table.knownBetween(key, successor, avoid);
+      if (witness === null || witness.address === this.table.self.address || calls >= MAX_WITNESS_PINGS) return { witness, calls };
+      try {
+        await this.transport.ping(witness);
+        return { witness, calls: calls + 1 };
+      } catch (error) {
+        this.table.noteFailure(error, witness);
+        avoid.add(witness.address);
+      }
+    }
   }
 
   /** Logs a contradicted answer: at debug while the peer may just be behind a join, at warn (rate-limited) once that no longer explains it. */

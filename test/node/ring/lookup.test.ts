@@ -53,6 +53,26 @@ describe("Lookup.route", () => {
     expect(result.neighbours).toEqual(stubs.get(10)!.table.neighbours());
   });
 
+  test("a node of this node's tables that died since does not contradict the true answer", async () => {
+    const { lookup, network, stubs, debugs } = setup();
+    // 8 was killed and the ring closed around it; this node's finger still names it.
+    network.kill(at(8).address);
+    setTrueNeighbours(POSITIONS.filter((n) => n !== 8), (n) => stubs.get(n)?.table);
+    const result = await lookup.route(null, keyAfter(6), new Set(), { confirm: true });
+    expect(result.peer).toEqual(at(10));
+    expect(debugs.filter((line) => line.includes("lies between"))).toEqual([]);
+  });
+
+  test("a live node of this node's tables between the key and the answer still contradicts it", async () => {
+    const { lookup, stubs, debugs, table } = setup();
+    // 2 answers as if 4 and 6 were not there; this node's finger to 4 answers its PING.
+    table.setFingers(158, 159, at(4));
+    stubs.get(2)!.answerStep = () => ({ done: true, peer: at(8) });
+    const result = await lookup.route(null, keyAfter(3), new Set(), { confirm: true });
+    expect(result.peer).not.toEqual(at(8));
+    expect(debugs.some((line) => line.includes("lies between"))).toBe(true);
+  });
+
   test("routes around a peer that does not answer, marks it dead and adds it to avoid", async () => {
     const { lookup, network, table } = setup();
     network.kill(at(8).address);
