@@ -32,8 +32,9 @@ export class RoutingTable {
   /**
    * The predecessors before the predecessor, nearest first, as asked of each (`learnPredecessors`),
    * and the predecessor they were learnt behind: with it, where the keys this node replicates begin.
+   * `doubted`: a key was held not to be this node's on their word since (they may be stale: ask again).
    */
-  private earlier: { behind: string; peers: Peer[]; wraps: boolean; at: number } | null = null;
+  private earlier: { behind: string; peers: Peer[]; wraps: boolean; at: number; doubted?: boolean } | null = null;
 
   constructor(self: Peer, successorListLength: number, clock: () => number) {
     this.self = self;
@@ -162,10 +163,10 @@ export class RoutingTable {
     this.earlier = { behind: behind.address, peers: peers.map((peer) => ({ id: peer.id, address: peer.address })), wraps, at: this.clock() };
   }
 
-  /** How long ago the earlier predecessors were learnt behind the current predecessor (Infinity: never, or behind another). */
+  /** How long ago the earlier predecessors were learnt behind the current predecessor (Infinity: never, behind another, or doubted since). */
   earlierPredecessorsAge(): number {
     const earlier = this.currentEarlier();
-    return earlier === null ? Infinity : this.clock() - earlier.at;
+    return earlier === null || earlier.doubted === true ? Infinity : this.clock() - earlier.at;
   }
 
   /**
@@ -184,6 +185,7 @@ export class RoutingTable {
       if (peer.id === key || inOpenInterval(peer.id, key, this.self.id)) before.add(peer.address);
     };
     for (const peer of [this.predecessorPeer, ...(earlier?.peers ?? []), ...this.successorList, ...this.fingers]) between(peer);
+    if (before.size >= replicas && earlier !== null) earlier.doubted = true;
     return before.size < replicas;
   }
 
@@ -192,7 +194,7 @@ export class RoutingTable {
    * and, when the walk came back round, with no live node known outside it (a walk made while the ring
    * was forming may wrap round the few nodes there were; one more node known proves the ring larger).
    */
-  private currentEarlier(): { peers: Peer[]; wraps: boolean; at: number } | null {
+  private currentEarlier(): { peers: Peer[]; wraps: boolean; at: number; doubted?: boolean } | null {
     const earlier = this.earlier;
     if (earlier === null || earlier.behind !== this.predecessorPeer?.address) return null;
     if (!earlier.wraps) return earlier;

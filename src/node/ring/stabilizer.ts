@@ -9,8 +9,16 @@ import type { Peer } from "../../model/peer";
 import { RecentNotifiers } from "./recent-notifiers";
 import { SuccessorRecovery } from "./successor-recovery";
 
-/** The predecessors before the predecessor are asked again this often while the predecessor stays the same (at once when it changes). */
-const EARLIER_PREDECESSORS_REFRESH_MS = 5_000;
+/**
+ * The predecessors before the predecessor are asked again this often while the predecessor stays the same and the
+ * ring changes; at once when the predecessor changes, or when a key was refused on their word (it may be stale).
+ */
+export const EARLIER_PREDECESSORS_REFRESH_MS = 5_000;
+/**
+ * The same while the ring is calm (maintenance at its longest period): the walk was a third of a calm node's calls,
+ * and a change two nodes back that it misses shows first as a refused key, which makes it due at once.
+ */
+export const EARLIER_PREDECESSORS_CALM_REFRESH_MS = 120_000;
 /** Bound on calls one stabilize makes, walking back towards the true successor included. */
 const MAX_STABILIZE_CALLS = 2 * ID_BITS;
 /**
@@ -144,11 +152,13 @@ export class Stabilizer {
   /**
    * Asks the predecessor for its predecessor, and so on back, until `replicas` predecessors are known
    * (or the walk comes back round a smaller ring): the keys this node replicates begin at the last one.
-   * One GET_NEIGHBOURS per step, at most every EARLIER_PREDECESSORS_REFRESH_MS; a step that fails keeps what was known.
+   * One GET_NEIGHBOURS per step, at most every EARLIER_PREDECESSORS_REFRESH_MS (..._CALM_REFRESH_MS while calm);
+   * a step that fails keeps what was known.
    */
   async learnPredecessors(replicas: number): Promise<void> {
     const predecessor = this.table.predecessor;
-    if (predecessor === null || replicas <= 1 || this.table.earlierPredecessorsAge() < EARLIER_PREDECESSORS_REFRESH_MS) return;
+    const refresh = this.calm() ? EARLIER_PREDECESSORS_CALM_REFRESH_MS : EARLIER_PREDECESSORS_REFRESH_MS;
+    if (predecessor === null || replicas <= 1 || this.table.earlierPredecessorsAge() < refresh) return;
     const chain: Peer[] = [];
     let current = predecessor;
     for (let step = 1; step < replicas; step++) {

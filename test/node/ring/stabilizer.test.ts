@@ -4,7 +4,7 @@ import { describe, expect, test } from "bun:test";
 import { P2PError } from "../../../src/protocol/errors";
 import { Lookup } from "../../../src/node/ring/lookup";
 import { RoutingTable } from "../../../src/node/ring/routing-table";
-import { FULL_FINGER_PASS_EVERY, Stabilizer } from "../../../src/node/ring/stabilizer";
+import { EARLIER_PREDECESSORS_CALM_REFRESH_MS, FULL_FINGER_PASS_EVERY, Stabilizer } from "../../../src/node/ring/stabilizer";
 import type { Peer } from "../../../src/model/peer";
 import { at, fakeClock, keyAfter, MemoryNetwork, setTrueNeighbours, stubCircle } from "./parts";
 
@@ -180,6 +180,35 @@ describe("Stabilizer.learnPredecessors", () => {
     await stabilizer.learnPredecessors(3);
     expect(network.calls).toBe(calls);
     clock.advance(5_000);
+    await stabilizer.learnPredecessors(3);
+    expect(network.calls).toBe(calls + 2);
+  });
+
+  test(`while the ring is calm, asks again only every ${EARLIER_PREDECESSORS_CALM_REFRESH_MS / 1000} s`, async () => {
+    const { table, stabilizer, network, clock } = setup(8, EVEN.filter((n) => n !== 8), () => true);
+    setTrueNeighbours(EVEN, (n) => (n === 8 ? table : undefined));
+    await stabilizer.learnPredecessors(3);
+    const calls = network.calls;
+    clock.advance(EARLIER_PREDECESSORS_CALM_REFRESH_MS - 1);
+    await stabilizer.learnPredecessors(3);
+    expect(network.calls).toBe(calls);
+    clock.advance(1);
+    await stabilizer.learnPredecessors(3);
+    expect(network.calls).toBe(calls + 2);
+  });
+
+  test("a key held not to be this node's on their word makes them due again at once, calm or not", async () => {
+    const { table, stabilizer, network } = setup(8, EVEN.filter((n) => n !== 8), () => true);
+    setTrueNeighbours(EVEN, (n) => (n === 8 ? table : undefined));
+    await stabilizer.learnPredecessors(3);
+    const calls = network.calls;
+    expect(table.holdsKey(keyAfter(3), 3)).toBe(true);
+    await stabilizer.learnPredecessors(3);
+    expect(network.calls).toBe(calls);
+    expect(table.holdsKey(keyAfter(1), 3)).toBe(false);
+    await stabilizer.learnPredecessors(3);
+    expect(network.calls).toBe(calls + 2);
+    // Asked again, the walk is believed again until the next such refusal.
     await stabilizer.learnPredecessors(3);
     expect(network.calls).toBe(calls + 2);
   });
