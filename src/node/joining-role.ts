@@ -31,7 +31,7 @@ export interface RoleContext {
 
 /**
  * Whether the DNS sees this node at its address and can dial it back there, on a listener that answers only the
- * dial-back. Unreachable behind NAT: the router is asked for a port mapping (NAT-PMP) and the dial-back tried at
+ * dial-back. Unreachable behind NAT: the router is asked for a port mapping (NAT-PMP, then UPnP IGD) and the dial-back tried at
  * the mapped address; reachable there, the node joins under that address. Still unreachable: an edge node. Not
  * checked (DNS down, an older DNS without OBSERVED): a ring member, as before. Then the address family
  * (`lackingFamily`). On a private network alike: a relay is a keyed member, and each hop of a circuit is keyed.
@@ -62,9 +62,9 @@ async function checkReach({ options, listen, reach, dns }: RoleContext, role: Jo
     const dnsClient = dns.clients[0]!;
     log.info(await reach.check(dnsClient));
     if (reach.state !== "unreachable" || !reach.behindNat || options.advertise) return;
-    role.mapping = await PortMapping.open(listen.port, { info: (message) => log.info(message), warn: (message) => log.warn(message) });
+    role.mapping = await PortMapping.open(listen, { info: (message) => log.info(message), warn: (message) => log.warn(message) });
     if (!role.mapping) return;
-    log.info(await reach.check(dnsClient, { at: role.mapping.external, how: "behind NAT, port mapped by NAT-PMP" }));
+    log.info(await reach.check(dnsClient, { at: role.mapping.external, how: `behind NAT, port mapped by ${role.mapping.method}` }));
     if (reach.isReachable()) return;
     await role.mapping.close();
     role.mapping = null;

@@ -72,7 +72,7 @@ class NodeLifecycle implements P2PNode {
   private readonly stopping = new AbortController();
   private parts: NodeParts | null = null;
   private peerServer: ProtocolServer | null = null;
-  /** The router's port mapping this node joined under (NAT-PMP), removed when it stops. */
+  /** The router's port mapping this node joined under (NAT-PMP or UPnP IGD), removed when it stops. */
   private mapping: PortMapping | null = null;
   /** The same ops on the node's address in its other family (`--also`). */
   private alsoServer: ProtocolServer | null = null;

@@ -12,7 +12,7 @@ export interface LabReport {
   /** Nodes that did not start or join, with why. */
   nodeProblems: Map<string, string>;
   pairs: PairResult[];
-  /** A line on the port-mapping router (miniupnpd) when there is one. */
+  /** A line on the port-mapping router (the lab's NAT-PMP and UPnP IGD gateway) when there is one. */
   upnp?: string;
 }
 

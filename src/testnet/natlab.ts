@@ -10,7 +10,7 @@ import { hasExited } from "./processes";
 import { type PairResult, measurePair, shareFiles, untried } from "./natlab-matrix";
 import { type LabPlan, type PlanOptions, labPlan } from "./natlab-plan";
 import type { LabReport } from "./natlab-report";
-import { type UpnpRouter, startUpnp } from "./natlab-upnp";
+import { type UpnpRouter, natPmpHosts, startUpnp } from "./natlab-upnp";
 
 export interface LabOptions {
   layout: PlanOptions;
@@ -62,12 +62,10 @@ export async function startLab(options: LabOptions): Promise<Lab> {
     progress(`creating ${plan.hosts.length + plan.routers.length + 1} network namespaces (run ${runId})`);
     createLab(runId, plan);
     const upnpRouter = plan.routers.find((router) => router.kind === "upnp");
-    if (upnpRouter) upnp = await startUpnp(runId, upnpRouter, home, options.onSpawn);
+    if (upnpRouter) upnp = await startUpnp(runId, upnpRouter, natPmpHosts(plan, upnpRouter), options.onSpawn);
     await processes.startDns(options.joinTimeoutMs);
     progress(`starting ${plan.hosts.length - 1} nodes`);
     const nodes = await processes.startNodes(plan, options.joinTimeoutMs);
-    const behindUpnp = nodes.find((node) => node.host.router === upnpRouter?.name);
-    if (upnp && behindUpnp) await upnp.probe(behindUpnp.namespace, behindUpnp.ip);
     return { runId, home, plan, nodes, upnp, settings, measure: () => measureAll(settings, plan, nodes, options, upnp), close };
   } catch (error) {
     await close();

@@ -91,13 +91,13 @@ describe.skipIf(unavailable !== null)("the NAT lab", () => {
     expect(pair("pub1", "v6").mode).toBe("direct");
   });
 
-  test("the node behind router D gets a port mapped by NAT-PMP, joins the ring under the router's address, and every IPv4 node downloads from it directly", () => {
+  test("the node behind router D, refused NAT-PMP, gets a port mapped by UPnP IGD, joins the ring under the router's address, and every IPv4 node downloads from it directly", () => {
     const d1 = lab!.nodes.find((node) => node.host.name === "d1")!;
-    expect(d1.log()).toContain("mapped 203.0.113.14:7495 to this node's port 7495 (NAT-PMP)");
-    expect(d1.log()).toContain("behind NAT, port mapped by NAT-PMP: reachable at 203.0.113.14:7495");
+    expect(d1.log()).toContain("mapped 203.0.113.14:7495 to this node's port 7495 (UPnP)");
+    expect(d1.log()).toContain("behind NAT, port mapped by UPnP: reachable at 203.0.113.14:7495");
     expect(d1.log()).toMatch(/node [0-9a-f]{8} at 203\.0\.113\.14:7495 is in the ring/);
     for (const to of ["pub1", "pub2", "a1", "c1"]) expect({ to, mode: pair("d1", to).mode }).toEqual({ to, mode: "direct" });
-    expect(report!.upnp).toContain("NAT-PMP (the lab's gateway): mapped 203.0.113.14:7495 to 10.0.4.2:7495");
+    expect(report!.upnp).toContain("mapped 203.0.113.14:7495 to 10.0.4.2:7495 (UPnP)");
   });
 
   test("every ordered pair gets a mark, and every failed one says why", () => {
