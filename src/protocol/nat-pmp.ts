@@ -99,7 +99,14 @@ async function exchange(gateway: string, request: Uint8Array, op: number, length
           clearTimeout(timer);
           resolve(bytes);
         };
-        socket.send(request, port, gateway);
+        try {
+          socket.send(request, port, gateway);
+        } catch (error) {
+          // An ICMP "port unreachable" the error callback did not see first surfaces here (ECONNREFUSED): the same news.
+          if (!(error instanceof Error)) throw error;
+          refused = true;
+          answer(new Uint8Array(0));
+        }
       });
       if (refused) throw new P2PError("UNREACHABLE", `the router at ${gateway} does not speak NAT-PMP (UDP ${port} is closed)`);
       if (reply === null) continue;

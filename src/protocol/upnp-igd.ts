@@ -7,8 +7,10 @@ export const SSDP_ADDRESS = "239.255.255.250";
 export const SSDP_PORT = 1900;
 /** How long discovery waits for a router to answer an M-SEARCH (sent again half way); its MX asks for an answer within 1 s. */
 export const SSDP_WAIT_MS = 2_000;
-/** Each HTTP exchange with the router (its description, a SOAP call) must end within this. */
+/** Each HTTP exchange with the router (its description, a SOAP call) must end within this, per try. */
 export const UPNP_HTTP_TIMEOUT_MS = 3_000;
+/** Tries of one HTTP exchange whose connection fails (reset, refused); one that times out is not tried again. */
+export const UPNP_HTTP_TRIES = 2;
 /** A device description or SOAP reply larger than this is no router's: the exchange is refused. */
 export const MAX_UPNP_BODY_BYTES = 64 * 1024;
 /** External ports tried when the one wished for is taken (error 718): the wished one, then this many at random. */
@@ -188,13 +190,19 @@ async function httpText(url: string, init: RequestInit): Promise<string> {
 
 /** A bounded HTTP exchange with the router: its status and at most MAX_UPNP_BODY_BYTES of text. */
 async function httpExchange(url: string, init: RequestInit): Promise<{ status: number; text: string }> {
-  let response: Response;
-  try {
-    response = await fetch(url, { ...init, redirect: "error", signal: AbortSignal.timeout(UPNP_HTTP_TIMEOUT_MS) });
-  } catch (error) {
-    throw new P2PError("UNREACHABLE", `the UPnP gateway at ${new URL(url).host} did not answer: ${(error as Error).message}`);
+  // A new connection each time, as routers' small HTTP servers expect: a kept-alive one they have closed meanwhile
+  // would be reset under the next request. A reset or refusal is tried once more.
+  const headers = { ...(init.headers as Record<string, string> | undefined), Connection: "close" };
+  for (let attempt = 1; ; attempt++) {
+    let response: Response;
+    try {
+      response = await fetch(url, { ...init, headers, keepalive: false, redirect: "error", signal: AbortSignal.timeout(UPNP_HTTP_TIMEOUT_MS) });
+    } catch (error) {
+      if (attempt < UPNP_HTTP_TRIES && !(error instanceof DOMException && error.name === "TimeoutError")) continue;
+      throw new P2PError("UNREACHABLE", `the UPnP gateway at ${new URL(url).host} did not answer: ${(error as Error).message}`);
+    }
+    return { status: response.status, text: await boundedText(response, url) };
   }
-  return { status: response.status, text: await boundedText(response, url) };
 }
 
 async function boundedText(response: Response, url: string): Promise<string> {

@@ -2,6 +2,7 @@
 // It stands in for miniupnpd's NAT-PMP, which Debian's miniupnpd 2.3.1 refuses behind a reserved WAN address (203.0.113.0/24 is one); the lab is never on a real network.
 
 import { LabPortMappings, type LabRouterAddresses } from "./lab-port-mappings";
+import { sendOrNote } from "./lab-udp";
 
 const NAT_PMP_PORT = 5351;
 /** RFC 6886 §3.5 result codes the gateway sends. */
@@ -32,8 +33,9 @@ export async function startNatPmpGateway(options: GatewayOptions): Promise<() =>
         if (!address.startsWith(`${options.lan}.`) || data.length < 2 || data[0] !== 0) return;
         const allowed = options.hosts === undefined || options.hosts.includes(address);
         const reply = answer(new Uint8Array(data), address, { mappings, wan: options.wan, allowed, seconds: Math.floor((Date.now() - epoch) / 1000) });
-        if (reply) udp.send(reply, port, address);
+        if (reply) sendOrNote(udp, reply, port, address, log);
       },
+      error() {},
     },
   });
   log(`NAT-PMP gateway on ${options.lan}.1:${NAT_PMP_PORT} for external ${options.wan}${options.hosts ? ` (for ${options.hosts.join(", ") || "no host"})` : ""}`);

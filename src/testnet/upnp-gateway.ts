@@ -3,6 +3,7 @@
 
 import { SSDP_ADDRESS, SSDP_PORT } from "../protocol/upnp-igd";
 import { LabPortMappings, type LabRouterAddresses } from "./lab-port-mappings";
+import { sendOrNote } from "./lab-udp";
 
 const SERVICE_TYPE = "urn:schemas-upnp-org:service:WANIPConnection:1";
 const DEVICE_TYPE = "urn:schemas-upnp-org:device:InternetGatewayDevice:1";
@@ -59,8 +60,11 @@ export async function startUpnpGateway(options: UpnpGatewayOptions): Promise<Upn
         const search = new TextDecoder().decode(data.subarray(0, 2048));
         if (!fromLan(address) || !search.startsWith("M-SEARCH") || !/^ST:\s*(ssdp:all|upnp:rootdevice|urn:schemas-upnp-org:(device:InternetGatewayDevice|service:WANIPConnection):\d)\s*$/im.test(search)) return;
         const location = `http://${router}:${http.port}${DESCRIPTION_PATH}`;
-        udp.send(["HTTP/1.1 200 OK", "CACHE-CONTROL: max-age=120", `ST: ${DEVICE_TYPE}`, `USN: uuid:5f3c1e2a-6b7d-4c8e-9f10-112233445566::${DEVICE_TYPE}`, "EXT:", "SERVER: Linux UPnP/1.1 p2p-natlab/1", `LOCATION: ${location}`, "", ""].join("\r\n"), port, address);
+        const answer = ["HTTP/1.1 200 OK", "CACHE-CONTROL: max-age=120", `ST: ${DEVICE_TYPE}`, `USN: uuid:5f3c1e2a-6b7d-4c8e-9f10-112233445566::${DEVICE_TYPE}`, "EXT:", "SERVER: Linux UPnP/1.1 p2p-natlab/1", `LOCATION: ${location}`, "", ""];
+        sendOrNote(udp, answer.join("\r\n"), port, address, log);
       },
+      // An ICMP "port unreachable" for an answer to a searcher that already left: nothing to do.
+      error() {},
     },
   });
   if (options.multicast) ssdp.addMembership(SSDP_ADDRESS, router);

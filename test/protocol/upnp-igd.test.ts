@@ -4,6 +4,7 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { MAX_UPNP_BODY_BYTES, discoverIgd, igdExternalAddress, igdMapTcp, igdUnmapTcp } from "../../src/protocol/upnp-igd";
 import { LabPortMappings } from "../../src/testnet/lab-port-mappings";
 import { startUpnpGateway } from "../../src/testnet/upnp-gateway";
+import { loopbackAddress } from "../helpers/wait";
 
 const stops: Array<() => void> = [];
 afterEach(() => stops.splice(0).forEach((stop) => stop()));
@@ -72,12 +73,48 @@ describe("the UPnP IGD client", () => {
     await expect(igdMapTcp(await discoverIgd(search), `${LAN}.9`, 7495, 7495, 7200)).rejects.toMatchObject({ code: "REFUSED", message: expect.stringContaining("Action not authorized (606)") });
   });
 
+  test("a router that closes the first connection unanswered is asked once more, on a new connection", async () => {
+    const description = `<root><device><service><serviceType>urn:schemas-upnp-org:service:WANIPConnection:1</serviceType><controlURL>/ctl</controlURL></service></device></root>`;
+    let connections = 0;
+    const http = Bun.listen({
+      hostname: ROUTER,
+      port: 0,
+      socket: {
+        open(socket) {
+          if (++connections === 1) return void socket.end();
+          socket.end(`HTTP/1.1 200 OK\r\nContent-Length: ${description.length}\r\nConnection: close\r\n\r\n${description}`);
+        },
+        data() {},
+      },
+    });
+    stops.push(() => http.stop(true));
+    const search = await oddDevice(() => located(`http://${ROUTER}:${http.port}/rootDesc.xml`), "");
+    expect(await discoverIgd(search)).toMatchObject({ controlUrl: `http://${ROUTER}:${http.port}/ctl` });
+    expect(connections).toBe(2);
+  });
+
   test("when nothing answers the search, discovery is UNREACHABLE within its wait", async () => {
     const silent = await Bun.udpSocket({ hostname: ROUTER });
     stops.push(() => silent.close());
     const started = performance.now();
     await expect(discoverIgd({ gateway: ROUTER, multicast: false, ssdpPort: silent.port, waitMs: 400 })).rejects.toMatchObject({ code: "UNREACHABLE", message: expect.stringMatching(/no UPnP gateway answered/) });
     expect(performance.now() - started).toBeLessThan(3_000);
+  });
+
+  test("a router with nothing on the SSDP port (ICMP port unreachable, then ECONNREFUSED on the next send) is UNREACHABLE, not a crash", async () => {
+    const nobody = loopbackAddress();
+    await expect(discoverIgd({ gateway: nobody, multicast: false, waitMs: 400 })).rejects.toMatchObject({ code: "UNREACHABLE", message: expect.stringMatching(/no UPnP gateway answered/) });
+  });
+
+  test("the lab's IGD goes on answering after searchers left before their answers came", async () => {
+    const { search } = await gateway();
+    for (let round = 0; round < 5; round++) {
+      const gone = await Bun.udpSocket({ hostname: ROUTER });
+      gone.send("M-SEARCH * HTTP/1.1\r\nST: ssdp:all\r\n\r\n", search.ssdpPort, ROUTER);
+      gone.close();
+      await Bun.sleep(10);
+    }
+    expect((await discoverIgd(search)).router).toBe(ROUTER);
   });
 
   test("an answer whose LOCATION names another host than the one answering is ignored: nothing is fetched there", async () => {
