@@ -20,6 +20,12 @@ export const MAX_RESERVE_ROUNDS = 80;
 export const MAX_RESERVE_RETRY_MS = 10_000;
 /** How long the relay may stay silent on the notice channel (it sends a keepalive every 5 s) before the edge looks for another. */
 export const NOTICE_SILENCE_TIMEOUT_MS = 20_000;
+/**
+ * A relay whose reservation was lost is not asked again for this long while other members are listed: one that froze
+ * (a stopped process, a host gone silent) still accepts connections in its kernel and is still listed by the DNS,
+ * and asking it again would cost another NOTICE_SILENCE_TIMEOUT_MS.
+ */
+export const LOST_RELAY_AVOID_MS = 60_000;
 /** Circuits an edge serves at once; an INCOMING past it is left unanswered (the relay tells the dialler 503). */
 export const MAX_ACCEPTED_CIRCUITS = 64;
 
@@ -64,6 +70,8 @@ export class EdgeLink {
 
   /** Every member the DNS listed last (of both families): a dual-stack relay's address in the other family must be one. */
   private listed: Peer[] = [];
+  /** The relay whose reservation was lost last, and when: passed over while others are listed (LOST_RELAY_AVOID_MS). */
+  private lost: { address: string; at: number } | null = null;
 
   constructor(private readonly options: EdgeLinkOptions) {
     this.why = options.lackingFamily ? `no IPv${options.lackingFamily} route` : "unreachable";
@@ -121,7 +129,10 @@ export class EdgeLink {
     try {
       this.listed = await this.options.dns.peers();
       const { lackingFamily } = this.options;
-      candidates = shuffled(this.listed.filter((member) => familyOf(splitAddress(member.address).ip) !== lackingFamily)).slice(0, MAX_RELAY_CANDIDATES);
+      const reachable = this.listed.filter((member) => familyOf(splitAddress(member.address).ip) !== lackingFamily);
+      const avoided = this.lost !== null && Date.now() - this.lost.at < LOST_RELAY_AVOID_MS ? this.lost.address : null;
+      const others = reachable.filter((member) => member.address !== avoided);
+      candidates = shuffled(others.length > 0 ? others : reachable).slice(0, MAX_RELAY_CANDIDATES);
     } catch (error) {
       if (!isP2PError(error)) throw error;
       this.line = `${this.why}: looking for a relay (the DNS did not answer: ${error.message})`;
@@ -169,6 +180,7 @@ export class EdgeLink {
       this.client?.close();
       this.client = null;
       if (held) {
+        this.lost = { address: relay.address, at: Date.now() };
         this.relay = null;
         this.relayRingAddress = null;
         this.line = `${this.why}: looking for a relay`;

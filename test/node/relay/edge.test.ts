@@ -7,6 +7,7 @@ import { type Testnet, type TestnetNode, createTestnet } from "../../../src/test
 import type { NodeStatus } from "../../../src/node/node";
 import type { TransferEntry } from "../../../src/wire/control";
 import { fetchFile, share } from "../../security/hostile";
+import { NOTICE_SILENCE_TIMEOUT_MS } from "../../../src/node/relay/edge-link";
 import { tempDir, waitFor } from "../../helpers/wait";
 
 const FAST = ["--stabilize", "200", "--stabilize-max", "2000", "--rpc-timeout", "1000"];
@@ -103,6 +104,22 @@ describe("an edge node", () => {
     expect(found.map((file) => file.id)).toEqual([id]);
     const listed = JSON.parse(text(await net.control(edge, "LIST"))) as { name: string }[];
     expect(listed.map((file) => file.name)).toContain("member file.bin");
+  }, 120_000);
+
+  test(`whose relay freezes (SIGSTOP) reserves with another member once it has been silent ${NOTICE_SILENCE_TIMEOUT_MS / 1000} s, without asking the frozen one again`, async () => {
+    const { net, edge } = await startWithEdge(3);
+    const relay = relayOf(await net.status(edge))!;
+    const relayNode = net.nodes.find((node) => node.address === relay)!;
+    // A frozen process's kernel still accepts connections, and the DNS still lists it: asked again, it would hold the
+    // edge for another silence timeout. The testnet's close kills it with SIGKILL, which a stopped process takes.
+    process.kill(relayNode.process.pid, "SIGSTOP");
+    const started = performance.now();
+    const next = await waitFor("the edge to reserve with another relay", async () => {
+      const now = relayOf(await net.status(edge));
+      return now !== null && now !== relay ? now : null;
+    }, NOTICE_SILENCE_TIMEOUT_MS + 15_000, 200);
+    expect(next).not.toBe(relay);
+    expect(performance.now() - started).toBeLessThan(NOTICE_SILENCE_TIMEOUT_MS + 8_000);
   }, 120_000);
 
   test("whose relay is killed reserves with another member within 30 s, and its file downloads again", async () => {
