@@ -40,6 +40,7 @@ import { type EdgeParts, openEdge } from "./relay/edge-parts";
 import { filePeerOps } from "./files/file-ops";
 import type { OpTable } from "../protocol/ops";
 import { splitAddress } from "../protocol/address";
+import { parseRelayed } from "../protocol/relayed-address";
 import { realTimers } from "./timers";
 
 /** What `createNode` gives every part: made once, before the node starts. */
@@ -98,7 +99,12 @@ export function openParts(base: NodeBase): NodeParts {
       const { predecessor, successors } = ring.neighbours();
       if (predecessor?.address === address || successors.some((peer) => peer.address === address)) ring.checkSoon();
     };
-    const edge: EdgeParts | null = options.edge ? openEdgeOf(base, trust, (): OpTable => filePeerOps(sharing), () => announcements.announce()) : null;
+    // A new relay: announced under the new address first, so the files stay findable, then withdrawn under the old one.
+    const moved = (previous: string) => {
+      announcements.announce();
+      if (parseRelayed(previous) !== null) void sharing.withdrawFormerAddress(previous);
+    };
+    const edge: EdgeParts | null = options.edge ? openEdgeOf(base, trust, (): OpTable => filePeerOps(sharing), moved) : null;
     const sharing: FileSharing = new FileSharing({
       self,
       ring: edge?.ring ?? ring,
@@ -125,7 +131,7 @@ export function openParts(base: NodeBase): NodeParts {
   }
 }
 
-function openEdgeOf(base: NodeBase, trust: ReturnType<typeof nodeTrust>, fileOps: () => OpTable, onAddress: () => void): EdgeParts {
+function openEdgeOf(base: NodeBase, trust: ReturnType<typeof nodeTrust>, fileOps: () => OpTable, onAddress: (previous: string) => void): EdgeParts {
   const { options, self, dns, signal } = base;
   const ip = splitAddress(self.address).ip;
   const localAddress = ownSourceAddress(ip);

@@ -67,10 +67,9 @@ export class Announcer {
     return this.serially(fileId, name, () => this.ring.remove(nameKey(name), `${fileId}@${this.self.address}`).then(() => {}));
   }
 
-  /** Tombstones the item's entries under its name and each of its words. */
-  withdraw(item: { name: string; fileId?: string; folderId?: string }): Promise<void> {
+  /** Tombstones the item's entries under its name and each of its words, as held at `holder` (this node's address, or one it had before). */
+  withdraw(item: { name: string; fileId?: string; folderId?: string }, holder = this.self.address): Promise<void> {
     const fileId = idOf(item);
-    const holder = this.self.address;
     return this.serially(fileId, item.name, async () => {
       await this.ring.remove(nameKey(item.name), `${fileId}@${holder}`);
       for (const word of indexedWordsOf(item.name)) await this.ring.remove(wordKey(word), wordMember(fileId, item.name, holder));

@@ -221,6 +221,17 @@ export class FileSharing {
     }
   }
 
+  /**
+   * Withdraws what this node announced under an address it no longer has (an edge that moved to another relay, after
+   * announcing under the new one), so downloaders are not sent to the old relay first; a frozen one held each of them
+   * for a timeout before they tried the new address.
+   */
+  async withdrawFormerAddress(address: string): Promise<void> {
+    for (const item of [...this.catalog.allFolders(), ...this.catalog.allShared()]) {
+      await this.announcer.withdraw(item, address).catch((error) => this.warn(`could not withdraw ${item.name} at ${address}: ${(error as Error).message}`));
+    }
+  }
+
   /** Withdraws every announcement of this node at once (graceful leave), so nobody is sent here; nothing is announced after it. */
   async withdrawAll(): Promise<void> {
     this.announcer.stopAnnouncing();

@@ -31,8 +31,8 @@ export interface EdgeOptions {
   signal: AbortSignal;
   /** The file ops this edge serves on its circuits (built once sharing exists). */
   fileOps: () => OpTable;
-  /** Called once a (new) reservation names the edge by a new address: announce again under it. */
-  onAddress: () => void;
+  /** Called once a (new) reservation names the edge by a new address: announce again under it, and withdraw what `previous` announced. */
+  onAddress: (previous: string) => void;
   /** The IP the node at `address` (its relay) sees this edge come from, and whether its NAT keeps ports: what a hole punch announces. */
   observedBy: (address: string) => Promise<Observation>;
   /** This edge's own IP on its network (none when it listens on a wildcard): a punch from behind the same NAT connects there. */
@@ -75,9 +75,10 @@ export function openEdge(options: EdgeOptions): EdgeParts {
     lackingFamily: options.lackingFamily,
     onRelayed: (address) => {
       if (address === null || address === self.address) return;
+      const previous = self.address;
       self.address = address;
       void ring.refresh().catch((error) => log.debug(`edge: ${(error as Error).message}`));
-      options.onAddress();
+      options.onAddress(previous);
     },
   });
   const ring = new EdgeRing(self, options.transport, options.signEntry, () => link.members);

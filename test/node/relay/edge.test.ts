@@ -8,6 +8,7 @@ import type { NodeStatus } from "../../../src/node/node";
 import type { TransferEntry } from "../../../src/wire/control";
 import { fetchFile, share } from "../../security/hostile";
 import { NOTICE_SILENCE_TIMEOUT_MS } from "../../../src/node/relay/edge-link";
+import { nameKey } from "../../../src/node/files/names";
 import { tempDir, waitFor } from "../../helpers/wait";
 
 const FAST = ["--stabilize", "200", "--stabilize-max", "2000", "--rpc-timeout", "1000"];
@@ -106,8 +107,10 @@ describe("an edge node", () => {
     expect(listed.map((file) => file.name)).toContain("member file.bin");
   }, 120_000);
 
-  test(`whose relay freezes (SIGSTOP) reserves with another member once it has been silent ${NOTICE_SILENCE_TIMEOUT_MS / 1000} s, without asking the frozen one again`, async () => {
+  test(`whose relay freezes (SIGSTOP) reserves with another member once it has been silent ${NOTICE_SILENCE_TIMEOUT_MS / 1000} s, without asking the frozen one again, and withdraws what it announced there`, async () => {
     const { net, edge } = await startWithEdge(3);
+    await share(net, edge, dir.path, "frozen.bin", randomBytes(64 * 1024));
+    const oldAddress = (await net.status(edge)).address;
     const relay = relayOf(await net.status(edge))!;
     const relayNode = net.nodes.find((node) => node.address === relay)!;
     // A frozen process's kernel still accepts connections, and the DNS still lists it: asked again, it would hold the
@@ -120,6 +123,12 @@ describe("an edge node", () => {
     }, NOTICE_SILENCE_TIMEOUT_MS + 15_000, 200);
     expect(next).not.toBe(relay);
     expect(performance.now() - started).toBeLessThan(NOTICE_SILENCE_TIMEOUT_MS + 8_000);
+    // Announced again under the new address, and withdrawn under the old one: no downloader is sent to the frozen relay.
+    const reader = net.nodes.find((node) => node !== edge && node !== relayNode)!;
+    const holders = async () => (JSON.parse(text(await net.control(reader, "GET", [nameKey("frozen.bin")]))) as { member: string }[]).map((entry) => entry.member.slice(entry.member.indexOf("@") + 1));
+    const newAddress = (await net.status(edge)).address;
+    await waitFor("the file's only holder to be the edge's new address", async () => (await holders()).join() === newAddress, 10_000, 200);
+    expect(await holders()).not.toContain(oldAddress);
   }, 120_000);
 
   test("whose relay is killed reserves with another member within 30 s, and its file downloads again", async () => {
