@@ -31,8 +31,8 @@ export interface RoleContext {
 
 /**
  * Whether the DNS sees this node at its address and can dial it back there, on a listener that answers only the
- * dial-back. Unreachable behind NAT: the router is asked for a port mapping (NAT-PMP, then UPnP IGD) and the dial-back tried at
- * the mapped address; reachable there, the node joins under that address. Still unreachable: an edge node. Not
+ * dial-back. Unreachable behind NAT: the router is asked for a port mapping (NAT-PMP, then UPnP IGD) and the
+ * dial-back tried at the mapped address; reachable there, the node joins under that address. Still unreachable: an edge node. Not
  * checked (DNS down, an older DNS without OBSERVED): a ring member, as before. Then the address family
  * (`lackingFamily`). On a private network alike: a relay is a keyed member, and each hop of a circuit is keyed.
  */

@@ -137,8 +137,8 @@ export class Lookup {
   /**
    * A live node between `key` and `successor` that proves the answer wrong, or null. This node's
    * tables cost one PING, and only when they hold such a node (`liveWitness`); `confirm` adds one
-   * GET_NEIGHBOURS to the successor, whose answer (its successors) the caller may reuse. A successor that does not answer passes: the caller's own
-   * call to it fails next and routes around it.
+   * GET_NEIGHBOURS to the successor, whose answer (its successors) the caller may reuse. A successor
+   * that does not answer passes: the caller's own call to it fails next and routes around it.
    */
   private async check(key: RingId, successor: Peer, avoid: Set<string>, confirm: boolean): Promise<{ witness: Peer | null; calls: number; neighbours?: Neighbours }> {
     const { witness: known, calls } = await this.liveWitness(key, successor, avoid);
