@@ -39,6 +39,12 @@ export function hostOf(ip: string): string {
   return `${formatIpv6([...groups.slice(0, 4), 0, 0, 0, 0])}/64`;
 }
 
+/** Whether `ip`, in any spelling, is a loopback address: 127.0.0.0/8 or ::1. */
+export function isLoopback(ip: string): boolean {
+  const canonical = canonicalIp(ip);
+  return canonical === "::1" || (canonical !== null && canonical.startsWith("127."));
+}
+
 /** Whether the canonical address `ip` is a private one (10/8, 172.16/12, 192.168/16, 100.64/10, fc00::/7): a site's own, behind its NAT. */
 export function isPrivate(ip: string): boolean {
   if (ip.includes(":")) return (ipv6Groups(ip)[0]! & 0xfe00) === 0xfc00;

@@ -1,17 +1,11 @@
 // Where the page listens: the node's own loopback address by default (nodes on one machine do not clash), else 127.0.0.1.
 
-import { canonicalIp } from "../protocol/ip";
+import { canonicalIp, isLoopback } from "../protocol/ip";
 import { parsePort } from "../protocol/address";
 import { P2PError } from "../protocol/errors";
 
 /** The page's default port, beside the DNS (7494) and the peers (7495). */
 export const WEB_PORT = 7496;
-
-/** 127.0.0.0/8 or ::1. */
-export function isLoopback(ip: string): boolean {
-  const canonical = canonicalIp(ip);
-  return canonical === "::1" || (canonical !== null && canonical.startsWith("127."));
-}
 
 /** `--web-listen [ip:]port`, or the default for a node at `nodeIp`. */
 export function webListen(nodeIp: string, flag: string | undefined): { hostname: string; port: number } {

@@ -10,7 +10,7 @@ import { opCaller } from "./actions";
 import { loadToken, refusal, tokenCookie } from "./auth";
 import { PageEvents } from "./events";
 import { WEB_ADDRESS_FILE, WEB_TOKEN_FILE } from "./files";
-import { isLoopback } from "./listen";
+import { isLoopback } from "../protocol/ip";
 import { type Uploads, pageUploads } from "./uploads";
 import page from "./page/index.html";
 

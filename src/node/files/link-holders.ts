@@ -1,6 +1,7 @@
 // The holders a link names, as a download uses them: only those this node may contact, beside the ring's, and the one error when none serves the link's id.
 
 import { splitAddress } from "../../protocol/address";
+import { isLoopback } from "../../protocol/ip";
 import { P2PError } from "../../protocol/errors";
 import { holdersOf } from "./announcements";
 import type { ManifestUnavailable } from "./manifest-fetch";
@@ -47,8 +48,4 @@ export function linkUnavailable(what: { name: string; id: string; via: { usable:
   }
   const asked = via.usable.length > 0 ? `asked ${via.usable.map((holder) => holder.address).join(", ")} and the ring: ${cause.message}` : `the link names no holder this node can ask${dropped}, and the ring knows none`;
   return new P2PError("UNAVAILABLE", `could not fetch ${name} (id ${short}) from the link: ${asked}${otherNetwork}`);
-}
-
-function isLoopback(ip: string): boolean {
-  return ip.startsWith("127.") || ip === "::1";
 }
