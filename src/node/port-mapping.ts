@@ -2,6 +2,7 @@
 
 import { formatAddress } from "../protocol/address";
 import { isP2PError, P2PError } from "../protocol/errors";
+import { isLoopback } from "../protocol/ip";
 import { defaultGateway, externalAddress, MAPPING_LIFETIME_SECONDS, mapTcp } from "../protocol/nat-pmp";
 import { type DiscoverOptions, discoverIgd, igdExternalAddress, igdMapTcp, igdUnmapTcp } from "../protocol/upnp-igd";
 
@@ -14,6 +15,8 @@ export type MappingMethod = "NAT-PMP" | "UPnP";
 export interface PortMappingOptions {
   /** The router on the default route (null: none). Default: read from the route table. */
   gateway?: string | null;
+  /** Where the default route is read from (Linux's /proc/net/route; tests give their own). */
+  routeTable?: string;
   /** How UPnP searches (tests search a loopback gateway on its own port, without multicast). */
   upnp?: Partial<DiscoverOptions>;
   /** The methods tried, in order. Default: both. */
@@ -49,7 +52,12 @@ export class PortMapping {
    * no method gets a mapping.
    */
   static async open(listen: { hostname: string; port: number }, log: { info(message: string): void; warn(message: string): void }, options: PortMappingOptions = {}): Promise<PortMapping | null> {
-    const gateway = options.gateway === undefined ? defaultGateway() : options.gateway;
+    // A router maps addresses on its LAN; a node on loopback has none to ask (and its tests must send nothing off the host).
+    if (isLoopback(listen.hostname) && options.gateway === undefined) {
+      log.info(`no port mapping: this node listens on loopback (${listen.hostname})`);
+      return null;
+    }
+    const gateway = options.gateway === undefined ? defaultGateway(options.routeTable) : options.gateway;
     if (gateway === null) return null;
     const reasons: string[] = [];
     for (const method of options.methods ?? ["NAT-PMP", "UPnP"]) {

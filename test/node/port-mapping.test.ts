@@ -5,7 +5,9 @@ import { PortMapping } from "../../src/node/port-mapping";
 import { LabPortMappings } from "../../src/testnet/lab-port-mappings";
 import { startNatPmpGateway } from "../../src/testnet/natpmp-gateway";
 import { startUpnpGateway } from "../../src/testnet/upnp-gateway";
-import { loopbackAddress } from "../helpers/wait";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { loopbackAddress, tempDir } from "../helpers/wait";
 
 const stops: Array<() => void> = [];
 afterEach(() => stops.splice(0).forEach((stop) => stop()));
@@ -50,6 +52,17 @@ describe("PortMapping.open", () => {
     expect(lines).toEqual([`the router at ${ROUTER} mapped ${WAN}:7495 to this node's port 7495 (UPnP)`]);
     await mapping.close();
     expect(mappings.holderOf(7495)).toBeUndefined();
+  });
+
+  test("a node that listens on loopback asks no router, and says so", async () => {
+    const dir = tempDir();
+    stops.push(() => dir.remove());
+    // Were the rule broken, the routes read name a router on loopback, and no search is multicast: nothing leaves the host.
+    const routeTable = join(dir.path, "route");
+    writeFileSync(routeTable, "Iface\tDestination\tGateway\nlo\t00000000\t0100007F\n");
+    const { lines, log } = logLines();
+    expect(await PortMapping.open({ hostname: "127.0.0.5", port: 7495 }, log, { routeTable, upnp: { multicast: false, waitMs: 300 } })).toBeNull();
+    expect(lines).toEqual(["no port mapping: this node listens on loopback (127.0.0.5)"]);
   });
 
   test("when neither method maps, it says why for each in one line and the node goes on without a mapping", async () => {
