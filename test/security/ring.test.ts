@@ -73,7 +73,10 @@ describe("a range hijack", () => {
   }, 60_000);
 
   test("an UPDATE_PREDECESSOR naming someone else is checked but never passed on: only a node's own notify costs its target one more message", async () => {
-    net = await createTestnet({ nodes: 4, nodeArgs: FAST });
+    // A slower --rpc-timeout than FAST's. One full CI run failed here, most likely so: under load a predecessor check
+    // timed out, which leaves the target with no predecessor, and a node with none takes the named peer as its
+    // predecessor instead of passing it on.
+    net = await createTestnet({ nodes: 4, nodeArgs: ["--stabilize", "200", "--rpc-timeout", "5000"] });
     await net.waitForConsistentRing(30_000);
     const target = net.nodes[0]!;
     const { predecessor, successors } = (await net.status(target)) as unknown as Status & { successors: { id: string }[] };
