@@ -1,5 +1,6 @@
 // A node behind NAT asks its router for a port mapping (NAT-PMP, then UPnP IGD) before it settles for being an edge node; the mapping is renewed while the node runs and removed when it stops.
 
+import { isIP } from "node:net";
 import { formatAddress } from "../protocol/address";
 import { isP2PError, P2PError } from "../protocol/errors";
 import { isLoopback } from "../protocol/ip";
@@ -122,14 +123,14 @@ async function natPmpMapper(gateway: string, internalPort: number): Promise<Mapp
     method: "NAT-PMP",
     router: gateway,
     externalIp,
-    map: async (wished) => await mapTcp(gateway, internalPort, wished, MAPPING_LIFETIME_SECONDS),
+    map: (wished) => mapTcp(gateway, internalPort, wished, MAPPING_LIFETIME_SECONDS),
     unmap: async () => void (await mapTcp(gateway, internalPort, 0, 0)),
   };
 }
 
 /** UPnP IGD maps to an IPv4 host address: the one the node listens on. */
 async function upnpMapper(gateway: string, listen: { hostname: string; port: number }, search: Partial<DiscoverOptions> = {}): Promise<Mapper> {
-  if (!/^\d{1,3}(\.\d{1,3}){3}$/.test(listen.hostname) || listen.hostname === "0.0.0.0") {
+  if (isIP(listen.hostname) !== 4 || listen.hostname === "0.0.0.0") {
     throw new P2PError("UNREACHABLE", `UPnP maps to one IPv4 address, and this node listens on ${listen.hostname}`);
   }
   const service = await discoverIgd({ gateway, ...search });

@@ -1,5 +1,6 @@
 // UPnP IGD (Internet Gateway Device), the client's half: find the router's WAN connection service by SSDP, then ask it over SOAP for its external address and TCP port mappings.
 
+import { isIP } from "node:net";
 import { P2PError } from "./errors";
 
 /** SSDP's multicast group and port (UPnP Device Architecture 1.1, §1.3). */
@@ -48,7 +49,7 @@ export async function discoverIgd(options: DiscoverOptions): Promise<IgdService>
 /** The router's external IPv4 address (GetExternalIPAddress). */
 export async function igdExternalAddress(service: IgdService): Promise<string> {
   const ip = field(succeeded(service, "GetExternalIPAddress", await soap(service, "GetExternalIPAddress", {})), "NewExternalIPAddress");
-  if (ip === null || !/^\d{1,3}(\.\d{1,3}){3}$/.test(ip)) throw new P2PError("MALFORMED", `the router at ${service.router} gave no external IPv4 address over UPnP`);
+  if (ip === null || isIP(ip) !== 4) throw new P2PError("MALFORMED", `the router at ${service.router} gave no external IPv4 address over UPnP`);
   return ip;
 }
 

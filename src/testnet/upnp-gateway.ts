@@ -1,6 +1,7 @@
 // The NAT lab's UPnP IGD for router D, run inside D's namespace (lab-gateway.ts): SSDP answers on the LAN, a device description, and WANIPConnection:1's SOAP actions over HTTP, with mappings made real by LabPortMappings.
 // It stands in for miniupnpd, whose Debian version (2.3.1) refuses every mapping behind a reserved WAN address (203.0.113.0/24 is one).
 
+import { canonicalIp } from "../protocol/ip";
 import { SSDP_ADDRESS, SSDP_PORT } from "../protocol/upnp-igd";
 import { LabPortMappings, type LabRouterAddresses } from "./lab-port-mappings";
 import { sendOrNote } from "./lab-udp";
@@ -37,13 +38,13 @@ export async function startUpnpGateway(options: UpnpGatewayOptions): Promise<Upn
   const log = options.log ?? ((line: string) => console.log(line));
   const mappings = options.mappings ?? new LabPortMappings(options, options.iptables, log);
   const router = `${options.lan}.1`;
-  const fromLan = (address: string) => address.replace(/^::ffff:/, "").startsWith(`${options.lan}.`);
+  const fromLan = (address: string) => (canonicalIp(address) ?? "").startsWith(`${options.lan}.`);
   const http = Bun.serve({
     hostname: router,
     port: options.httpPort ?? 0,
     maxRequestBodySize: MAX_REQUEST_BYTES,
     async fetch(request, server) {
-      const client = server.requestIP(request)?.address.replace(/^::ffff:/, "") ?? "";
+      const client = canonicalIp(server.requestIP(request)?.address ?? "") ?? "";
       if (!fromLan(client)) return new Response("not from this router's LAN", { status: 403 });
       const path = new URL(request.url).pathname;
       if (request.method === "GET" && path === DESCRIPTION_PATH) return xml(description(), 200);
