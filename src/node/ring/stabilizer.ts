@@ -256,10 +256,6 @@ export class Stabilizer {
   }
 
   /**
-   * Whether a peer our successor names is worth adopting: yes unless we saw it die, in which case
-   * one PING decides, since a node restarted on the same address is that peer back again.
-   */
-  /**
    * The successor's list names a node this node marked dead: it may have come back (a restart on the same address),
    * and until it calls this node nothing else would show it, so it stayed out of this node's list for the dead-peer
    * TTL. The nearest such node gets one PING a round; one that is really gone costs that PING until the successor
@@ -270,6 +266,10 @@ export class Stabilizer {
     if (dead !== undefined) await this.isAliveAgain(dead);
   }
 
+  /**
+   * Whether a peer our successor names is worth adopting: yes unless we saw it die, in which case
+   * one PING decides, since a node restarted on the same address is that peer back again.
+   */
   private async isAliveAgain(peer: Peer): Promise<boolean> {
     if (!this.table.isDead(peer.address)) return true;
     try {
